@@ -1,0 +1,15 @@
+//! zonegate's pure core: the zone model, validation, diff, lookup and the
+//! plan/publish/clean-up protocol. This crate does no I/O; the store, the server and the
+//! binary bring the outside world in through the traits in [`protocol`].
+
+pub mod limits;
+pub mod name;
+pub mod protocol;
+pub mod record;
+pub mod validate;
+pub mod zone;
+
+pub use limits::{GateConfig, Limits};
+pub use name::Name;
+pub use record::{RType, Record};
+pub use zone::{ContentHash, ParsedZone, Zone};
