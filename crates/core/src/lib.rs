@@ -2,12 +2,17 @@
 //! plan/publish/clean-up protocol. This crate does no I/O; the store, the server and the
 //! binary bring the outside world in through the traits in [`protocol`].
 
+pub mod diff;
 pub mod limits;
+pub mod lookup;
+pub mod memstore;
 pub mod name;
 pub mod protocol;
 pub mod record;
+mod sync;
 pub mod validate;
 pub mod zone;
+pub mod zonefile;
 
 pub use limits::{GateConfig, Limits};
 pub use name::Name;

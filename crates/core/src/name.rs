@@ -183,14 +183,18 @@ impl Name {
         if self.labels.is_empty() {
             None
         } else {
-            Some(Name { labels: self.labels[1..].to_vec() })
+            Some(Name {
+                labels: self.labels[1..].to_vec(),
+            })
         }
     }
 
     /// The ancestor of `self` with `count` labels; `None` if `self` has fewer labels.
     pub fn ancestor_with_labels(&self, count: usize) -> Option<Name> {
         let n = self.labels.len();
-        (count <= n).then(|| Name { labels: self.labels[n - count..].to_vec() })
+        (count <= n).then(|| Name {
+            labels: self.labels[n - count..].to_vec(),
+        })
     }
 
     /// True if the leftmost label is `*`.
@@ -277,6 +281,19 @@ impl std::str::FromStr for Name {
     }
 }
 
+impl serde::Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Name::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,18 +317,5 @@ mod tests {
         assert_eq!(Name::from_wire(&wire).unwrap(), (a.clone(), wire.len()));
         assert_eq!(Name::parse("a\\.b.c.").unwrap().label_count(), 2);
         assert!(matches!(Name::parse("rel"), Err(NameError::Relative)));
-    }
-}
-
-impl serde::Serialize for Name {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Name {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Name::parse(&s).map_err(serde::de::Error::custom)
     }
 }

@@ -29,6 +29,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::GateConfig;
 use crate::name::Name;
 use crate::zone::{ContentHash, DecodeError, Zone};
 
@@ -153,13 +154,21 @@ pub enum StoreError {
         base = OptGen(*base),
         published = OptGen(*published)
     )]
-    Stale { offered: Generation, base: Option<Generation>, published: Option<Generation> },
+    Stale {
+        offered: Generation,
+        base: Option<Generation>,
+        published: Option<Generation>,
+    },
     /// No such plan (never staged, or cleaned up).
     #[error("zone {zone} has no plan {generation}")]
     PlanMissing { zone: Name, generation: Generation },
     /// A target already holds this generation or a newer one.
     #[error("target {target} already holds {held}, refusing to go back to {offered}")]
-    TargetNewer { target: String, held: Generation, offered: Generation },
+    TargetNewer {
+        target: String,
+        held: Generation,
+        offered: Generation,
+    },
     /// The database refused the write because a rule it enforces would break (for example
     /// deleting a live plan). This is a bug in the caller if it ever surfaces.
     #[error("the store refused a write that would break an invariant: {detail}")]
@@ -178,8 +187,11 @@ pub trait Store {
     async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError>;
 
     /// One plan, body included.
-    async fn load_plan(&self, zone: &Name, generation: Generation)
-    -> Result<Option<StoredPlan>, StoreError>;
+    async fn load_plan(
+        &self,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<Option<StoredPlan>, StoreError>;
 
     /// The newest staged plan's generation, if any.
     async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError>;
@@ -211,8 +223,12 @@ pub trait Store {
     ) -> Result<(), StoreError>;
 
     /// Releases a pin. Releasing a pin that is not there is not an error.
-    async fn unpin(&self, zone: &Name, generation: Generation, holder: &str)
-    -> Result<(), StoreError>;
+    async fn unpin(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        holder: &str,
+    ) -> Result<(), StoreError>;
 
     /// Records that `target` now holds `generation`, only if that is newer than what it held
     /// (`TargetNewer` otherwise).
@@ -257,20 +273,35 @@ pub enum Refusal {
         base = OptGen(*base),
         published = OptGen(*published)
     )]
-    Stale { generation: Generation, base: Option<Generation>, published: Option<Generation> },
+    Stale {
+        generation: Generation,
+        base: Option<Generation>,
+        published: Option<Generation>,
+    },
     #[error(
         "stale plan: {generation} is {age_s} s old, older than plan_age_max_s = {max_s}; re-plan and publish again"
     )]
-    TooOld { generation: Generation, age_s: u64, max_s: u64 },
+    TooOld {
+        generation: Generation,
+        age_s: u64,
+        max_s: u64,
+    },
     #[error("plan {generation} body cannot be used ({error}); re-plan from the zone file")]
-    Corrupt { generation: Generation, error: DecodeError },
+    Corrupt {
+        generation: Generation,
+        error: DecodeError,
+    },
 }
 
 impl Refusal {
     /// Machine-readable reason code.
     pub fn reason(&self) -> String {
         match self {
-            Refusal::Invalid(i) if i.violations.iter().any(|v| matches!(v, crate::validate::Violation::Empty)) => {
+            Refusal::Invalid(i)
+                if i.violations
+                    .iter()
+                    .any(|v| matches!(v, crate::validate::Violation::Empty)) =>
+            {
                 "empty".into()
             }
             Refusal::Invalid(i) => format!("invalid:{}", i.first_rule()),
@@ -282,4 +313,371 @@ impl Refusal {
     pub fn is_stale(&self) -> bool {
         matches!(self, Refusal::Stale { .. } | Refusal::TooOld { .. })
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The steps. Each is a plain async function over the traits above; the binary and the loom
+// suite call exactly these.
+// ---------------------------------------------------------------------------------------------
+
+/// A refusal or a store failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StepError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("zone {zone} has nothing staged; run `zonegate plan` first")]
+    NothingStaged { zone: Name },
+    #[error(
+        "zone {zone} has no plan {generation} (never staged, or cleaned up); re-plan from the zone file"
+    )]
+    PlanMissing { zone: Name, generation: Generation },
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for StepError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::PlanMissing { zone, generation } => {
+                StepError::PlanMissing { zone, generation }
+            }
+            StoreError::Stale {
+                offered,
+                base,
+                published,
+            } => StepError::Refused(Refusal::Stale {
+                generation: offered,
+                base,
+                published,
+            }),
+            other => StepError::Store(other),
+        }
+    }
+}
+
+/// What planning did.
+#[derive(Debug, Clone)]
+pub enum PlanOutcome {
+    /// A new generation was staged.
+    Staged {
+        generation: Generation,
+        base: Option<Generation>,
+        hash: ContentHash,
+        record_count: u64,
+        diff: crate::diff::Diff,
+    },
+    /// The content equals the published generation: nothing was staged and no generation was
+    /// taken, so plans made earlier stay fresh.
+    NoChanges {
+        published: Generation,
+        hash: ContentHash,
+        record_count: u64,
+    },
+}
+
+fn entry(
+    zone: &Name,
+    generation: Option<Generation>,
+    action: &str,
+    reason: &str,
+    detail: String,
+    actor: &str,
+    now: u64,
+) -> AuditEntry {
+    AuditEntry {
+        zone: zone.clone(),
+        generation,
+        action: action.into(),
+        reason: reason.into(),
+        detail,
+        actor: actor.into(),
+        at: now,
+    }
+}
+
+/// Loads and re-validates a zone's published content. `Ok(None)` if nothing is published.
+/// A missing or corrupt published body is reported as an error the caller may step around: it
+/// must never block later plans (I5).
+pub async fn load_published<S: Store>(
+    store: &S,
+    zone: &Name,
+    cfg: &GateConfig,
+) -> Result<Option<(Generation, Result<Zone, StepError>)>, StoreError> {
+    let Some(published) = store.published(zone).await? else {
+        return Ok(None);
+    };
+    let g = published.generation;
+    let content = match store.load_plan(zone, g).await? {
+        None => Err(StepError::PlanMissing {
+            zone: zone.clone(),
+            generation: g,
+        }),
+        Some(plan) => Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits).map_err(|error| {
+            StepError::Refused(Refusal::Corrupt {
+                generation: g,
+                error,
+            })
+        }),
+    };
+    Ok(Some((g, content)))
+}
+
+/// The planner: validates parsed content, diffs it against the published generation and stages
+/// it as a new generation whose base is the published one. Invalid content is refused and the
+/// refusal is written to the audit log (I8); nothing is staged (I3).
+pub async fn plan<S: Store>(
+    store: &S,
+    parsed: crate::zone::ParsedZone,
+    cfg: &GateConfig,
+    now: u64,
+    actor: &str,
+) -> Result<PlanOutcome, StepError> {
+    let origin = parsed.origin.clone();
+    let zone = match crate::validate::validate(parsed, &cfg.limits) {
+        Ok(zone) => zone,
+        Err(invalid) => {
+            let refusal = Refusal::Invalid(invalid);
+            store
+                .audit(entry(
+                    &origin,
+                    None,
+                    "refused",
+                    &refusal.reason(),
+                    refusal.to_string(),
+                    actor,
+                    now,
+                ))
+                .await?;
+            return Err(refusal.into());
+        }
+    };
+    let body = zone.body();
+    let hash = ContentHash::of(&body);
+    let record_count = zone.len() as u64;
+    let (base, diff) = match load_published(store, &origin, cfg).await? {
+        None => (None, crate::diff::Diff::from_nothing(&zone)),
+        Some((g, Ok(old))) => {
+            if old.hash() == hash {
+                return Ok(PlanOutcome::NoChanges {
+                    published: g,
+                    hash,
+                    record_count,
+                });
+            }
+            (Some(g), crate::diff::Diff::between(&old, &zone))
+        }
+        // The published body is unusable: diff against nothing rather than wedge (I5).
+        Some((g, Err(_))) => (Some(g), crate::diff::Diff::from_nothing(&zone)),
+    };
+    let detail = format!(
+        "{} records (+{} -{}), hash {}",
+        record_count, diff.records_added, diff.records_removed, hash
+    );
+    let new = NewPlan {
+        zone: origin.clone(),
+        base,
+        hash,
+        record_count,
+        body,
+        created_at: now,
+    };
+    let generation = store
+        .stage(new, entry(&origin, None, "staged", "", detail, actor, now))
+        .await?;
+    Ok(PlanOutcome::Staged {
+        generation,
+        base,
+        hash,
+        record_count,
+        diff,
+    })
+}
+
+/// What publishing did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    Published {
+        generation: Generation,
+        base: Option<Generation>,
+        version: u64,
+    },
+    /// The requested generation is already the published one; nothing changed.
+    AlreadyPublished { generation: Generation },
+}
+
+/// The enactor: pins the plan, reads it back and re-runs the gate (validity and age), then
+/// publishes it with ONE compare-and-swap that re-checks freshness in the same atomic step as
+/// the write. Every refusal is audited.
+pub async fn publish<S: Store>(
+    store: &S,
+    zone: &Name,
+    generation: Option<Generation>,
+    cfg: &GateConfig,
+    now: u64,
+    actor: &str,
+) -> Result<PublishOutcome, StepError> {
+    let g = match generation {
+        Some(g) => g,
+        None => store
+            .newest_generation(zone)
+            .await?
+            .ok_or_else(|| StepError::NothingStaged { zone: zone.clone() })?,
+    };
+    store
+        .pin(zone, g, actor, now.saturating_add(cfg.pin_lease_s))
+        .await?;
+    let result = publish_pinned(store, zone, g, cfg, now, actor).await;
+    // Releasing the pin is best effort: an unreleased pin only delays clean-up until it expires.
+    let _ = store.unpin(zone, g, actor).await;
+    if let Err(StepError::Refused(refusal)) = &result {
+        let action = if refusal.is_stale() {
+            "stale"
+        } else {
+            "refused"
+        };
+        store
+            .audit(entry(
+                zone,
+                Some(g),
+                action,
+                &refusal.reason(),
+                refusal.to_string(),
+                actor,
+                now,
+            ))
+            .await?;
+    }
+    result
+}
+
+async fn publish_pinned<S: Store>(
+    store: &S,
+    zone: &Name,
+    g: Generation,
+    cfg: &GateConfig,
+    now: u64,
+    actor: &str,
+) -> Result<PublishOutcome, StepError> {
+    let plan = store
+        .load_plan(zone, g)
+        .await?
+        .ok_or_else(|| StepError::PlanMissing {
+            zone: zone.clone(),
+            generation: g,
+        })?;
+    if plan.status == PlanStatus::Published
+        && store
+            .published(zone)
+            .await?
+            .is_some_and(|p| p.generation == g)
+    {
+        return Ok(PublishOutcome::AlreadyPublished { generation: g });
+    }
+    // Validate after reading, as before writing.
+    if let Err(error) = Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits) {
+        return Err(Refusal::Corrupt {
+            generation: g,
+            error,
+        }
+        .into());
+    }
+    let age_s = now.saturating_sub(plan.created_at);
+    if age_s > cfg.plan_age_max_s {
+        return Err(Refusal::TooOld {
+            generation: g,
+            age_s,
+            max_s: cfg.plan_age_max_s,
+        }
+        .into());
+    }
+    let detail = format!(
+        "published {g} on base {} ({} records, {})",
+        OptGen(plan.base),
+        plan.record_count,
+        plan.hash
+    );
+    let published = store
+        .publish_cas(
+            zone,
+            g,
+            plan.base,
+            entry(zone, Some(g), "published", "", detail, actor, now),
+        )
+        .await?;
+    Ok(PublishOutcome::Published {
+        generation: published.generation,
+        base: plan.base,
+        version: published.version,
+    })
+}
+
+/// What converging a target did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvergeOutcome {
+    /// Nothing is published for the zone.
+    NothingPublished,
+    /// The target already holds the published generation (or newer).
+    UpToDate { held: Generation },
+    /// The target installed the published generation.
+    Installed {
+        generation: Generation,
+        previous: Option<Generation>,
+    },
+}
+
+/// Brings `target` to the zone's published generation. The content is re-validated before the
+/// target sees it; a target never installs invalid content and never goes back (I1, I3). On any
+/// failure the target keeps what it holds (I7) and the caller retries later (I6).
+pub async fn converge<S: Store, T: Target>(
+    store: &S,
+    target: &T,
+    zone: &Name,
+    cfg: &GateConfig,
+) -> Result<ConvergeOutcome, StepError> {
+    let Some(published) = store.published(zone).await? else {
+        return Ok(ConvergeOutcome::NothingPublished);
+    };
+    let g = published.generation;
+    let previous = target.held(zone);
+    if previous.is_some_and(|held| held >= g) {
+        return Ok(ConvergeOutcome::UpToDate {
+            held: previous.expect("checked"),
+        });
+    }
+    let plan = store
+        .load_plan(zone, g)
+        .await?
+        .ok_or_else(|| StepError::PlanMissing {
+            zone: zone.clone(),
+            generation: g,
+        })?;
+    let content = Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits).map_err(|error| {
+        Refusal::Corrupt {
+            generation: g,
+            error,
+        }
+    })?;
+    match target.install(g, content).await {
+        Ok(()) => {}
+        Err(held) => return Ok(ConvergeOutcome::UpToDate { held }),
+    }
+    match store.record_target(target.id(), zone, g).await {
+        Ok(()) | Err(StoreError::TargetNewer { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(ConvergeOutcome::Installed {
+        generation: g,
+        previous,
+    })
+}
+
+/// The cleaner: deletes old plans below the horizon in one store step.
+pub async fn cleanup<S: Store>(
+    store: &S,
+    zone: &Name,
+    cfg: &GateConfig,
+    now: u64,
+) -> Result<u64, StepError> {
+    Ok(store.cleanup(zone, cfg.generations_keep, now).await?)
 }

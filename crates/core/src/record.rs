@@ -5,7 +5,9 @@ use std::fmt;
 use crate::name::{Name, NameError};
 
 /// A resource record type code (RFC 1035 §3.2.2 and successors).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct RType(pub u16);
 
@@ -113,7 +115,14 @@ impl Record {
 
 impl fmt::Debug for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {} {:02x?}", self.owner, self.ttl, self.rtype, &self.rdata[..])
+        write!(
+            f,
+            "{} {} {} {:02x?}",
+            self.owner,
+            self.ttl,
+            self.rtype,
+            &self.rdata[..]
+        )
     }
 }
 
@@ -153,7 +162,13 @@ impl Soa {
         let mut out = Vec::new();
         self.mname.write_wire(&mut out);
         self.rname.write_wire(&mut out);
-        for v in [self.serial, self.refresh, self.retry, self.expire, self.minimum] {
+        for v in [
+            self.serial,
+            self.refresh,
+            self.retry,
+            self.expire,
+            self.minimum,
+        ] {
             out.extend_from_slice(&v.to_be_bytes());
         }
         out.into_boxed_slice()

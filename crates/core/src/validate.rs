@@ -4,12 +4,14 @@
 //! The rules are RFC conditions 1–9 of the Ferret data set (see `Violation::condition`), plus
 //! emptiness, the apex SOA/NS requirement, TTL bounds and the size limits.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use crate::limits::Limits;
 use crate::name::Name;
-use crate::record::RType;
+use crate::record::{RType, Record};
 use crate::zone::{ParsedZone, Zone};
+use crate::zonefile::canonical_rdata;
 
 /// One broken rule, with the names that break it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +23,9 @@ pub enum Violation {
     TooManyRecords { count: usize, max: usize },
     /// Canonical body larger than `Limits::body_bytes_max`.
     BodyTooLarge { bytes: usize, max: usize },
+    /// Record data that is not in the canonical wire form of its type: malformed, compressed,
+    /// or with upper-case letters in names RFC 4034 §6.2 lower-cases.
+    Malformed { records: Vec<(Name, RType)> },
     /// RFC 2181 §5: the same record (owner, type, rdata) appears more than once.
     Duplicate { records: Vec<(Name, RType)> },
     /// RFC 1035: no SOA at the apex.
@@ -45,7 +50,12 @@ pub enum Violation {
     /// (NS owner, target).
     MissingGlue { names: Vec<(Name, Name)> },
     /// TTL outside `[ttl_min, ttl_max]`.
-    TtlOutOfRange { name: Name, ttl: u32, min: u32, max: u32 },
+    TtlOutOfRange {
+        name: Name,
+        ttl: u32,
+        min: u32,
+        max: u32,
+    },
 }
 
 impl Violation {
@@ -55,6 +65,7 @@ impl Violation {
             Violation::Empty => "empty",
             Violation::TooManyRecords { .. } => "records-max",
             Violation::BodyTooLarge { .. } => "body-bytes-max",
+            Violation::Malformed { .. } => "malformed-rdata",
             Violation::Duplicate { .. } => "duplicate",
             Violation::NoSoa => "no-soa",
             Violation::ExtraSoa { .. } => "extra-soa",
@@ -97,8 +108,11 @@ impl fmt::Display for Violation {
             s.join(", ")
         }
         fn pairs(names: &[(Name, Name)], sep: &str) -> String {
-            let mut s: Vec<String> =
-                names.iter().take(5).map(|(a, b)| format!("{a} {sep} {b}")).collect();
+            let mut s: Vec<String> = names
+                .iter()
+                .take(5)
+                .map(|(a, b)| format!("{a} {sep} {b}"))
+                .collect();
             if names.len() > 5 {
                 s.push(format!("and {} more", names.len() - 5));
             }
@@ -107,23 +121,52 @@ impl fmt::Display for Violation {
         match self {
             Violation::Empty => write!(f, "the zone has no records"),
             Violation::TooManyRecords { count, max } => {
-                write!(f, "{count} records exceed the limit of {max} (limits.records_max)")
+                write!(
+                    f,
+                    "{count} records exceed the limit of {max} (limits.records_max)"
+                )
             }
             Violation::BodyTooLarge { bytes, max } => {
-                write!(f, "plan body of {bytes} bytes exceeds the limit of {max} (limits.body_bytes_max)")
+                write!(
+                    f,
+                    "plan body of {bytes} bytes exceeds the limit of {max} (limits.body_bytes_max)"
+                )
+            }
+            Violation::Malformed { records } => {
+                let s: Vec<String> = records
+                    .iter()
+                    .take(5)
+                    .map(|(n, t)| format!("{n} {t}"))
+                    .collect();
+                write!(
+                    f,
+                    "record data not in canonical wire form (malformed, compressed or not lower-cased): {}",
+                    s.join(", ")
+                )
             }
             Violation::Duplicate { records } => {
-                let s: Vec<String> =
-                    records.iter().take(5).map(|(n, t)| format!("{n} {t}")).collect();
+                let s: Vec<String> = records
+                    .iter()
+                    .take(5)
+                    .map(|(n, t)| format!("{n} {t}"))
+                    .collect();
                 write!(f, "duplicate records (RFC 2181 §5): {}", s.join(", "))
             }
             Violation::NoSoa => write!(f, "no SOA record at the zone apex (RFC 1035)"),
             Violation::ExtraSoa { owners } => {
-                write!(f, "exactly one SOA is allowed, at the apex (RFC 1035); found at {}", list(owners))
+                write!(
+                    f,
+                    "exactly one SOA is allowed, at the apex (RFC 1035); found at {}",
+                    list(owners)
+                )
             }
             Violation::NoApexNs => write!(f, "no NS records at the zone apex (RFC 1034 §4.2.1)"),
             Violation::OutOfZone { names } => {
-                write!(f, "owner names outside the zone origin (RFC 1034): {}", list(names))
+                write!(
+                    f,
+                    "owner names outside the zone origin (RFC 1034): {}",
+                    list(names)
+                )
             }
             Violation::CnameConflict { names } => write!(
                 f,
@@ -131,13 +174,25 @@ impl fmt::Display for Violation {
                 list(names)
             ),
             Violation::MultipleDname { names } => {
-                write!(f, "more than one DNAME at a name (RFC 6672 §2.4): {}", list(names))
+                write!(
+                    f,
+                    "more than one DNAME at a name (RFC 6672 §2.4): {}",
+                    list(names)
+                )
             }
             Violation::DnameAndNs { names } => {
-                write!(f, "DNAME and NS at a non-apex name (RFC 6672 §2.3): {}", list(names))
+                write!(
+                    f,
+                    "DNAME and NS at a non-apex name (RFC 6672 §2.3): {}",
+                    list(names)
+                )
             }
             Violation::BelowDname { names } => {
-                write!(f, "names below a DNAME owner (RFC 6672 §2.4): {}", pairs(names, "is below DNAME"))
+                write!(
+                    f,
+                    "names below a DNAME owner (RFC 6672 §2.4): {}",
+                    pairs(names, "is below DNAME")
+                )
             }
             Violation::NestedDelegation { names } => write!(
                 f,
@@ -149,8 +204,16 @@ impl fmt::Display for Violation {
                 "in-zone NS target without address records (RFC 1035 glue): {}",
                 pairs(names, "NS")
             ),
-            Violation::TtlOutOfRange { name, ttl, min, max } => {
-                write!(f, "TTL {ttl} at {name} is outside [{min}, {max}] (limits.ttl_min/ttl_max)")
+            Violation::TtlOutOfRange {
+                name,
+                ttl,
+                min,
+                max,
+            } => {
+                write!(
+                    f,
+                    "TTL {ttl} at {name} is outside [{min}, {max}] (limits.ttl_min/ttl_max)"
+                )
             }
         }
     }
@@ -166,7 +229,10 @@ pub struct Invalid {
 impl Invalid {
     /// The rule name of the first violation, used as the refusal reason `invalid:<rule>`.
     pub fn first_rule(&self) -> &'static str {
-        self.violations.first().map(Violation::rule).unwrap_or("unknown")
+        self.violations
+            .first()
+            .map(Violation::rule)
+            .unwrap_or("unknown")
     }
 }
 
@@ -184,18 +250,606 @@ impl fmt::Display for Invalid {
 }
 
 /// Checks every rule and returns the zone in canonical order, or every violation found.
+///
+/// Violations come in a fixed order: emptiness, the limits, malformed data, then the Ferret
+/// conditions 1–9 in their numeric order (the apex NS requirement sits with condition 2, the
+/// SOA rule), so a zone that breaks one condition reports that condition first.
+///
+/// How the rules read the zone:
+/// - Records that are the same record (owner, type, data; RFC 2181 §5) are reported once, as
+///   duplicates, and every later rule sees them once. Repeated SOA records are reported as
+///   extra SOAs (condition 2), not as duplicates.
+/// - Records outside the origin are reported once, as out of zone (condition 3); the rules of
+///   conditions 4–9 look only at the names at or below the origin.
 pub fn validate(parsed: ParsedZone, limits: &Limits) -> Result<Zone, Invalid> {
-    let _ = limits;
-    let mut records = parsed.records;
-    records.sort_by(|a, b| a.canonical_cmp(b));
     let origin = parsed.origin;
-    let violations: Vec<Violation> = Vec::new();
+    let mut records = parsed.records;
     if records.is_empty() {
-        return Err(Invalid { zone: origin, violations: vec![Violation::Empty] });
+        return Err(Invalid {
+            zone: origin,
+            violations: vec![Violation::Empty],
+        });
     }
-    // FIXME(helper): the rules are being written in this module.
+    records.sort_by(|a, b| a.canonical_cmp(b));
+    let violations = check(&origin, &records, limits);
     if !violations.is_empty() {
-        return Err(Invalid { zone: origin, violations });
+        return Err(Invalid {
+            zone: origin,
+            violations,
+        });
     }
     Ok(Zone { origin, records })
+}
+
+/// Octets a record takes in the canonical body (see [`Zone::body`]).
+fn body_len(r: &Record) -> usize {
+    r.owner.wire_len() + 10 + r.rdata.len()
+}
+
+/// True if the record data is in the canonical wire form of its type: well-formed, without
+/// compression and with the embedded names of the RFC 4034 §6.2 types in lower case.
+fn is_canonical(r: &Record) -> bool {
+    canonical_rdata(r.rtype.0, &r.rdata).is_ok_and(|c| c[..] == r.rdata[..])
+}
+
+/// Pushes `item` unless it equals the last item (the input is sorted, so this dedups).
+fn push_new<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    if list.last() != Some(&item) {
+        list.push(item);
+    }
+}
+
+/// All the rules, over records sorted by [`Record::canonical_cmp`].
+fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
+    let mut violations = Vec::new();
+
+    // Limits.
+    if records.len() > limits.records_max {
+        violations.push(Violation::TooManyRecords {
+            count: records.len(),
+            max: limits.records_max,
+        });
+    }
+    let bytes = records
+        .iter()
+        .map(body_len)
+        .fold(0usize, usize::saturating_add);
+    if bytes > limits.body_bytes_max {
+        violations.push(Violation::BodyTooLarge {
+            bytes,
+            max: limits.body_bytes_max,
+        });
+    }
+    if let Some(r) = records
+        .iter()
+        .find(|r| r.ttl < limits.ttl_min || r.ttl > limits.ttl_max)
+    {
+        violations.push(Violation::TtlOutOfRange {
+            name: r.owner.clone(),
+            ttl: r.ttl,
+            min: limits.ttl_min,
+            max: limits.ttl_max,
+        });
+    }
+    let mut malformed = Vec::new();
+    for r in records.iter().filter(|r| !is_canonical(r)) {
+        push_new(&mut malformed, (r.owner.clone(), r.rtype));
+    }
+    if !malformed.is_empty() {
+        violations.push(Violation::Malformed { records: malformed });
+    }
+
+    // Condition 1: every record once. Equal records are adjacent in canonical order.
+    let mut unique: Vec<&Record> = Vec::with_capacity(records.len());
+    let mut duplicates = Vec::new();
+    for r in records {
+        match unique.last() {
+            Some(last) if last.same_record(r) => {
+                if r.rtype != RType::SOA {
+                    push_new(&mut duplicates, (r.owner.clone(), r.rtype));
+                }
+            }
+            _ => unique.push(r),
+        }
+    }
+    if !duplicates.is_empty() {
+        violations.push(Violation::Duplicate {
+            records: duplicates,
+        });
+    }
+
+    // Condition 2: exactly one SOA, at the apex; and the apex needs NS records too.
+    let soas: Vec<&Record> = records.iter().filter(|r| r.rtype == RType::SOA).collect();
+    let apex_soas = soas.iter().filter(|r| r.owner == *origin).count();
+    if apex_soas == 0 {
+        violations.push(Violation::NoSoa);
+    }
+    let mut extra: Vec<Name> = Vec::new();
+    for r in soas.iter().filter(|r| r.owner != *origin) {
+        push_new(&mut extra, r.owner.clone());
+    }
+    if apex_soas > 1 {
+        extra.push(origin.clone());
+        extra.sort();
+    }
+    if !extra.is_empty() {
+        violations.push(Violation::ExtraSoa { owners: extra });
+    }
+    if !unique
+        .iter()
+        .any(|r| r.rtype == RType::NS && r.owner == *origin)
+    {
+        violations.push(Violation::NoApexNs);
+    }
+
+    // Condition 3: every owner at or below the origin.
+    let mut outside = Vec::new();
+    for r in unique.iter().filter(|r| !r.owner.is_at_or_below(origin)) {
+        push_new(&mut outside, r.owner.clone());
+    }
+    if !outside.is_empty() {
+        violations.push(Violation::OutOfZone { names: outside });
+    }
+
+    // The rest looks at the zone's own names, one owner at a time, in canonical order.
+    let inside: Vec<&Record> = unique
+        .iter()
+        .copied()
+        .filter(|r| r.owner.is_at_or_below(origin))
+        .collect();
+    let nodes: Vec<&[&Record]> = inside.chunk_by(|a, b| a.owner == b.owner).collect();
+    let has = |node: &[&Record], t: RType| node.iter().any(|r| r.rtype == t);
+
+    let mut cname_conflict = Vec::new();
+    let mut multiple_dname = Vec::new();
+    let mut dname_and_ns = Vec::new();
+    let mut below_dname = Vec::new();
+    let mut nested = Vec::new();
+    // Enclosing DNAME owners and delegation points of the current name, outermost first.
+    // Canonical order puts every name right after its ancestors and before anything else, so
+    // a stack is enough.
+    let mut dnames: Vec<&Name> = Vec::new();
+    let mut cuts: Vec<&Name> = Vec::new();
+    let mut addressed: HashSet<&Name> = HashSet::new();
+    for node in &nodes {
+        let owner = &node[0].owner;
+        let count = |t: RType| node.iter().filter(|r| r.rtype == t).count();
+
+        // Condition 4: a CNAME stands alone. RFC 4035 §2.5 lets RRSIG and NSEC sit beside it.
+        let cnames = count(RType::CNAME);
+        let others = node
+            .iter()
+            .filter(|r| !matches!(r.rtype, RType::CNAME | RTYPE_RRSIG | RTYPE_NSEC))
+            .count();
+        if cnames > 1 || (cnames == 1 && others > 0) {
+            cname_conflict.push(owner.clone());
+        }
+        // Condition 5: at most one DNAME.
+        if count(RType::DNAME) > 1 {
+            multiple_dname.push(owner.clone());
+        }
+        // Condition 6: no DNAME beside NS except at the apex.
+        if owner != origin && has(node, RType::DNAME) && has(node, RType::NS) {
+            dname_and_ns.push(owner.clone());
+        }
+        // Condition 7: nothing below a DNAME owner.
+        while dnames.last().is_some_and(|d| !owner.is_below(d)) {
+            dnames.pop();
+        }
+        if let Some(d) = dnames.last() {
+            below_dname.push((owner.clone(), (*d).clone()));
+        }
+        if has(node, RType::DNAME) {
+            dnames.push(owner);
+        }
+        // Condition 8: no delegation below a delegation.
+        if owner != origin && has(node, RType::NS) {
+            while cuts.last().is_some_and(|c| !owner.is_below(c)) {
+                cuts.pop();
+            }
+            if let Some(c) = cuts.last() {
+                nested.push((owner.clone(), (*c).clone()));
+            }
+            cuts.push(owner);
+        }
+        if has(node, RType::A) || has(node, RType::AAAA) {
+            addressed.insert(owner);
+        }
+    }
+
+    // Condition 9: an NS target inside the zone needs address records at that very name,
+    // whether it is glue below a delegation or authoritative data (RFC 1035 §5, RFC 9471).
+    let mut missing_glue = Vec::new();
+    for r in inside.iter().filter(|r| r.rtype == RType::NS) {
+        if let Some(target) = r.target_name()
+            && target.is_at_or_below(origin)
+            && !addressed.contains(&target)
+        {
+            push_new(&mut missing_glue, (r.owner.clone(), target));
+        }
+    }
+
+    if !cname_conflict.is_empty() {
+        violations.push(Violation::CnameConflict {
+            names: cname_conflict,
+        });
+    }
+    if !multiple_dname.is_empty() {
+        violations.push(Violation::MultipleDname {
+            names: multiple_dname,
+        });
+    }
+    if !dname_and_ns.is_empty() {
+        violations.push(Violation::DnameAndNs {
+            names: dname_and_ns,
+        });
+    }
+    if !below_dname.is_empty() {
+        violations.push(Violation::BelowDname { names: below_dname });
+    }
+    if !nested.is_empty() {
+        violations.push(Violation::NestedDelegation { names: nested });
+    }
+    if !missing_glue.is_empty() {
+        violations.push(Violation::MissingGlue {
+            names: missing_glue,
+        });
+    }
+    violations
+}
+
+/// RRSIG (RFC 4034).
+const RTYPE_RRSIG: RType = RType(46);
+/// NSEC (RFC 4034).
+const RTYPE_NSEC: RType = RType(47);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zonefile::parse;
+
+    const HEAD: &str = "ex. 300 IN SOA ns.ex. hm.ex. 1 7200 3600 1209600 300\n\
+                        ex. 300 IN NS ns.ex.\n\
+                        ns.ex. 300 IN A 192.0.2.53\n";
+
+    fn run(body: &str) -> Result<Zone, Invalid> {
+        let text = format!("{HEAD}{body}");
+        validate(parse(&text, None, "t").unwrap(), &Limits::default())
+    }
+
+    fn rules(body: &str) -> Vec<&'static str> {
+        match run(body) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.violations.iter().map(Violation::rule).collect(),
+        }
+    }
+
+    fn violations(body: &str) -> Vec<Violation> {
+        run(body).err().map(|e| e.violations).unwrap_or_default()
+    }
+
+    fn n(s: &str) -> Name {
+        Name::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_sound_zone_is_accepted_in_canonical_order() {
+        let zone = run(
+            "b.ex. A 1.1.1.1\nA.ex. A 1.1.1.1\nsub.ex. NS ns.sub.ex.\nns.sub.ex. A 1.1.1.2\n\
+                        alias.ex. CNAME b.ex.\nd.ex. DNAME other.\nd.ex. A 1.1.1.3\n",
+        )
+        .unwrap();
+        let records = zone.records();
+        assert!(
+            records
+                .windows(2)
+                .all(|w| w[0].canonical_cmp(&w[1]).is_lt())
+        );
+        assert_eq!(records[0].owner, n("ex."));
+        assert_eq!(zone.soa().serial, 1);
+    }
+
+    #[test]
+    fn empty_zone() {
+        let e = validate(
+            ParsedZone {
+                origin: n("ex."),
+                records: vec![],
+            },
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.violations, vec![Violation::Empty]);
+        assert_eq!(e.first_rule(), "empty");
+    }
+
+    #[test]
+    fn limits() {
+        let parsed = parse(HEAD, None, "t").unwrap();
+        let limits = Limits {
+            records_max: 2,
+            body_bytes_max: 40,
+            ttl_min: 301,
+            ttl_max: 400,
+        };
+        let e = validate(parsed, &limits).unwrap_err();
+        assert_eq!(
+            e.violations[0],
+            Violation::TooManyRecords { count: 3, max: 2 }
+        );
+        assert!(matches!(
+            e.violations[1],
+            Violation::BodyTooLarge { max: 40, .. }
+        ));
+        assert_eq!(
+            e.violations[2],
+            Violation::TtlOutOfRange {
+                name: n("ex."),
+                ttl: 300,
+                min: 301,
+                max: 400
+            }
+        );
+        // The body size is the size of the canonical body.
+        let zone = validate(parse(HEAD, None, "t").unwrap(), &Limits::default()).unwrap();
+        let exact = Limits {
+            body_bytes_max: zone.body().len(),
+            ..Limits::default()
+        };
+        assert!(validate(parse(HEAD, None, "t").unwrap(), &exact).is_ok());
+        let under = Limits {
+            body_bytes_max: zone.body().len() - 1,
+            ..Limits::default()
+        };
+        assert!(validate(parse(HEAD, None, "t").unwrap(), &under).is_err());
+    }
+
+    #[test]
+    fn malformed_record_data() {
+        let mut parsed = parse(HEAD, None, "t").unwrap();
+        parsed.records.push(Record {
+            owner: n("x.ex."),
+            rtype: RType::A,
+            ttl: 1,
+            rdata: Box::new([1, 2, 3]),
+        });
+        // Not lower-cased.
+        parsed.records.push(Record {
+            owner: n("y.ex."),
+            rtype: RType::CNAME,
+            ttl: 1,
+            rdata: Box::new(*b"\x01A\x02ex\x00"),
+        });
+        let e = validate(parsed, &Limits::default()).unwrap_err();
+        assert_eq!(
+            e.violations,
+            vec![Violation::Malformed {
+                records: vec![(n("x.ex."), RType::A), (n("y.ex."), RType::CNAME)]
+            }]
+        );
+    }
+
+    #[test]
+    fn cond1_duplicates_ignore_ttl_and_case() {
+        let v = violations("www.ex. 60 A 1.1.1.1\nWWW.EX. 120 A 1.1.1.1\nwww.ex. A 1.1.1.2\n");
+        assert_eq!(
+            v,
+            vec![Violation::Duplicate {
+                records: vec![(n("www.ex."), RType::A)]
+            }]
+        );
+        assert_eq!(v[0].condition(), Some(1));
+        // A duplicated NS does not also upset the NS rules.
+        assert_eq!(
+            rules("sub.ex. NS ns.sub.ex.\nsub.ex. NS ns.sub.ex.\nns.sub.ex. A 1.1.1.1\n"),
+            vec!["duplicate"]
+        );
+        assert_eq!(rules("ex. NS ns.ex.\n"), vec!["duplicate"]);
+        // Two different addresses are one RRset, not duplicates.
+        assert!(rules("www.ex. A 1.1.1.1\nwww.ex. A 2.2.2.2\n").is_empty());
+    }
+
+    #[test]
+    fn cond2_exactly_one_soa_at_the_apex() {
+        let v = violations("ex. SOA ns.ex. hm.ex. 2 7200 3600 1209600 300\n");
+        assert_eq!(
+            v,
+            vec![Violation::ExtraSoa {
+                owners: vec![n("ex.")]
+            }]
+        );
+        assert_eq!(v[0].condition(), Some(2));
+        // A repeated identical SOA is an extra SOA, not a duplicate.
+        assert_eq!(
+            rules("ex. SOA ns.ex. hm.ex. 1 7200 3600 1209600 300\n"),
+            vec!["extra-soa"]
+        );
+        assert_eq!(
+            violations("sub.ex. SOA ns.ex. hm.ex. 1 7200 3600 1209600 300\n"),
+            vec![Violation::ExtraSoa {
+                owners: vec![n("sub.ex.")]
+            }]
+        );
+        let parsed = parse(
+            "ex. 300 NS ns.ex.\nns.ex. A 1.1.1.1\n",
+            Some(&n("ex.")),
+            "t",
+        )
+        .unwrap();
+        let e = validate(parsed, &Limits::default()).unwrap_err();
+        assert_eq!(e.violations, vec![Violation::NoSoa]);
+        assert_eq!(e.violations[0].condition(), Some(2));
+    }
+
+    #[test]
+    fn apex_needs_ns() {
+        let parsed = parse(
+            "ex. 300 SOA ns.x. hm.x. 1 2 3 4 5\nwww.ex. A 1.1.1.1\n",
+            None,
+            "t",
+        )
+        .unwrap();
+        let e = validate(parsed, &Limits::default()).unwrap_err();
+        assert_eq!(e.violations, vec![Violation::NoApexNs]);
+        assert_eq!(e.first_rule(), "no-apex-ns");
+    }
+
+    #[test]
+    fn cond3_names_outside_the_origin() {
+        let v = violations("www.other. A 1.1.1.1\nx.ex.other. DNAME y.\nfoo.ex.other. A 1.1.1.1\n");
+        assert_eq!(
+            v,
+            vec![Violation::OutOfZone {
+                // Canonical order: labels compare from the root.
+                names: vec![n("foo.ex.other."), n("x.ex.other."), n("www.other.")]
+            }]
+        );
+        assert_eq!(v[0].condition(), Some(3));
+    }
+
+    #[test]
+    fn cond4_cname_stands_alone() {
+        let v = violations(
+            "a.ex. CNAME b.ex.\na.ex. A 1.1.1.1\nc.ex. CNAME b.ex.\nc.ex. CNAME d.ex.\n",
+        );
+        assert_eq!(
+            v,
+            vec![Violation::CnameConflict {
+                names: vec![n("a.ex."), n("c.ex.")]
+            }]
+        );
+        assert_eq!(v[0].condition(), Some(4));
+        assert_eq!(rules("ex. CNAME x.\n"), vec!["cname-conflict"]);
+        assert_eq!(
+            rules("a.ex. CNAME b.ex.\na.ex. DNAME b.ex.\n"),
+            vec!["cname-conflict"]
+        );
+        // RFC 4035: RRSIG and NSEC may sit beside a CNAME.
+        assert!(rules("a.ex. CNAME b.ex.\na.ex. NSEC b.ex. CNAME RRSIG NSEC\n").is_empty());
+        // The same CNAME twice is a duplicate only.
+        assert_eq!(
+            rules("a.ex. CNAME b.ex.\na.ex. CNAME B.ex.\n"),
+            vec!["duplicate"]
+        );
+    }
+
+    #[test]
+    fn cond5_one_dname_per_name() {
+        let v = violations("d.ex. DNAME a.\nd.ex. DNAME b.\n");
+        assert_eq!(
+            v,
+            vec![Violation::MultipleDname {
+                names: vec![n("d.ex.")]
+            }]
+        );
+        assert_eq!(v[0].condition(), Some(5));
+        assert_eq!(rules("d.ex. DNAME a.\nd.ex. DNAME A.\n"), vec!["duplicate"]);
+    }
+
+    #[test]
+    fn cond6_dname_and_ns_only_at_the_apex() {
+        let v = violations("d.ex. DNAME a.\nd.ex. NS ns.other.\n");
+        assert_eq!(
+            v,
+            vec![Violation::DnameAndNs {
+                names: vec![n("d.ex.")]
+            }]
+        );
+        assert_eq!(v[0].condition(), Some(6));
+        // At the apex, DNAME and NS go together (RFC 6672 §2.3).
+        let text =
+            "ex. 300 SOA ns.other. hm.other. 1 2 3 4 5\nex. NS ns.other.\nex. DNAME other.\n";
+        assert!(validate(parse(text, None, "t").unwrap(), &Limits::default()).is_ok());
+    }
+
+    #[test]
+    fn cond7_nothing_below_a_dname() {
+        let v =
+            violations("d.ex. DNAME a.\nx.d.ex. A 1.1.1.1\ny.x.d.ex. TXT t\nd2.ex. A 1.1.1.1\n");
+        assert_eq!(
+            v,
+            vec![Violation::BelowDname {
+                names: vec![(n("x.d.ex."), n("d.ex.")), (n("y.x.d.ex."), n("d.ex."))]
+            }]
+        );
+        assert_eq!(v[0].condition(), Some(7));
+        // A DNAME below a DNAME is below it too.
+        assert_eq!(
+            rules("d.ex. DNAME a.\ne.d.ex. DNAME b.\n"),
+            vec!["below-dname"]
+        );
+    }
+
+    #[test]
+    fn cond8_no_delegation_below_a_delegation() {
+        let v = violations(
+            "a.ex. NS ns.other.\nb.a.ex. NS ns.other.\nc.b.a.ex. NS ns.other.\nz.ex. NS ns.other.\n",
+        );
+        assert_eq!(
+            v,
+            vec![Violation::NestedDelegation {
+                names: vec![(n("b.a.ex."), n("a.ex.")), (n("c.b.a.ex."), n("b.a.ex."))]
+            }]
+        );
+        assert_eq!(v[0].condition(), Some(8));
+        // Siblings are fine; the apex is not a delegation.
+        assert!(rules("a.ex. NS ns.other.\nb.ex. NS ns.other.\n").is_empty());
+    }
+
+    #[test]
+    fn cond9_in_zone_ns_targets_need_addresses() {
+        // Below a delegation: glue.
+        let v = violations("sub.ex. NS ns.sub.ex.\n");
+        assert_eq!(
+            v,
+            vec![Violation::MissingGlue {
+                names: vec![(n("sub.ex."), n("ns.sub.ex."))]
+            }]
+        );
+        assert_eq!(v[0].condition(), Some(9));
+        assert!(rules("sub.ex. NS ns.sub.ex.\nns.sub.ex. AAAA 2001:db8::1\n").is_empty());
+        // In the authoritative part, the apex included.
+        assert_eq!(rules("sub.ex. NS ns2.ex.\n"), vec!["missing-glue"]);
+        assert_eq!(rules("sub.ex. NS ex.\n"), vec!["missing-glue"]);
+        assert_eq!(rules("ex. NS ns2.ex.\n"), vec!["missing-glue"]);
+        // A CNAME or a wildcard is no address record.
+        assert_eq!(
+            rules("sub.ex. NS alias.ex.\nalias.ex. CNAME ns.ex.\n"),
+            vec!["missing-glue"]
+        );
+        assert_eq!(
+            rules("sub.ex. NS x.w.ex.\n*.w.ex. A 1.1.1.1\n"),
+            vec!["missing-glue"]
+        );
+        // Targets outside the zone need nothing.
+        assert!(rules("sub.ex. NS ns.other.\nsub2.ex. NS ex2.\n").is_empty());
+    }
+
+    #[test]
+    fn every_violation_is_collected_in_order() {
+        let v = rules(
+            "a.ex. A 1.1.1.1\na.ex. A 1.1.1.1\nsub.ex. SOA ns.ex. hm.ex. 1 2 3 4 5\nx.other. A 1.1.1.1\n\
+             c.ex. CNAME a.ex.\nc.ex. TXT t\nd.ex. DNAME a.\nd.ex. DNAME b.\nd.ex. NS ns.other.\n\
+             x.d.ex. A 1.1.1.1\np.ex. NS ns.other.\nq.p.ex. NS ns.p.ex.\n",
+        );
+        assert_eq!(
+            v,
+            vec![
+                "duplicate",
+                "extra-soa",
+                "out-of-zone",
+                "cname-conflict",
+                "multiple-dname",
+                "dname-and-ns",
+                "below-dname",
+                "nested-delegation",
+                "missing-glue",
+            ]
+        );
+        let e = run("a.ex. A 1.1.1.1\na.ex. A 1.1.1.1\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "zone ex. is invalid: duplicate records (RFC 2181 §5): a.ex. A"
+        );
+    }
 }

@@ -41,7 +41,12 @@ pub struct Zone {
 
 impl fmt::Debug for Zone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Zone({} with {} records)", self.origin, self.records.len())
+        write!(
+            f,
+            "Zone({} with {} records)",
+            self.origin,
+            self.records.len()
+        )
     }
 }
 
@@ -97,7 +102,10 @@ pub enum DecodeError {
     #[error("plan body is truncated or malformed at byte {offset}")]
     Malformed { offset: usize },
     #[error("plan body hash {actual} does not match the recorded hash {recorded}")]
-    HashMismatch { recorded: ContentHash, actual: ContentHash },
+    HashMismatch {
+        recorded: ContentHash,
+        actual: ContentHash,
+    },
     #[error("plan body no longer passes validation: {0}")]
     Invalid(#[from] Invalid),
 }
@@ -166,10 +174,19 @@ impl Zone {
     ) -> Result<Zone, DecodeError> {
         let actual = ContentHash::of(body);
         if actual != *recorded {
-            return Err(DecodeError::HashMismatch { recorded: *recorded, actual });
+            return Err(DecodeError::HashMismatch {
+                recorded: *recorded,
+                actual,
+            });
         }
         let records = decode_records(body)?;
-        let zone = validate(ParsedZone { origin: origin.clone(), records }, limits)?;
+        let zone = validate(
+            ParsedZone {
+                origin: origin.clone(),
+                records,
+            },
+            limits,
+        )?;
         Ok(zone)
     }
 }
@@ -192,7 +209,12 @@ pub fn decode_records(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
         }
         p += 10;
         let rdata = body.get(p..p + len).ok_or(bad)?;
-        records.push(Record { owner, rtype: RType(rtype), ttl, rdata: rdata.into() });
+        records.push(Record {
+            owner,
+            rtype: RType(rtype),
+            ttl,
+            rdata: rdata.into(),
+        });
         pos = p + len;
     }
     Ok(records)

@@ -1,1 +1,895 @@
+//! The SQLite store: plans, the published pointer, targets, pins and the audit log. This is the
+//! only crate that speaks SQL.
+//!
+//! # Design
+//!
+//! [`SqliteStore`] implements [`zonegate_core::protocol::Store`]. Every trait method is ONE
+//! transaction, and every method that writes opens it with `BEGIN IMMEDIATE`, which takes the
+//! database's write lock up front. A deferred transaction that reads first and writes later
+//! would have to upgrade its lock, and two processes doing that at once fail with
+//! `SQLITE_BUSY` without the busy timeout ever helping; taking the lock at `BEGIN` makes the
+//! second writer wait its turn instead. Since the lock is held from the first read to the
+//! commit, whatever a method checks still holds when it writes.
+//!
+//! The publish step is one conditional `UPDATE` (the compare-and-swap of invariant I1): the
+//! "is it newer and is the base still current" check and the pointer write are the same
+//! statement, so there is no gap between them for another enactor to slip into. The plan
+//! statuses and the audit row are written in the same transaction (I4).
+//!
+//! ## Structure
+//!
+//! ```text
+//!   zones ──published_generation──▶ plans ◀──(origin, generation)── targets
+//!     ▲                               │  ▲
+//!     └────────────origin─────────────┘  └──(origin, generation)──── pins
+//!   audit (append-only, no foreign keys: it outlives the plans it mentions)
+//! ```
+//!
+//! Every arrow into `plans` is a foreign key with `ON DELETE RESTRICT`, backed by a trigger
+//! that holds even on connections with foreign keys off: the database itself refuses to delete
+//! a plan that is published, held by a target or pinned (I2). The schema lives in the
+//! top-level `migrations/` directory, embedded at compile time and applied by [`SqliteStore::open`].
+//!
+//! ## Clean-up
+//!
+//! The horizon is `min(published, every target's generation for the zone, every unexpired
+//! pin)`. Clean-up deletes, in one `DELETE`, the plans below the horizon that are not among the
+//! zone's newest `keep` plans (counted over all of the zone's plans, whatever their status).
+//! A zone that never published anything has no horizon, and clean-up deletes nothing from it:
+//! every plan it has may still be the first one published.
+//!
+//! ## Watching for change
+//!
+//! [`SqliteStore::data_version`] reads `PRAGMA data_version` on a dedicated connection that
+//! never writes. SQLite changes that number whenever another connection, in this process or
+//! another, commits; a server's poll loop compares it with the last value it saw and only
+//! re-reads [`SqliteStore::published_plans`] when it moved.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+use zonegate_core::memstore::cleanup_audit_entry;
+use zonegate_core::protocol::{
+    AuditEntry, Generation, NewPlan, PlanStatus, Published, Store, StoreError, StoredPlan,
+};
+use zonegate_core::{ContentHash, Name};
+
+/// How long a writer waits for another writer's lock before giving up with
+/// [`StoreError::Backend`].
+pub const BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
+
+/// Connections in the main pool. SQLite has one writer at a time anyway; a few connections let
+/// readers proceed while a writer holds the lock (WAL mode).
+const POOL_CONNECTIONS_MAX: u32 = 4;
+
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// The SQLite store. Cheap to share by reference; every method is safe to call concurrently,
+/// and several processes may open the same file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    pool: SqlitePool,
+    /// One connection that is only ever used for `PRAGMA data_version`, which is only
+    /// meaningful when asked of the same connection each time.
+    watch: SqlitePool,
+}
+
+/// One zone's summary, for `zonegate status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZoneRow {
+    pub origin: Name,
+    /// The published generation, if anything was ever published.
+    pub published: Option<Generation>,
+    /// Bumped by every successful publish.
+    pub version: u64,
+    /// The newest plan still stored.
+    pub newest: Option<Generation>,
+    /// Hash of the published plan.
+    #[serde(serialize_with = "serialize_optional_hash")]
+    pub hash: Option<ContentHash>,
+    /// Records in the published plan.
+    pub record_count: Option<u64>,
+    /// When the published generation was published, unix seconds.
+    pub published_at: Option<u64>,
+}
+
+/// One plan without its body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanRow {
+    pub origin: Name,
+    pub generation: Generation,
+    pub base: Option<Generation>,
+    #[serde(serialize_with = "serialize_hash")]
+    pub hash: ContentHash,
+    pub record_count: u64,
+    pub body_bytes: u64,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub status: PlanStatus,
+}
+
+/// One audit-log row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRow {
+    /// Grows with every append; the log's order.
+    pub id: i64,
+    /// Unix seconds.
+    pub at: u64,
+    pub origin: Name,
+    pub generation: Option<Generation>,
+    pub action: String,
+    pub reason: String,
+    pub detail: String,
+    pub actor: String,
+}
+
+impl AuditRow {
+    /// The entry as it was appended.
+    pub fn into_entry(self) -> AuditEntry {
+        AuditEntry {
+            zone: self.origin,
+            generation: self.generation,
+            action: self.action,
+            reason: self.reason,
+            detail: self.detail,
+            actor: self.actor,
+            at: self.at,
+        }
+    }
+}
+
+/// Which generation of a zone a target recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetRow {
+    pub target: String,
+    pub origin: Name,
+    pub generation: Generation,
+    /// When the target last recorded a generation, unix seconds (the store's clock).
+    pub updated_at: u64,
+}
+
+/// A pin an enactor holds on a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PinRow {
+    pub origin: Name,
+    pub generation: Generation,
+    pub holder: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+fn serialize_hash<S: Serializer>(hash: &ContentHash, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(hash)
+}
+
+fn serialize_optional_hash<S: Serializer>(
+    hash: &Option<ContentHash>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match hash {
+        Some(hash) => s.collect_str(hash),
+        None => s.serialize_none(),
+    }
+}
+
+// SQLite primary result codes (the low byte of an extended code).
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_CONSTRAINT: i32 = 19;
+
+/// Maps a sqlx error: constraint violations (CHECK, foreign key, trigger `RAISE(ABORT)`) are
+/// [`StoreError::Constraint`]; everything else, busy and locked included, is
+/// [`StoreError::Backend`].
+fn store_error(error: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+        let message = db.message();
+        return match code & 0xff {
+            SQLITE_CONSTRAINT => StoreError::Constraint {
+                detail: message.to_string(),
+            },
+            SQLITE_BUSY | SQLITE_LOCKED => StoreError::Backend {
+                detail: format!("the database stayed locked by another writer: {message}"),
+            },
+            _ => StoreError::Backend {
+                detail: message.to_string(),
+            },
+        };
+    }
+    StoreError::Backend {
+        detail: error.to_string(),
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Backend {
+        detail: format!("the database holds an unreadable {what}"),
+    }
+}
+
+/// A number going into an INTEGER column.
+fn to_sql(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Constraint {
+        detail: format!("{value} does not fit in a database integer"),
+    })
+}
+
+/// A number coming out of an INTEGER column.
+fn from_sql(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| corrupt(what))
+}
+
+fn generation_from_sql(value: i64) -> Result<Generation, StoreError> {
+    from_sql(value, "generation").map(Generation)
+}
+
+fn optional_generation_from_sql(value: Option<i64>) -> Result<Option<Generation>, StoreError> {
+    value.map(generation_from_sql).transpose()
+}
+
+fn name_from_sql(text: &str) -> Result<Name, StoreError> {
+    Name::parse(text).map_err(|_| corrupt(&format!("zone name {text:?}")))
+}
+
+fn hash_from_sql(text: &str) -> Result<ContentHash, StoreError> {
+    ContentHash::parse(text).ok_or_else(|| corrupt(&format!("plan hash {text:?}")))
+}
+
+fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    row.try_get(column).map_err(store_error)
+}
+
+async fn insert_audit(conn: &mut SqliteConnection, entry: &AuditEntry) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit (at, origin, generation, action, reason, detail, actor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(to_sql(entry.at)?)
+    .bind(entry.zone.to_string())
+    .bind(entry.generation.map(|g| to_sql(g.0)).transpose()?)
+    .bind(&entry.action)
+    .bind(&entry.reason)
+    .bind(&entry.detail)
+    .bind(&entry.actor)
+    .execute(conn)
+    .await
+    .map_err(store_error)?;
+    Ok(())
+}
+
+async fn plan_exists(
+    conn: &mut SqliteConnection,
+    origin: &str,
+    generation: i64,
+) -> Result<bool, StoreError> {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT EXISTS (SELECT 1 FROM plans WHERE origin = ?1 AND generation = ?2)",
+    )
+    .bind(origin)
+    .bind(generation)
+    .fetch_one(conn)
+    .await
+    .map(|exists| exists != 0)
+    .map_err(store_error)
+}
+
+/// The horizon below which clean-up may delete, as one SQL expression over `?1` (the origin)
+/// and `?2` (now). NULL when nothing was ever published, which makes every comparison with it
+/// false, so nothing is deleted.
+const HORIZON: &str =
+    "(SELECT CASE WHEN (SELECT published_generation FROM zones WHERE origin = ?1) IS NULL
+             THEN NULL
+             ELSE (SELECT MIN(h) FROM (
+                       SELECT published_generation AS h FROM zones WHERE origin = ?1
+                       UNION ALL SELECT generation FROM targets WHERE origin = ?1
+                       UNION ALL SELECT generation FROM pins WHERE origin = ?1 AND expires_at > ?2))
+        END)";
+
+impl SqliteStore {
+    /// Opens (creating it if missing) the database at `path` and brings its schema up to date.
+    /// WAL journal, `synchronous = NORMAL`, foreign keys on, and writers wait up to
+    /// [`BUSY_TIMEOUT_DEFAULT`] for each other.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        Self::open_with(path, BUSY_TIMEOUT_DEFAULT).await
+    }
+
+    /// [`SqliteStore::open`] with another busy timeout: how long an operation waits for another
+    /// connection's write lock before failing with [`StoreError::Backend`].
+    pub async fn open_with(path: &Path, busy_timeout: Duration) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(busy_timeout);
+        let opening = |e: sqlx::Error| StoreError::Backend {
+            detail: format!(
+                "cannot open the store {}: {}",
+                path.display(),
+                store_error(e)
+            ),
+        };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_CONNECTIONS_MAX)
+            .connect_with(options.clone())
+            .await
+            .map_err(opening)?;
+        // Two processes opening a fresh file at once may both try to apply a migration; the
+        // loser's transaction fails, and a second run finds the migration applied.
+        if let Err(first) = MIGRATOR.run(&pool).await {
+            MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend {
+                detail: format!(
+                    "cannot bring the schema of {} up to date: {e} (first attempt: {first})",
+                    path.display()
+                ),
+            })?;
+        }
+        let watch = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(opening)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            pool,
+            watch,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection, waiting for operations in flight.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.watch.close().await;
+    }
+
+    /// A write transaction holding the database's write lock from its first statement.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)
+    }
+
+    /// A number that changes whenever another connection commits to the database (in this
+    /// process or any other). Compare it with the last value seen; its absolute value means
+    /// nothing.
+    pub async fn data_version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+            .fetch_one(&self.watch)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Every zone with a published generation, as (zone, generation, version). Cheap enough
+    /// for a poll loop.
+    pub async fn published_plans(&self) -> Result<Vec<(Name, Generation, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT origin, published_generation, version FROM zones
+             WHERE published_generation IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let mut out = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    name_from_sql(&get::<String>(row, "origin")?)?,
+                    generation_from_sql(get(row, "published_generation")?)?,
+                    from_sql(get(row, "version")?, "version")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort();
+        Ok(out)
+    }
+
+    const ZONE_SELECT: &str = "SELECT z.origin, z.published_generation, z.version, z.published_at,
+                p.hash, p.record_count,
+                (SELECT MAX(generation) FROM plans WHERE origin = z.origin) AS newest
+         FROM zones z
+         LEFT JOIN plans p ON p.origin = z.origin AND p.generation = z.published_generation";
+
+    fn zone_row(row: &SqliteRow) -> Result<ZoneRow, StoreError> {
+        Ok(ZoneRow {
+            origin: name_from_sql(&get::<String>(row, "origin")?)?,
+            published: optional_generation_from_sql(get(row, "published_generation")?)?,
+            version: from_sql(get(row, "version")?, "version")?,
+            newest: optional_generation_from_sql(get(row, "newest")?)?,
+            hash: get::<Option<String>>(row, "hash")?
+                .as_deref()
+                .map(hash_from_sql)
+                .transpose()?,
+            record_count: get::<Option<i64>>(row, "record_count")?
+                .map(|n| from_sql(n, "record count"))
+                .transpose()?,
+            published_at: get::<Option<i64>>(row, "published_at")?
+                .map(|t| from_sql(t, "time"))
+                .transpose()?,
+        })
+    }
+
+    /// Every zone the store knows, in canonical name order.
+    pub async fn zones(&self) -> Result<Vec<ZoneRow>, StoreError> {
+        let rows = sqlx::query(Self::ZONE_SELECT)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let mut out = rows
+            .iter()
+            .map(Self::zone_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.origin.cmp(&b.origin));
+        Ok(out)
+    }
+
+    /// One zone, if the store knows it.
+    pub async fn zone(&self, origin: &Name) -> Result<Option<ZoneRow>, StoreError> {
+        let sql = format!("{} WHERE z.origin = ?1", Self::ZONE_SELECT);
+        let row = sqlx::query(&sql)
+            .bind(origin.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(Self::zone_row).transpose()
+    }
+
+    /// The zone's stored plans without their bodies, oldest first.
+    pub async fn plans(&self, origin: &Name) -> Result<Vec<PlanRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT origin, generation, base, hash, record_count, length(body) AS body_bytes,
+                    created_at, status
+             FROM plans WHERE origin = ?1 ORDER BY generation",
+        )
+        .bind(origin.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(PlanRow {
+                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
+                    generation: generation_from_sql(get(row, "generation")?)?,
+                    base: optional_generation_from_sql(get(row, "base")?)?,
+                    hash: hash_from_sql(&get::<String>(row, "hash")?)?,
+                    record_count: from_sql(get(row, "record_count")?, "record count")?,
+                    body_bytes: from_sql(get(row, "body_bytes")?, "body length")?,
+                    created_at: from_sql(get(row, "created_at")?, "time")?,
+                    status: PlanStatus::parse(&get::<String>(row, "status")?)
+                        .ok_or_else(|| corrupt("plan status"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// The newest `limit` audit rows, newest first; of one zone, or of all zones if `origin`
+    /// is `None`.
+    pub async fn audit_log(
+        &self,
+        origin: Option<&Name>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, origin, generation, action, reason, detail, actor FROM audit
+             WHERE ?1 IS NULL OR origin = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(origin.map(Name::to_string))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditRow {
+                    id: get(row, "id")?,
+                    at: from_sql(get(row, "at")?, "time")?,
+                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
+                    generation: optional_generation_from_sql(get(row, "generation")?)?,
+                    action: get(row, "action")?,
+                    reason: get(row, "reason")?,
+                    detail: get(row, "detail")?,
+                    actor: get(row, "actor")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The generations every target recorded for the zone, by target.
+    pub async fn targets(&self, origin: &Name) -> Result<Vec<TargetRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT target, origin, generation, updated_at FROM targets
+             WHERE origin = ?1 ORDER BY target",
+        )
+        .bind(origin.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(TargetRow {
+                    target: get(row, "target")?,
+                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
+                    generation: generation_from_sql(get(row, "generation")?)?,
+                    updated_at: from_sql(get(row, "updated_at")?, "time")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The pins on the zone's plans, expired ones included until clean-up drops them.
+    pub async fn pins(&self, origin: &Name) -> Result<Vec<PinRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT origin, generation, holder, expires_at FROM pins
+             WHERE origin = ?1 ORDER BY generation, holder",
+        )
+        .bind(origin.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(PinRow {
+                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
+                    generation: generation_from_sql(get(row, "generation")?)?,
+                    holder: get(row, "holder")?,
+                    expires_at: from_sql(get(row, "expires_at")?, "time")?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Store for SqliteStore {
+    async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
+        let row = sqlx::query(
+            "SELECT published_generation, version FROM zones
+             WHERE origin = ?1 AND published_generation IS NOT NULL",
+        )
+        .bind(zone.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(|row| {
+            Ok(Published {
+                generation: generation_from_sql(get(&row, "published_generation")?)?,
+                version: from_sql(get(&row, "version")?, "version")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn load_plan(
+        &self,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<Option<StoredPlan>, StoreError> {
+        let row = sqlx::query(
+            "SELECT base, hash, record_count, body, created_at, status FROM plans
+             WHERE origin = ?1 AND generation = ?2",
+        )
+        .bind(zone.to_string())
+        .bind(to_sql(generation.0)?)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(|row| {
+            Ok(StoredPlan {
+                zone: zone.clone(),
+                generation,
+                base: optional_generation_from_sql(get(&row, "base")?)?,
+                hash: hash_from_sql(&get::<String>(&row, "hash")?)?,
+                record_count: from_sql(get(&row, "record_count")?, "record count")?,
+                body: get(&row, "body")?,
+                created_at: from_sql(get(&row, "created_at")?, "time")?,
+                status: PlanStatus::parse(&get::<String>(&row, "status")?)
+                    .ok_or_else(|| corrupt("plan status"))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError> {
+        let newest = sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MAX(generation) FROM plans WHERE origin = ?1",
+        )
+        .bind(zone.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        optional_generation_from_sql(newest)
+    }
+
+    async fn stage(&self, plan: NewPlan, mut audit: AuditEntry) -> Result<Generation, StoreError> {
+        let origin = plan.zone.to_string();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO zones (origin) VALUES (?1) ON CONFLICT (origin) DO NOTHING")
+            .bind(&origin)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        // Taking the number and bumping the counter is one statement; the counter never goes
+        // back (a trigger refuses it), so a generation is never handed out twice, even after
+        // clean-up deleted its plan.
+        let taken = sqlx::query_scalar::<_, i64>(
+            "UPDATE zones SET next_generation = next_generation + 1 WHERE origin = ?1
+             RETURNING next_generation - 1",
+        )
+        .bind(&origin)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'staged')",
+        )
+        .bind(&origin)
+        .bind(taken)
+        .bind(plan.base.map(|b| to_sql(b.0)).transpose()?)
+        .bind(plan.hash.to_string())
+        .bind(to_sql(plan.record_count)?)
+        .bind(&plan.body)
+        .bind(to_sql(plan.created_at)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let generation = generation_from_sql(taken)?;
+        audit.generation = Some(generation);
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(generation)
+    }
+
+    async fn publish_cas(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        expected_base: Option<Generation>,
+        mut audit: AuditEntry,
+    ) -> Result<Published, StoreError> {
+        let origin = zone.to_string();
+        let g = to_sql(generation.0)?;
+        let base = expected_base.map(|b| to_sql(b.0)).transpose()?;
+        let mut tx = self.begin_write().await?;
+        // THE compare-and-swap: the freshness check and the pointer write are one statement.
+        let version = sqlx::query_scalar::<_, i64>(
+            "UPDATE zones SET published_generation = ?1, version = version + 1, published_at = ?4
+             WHERE origin = ?2
+               AND published_generation IS ?3
+               AND COALESCE(published_generation, 0) < ?1
+               AND EXISTS (SELECT 1 FROM plans WHERE origin = ?2 AND generation = ?1)
+             RETURNING version",
+        )
+        .bind(g)
+        .bind(&origin)
+        .bind(base)
+        .bind(to_sql(audit.at)?)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let Some(version) = version else {
+            // Lost: say why, and commit nothing.
+            let error = if !plan_exists(&mut tx, &origin, g).await? {
+                StoreError::PlanMissing {
+                    zone: zone.clone(),
+                    generation,
+                }
+            } else {
+                let published = sqlx::query_scalar::<_, Option<i64>>(
+                    "SELECT published_generation FROM zones WHERE origin = ?1",
+                )
+                .bind(&origin)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?
+                .flatten();
+                StoreError::Stale {
+                    offered: generation,
+                    base: expected_base,
+                    published: optional_generation_from_sql(published)?,
+                }
+            };
+            tx.rollback().await.map_err(store_error)?;
+            return Err(error);
+        };
+        sqlx::query(
+            "UPDATE plans SET status = 'superseded'
+             WHERE origin = ?1 AND status = 'published' AND generation <> ?2",
+        )
+        .bind(&origin)
+        .bind(g)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query("UPDATE plans SET status = 'published' WHERE origin = ?1 AND generation = ?2")
+            .bind(&origin)
+            .bind(g)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        audit.generation.get_or_insert(generation);
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(Published {
+            generation,
+            version: from_sql(version, "version")?,
+        })
+    }
+
+    async fn pin(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        holder: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let pinned = sqlx::query(
+            "INSERT INTO pins (origin, generation, holder, expires_at)
+             SELECT ?1, ?2, ?3, ?4
+             WHERE EXISTS (SELECT 1 FROM plans WHERE origin = ?1 AND generation = ?2)
+             ON CONFLICT (origin, generation, holder) DO UPDATE SET expires_at = excluded.expires_at",
+        )
+        .bind(zone.to_string())
+        .bind(to_sql(generation.0)?)
+        .bind(holder)
+        .bind(to_sql(expires_at)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?
+        .rows_affected();
+        if pinned == 0 {
+            tx.rollback().await.map_err(store_error)?;
+            return Err(StoreError::PlanMissing {
+                zone: zone.clone(),
+                generation,
+            });
+        }
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn unpin(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM pins WHERE origin = ?1 AND generation = ?2 AND holder = ?3")
+            .bind(zone.to_string())
+            .bind(to_sql(generation.0)?)
+            .bind(holder)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn record_target(
+        &self,
+        target: &str,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<(), StoreError> {
+        let origin = zone.to_string();
+        let g = to_sql(generation.0)?;
+        let mut tx = self.begin_write().await?;
+        let held = sqlx::query_scalar::<_, i64>(
+            "SELECT generation FROM targets WHERE target = ?1 AND origin = ?2",
+        )
+        .bind(target)
+        .bind(&origin)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let newer = |held: i64| -> Result<StoreError, StoreError> {
+            Ok(StoreError::TargetNewer {
+                target: target.to_string(),
+                held: generation_from_sql(held)?,
+                offered: generation,
+            })
+        };
+        if let Some(held) = held.filter(|held| *held >= g) {
+            return Err(newer(held)?);
+        }
+        if !plan_exists(&mut tx, &origin, g).await? {
+            return Err(StoreError::PlanMissing {
+                zone: zone.clone(),
+                generation,
+            });
+        }
+        // The write carries the same "only forward" condition as the check above, and a
+        // trigger refuses any other update: the write lock makes the check hold anyway, the
+        // condition keeps it true even if this code changes.
+        let moved = sqlx::query(
+            "INSERT INTO targets (target, origin, generation, updated_at)
+             VALUES (?1, ?2, ?3, CAST(strftime('%s', 'now') AS INTEGER))
+             ON CONFLICT (target, origin) DO UPDATE
+                SET generation = excluded.generation, updated_at = excluded.updated_at
+                WHERE excluded.generation > targets.generation",
+        )
+        .bind(target)
+        .bind(&origin)
+        .bind(g)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?
+        .rows_affected();
+        if moved != 1 {
+            return Err(newer(held.unwrap_or(g))?);
+        }
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError> {
+        let origin = zone.to_string();
+        let now_sql = to_sql(now)?;
+        let mut tx = self.begin_write().await?;
+        // Expired pins first: a crashed enactor's pin must not hold plans forever, and the
+        // RESTRICT foreign key would refuse to delete a plan that still has one.
+        sqlx::query("DELETE FROM pins WHERE origin = ?1 AND expires_at <= ?2")
+            .bind(&origin)
+            .bind(now_sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        // The horizon is read here only for the audit row; the DELETE below recomputes it in
+        // the same statement that deletes, under the same write lock.
+        let horizon = sqlx::query_scalar::<_, Option<i64>>(&format!("SELECT {HORIZON}"))
+            .bind(&origin)
+            .bind(now_sql)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let Some(horizon) = horizon else {
+            tx.commit().await.map_err(store_error)?;
+            return Ok(0);
+        };
+        let deleted = sqlx::query(&format!(
+            "DELETE FROM plans
+             WHERE origin = ?1
+               AND generation < {HORIZON}
+               AND generation NOT IN (SELECT generation FROM plans WHERE origin = ?1
+                                      ORDER BY generation DESC LIMIT ?3)"
+        ))
+        .bind(&origin)
+        .bind(now_sql)
+        .bind(i64::from(keep))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?
+        .rows_affected();
+        if deleted > 0 {
+            let entry =
+                cleanup_audit_entry(zone, deleted, generation_from_sql(horizon)?, keep, now);
+            insert_audit(&mut tx, &entry).await?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(deleted)
+    }
+
+    async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        insert_audit(&mut tx, &entry).await?;
+        tx.commit().await.map_err(store_error)
+    }
+}

@@ -1,0 +1,298 @@
+//! Human and JSON rendering. With `--json`, exactly one JSON object goes to stdout; refusals
+//! also go to stderr in words, with what to do next.
+
+use serde_json::{Value, json};
+use zonegate_core::Name;
+use zonegate_core::diff::{Change, Diff};
+use zonegate_core::protocol::{OptGen, PlanOutcome, PublishOutcome, Refusal};
+use zonegate_core::zonefile::record_to_text;
+use zonegate_store::{AuditRow, PlanRow, ZoneRow};
+
+pub struct Emit {
+    pub json: bool,
+}
+
+impl Emit {
+    pub fn object(&self, value: Value) {
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialize"));
+    }
+}
+
+fn gen_json(g: Option<zonegate_core::protocol::Generation>) -> Value {
+    g.map(|g| json!(g.0)).unwrap_or(Value::Null)
+}
+
+fn diff_json(diff: &Diff) -> Value {
+    let changes: Vec<Value> = diff
+        .changes
+        .iter()
+        .map(|c| match c {
+            Change::Added { owner, rtype, records } => json!({
+                "change": "added", "owner": owner.to_string(), "type": rtype.to_string(),
+                "added": records.iter().map(record_to_text).collect::<Vec<_>>(),
+            }),
+            Change::Removed { owner, rtype, records } => json!({
+                "change": "removed", "owner": owner.to_string(), "type": rtype.to_string(),
+                "removed": records.iter().map(record_to_text).collect::<Vec<_>>(),
+            }),
+            Change::Changed { owner, rtype, removed, added } => json!({
+                "change": "changed", "owner": owner.to_string(), "type": rtype.to_string(),
+                "removed": removed.iter().map(record_to_text).collect::<Vec<_>>(),
+                "added": added.iter().map(record_to_text).collect::<Vec<_>>(),
+            }),
+        })
+        .collect();
+    json!({
+        "records_added": diff.records_added,
+        "records_removed": diff.records_removed,
+        "records_unchanged": diff.records_unchanged,
+        "records_before": diff.records_before,
+        "records_after": diff.records_after,
+        "changes": changes,
+    })
+}
+
+/// The diff in the style of `diff -u`: `-` lines removed, `+` lines added. Long diffs are
+/// cut after `max_lines`, saying how many lines were left out.
+fn print_diff(diff: &Diff, max_lines: usize) {
+    let mut lines = Vec::new();
+    for c in &diff.changes {
+        match c {
+            Change::Added { records, .. } => {
+                lines.extend(records.iter().map(|r| format!("+ {}", record_to_text(r))))
+            }
+            Change::Removed { records, .. } => {
+                lines.extend(records.iter().map(|r| format!("- {}", record_to_text(r))))
+            }
+            Change::Changed { removed, added, .. } => {
+                lines.extend(removed.iter().map(|r| format!("- {}", record_to_text(r))));
+                lines.extend(added.iter().map(|r| format!("+ {}", record_to_text(r))));
+            }
+        }
+    }
+    for l in lines.iter().take(max_lines) {
+        println!("  {l}");
+    }
+    if lines.len() > max_lines {
+        println!("  ... {} more lines (use --json for the full diff)", lines.len() - max_lines);
+    }
+}
+
+pub fn plan(emit: &Emit, origin: &Name, outcome: &PlanOutcome, published: Option<&PublishOutcome>) {
+    match outcome {
+        PlanOutcome::NoChanges { published: g, hash, record_count } => {
+            if emit.json {
+                emit.object(json!({
+                    "zone": origin.to_string(), "outcome": "no-changes", "published": g.0,
+                    "hash": hash.to_string(), "record_count": record_count, "verdict": "pass",
+                }));
+            } else {
+                println!("zone {origin}: no changes; {g} is published with the same content ({record_count} records, {})", hash.short());
+            }
+        }
+        PlanOutcome::Staged { generation, base, hash, record_count, diff } => {
+            let published_json = match published {
+                Some(PublishOutcome::Published { generation, version, .. }) => {
+                    json!({"generation": generation.0, "version": version})
+                }
+                Some(PublishOutcome::AlreadyPublished { generation }) => json!({"generation": generation.0}),
+                None => Value::Null,
+            };
+            if emit.json {
+                emit.object(json!({
+                    "zone": origin.to_string(),
+                    "outcome": if published.is_some() { "published" } else { "staged" },
+                    "generation": generation.0, "base": gen_json(*base),
+                    "hash": hash.to_string(), "record_count": record_count,
+                    "diff": diff_json(diff), "verdict": "pass", "published": published_json,
+                }));
+            } else {
+                println!(
+                    "zone {origin}: staged {generation} on base {} ({record_count} records, {})",
+                    OptGen(*base),
+                    hash.short()
+                );
+                println!(
+                    "diff against {}: +{} -{} records, {} unchanged",
+                    OptGen(*base),
+                    diff.records_added,
+                    diff.records_removed,
+                    diff.records_unchanged
+                );
+                print_diff(diff, 200);
+                println!("verdict: pass");
+                match published {
+                    Some(PublishOutcome::Published { generation, version, .. }) => {
+                        println!("published {generation} (version {version})")
+                    }
+                    Some(PublishOutcome::AlreadyPublished { generation }) => {
+                        println!("{generation} is already published")
+                    }
+                    None => println!("publish it with: zonegate publish {origin} --generation {}", generation.0),
+                }
+            }
+        }
+    }
+}
+
+pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
+    match outcome {
+        PublishOutcome::Published { generation, base, version } => {
+            if emit.json {
+                emit.object(json!({
+                    "zone": origin.to_string(), "outcome": "published", "generation": generation.0,
+                    "base": gen_json(*base), "version": version,
+                }));
+            } else {
+                println!("zone {origin}: published {generation} (base {}, version {version})", OptGen(*base));
+            }
+        }
+        PublishOutcome::AlreadyPublished { generation } => {
+            if emit.json {
+                emit.object(json!({
+                    "zone": origin.to_string(), "outcome": "already-published", "generation": generation.0,
+                }));
+            } else {
+                println!("zone {origin}: {generation} is already published; nothing to do");
+            }
+        }
+    }
+}
+
+pub fn refusal(emit: &Emit, origin: &Name, refusal: &Refusal) {
+    let outcome = if refusal.is_stale() { "stale" } else { "refused" };
+    if emit.json {
+        let mut value = json!({
+            "zone": origin.to_string(), "outcome": outcome, "reason": refusal.reason(),
+            "message": refusal.to_string(),
+        });
+        match refusal {
+            Refusal::Invalid(invalid) => {
+                value["violations"] = invalid
+                    .violations
+                    .iter()
+                    .map(|v| json!({"rule": v.rule(), "condition": v.condition(), "message": v.to_string()}))
+                    .collect();
+            }
+            Refusal::Stale { generation, base, published } => {
+                value["generation"] = json!(generation.0);
+                value["base"] = gen_json(*base);
+                value["published"] = gen_json(*published);
+            }
+            Refusal::TooOld { generation, age_s, max_s } => {
+                value["generation"] = json!(generation.0);
+                value["age_s"] = json!(age_s);
+                value["plan_age_max_s"] = json!(max_s);
+            }
+            Refusal::Corrupt { generation, .. } => value["generation"] = json!(generation.0),
+            _ => {}
+        }
+        emit.object(value);
+    }
+    let hint = match refusal {
+        Refusal::Invalid(_) => "fix the zone file and run the command again; nothing was staged or published",
+        _ => "nothing was published",
+    };
+    eprintln!("{outcome} ({}): {refusal}", refusal.reason());
+    eprintln!("hint: {hint}");
+}
+
+pub fn failure(emit: &Emit, origin: &Name, reason: &str, message: &str) {
+    if emit.json {
+        emit.object(json!({"zone": origin.to_string(), "outcome": "error", "reason": reason, "message": message}));
+    }
+    eprintln!("error: {message}");
+}
+
+pub fn status(emit: &Emit, rows: &[ZoneRow]) {
+    if emit.json {
+        let zones: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "zone": r.origin.to_string(), "published": gen_json(r.published),
+                    "version": r.version, "hash": r.hash.map(|h| h.to_string()),
+                    "record_count": r.record_count, "newest": gen_json(r.newest),
+                })
+            })
+            .collect();
+        emit.object(json!({ "zones": zones }));
+        return;
+    }
+    if rows.is_empty() {
+        println!("no zones yet; stage one with `zonegate plan ZONEFILE`");
+        return;
+    }
+    println!("{:<32} {:>10} {:>8} {:>9} {:>10}  hash", "zone", "published", "version", "records", "newest");
+    for r in rows {
+        println!(
+            "{:<32} {:>10} {:>8} {:>9} {:>10}  {}",
+            r.origin.to_string(),
+            OptGen(r.published).to_string(),
+            r.version,
+            r.record_count.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+            OptGen(r.newest).to_string(),
+            r.hash.map(|h| h.short()).unwrap_or_else(|| "-".into()),
+        );
+    }
+}
+
+pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]) {
+    if emit.json {
+        let plans: Vec<Value> = plans
+            .iter()
+            .map(|p| {
+                json!({
+                    "generation": p.generation.0, "base": gen_json(p.base), "hash": p.hash.to_string(),
+                    "record_count": p.record_count, "created_at": p.created_at, "status": p.status.as_str(),
+                })
+            })
+            .collect();
+        let audit: Vec<Value> = audit
+            .iter()
+            .map(|a| {
+                json!({
+                    "id": a.id, "at": a.at, "generation": gen_json(a.generation), "action": a.action,
+                    "reason": a.reason, "detail": a.detail, "actor": a.actor,
+                })
+            })
+            .collect();
+        emit.object(json!({"zone": origin.to_string(), "plans": plans, "audit": audit}));
+        return;
+    }
+    println!("zone {origin}");
+    println!("generations:");
+    for p in plans {
+        println!(
+            "  {:>8}  {:<10}  base {:>6}  {:>8} records  {}  created {}",
+            p.generation.to_string(),
+            p.status.as_str(),
+            OptGen(p.base).to_string(),
+            p.record_count,
+            p.hash.short(),
+            p.created_at
+        );
+    }
+    println!("audit (newest first):");
+    for a in audit {
+        let reason = if a.reason.is_empty() { String::new() } else { format!(" [{}]", a.reason) };
+        println!(
+            "  #{:<5} {}  {:<10} {:>8} by {}{}: {}",
+            a.id,
+            a.at,
+            a.action,
+            OptGen(a.generation).to_string(),
+            a.actor,
+            reason,
+            a.detail
+        );
+    }
+}
+
+pub fn cleanup(emit: &Emit, origin: &Name, keep: u32, deleted: u64) {
+    if emit.json {
+        emit.object(json!({"zone": origin.to_string(), "outcome": "cleaned", "keep": keep, "deleted": deleted}));
+    } else {
+        println!("zone {origin}: deleted {deleted} old plans (kept live generations and the newest {keep})");
+    }
+}

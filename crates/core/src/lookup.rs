@@ -1,0 +1,1110 @@
+//! Authoritative lookup over a validated [`Zone`]: the algorithm of RFC 1034 §4.3.2, with
+//! wildcards as RFC 4592 clarifies them, DNAME (RFC 6672) and negative answers (RFC 2308).
+//!
+//! # Design
+//!
+//! A [`ZoneIndex`] is built once per published generation, off the query path. It keeps the
+//! zone's records in canonical order and a map from every existing name (owners and empty
+//! non-terminals) to its node: the RRsets there, as ranges into the record list, and the
+//! topmost zone cut or DNAME strictly above it, if any. A query then costs one hash lookup
+//! for a name that exists, and one per label walked up for a name that does not.
+//!
+//! [`ZoneIndex::resolve`] answers with [`Item`]s that point into the record list, so a server
+//! can map them to records it converted once at install time. [`ZoneIndex::lookup`] is the
+//! same answer with the records materialised.
+//!
+//! The answer follows CNAMEs and DNAMEs inside the zone, at most [`CHAIN_MAX`] times, and
+//! stops at a name it has already visited (a loop) or at a name outside the zone. Responses
+//! are minimal: a positive answer carries no NS set in the authority section.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::name::Name;
+use crate::record::{RType, Record};
+use crate::zone::Zone;
+
+/// Most CNAME or DNAME redirections one answer follows.
+pub const CHAIN_MAX: usize = 16;
+
+/// The DS type (RFC 4034), which the parent side of a zone cut answers.
+const DS: RType = RType(43);
+
+/// A response code (RFC 1035 §4.1.1, RFC 2136 §2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rcode {
+    NoError,
+    FormErr,
+    ServFail,
+    NxDomain,
+    NotImp,
+    Refused,
+    /// RFC 6672 §2.2: a DNAME substitution produced a name that is too long.
+    YxDomain,
+}
+
+impl Rcode {
+    /// The numeric RCODE.
+    pub fn code(self) -> u16 {
+        match self {
+            Rcode::NoError => 0,
+            Rcode::FormErr => 1,
+            Rcode::ServFail => 2,
+            Rcode::NxDomain => 3,
+            Rcode::NotImp => 4,
+            Rcode::Refused => 5,
+            Rcode::YxDomain => 6,
+        }
+    }
+}
+
+/// An answer with its records materialised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub rcode: Rcode,
+    /// The AA bit: false for referrals and refusals.
+    pub authoritative: bool,
+    pub answer: Vec<Record>,
+    pub authority: Vec<Record>,
+    pub additional: Vec<Record>,
+}
+
+/// One record of a [`Resolution`], by reference to the zone where it can be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// `records()[i]` as stored.
+    Stored(usize),
+    /// `records()[index]` with its owner replaced by `owner`: wildcard synthesis (RFC 4592).
+    Wildcard { index: usize, owner: Name },
+    /// The apex SOA with its TTL lowered to the SOA minimum if that is smaller (RFC 2308 §3),
+    /// as [`ZoneIndex::negative_soa`] returns it.
+    NegativeSoa,
+    /// A record that is in no zone: the CNAME a DNAME synthesises (RFC 6672 §3.2).
+    Synthesized(Record),
+}
+
+/// An answer as [`Item`]s. [`ZoneIndex::materialize`] turns an item into a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    pub rcode: Rcode,
+    pub authoritative: bool,
+    pub answer: Vec<Item>,
+    pub authority: Vec<Item>,
+    pub additional: Vec<Item>,
+}
+
+impl Resolution {
+    fn new() -> Self {
+        Resolution {
+            rcode: Rcode::NoError,
+            authoritative: true,
+            answer: Vec::new(),
+            authority: Vec::new(),
+            additional: Vec::new(),
+        }
+    }
+}
+
+/// What interrupts the descent to a name: a zone cut or a DNAME at a proper ancestor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CutKind {
+    Delegation,
+    Dname,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    /// Label count of the ancestor that holds the NS or DNAME set.
+    labels: usize,
+    kind: CutKind,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    /// RRsets in type order, each a range into the record list.
+    rrsets: Vec<(RType, Range<usize>)>,
+    /// The topmost non-apex NS owner or DNAME owner strictly above this name.
+    above: Option<Cut>,
+}
+
+impl Node {
+    fn rrset(&self, rtype: RType) -> Option<Range<usize>> {
+        self.rrsets
+            .iter()
+            .find(|(t, _)| *t == rtype)
+            .map(|(_, r)| r.clone())
+    }
+
+    fn has(&self, rtype: RType) -> bool {
+        self.rrsets.iter().any(|(t, _)| *t == rtype)
+    }
+}
+
+/// A zone prepared for answering queries. Build it once per generation.
+#[derive(Debug)]
+pub struct ZoneIndex {
+    zone: Zone,
+    nodes: HashMap<Name, Node>,
+    negative_soa: Option<Record>,
+}
+
+/// What one step of the chase decided.
+enum Step {
+    Done,
+    /// Continue with this name (a CNAME target or a DNAME substitution).
+    Follow(Name),
+}
+
+impl ZoneIndex {
+    /// Indexes `zone`. Records whose owner is outside the origin are ignored (validation
+    /// refuses them anyway).
+    pub fn new(zone: Zone) -> Self {
+        let origin = zone.origin().clone();
+        let records = zone.records();
+        let mut nodes: HashMap<Name, Node> = HashMap::new();
+        nodes.entry(origin.clone()).or_default();
+
+        // Owners and their RRsets: the records are in canonical order, so each RRset is a
+        // contiguous run.
+        let mut owners: Vec<Name> = Vec::new();
+        let mut i = 0;
+        while i < records.len() {
+            let (owner, rtype) = (&records[i].owner, records[i].rtype);
+            let mut j = i + 1;
+            while j < records.len() && records[j].owner == *owner && records[j].rtype == rtype {
+                j += 1;
+            }
+            if owner.is_at_or_below(&origin) {
+                let node = nodes.entry(owner.clone()).or_default();
+                if node.rrsets.is_empty() {
+                    owners.push(owner.clone());
+                }
+                node.rrsets.push((rtype, i..j));
+            }
+            i = j;
+        }
+
+        // Empty non-terminals. Owners come in canonical order, so an ancestor already in the
+        // map has had its own ancestors inserted: stop there.
+        for owner in &owners {
+            let mut up = owner.parent();
+            while let Some(name) = up {
+                if !name.is_at_or_below(&origin) || nodes.contains_key(&name) {
+                    break;
+                }
+                up = name.parent();
+                nodes.insert(name, Node::default());
+            }
+        }
+
+        // The cut or DNAME above each name, parents before children.
+        let mut names: Vec<Name> = nodes.keys().cloned().collect();
+        names.sort();
+        for name in &names {
+            if *name == origin {
+                continue;
+            }
+            let parent = name.parent().expect("a name below the origin has a parent");
+            let p = &nodes[&parent];
+            let above = p.above.or_else(|| {
+                if parent != origin && p.has(RType::NS) {
+                    Some(Cut {
+                        labels: parent.label_count(),
+                        kind: CutKind::Delegation,
+                    })
+                } else if p.has(RType::DNAME) {
+                    Some(Cut {
+                        labels: parent.label_count(),
+                        kind: CutKind::Dname,
+                    })
+                } else {
+                    None
+                }
+            });
+            nodes.get_mut(name).expect("indexed name").above = above;
+        }
+
+        let negative_soa = nodes[&origin].rrset(RType::SOA).and_then(|r| {
+            let rec = &records[r.start];
+            let soa = rec.soa()?;
+            let mut neg = rec.clone();
+            neg.ttl = rec.ttl.min(soa.minimum);
+            Some(neg)
+        });
+
+        ZoneIndex {
+            zone,
+            nodes,
+            negative_soa,
+        }
+    }
+
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+
+    pub fn origin(&self) -> &Name {
+        self.zone.origin()
+    }
+
+    /// The zone's records in canonical order; [`Item::Stored`] indexes into this.
+    pub fn records(&self) -> &[Record] {
+        self.zone.records()
+    }
+
+    /// The SOA that negative answers carry: the apex SOA with TTL `min(TTL, minimum)`.
+    pub fn negative_soa(&self) -> Option<&Record> {
+        self.negative_soa.as_ref()
+    }
+
+    /// True if `name` exists in the zone: it owns records or is an empty non-terminal.
+    pub fn contains(&self, name: &Name) -> bool {
+        self.nodes.contains_key(name)
+    }
+
+    /// True if `name` is a zone cut: a non-apex owner of an NS set.
+    pub fn is_delegation(&self, name: &Name) -> bool {
+        name != self.origin() && self.nodes.get(name).is_some_and(|n| n.has(RType::NS))
+    }
+
+    /// The record an item stands for.
+    pub fn materialize(&self, item: &Item) -> Record {
+        match item {
+            Item::Stored(i) => self.records()[*i].clone(),
+            Item::Wildcard { index, owner } => {
+                let mut r = self.records()[*index].clone();
+                r.owner = owner.clone();
+                r
+            }
+            Item::NegativeSoa => self
+                .negative_soa
+                .clone()
+                .expect("NegativeSoa is only used when there is an SOA"),
+            Item::Synthesized(r) => r.clone(),
+        }
+    }
+
+    /// Answers `qname`/`qtype` with the records materialised.
+    pub fn lookup(&self, qname: &Name, qtype: RType) -> Answer {
+        let res = self.resolve(qname, qtype);
+        let all = |items: &[Item]| items.iter().map(|i| self.materialize(i)).collect();
+        Answer {
+            rcode: res.rcode,
+            authoritative: res.authoritative,
+            answer: all(&res.answer),
+            authority: all(&res.authority),
+            additional: all(&res.additional),
+        }
+    }
+
+    /// Answers `qname`/`qtype` (RFC 1034 §4.3.2). A name outside the zone is `Refused`.
+    pub fn resolve(&self, qname: &Name, qtype: RType) -> Resolution {
+        let mut res = Resolution::new();
+        if !qname.is_at_or_below(self.origin()) {
+            res.rcode = Rcode::Refused;
+            res.authoritative = false;
+            return res;
+        }
+        let mut name = qname.clone();
+        let mut visited: Vec<Name> = Vec::new();
+        for _ in 0..=CHAIN_MAX {
+            match self.step(&name, qtype, &mut res) {
+                Step::Done => break,
+                Step::Follow(next) => {
+                    if !next.is_at_or_below(self.origin())
+                        || next == name
+                        || visited.contains(&next)
+                    {
+                        break;
+                    }
+                    visited.push(std::mem::replace(&mut name, next));
+                }
+            }
+        }
+        self.add_additional(&mut res);
+        res
+    }
+
+    /// One name of the chase: RFC 1034 §4.3.2 steps 3a–3c.
+    fn step(&self, name: &Name, qtype: RType, res: &mut Resolution) -> Step {
+        if let Some(node) = self.nodes.get(name) {
+            if let Some(cut) = node.above {
+                return self.interrupted(name, cut, res);
+            }
+            if name != self.origin() && node.has(RType::NS) && qtype != DS {
+                self.referral(name, res);
+                return Step::Done;
+            }
+            return self.answer_at(name, node, false, qtype, res);
+        }
+
+        // The name does not exist: find its closest encloser (the origin always exists).
+        let (encloser, enc_node) = (self.origin().label_count()..name.label_count())
+            .rev()
+            .find_map(|k| {
+                let anc = name.ancestor_with_labels(k)?;
+                let node = self.nodes.get(&anc)?;
+                Some((anc, node))
+            })
+            .expect("the origin is indexed and encloses every name in the zone");
+        if let Some(cut) = enc_node.above {
+            return self.interrupted(name, cut, res);
+        }
+        if encloser != *self.origin() && enc_node.has(RType::NS) {
+            self.referral(&encloser, res);
+            return Step::Done;
+        }
+        if enc_node.has(RType::DNAME) {
+            return self.dname(name, &encloser, res);
+        }
+        // RFC 4592 §3.3.1: the source of synthesis is `*.<closest encloser>`.
+        let wild = encloser.wildcard_child().ok();
+        if let Some(wnode) = wild.as_ref().and_then(|w| self.nodes.get(w)) {
+            return self.answer_at(name, wnode, true, qtype, res);
+        }
+        res.rcode = Rcode::NxDomain;
+        self.push_negative(res);
+        Step::Done
+    }
+
+    /// The descent to `name` met a zone cut or a DNAME above it.
+    fn interrupted(&self, name: &Name, cut: Cut, res: &mut Resolution) -> Step {
+        let at = name
+            .ancestor_with_labels(cut.labels)
+            .expect("the cut is an ancestor");
+        match cut.kind {
+            CutKind::Delegation => {
+                self.referral(&at, res);
+                Step::Done
+            }
+            CutKind::Dname => self.dname(name, &at, res),
+        }
+    }
+
+    /// RFC 1034 §4.3.2 step 3b: the NS set of the cut in the authority section. The glue is
+    /// added with the other additional records.
+    fn referral(&self, cut: &Name, res: &mut Resolution) {
+        if let Some(range) = self.nodes[cut].rrset(RType::NS) {
+            res.authority.extend(range.map(Item::Stored));
+        }
+        if res.answer.is_empty() {
+            res.authoritative = false;
+        }
+    }
+
+    /// RFC 6672 §3.2: the DNAME, then the CNAME it synthesises for `name`.
+    fn dname(&self, name: &Name, owner: &Name, res: &mut Resolution) -> Step {
+        let Some(range) = self.nodes[owner].rrset(RType::DNAME) else {
+            return Step::Done;
+        };
+        let index = range.start;
+        let dname = &self.records()[index];
+        res.answer.push(Item::Stored(index));
+        let Some(target) = dname.target_name() else {
+            return Step::Done;
+        };
+        let Ok(next) = name.replace_suffix(owner, &target) else {
+            res.rcode = Rcode::YxDomain;
+            return Step::Done;
+        };
+        let mut rdata = Vec::with_capacity(next.wire_len());
+        next.write_wire(&mut rdata);
+        res.answer.push(Item::Synthesized(Record {
+            owner: name.clone(),
+            rtype: RType::CNAME,
+            ttl: dname.ttl,
+            rdata: rdata.into_boxed_slice(),
+        }));
+        if target.is_at_or_below(owner) {
+            // The DNAME points below itself: every substitution lands under it again and the
+            // name only grows. Stop after one, as NSD does, rather than grow it CHAIN_MAX times.
+            return Step::Done;
+        }
+        Step::Follow(next)
+    }
+
+    /// RFC 1034 §4.3.2 step 3a (or 3c with a wildcard node): the data at `node` for `name`.
+    fn answer_at(
+        &self,
+        name: &Name,
+        node: &Node,
+        wildcard: bool,
+        qtype: RType,
+        res: &mut Resolution,
+    ) -> Step {
+        let item = |index: usize| {
+            if wildcard {
+                Item::Wildcard {
+                    index,
+                    owner: name.clone(),
+                }
+            } else {
+                Item::Stored(index)
+            }
+        };
+        let cname = node
+            .rrset(RType::CNAME)
+            .filter(|_| qtype != RType::CNAME && qtype != RType::ANY);
+        if let Some(range) = cname {
+            let target = self.records()[range.start].target_name();
+            res.answer.extend(range.map(item));
+            return target.map_or(Step::Done, Step::Follow);
+        }
+        let before = res.answer.len();
+        if qtype == RType::ANY {
+            for (_, range) in &node.rrsets {
+                res.answer.extend(range.clone().map(item));
+            }
+        } else if let Some(range) = node.rrset(qtype) {
+            res.answer.extend(range.map(item));
+        }
+        if res.answer.len() == before {
+            // NODATA (RFC 2308 §2.2).
+            self.push_negative(res);
+        }
+        Step::Done
+    }
+
+    fn push_negative(&self, res: &mut Resolution) {
+        if self.negative_soa.is_some() {
+            res.authority.push(Item::NegativeSoa);
+        }
+    }
+
+    /// The target name of an NS, MX or SRV item.
+    fn additional_target(&self, item: &Item) -> Option<Name> {
+        let index = match item {
+            Item::Stored(i) | Item::Wildcard { index: i, .. } => *i,
+            Item::NegativeSoa | Item::Synthesized(_) => return None,
+        };
+        let r = &self.records()[index];
+        matches!(r.rtype, RType::NS | RType::MX | RType::SRV)
+            .then(|| r.target_name())
+            .flatten()
+    }
+
+    /// RFC 1034 §4.3.2 step 6 and RFC 1035 §3.3: address records of NS, MX and SRV targets
+    /// the zone holds (glue included), each once and never repeating the answer section.
+    fn add_additional(&self, res: &mut Resolution) {
+        let targets: Vec<Name> = res
+            .answer
+            .iter()
+            .chain(res.authority.iter())
+            .filter_map(|item| self.additional_target(item))
+            .collect();
+        for target in targets {
+            let Some(node) = self.nodes.get(&target) else {
+                continue;
+            };
+            for rtype in [RType::A, RType::AAAA] {
+                if let Some(range) = node.rrset(rtype) {
+                    for i in range {
+                        let item = Item::Stored(i);
+                        if !res.answer.contains(&item) && !res.additional.contains(&item) {
+                            res.additional.push(item);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+    use crate::record::Soa;
+    use crate::validate::validate;
+    use crate::zone::ParsedZone;
+
+    fn n(s: &str) -> Name {
+        Name::parse(s).unwrap()
+    }
+
+    fn name_rdata(s: &str) -> Box<[u8]> {
+        let mut v = Vec::new();
+        n(s).write_wire(&mut v);
+        v.into_boxed_slice()
+    }
+
+    fn rec(owner: &str, ttl: u32, rtype: RType, rdata: Box<[u8]>) -> Record {
+        Record {
+            owner: n(owner),
+            rtype,
+            ttl,
+            rdata,
+        }
+    }
+
+    fn a(owner: &str, ip: [u8; 4]) -> Record {
+        rec(owner, 300, RType::A, Box::new(ip))
+    }
+
+    fn aaaa(owner: &str, last: u8) -> Record {
+        let mut ip = [0u8; 16];
+        ip[0] = 0x20;
+        ip[1] = 0x01;
+        ip[15] = last;
+        rec(owner, 300, RType::AAAA, Box::new(ip))
+    }
+
+    fn ns(owner: &str, target: &str) -> Record {
+        rec(owner, 3600, RType::NS, name_rdata(target))
+    }
+
+    fn cname(owner: &str, target: &str) -> Record {
+        rec(owner, 600, RType::CNAME, name_rdata(target))
+    }
+
+    fn dname(owner: &str, target: &str) -> Record {
+        rec(owner, 700, RType::DNAME, name_rdata(target))
+    }
+
+    fn txt(owner: &str, text: &str) -> Record {
+        let mut v = vec![text.len() as u8];
+        v.extend_from_slice(text.as_bytes());
+        rec(owner, 300, RType::TXT, v.into_boxed_slice())
+    }
+
+    fn mx(owner: &str, pref: u16, target: &str) -> Record {
+        let mut v = pref.to_be_bytes().to_vec();
+        n(target).write_wire(&mut v);
+        rec(owner, 300, RType::MX, v.into_boxed_slice())
+    }
+
+    fn srv(owner: &str, target: &str) -> Record {
+        let mut v = vec![0, 1, 0, 2, 0x13, 0xc4];
+        n(target).write_wire(&mut v);
+        rec(owner, 300, RType::SRV, v.into_boxed_slice())
+    }
+
+    fn soa(origin: &str, ttl: u32, minimum: u32) -> Record {
+        let s = Soa {
+            mname: n(&format!("ns1.{origin}")),
+            rname: n(&format!("hostmaster.{origin}")),
+            serial: 1,
+            refresh: 3600,
+            retry: 600,
+            expire: 86400,
+            minimum,
+        };
+        rec(origin, ttl, RType::SOA, s.to_rdata())
+    }
+
+    fn index(origin: &str, extra: Vec<Record>) -> ZoneIndex {
+        let ns1 = format!("ns1.{origin}");
+        let mut records = vec![
+            soa(origin, 3600, 300),
+            ns(origin, &ns1),
+            a(&ns1, [192, 0, 2, 53]),
+        ];
+        records.extend(extra);
+        let zone = validate(
+            ParsedZone {
+                origin: n(origin),
+                records,
+            },
+            &Limits::default(),
+        )
+        .expect("valid test zone");
+        ZoneIndex::new(zone)
+    }
+
+    fn example() -> ZoneIndex {
+        index(
+            "example.",
+            vec![
+                a("www.example.", [192, 0, 2, 1]),
+                a("www.example.", [192, 0, 2, 2]),
+                aaaa("www.example.", 1),
+                txt("a.b.c.example.", "deep"),
+                // Delegation with in-bailiwick glue and an out-of-zone server.
+                ns("sub.example.", "ns.sub.example."),
+                ns("sub.example.", "ns.elsewhere.test."),
+                a("ns.sub.example.", [192, 0, 2, 99]),
+                aaaa("ns.sub.example.", 99),
+                cname("alias.example.", "www.example."),
+                cname("chain1.example.", "chain2.example."),
+                cname("chain2.example.", "www.example."),
+                cname("out.example.", "www.elsewhere.test."),
+                cname("dangling.example.", "nothere.example."),
+                cname("loop1.example.", "loop2.example."),
+                cname("loop2.example.", "loop1.example."),
+                cname("todeleg.example.", "host.sub.example."),
+                dname("old.example.", "new.example."),
+                a("host.new.example.", [192, 0, 2, 7]),
+                dname("far.example.", "elsewhere.test."),
+                a("*.wild.example.", [192, 0, 2, 42]),
+                txt("*.wild.example.", "wild"),
+                a("exists.wild.example.", [192, 0, 2, 43]),
+                txt(
+                    "x.ent.wild.example.",
+                    "makes ent.wild an empty non-terminal",
+                ),
+                cname("*.cw.example.", "www.example."),
+                mx("mail.example.", 10, "mx.example."),
+                a("mx.example.", [192, 0, 2, 25]),
+                srv("_sip._tcp.example.", "sip.example."),
+                aaaa("sip.example.", 5),
+            ],
+        )
+    }
+
+    fn owners_types(records: &[Record]) -> Vec<(String, RType)> {
+        records
+            .iter()
+            .map(|r| (r.owner.to_string(), r.rtype))
+            .collect()
+    }
+
+    #[test]
+    fn exact_match_is_authoritative() {
+        let ix = example();
+        let ans = ix.lookup(&n("WWW.Example."), RType::A);
+        assert_eq!(ans.rcode, Rcode::NoError);
+        assert!(ans.authoritative);
+        assert_eq!(ans.answer.len(), 2);
+        assert!(
+            ans.answer
+                .iter()
+                .all(|r| r.rtype == RType::A && r.owner == n("www.example."))
+        );
+        assert!(ans.authority.is_empty());
+        let ans = ix.lookup(&n("example."), RType::SOA);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("example.".into(), RType::SOA)]
+        );
+    }
+
+    #[test]
+    fn outside_the_zone_is_refused() {
+        let ix = example();
+        let ans = ix.lookup(&n("www.other."), RType::A);
+        assert_eq!(ans.rcode, Rcode::Refused);
+        assert!(!ans.authoritative);
+        assert!(ans.answer.is_empty() && ans.authority.is_empty());
+    }
+
+    #[test]
+    fn nxdomain_and_nodata_carry_the_soa_with_the_negative_ttl() {
+        let ix = index("example.", vec![a("www.example.", [192, 0, 2, 1])]);
+        // SOA TTL 3600, minimum 300: the negative TTL is 300.
+        let nx = ix.lookup(&n("nope.example."), RType::A);
+        assert_eq!(nx.rcode, Rcode::NxDomain);
+        assert!(nx.authoritative);
+        assert!(nx.answer.is_empty());
+        assert_eq!(
+            owners_types(&nx.authority),
+            vec![("example.".into(), RType::SOA)]
+        );
+        assert_eq!(nx.authority[0].ttl, 300);
+        let nodata = ix.lookup(&n("www.example."), RType::TXT);
+        assert_eq!(nodata.rcode, Rcode::NoError);
+        assert!(nodata.answer.is_empty());
+        assert_eq!(
+            owners_types(&nodata.authority),
+            vec![("example.".into(), RType::SOA)]
+        );
+        // SOA TTL below the minimum: the SOA TTL wins.
+        let mut records = vec![soa("low.", 60, 3600), ns("low.", "ns.other.")];
+        records.push(a("a.low.", [1, 2, 3, 4]));
+        let zone = validate(
+            ParsedZone {
+                origin: n("low."),
+                records,
+            },
+            &Limits::default(),
+        )
+        .unwrap();
+        let ix = ZoneIndex::new(zone);
+        assert_eq!(ix.lookup(&n("b.low."), RType::A).authority[0].ttl, 60);
+    }
+
+    #[test]
+    fn empty_non_terminal_is_nodata_not_nxdomain() {
+        let ix = example();
+        for name in ["b.c.example.", "c.example."] {
+            let ans = ix.lookup(&n(name), RType::A);
+            assert_eq!(ans.rcode, Rcode::NoError, "{name}");
+            assert!(ans.answer.is_empty());
+            assert_eq!(
+                owners_types(&ans.authority),
+                vec![("example.".into(), RType::SOA)]
+            );
+        }
+        assert_eq!(
+            ix.lookup(&n("x.b.c.example."), RType::A).rcode,
+            Rcode::NxDomain
+        );
+        assert!(ix.contains(&n("c.example.")));
+    }
+
+    #[test]
+    fn referral_below_a_delegation() {
+        let ix = example();
+        for (qname, qtype) in [
+            ("sub.example.", RType::A),
+            ("sub.example.", RType::NS),
+            ("host.sub.example.", RType::A),
+            ("ns.sub.example.", RType::A),
+            ("deep.x.sub.example.", RType::TXT),
+        ] {
+            let ans = ix.lookup(&n(qname), qtype);
+            assert_eq!(ans.rcode, Rcode::NoError, "{qname}");
+            assert!(!ans.authoritative, "{qname} must be a referral");
+            assert!(ans.answer.is_empty());
+            assert_eq!(ans.authority.len(), 2);
+            assert!(
+                ans.authority
+                    .iter()
+                    .all(|r| r.rtype == RType::NS && r.owner == n("sub.example."))
+            );
+            // Glue for the in-zone server, nothing for the out-of-zone one.
+            assert_eq!(
+                owners_types(&ans.additional),
+                vec![
+                    ("ns.sub.example.".into(), RType::A),
+                    ("ns.sub.example.".into(), RType::AAAA)
+                ]
+            );
+        }
+        assert!(ix.is_delegation(&n("sub.example.")));
+        assert!(!ix.is_delegation(&n("example.")));
+    }
+
+    #[test]
+    fn ds_at_a_delegation_is_answered_by_the_parent() {
+        let ix = example();
+        let ans = ix.lookup(&n("sub.example."), DS);
+        assert!(ans.authoritative);
+        assert_eq!(ans.rcode, Rcode::NoError);
+        assert!(ans.answer.is_empty());
+        assert_eq!(
+            owners_types(&ans.authority),
+            vec![("example.".into(), RType::SOA)]
+        );
+        // DS below the cut is still a referral.
+        assert!(!ix.lookup(&n("x.sub.example."), DS).authoritative);
+        // A DS set the parent holds is returned.
+        let ds = rec("sub.example.", 300, DS, Box::new([0, 1, 8, 2, 0xaa]));
+        let ix = index(
+            "example.",
+            vec![ns("sub.example.", "ns.other."), ds.clone()],
+        );
+        let ans = ix.lookup(&n("sub.example."), DS);
+        assert!(ans.authoritative);
+        assert_eq!(ans.answer, vec![ds]);
+    }
+
+    #[test]
+    fn cname_is_chased_inside_the_zone() {
+        let ix = example();
+        let ans = ix.lookup(&n("chain1.example."), RType::A);
+        assert!(ans.authoritative);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![
+                ("chain1.example.".into(), RType::CNAME),
+                ("chain2.example.".into(), RType::CNAME),
+                ("www.example.".into(), RType::A),
+                ("www.example.".into(), RType::A),
+            ]
+        );
+        // Asking for the CNAME itself does not chase.
+        let ans = ix.lookup(&n("alias.example."), RType::CNAME);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("alias.example.".into(), RType::CNAME)]
+        );
+        // ANY at a CNAME returns the CNAME.
+        let ans = ix.lookup(&n("alias.example."), RType::ANY);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("alias.example.".into(), RType::CNAME)]
+        );
+        // A target outside the zone ends the chain.
+        let ans = ix.lookup(&n("out.example."), RType::A);
+        assert_eq!(ans.rcode, Rcode::NoError);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("out.example.".into(), RType::CNAME)]
+        );
+        assert!(ans.authority.is_empty());
+    }
+
+    #[test]
+    fn cname_to_missing_name_or_type_is_negative_with_the_chain() {
+        let ix = example();
+        let ans = ix.lookup(&n("dangling.example."), RType::A);
+        assert_eq!(ans.rcode, Rcode::NxDomain);
+        assert!(ans.authoritative);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("dangling.example.".into(), RType::CNAME)]
+        );
+        assert_eq!(
+            owners_types(&ans.authority),
+            vec![("example.".into(), RType::SOA)]
+        );
+        let ans = ix.lookup(&n("alias.example."), RType::TXT);
+        assert_eq!(ans.rcode, Rcode::NoError);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("alias.example.".into(), RType::CNAME)]
+        );
+        assert_eq!(
+            owners_types(&ans.authority),
+            vec![("example.".into(), RType::SOA)]
+        );
+    }
+
+    #[test]
+    fn cname_loops_and_long_chains_stop() {
+        let ix = example();
+        let ans = ix.lookup(&n("loop1.example."), RType::A);
+        assert_eq!(ans.rcode, Rcode::NoError);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![
+                ("loop1.example.".into(), RType::CNAME),
+                ("loop2.example.".into(), RType::CNAME)
+            ]
+        );
+        // A self-loop.
+        let ix2 = index("example.", vec![cname("self.example.", "self.example.")]);
+        assert_eq!(ix2.lookup(&n("self.example."), RType::A).answer.len(), 1);
+        // A chain of 40 CNAMEs stops after CHAIN_MAX redirections.
+        let chain: Vec<Record> = (0..40)
+            .map(|i| cname(&format!("c{i}.example."), &format!("c{}.example.", i + 1)))
+            .collect();
+        let ix3 = index("example.", chain);
+        let ans = ix3.lookup(&n("c0.example."), RType::A);
+        assert_eq!(ans.answer.len(), CHAIN_MAX + 1);
+    }
+
+    #[test]
+    fn cname_into_a_delegation_ends_in_a_referral() {
+        let ix = example();
+        let ans = ix.lookup(&n("todeleg.example."), RType::A);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("todeleg.example.".into(), RType::CNAME)]
+        );
+        assert!(
+            ans.authority
+                .iter()
+                .all(|r| r.rtype == RType::NS && r.owner == n("sub.example."))
+        );
+        assert_eq!(ans.authority.len(), 2);
+    }
+
+    #[test]
+    fn dname_substitutes_and_synthesises_a_cname() {
+        let ix = example();
+        let ans = ix.lookup(&n("host.old.example."), RType::A);
+        assert_eq!(ans.rcode, Rcode::NoError);
+        assert!(ans.authoritative);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![
+                ("old.example.".into(), RType::DNAME),
+                ("host.old.example.".into(), RType::CNAME),
+                ("host.new.example.".into(), RType::A),
+            ]
+        );
+        let synth = &ans.answer[1];
+        assert_eq!(synth.ttl, 700, "the synthesised CNAME has the DNAME's TTL");
+        assert_eq!(synth.target_name(), Some(n("host.new.example.")));
+        // Deeper names are substituted too; a missing target is NXDOMAIN.
+        let ans = ix.lookup(&n("a.b.old.example."), RType::A);
+        assert_eq!(ans.rcode, Rcode::NxDomain);
+        assert_eq!(ans.answer[1].target_name(), Some(n("a.b.new.example.")));
+        // The DNAME owner itself is not redirected.
+        let ans = ix.lookup(&n("old.example."), RType::A);
+        assert!(ans.answer.is_empty());
+        assert_eq!(
+            owners_types(&ans.authority),
+            vec![("example.".into(), RType::SOA)]
+        );
+        let ans = ix.lookup(&n("old.example."), RType::DNAME);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("old.example.".into(), RType::DNAME)]
+        );
+        // A target outside the zone stops after the synthesised CNAME.
+        let ans = ix.lookup(&n("www.far.example."), RType::A);
+        assert_eq!(ans.answer.len(), 2);
+        assert_eq!(ans.answer[1].target_name(), Some(n("www.elsewhere.test.")));
+    }
+
+    #[test]
+    fn dname_pointing_below_itself_is_applied_once() {
+        let ix = index("example.", vec![dname("d.example.", "x.d.example.")]);
+        let ans = ix.lookup(&n("q.d.example."), RType::A);
+        assert_eq!(ans.rcode, Rcode::NoError);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![
+                ("d.example.".into(), RType::DNAME),
+                ("q.d.example.".into(), RType::CNAME)
+            ]
+        );
+        assert_eq!(ans.answer[1].target_name(), Some(n("q.x.d.example.")));
+        // A DNAME applied again after a CNAME leads back under it is followed normally.
+        let ix = index(
+            "example.",
+            vec![
+                dname("a.example.", "b.example."),
+                cname("x.b.example.", "y.a.example."),
+                txt("y.b.example.", "end"),
+            ],
+        );
+        let ans = ix.lookup(&n("x.a.example."), RType::TXT);
+        assert_eq!(ans.answer.len(), 6);
+        assert_eq!(ans.answer[5].owner, n("y.b.example."));
+    }
+
+    #[test]
+    fn dname_substitution_that_is_too_long_is_yxdomain() {
+        let long = format!(
+            "{}.{}.{}.example.",
+            "a".repeat(60),
+            "b".repeat(60),
+            "c".repeat(60)
+        );
+        let ix = index("example.", vec![dname("d.example.", &long)]);
+        let q = format!("{}.d.example.", "q".repeat(63));
+        let ans = ix.lookup(&n(&q), RType::A);
+        assert_eq!(ans.rcode, Rcode::YxDomain);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("d.example.".into(), RType::DNAME)]
+        );
+    }
+
+    #[test]
+    fn wildcards_synthesise_with_the_query_name() {
+        let ix = example();
+        let ans = ix.lookup(&n("anything.wild.example."), RType::A);
+        assert!(ans.authoritative);
+        assert_eq!(ans.rcode, Rcode::NoError);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("anything.wild.example.".into(), RType::A)]
+        );
+        assert_eq!(&ans.answer[0].rdata[..], &[192, 0, 2, 42]);
+        // Several labels below the closest encloser match too.
+        let ans = ix.lookup(&n("a.b.wild.example."), RType::TXT);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("a.b.wild.example.".into(), RType::TXT)]
+        );
+        // NODATA at a wildcard match when the type is missing.
+        let ans = ix.lookup(&n("anything.wild.example."), RType::MX);
+        assert_eq!(ans.rcode, Rcode::NoError);
+        assert!(ans.answer.is_empty());
+        assert_eq!(
+            owners_types(&ans.authority),
+            vec![("example.".into(), RType::SOA)]
+        );
+        // ANY at a wildcard match returns every set, renamed.
+        let ans = ix.lookup(&n("q.wild.example."), RType::ANY);
+        assert_eq!(ans.answer.len(), 2);
+        assert!(ans.answer.iter().all(|r| r.owner == n("q.wild.example.")));
+    }
+
+    #[test]
+    fn no_wildcard_match_for_existing_names_or_below_them() {
+        let ix = example();
+        // The name exists: its own data, NODATA if the type is missing.
+        let ans = ix.lookup(&n("exists.wild.example."), RType::TXT);
+        assert!(ans.answer.is_empty());
+        assert_eq!(ans.rcode, Rcode::NoError);
+        // An empty non-terminal blocks the wildcard for itself...
+        let ans = ix.lookup(&n("ent.wild.example."), RType::A);
+        assert!(ans.answer.is_empty());
+        assert_eq!(ans.rcode, Rcode::NoError);
+        // ...and below it the closest encloser is ent.wild, which has no wildcard child.
+        let ans = ix.lookup(&n("y.ent.wild.example."), RType::A);
+        assert_eq!(ans.rcode, Rcode::NxDomain);
+        // Below an existing name the closest encloser is that name: no `*.exists.wild`.
+        let ans = ix.lookup(&n("z.exists.wild.example."), RType::A);
+        assert_eq!(ans.rcode, Rcode::NxDomain);
+        // The wildcard name itself is answered literally.
+        let ans = ix.lookup(&n("*.wild.example."), RType::A);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![("*.wild.example.".into(), RType::A)]
+        );
+    }
+
+    #[test]
+    fn wildcard_cname_is_synthesised_and_chased() {
+        let ix = example();
+        let ans = ix.lookup(&n("foo.cw.example."), RType::A);
+        assert_eq!(
+            owners_types(&ans.answer),
+            vec![
+                ("foo.cw.example.".into(), RType::CNAME),
+                ("www.example.".into(), RType::A),
+                ("www.example.".into(), RType::A),
+            ]
+        );
+    }
+
+    #[test]
+    fn additional_section_for_ns_mx_srv_targets() {
+        let ix = example();
+        let ans = ix.lookup(&n("example."), RType::NS);
+        assert_eq!(
+            owners_types(&ans.additional),
+            vec![("ns1.example.".into(), RType::A)]
+        );
+        let ans = ix.lookup(&n("mail.example."), RType::MX);
+        assert_eq!(
+            owners_types(&ans.additional),
+            vec![("mx.example.".into(), RType::A)]
+        );
+        let ans = ix.lookup(&n("_sip._tcp.example."), RType::SRV);
+        assert_eq!(
+            owners_types(&ans.additional),
+            vec![("sip.example.".into(), RType::AAAA)]
+        );
+        // No additional records for plain address answers.
+        assert!(
+            ix.lookup(&n("www.example."), RType::A)
+                .additional
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn any_returns_every_set_at_the_name() {
+        let ix = example();
+        let ans = ix.lookup(&n("www.example."), RType::ANY);
+        assert_eq!(ans.answer.len(), 3);
+        let ans = ix.lookup(&n("c.example."), RType::ANY);
+        assert!(ans.answer.is_empty());
+        assert_eq!(
+            owners_types(&ans.authority),
+            vec![("example.".into(), RType::SOA)]
+        );
+    }
+
+    #[test]
+    fn resolve_items_point_into_the_zone() {
+        let ix = example();
+        let res = ix.resolve(&n("host.old.example."), RType::A);
+        assert!(matches!(res.answer[0], Item::Stored(_)));
+        assert!(matches!(res.answer[1], Item::Synthesized(_)));
+        let res = ix.resolve(&n("q.wild.example."), RType::A);
+        assert!(
+            matches!(&res.answer[0], Item::Wildcard { owner, .. } if *owner == n("q.wild.example."))
+        );
+        let res = ix.resolve(&n("nope.example."), RType::A);
+        assert_eq!(res.authority, vec![Item::NegativeSoa]);
+    }
+}

@@ -1,0 +1,419 @@
+//! An in-memory [`Store`]: the model the loom suite drives, held to the same contract tests as
+//! the SQLite store.
+//!
+//! # Design
+//!
+//! All state sits behind ONE mutex. Each trait method takes it once, does its checks and its
+//! writes inside, and releases it: exactly one critical section per store operation, which is
+//! what one `BEGIN IMMEDIATE` transaction is in the SQLite store. A method never locks twice
+//! (that would split a check from its write, the October bug) and never leaves work for a later
+//! call (that would merge two steps the real store cannot merge). Every future completes on its
+//! first poll: there is no await point inside an operation, so the only interleavings loom can
+//! explore are between operations, as between transactions.
+//!
+//! The rules the SQLite schema enforces with `CHECK`, foreign keys and triggers are mirrored
+//! here as the same errors: a zero-record or empty-body plan, a base that is not older than the
+//! plan and an empty audit action are `Constraint`; deleting a live plan cannot happen because
+//! clean-up computes the same horizon, and is asserted.
+//!
+//! Fault injection for the loom suite ([`MemStore::corrupt_body`], [`MemStore::remove_plan`])
+//! deliberately bypasses those rules: it simulates a disk or an operator breaking what the store
+//! itself never would, so the suite can check that such damage never wedges publication (I5).
+
+use std::collections::BTreeMap;
+
+use crate::name::Name;
+use crate::protocol::{
+    AuditEntry, Generation, NewPlan, PlanStatus, Published, Store, StoreError, StoredPlan,
+};
+use crate::sync::Mutex;
+
+/// The in-memory store. Cheap to create; share it by reference (or in an `Arc`).
+pub struct MemStore {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    zones: BTreeMap<Name, ZoneState>,
+    /// (target, zone) -> the generation that target holds.
+    targets: BTreeMap<(String, Name), Generation>,
+    audit: Vec<AuditEntry>,
+}
+
+struct ZoneState {
+    published: Option<Generation>,
+    version: u64,
+    /// The generation the next `stage` takes; never goes back, even when plans are deleted.
+    next_generation: u64,
+    plans: BTreeMap<Generation, StoredPlan>,
+    /// (generation, holder) -> expiry, unix seconds.
+    pins: BTreeMap<(Generation, String), u64>,
+}
+
+impl ZoneState {
+    fn new() -> Self {
+        ZoneState {
+            published: None,
+            version: 0,
+            next_generation: 1,
+            plans: BTreeMap::new(),
+            pins: BTreeMap::new(),
+        }
+    }
+}
+
+/// The audit row both stores append when clean-up deleted something, so that their logs read
+/// the same.
+pub fn cleanup_audit_entry(
+    zone: &Name,
+    deleted: u64,
+    horizon: Generation,
+    keep: u32,
+    now: u64,
+) -> AuditEntry {
+    AuditEntry {
+        zone: zone.clone(),
+        generation: None,
+        action: "cleanup".into(),
+        reason: String::new(),
+        detail: format!(
+            "deleted {deleted} plan(s) below the horizon {horizon}, keeping the newest {keep}"
+        ),
+        actor: "cleanup".into(),
+        at: now,
+    }
+}
+
+fn constraint(detail: &str) -> StoreError {
+    StoreError::Constraint {
+        detail: detail.into(),
+    }
+}
+
+fn check_audit(entry: &AuditEntry) -> Result<(), StoreError> {
+    if entry.action.is_empty() {
+        return Err(constraint("an audit entry needs an action"));
+    }
+    Ok(())
+}
+
+impl Default for MemStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemStore {
+    pub fn new() -> Self {
+        MemStore {
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Runs `f` in the store's single critical section.
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        // A panic inside a critical section means a broken invariant; poisoning makes every
+        // later operation fail loudly instead of running on half-updated state.
+        let mut state = self
+            .state
+            .lock()
+            .expect("MemStore poisoned by an earlier panic");
+        f(&mut state)
+    }
+
+    /// The whole audit log, oldest first.
+    pub fn audit_log(&self) -> Vec<AuditEntry> {
+        self.with(|s| s.audit.clone())
+    }
+
+    /// The generations of `zone` that still have a plan, oldest first.
+    pub fn generations(&self, zone: &Name) -> Vec<Generation> {
+        self.with(|s| {
+            s.zones
+                .get(zone)
+                .map(|z| z.plans.keys().copied().collect())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The generation of `zone` that `target` recorded, if any.
+    pub fn target_generation(&self, target: &str, zone: &Name) -> Option<Generation> {
+        self.with(|s| s.targets.get(&(target.to_string(), zone.clone())).copied())
+    }
+
+    /// The pins on `zone`'s plans as (generation, holder, expires_at), expired ones included
+    /// until clean-up drops them.
+    pub fn pins(&self, zone: &Name) -> Vec<(Generation, String, u64)> {
+        self.with(|s| {
+            s.zones
+                .get(zone)
+                .map(|z| {
+                    z.pins
+                        .iter()
+                        .map(|((g, h), e)| (*g, h.clone(), *e))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// Fault injection: empties the body of plan `generation`, as if it had been lost or
+    /// corrupted on disk. Its recorded hash no longer matches, so [`crate::Zone::decode`] refuses
+    /// it. Returns whether the plan existed.
+    pub fn corrupt_body(&self, zone: &Name, generation: Generation) -> bool {
+        self.with(|s| {
+            match s
+                .zones
+                .get_mut(zone)
+                .and_then(|z| z.plans.get_mut(&generation))
+            {
+                Some(plan) => {
+                    plan.body.clear();
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
+    /// Fault injection: deletes plan `generation` outright, even a live one, bypassing the
+    /// rules the store enforces (as an operator with a database shell might). Returns whether
+    /// the plan existed.
+    pub fn remove_plan(&self, zone: &Name, generation: Generation) -> bool {
+        self.with(|s| {
+            s.zones
+                .get_mut(zone)
+                .is_some_and(|z| z.plans.remove(&generation).is_some())
+        })
+    }
+}
+
+impl Store for MemStore {
+    async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
+        Ok(self.with(|s| {
+            s.zones.get(zone).and_then(|z| {
+                z.published.map(|generation| Published {
+                    generation,
+                    version: z.version,
+                })
+            })
+        }))
+    }
+
+    async fn load_plan(
+        &self,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<Option<StoredPlan>, StoreError> {
+        Ok(self.with(|s| {
+            s.zones
+                .get(zone)
+                .and_then(|z| z.plans.get(&generation).cloned())
+        }))
+    }
+
+    async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError> {
+        Ok(self.with(|s| {
+            s.zones
+                .get(zone)
+                .and_then(|z| z.plans.keys().next_back().copied())
+        }))
+    }
+
+    async fn stage(&self, plan: NewPlan, mut audit: AuditEntry) -> Result<Generation, StoreError> {
+        self.with(|s| {
+            let next = s.zones.get(&plan.zone).map_or(1, |z| z.next_generation);
+            let generation = Generation(next);
+            // Check everything before changing anything: a refused stage takes no generation.
+            if plan.record_count == 0 {
+                return Err(constraint("a plan needs at least one record"));
+            }
+            if plan.body.is_empty() {
+                return Err(constraint("a plan needs a non-empty body"));
+            }
+            if plan.base.is_some_and(|b| b.0 == 0 || b >= generation) {
+                return Err(constraint("a plan's base must be older than the plan"));
+            }
+            check_audit(&audit)?;
+            let z = s
+                .zones
+                .entry(plan.zone.clone())
+                .or_insert_with(ZoneState::new);
+            z.next_generation = next + 1;
+            z.plans.insert(
+                generation,
+                StoredPlan {
+                    zone: plan.zone,
+                    generation,
+                    base: plan.base,
+                    hash: plan.hash,
+                    record_count: plan.record_count,
+                    body: plan.body,
+                    created_at: plan.created_at,
+                    status: PlanStatus::Staged,
+                },
+            );
+            audit.generation = Some(generation);
+            s.audit.push(audit);
+            Ok(generation)
+        })
+    }
+
+    async fn publish_cas(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        expected_base: Option<Generation>,
+        mut audit: AuditEntry,
+    ) -> Result<Published, StoreError> {
+        self.with(|s| {
+            let missing = || StoreError::PlanMissing {
+                zone: zone.clone(),
+                generation,
+            };
+            let z = s.zones.get_mut(zone).ok_or_else(missing)?;
+            if !z.plans.contains_key(&generation) {
+                return Err(missing());
+            }
+            // The CAS: the same condition as the SQLite store's conditional UPDATE.
+            if z.published != expected_base || z.published.is_some_and(|p| p >= generation) {
+                return Err(StoreError::Stale {
+                    offered: generation,
+                    base: expected_base,
+                    published: z.published,
+                });
+            }
+            check_audit(&audit)?;
+            if let Some(previous) = z.published.and_then(|p| z.plans.get_mut(&p)) {
+                previous.status = PlanStatus::Superseded;
+            }
+            z.plans.get_mut(&generation).expect("checked above").status = PlanStatus::Published;
+            z.published = Some(generation);
+            z.version += 1;
+            let version = z.version;
+            audit.generation.get_or_insert(generation);
+            s.audit.push(audit);
+            Ok(Published {
+                generation,
+                version,
+            })
+        })
+    }
+
+    async fn pin(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        holder: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.with(|s| match s.zones.get_mut(zone) {
+            Some(z) if z.plans.contains_key(&generation) => {
+                z.pins.insert((generation, holder.to_string()), expires_at);
+                Ok(())
+            }
+            _ => Err(StoreError::PlanMissing {
+                zone: zone.clone(),
+                generation,
+            }),
+        })
+    }
+
+    async fn unpin(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(z) = s.zones.get_mut(zone) {
+                z.pins.remove(&(generation, holder.to_string()));
+            }
+            Ok(())
+        })
+    }
+
+    async fn record_target(
+        &self,
+        target: &str,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            let key = (target.to_string(), zone.clone());
+            if let Some(&held) = s.targets.get(&key).filter(|held| **held >= generation) {
+                return Err(StoreError::TargetNewer {
+                    target: target.to_string(),
+                    held,
+                    offered: generation,
+                });
+            }
+            // Like the foreign key in SQLite: a target can only hold a plan that exists.
+            if !s
+                .zones
+                .get(zone)
+                .is_some_and(|z| z.plans.contains_key(&generation))
+            {
+                return Err(StoreError::PlanMissing {
+                    zone: zone.clone(),
+                    generation,
+                });
+            }
+            s.targets.insert(key, generation);
+            Ok(())
+        })
+    }
+
+    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError> {
+        self.with(|s| {
+            let Some(z) = s.zones.get_mut(zone) else {
+                return Ok(0);
+            };
+            z.pins.retain(|_, expires_at| *expires_at > now);
+            // Nothing was ever published: there is no horizon, so nothing is old enough.
+            let Some(published) = z.published else {
+                return Ok(0);
+            };
+            let horizon = s
+                .targets
+                .iter()
+                .filter(|((_, z), _)| z == zone)
+                .map(|(_, g)| *g)
+                .chain(z.pins.keys().map(|(g, _)| *g))
+                .fold(published, Generation::min);
+            let kept: Vec<Generation> = z.plans.keys().rev().take(keep as usize).copied().collect();
+            let doomed: Vec<Generation> = z
+                .plans
+                .keys()
+                .copied()
+                .filter(|g| *g < horizon && !kept.contains(g))
+                .collect();
+            for g in &doomed {
+                // What the SQLite store's RESTRICT foreign keys would refuse.
+                let live = Some(*g) == z.published
+                    || z.pins.keys().any(|(p, _)| p == g)
+                    || s.targets.iter().any(|((_, t), h)| t == zone && h == g);
+                assert!(
+                    !live,
+                    "clean-up computed a horizon above the live plan {g} of {zone}"
+                );
+                z.plans.remove(g);
+            }
+            let deleted = doomed.len() as u64;
+            if deleted > 0 {
+                s.audit
+                    .push(cleanup_audit_entry(zone, deleted, horizon, keep, now));
+            }
+            Ok(deleted)
+        })
+    }
+
+    async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        self.with(|s| {
+            check_audit(&entry)?;
+            s.audit.push(entry);
+            Ok(())
+        })
+    }
+}

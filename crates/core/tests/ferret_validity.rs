@@ -1,0 +1,176 @@
+//! Validity rules against the Ferret conformance data (see `shared/conformance/README.md`).
+//!
+//! - Every zone of `ferret-invalid-dev.jsonl` breaks one of nine RFC conditions; the gate must
+//!   refuse it with a violation of that condition (and should report it first).
+//! - Every zone of `ferret-valid-dev.jsonl` must parse and validate.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+use zonegate_core::Limits;
+use zonegate_core::validate::{Invalid, validate};
+use zonegate_core::zonefile::{ParseError, parse};
+
+/// Cases of the data set that are not invalid under the RFC they are filed under, so a gate
+/// must not refuse them. Each is checked to be accepted instead, so the list cannot go stale.
+///
+/// All are filed under condition 1 (RFC 2181 §5: records are unique by owner, class, type and
+/// data) but hold no two equal records: Ferret's model did not tell rdata values apart, and
+/// the printed zones got distinct data. Two A (or AAAA) records with different addresses are
+/// one ordinary RRset of two records (RFC 2181 §5), and `cond1/95` holds no two records of
+/// the same owner and type at all. BIND, NSD, Knot and PowerDNS load them (PowerDNS's one
+/// complaint about `cond1/95` is the unrelated "auth=0, run rectify-zone").
+const NOT_ACTUALLY_INVALID: &[&str] = &[
+    "cond1/7", // fnni. AAAA 2400:cb00:2049:1::a29f:1804 and fnni. AAAA 2001:db8:85a3::8a2e:370:7334
+    "cond1/29", // two AAAA with different addresses at one name
+    "cond1/35", // www.email. A 1.1.1.1 and www.email. A 2.2.2.2
+    "cond1/49", // campus. A 1.1.1.1 and campus. A 2.2.2.2
+    "cond1/55", // com.bar. A 1.1.1.1 and com.bar. A 2.2.2.2
+    "cond1/80", // foo. A 1.1.1.1 and foo. A 2.2.2.2
+    "cond1/94", // uni.foo.bank.campus. A 1.1.1.1 and A 2.2.2.2
+    "cond1/95", // SOA, apex NS and one delegation: nothing repeated
+    "cond1/97", // email.com.bankcard.com. A 1.1.1.1 and A 2.2.2.2
+    "cond1/98", // bar.net.foo.mybankcard. A 1.1.1.1 and A 2.2.2.2
+];
+
+fn conformance_file(name: &str) -> Vec<Value> {
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "..",
+        "..",
+        "shared",
+        "conformance",
+        name,
+    ]
+    .iter()
+    .collect();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read the Ferret data at {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{name} line {}: {e}", i + 1))
+        })
+        .collect()
+}
+
+fn check(text: &str) -> Result<(), Result<Invalid, ParseError>> {
+    let parsed = parse(text, None, "ferret").map_err(Err)?;
+    validate(parsed, &Limits::default()).map(|_| ()).map_err(Ok)
+}
+
+#[test]
+fn ferret_invalid_zones_are_refused_with_their_condition() {
+    let cases = conformance_file("ferret-invalid-dev.jsonl");
+    assert_eq!(
+        cases.len(),
+        594,
+        "unexpected size of ferret-invalid-dev.jsonl"
+    );
+    let mut right = 0;
+    let mut right_first = 0;
+    let mut only = 0;
+    let mut allowed = 0;
+    let mut failures = Vec::new();
+    // Other rules reported beside the expected condition: (condition, rule) -> count.
+    let mut extra: BTreeMap<(u8, &'static str), usize> = BTreeMap::new();
+    for case in &cases {
+        let id = case["id"].as_str().expect("id");
+        let condition = case["condition"].as_u64().expect("condition") as u8;
+        let zone = case["zone"].as_str().expect("zone");
+        let outcome = check(zone);
+        if NOT_ACTUALLY_INVALID.contains(&id) {
+            match outcome {
+                Ok(()) => allowed += 1,
+                Err(e) => failures.push(format!(
+                    "{id} is on the allow-list but was refused: {e:?}\n{zone}"
+                )),
+            }
+            continue;
+        }
+        match outcome {
+            Err(Ok(invalid)) => {
+                let conditions: Vec<Option<u8>> =
+                    invalid.violations.iter().map(|v| v.condition()).collect();
+                if conditions.contains(&Some(condition)) {
+                    right += 1;
+                    if conditions[0] == Some(condition) {
+                        right_first += 1;
+                    }
+                    if conditions.len() == 1 {
+                        only += 1;
+                    }
+                    for v in invalid
+                        .violations
+                        .iter()
+                        .filter(|v| v.condition() != Some(condition))
+                    {
+                        *extra.entry((condition, v.rule())).or_default() += 1;
+                    }
+                } else {
+                    failures.push(format!(
+                        "{id}: wanted condition {condition}, got {conditions:?}: {invalid}\n{zone}"
+                    ));
+                }
+            }
+            Err(Err(parse_error)) => {
+                failures.push(format!("{id}: parse error: {parse_error}\n{zone}"))
+            }
+            Ok(()) => failures.push(format!(
+                "{id}: accepted, wanted condition {condition}\n{zone}"
+            )),
+        }
+    }
+    println!(
+        "ferret-invalid: {right} refused with the right condition ({right_first} with it first, \
+         {only} with it alone), {} wrong, {allowed} allow-listed and accepted",
+        failures.len()
+    );
+    for ((condition, rule), n) in &extra {
+        println!("  condition {condition} zones also report {rule}: {n}");
+    }
+    for f in failures.iter().take(15) {
+        println!("---- {f}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} ferret-invalid cases failed; see the output",
+        failures.len()
+    );
+    // Reporting the broken condition first is what `invalid:<rule>` shows the operator.
+    assert_eq!(
+        right_first, right,
+        "some zones report another condition first"
+    );
+}
+
+#[test]
+fn ferret_valid_zones_are_accepted() {
+    let cases = conformance_file("ferret-valid-dev.jsonl");
+    assert_eq!(
+        cases.len(),
+        8448,
+        "unexpected size of ferret-valid-dev.jsonl"
+    );
+    let mut ok = 0;
+    let mut failures = Vec::new();
+    for case in &cases {
+        let zone = case["zone"].as_str().expect("zone");
+        match check(zone) {
+            Ok(()) => ok += 1,
+            Err(e) => failures.push(format!("{}: {e:?}\n{zone}", case["id"])),
+        }
+    }
+    println!("ferret-valid: {ok} accepted, {} refused", failures.len());
+    for f in failures.iter().take(15) {
+        println!("---- {f}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} ferret-valid zones were refused; see the output",
+        failures.len()
+    );
+}

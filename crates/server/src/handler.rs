@@ -1,0 +1,209 @@
+//! The hickory [`RequestHandler`] that answers from a [`Catalog`].
+//!
+//! hickory decodes the message, drops responses, answers undecodable queries with FORMERR and
+//! truncates UDP answers to the client's payload size. This handler does the rest: EDNS
+//! version check, opcode and class checks, zone selection and the lookup.
+
+use std::sync::Arc;
+
+use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Record as HRecord, RecordType};
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use zonegate_core::lookup::{Item, Rcode};
+use zonegate_core::{Name, RType};
+
+use crate::catalog::{Catalog, ServedZone, to_hickory, to_hickory_name};
+
+/// The EDNS version this server speaks (RFC 6891 §6.1.3).
+const EDNS_VERSION: u8 = 0;
+
+/// Answers queries from the zones of a [`Catalog`].
+#[derive(Clone, Debug)]
+pub struct Handler {
+    catalog: Arc<Catalog>,
+}
+
+impl Handler {
+    pub fn new(catalog: Arc<Catalog>) -> Self {
+        Handler { catalog }
+    }
+}
+
+fn response_code(rcode: Rcode) -> ResponseCode {
+    match rcode {
+        Rcode::NoError => ResponseCode::NoError,
+        Rcode::FormErr => ResponseCode::FormErr,
+        Rcode::ServFail => ResponseCode::ServFail,
+        Rcode::NxDomain => ResponseCode::NXDomain,
+        Rcode::NotImp => ResponseCode::NotImp,
+        Rcode::Refused => ResponseCode::Refused,
+        Rcode::YxDomain => ResponseCode::YXDomain,
+        _ => ResponseCode::ServFail,
+    }
+}
+
+/// Sends a response with no records and `code`.
+async fn send_error(
+    request: &Request,
+    code: ResponseCode,
+    edns: Option<&Edns>,
+    mut response_handle: impl ResponseHandler,
+) -> ResponseInfo {
+    let mut with_high: Edns;
+    let mut edns = edns;
+    // RFC 6891 §6.1.3: the upper 8 bits of an extended RCODE travel in the OPT record.
+    if let Some(e) = edns.filter(|_| code.high() != 0) {
+        with_high = e.clone();
+        with_high.set_rcode_high(code.high());
+        edns = Some(&with_high);
+    }
+    let response =
+        MessageResponseBuilder::new(&request.queries, edns).error_msg(&request.metadata, code);
+    match response_handle.send_response(response).await {
+        Ok(info) => info,
+        Err(error) => {
+            tracing::warn!(%error, "cannot send a DNS response");
+            failed(request)
+        }
+    }
+}
+
+/// The response info to report when a response could not be sent.
+fn failed(request: &Request) -> ResponseInfo {
+    let mut metadata = Metadata::response_from_request(&request.metadata);
+    metadata.response_code = ResponseCode::ServFail;
+    ResponseInfo::from(Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    })
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        response_handle: R,
+    ) -> ResponseInfo {
+        // RFC 6891 §7: answer EDNS with EDNS, advertising at least 512 octets.
+        let mut resp_edns = Edns::new();
+        let edns = match request.edns.as_ref() {
+            Some(req) => {
+                resp_edns.set_max_payload(req.max_payload().max(512));
+                resp_edns.set_version(EDNS_VERSION);
+                if req.version() > EDNS_VERSION {
+                    return send_error(
+                        request,
+                        ResponseCode::BADVERS,
+                        Some(&resp_edns),
+                        response_handle,
+                    )
+                    .await;
+                }
+                Some(&resp_edns)
+            }
+            None => None,
+        };
+
+        if request.metadata.op_code != OpCode::Query {
+            return send_error(request, ResponseCode::NotImp, edns, response_handle).await;
+        }
+        let queries = request.queries.queries();
+        if queries.len() != 1 {
+            return send_error(request, ResponseCode::FormErr, edns, response_handle).await;
+        }
+        let query = &queries[0];
+        if query.query_class() != DNSClass::IN {
+            return send_error(request, ResponseCode::Refused, edns, response_handle).await;
+        }
+        let qtype = query.query_type();
+        if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+            // Zone transfer is not served by this handler.
+            return send_error(request, ResponseCode::Refused, edns, response_handle).await;
+        }
+        let Ok(qname) = Name::from_labels(query.name().iter()) else {
+            return send_error(request, ResponseCode::FormErr, edns, response_handle).await;
+        };
+        let Some(zone) = self.catalog.find(&qname) else {
+            return send_error(request, ResponseCode::Refused, edns, response_handle).await;
+        };
+        answer(
+            request,
+            &zone,
+            &qname,
+            RType(u16::from(qtype)),
+            edns,
+            response_handle,
+        )
+        .await
+    }
+}
+
+/// Looks `qname` up in `zone` and sends the answer. Everything comes from this one
+/// [`ServedZone`], so from one generation.
+async fn answer(
+    request: &Request,
+    zone: &ServedZone,
+    qname: &Name,
+    qtype: RType,
+    edns: Option<&Edns>,
+    mut response_handle: impl ResponseHandler,
+) -> ResponseInfo {
+    let res = zone.index().resolve(qname, qtype);
+
+    // Records that are not stored as such (renamed by a wildcard, synthesised from a DNAME)
+    // are converted here; everything else is borrowed from the converted zone.
+    let mut made: Vec<HRecord> = Vec::new();
+    for item in res
+        .answer
+        .iter()
+        .chain(&res.authority)
+        .chain(&res.additional)
+    {
+        match item {
+            Item::Wildcard { index, owner } => {
+                let mut r = zone.hickory_record(*index).clone();
+                r.name = to_hickory_name(owner);
+                made.push(r);
+            }
+            Item::Synthesized(r) => made.push(to_hickory(r)),
+            Item::Stored(_) | Item::NegativeSoa => {}
+        }
+    }
+    let mut made_iter = made.iter();
+    let mut refs = |items: &[Item]| -> Vec<&HRecord> {
+        items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Stored(i) => Some(zone.hickory_record(*i)),
+                Item::NegativeSoa => zone.hickory_negative_soa(),
+                Item::Wildcard { .. } | Item::Synthesized(_) => made_iter.next(),
+            })
+            .collect()
+    };
+    let answers = refs(&res.answer);
+    let authorities = refs(&res.authority);
+    let additionals = refs(&res.additional);
+
+    let mut metadata = Metadata::response_from_request(&request.metadata);
+    metadata.authoritative = res.authoritative;
+    metadata.recursion_available = false;
+    metadata.response_code = response_code(res.rcode);
+
+    let response = MessageResponseBuilder::new(&request.queries, edns).build(
+        metadata,
+        answers.iter().copied(),
+        authorities.iter().copied(),
+        std::iter::empty(),
+        additionals.iter().copied(),
+    );
+    match response_handle.send_response(response).await {
+        Ok(info) => info,
+        Err(error) => {
+            tracing::warn!(%error, "cannot send a DNS response");
+            failed(request)
+        }
+    }
+}

@@ -1,0 +1,1164 @@
+//! The store contract: one suite, run against the in-memory model (`MemStore`, which the loom
+//! suite drives) and against the SQLite store, so that what loom proves about the model holds
+//! for the store the binary runs.
+//!
+//! Each `contract_*` function is generic over [`Store`]; the `contract!` macro instantiates it
+//! twice, in `mem::` and in `sqlite::`. The SQLite-only tests at the end check what only a
+//! database can get wrong: its own constraints, several connections and several processes.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Connection};
+use zonegate_core::memstore::MemStore;
+use zonegate_core::protocol::{AuditEntry, Generation, NewPlan, PlanStatus, Store, StoreError};
+use zonegate_core::{ContentHash, Name};
+use zonegate_store::SqliteStore;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+const NOW: u64 = 1_000;
+
+fn name(text: &str) -> Name {
+    Name::parse(text).expect("test names are valid")
+}
+
+fn g(n: u64) -> Generation {
+    Generation(n)
+}
+
+fn gens(ns: &[u64]) -> Vec<Generation> {
+    ns.iter().copied().map(Generation).collect()
+}
+
+fn entry(zone: &Name, action: &str) -> AuditEntry {
+    AuditEntry {
+        zone: zone.clone(),
+        generation: None,
+        action: action.into(),
+        reason: String::new(),
+        detail: format!("{action} in a contract test"),
+        actor: "contract-test".into(),
+        at: NOW,
+    }
+}
+
+/// A plan with an opaque body: the store never looks inside.
+fn new_plan(zone: &Name, base: Option<Generation>, tag: &str) -> NewPlan {
+    let body = format!("body of {zone} {tag}").into_bytes();
+    NewPlan {
+        zone: zone.clone(),
+        base,
+        hash: ContentHash::of(&body),
+        record_count: 3,
+        body,
+        created_at: NOW,
+    }
+}
+
+async fn stage<S: Store>(s: &S, zone: &Name, base: Option<Generation>) -> Generation {
+    s.stage(new_plan(zone, base, "plan"), entry(zone, "staged"))
+        .await
+        .expect("stage")
+}
+
+async fn publish<S: Store>(
+    s: &S,
+    zone: &Name,
+    generation: Generation,
+    base: Option<Generation>,
+) -> Result<(Generation, u64), StoreError> {
+    s.publish_cas(zone, generation, base, entry(zone, "published"))
+        .await
+        .map(|p| (p.generation, p.version))
+}
+
+/// Stages g1 and publishes it, then stages g2..=g`n` on base g1.
+async fn history<S: Store>(s: &S, zone: &Name, n: u64) {
+    assert_eq!(stage(s, zone, None).await, g(1));
+    publish(s, zone, g(1), None).await.expect("publish g1");
+    for i in 2..=n {
+        assert_eq!(stage(s, zone, Some(g(1))).await, g(i));
+    }
+}
+
+/// What the contract needs to see beyond the `Store` trait: which plans exist and what the
+/// audit log says. Both stores have inherent methods for it.
+trait Inspect: Store {
+    async fn generations(&self, zone: &Name) -> Vec<Generation>;
+    /// (action, generation) of every audit row of `zone`, oldest first.
+    async fn audit_actions(&self, zone: &Name) -> Vec<(String, Option<Generation>)>;
+}
+
+impl Inspect for MemStore {
+    async fn generations(&self, zone: &Name) -> Vec<Generation> {
+        MemStore::generations(self, zone)
+    }
+    async fn audit_actions(&self, zone: &Name) -> Vec<(String, Option<Generation>)> {
+        self.audit_log()
+            .into_iter()
+            .filter(|e| &e.zone == zone)
+            .map(|e| (e.action, e.generation))
+            .collect()
+    }
+}
+
+impl Inspect for SqliteStore {
+    async fn generations(&self, zone: &Name) -> Vec<Generation> {
+        self.plans(zone)
+            .await
+            .expect("plans")
+            .into_iter()
+            .map(|p| p.generation)
+            .collect()
+    }
+    async fn audit_actions(&self, zone: &Name) -> Vec<(String, Option<Generation>)> {
+        let mut rows = self.audit_log(Some(zone), 10_000).await.expect("audit log");
+        rows.reverse();
+        rows.into_iter().map(|r| (r.action, r.generation)).collect()
+    }
+}
+
+fn actions(list: &[(&str, Option<u64>)]) -> Vec<(String, Option<Generation>)> {
+    list.iter()
+        .map(|(a, n)| (a.to_string(), n.map(Generation)))
+        .collect()
+}
+
+/// A database file in the temp directory, removed (with its WAL files) on drop.
+struct TempDb {
+    path: PathBuf,
+}
+
+impl TempDb {
+    fn new(test: &str) -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "zonegate-contract-{}-{}-{test}.db",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let db = TempDb { path };
+        db.remove();
+        db
+    }
+
+    async fn open(&self) -> SqliteStore {
+        SqliteStore::open(&self.path).await.expect("open the store")
+    }
+
+    fn remove(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// A raw connection, like an operator's sqlite3 shell or another program.
+async fn raw(path: &Path, foreign_keys: bool) -> SqliteConnection {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .foreign_keys(foreign_keys)
+        .busy_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("raw connection")
+}
+
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod mem {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(&zonegate_core::memstore::MemStore::new()).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let db = super::TempDb::new(stringify!($test));
+                    let store = db.open().await;
+                    super::$test(&store).await;
+                    store.close().await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    contract_stage_assigns_increasing_generations,
+    contract_generations_never_reused_after_cleanup,
+    contract_refused_stage_takes_no_generation,
+    contract_publish_cas_succeeds,
+    contract_stale_when_generation_not_above_published,
+    contract_stale_when_base_moved,
+    contract_october_race_is_refused,
+    contract_plan_missing,
+    contract_concurrent_publishes_exactly_one_wins,
+    contract_failed_publish_changes_nothing,
+    contract_cleanup_keeps_live_and_newest,
+    contract_cleanup_without_publish_deletes_nothing,
+    contract_record_target_never_goes_backwards,
+    contract_pins_expire,
+    contract_audit_appends,
+);
+
+// ---------------------------------------------------------------------------------------------
+// The contract
+// ---------------------------------------------------------------------------------------------
+
+async fn contract_stage_assigns_increasing_generations<S: Inspect>(s: &S) {
+    let a = name("a.example.");
+    let b = name("b.example.");
+    assert_eq!(s.newest_generation(&a).await.unwrap(), None);
+    assert_eq!(s.published(&a).await.unwrap(), None);
+    assert_eq!(stage(s, &a, None).await, g(1));
+    assert_eq!(stage(s, &a, None).await, g(2));
+    // Each zone counts on its own.
+    assert_eq!(stage(s, &b, None).await, g(1));
+    assert_eq!(stage(s, &a, None).await, g(3));
+    assert_eq!(s.newest_generation(&a).await.unwrap(), Some(g(3)));
+    assert_eq!(s.newest_generation(&b).await.unwrap(), Some(g(1)));
+    assert_eq!(s.generations(&a).await, gens(&[1, 2, 3]));
+
+    let staged = new_plan(&a, None, "fourth");
+    let g4 = s.stage(staged.clone(), entry(&a, "staged")).await.unwrap();
+    let plan = s.load_plan(&a, g4).await.unwrap().expect("staged plan");
+    assert_eq!(plan.zone, a);
+    assert_eq!(plan.generation, g(4));
+    assert_eq!(plan.base, None);
+    assert_eq!(plan.hash, staged.hash);
+    assert_eq!(plan.body, staged.body);
+    assert_eq!(plan.record_count, 3);
+    assert_eq!(plan.created_at, NOW);
+    assert_eq!(plan.status, PlanStatus::Staged);
+    assert_eq!(s.load_plan(&a, g(5)).await.unwrap(), None);
+    // Staging records its generation in the audit row, in the same step.
+    assert_eq!(
+        s.audit_actions(&a).await,
+        actions(&[
+            ("staged", Some(1)),
+            ("staged", Some(2)),
+            ("staged", Some(3)),
+            ("staged", Some(4))
+        ])
+    );
+    // Nothing is published by staging.
+    assert_eq!(s.published(&a).await.unwrap(), None);
+}
+
+async fn contract_generations_never_reused_after_cleanup<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    history(s, &z, 5).await;
+    publish(s, &z, g(5), Some(g(1))).await.unwrap();
+    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 4);
+    assert_eq!(s.generations(&z).await, gens(&[5]));
+    assert_eq!(s.load_plan(&z, g(1)).await.unwrap(), None);
+    // The numbers of deleted plans are not handed out again.
+    assert_eq!(stage(s, &z, Some(g(5))).await, g(6));
+    assert_eq!(s.newest_generation(&z).await.unwrap(), Some(g(6)));
+}
+
+async fn contract_refused_stage_takes_no_generation<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    let mut empty = new_plan(&z, None, "empty");
+    empty.record_count = 0;
+    assert!(matches!(
+        s.stage(empty, entry(&z, "staged")).await,
+        Err(StoreError::Constraint { .. })
+    ));
+    let mut bodiless = new_plan(&z, None, "bodiless");
+    bodiless.body.clear();
+    assert!(matches!(
+        s.stage(bodiless, entry(&z, "staged")).await,
+        Err(StoreError::Constraint { .. })
+    ));
+    // A base must be older than the plan it is the base of.
+    assert!(matches!(
+        s.stage(new_plan(&z, Some(g(1)), "future base"), entry(&z, "staged"))
+            .await,
+        Err(StoreError::Constraint { .. })
+    ));
+    assert!(matches!(
+        s.stage(new_plan(&z, None, "no action"), entry(&z, ""))
+            .await,
+        Err(StoreError::Constraint { .. })
+    ));
+    // None of the refusals took a generation or left a trace.
+    assert_eq!(s.newest_generation(&z).await.unwrap(), None);
+    assert!(s.audit_actions(&z).await.is_empty());
+    assert_eq!(stage(s, &z, None).await, g(1));
+}
+
+async fn contract_publish_cas_succeeds<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    let g1 = stage(s, &z, None).await;
+    assert_eq!(publish(s, &z, g1, None).await.unwrap(), (g(1), 1));
+    let published = s.published(&z).await.unwrap().expect("published");
+    assert_eq!((published.generation, published.version), (g(1), 1));
+    assert_eq!(
+        s.load_plan(&z, g1).await.unwrap().unwrap().status,
+        PlanStatus::Published
+    );
+
+    let g2 = stage(s, &z, Some(g1)).await;
+    assert_eq!(publish(s, &z, g2, Some(g1)).await.unwrap(), (g(2), 2));
+    assert_eq!(
+        s.load_plan(&z, g1).await.unwrap().unwrap().status,
+        PlanStatus::Superseded
+    );
+    assert_eq!(
+        s.load_plan(&z, g2).await.unwrap().unwrap().status,
+        PlanStatus::Published
+    );
+    // Skipping generations is fine: g3 is never published, g4 is.
+    let g3 = stage(s, &z, Some(g2)).await;
+    let g4 = stage(s, &z, Some(g2)).await;
+    assert_eq!(publish(s, &z, g4, Some(g2)).await.unwrap(), (g(4), 3));
+    assert_eq!(
+        s.load_plan(&z, g3).await.unwrap().unwrap().status,
+        PlanStatus::Staged
+    );
+    assert_eq!(
+        s.load_plan(&z, g2).await.unwrap().unwrap().status,
+        PlanStatus::Superseded
+    );
+    assert_eq!(
+        s.audit_actions(&z).await,
+        actions(&[
+            ("staged", Some(1)),
+            ("published", Some(1)),
+            ("staged", Some(2)),
+            ("published", Some(2)),
+            ("staged", Some(3)),
+            ("staged", Some(4)),
+            ("published", Some(4)),
+        ])
+    );
+}
+
+async fn contract_stale_when_generation_not_above_published<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    let g1 = stage(s, &z, None).await;
+    let g2 = stage(s, &z, None).await;
+    publish(s, &z, g2, None).await.unwrap();
+    let audit_before = s.audit_actions(&z).await;
+    // Older than the published generation, even with the current base.
+    assert_eq!(
+        publish(s, &z, g1, Some(g2)).await,
+        Err(StoreError::Stale {
+            offered: g1,
+            base: Some(g2),
+            published: Some(g2)
+        })
+    );
+    // The published generation itself.
+    assert_eq!(
+        publish(s, &z, g2, Some(g2)).await,
+        Err(StoreError::Stale {
+            offered: g2,
+            base: Some(g2),
+            published: Some(g2)
+        })
+    );
+    let p = s.published(&z).await.unwrap().unwrap();
+    assert_eq!((p.generation, p.version), (g2, 1));
+    assert_eq!(
+        s.load_plan(&z, g1).await.unwrap().unwrap().status,
+        PlanStatus::Staged
+    );
+    // A lost CAS writes nothing, not even an audit row: the caller audits the refusal.
+    assert_eq!(s.audit_actions(&z).await, audit_before);
+}
+
+async fn contract_stale_when_base_moved<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    let g1 = stage(s, &z, None).await;
+    publish(s, &z, g1, None).await.unwrap();
+    let g2 = stage(s, &z, Some(g1)).await;
+    let g3 = stage(s, &z, Some(g1)).await;
+    publish(s, &z, g2, Some(g1)).await.unwrap();
+    // g3 is newer than g2, but it was planned on g1: what it changes may undo g2.
+    assert_eq!(
+        publish(s, &z, g3, Some(g1)).await,
+        Err(StoreError::Stale {
+            offered: g3,
+            base: Some(g1),
+            published: Some(g2)
+        })
+    );
+    // Claiming "nothing was published" is stale too once something is.
+    assert_eq!(
+        publish(s, &z, g3, None).await,
+        Err(StoreError::Stale {
+            offered: g3,
+            base: None,
+            published: Some(g2)
+        })
+    );
+    // And a base that was never published.
+    assert_eq!(
+        publish(s, &z, g3, Some(g3)).await,
+        Err(StoreError::Stale {
+            offered: g3,
+            base: Some(g3),
+            published: Some(g2)
+        })
+    );
+    let p = s.published(&z).await.unwrap().unwrap();
+    assert_eq!((p.generation, p.version), (g2, 2));
+    // Re-planned on the current base, it goes through.
+    let g4 = stage(s, &z, Some(g2)).await;
+    assert_eq!(publish(s, &z, g4, Some(g2)).await.unwrap(), (g4, 3));
+}
+
+/// The October 2025 DynamoDB outage, as a store-level regression test.
+///
+/// Enactor A picked up an old plan, checked that it was newer than what was applied, and
+/// stalled. Enactor B applied a much newer plan and ran clean-up. A then woke up and applied
+/// its old plan over B's, clean-up deleted that old plan as "significantly older", and the
+/// endpoint's record went empty with no enactor able to recover.
+///
+/// Here A's check and write are one CAS, so A's late publish is refused as stale; the pointer
+/// stays on B's plan; clean-up never deletes the live plan; and a later plan still publishes.
+async fn contract_october_race_is_refused<S: Inspect>(s: &S) {
+    let z = name("dynamodb.us-east-1.example.");
+    let g1 = stage(s, &z, None).await;
+    publish(s, &z, g1, None).await.unwrap();
+    // A picks up g2 (planned on g1) and stalls.
+    let old = stage(s, &z, Some(g1)).await;
+    s.pin(&z, old, "enactor-a", NOW + 300).await.unwrap();
+    // The planner moves on; B publishes the newest generation and cleans up.
+    let mut newest = old;
+    for _ in 0..5 {
+        newest = stage(s, &z, Some(g1)).await;
+    }
+    publish(s, &z, newest, Some(g1)).await.unwrap();
+    s.cleanup(&z, 1, NOW).await.unwrap();
+    // A wakes up: its plan is newer than g1, the base it saw, but no longer than what is live.
+    assert_eq!(
+        publish(s, &z, old, Some(g1)).await,
+        Err(StoreError::Stale {
+            offered: old,
+            base: Some(g1),
+            published: Some(newest)
+        })
+    );
+    s.unpin(&z, old, "enactor-a").await.unwrap();
+    // Clean-up, however eager, leaves the live plan alone.
+    s.cleanup(&z, 0, NOW).await.unwrap();
+    assert_eq!(s.published(&z).await.unwrap().unwrap().generation, newest);
+    assert!(s.load_plan(&z, newest).await.unwrap().is_some());
+    assert_eq!(s.generations(&z).await, vec![newest]);
+    // Nothing is wedged: the next plan publishes.
+    let next = stage(s, &z, Some(newest)).await;
+    assert_eq!(publish(s, &z, next, Some(newest)).await.unwrap().0, next);
+}
+
+async fn contract_plan_missing<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    let unknown = name("unknown.example.");
+    assert_eq!(
+        publish(s, &unknown, g(1), None).await,
+        Err(StoreError::PlanMissing {
+            zone: unknown.clone(),
+            generation: g(1)
+        })
+    );
+    assert_eq!(s.published(&unknown).await.unwrap(), None);
+    history(s, &z, 3).await;
+    assert_eq!(
+        publish(s, &z, g(9), Some(g(1))).await,
+        Err(StoreError::PlanMissing {
+            zone: z.clone(),
+            generation: g(9)
+        })
+    );
+    publish(s, &z, g(3), Some(g(1))).await.unwrap();
+    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 2);
+    // A deleted plan is missing, which says more than "stale".
+    assert_eq!(
+        publish(s, &z, g(1), Some(g(3))).await,
+        Err(StoreError::PlanMissing {
+            zone: z.clone(),
+            generation: g(1)
+        })
+    );
+    assert_eq!(
+        s.pin(&z, g(2), "enactor", NOW + 60).await,
+        Err(StoreError::PlanMissing {
+            zone: z.clone(),
+            generation: g(2)
+        })
+    );
+    assert_eq!(
+        s.pin(&unknown, g(1), "enactor", NOW + 60).await,
+        Err(StoreError::PlanMissing {
+            zone: unknown.clone(),
+            generation: g(1)
+        })
+    );
+    assert_eq!(
+        s.record_target("server-1", &z, g(2)).await,
+        Err(StoreError::PlanMissing {
+            zone: z.clone(),
+            generation: g(2)
+        })
+    );
+    let p = s.published(&z).await.unwrap().unwrap();
+    assert_eq!((p.generation, p.version), (g(3), 2));
+}
+
+async fn contract_concurrent_publishes_exactly_one_wins<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    for round in 0..5u64 {
+        let base = s.published(&z).await.unwrap().map(|p| p.generation);
+        let left = stage(s, &z, base).await;
+        let right = stage(s, &z, base).await;
+        let (l, r) = tokio::join!(publish(s, &z, left, base), publish(s, &z, right, base));
+        let winner = match (l, r) {
+            (Ok((w, _)), Err(StoreError::Stale { offered, .. })) => {
+                assert_eq!(offered, right);
+                w
+            }
+            (Err(StoreError::Stale { offered, .. }), Ok((w, _))) => {
+                assert_eq!(offered, left);
+                w
+            }
+            other => panic!("round {round}: exactly one publish must win, got {other:?}"),
+        };
+        let p = s.published(&z).await.unwrap().unwrap();
+        assert_eq!(p.generation, winner);
+        assert_eq!(p.version, round + 1, "one version bump per round");
+    }
+    let published_rows = s
+        .audit_actions(&z)
+        .await
+        .into_iter()
+        .filter(|(a, _)| a == "published")
+        .count();
+    assert_eq!(published_rows, 5);
+}
+
+async fn contract_failed_publish_changes_nothing<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    let g1 = stage(s, &z, None).await;
+    publish(s, &z, g1, None).await.unwrap();
+    let g2 = stage(s, &z, Some(g1)).await;
+    let audit_before = s.audit_actions(&z).await;
+    // The audit row is refused (no action); the pointer and version must not move without it.
+    assert!(matches!(
+        s.publish_cas(&z, g2, Some(g1), entry(&z, "")).await,
+        Err(StoreError::Constraint { .. })
+    ));
+    let p = s.published(&z).await.unwrap().unwrap();
+    assert_eq!((p.generation, p.version), (g1, 1));
+    assert_eq!(
+        s.load_plan(&z, g1).await.unwrap().unwrap().status,
+        PlanStatus::Published
+    );
+    assert_eq!(
+        s.load_plan(&z, g2).await.unwrap().unwrap().status,
+        PlanStatus::Staged
+    );
+    assert_eq!(s.audit_actions(&z).await, audit_before);
+    // The same publish with a proper audit row goes through.
+    assert_eq!(publish(s, &z, g2, Some(g1)).await.unwrap(), (g2, 2));
+}
+
+async fn contract_cleanup_keeps_live_and_newest<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    let other = name("other.example.");
+    history(s, &z, 10).await;
+    history(s, &other, 3).await;
+    publish(s, &z, g(8), Some(g(1))).await.unwrap();
+    s.record_target("server-1", &z, g(4)).await.unwrap();
+    s.record_target("server-2", &z, g(8)).await.unwrap();
+    s.pin(&z, g(6), "enactor", NOW + 500).await.unwrap();
+    // Horizon min(g8, g4, g8, g6) = g4. Keeping the newest 9 (g2..g10) leaves only g1.
+    assert_eq!(s.cleanup(&z, 9, NOW).await.unwrap(), 1);
+    assert_eq!(s.generations(&z).await, gens(&[2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    // Keeping 1: everything below the horizon g4 goes; the target's g4 stays.
+    assert_eq!(s.cleanup(&z, 1, NOW).await.unwrap(), 2);
+    assert_eq!(s.generations(&z).await, gens(&[4, 5, 6, 7, 8, 9, 10]));
+    // Idempotent.
+    assert_eq!(s.cleanup(&z, 1, NOW).await.unwrap(), 0);
+    // server-1 moves on; now the pin on g6 is the lowest live plan.
+    s.record_target("server-1", &z, g(8)).await.unwrap();
+    assert_eq!(s.cleanup(&z, 1, NOW).await.unwrap(), 2);
+    assert_eq!(s.generations(&z).await, gens(&[6, 7, 8, 9, 10]));
+    // The pin expires; the published g8 is the horizon. Plans above it (staged, maybe about
+    // to be published) are never clean-up's business.
+    assert_eq!(s.cleanup(&z, 0, NOW + 500).await.unwrap(), 2);
+    assert_eq!(s.generations(&z).await, gens(&[8, 9, 10]));
+    assert_eq!(s.published(&z).await.unwrap().unwrap().generation, g(8));
+    assert_eq!(s.cleanup(&z, 0, NOW + 10_000).await.unwrap(), 0);
+    // Other zones are untouched.
+    assert_eq!(s.generations(&other).await, gens(&[1, 2, 3]));
+    // Each clean-up that deleted something left one audit row; the empty ones left none.
+    let cleanups = s
+        .audit_actions(&z)
+        .await
+        .into_iter()
+        .filter(|(a, _)| a == "cleanup")
+        .count();
+    assert_eq!(cleanups, 4);
+}
+
+async fn contract_cleanup_without_publish_deletes_nothing<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    for _ in 0..5 {
+        stage(s, &z, None).await;
+    }
+    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 0);
+    assert_eq!(s.generations(&z).await, gens(&[1, 2, 3, 4, 5]));
+    assert_eq!(
+        s.cleanup(&name("unknown.example."), 0, NOW).await.unwrap(),
+        0
+    );
+    // The first publish may pick any of them, old or new.
+    assert_eq!(publish(s, &z, g(2), None).await.unwrap(), (g(2), 1));
+    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 1);
+    assert_eq!(s.generations(&z).await, gens(&[2, 3, 4, 5]));
+}
+
+async fn contract_record_target_never_goes_backwards<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    let other = name("other.example.");
+    history(s, &z, 4).await;
+    history(s, &other, 1).await;
+    s.record_target("server-1", &z, g(2)).await.unwrap();
+    assert_eq!(
+        s.record_target("server-1", &z, g(1)).await,
+        Err(StoreError::TargetNewer {
+            target: "server-1".into(),
+            held: g(2),
+            offered: g(1)
+        })
+    );
+    assert_eq!(
+        s.record_target("server-1", &z, g(2)).await,
+        Err(StoreError::TargetNewer {
+            target: "server-1".into(),
+            held: g(2),
+            offered: g(2)
+        })
+    );
+    s.record_target("server-1", &z, g(4)).await.unwrap();
+    assert_eq!(
+        s.record_target("server-1", &z, g(3)).await,
+        Err(StoreError::TargetNewer {
+            target: "server-1".into(),
+            held: g(4),
+            offered: g(3)
+        })
+    );
+    // Targets and zones are independent of each other.
+    s.record_target("server-2", &z, g(1)).await.unwrap();
+    s.record_target("server-1", &other, g(1)).await.unwrap();
+    // server-2 holding g1 keeps g1 alive through clean-up.
+    publish(s, &z, g(4), Some(g(1))).await.unwrap();
+    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 0);
+    s.record_target("server-2", &z, g(4)).await.unwrap();
+    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 3);
+}
+
+async fn contract_pins_expire<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    history(s, &z, 4).await;
+    publish(s, &z, g(4), Some(g(1))).await.unwrap();
+    s.pin(&z, g(2), "enactor-a", NOW + 100).await.unwrap();
+    s.pin(&z, g(3), "enactor-b", NOW + 100).await.unwrap();
+    // Unpinning what is not pinned is fine.
+    s.unpin(&z, g(3), "someone-else").await.unwrap();
+    s.unpin(&z, g(9), "enactor-b").await.unwrap();
+    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 1);
+    assert_eq!(s.generations(&z).await, gens(&[2, 3, 4]));
+    // Re-pinning extends the lease.
+    s.pin(&z, g(2), "enactor-a", NOW + 1_000).await.unwrap();
+    // enactor-b releases its pin; enactor-a's lease runs out at NOW + 1000, not NOW + 100.
+    s.unpin(&z, g(3), "enactor-b").await.unwrap();
+    assert_eq!(s.cleanup(&z, 0, NOW + 100).await.unwrap(), 0);
+    assert_eq!(s.generations(&z).await, gens(&[2, 3, 4]));
+    // A pin is expired at its expiry time.
+    assert_eq!(s.cleanup(&z, 0, NOW + 1_000).await.unwrap(), 2);
+    assert_eq!(s.generations(&z).await, gens(&[4]));
+}
+
+async fn contract_audit_appends<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    let mut refused = entry(&z, "refused");
+    refused.reason = "empty".into();
+    s.audit(refused.clone()).await.unwrap();
+    s.audit(entry(&z, "stale")).await.unwrap();
+    s.audit(entry(&name("other.example."), "refused"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.audit(entry(&z, "")).await,
+        Err(StoreError::Constraint { .. })
+    ));
+    assert_eq!(
+        s.audit_actions(&z).await,
+        actions(&[("refused", None), ("stale", None)])
+    );
+    // Auditing does not create plans or generations.
+    assert_eq!(s.newest_generation(&z).await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite only: what the database itself enforces, and several connections and processes.
+// ---------------------------------------------------------------------------------------------
+
+async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<u64, sqlx::Error> {
+    sqlx::query(sql)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+#[tokio::test]
+async fn sqlite_refuses_deleting_live_plans() {
+    let db = TempDb::new("refuses-deleting-live");
+    let s = db.open().await;
+    let z = name("example.com.");
+    history(&s, &z, 5).await;
+    s.record_target("server-1", &z, g(2)).await.unwrap();
+    s.pin(&z, g(3), "enactor", NOW + 60).await.unwrap();
+    for foreign_keys in [true, false] {
+        // With foreign keys off (the sqlite3 shell's default), the trigger still refuses.
+        let mut conn = raw(&db.path, foreign_keys).await;
+        for (live, what) in [(1, "published"), (2, "held by a target"), (3, "pinned")] {
+            let sql =
+                format!("DELETE FROM plans WHERE origin = 'example.com.' AND generation = {live}");
+            let err = exec(&mut conn, &sql).await.expect_err(what);
+            assert!(
+                err.to_string().contains("constraint") || err.to_string().contains("live"),
+                "{err}"
+            );
+        }
+        // Deleting the published plan along with everything else fails as a whole.
+        assert!(exec(&mut conn, "DELETE FROM plans").await.is_err());
+        conn.close().await.unwrap();
+    }
+    assert_eq!(s.generations(&z).await, gens(&[1, 2, 3, 4, 5]));
+    // The positive space: a plan nobody uses can be deleted.
+    let mut conn = raw(&db.path, true).await;
+    assert_eq!(
+        exec(
+            &mut conn,
+            "DELETE FROM plans WHERE origin = 'example.com.' AND generation = 5"
+        )
+        .await
+        .unwrap(),
+        1
+    );
+    // The pointer cannot go back or be cleared by hand either.
+    assert!(
+        exec(&mut conn, "UPDATE zones SET published_generation = NULL")
+            .await
+            .is_err()
+    );
+    publish(&s, &z, g(4), Some(g(1))).await.unwrap();
+    assert!(
+        exec(&mut conn, "UPDATE zones SET published_generation = 1")
+            .await
+            .is_err()
+    );
+    assert!(
+        exec(&mut conn, "UPDATE zones SET next_generation = 2")
+            .await
+            .is_err()
+    );
+    assert!(
+        exec(&mut conn, "UPDATE targets SET generation = 1")
+            .await
+            .is_err()
+    );
+    assert!(
+        exec(
+            &mut conn,
+            "UPDATE plans SET body = x'00' WHERE generation = 4"
+        )
+        .await
+        .is_err()
+    );
+    conn.close().await.unwrap();
+    s.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_refuses_zero_record_plans() {
+    let db = TempDb::new("zero-record");
+    let s = db.open().await;
+    let z = name("example.com.");
+    stage(&s, &z, None).await;
+    let hash = ContentHash::of(b"x").to_string();
+    let mut conn = raw(&db.path, true).await;
+    let insert = |generation: u32, count: u32, body: &str| {
+        format!(
+            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status)
+             VALUES ('example.com.', {generation}, NULL, '{hash}', {count}, {body}, 0, 'staged')"
+        )
+    };
+    assert!(
+        exec(&mut conn, &insert(7, 0, "x'01'")).await.is_err(),
+        "zero records"
+    );
+    assert!(
+        exec(&mut conn, &insert(7, 1, "x''")).await.is_err(),
+        "empty body"
+    );
+    assert!(
+        exec(&mut conn, &insert(7, 1, "NULL")).await.is_err(),
+        "no body"
+    );
+    // The positive space: the same row with a record goes in.
+    assert_eq!(exec(&mut conn, &insert(7, 1, "x'01'")).await.unwrap(), 1);
+    conn.close().await.unwrap();
+    s.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_audit_rows_are_append_only() {
+    let db = TempDb::new("audit-append-only");
+    let s = db.open().await;
+    let z = name("example.com.");
+    history(&s, &z, 2).await;
+    let before = s.audit_log(None, 100).await.unwrap();
+    assert_eq!(before.len(), 3);
+    for foreign_keys in [true, false] {
+        let mut conn = raw(&db.path, foreign_keys).await;
+        let err = exec(&mut conn, "UPDATE audit SET detail = 'rewritten'")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let err = exec(&mut conn, "DELETE FROM audit").await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        conn.close().await.unwrap();
+    }
+    assert_eq!(s.audit_log(None, 100).await.unwrap(), before);
+    s.close().await;
+}
+
+/// (published generation, version, number of `published` audit rows) of example.com.
+async fn zone_state(conn: &mut SqliteConnection) -> (Option<i64>, i64, i64) {
+    let (published, version): (Option<i64>, i64) = sqlx::query_as(
+        "SELECT published_generation, version FROM zones WHERE origin = 'example.com.'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    let audits: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit WHERE action = 'published' AND origin = 'example.com.'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    (published, version, audits)
+}
+
+#[tokio::test]
+async fn sqlite_publish_commits_pointer_version_and_audit_together() {
+    let db = TempDb::new("publish-atomic");
+    let s = db.open().await;
+    let z = name("example.com.");
+    history(&s, &z, 3).await;
+    let mut conn = raw(&db.path, true).await;
+    assert_eq!(zone_state(&mut conn).await, (Some(1), 1, 1));
+    publish(&s, &z, g(3), Some(g(1))).await.unwrap();
+    assert_eq!(zone_state(&mut conn).await, (Some(3), 2, 2));
+    let row = &s.audit_log(Some(&z), 1).await.unwrap()[0];
+    assert_eq!(
+        (row.action.as_str(), row.generation),
+        ("published", Some(g(3)))
+    );
+    // A lost CAS and a refused audit row both leave all three as they were.
+    assert!(publish(&s, &z, g(2), Some(g(1))).await.is_err());
+    let g4 = stage(&s, &z, Some(g(3))).await;
+    assert!(matches!(
+        s.publish_cas(&z, g4, Some(g(3)), entry(&z, "")).await,
+        Err(StoreError::Constraint { .. })
+    ));
+    assert_eq!(zone_state(&mut conn).await, (Some(3), 2, 2));
+    // A writer holding the lock makes a publish wait; the reader sees the old state until the
+    // publish commits, never a mix.
+    exec(&mut conn, "BEGIN IMMEDIATE").await.unwrap();
+    let publishing = {
+        let s = s.clone();
+        let z = z.clone();
+        tokio::spawn(async move { publish(&s, &z, g4, Some(g(3))).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !publishing.is_finished(),
+        "the publish waits for the write lock"
+    );
+    assert_eq!(zone_state(&mut conn).await, (Some(3), 2, 2));
+    exec(&mut conn, "COMMIT").await.unwrap();
+    assert_eq!(publishing.await.unwrap().unwrap(), (g4, 3));
+    assert_eq!(zone_state(&mut conn).await, (Some(4), 3, 3));
+    conn.close().await.unwrap();
+    s.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_busy_database_is_a_backend_error() {
+    let db = TempDb::new("busy");
+    let s = SqliteStore::open_with(&db.path, Duration::from_millis(100))
+        .await
+        .unwrap();
+    let z = name("example.com.");
+    history(&s, &z, 2).await;
+    let mut conn = raw(&db.path, true).await;
+    exec(&mut conn, "BEGIN IMMEDIATE").await.unwrap();
+    let err = s
+        .publish_cas(&z, g(2), Some(g(1)), entry(&z, "published"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Backend { detail } if detail.contains("locked")),
+        "{err:?}"
+    );
+    // Readers are not blocked by a writer (WAL).
+    assert_eq!(s.published(&z).await.unwrap().unwrap().generation, g(1));
+    exec(&mut conn, "ROLLBACK").await.unwrap();
+    assert_eq!(publish(&s, &z, g(2), Some(g(1))).await.unwrap(), (g(2), 2));
+    conn.close().await.unwrap();
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_instances_see_each_others_writes() {
+    let db = TempDb::new("two-instances");
+    let a = db.open().await;
+    let b = db.open().await;
+    let z = name("example.com.");
+    let g1 = stage(&a, &z, None).await;
+    assert_eq!(b.newest_generation(&z).await.unwrap(), Some(g1));
+    publish(&b, &z, g1, None).await.unwrap();
+    assert_eq!(a.published(&z).await.unwrap().unwrap().generation, g1);
+    // Generation numbers come from the shared counter, whoever stages.
+    assert_eq!(stage(&b, &z, Some(g1)).await, g(2));
+    assert_eq!(stage(&a, &z, Some(g1)).await, g(3));
+    publish(&a, &z, g(3), Some(g1)).await.unwrap();
+    assert_eq!(
+        publish(&b, &z, g(2), Some(g1)).await,
+        Err(StoreError::Stale {
+            offered: g(2),
+            base: Some(g1),
+            published: Some(g(3))
+        })
+    );
+    assert_eq!(
+        b.published_plans().await.unwrap(),
+        vec![(z.clone(), g(3), 2)]
+    );
+    a.close().await;
+    b.close().await;
+}
+
+/// Enactors in separate processes (separate stores on one file), racing on real threads: in
+/// every round exactly one of the publishes from the same base wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_racing_processes_publish_exactly_once_per_round() {
+    let db = TempDb::new("racing");
+    let stores = [db.open().await, db.open().await, db.open().await];
+    let z = name("example.com.");
+    let rounds = 10u64;
+    for round in 0..rounds {
+        let base = stores[0].published(&z).await.unwrap().map(|p| p.generation);
+        let mut tasks = Vec::new();
+        for (i, s) in stores.iter().enumerate() {
+            let generation = stage(s, &z, base).await;
+            let (s, z) = (s.clone(), z.clone());
+            tasks.push(tokio::spawn(async move {
+                s.publish_cas(
+                    &z,
+                    generation,
+                    base,
+                    entry(&z, &format!("published-by-{i}")),
+                )
+                .await
+            }));
+        }
+        let mut wins = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => wins += 1,
+                Err(StoreError::Stale { .. }) => {}
+                Err(other) => panic!("round {round}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!(wins, 1, "round {round}");
+        assert_eq!(
+            stores[1].published(&z).await.unwrap().unwrap().version,
+            round + 1
+        );
+    }
+    let published = stores[2]
+        .audit_log(Some(&z), 1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action.starts_with("published-by-"))
+        .count() as u64;
+    assert_eq!(published, rounds);
+    for s in &stores {
+        s.close().await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_data_version_moves_when_others_commit() {
+    let db = TempDb::new("data-version");
+    let a = db.open().await;
+    let b = db.open().await;
+    let z = name("example.com.");
+    let v0 = a.data_version().await.unwrap();
+    // Reading does not move it.
+    assert_eq!(a.published_plans().await.unwrap(), vec![]);
+    assert_eq!(a.data_version().await.unwrap(), v0);
+    // Another process commits.
+    stage(&b, &z, None).await;
+    let v1 = a.data_version().await.unwrap();
+    assert_ne!(v1, v0);
+    assert_eq!(a.data_version().await.unwrap(), v1);
+    // This process's own writes go through other connections than the watcher's, so they
+    // count too.
+    publish(&a, &z, g(1), None).await.unwrap();
+    let v2 = a.data_version().await.unwrap();
+    assert_ne!(v2, v1);
+    assert_eq!(
+        a.published_plans().await.unwrap(),
+        vec![(z.clone(), g(1), 1)]
+    );
+    // A lost CAS commits nothing, so a poller is not woken for it.
+    let _ = publish(&b, &z, g(1), None).await.unwrap_err();
+    assert_eq!(a.data_version().await.unwrap(), v2);
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_read_models_for_the_cli() {
+    let db = TempDb::new("read-models");
+    let s = db.open().await;
+    let z = name("example.com.");
+    let a = name("a.example.");
+    history(&s, &z, 3).await;
+    stage(&s, &a, None).await;
+    s.record_target("server-1", &z, g(1)).await.unwrap();
+    s.pin(&z, g(3), "enactor", NOW + 60).await.unwrap();
+    let mut published_at = entry(&z, "published");
+    published_at.at = 4_242;
+    s.publish_cas(&z, g(3), Some(g(1)), published_at)
+        .await
+        .unwrap();
+
+    let zones = s.zones().await.unwrap();
+    assert_eq!(zones.len(), 2);
+    // Canonical DNS order compares from the root: "com" sorts before "example".
+    assert_eq!(zones[1].origin, a);
+    assert_eq!(zones[1].published, None);
+    assert_eq!(zones[1].hash, None);
+    assert_eq!(zones[1].newest, Some(g(1)));
+    let row = s.zone(&z).await.unwrap().unwrap();
+    assert_eq!(row, zones[0]);
+    assert_eq!(row.published, Some(g(3)));
+    assert_eq!(row.version, 2);
+    assert_eq!(row.newest, Some(g(3)));
+    assert_eq!(row.record_count, Some(3));
+    assert_eq!(row.published_at, Some(4_242));
+    let plan3 = s.load_plan(&z, g(3)).await.unwrap().unwrap();
+    assert_eq!(row.hash, Some(plan3.hash));
+    assert_eq!(s.zone(&name("unknown.example.")).await.unwrap(), None);
+
+    let plans = s.plans(&z).await.unwrap();
+    assert_eq!(
+        plans.iter().map(|p| p.generation).collect::<Vec<_>>(),
+        gens(&[1, 2, 3])
+    );
+    assert_eq!(
+        plans.iter().map(|p| p.status).collect::<Vec<_>>(),
+        vec![
+            PlanStatus::Superseded,
+            PlanStatus::Staged,
+            PlanStatus::Published
+        ]
+    );
+    assert_eq!(plans[2].body_bytes, plan3.body.len() as u64);
+    assert_eq!(plans[1].base, Some(g(1)));
+
+    let targets = s.targets(&z).await.unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(
+        (targets[0].target.as_str(), targets[0].generation),
+        ("server-1", g(1))
+    );
+    assert!(targets[0].updated_at > 1_600_000_000, "the store's clock");
+    let pins = s.pins(&z).await.unwrap();
+    assert_eq!(pins.len(), 1);
+    assert_eq!(
+        (
+            pins[0].generation,
+            pins[0].holder.as_str(),
+            pins[0].expires_at
+        ),
+        (g(3), "enactor", NOW + 60)
+    );
+
+    let log = s.audit_log(Some(&z), 2).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(log[0].id > log[1].id, "newest first");
+    assert_eq!(log[0].clone().into_entry().at, 4_242);
+    assert_eq!(s.audit_log(None, 100).await.unwrap().len(), 6);
+    let json = serde_json::to_value(&row).unwrap();
+    assert_eq!(json["origin"], "example.com.");
+    assert_eq!(json["published"], 3);
+    assert_eq!(json["hash"], plan3.hash.to_string());
+
+    assert_eq!(
+        s.published_plans().await.unwrap(),
+        vec![(z.clone(), g(3), 2)]
+    );
+    s.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_reopen_keeps_everything() {
+    let db = TempDb::new("reopen");
+    let z = name("example.com.");
+    {
+        let s = db.open().await;
+        history(&s, &z, 2).await;
+        s.close().await;
+    }
+    let s = db.open().await;
+    assert_eq!(s.published(&z).await.unwrap().unwrap().generation, g(1));
+    assert_eq!(stage(&s, &z, Some(g(1))).await, g(3));
+    let mut conn = raw(&db.path, true).await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    conn.close().await.unwrap();
+    s.close().await;
+}

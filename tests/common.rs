@@ -1,0 +1,255 @@
+//! Helpers shared by the end-to-end tests: run the real `zonegate` binary, start a server on a
+//! free loopback port, and ask it questions with `dig`.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_zonegate");
+
+/// A scratch directory with a database, removed on drop.
+pub struct Scratch {
+    pub dir: PathBuf,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("zonegate-e2e-{}-{name}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch { dir }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.join("zonegate.db")
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Runs `zonegate --db <db> args...`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("--db")
+            .arg(self.db())
+            .args(args)
+            .env_remove("ZONEGATE_DB")
+            .env_remove("ZONEGATE_CONFIG")
+            .output()
+            .expect("run zonegate")
+    }
+
+    pub fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(0), "zonegate {args:?} failed:\n{}", describe(&out));
+        out
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("zonegate {args:?} did not print JSON ({e}):\n{}", describe(&out)))
+    }
+
+    pub fn serve(&self) -> Server {
+        let addr = free_addr();
+        let child = Command::new(BIN)
+            .arg("--db")
+            .arg(self.db())
+            .args(["serve", "--listen", &addr.to_string()])
+            .env("ZONEGATE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn zonegate serve");
+        let server = Server { child, addr };
+        server.wait_ready();
+        server
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A loopback address whose port is free for both UDP and TCP right now.
+pub fn free_addr() -> SocketAddr {
+    for _ in 0..100 {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        if addr.port() < 10000 {
+            continue;
+        }
+        if TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free loopback port");
+}
+
+/// A running `zonegate serve`, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            // Any answer at all (even REFUSED) means the socket is up.
+            let a = dig_at(self.addr, &["zonegate.invalid.", "SOA"], false);
+            if a.status.is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("zonegate serve did not answer on {} within 20 s", self.addr);
+    }
+
+    pub fn dig(&self, name: &str, rtype: &str) -> Dig {
+        dig_at(self.addr, &[name, rtype], false)
+    }
+
+    pub fn dig_tcp(&self, name: &str, rtype: &str) -> Dig {
+        dig_at(self.addr, &[name, rtype], true)
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What dig saw.
+#[derive(Debug, Clone, Default)]
+pub struct Dig {
+    /// NOERROR, NXDOMAIN, REFUSED, ...; None if there was no answer.
+    pub status: Option<String>,
+    pub flags: Vec<String>,
+    /// Records as (owner, ttl, type, rdata), lower case.
+    pub answer: Vec<(String, u32, String, String)>,
+    pub authority: Vec<(String, u32, String, String)>,
+    pub additional: Vec<(String, u32, String, String)>,
+    pub raw: String,
+}
+
+impl Dig {
+    pub fn aa(&self) -> bool {
+        self.flags.iter().any(|f| f == "aa")
+    }
+
+    /// Rdata of answer records of one type, sorted.
+    pub fn rdata(&self, rtype: &str) -> Vec<String> {
+        let mut v: Vec<String> =
+            self.answer.iter().filter(|r| r.2 == rtype).map(|r| r.3.clone()).collect();
+        v.sort();
+        v
+    }
+}
+
+pub fn dig_at(addr: SocketAddr, query: &[&str], tcp: bool) -> Dig {
+    let mut cmd = Command::new("dig");
+    cmd.arg(format!("@{}", addr.ip()))
+        .args(["-p", &addr.port().to_string()])
+        .args(["+norecurse", "+noedns", "+time=1", "+tries=1", "+nocookie"])
+        .args(query);
+    if tcp {
+        cmd.arg("+tcp");
+    }
+    let out = cmd.output().expect("run dig (install bind9-dnsutils)");
+    parse_dig(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_dig(text: &str) -> Dig {
+    let mut dig = Dig { raw: text.to_string(), ..Dig::default() };
+    let mut section = "";
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix(";; ->>HEADER<<-") {
+            dig.status = rest
+                .split(',')
+                .find_map(|p| p.trim().strip_prefix("status: "))
+                .map(|s| s.trim().to_string());
+        } else if let Some(rest) = line.strip_prefix(";; flags: ") {
+            let flags = rest.split(';').next().unwrap_or("");
+            dig.flags = flags.split_whitespace().map(|s| s.to_string()).collect();
+        } else if line.starts_with(";; ANSWER SECTION") {
+            section = "answer";
+        } else if line.starts_with(";; AUTHORITY SECTION") {
+            section = "authority";
+        } else if line.starts_with(";; ADDITIONAL SECTION") {
+            section = "additional";
+        } else if line.trim().is_empty() || line.starts_with(';') {
+            if line.trim().is_empty() {
+                section = "";
+            }
+        } else if !section.is_empty() {
+            let mut parts = line.split_whitespace();
+            let owner = parts.next().unwrap_or("").to_lowercase();
+            let ttl = parts.next().unwrap_or("0").parse().unwrap_or(0);
+            let _class = parts.next();
+            let rtype = parts.next().unwrap_or("").to_string();
+            let rdata = parts.collect::<Vec<_>>().join(" ").to_lowercase();
+            let rr = (owner, ttl, rtype, rdata);
+            match section {
+                "answer" => dig.answer.push(rr),
+                "authority" => dig.authority.push(rr),
+                _ => dig.additional.push(rr),
+            }
+        }
+    }
+    dig
+}
+
+/// Polls `check` until it returns true or `limit` passes; returns the time it took.
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
