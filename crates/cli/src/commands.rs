@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use serde_json::json;
 use zonegate_core::protocol::{
-    self, Generation, PlanOutcome, PublishOutcome, Refusal, StepError, Store,
+    self, Generation, PlanOutcome, StepError, Store,
 };
 use zonegate_core::{GateConfig, Name, zonefile};
 use zonegate_store::SqliteStore;
@@ -169,7 +169,7 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
             let origin = parse_origin(&origin)?;
             let store = open_store(&cli.db).await?;
             let plans = store.plans(&origin).await.context("cannot read plans")?;
-            let audit = store.audit_log(&origin, limit).await.context("cannot read the audit log")?;
+            let audit = store.audit_log(Some(&origin), limit).await.context("cannot read the audit log")?;
             if plans.is_empty() && audit.is_empty() {
                 return Err(Failure::Input(anyhow::anyhow!(
                     "zone {origin} has no history in {}",

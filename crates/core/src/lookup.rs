@@ -145,7 +145,9 @@ impl Node {
 #[derive(Debug)]
 pub struct ZoneIndex {
     zone: Zone,
-    nodes: HashMap<Name, Node>,
+    /// Every existing name, keyed by its uncompressed wire form. The wire form of an ancestor
+    /// is a suffix of a name's wire form, so walking up a name allocates nothing.
+    nodes: HashMap<Box<[u8]>, Node>,
     negative_soa: Option<Record>,
 }
 
@@ -156,76 +158,101 @@ enum Step {
     Follow(Name),
 }
 
+fn wire(name: &Name) -> Vec<u8> {
+    let mut w = Vec::with_capacity(name.wire_len());
+    name.write_wire(&mut w);
+    w
+}
+
+/// The offset of the parent's wire form in a wire name, given the offset of a label.
+fn parent_at(w: &[u8], at: usize) -> usize {
+    at + 1 + w[at] as usize
+}
+
+/// The offset in `w` (the wire form of a name with `labels` labels) of its ancestor with
+/// `keep` labels.
+fn ancestor_at(w: &[u8], labels: usize, keep: usize) -> usize {
+    (keep..labels).fold(0, |at, _| parent_at(w, at))
+}
+
 impl ZoneIndex {
     /// Indexes `zone`. Records whose owner is outside the origin are ignored (validation
     /// refuses them anyway).
     pub fn new(zone: Zone) -> Self {
         let origin = zone.origin().clone();
+        let origin_len = origin.wire_len();
         let records = zone.records();
-        let mut nodes: HashMap<Name, Node> = HashMap::new();
-        nodes.entry(origin.clone()).or_default();
+        let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::with_capacity(records.len() / 2 + 1);
+        nodes.insert(wire(&origin).into_boxed_slice(), Node::default());
 
-        // Owners and their RRsets: the records are in canonical order, so each RRset is a
-        // contiguous run.
-        let mut owners: Vec<Name> = Vec::new();
-        let mut i = 0;
-        while i < records.len() {
-            let (owner, rtype) = (&records[i].owner, records[i].rtype);
-            let mut j = i + 1;
-            while j < records.len() && records[j].owner == *owner && records[j].rtype == rtype {
-                j += 1;
-            }
-            if owner.is_at_or_below(&origin) {
-                let node = nodes.entry(owner.clone()).or_default();
-                if node.rrsets.is_empty() {
-                    owners.push(owner.clone());
-                }
-                node.rrsets.push((rtype, i..j));
-            }
-            i = j;
-        }
-
-        // Empty non-terminals. Owners come in canonical order, so an ancestor already in the
-        // map has had its own ancestors inserted: stop there.
-        for owner in &owners {
-            let mut up = owner.parent();
-            while let Some(name) = up {
-                if !name.is_at_or_below(&origin) || nodes.contains_key(&name) {
-                    break;
-                }
-                up = name.parent();
-                nodes.insert(name, Node::default());
-            }
-        }
-
-        // The cut or DNAME above each name, parents before children.
-        let mut names: Vec<Name> = nodes.keys().cloned().collect();
-        names.sort();
-        for name in &names {
-            if *name == origin {
-                continue;
-            }
-            let parent = name.parent().expect("a name below the origin has a parent");
-            let p = &nodes[&parent];
-            let above = p.above.or_else(|| {
-                if parent != origin && p.has(RType::NS) {
+        // The cut or DNAME above the name at `at` in `w`, from its parent's node.
+        let above_of = |nodes: &HashMap<Box<[u8]>, Node>, w: &[u8], at: usize, labels: usize| {
+            let parent = &nodes[&w[parent_at(w, at)..]];
+            parent.above.or_else(|| {
+                let is_apex = w.len() - parent_at(w, at) == origin_len;
+                let cut = |kind| {
                     Some(Cut {
-                        labels: parent.label_count(),
-                        kind: CutKind::Delegation,
+                        labels: labels - 1,
+                        kind,
                     })
-                } else if p.has(RType::DNAME) {
-                    Some(Cut {
-                        labels: parent.label_count(),
-                        kind: CutKind::Dname,
-                    })
+                };
+                if !is_apex && parent.has(RType::NS) {
+                    cut(CutKind::Delegation)
+                } else if parent.has(RType::DNAME) {
+                    cut(CutKind::Dname)
                 } else {
                     None
                 }
-            });
-            nodes.get_mut(name).expect("indexed name").above = above;
+            })
+        };
+
+        // Records are in canonical order: an owner's records are one run, each RRset a run
+        // within it, and every ancestor that owns records comes before its descendants. So
+        // when an owner is reached, its existing ancestors are indexed with their cuts, and
+        // only the missing ones (empty non-terminals) are added, top down.
+        let mut i = 0;
+        while i < records.len() {
+            let owner = &records[i].owner;
+            let mut rrsets = Vec::new();
+            while i < records.len() && records[i].owner == *owner {
+                let (rtype, start) = (records[i].rtype, i);
+                while i < records.len() && records[i].owner == *owner && records[i].rtype == rtype {
+                    i += 1;
+                }
+                rrsets.push((rtype, start..i));
+            }
+            if !owner.is_at_or_below(&origin) {
+                continue;
+            }
+            let w = wire(owner);
+            if w.len() == origin_len {
+                nodes.get_mut(&w[..]).expect("the apex is indexed").rrsets = rrsets;
+                continue;
+            }
+            let labels = owner.label_count();
+            let mut missing = Vec::new();
+            let (mut at, mut at_labels) = (parent_at(&w, 0), labels - 1);
+            while !nodes.contains_key(&w[at..]) {
+                missing.push((at, at_labels));
+                (at, at_labels) = (parent_at(&w, at), at_labels - 1);
+            }
+            for &(at, at_labels) in missing.iter().rev() {
+                let above = above_of(&nodes, &w, at, at_labels);
+                nodes.insert(
+                    w[at..].into(),
+                    Node {
+                        rrsets: Vec::new(),
+                        above,
+                    },
+                );
+            }
+            let above = above_of(&nodes, &w, 0, labels);
+            let node = nodes.entry(w.into_boxed_slice()).or_default();
+            node.rrsets = rrsets;
+            node.above = above;
         }
 
-        let negative_soa = nodes[&origin].rrset(RType::SOA).and_then(|r| {
+        let negative_soa = nodes[&wire(&origin)[..]].rrset(RType::SOA).and_then(|r| {
             let rec = &records[r.start];
             let soa = rec.soa()?;
             let mut neg = rec.clone();
@@ -260,12 +287,16 @@ impl ZoneIndex {
 
     /// True if `name` exists in the zone: it owns records or is an empty non-terminal.
     pub fn contains(&self, name: &Name) -> bool {
-        self.nodes.contains_key(name)
+        self.nodes.contains_key(&wire(name)[..])
     }
 
     /// True if `name` is a zone cut: a non-apex owner of an NS set.
     pub fn is_delegation(&self, name: &Name) -> bool {
-        name != self.origin() && self.nodes.get(name).is_some_and(|n| n.has(RType::NS))
+        name != self.origin() && self.node(name).is_some_and(|n| n.has(RType::NS))
+    }
+
+    fn node(&self, name: &Name) -> Option<&Node> {
+        self.nodes.get(&wire(name)[..])
     }
 
     /// The record an item stands for.
@@ -328,39 +359,45 @@ impl ZoneIndex {
 
     /// One name of the chase: RFC 1034 §4.3.2 steps 3a–3c.
     fn step(&self, name: &Name, qtype: RType, res: &mut Resolution) -> Step {
-        if let Some(node) = self.nodes.get(name) {
+        let w = wire(name);
+        let labels = name.label_count();
+        if let Some(node) = self.nodes.get(&w[..]) {
             if let Some(cut) = node.above {
-                return self.interrupted(name, cut, res);
+                return self.interrupted(name, &w, cut, res);
             }
             if name != self.origin() && node.has(RType::NS) && qtype != DS {
-                self.referral(name, res);
+                self.referral(node, res);
                 return Step::Done;
             }
             return self.answer_at(name, node, false, qtype, res);
         }
 
-        // The name does not exist: find its closest encloser (the origin always exists).
-        let (encloser, enc_node) = (self.origin().label_count()..name.label_count())
-            .rev()
-            .find_map(|k| {
-                let anc = name.ancestor_with_labels(k)?;
-                let node = self.nodes.get(&anc)?;
-                Some((anc, node))
-            })
-            .expect("the origin is indexed and encloses every name in the zone");
+        // The name does not exist: find its closest encloser. The origin always exists and
+        // encloses every name asked here.
+        let (mut at, mut enc_labels) = (parent_at(&w, 0), labels - 1);
+        let enc_node = loop {
+            if let Some(node) = self.nodes.get(&w[at..]) {
+                break node;
+            }
+            (at, enc_labels) = (parent_at(&w, at), enc_labels - 1);
+        };
         if let Some(cut) = enc_node.above {
-            return self.interrupted(name, cut, res);
+            return self.interrupted(name, &w, cut, res);
         }
-        if encloser != *self.origin() && enc_node.has(RType::NS) {
-            self.referral(&encloser, res);
+        let is_apex = enc_labels == self.origin().label_count();
+        if !is_apex && enc_node.has(RType::NS) {
+            self.referral(enc_node, res);
             return Step::Done;
         }
         if enc_node.has(RType::DNAME) {
-            return self.dname(name, &encloser, res);
+            let encloser = name.ancestor_with_labels(enc_labels).expect("an ancestor");
+            return self.dname(name, &encloser, enc_node, res);
         }
         // RFC 4592 §3.3.1: the source of synthesis is `*.<closest encloser>`.
-        let wild = encloser.wildcard_child().ok();
-        if let Some(wnode) = wild.as_ref().and_then(|w| self.nodes.get(w)) {
+        let mut wild = Vec::with_capacity(2 + w.len() - at);
+        wild.extend_from_slice(&[1, b'*']);
+        wild.extend_from_slice(&w[at..]);
+        if let Some(wnode) = self.nodes.get(&wild[..]) {
             return self.answer_at(name, wnode, true, qtype, res);
         }
         res.rcode = Rcode::NxDomain;
@@ -368,24 +405,28 @@ impl ZoneIndex {
         Step::Done
     }
 
-    /// The descent to `name` met a zone cut or a DNAME above it.
-    fn interrupted(&self, name: &Name, cut: Cut, res: &mut Resolution) -> Step {
-        let at = name
-            .ancestor_with_labels(cut.labels)
-            .expect("the cut is an ancestor");
+    /// The descent to `name` (wire form `w`) met a zone cut or a DNAME above it.
+    fn interrupted(&self, name: &Name, w: &[u8], cut: Cut, res: &mut Resolution) -> Step {
+        let at = ancestor_at(w, name.label_count(), cut.labels);
+        let node = &self.nodes[&w[at..]];
         match cut.kind {
             CutKind::Delegation => {
-                self.referral(&at, res);
+                self.referral(node, res);
                 Step::Done
             }
-            CutKind::Dname => self.dname(name, &at, res),
+            CutKind::Dname => {
+                let owner = name
+                    .ancestor_with_labels(cut.labels)
+                    .expect("the cut is an ancestor");
+                self.dname(name, &owner, node, res)
+            }
         }
     }
 
     /// RFC 1034 §4.3.2 step 3b: the NS set of the cut in the authority section. The glue is
     /// added with the other additional records.
-    fn referral(&self, cut: &Name, res: &mut Resolution) {
-        if let Some(range) = self.nodes[cut].rrset(RType::NS) {
+    fn referral(&self, cut: &Node, res: &mut Resolution) {
+        if let Some(range) = cut.rrset(RType::NS) {
             res.authority.extend(range.map(Item::Stored));
         }
         if res.answer.is_empty() {
@@ -394,8 +435,8 @@ impl ZoneIndex {
     }
 
     /// RFC 6672 §3.2: the DNAME, then the CNAME it synthesises for `name`.
-    fn dname(&self, name: &Name, owner: &Name, res: &mut Resolution) -> Step {
-        let Some(range) = self.nodes[owner].rrset(RType::DNAME) else {
+    fn dname(&self, name: &Name, owner: &Name, node: &Node, res: &mut Resolution) -> Step {
+        let Some(range) = node.rrset(RType::DNAME) else {
             return Step::Done;
         };
         let index = range.start;
@@ -494,7 +535,7 @@ impl ZoneIndex {
             .filter_map(|item| self.additional_target(item))
             .collect();
         for target in targets {
-            let Some(node) = self.nodes.get(&target) else {
+            let Some(node) = self.node(&target) else {
                 continue;
             };
             for rtype in [RType::A, RType::AAAA] {

@@ -303,6 +303,87 @@ mod tests {
             assert_eq!(h.ttl, r.ttl);
             assert_eq!(h.name.to_ascii(), r.owner.to_string());
             assert_eq!(canonical_rdata(&h), r.rdata.to_vec(), "{r:?}");
+            // Known types are decoded, so names in them can be compressed; the rest are opaque.
+            let opaque = matches!(h.data, RData::Unknown { .. });
+            let known = [
+                RType::A,
+                RType::AAAA,
+                RType::NS,
+                RType::SOA,
+                RType::CNAME,
+                RType::MX,
+                RType::TXT,
+            ];
+            let expect_opaque = !known.contains(&r.rtype) || r.owner == n("bad.example.");
+            assert_eq!(opaque, expect_opaque, "{r:?}");
         }
+    }
+
+    fn zone(serial: u32) -> Zone {
+        let soa = Soa {
+            mname: n("ns.other."),
+            rname: n("h.other."),
+            serial,
+            refresh: 1,
+            retry: 1,
+            expire: 1,
+            minimum: 1,
+        };
+        let records = vec![
+            rec("example.", RType::SOA, soa.to_rdata()),
+            rec("example.", RType::NS, wire("ns.other.")),
+        ];
+        zonegate_core::validate::validate(
+            zonegate_core::ParsedZone {
+                origin: n("example."),
+                records,
+            },
+            &zonegate_core::Limits::default(),
+        )
+        .unwrap()
+    }
+
+    /// Installers race with generations in opposite orders: the held generation only ever
+    /// grows, ends at the newest, and every refusal names a generation at least as new.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_installs_never_go_back() {
+        let catalog = Arc::new(Catalog::new("race"));
+        let origin = n("example.");
+        let up = (1..=200u64).collect::<Vec<_>>();
+        let down = up.iter().rev().copied().collect::<Vec<_>>();
+        let mut tasks = Vec::new();
+        for order in [up, down] {
+            let catalog = catalog.clone();
+            tasks.push(tokio::spawn(async move {
+                for g in order {
+                    if let Err(held) = catalog.install(Generation(g), zone(g as u32)).await {
+                        assert!(held >= Generation(g), "refused {g} for an older {held}");
+                    }
+                }
+            }));
+        }
+        let watcher = {
+            let catalog = catalog.clone();
+            let origin = origin.clone();
+            tokio::spawn(async move {
+                let mut last = None;
+                while last != Some(Generation(200)) {
+                    let now = catalog.held(&origin);
+                    assert!(now >= last, "held went back from {last:?} to {now:?}");
+                    if let Some(z) = catalog.find(&origin) {
+                        // The served content is the generation's own.
+                        assert_eq!(z.index().zone().soa().serial as u64, z.generation().0);
+                    }
+                    last = now;
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        for t in tasks {
+            t.await.unwrap();
+        }
+        watcher.await.unwrap();
+        assert_eq!(catalog.held(&origin), Some(Generation(200)));
+        assert_eq!(catalog.zones(), vec![(origin, Generation(200))]);
     }
 }

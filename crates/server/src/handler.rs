@@ -19,6 +19,11 @@ use crate::catalog::{Catalog, ServedZone, to_hickory, to_hickory_name};
 /// The EDNS version this server speaks (RFC 6891 §6.1.3).
 const EDNS_VERSION: u8 = 0;
 
+/// Largest UDP response, whatever larger size a client offers: 1232 octets fit in one
+/// IPv6 packet without fragmentation (DNS Flag Day 2020). Larger answers are truncated and
+/// the client retries over TCP. Clients without EDNS get 512 (RFC 1035 §4.2.1).
+pub const UDP_PAYLOAD_MAX: u16 = 1232;
+
 /// Answers queries from the zones of a [`Catalog`].
 #[derive(Clone, Debug)]
 pub struct Handler {
@@ -87,11 +92,13 @@ impl RequestHandler for Handler {
         request: &Request,
         response_handle: R,
     ) -> ResponseInfo {
-        // RFC 6891 §7: answer EDNS with EDNS, advertising at least 512 octets.
+        // RFC 6891 §7: answer EDNS with EDNS. hickory truncates a UDP response to the size
+        // the response's OPT record states, so that is the smaller of the client's size and
+        // ours, and never below 512.
         let mut resp_edns = Edns::new();
         let edns = match request.edns.as_ref() {
             Some(req) => {
-                resp_edns.set_max_payload(req.max_payload().max(512));
+                resp_edns.set_max_payload(req.max_payload().clamp(512, UDP_PAYLOAD_MAX));
                 resp_edns.set_version(EDNS_VERSION);
                 if req.version() > EDNS_VERSION {
                     return send_error(

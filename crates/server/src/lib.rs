@@ -21,7 +21,7 @@ mod catalog;
 mod handler;
 
 pub use catalog::{Catalog, ServedZone};
-pub use handler::Handler;
+pub use handler::{Handler, UDP_PAYLOAD_MAX};
 
 /// How long a TCP connection may stay idle between queries before the server closes it.
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -188,30 +188,47 @@ async fn refusals_and_errors() {
     let q = with_edns(query(7, "www.example.", RecordType::A), 1232, 1);
     let r = udp(server.addr, &q).await;
     // BADVERS shares its code, 16, with BADSIG; hickory decodes it as the latter.
-    assert_eq!(u16::from(r.metadata.response_code), u16::from(ResponseCode::BADVERS));
+    assert_eq!(
+        u16::from(r.metadata.response_code),
+        u16::from(ResponseCode::BADVERS)
+    );
     server.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn large_answers_truncate_over_udp_only() {
-    let texts: Vec<_> = (0..20)
-        .map(|i| txt("big.example.", &format!("{i:02}{}", "x".repeat(60))))
-        .collect();
-    let (_catalog, server) = started(vec![zone("example.", 1, {
-        let mut v = texts;
-        v.push(a("ns1.example.", [192, 0, 2, 53]));
-        v
-    })])
-    .await;
-    let q = query(1, "big.example.", RecordType::TXT);
+    // `mid` is about 800 octets: over 512, under UDP_PAYLOAD_MAX. `big` is about 1600.
+    let mut records = vec![a("ns1.example.", [192, 0, 2, 53])];
+    for i in 0..12 {
+        records.push(txt("mid.example.", &format!("{i:02}{}", "x".repeat(60))));
+    }
+    for i in 0..24 {
+        records.push(txt("big.example.", &format!("{i:02}{}", "x".repeat(60))));
+    }
+    let (_catalog, server) = started(vec![zone("example.", 1, records)]).await;
+    let q = query(1, "mid.example.", RecordType::TXT);
     let r = udp(server.addr, &q).await;
     assert!(r.metadata.truncation, "over 512 octets without EDNS");
-    let r = tcp(server.addr, &q).await;
-    assert!(!r.metadata.truncation);
-    assert_eq!(r.answers.len(), 20);
     let r = udp(server.addr, &with_edns(q.clone(), 4096, 0)).await;
     assert!(!r.metadata.truncation, "fits the EDNS payload size");
-    assert_eq!(r.answers.len(), 20);
+    assert_eq!(r.answers.len(), 12);
+    assert_eq!(
+        r.edns.as_ref().unwrap().max_payload(),
+        zonegate_server::UDP_PAYLOAD_MAX
+    );
+    let r = tcp(server.addr, &q).await;
+    assert!(!r.metadata.truncation);
+    assert_eq!(r.answers.len(), 12);
+
+    let q = query(2, "big.example.", RecordType::TXT);
+    let r = udp(server.addr, &with_edns(q.clone(), 4096, 0)).await;
+    assert!(
+        r.metadata.truncation,
+        "over UDP_PAYLOAD_MAX even though the client offers 4096"
+    );
+    let r = tcp(server.addr, &q).await;
+    assert!(!r.metadata.truncation);
+    assert_eq!(r.answers.len(), 24);
     server.stop().await.unwrap();
 }
 
