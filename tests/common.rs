@@ -21,7 +21,8 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 impl Scratch {
     pub fn new(name: &str) -> Scratch {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("zonegate-e2e-{}-{name}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("zonegate-e2e-{}-{name}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch { dir }
@@ -51,14 +52,23 @@ impl Scratch {
 
     pub fn run_ok(&self, args: &[&str]) -> Output {
         let out = self.run(args);
-        assert_eq!(out.status.code(), Some(0), "zonegate {args:?} failed:\n{}", describe(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "zonegate {args:?} failed:\n{}",
+            describe(&out)
+        );
         out
     }
 
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.run(args);
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("zonegate {args:?} did not print JSON ({e}):\n{}", describe(&out)))
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "zonegate {args:?} did not print JSON ({e}):\n{}",
+                describe(&out)
+            )
+        })
     }
 
     pub fn serve(&self) -> Server {
@@ -178,8 +188,12 @@ impl Dig {
 
     /// Rdata of answer records of one type, sorted.
     pub fn rdata(&self, rtype: &str) -> Vec<String> {
-        let mut v: Vec<String> =
-            self.answer.iter().filter(|r| r.2 == rtype).map(|r| r.3.clone()).collect();
+        let mut v: Vec<String> = self
+            .answer
+            .iter()
+            .filter(|r| r.2 == rtype)
+            .map(|r| r.3.clone())
+            .collect();
         v.sort();
         v
     }
@@ -199,7 +213,10 @@ pub fn dig_at(addr: SocketAddr, query: &[&str], tcp: bool) -> Dig {
 }
 
 fn parse_dig(text: &str) -> Dig {
-    let mut dig = Dig { raw: text.to_string(), ..Dig::default() };
+    let mut dig = Dig {
+        raw: text.to_string(),
+        ..Dig::default()
+    };
     let mut section = "";
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix(";; ->>HEADER<<-") {

@@ -36,7 +36,10 @@ fn apply_then_serve_answers_authoritatively() {
     assert!(text.contains("published g1"), "{text}");
 
     let server = s.serve();
-    for d in [server.dig("www.example.com.", "A"), server.dig_tcp("www.example.com.", "A")] {
+    for d in [
+        server.dig("www.example.com.", "A"),
+        server.dig_tcp("www.example.com.", "A"),
+    ] {
         assert_eq!(d.status.as_deref(), Some("NOERROR"), "{}", d.raw);
         assert!(d.aa(), "AA must be set: {}", d.raw);
         assert_eq!(d.rdata("A"), vec!["192.0.2.10", "192.0.2.11"], "{}", d.raw);
@@ -47,19 +50,37 @@ fn apply_then_serve_answers_authoritatively() {
     assert_eq!(nx.status.as_deref(), Some("NXDOMAIN"), "{}", nx.raw);
     assert!(nx.aa());
     assert!(nx.answer.is_empty());
-    assert!(nx.authority.iter().any(|r| r.0 == "example.com." && r.2 == "SOA"), "{}", nx.raw);
+    assert!(
+        nx.authority
+            .iter()
+            .any(|r| r.0 == "example.com." && r.2 == "SOA"),
+        "{}",
+        nx.raw
+    );
 
     let nodata = server.dig("www.example.com.", "MX");
     assert_eq!(nodata.status.as_deref(), Some("NOERROR"), "{}", nodata.raw);
     assert!(nodata.answer.is_empty(), "{}", nodata.raw);
-    assert!(nodata.authority.iter().any(|r| r.2 == "SOA"), "{}", nodata.raw);
+    assert!(
+        nodata.authority.iter().any(|r| r.2 == "SOA"),
+        "{}",
+        nodata.raw
+    );
 
     // Names outside every zone are refused.
     let out_of_zone = server.dig("www.example.org.", "A");
-    assert_eq!(out_of_zone.status.as_deref(), Some("REFUSED"), "{}", out_of_zone.raw);
+    assert_eq!(
+        out_of_zone.status.as_deref(),
+        Some("REFUSED"),
+        "{}",
+        out_of_zone.raw
+    );
 
     let status = server.terminate();
-    assert!(status.success(), "serve must exit cleanly on SIGTERM: {status:?}");
+    assert!(
+        status.success(),
+        "serve must exit cleanly on SIGTERM: {status:?}"
+    );
 }
 
 #[test]
@@ -68,16 +89,25 @@ fn a_publication_from_another_process_is_served_within_one_second() {
     let f = s.write("z.zone", &zone(1, &["192.0.2.10"]));
     s.run_ok(&["apply", f.to_str().unwrap()]);
     let server = s.serve();
-    assert_eq!(server.dig("www.example.com.", "A").rdata("A"), vec!["192.0.2.10"]);
+    assert_eq!(
+        server.dig("www.example.com.", "A").rdata("A"),
+        vec!["192.0.2.10"]
+    );
 
-    for (i, addr) in ["192.0.2.20", "192.0.2.30", "192.0.2.40"].iter().enumerate() {
+    for (i, addr) in ["192.0.2.20", "192.0.2.30", "192.0.2.40"]
+        .iter()
+        .enumerate()
+    {
         let f = s.write("z.zone", &zone(2 + i as u32, &[addr]));
         s.run_ok(&["apply", f.to_str().unwrap()]);
         let took = wait_until(Duration::from_secs(5), || {
             server.dig("www.example.com.", "A").rdata("A") == vec![addr.to_string()]
         });
         let took = took.unwrap_or_else(|| panic!("{addr} was not served within 5 s"));
-        assert!(took <= Duration::from_secs(1), "new publication took {took:?} to be served");
+        assert!(
+            took <= Duration::from_secs(1),
+            "new publication took {took:?} to be served"
+        );
     }
 }
 
@@ -106,17 +136,40 @@ fn refused_plans_exit_3_and_change_nothing() {
     for (name, text, reason) in cases {
         let f = s.write(name, &text);
         for verb in ["apply", "plan"] {
-            let out = s.run(&[verb, f.to_str().unwrap(), "--zone", "example.com.", "--json"]);
-            assert_eq!(out.status.code(), Some(3), "{verb} {name}:\n{}", describe(&out));
+            let out = s.run(&[
+                verb,
+                f.to_str().unwrap(),
+                "--zone",
+                "example.com.",
+                "--json",
+            ]);
+            assert_eq!(
+                out.status.code(),
+                Some(3),
+                "{verb} {name}:\n{}",
+                describe(&out)
+            );
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(v["outcome"], "refused", "{v}");
             assert_eq!(v["reason"], reason, "{name}: {v}");
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(stderr.contains("refused"), "the refusal is explained on stderr: {stderr}");
+            assert!(
+                stderr.contains("refused"),
+                "the refusal is explained on stderr: {stderr}"
+            );
         }
-        assert_eq!(published(&s, "example.com."), Some(1), "{name} must not publish");
+        assert_eq!(
+            published(&s, "example.com."),
+            Some(1),
+            "{name} must not publish"
+        );
         let d = server.dig("www.example.com.", "A");
-        assert_eq!(d.rdata("A"), vec!["192.0.2.10"], "{name} changed the answers: {}", d.raw);
+        assert_eq!(
+            d.rdata("A"),
+            vec!["192.0.2.10"],
+            "{name} changed the answers: {}",
+            d.raw
+        );
     }
 
     // Each refusal is in the audit log with its reason (I8).
@@ -143,8 +196,16 @@ fn a_plan_whose_base_moved_is_stale_exit_4() {
     let b = s.write("b.zone", &zone(3, &["192.0.2.30"]));
     let pa = s.json(&["plan", a.to_str().unwrap(), "--json"]);
     let pb = s.json(&["plan", b.to_str().unwrap(), "--json"]);
-    assert_eq!((pa["generation"].as_u64(), pa["base"].as_u64()), (Some(2), Some(1)), "{pa}");
-    assert_eq!((pb["generation"].as_u64(), pb["base"].as_u64()), (Some(3), Some(1)), "{pb}");
+    assert_eq!(
+        (pa["generation"].as_u64(), pa["base"].as_u64()),
+        (Some(2), Some(1)),
+        "{pa}"
+    );
+    assert_eq!(
+        (pb["generation"].as_u64(), pb["base"].as_u64()),
+        (Some(3), Some(1)),
+        "{pb}"
+    );
 
     // B is published first; A was planned on g1, which is no longer published.
     s.run_ok(&["publish", "example.com.", "--generation", "3"]);
@@ -152,17 +213,36 @@ fn a_plan_whose_base_moved_is_stale_exit_4() {
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "stale");
-    assert_eq!((v["generation"].as_u64(), v["base"].as_u64(), v["published"].as_u64()), (Some(2), Some(1), Some(3)), "{v}");
+    assert_eq!(
+        (
+            v["generation"].as_u64(),
+            v["base"].as_u64(),
+            v["published"].as_u64()
+        ),
+        (Some(2), Some(1), Some(3)),
+        "{v}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("re-plan"));
     assert_eq!(published(&s, "example.com."), Some(3));
 
     // An older generation on the current base is stale too: generations never go back (I1).
     let out = s.run(&["publish", "example.com.", "--generation", "1"]);
-    assert!(matches!(out.status.code(), Some(0) | Some(4)), "{}", describe(&out));
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(4)),
+        "{}",
+        describe(&out)
+    );
     assert_eq!(published(&s, "example.com."), Some(3));
 
     let h = s.json(&["history", "example.com.", "--json"]);
-    assert!(h["audit"].as_array().unwrap().iter().any(|a| a["action"] == "stale" && a["generation"] == 2), "{h}");
+    assert!(
+        h["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "stale" && a["generation"] == 2),
+        "{h}"
+    );
 }
 
 #[test]
@@ -185,7 +265,10 @@ fn parse_errors_exit_2_naming_file_and_line() {
     let out = s.run(&["plan", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.zone") && err.contains('4'), "error must name file and line: {err}");
+    assert!(
+        err.contains("bad.zone") && err.contains('4'),
+        "error must name file and line: {err}"
+    );
 
     let out = s.run(&["plan", s.dir.join("missing.zone").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
@@ -202,8 +285,14 @@ fn several_zones_and_restart_serves_straight_away() {
     s.run_ok(&["apply", a.to_str().unwrap()]);
     s.run_ok(&["apply", b.to_str().unwrap()]);
     let server = s.serve();
-    assert_eq!(server.dig("www.example.com.", "A").rdata("A"), vec!["192.0.2.10"]);
-    assert_eq!(server.dig("www.example.net.", "A").rdata("A"), vec!["198.51.100.10"]);
+    assert_eq!(
+        server.dig("www.example.com.", "A").rdata("A"),
+        vec!["192.0.2.10"]
+    );
+    assert_eq!(
+        server.dig("www.example.net.", "A").rdata("A"),
+        vec!["198.51.100.10"]
+    );
     drop(server);
 
     // Restarted, it answers at once from the published generations.

@@ -18,7 +18,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "zonegate", version, about, long_about = None)]
 pub struct Cli {
     /// SQLite database file; created on first use.
-    #[arg(long, global = true, env = "ZONEGATE_DB", default_value = "./zonegate.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZONEGATE_DB",
+        default_value = "./zonegate.db"
+    )]
     pub db: PathBuf,
 
     /// TOML file with gate limits (see docs/configuration.md). Without it, the documented
@@ -114,7 +119,11 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::INTERNAL } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::INTERNAL
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -128,7 +137,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

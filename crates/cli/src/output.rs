@@ -14,7 +14,10 @@ pub struct Emit {
 
 impl Emit {
     pub fn object(&self, value: Value) {
-        println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("JSON values serialize")
+        );
     }
 }
 
@@ -27,15 +30,28 @@ fn diff_json(diff: &Diff) -> Value {
         .changes
         .iter()
         .map(|c| match c {
-            Change::Added { owner, rtype, records } => json!({
+            Change::Added {
+                owner,
+                rtype,
+                records,
+            } => json!({
                 "change": "added", "owner": owner.to_string(), "type": rtype.to_string(),
                 "added": records.iter().map(record_to_text).collect::<Vec<_>>(),
             }),
-            Change::Removed { owner, rtype, records } => json!({
+            Change::Removed {
+                owner,
+                rtype,
+                records,
+            } => json!({
                 "change": "removed", "owner": owner.to_string(), "type": rtype.to_string(),
                 "removed": records.iter().map(record_to_text).collect::<Vec<_>>(),
             }),
-            Change::Changed { owner, rtype, removed, added } => json!({
+            Change::Changed {
+                owner,
+                rtype,
+                removed,
+                added,
+            } => json!({
                 "change": "changed", "owner": owner.to_string(), "type": rtype.to_string(),
                 "removed": removed.iter().map(record_to_text).collect::<Vec<_>>(),
                 "added": added.iter().map(record_to_text).collect::<Vec<_>>(),
@@ -74,28 +90,50 @@ fn print_diff(diff: &Diff, max_lines: usize) {
         println!("  {l}");
     }
     if lines.len() > max_lines {
-        println!("  ... {} more lines (use --json for the full diff)", lines.len() - max_lines);
+        println!(
+            "  ... {} more lines (use --json for the full diff)",
+            lines.len() - max_lines
+        );
     }
 }
 
 pub fn plan(emit: &Emit, origin: &Name, outcome: &PlanOutcome, published: Option<&PublishOutcome>) {
     match outcome {
-        PlanOutcome::NoChanges { published: g, hash, record_count } => {
+        PlanOutcome::NoChanges {
+            published: g,
+            hash,
+            record_count,
+        } => {
             if emit.json {
                 emit.object(json!({
                     "zone": origin.to_string(), "outcome": "no-changes", "published": g.0,
                     "hash": hash.to_string(), "record_count": record_count, "verdict": "pass",
                 }));
             } else {
-                println!("zone {origin}: no changes; {g} is published with the same content ({record_count} records, {})", hash.short());
+                println!(
+                    "zone {origin}: no changes; {g} is published with the same content ({record_count} records, {})",
+                    hash.short()
+                );
             }
         }
-        PlanOutcome::Staged { generation, base, hash, record_count, diff } => {
+        PlanOutcome::Staged {
+            generation,
+            base,
+            hash,
+            record_count,
+            diff,
+        } => {
             let published_json = match published {
-                Some(PublishOutcome::Published { generation, version, .. }) => {
+                Some(PublishOutcome::Published {
+                    generation,
+                    version,
+                    ..
+                }) => {
                     json!({"generation": generation.0, "version": version})
                 }
-                Some(PublishOutcome::AlreadyPublished { generation }) => json!({"generation": generation.0}),
+                Some(PublishOutcome::AlreadyPublished { generation }) => {
+                    json!({"generation": generation.0})
+                }
                 None => Value::Null,
             };
             if emit.json {
@@ -122,13 +160,20 @@ pub fn plan(emit: &Emit, origin: &Name, outcome: &PlanOutcome, published: Option
                 print_diff(diff, 200);
                 println!("verdict: pass");
                 match published {
-                    Some(PublishOutcome::Published { generation, version, .. }) => {
+                    Some(PublishOutcome::Published {
+                        generation,
+                        version,
+                        ..
+                    }) => {
                         println!("published {generation} (version {version})")
                     }
                     Some(PublishOutcome::AlreadyPublished { generation }) => {
                         println!("{generation} is already published")
                     }
-                    None => println!("publish it with: zonegate publish {origin} --generation {}", generation.0),
+                    None => println!(
+                        "publish it with: zonegate publish {origin} --generation {}",
+                        generation.0
+                    ),
                 }
             }
         }
@@ -137,14 +182,21 @@ pub fn plan(emit: &Emit, origin: &Name, outcome: &PlanOutcome, published: Option
 
 pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
     match outcome {
-        PublishOutcome::Published { generation, base, version } => {
+        PublishOutcome::Published {
+            generation,
+            base,
+            version,
+        } => {
             if emit.json {
                 emit.object(json!({
                     "zone": origin.to_string(), "outcome": "published", "generation": generation.0,
                     "base": gen_json(*base), "version": version,
                 }));
             } else {
-                println!("zone {origin}: published {generation} (base {}, version {version})", OptGen(*base));
+                println!(
+                    "zone {origin}: published {generation} (base {}, version {version})",
+                    OptGen(*base)
+                );
             }
         }
         PublishOutcome::AlreadyPublished { generation } => {
@@ -160,7 +212,11 @@ pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
 }
 
 pub fn refusal(emit: &Emit, origin: &Name, refusal: &Refusal) {
-    let outcome = if refusal.is_stale() { "stale" } else { "refused" };
+    let outcome = if refusal.is_stale() {
+        "stale"
+    } else {
+        "refused"
+    };
     if emit.json {
         let mut value = json!({
             "zone": origin.to_string(), "outcome": outcome, "reason": refusal.reason(),
@@ -174,12 +230,20 @@ pub fn refusal(emit: &Emit, origin: &Name, refusal: &Refusal) {
                     .map(|v| json!({"rule": v.rule(), "condition": v.condition(), "message": v.to_string()}))
                     .collect();
             }
-            Refusal::Stale { generation, base, published } => {
+            Refusal::Stale {
+                generation,
+                base,
+                published,
+            } => {
                 value["generation"] = json!(generation.0);
                 value["base"] = gen_json(*base);
                 value["published"] = gen_json(*published);
             }
-            Refusal::TooOld { generation, age_s, max_s } => {
+            Refusal::TooOld {
+                generation,
+                age_s,
+                max_s,
+            } => {
                 value["generation"] = json!(generation.0);
                 value["age_s"] = json!(age_s);
                 value["plan_age_max_s"] = json!(max_s);
@@ -190,7 +254,9 @@ pub fn refusal(emit: &Emit, origin: &Name, refusal: &Refusal) {
         emit.object(value);
     }
     let hint = match refusal {
-        Refusal::Invalid(_) => "fix the zone file and run the command again; nothing was staged or published",
+        Refusal::Invalid(_) => {
+            "fix the zone file and run the command again; nothing was staged or published"
+        }
         _ => "nothing was published",
     };
     eprintln!("{outcome} ({}): {refusal}", refusal.reason());
@@ -223,14 +289,19 @@ pub fn status(emit: &Emit, rows: &[ZoneRow]) {
         println!("no zones yet; stage one with `zonegate plan ZONEFILE`");
         return;
     }
-    println!("{:<32} {:>10} {:>8} {:>9} {:>10}  hash", "zone", "published", "version", "records", "newest");
+    println!(
+        "{:<32} {:>10} {:>8} {:>9} {:>10}  hash",
+        "zone", "published", "version", "records", "newest"
+    );
     for r in rows {
         println!(
             "{:<32} {:>10} {:>8} {:>9} {:>10}  {}",
             r.origin.to_string(),
             OptGen(r.published).to_string(),
             r.version,
-            r.record_count.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+            r.record_count
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".into()),
             OptGen(r.newest).to_string(),
             r.hash.map(|h| h.short()).unwrap_or_else(|| "-".into()),
         );
@@ -275,7 +346,11 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
     }
     println!("audit (newest first):");
     for a in audit {
-        let reason = if a.reason.is_empty() { String::new() } else { format!(" [{}]", a.reason) };
+        let reason = if a.reason.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", a.reason)
+        };
         println!(
             "  #{:<5} {}  {:<10} {:>8} by {}{}: {}",
             a.id,
@@ -293,6 +368,8 @@ pub fn cleanup(emit: &Emit, origin: &Name, keep: u32, deleted: u64) {
     if emit.json {
         emit.object(json!({"zone": origin.to_string(), "outcome": "cleaned", "keep": keep, "deleted": deleted}));
     } else {
-        println!("zone {origin}: deleted {deleted} old plans (kept live generations and the newest {keep})");
+        println!(
+            "zone {origin}: deleted {deleted} old plans (kept live generations and the newest {keep})"
+        );
     }
 }

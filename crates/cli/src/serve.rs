@@ -46,7 +46,9 @@ pub async fn run(
                         None
                     }
                 };
-                if version.is_some() && (version != last_version || last_full.elapsed() >= FULL_PASS_EVERY) {
+                if version.is_some()
+                    && (version != last_version || last_full.elapsed() >= FULL_PASS_EVERY)
+                {
                     sync_all(&store, &catalog, &cfg).await;
                     last_version = version;
                     last_full = Instant::now();
@@ -71,7 +73,10 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig) {
     };
     for (zone, _generation, _version) in zones {
         match protocol::converge(store, catalog, &zone, cfg).await {
-            Ok(ConvergeOutcome::Installed { generation, previous }) => {
+            Ok(ConvergeOutcome::Installed {
+                generation,
+                previous,
+            }) => {
                 tracing::info!(%zone, %generation, previous = %protocol::OptGen(previous), "serving new generation");
             }
             Ok(_) => {}
@@ -86,13 +91,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
