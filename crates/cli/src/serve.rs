@@ -4,19 +4,142 @@
 //! with [`protocol::converge`], the same step the loom suite checks. New publications, also
 //! those made by other processes, are noticed by polling SQLite's `data_version`, which is
 //! cheap, every `poll_ms`; a full pass also runs every few seconds as a safety net.
+//!
+//! The first install of a zone (a server starting) also hands the catalog the zone's earlier
+//! published generations that the store still keeps, so that IXFR works from them at once.
+//! Serving options (serial policy, transfer ACL, NOTIFY targets) come from the `[server]`
+//! section of the config file; see [`ServerSection`].
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use zonegate_core::GateConfig;
-use zonegate_core::protocol::{self, ConvergeOutcome};
-use zonegate_server::Catalog;
+use serde::Deserialize;
+use zonegate_core::protocol::{self, ConvergeOutcome, Generation, PlanStatus, Store, Target};
+use zonegate_core::serial::SerialPolicy;
+use zonegate_core::{GateConfig, Name, Zone};
+use zonegate_server::{AddressMatch, Catalog, ServerOptions, ZoneOptions};
 use zonegate_store::SqliteStore;
 
 /// How often a full pass runs even when `data_version` did not move.
 const FULL_PASS_EVERY: Duration = Duration::from_secs(5);
+
+/// The `[server]` section of the config file. Every key is optional:
+///
+/// ```toml
+/// [server]
+/// serial_policy = "increment"      # or "unixtime", "dateserial"
+/// allow_transfer = ["127.0.0.1", "10.0.0.0/8"]
+/// notify = ["127.0.0.1:5301"]
+/// notify_retries = 5
+/// notify_timeout_ms = 2000
+/// history_versions_max = 10
+///
+/// [server.zones."example.com."]    # overrides for one zone
+/// allow_transfer = ["192.0.2.53"]
+/// notify = ["192.0.2.53:53"]
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    #[serde(flatten)]
+    default: ZoneSection,
+    notify_retries: Option<u32>,
+    notify_timeout_ms: Option<u64>,
+    #[serde(default)]
+    zones: HashMap<String, ZoneSection>,
+}
+
+/// Serving options of one zone, or of every zone.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZoneSection {
+    serial_policy: Option<SerialPolicy>,
+    allow_transfer: Option<Vec<String>>,
+    notify: Option<Vec<SocketAddr>>,
+    history_versions_max: Option<usize>,
+}
+
+impl ZoneSection {
+    /// These options on top of `base`.
+    fn apply(&self, base: &ZoneOptions) -> anyhow::Result<ZoneOptions> {
+        let mut out = base.clone();
+        if let Some(p) = self.serial_policy {
+            out.serial_policy = p;
+        }
+        if let Some(list) = &self.allow_transfer {
+            out.allow_transfer = list
+                .iter()
+                .map(|s| s.parse::<AddressMatch>())
+                .collect::<Result<_, _>>()
+                .context("allow_transfer")?;
+        }
+        if let Some(list) = &self.notify {
+            out.notify = list.clone();
+        }
+        if let Some(n) = self.history_versions_max {
+            out.history_versions_max = n;
+        }
+        Ok(out)
+    }
+}
+
+impl ServerSection {
+    fn options(&self) -> anyhow::Result<ServerOptions> {
+        let mut out = ServerOptions::default();
+        out.default = self.default.apply(&out.default)?;
+        if let Some(r) = self.notify_retries {
+            out.notify_retries = r;
+        }
+        if let Some(ms) = self.notify_timeout_ms {
+            out.notify_timeout = Duration::from_millis(ms.max(1));
+        }
+        for (zone, section) in &self.zones {
+            let absolute = if zone.ends_with('.') {
+                zone.clone()
+            } else {
+                format!("{zone}.")
+            };
+            let origin = Name::parse(&absolute)
+                .with_context(|| format!("[server.zones.{zone:?}] is not a zone name"))?;
+            let opts = section
+                .apply(&out.default)
+                .with_context(|| format!("[server.zones.{zone:?}]"))?;
+            out.zones.insert(origin, opts);
+        }
+        Ok(out)
+    }
+}
+
+/// The serving options in the config file's `[server]` section; the defaults without a file.
+pub fn server_options(config: Option<&Path>) -> anyhow::Result<ServerOptions> {
+    let Some(path) = config else {
+        return Ok(ServerOptions::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let mut table: toml::Table = toml::from_str(&text)
+        .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+    let Some(section) = table.remove("server") else {
+        return Ok(ServerOptions::default());
+    };
+    let section: ServerSection = section
+        .try_into()
+        .with_context(|| format!("the [server] section of {} is not valid", path.display()))?;
+    section
+        .options()
+        .with_context(|| format!("the [server] section of {} is not valid", path.display()))
+}
+
+/// The config file without its `[server]` section, which the gate settings do not know.
+pub fn without_server_section(text: &str) -> Result<toml::Value, toml::de::Error> {
+    let mut table: toml::Table = toml::from_str(text)?;
+    table.remove("server");
+    Ok(toml::Value::Table(table))
+}
 
 pub async fn run(
     store: SqliteStore,
@@ -24,9 +147,10 @@ pub async fn run(
     listen: Vec<SocketAddr>,
     poll_ms: u64,
     target_id: Option<String>,
+    options: ServerOptions,
 ) -> anyhow::Result<()> {
     let id = target_id.unwrap_or_else(|| format!("serve@{}", listen[0]));
-    let catalog = Arc::new(Catalog::new(id));
+    let catalog = Arc::new(Catalog::with_options(id, options));
     // Load every published zone before answering anything, so a restart serves straight away.
     sync_all(&store, &catalog, &cfg).await;
     let poller = {
@@ -63,6 +187,88 @@ pub async fn run(
     result
 }
 
+/// The catalog as the protocol's target, seeding the IXFR history from the store on a zone's
+/// first install.
+struct Seeding<'a> {
+    catalog: &'a Catalog,
+    store: &'a SqliteStore,
+    cfg: &'a GateConfig,
+}
+
+impl Target for Seeding<'_> {
+    fn id(&self) -> &str {
+        self.catalog.id()
+    }
+
+    fn held(&self, zone: &Name) -> Option<Generation> {
+        self.catalog.held(zone)
+    }
+
+    async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {
+        if self.catalog.held(zone.origin()).is_some() {
+            return self.catalog.install(generation, zone).await;
+        }
+        let older = earlier_published(
+            self.store,
+            self.catalog,
+            self.cfg,
+            zone.origin(),
+            generation,
+        )
+        .await;
+        self.catalog
+            .install_with_history(generation, zone, older)
+            .await
+    }
+}
+
+/// The zone's generations below `generation` that were once published and are still stored,
+/// newest first up to the history bound, each validated again. Anything unreadable is skipped:
+/// history is an optimisation, and a full transfer is always correct.
+async fn earlier_published(
+    store: &SqliteStore,
+    catalog: &Catalog,
+    cfg: &GateConfig,
+    origin: &Name,
+    generation: Generation,
+) -> Vec<(Generation, Zone)> {
+    let opts = catalog.options().zone(origin);
+    if !opts.serial_policy.is_deterministic() || opts.history_versions_max == 0 {
+        return Vec::new();
+    }
+    let plans = match store.plans(origin).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(zone = %origin, error = %e, "cannot list earlier generations; IXFR starts from now");
+            return Vec::new();
+        }
+    };
+    let mut wanted: Vec<Generation> = plans
+        .iter()
+        .filter(|p| p.generation < generation)
+        .filter(|p| matches!(p.status, PlanStatus::Published | PlanStatus::Superseded))
+        .map(|p| p.generation)
+        .collect();
+    wanted.sort();
+    let keep = wanted.len().saturating_sub(opts.history_versions_max);
+    let mut out = Vec::new();
+    for g in wanted.into_iter().skip(keep) {
+        match store.load_plan(origin, g).await {
+            Ok(Some(plan)) => match Zone::decode(origin, &plan.body, &plan.hash, &cfg.limits) {
+                Ok(z) => out.push((g, z)),
+                Err(e) => {
+                    tracing::warn!(zone = %origin, generation = %g, error = %e, "skipping an unreadable earlier generation")
+                }
+            },
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(zone = %origin, generation = %g, error = %e, "cannot load an earlier generation")
+            }
+        }
+    }
+    out
+}
+
 async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig) {
     let zones = match store.published_plans().await {
         Ok(z) => z,
@@ -71,13 +277,22 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig) {
             return;
         }
     };
+    let target = Seeding {
+        catalog,
+        store,
+        cfg,
+    };
     for (zone, _generation, _version) in zones {
-        match protocol::converge(store, catalog, &zone, cfg).await {
+        match protocol::converge(store, &target, &zone, cfg).await {
             Ok(ConvergeOutcome::Installed {
                 generation,
                 previous,
             }) => {
-                tracing::info!(%zone, %generation, previous = %protocol::OptGen(previous), "serving new generation");
+                tracing::info!(
+                    %zone, %generation, previous = %protocol::OptGen(previous),
+                    serial = catalog.serial(&zone).unwrap_or(0),
+                    "serving new generation"
+                );
             }
             Ok(_) => {}
             Err(e) => {
@@ -109,4 +324,54 @@ async fn shutdown_signal() {
         let _ = ctrl_c.await;
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<ServerOptions> {
+        let mut table: toml::Table = toml::from_str(text)?;
+        let section: ServerSection = table.remove("server").unwrap().try_into()?;
+        section.options()
+    }
+
+    #[test]
+    fn server_section_with_zone_overrides() {
+        let o = parse(
+            r#"
+            [server]
+            serial_policy = "dateserial"
+            allow_transfer = ["127.0.0.1", "10.0.0.0/8"]
+            notify = ["127.0.0.1:5301"]
+            notify_retries = 2
+            notify_timeout_ms = 300
+            [server.zones."example.com"]
+            allow_transfer = ["192.0.2.53"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(o.default.serial_policy, SerialPolicy::DateSerial);
+        assert!(o.default.may_transfer("10.1.2.3".parse().unwrap()));
+        assert_eq!(o.notify_retries, 2);
+        assert_eq!(o.notify_timeout, Duration::from_millis(300));
+        let z = o.zone(&Name::parse("example.com.").unwrap());
+        // Overridden ACL, inherited policy and NOTIFY targets.
+        assert!(!z.may_transfer("10.1.2.3".parse().unwrap()));
+        assert!(z.may_transfer("192.0.2.53".parse().unwrap()));
+        assert_eq!(z.serial_policy, SerialPolicy::DateSerial);
+        assert_eq!(z.notify, vec!["127.0.0.1:5301".parse().unwrap()]);
+    }
+
+    #[test]
+    fn server_section_errors_are_named() {
+        let e = parse("[server]\nallow_transfer = [\"10.0.0.0/40\"]").unwrap_err();
+        assert!(format!("{e:#}").contains("10.0.0.0/40"), "{e:#}");
+        assert!(parse("[server]\nserial_policy = \"keep\"").is_err());
+        assert!(parse("[server]\nallow_transfers = []").is_err());
+        // The gate settings never see the section.
+        let rest = without_server_section("plan_age_max_s = 5\n[server]\nnotify = []\n").unwrap();
+        assert!(rest.get("server").is_none());
+        assert!(rest.get("plan_age_max_s").is_some());
+    }
 }

@@ -271,6 +271,11 @@ impl ZoneIndex {
         &self.zone
     }
 
+    /// The indexed zone, giving up the index.
+    pub fn into_zone(self) -> Zone {
+        self.zone
+    }
+
     pub fn origin(&self) -> &Name {
         self.zone.origin()
     }

@@ -4,14 +4,31 @@
 //!
 //! The whole zone set is one immutable map behind an [`ArcSwap`]. A query loads the pointer
 //! once, takes the [`ServedZone`] it needs (an `Arc`), and answers from it alone, so a response
-//! is wholly from one generation. Installing a generation builds the new [`ServedZone`] (the
-//! lookup index and every record already converted to hickory's form) before taking any lock,
-//! then, under a mutex that only installers take, checks the held generation and swaps in a
-//! copy of the map with the new zone: the "is it newer" check and the write are one step
-//! (invariant I1). Queries never take that mutex.
+//! is wholly from one generation. A zone transfer does the same and streams from that one
+//! `Arc` however long it takes, so it is a consistent snapshot even while newer generations
+//! are installed.
+//!
+//! Installing a generation builds the new [`ServedZone`] before taking any lock: the SOA
+//! serial its policy gives (see [`zonegate_core::serial`]), the lookup index, every record
+//! already converted to hickory's form, and the IXFR history: the previous version's history
+//! plus the delta from the previous version to this one. Then, under a mutex that only
+//! installers take, it checks the held generation and swaps in a copy of the map with the new
+//! zone: the "is it newer" check and the write are one step (invariant I1). If another
+//! install got in between, the build is redone against the zone now held, so the history is
+//! always a chain and the serial always grows. Queries never take that mutex.
+//!
+//! ```text
+//!   install(g, zone) ──▶ serial = next_serial(held serial, policy(g, now))
+//!                        zone' = zone with that serial
+//!                        history = held.history + Delta(held, zone')   (trimmed)
+//!                        index, hickory records
+//!                    ──▶ lock; held still the one built against and older than g? swap : retry
+//!                    ──▶ NOTIFY the zone's secondaries
+//! ```
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use hickory_proto::rr::rdata::NULL;
@@ -21,45 +38,101 @@ use hickory_proto::serialize::binary::{
 };
 use zonegate_core::lookup::ZoneIndex;
 use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::serial::{next_serial, with_serial};
+use zonegate_core::xfr::{Delta, history_start, record_wire_len};
 use zonegate_core::{Name, Record, Zone};
+
+use crate::notify::Notifier;
+use crate::options::{ServerOptions, ZoneOptions};
+
+/// One step of IXFR history: the difference sequence from serial `from` to serial `to`
+/// (RFC 1995 §4), already in hickory's form.
+#[derive(Debug)]
+pub(crate) struct HistoryStep {
+    pub(crate) from: u32,
+    pub(crate) to: u32,
+    /// Old SOA, deletions, new SOA, additions.
+    pub(crate) records: Vec<HRecord>,
+    /// The uncompressed wire size of each of `records`.
+    pub(crate) sizes: Vec<usize>,
+}
+
+impl HistoryStep {
+    fn new(delta: &Delta) -> Self {
+        HistoryStep {
+            from: delta.from_serial(),
+            to: delta.to_serial(),
+            records: delta.sequence().map(to_hickory).collect(),
+            sizes: delta.sequence().map(record_wire_len).collect(),
+        }
+    }
+}
 
 /// One zone at one generation, ready to answer from.
 pub struct ServedZone {
     generation: Generation,
+    /// The served SOA serial, which the policy derived from the generation.
+    serial: u32,
     index: ZoneIndex,
     /// `index.records()` in hickory's form, same order.
     records: Vec<HRecord>,
     /// `index.negative_soa()` in hickory's form.
     negative_soa: Option<HRecord>,
+    /// Deltas from older served versions up to this one, oldest first, forming a chain.
+    history: Vec<Arc<HistoryStep>>,
 }
 
 impl std::fmt::Debug for ServedZone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "ServedZone({} at {})",
+            "ServedZone({} at {}, serial {})",
             self.index.origin(),
-            self.generation
+            self.generation,
+            self.serial
         )
     }
 }
 
 impl ServedZone {
-    /// Indexes `zone` and converts its records. This is the expensive part of an install.
-    pub fn new(generation: Generation, zone: Zone) -> Self {
+    /// Serves `zone` at `generation` with SOA serial `serial`, after `previous` (whose history
+    /// it extends). This is the expensive part of an install.
+    fn build(
+        generation: Generation,
+        zone: Zone,
+        serial: u32,
+        previous: Option<&ServedZone>,
+        opts: &ZoneOptions,
+    ) -> Self {
+        let zone = with_serial(zone, serial);
+        let mut history = Vec::new();
+        if let Some(prev) = previous {
+            history.extend(prev.history.iter().cloned());
+            let delta = Delta::between(prev.index.zone(), &zone);
+            history.push(Arc::new(HistoryStep::new(&delta)));
+        }
+        let lens: Vec<usize> = history.iter().map(|s| s.records.len()).collect();
+        history.drain(..history_start(&lens, opts.history_versions_max, zone.len()));
         let index = ZoneIndex::new(zone);
         let records = index.records().iter().map(to_hickory).collect();
         let negative_soa = index.negative_soa().map(to_hickory);
         ServedZone {
             generation,
+            serial,
             index,
             records,
             negative_soa,
+            history,
         }
     }
 
     pub fn generation(&self) -> Generation {
         self.generation
+    }
+
+    /// The SOA serial served for this generation.
+    pub fn serial(&self) -> u32 {
+        self.serial
     }
 
     pub fn origin(&self) -> &Name {
@@ -70,13 +143,34 @@ impl ServedZone {
         &self.index
     }
 
+    /// The serials IXFR can start from: the oldest version the history reaches back to, then
+    /// every later one, ending with this one's.
+    pub fn history_serials(&self) -> Vec<u32> {
+        let mut out: Vec<u32> = self.history.iter().map(|s| s.from).collect();
+        out.push(self.serial);
+        out
+    }
+
     /// The hickory form of `index().records()[i]`.
     pub(crate) fn hickory_record(&self, i: usize) -> &HRecord {
         &self.records[i]
     }
 
+    pub(crate) fn hickory_records(&self) -> &[HRecord] {
+        &self.records
+    }
+
     pub(crate) fn hickory_negative_soa(&self) -> Option<&HRecord> {
         self.negative_soa.as_ref()
+    }
+
+    pub(crate) fn history(&self) -> &[Arc<HistoryStep>] {
+        &self.history
+    }
+
+    /// Gives the zone content back, for a rebuild.
+    fn into_zone(self) -> Zone {
+        self.index.into_zone()
     }
 }
 
@@ -128,6 +222,8 @@ pub struct Catalog {
     zones: ArcSwap<HashMap<Name, Arc<ServedZone>>>,
     /// Serialises installs so that checking the held generation and swapping are one step.
     install: Mutex<()>,
+    options: ServerOptions,
+    notifier: Notifier,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -139,14 +235,35 @@ impl std::fmt::Debug for Catalog {
     }
 }
 
+/// Why a built zone was not swapped in.
+enum SwapRefused {
+    /// The catalog holds this generation, which is at least as new.
+    Held(Generation),
+    /// Another install changed the zone since the build started; build again.
+    Moved(Box<ServedZone>),
+}
+
 impl Catalog {
-    /// An empty catalog recorded in the store as target `id`.
+    /// An empty catalog recorded in the store as target `id`, with default options: serials
+    /// by `increment`, no transfers, no NOTIFY.
     pub fn new(id: impl Into<String>) -> Self {
+        Catalog::with_options(id, ServerOptions::default())
+    }
+
+    /// An empty catalog with the given serving options.
+    pub fn with_options(id: impl Into<String>, options: ServerOptions) -> Self {
+        let notifier = Notifier::new(options.notify_retries, options.notify_timeout);
         Catalog {
             id: id.into(),
             zones: ArcSwap::from_pointee(HashMap::new()),
             install: Mutex::new(()),
+            options,
+            notifier,
         }
+    }
+
+    pub fn options(&self) -> &ServerOptions {
+        &self.options
     }
 
     /// Every zone served, with its generation, in canonical name order.
@@ -158,6 +275,16 @@ impl Catalog {
             .collect();
         out.sort();
         out
+    }
+
+    /// The served SOA serial of `zone`, if it is served.
+    pub fn serial(&self, zone: &Name) -> Option<u32> {
+        self.zones.load().get(zone).map(|z| z.serial)
+    }
+
+    /// The zone served under exactly this origin.
+    pub fn get(&self, origin: &Name) -> Option<Arc<ServedZone>> {
+        self.zones.load().get(origin).cloned()
     }
 
     /// The served zone whose origin is the longest suffix of `qname` (the zone that is
@@ -176,22 +303,114 @@ impl Catalog {
         })
     }
 
-    /// Puts a ready zone in place if it is newer than what is held; `Err(held)` otherwise.
-    fn swap_in(&self, served: Arc<ServedZone>) -> Result<(), Generation> {
+    /// How many NOTIFY messages secondaries have acknowledged since the catalog was made.
+    pub fn notifies_acknowledged(&self) -> u64 {
+        self.notifier.acknowledged()
+    }
+
+    /// Puts a ready zone in place if it is newer than what is held and what is held is still
+    /// `built_on`, the zone it was built against.
+    fn swap_in(
+        &self,
+        served: ServedZone,
+        built_on: Option<&Arc<ServedZone>>,
+    ) -> Result<(), SwapRefused> {
         let _guard = self
             .install
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.zones.load_full();
-        let held = current.get(served.origin()).map(|z| z.generation);
-        if let Some(held) = held.filter(|h| *h >= served.generation) {
-            return Err(held);
+        let held = current.get(served.origin());
+        if let Some(held) = held.filter(|h| h.generation >= served.generation) {
+            return Err(SwapRefused::Held(held.generation));
+        }
+        let same = match (held, built_on) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if !same {
+            return Err(SwapRefused::Moved(Box::new(served)));
         }
         let mut next = HashMap::clone(&current);
-        next.insert(served.origin().clone(), served);
+        next.insert(served.origin().clone(), Arc::new(served));
         self.zones.store(Arc::new(next));
         Ok(())
     }
+
+    /// Installs `zone` at `generation`, as [`Target::install`] does. When the catalog holds
+    /// nothing for the zone yet (a server starting) and the zone's serial policy gives every
+    /// generation a fixed serial, `older` (earlier published generations of the zone, in any
+    /// order) seeds the IXFR history, so that secondaries that were current before a restart
+    /// still get incremental transfers. Otherwise `older` is not used.
+    pub async fn install_with_history(
+        &self,
+        generation: Generation,
+        zone: Zone,
+        older: Vec<(Generation, Zone)>,
+    ) -> Result<(), Generation> {
+        // Cheap early refusal, so a stale install does not pay for the index. The check that
+        // counts is the one in `swap_in`, under the install lock.
+        if let Some(held) = self.held(zone.origin()).filter(|h| *h >= generation) {
+            return Err(held);
+        }
+        let origin = zone.origin().clone();
+        let opts = self.options.zone(&origin).clone();
+        let now_s = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut zone = zone;
+        let mut older = Some(older);
+        loop {
+            let previous = self.zones.load().get(&origin).cloned();
+            let seed = match (&previous, opts.serial_policy.is_deterministic()) {
+                (None, true) => older.take().unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let (prev, o, origin_of_seed) = (previous.clone(), opts.clone(), origin.clone());
+            let served = blocking(move || {
+                let seeded = seed_history(&origin_of_seed, generation, seed, &o, now_s);
+                let base = prev.as_deref().or(seeded.as_ref());
+                let candidate = o.serial_policy.candidate(generation, now_s);
+                let serial = next_serial(base.map(|p| p.serial), candidate);
+                ServedZone::build(generation, zone, serial, base, &o)
+            })
+            .await;
+            let soa = to_hickory(served.index.zone().soa_record());
+            match self.swap_in(served, previous.as_ref()) {
+                Ok(()) => {
+                    self.notifier.notify(&origin, generation, soa, &opts.notify);
+                    return Ok(());
+                }
+                Err(SwapRefused::Held(held)) => return Err(held),
+                Err(SwapRefused::Moved(served)) => zone = served.into_zone(),
+            }
+        }
+    }
+}
+
+/// The newest of `older` generations below `generation` as a served zone whose history chains
+/// through the others, or `None` if there are none.
+fn seed_history(
+    origin: &Name,
+    generation: Generation,
+    mut older: Vec<(Generation, Zone)>,
+    opts: &ZoneOptions,
+    now_s: u64,
+) -> Option<ServedZone> {
+    older.retain(|(g, z)| *g < generation && z.origin() == origin);
+    older.sort_by_key(|(g, _)| *g);
+    let keep = older.len().saturating_sub(opts.history_versions_max);
+    let mut served: Option<ServedZone> = None;
+    for (g, z) in older.into_iter().skip(keep) {
+        let serial = next_serial(
+            served.as_ref().map(|s| s.serial),
+            opts.serial_policy.candidate(g, now_s),
+        );
+        served = Some(ServedZone::build(g, z, serial, served.as_ref(), opts));
+    }
+    served
 }
 
 impl Target for Catalog {
@@ -204,31 +423,21 @@ impl Target for Catalog {
     }
 
     async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {
-        // Cheap early refusal, so a stale install does not pay for the index. The check that
-        // counts is the one in `swap_in`, under the install lock.
-        if let Some(held) = self.held(zone.origin()).filter(|h| *h >= generation) {
-            return Err(held);
-        }
-        let served = build(generation, zone).await;
-        self.swap_in(Arc::new(served))
+        self.install_with_history(generation, zone, Vec::new())
+            .await
     }
 }
 
-/// Builds the served zone on tokio's blocking pool when there is a runtime, so that a large
-/// zone does not stall the tasks answering queries.
-async fn build(generation: Generation, zone: Zone) -> ServedZone {
+/// Runs `f` on tokio's blocking pool when there is a runtime, so that building a large zone
+/// does not stall the tasks answering queries.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            match handle
-                .spawn_blocking(move || ServedZone::new(generation, zone))
-                .await
-            {
-                Ok(served) => served,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(e) => panic!("building the zone index was cancelled: {e}"),
-            }
-        }
-        Err(_) => ServedZone::new(generation, zone),
+        Ok(handle) => match handle.spawn_blocking(f).await {
+            Ok(out) => out,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("building the zone index was cancelled: {e}"),
+        },
+        Err(_) => f(),
     }
 }
 
@@ -384,6 +593,18 @@ mod tests {
         }
         watcher.await.unwrap();
         assert_eq!(catalog.held(&origin), Some(Generation(200)));
-        assert_eq!(catalog.zones(), vec![(origin, Generation(200))]);
+        assert_eq!(catalog.zones(), vec![(origin.clone(), Generation(200))]);
+        // Whatever interleaving the installs took, the IXFR history is one chain of growing
+        // serials that ends at the served one.
+        let served = catalog.find(&origin).unwrap();
+        let steps: Vec<(u32, u32)> = served.history().iter().map(|s| (s.from, s.to)).collect();
+        assert!(!steps.is_empty());
+        for w in steps.windows(2) {
+            assert_eq!(w[0].1, w[1].0, "{steps:?}");
+        }
+        for (from, to) in &steps {
+            assert!(zonegate_core::serial::serial_gt(*to, *from), "{steps:?}");
+        }
+        assert_eq!(steps.last().unwrap().1, served.serial());
     }
 }

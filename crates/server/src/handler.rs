@@ -50,7 +50,7 @@ fn response_code(rcode: Rcode) -> ResponseCode {
 }
 
 /// Sends a response with no records and `code`.
-async fn send_error(
+pub(crate) async fn send_error(
     request: &Request,
     code: ResponseCode,
     edns: Option<&Edns>,
@@ -76,7 +76,7 @@ async fn send_error(
 }
 
 /// The response info to report when a response could not be sent.
-fn failed(request: &Request) -> ResponseInfo {
+pub(crate) fn failed(request: &Request) -> ResponseInfo {
     let mut metadata = Metadata::response_from_request(&request.metadata);
     metadata.response_code = ResponseCode::ServFail;
     ResponseInfo::from(Header {
@@ -126,13 +126,20 @@ impl RequestHandler for Handler {
             return send_error(request, ResponseCode::Refused, edns, response_handle).await;
         }
         let qtype = query.query_type();
-        if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
-            // Zone transfer is not served by this handler.
-            return send_error(request, ResponseCode::Refused, edns, response_handle).await;
-        }
         let Ok(qname) = Name::from_labels(query.name().iter()) else {
             return send_error(request, ResponseCode::FormErr, edns, response_handle).await;
         };
+        if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+            return crate::xfr::transfer(
+                &self.catalog,
+                request,
+                &qname,
+                qtype,
+                edns,
+                response_handle,
+            )
+            .await;
+        }
         let Some(zone) = self.catalog.find(&qname) else {
             return send_error(request, ResponseCode::Refused, edns, response_handle).await;
         };

@@ -1,13 +1,18 @@
-//! Authoritative DNS over UDP and TCP, answering from the generations a [`Catalog`] holds.
+//! Authoritative DNS over UDP and TCP, answering from the generations a [`Catalog`] holds,
+//! with zone transfer out (AXFR, IXFR) and NOTIFY to secondaries.
 //!
-//! This is the only crate that knows hickory. hickory-server runs the UDP and TCP loops,
-//! decodes messages and truncates UDP responses; the answers come from
+//! This is the only crate that knows hickory. hickory-server runs the UDP loop, decodes
+//! messages and truncates UDP responses; TCP runs on our own loop (`tcp.rs`) so that a zone
+//! transfer can stream any number of messages. The answers come from
 //! [`zonegate_core::lookup::ZoneIndex`], our own RFC 1034 §4.3.2 lookup, because hickory's
-//! in-memory zone handler gets referrals, wildcard NODATA and DNAME wrong.
+//! in-memory zone handler gets referrals, wildcard NODATA and DNAME wrong. What to transfer is
+//! decided by [`zonegate_core::xfr`], and the SOA serial by [`zonegate_core::serial`].
 //!
 //! - [`Catalog`]: the served zone set, a [`zonegate_core::protocol::Target`]. Installing a
-//!   generation swaps one pointer; a query sees the old zone or the new one, never a mix.
+//!   generation swaps one pointer; a query or a transfer sees the old zone or the new one,
+//!   never a mix. Installing also extends the zone's IXFR history and sends NOTIFY.
 //! - [`Handler`]: the hickory request handler over a catalog.
+//! - [`ServerOptions`] / [`ZoneOptions`]: serial policy, transfer ACL and NOTIFY targets.
 //! - [`serve`] / [`Listeners`]: bind and run until shut down.
 
 use std::future::Future;
@@ -16,18 +21,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 mod catalog;
 mod handler;
+mod notify;
+mod options;
+mod tcp;
+mod xfr;
 
 pub use catalog::{Catalog, ServedZone};
 pub use handler::{Handler, UDP_PAYLOAD_MAX};
+pub use options::{AddressMatch, AddressMatchError, ServerOptions, ZoneOptions};
+pub use tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
+pub use xfr::XFR_MESSAGE_BYTES_MAX;
+pub use zonegate_core::serial::SerialPolicy;
 
 /// How long a TCP connection may stay idle between queries before the server closes it.
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Responses queued per TCP connection before the connection applies back-pressure.
-const TCP_RESPONSE_BUFFER: usize = 32;
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -158,12 +170,20 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let addrs = listeners.local_addrs();
-    let mut server = hickory_server::Server::new(Handler::new(catalog));
+    let handler = Handler::new(catalog);
+    let mut server = hickory_server::Server::new(handler.clone());
     for socket in listeners.udp {
         server.register_socket(socket);
     }
+    let (stop_tcp, stopped) = watch::channel(false);
+    let mut tcp_loops = JoinSet::new();
     for listener in listeners.tcp {
-        server.register_listener(listener, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+        tcp_loops.spawn(tcp::run(
+            listener,
+            handler.clone(),
+            TCP_IDLE_TIMEOUT,
+            stopped.clone(),
+        ));
     }
     tracing::info!(?addrs, "answering DNS queries over UDP and TCP");
     tokio::select! {
@@ -174,8 +194,17 @@ pub async fn serve_on(
             };
             return Err(ServerError::Stopped { detail });
         }
+        Some(result) = tcp_loops.join_next() => {
+            let detail = match result {
+                Ok(()) => "a TCP listener closed".to_string(),
+                Err(e) => format!("a TCP listener failed: {e}"),
+            };
+            return Err(ServerError::Stopped { detail });
+        }
         () = shutdown => {}
     }
+    let _ = stop_tcp.send(true);
+    while tcp_loops.join_next().await.is_some() {}
     server
         .shutdown_gracefully()
         .await

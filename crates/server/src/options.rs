@@ -1,0 +1,208 @@
+//! Per-zone serving options: SOA serial policy, who may transfer the zone, whom to NOTIFY.
+//!
+//! The binary reads them from the `[server]` section of its TOML config; here they are plain
+//! values with documented defaults. The defaults are the safe ones: no transfers, no NOTIFY.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use zonegate_core::Name;
+use zonegate_core::serial::SerialPolicy;
+
+/// How a zone is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneOptions {
+    /// How the served SOA serial is derived from the generation. Default `increment`.
+    pub serial_policy: SerialPolicy,
+    /// Clients allowed to AXFR and IXFR the zone. Default: none (transfers refused).
+    pub allow_transfer: Vec<AddressMatch>,
+    /// Secondaries sent a NOTIFY (RFC 1996) each time a new generation is installed.
+    /// Default: none.
+    pub notify: Vec<SocketAddr>,
+    /// Versions of IXFR history kept in memory. Default 10. The history is also cut once it
+    /// holds more records than the zone, because a full transfer is then smaller.
+    pub history_versions_max: usize,
+}
+
+impl Default for ZoneOptions {
+    fn default() -> Self {
+        ZoneOptions {
+            serial_policy: SerialPolicy::Increment,
+            allow_transfer: Vec::new(),
+            notify: Vec::new(),
+            history_versions_max: 10,
+        }
+    }
+}
+
+impl ZoneOptions {
+    /// True if `client` may transfer the zone.
+    pub fn may_transfer(&self, client: IpAddr) -> bool {
+        self.allow_transfer.iter().any(|m| m.contains(client))
+    }
+}
+
+/// Options of every zone, and of NOTIFY sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// Options of zones not listed in `zones`.
+    pub default: ZoneOptions,
+    pub zones: HashMap<Name, ZoneOptions>,
+    /// NOTIFY retransmissions after the first attempt when a secondary does not answer.
+    /// Default 5.
+    pub notify_retries: u32,
+    /// How long to wait for a secondary's answer to one NOTIFY. Default 2 s; each retry waits
+    /// twice as long as the one before.
+    pub notify_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            default: ZoneOptions::default(),
+            zones: HashMap::new(),
+            notify_retries: 5,
+            notify_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl ServerOptions {
+    /// The options of the zone named `origin`.
+    pub fn zone(&self, origin: &Name) -> &ZoneOptions {
+        self.zones.get(origin).unwrap_or(&self.default)
+    }
+}
+
+/// An address or a network in CIDR notation: `192.0.2.1`, `10.0.0.0/8`, `::1`, `2001:db8::/32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressMatch {
+    network: IpAddr,
+    prefix_len: u8,
+}
+
+impl AddressMatch {
+    /// True if `addr` is in this network. IPv4 addresses mapped into IPv6 match IPv4 networks.
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        let addr = match addr {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(addr),
+            v4 => v4,
+        };
+        match (self.network, addr) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                prefix_eq(&net.octets(), &a.octets(), self.prefix_len)
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                prefix_eq(&net.octets(), &a.octets(), self.prefix_len)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
+    let bits = usize::from(bits);
+    let (whole, rest) = (bits / 8, bits % 8);
+    if a[..whole] != b[..whole] {
+        return false;
+    }
+    rest == 0 || (a[whole] ^ b[whole]) >> (8 - rest) == 0
+}
+
+/// Why an address match could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not an address or a network (write 192.0.2.1, 10.0.0.0/8 or 2001:db8::/32)")]
+pub struct AddressMatchError {
+    pub text: String,
+}
+
+impl FromStr for AddressMatch {
+    type Err = AddressMatchError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let err = || AddressMatchError {
+            text: text.to_string(),
+        };
+        let (addr, len) = match text.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (text, None),
+        };
+        let network: IpAddr = addr.trim().parse().map_err(|_| err())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match len {
+            Some(l) => l.trim().parse::<u8>().map_err(|_| err())?,
+            None => max,
+        };
+        if prefix_len > max {
+            return Err(err());
+        }
+        Ok(AddressMatch {
+            network,
+            prefix_len,
+        })
+    }
+}
+
+impl std::fmt::Display for AddressMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix_len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> AddressMatch {
+        s.parse().unwrap()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn address_matches() {
+        assert!(m("127.0.0.1").contains(ip("127.0.0.1")));
+        assert!(!m("127.0.0.1").contains(ip("127.0.0.2")));
+        assert!(m("10.0.0.0/8").contains(ip("10.200.3.4")));
+        assert!(!m("10.0.0.0/8").contains(ip("11.0.0.1")));
+        assert!(m("192.0.2.128/25").contains(ip("192.0.2.200")));
+        assert!(!m("192.0.2.128/25").contains(ip("192.0.2.100")));
+        assert!(m("0.0.0.0/0").contains(ip("203.0.113.9")));
+        assert!(!m("0.0.0.0/0").contains(ip("2001:db8::1")));
+        assert!(m("2001:db8::/32").contains(ip("2001:db8:ffff::1")));
+        assert!(!m("2001:db8::/32").contains(ip("2001:db9::1")));
+        assert!(m("::1").contains(ip("::1")));
+        // An IPv4 client on an IPv6 socket.
+        assert!(m("127.0.0.0/8").contains(ip("::ffff:127.0.0.1")));
+        assert_eq!(m("10.0.0.0/8").to_string(), "10.0.0.0/8");
+        for bad in ["", "10.0.0.0/33", "::/129", "host", "10.0.0.0/x", "1.2.3"] {
+            assert!(bad.parse::<AddressMatch>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn transfers_are_refused_by_default() {
+        let opts = ServerOptions::default();
+        let zone = Name::parse("example.").unwrap();
+        assert!(!opts.zone(&zone).may_transfer(ip("127.0.0.1")));
+        let mut opts = opts;
+        opts.zones.insert(
+            zone.clone(),
+            ZoneOptions {
+                allow_transfer: vec![m("127.0.0.0/8")],
+                ..ZoneOptions::default()
+            },
+        );
+        assert!(opts.zone(&zone).may_transfer(ip("127.0.0.1")));
+        assert!(!opts.zone(&zone).may_transfer(ip("192.0.2.1")));
+        assert!(
+            !opts
+                .zone(&Name::parse("other.").unwrap())
+                .may_transfer(ip("127.0.0.1"))
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! Zone transfer out: AXFR (RFC 5936) and IXFR (RFC 1995).
+//!
+//! A transfer loads the served zone once and streams from that one generation, so it is a
+//! consistent snapshot even while newer generations are installed. The records are cut into
+//! messages of at most [`XFR_MESSAGE_BYTES_MAX`] octets of uncompressed records, each sent as
+//! soon as it is built; over TCP our own loop writes each one before the next is built, so a
+//! transfer of any size holds one message in memory and a slow client slows only itself.
+//!
+//! Who may transfer is the zone's `allow_transfer` list; everyone else is REFUSED. A name that
+//! is not the origin of a served zone is NOTAUTH (RFC 5936 §2.2.1 leaves the choice; BIND and
+//! Knot answer NOTAUTH). AXFR is not defined over UDP (RFC 5936 §4.2): NOTIMP. IXFR over UDP
+//! gets the current SOA alone, which tells the client to retry over TCP unless it is up to
+//! date (RFC 1995 §2).
+
+use hickory_proto::op::{Edns, Metadata, ResponseCode};
+use hickory_proto::rr::{RData, Record as HRecord, RecordType};
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use zonegate_core::xfr::{IxfrReply, ixfr_reply, record_wire_len, split};
+use zonegate_core::{Name, RType};
+
+use crate::catalog::{Catalog, ServedZone};
+use crate::handler::{failed, send_error};
+
+/// Most octets of records, counted uncompressed, in one transfer message. Compression only
+/// shrinks a message, so every message stays well under the 65535 octets TCP framing allows.
+pub const XFR_MESSAGE_BYTES_MAX: usize = 32 * 1024;
+
+/// Answers an AXFR or IXFR query for `qname`.
+pub(crate) async fn transfer(
+    catalog: &Catalog,
+    request: &Request,
+    qname: &Name,
+    qtype: RecordType,
+    edns: Option<&Edns>,
+    response_handle: impl ResponseHandler,
+) -> ResponseInfo {
+    let client = request.src();
+    let Some(zone) = catalog.get(qname) else {
+        return send_error(request, ResponseCode::NotAuth, edns, response_handle).await;
+    };
+    if !catalog.options().zone(qname).may_transfer(client.ip()) {
+        tracing::info!(zone = %qname, %client, ?qtype, "zone transfer refused by allow_transfer");
+        return send_error(request, ResponseCode::Refused, edns, response_handle).await;
+    }
+    let udp = request.protocol() == Protocol::Udp;
+    let soa = soa_of(&zone);
+    if qtype == RecordType::AXFR {
+        if udp {
+            return send_error(request, ResponseCode::NotImp, edns, response_handle).await;
+        }
+        return send_full(request, &zone, edns, response_handle, "AXFR").await;
+    }
+
+    // IXFR: the client's serial is in the SOA of the authority section (RFC 1995 §3).
+    let Some(client_serial) = request.authorities.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) if r.record_type() == RecordType::SOA => Some(soa.serial),
+        _ => None,
+    }) else {
+        return send_error(request, ResponseCode::FormErr, edns, response_handle).await;
+    };
+    let steps: Vec<(u32, u32)> = zone.history().iter().map(|s| (s.from, s.to)).collect();
+    let reply = ixfr_reply(&steps, zone.serial(), client_serial);
+    let kind = match reply {
+        IxfrReply::UpToDate => Some("IXFR up to date"),
+        _ if udp => Some("IXFR over UDP, SOA only"),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let only_soa = [(soa, soa_size(&zone))];
+        let (info, messages) = send_stream(
+            request,
+            edns,
+            response_handle,
+            &only_soa,
+            XFR_MESSAGE_BYTES_MAX,
+        )
+        .await;
+        log_transfer(request, qname, &zone, kind, 1, messages);
+        return info;
+    }
+    match reply {
+        IxfrReply::UpToDate => unreachable!("answered above"),
+        IxfrReply::Full => send_full(request, &zone, edns, response_handle, "IXFR as AXFR").await,
+        IxfrReply::Incremental(range) => {
+            let history = &zone.history()[range];
+            let mut items: Vec<(&HRecord, usize)> = Vec::new();
+            items.push((soa, soa_size(&zone)));
+            for step in history {
+                items.extend(step.records.iter().zip(step.sizes.iter().copied()));
+            }
+            items.push((soa, soa_size(&zone)));
+            let records = items.len();
+            let (info, messages) = send_stream(
+                request,
+                edns,
+                response_handle,
+                &items,
+                XFR_MESSAGE_BYTES_MAX,
+            )
+            .await;
+            log_transfer(request, qname, &zone, "IXFR", records, messages);
+            info
+        }
+    }
+}
+
+fn soa_of(zone: &ServedZone) -> &HRecord {
+    let i = zone
+        .index()
+        .records()
+        .iter()
+        .position(|r| r.rtype == RType::SOA && r.owner == *zone.origin())
+        .expect("a served zone has an apex SOA");
+    zone.hickory_record(i)
+}
+
+fn soa_size(zone: &ServedZone) -> usize {
+    record_wire_len(zone.index().zone().soa_record())
+}
+
+/// The whole zone: SOA, every other record, SOA (RFC 5936 §2.2).
+async fn send_full(
+    request: &Request,
+    zone: &ServedZone,
+    edns: Option<&Edns>,
+    response_handle: impl ResponseHandler,
+    kind: &str,
+) -> ResponseInfo {
+    let soa = soa_of(zone);
+    let origin = zone.origin();
+    let mut items: Vec<(&HRecord, usize)> = Vec::with_capacity(zone.index().records().len() + 1);
+    items.push((soa, soa_size(zone)));
+    for (r, h) in zone.index().records().iter().zip(zone.hickory_records()) {
+        if !(r.rtype == RType::SOA && r.owner == *origin) {
+            items.push((h, record_wire_len(r)));
+        }
+    }
+    items.push((soa, soa_size(zone)));
+    let records = items.len();
+    let (info, messages) = send_stream(
+        request,
+        edns,
+        response_handle,
+        &items,
+        XFR_MESSAGE_BYTES_MAX,
+    )
+    .await;
+    log_transfer(request, origin, zone, kind, records, messages);
+    info
+}
+
+fn log_transfer(
+    request: &Request,
+    qname: &Name,
+    zone: &ServedZone,
+    kind: &str,
+    records: usize,
+    messages: usize,
+) {
+    tracing::info!(
+        zone = %qname,
+        serial = zone.serial(),
+        generation = %zone.generation(),
+        client = %request.src(),
+        kind,
+        records,
+        messages,
+        "zone transfer sent"
+    );
+}
+
+/// Sends `items` in messages of at most `budget` octets of records. Returns the last message's
+/// info and how many messages went out.
+async fn send_stream(
+    request: &Request,
+    edns: Option<&Edns>,
+    mut response_handle: impl ResponseHandler,
+    items: &[(&HRecord, usize)],
+    budget: usize,
+) -> (ResponseInfo, usize) {
+    let parts = split(items.iter().map(|(_, size)| *size), budget);
+    let mut last = failed(request);
+    let mut sent = 0;
+    for part in parts {
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        metadata.authoritative = true;
+        metadata.recursion_available = false;
+        metadata.response_code = ResponseCode::NoError;
+        let response = MessageResponseBuilder::new(&request.queries, edns).build(
+            metadata,
+            items[part].iter().map(|(r, _)| *r),
+            std::iter::empty(),
+            std::iter::empty(),
+            std::iter::empty(),
+        );
+        match response_handle.send_response(response).await {
+            Ok(info) => {
+                last = info;
+                sent += 1;
+            }
+            Err(error) => {
+                tracing::warn!(%error, client = %request.src(), "zone transfer cut short");
+                return (failed(request), sent);
+            }
+        }
+    }
+    (last, sent)
+}

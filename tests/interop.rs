@@ -1,0 +1,302 @@
+//! zonegate as the primary of a real Knot DNS secondary (Debian's `knot` package), on
+//! loopback high ports.
+//!
+//! The secondary bootstraps the zone by AXFR. Then a new generation is published through
+//! zonegate; zonegate NOTIFYs the secondary, which asks IXFR and must serve the new serial
+//! within seconds (its own refresh timer is an hour, so only the NOTIFY can explain that).
+//! Finally both servers must give the same answers to a set of queries, judged by the rule of
+//! `shared/conformance/README.md`.
+//!
+//! `.ci/run` installs `knot` and `dig`.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A child process killed on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const ZONE: &str = "\
+$ORIGIN example.test.
+$TTL 300
+@ 3600 IN SOA ns1.example.test. hostmaster.example.test. 2024010101 3600 600 86400 60
+@ IN NS ns1.example.test.
+@ IN MX 10 mail.example.test.
+ns1 IN A 192.0.2.53
+mail IN A 192.0.2.25
+www IN A 192.0.2.1
+www IN A 192.0.2.2
+www IN TXT \"hello world\"
+alias IN CNAME www.example.test.
+dangling IN CNAME nowhere.example.test.
+*.wild IN A 192.0.2.42
+*.wild IN TXT \"wildcard\"
+ent.deep IN A 192.0.2.3
+sub IN NS ns.sub.example.test.
+sub IN NS ns.elsewhere.test.
+ns.sub IN A 192.0.2.99
+old IN DNAME new.example.test.
+host.new IN A 192.0.2.77
+_sip._tcp IN SRV 0 5 5060 www.example.test.
+";
+
+/// The queries both servers must answer alike: positive, NODATA, NXDOMAIN, CNAME chains,
+/// wildcards, an empty non-terminal, a referral with glue, DNAME and additional processing.
+const QUERIES: &[(&str, &str)] = &[
+    ("example.test.", "SOA"),
+    ("example.test.", "NS"),
+    ("example.test.", "MX"),
+    ("www.example.test.", "A"),
+    ("www.example.test.", "TXT"),
+    ("www.example.test.", "AAAA"),
+    ("nope.example.test.", "A"),
+    ("alias.example.test.", "A"),
+    ("dangling.example.test.", "A"),
+    ("a.wild.example.test.", "A"),
+    ("a.b.wild.example.test.", "TXT"),
+    ("a.wild.example.test.", "MX"),
+    ("deep.example.test.", "A"),
+    ("sub.example.test.", "NS"),
+    ("host.sub.example.test.", "A"),
+    ("host.old.example.test.", "A"),
+    ("x.old.example.test.", "A"),
+    ("_sip._tcp.example.test.", "SRV"),
+    ("changed.example.test.", "A"),
+];
+
+fn knot_config(dir: &Path, knot: SocketAddr, primary: SocketAddr) -> String {
+    let d = dir.display();
+    format!(
+        "server:
+    rundir: \"{d}/knot\"
+    listen: {}@{}
+log:
+  - target: stderr
+    any: info
+database:
+    storage: \"{d}/knot/db\"
+remote:
+  - id: primary
+    address: {}@{}
+acl:
+  - id: notify_from_primary
+    address: {}
+    action: notify
+template:
+  - id: default
+    storage: \"{d}/knot/zones\"
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: changes
+zone:
+  - domain: example.test.
+    master: primary
+    acl: notify_from_primary
+",
+        knot.ip(),
+        knot.port(),
+        primary.ip(),
+        primary.port(),
+        primary.ip(),
+    )
+}
+
+fn serial(addr: SocketAddr) -> Option<u32> {
+    let d = dig_at(addr, &["example.test.", "SOA"], false);
+    if d.status.as_deref() != Some("NOERROR") || !d.aa() {
+        return None;
+    }
+    d.answer
+        .first()
+        .and_then(|r| r.3.split_whitespace().nth(2))
+        .and_then(|s| s.parse().ok())
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool, log: &Path) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} within {limit:?}; Knot's log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+type Rr = (String, u32, String, String);
+
+fn sorted(mut v: Vec<Rr>) -> Vec<Rr> {
+    v.sort();
+    v
+}
+
+/// The conformance README's rule: rcode, flags and the answer always; the authority section
+/// when the answer is empty; the additional section for referrals.
+fn same_answer(ours: &Dig, theirs: &Dig) -> Result<(), String> {
+    let mut a_flags = ours.flags.clone();
+    let mut b_flags = theirs.flags.clone();
+    a_flags.sort();
+    b_flags.sort();
+    let mut diffs = Vec::new();
+    if ours.status != theirs.status {
+        diffs.push(format!("status {:?} vs {:?}", ours.status, theirs.status));
+    }
+    if a_flags != b_flags {
+        diffs.push(format!("flags {a_flags:?} vs {b_flags:?}"));
+    }
+    if sorted(ours.answer.clone()) != sorted(theirs.answer.clone()) {
+        diffs.push(format!("answer {:?} vs {:?}", ours.answer, theirs.answer));
+    }
+    if theirs.answer.is_empty() {
+        if sorted(ours.authority.clone()) != sorted(theirs.authority.clone()) {
+            diffs.push(format!(
+                "authority {:?} vs {:?}",
+                ours.authority, theirs.authority
+            ));
+        }
+        let referral = !theirs.aa() && theirs.authority.iter().any(|r| r.2 == "NS");
+        if referral && sorted(ours.additional.clone()) != sorted(theirs.additional.clone()) {
+            diffs.push(format!(
+                "additional {:?} vs {:?}",
+                ours.additional, theirs.additional
+            ));
+        }
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(diffs.join("; "))
+    }
+}
+
+#[test]
+fn knot_secondary_follows_zonegate_by_notify_and_ixfr() {
+    for (tool, package) in [("knotd", "knot"), ("dig", "bind9-dnsutils")] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(
+            found,
+            "{tool} is not installed; run .ci/run or apt-get install {package}"
+        );
+    }
+    let s = Scratch::new("knot");
+    let zone = s.write("zone.txt", ZONE);
+    s.run_ok(&["apply", zone.to_str().unwrap()]);
+
+    let primary = free_addr();
+    let mut knot_addr = free_addr();
+    while knot_addr == primary {
+        knot_addr = free_addr();
+    }
+    let cfg = s.write(
+        "zonegate.toml",
+        &format!(
+            "[server]\nallow_transfer = [\"127.0.0.1\"]\nnotify = [\"{knot_addr}\"]\n\
+             notify_timeout_ms = 500\n"
+        ),
+    );
+    let zonegate_log = s.dir.join("zonegate.log");
+    let _zonegate = Process(
+        Command::new(BIN)
+            .arg("--db")
+            .arg(s.db())
+            .arg("--config")
+            .arg(&cfg)
+            .args(["serve", "--listen", &primary.to_string()])
+            .env("ZONEGATE_LOG", "info,hickory_server=warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&zonegate_log).unwrap())
+            .spawn()
+            .expect("spawn zonegate serve"),
+    );
+    let knot_log = s.dir.join("knot.log");
+    wait_for(
+        "zonegate serves the zone",
+        Duration::from_secs(30),
+        || serial(primary) == Some(1),
+        &zonegate_log,
+    );
+
+    for sub in ["knot", "knot/db", "knot/zones"] {
+        std::fs::create_dir_all(s.dir.join(sub)).unwrap();
+    }
+    let knot_conf = s.write("knot/knot.conf", &knot_config(&s.dir, knot_addr, primary));
+    let _knot = Process(
+        Command::new("knotd")
+            .arg("-c")
+            .arg(&knot_conf)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&knot_log).unwrap())
+            .spawn()
+            .expect("spawn knotd"),
+    );
+    wait_for(
+        "Knot bootstraps the zone from zonegate",
+        Duration::from_secs(30),
+        || serial(knot_addr) == Some(1),
+        &knot_log,
+    );
+
+    // A new generation: one record changes, one is added.
+    let next = ZONE.replace("\"hello world\"", "\"hello again\"") + "changed IN A 192.0.2.200\n";
+    let next = s.write("zone2.txt", &next);
+    let published_at = Instant::now();
+    s.run_ok(&["apply", next.to_str().unwrap()]);
+    wait_for(
+        "Knot picks up serial 2 after zonegate's NOTIFY",
+        Duration::from_secs(20),
+        || serial(knot_addr) == Some(2),
+        &knot_log,
+    );
+    eprintln!(
+        "Knot serves serial 2 {:?} after the publication",
+        published_at.elapsed()
+    );
+    let log = std::fs::read_to_string(&knot_log).unwrap();
+    assert!(
+        log.contains("notify, incoming") && log.contains("serial 2"),
+        "Knot logged no NOTIFY for serial 2:\n{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("IXFR, incoming") && l.contains("finished")),
+        "Knot did not take the change by IXFR:\n{log}"
+    );
+
+    let mut failures = Vec::new();
+    for (name, rtype) in QUERIES {
+        let ours = dig_at(primary, &[name, rtype], false);
+        let theirs = dig_at(knot_addr, &[name, rtype], false);
+        assert!(
+            theirs.status.is_some(),
+            "Knot did not answer {name} {rtype}"
+        );
+        if let Err(diff) = same_answer(&ours, &theirs) {
+            failures.push(format!("{name} {rtype}: {diff}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "zonegate and Knot answer differently:\n{}",
+        failures.join("\n")
+    );
+    // The change itself is served by both.
+    let theirs = dig_at(knot_addr, &["www.example.test.", "TXT"], false);
+    assert_eq!(theirs.rdata("TXT"), vec!["\"hello again\"".to_string()]);
+}
