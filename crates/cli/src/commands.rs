@@ -6,9 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use serde_json::json;
-use zonegate_core::protocol::{
-    self, Generation, PlanOutcome, StepError, Store,
-};
+use zonegate_core::protocol::{StepError, Store, Verdict};
 use zonegate_core::{GateConfig, Name, zonefile};
 use zonegate_store::SqliteStore;
 
@@ -16,7 +14,10 @@ use crate::output::{self, Emit};
 use crate::{Cli, Command, exit};
 
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Runs one command and returns its exit code. Errors are printed here, once.
@@ -29,6 +30,10 @@ pub async fn run(cli: Cli) -> u8 {
             | Command::Status { json: true, .. }
             | Command::History { json: true, .. }
             | Command::Cleanup { json: true, .. }
+            | Command::Approve { json: true, .. }
+            | Command::Reject { json: true, .. }
+            | Command::Diff { json: true, .. }
+            | Command::Rollback { json: true, .. }
     );
     let emit = Emit { json };
     match dispatch(cli, &emit).await {
@@ -65,29 +70,46 @@ impl From<anyhow::Error> for Failure {
 }
 
 fn load_config(path: Option<&Path>) -> Result<GateConfig, Failure> {
-    let Some(path) = path else { return Ok(GateConfig::default()) };
+    let Some(path) = path else {
+        return Ok(GateConfig::default());
+    };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))
         .map_err(Failure::Input)?;
-    toml::from_str(&text)
+    let cfg: GateConfig =
+        // The `[server]` section belongs to `serve` (see serve.rs), not to the gate.
+        crate::serve::without_server_section(&text)
+            .and_then(|v| v.try_into())
         .with_context(|| format!("config file {} is not valid", path.display()))
-        .map_err(Failure::Input)
+        .map_err(Failure::Input)?;
+    cfg.policy
+        .check()
+        .with_context(|| format!("config file {} is not valid", path.display()))
+        .map_err(Failure::Input)?;
+    Ok(cfg)
 }
 
-async fn open_store(path: &Path) -> Result<SqliteStore, Failure> {
+pub(crate) async fn open_store(path: &Path) -> Result<SqliteStore, Failure> {
     SqliteStore::open(path)
         .await
         .with_context(|| format!("cannot open the database {}", path.display()))
         .map_err(Failure::Internal)
 }
 
-fn parse_origin(text: &str) -> Result<Name, Failure> {
-    let absolute = if text.ends_with('.') { text.to_string() } else { format!("{text}.") };
+pub(crate) fn parse_origin(text: &str) -> Result<Name, Failure> {
+    let absolute = if text.ends_with('.') {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    };
     Name::parse(&absolute)
         .map_err(|e| Failure::Input(anyhow::anyhow!("{text:?} is not a valid zone origin: {e}")))
 }
 
-fn read_zone(path: &Path, zone: Option<&str>) -> Result<zonegate_core::ParsedZone, Failure> {
+pub(crate) fn read_zone(
+    path: &Path,
+    zone: Option<&str>,
+) -> Result<zonegate_core::ParsedZone, Failure> {
     let origin = zone.map(parse_origin).transpose()?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read zone file {}", path.display()))
@@ -99,68 +121,118 @@ fn read_zone(path: &Path, zone: Option<&str>) -> Result<zonegate_core::ParsedZon
 async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
     let cfg = load_config(cli.config.as_deref())?;
     match cli.command {
-        Command::Plan { zonefile, zone, .. } => {
-            let parsed = read_zone(&zonefile, zone.as_deref())?;
-            let store = open_store(&cli.db).await?;
-            let origin = parsed.origin.clone();
-            match protocol::plan(&store, parsed, &cfg, now(), "plan").await {
-                Ok(outcome) => {
-                    output::plan(emit, &origin, &outcome, None);
-                    Ok(exit::OK)
-                }
-                Err(e) => step_failure(emit, &origin, e),
-            }
+        Command::Plan {
+            zonefile,
+            zone,
+            out,
+            expect_no_changes,
+            ..
+        } => {
+            crate::gate::plan(
+                &cfg,
+                &cli.db,
+                &zonefile,
+                zone.as_deref(),
+                out.as_deref(),
+                expect_no_changes,
+                emit,
+            )
+            .await
         }
-        Command::Publish { origin, generation, .. } => {
-            let origin = parse_origin(&origin)?;
-            let store = open_store(&cli.db).await?;
-            let g = generation.map(Generation);
-            match protocol::publish(&store, &origin, g, &cfg, now(), "publish").await {
-                Ok(outcome) => {
-                    output::publish(emit, &origin, &outcome);
-                    Ok(exit::OK)
-                }
-                Err(e) => step_failure(emit, &origin, e),
+        Command::Publish {
+            origin,
+            generation,
+            plan,
+            ..
+        } => {
+            // Test-only: random delays between check and act (see chaos.rs).
+            if let (true, Some(o), None) = (crate::chaos::enabled(), origin.as_deref(), &plan) {
+                return crate::chaos::publish(&cfg, &cli.db, o, generation, emit).await;
             }
+            crate::gate::publish(
+                &cfg,
+                &cli.db,
+                origin.as_deref(),
+                generation,
+                plan.as_deref(),
+                emit,
+            )
+            .await
         }
         Command::Apply { zonefile, zone, .. } => {
-            let parsed = read_zone(&zonefile, zone.as_deref())?;
-            let store = open_store(&cli.db).await?;
-            let origin = parsed.origin.clone();
-            let outcome = match protocol::plan(&store, parsed, &cfg, now(), "apply").await {
-                Ok(outcome) => outcome,
-                Err(e) => return step_failure(emit, &origin, e),
-            };
-            let PlanOutcome::Staged { generation, .. } = outcome else {
-                output::plan(emit, &origin, &outcome, None);
-                return Ok(exit::OK);
-            };
-            match protocol::publish(&store, &origin, Some(generation), &cfg, now(), "apply").await {
-                Ok(published) => {
-                    output::plan(emit, &origin, &outcome, Some(&published));
-                    Ok(exit::OK)
-                }
-                Err(e) => step_failure(emit, &origin, e),
-            }
+            crate::gate::apply(&cfg, &cli.db, &zonefile, zone.as_deref(), emit).await
         }
-        Command::Serve { listen, poll_ms, target_id } => {
+        Command::Approve {
+            origin,
+            generation,
+            hash,
+            reason,
+            by,
+            ..
+        } => {
+            crate::gate::decide(
+                &cli.db,
+                &origin,
+                generation,
+                Some(&hash),
+                Verdict::Approved,
+                &reason,
+                by,
+                emit,
+            )
+            .await
+        }
+        Command::Reject {
+            origin,
+            generation,
+            reason,
+            by,
+            ..
+        } => {
+            crate::gate::decide(
+                &cli.db,
+                &origin,
+                generation,
+                None,
+                Verdict::Rejected,
+                &reason,
+                by,
+                emit,
+            )
+            .await
+        }
+        Command::Diff {
+            origin,
+            generations,
+            ..
+        } => crate::gate::diff(&cfg, &cli.db, &origin, &generations, emit).await,
+        Command::Rollback { origin, to, .. } => {
+            crate::gate::rollback(&cfg, &cli.db, &origin, to, emit).await
+        }
+        Command::Serve {
+            listen,
+            poll_ms,
+            target_id,
+        } => {
             let store = open_store(&cli.db).await?;
-            crate::serve::run(store, cfg, listen, poll_ms, target_id).await?;
+            let options =
+                crate::serve::server_options(cli.config.as_deref()).map_err(Failure::Input)?;
+            crate::serve::run(store, cfg, listen, poll_ms, target_id, options).await?;
             Ok(exit::OK)
         }
         Command::Status { origin, .. } => {
             let origin = origin.as_deref().map(parse_origin).transpose()?;
             let store = open_store(&cli.db).await?;
             let rows = store.zones().await.context("cannot read zones")?;
-            let rows: Vec<_> =
-                rows.into_iter().filter(|r| origin.as_ref().is_none_or(|o| &r.origin == o)).collect();
-            if let Some(o) = &origin {
-                if rows.is_empty() {
-                    return Err(Failure::Input(anyhow::anyhow!(
-                        "zone {o} is not in {}; stage it with `zonegate plan`",
-                        cli.db.display()
-                    )));
-                }
+            let rows: Vec<_> = rows
+                .into_iter()
+                .filter(|r| origin.as_ref().is_none_or(|o| &r.origin == o))
+                .collect();
+            if let (Some(o), true) = (&origin, rows.is_empty()) {
+                return Err(Failure::Input(anyhow::anyhow!(
+                    "zone {o} is not in {}; stage it with `zonegate plan`",
+                    cli.db.display()
+                )));
             }
             output::status(emit, &rows);
             Ok(exit::OK)
@@ -169,7 +241,10 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
             let origin = parse_origin(&origin)?;
             let store = open_store(&cli.db).await?;
             let plans = store.plans(&origin).await.context("cannot read plans")?;
-            let audit = store.audit_log(Some(&origin), limit).await.context("cannot read the audit log")?;
+            let audit = store
+                .audit_log(Some(&origin), limit)
+                .await
+                .context("cannot read the audit log")?;
             if plans.is_empty() && audit.is_empty() {
                 return Err(Failure::Input(anyhow::anyhow!(
                     "zone {origin} has no history in {}",
@@ -181,9 +256,13 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
         }
         Command::Cleanup { origin, keep, .. } => {
             let origin = parse_origin(&origin)?;
-            let store = open_store(&cli.db).await?;
+            // Test-only delays before the clean-up transaction when asked for (see chaos.rs).
+            let store = crate::chaos::ChaosStore::from_env(open_store(&cli.db).await?);
             let keep = keep.unwrap_or(cfg.generations_keep);
-            let deleted = store.cleanup(&origin, keep, now()).await.map_err(|e| anyhow::anyhow!(e))?;
+            let deleted = store
+                .cleanup(&origin, keep, now())
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
             output::cleanup(emit, &origin, keep, deleted);
             Ok(exit::OK)
         }
@@ -191,11 +270,15 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
 }
 
 /// Maps a protocol error to its exit code, printing the refusal with what to do next.
-fn step_failure(emit: &Emit, origin: &Name, e: StepError) -> Result<u8, Failure> {
+pub(crate) fn step_failure(emit: &Emit, origin: &Name, e: StepError) -> Result<u8, Failure> {
     match e {
         StepError::Refused(refusal) => {
             output::refusal(emit, origin, &refusal);
-            Ok(if refusal.is_stale() { exit::STALE } else { exit::REFUSED })
+            Ok(if refusal.is_stale() {
+                exit::STALE
+            } else {
+                exit::REFUSED
+            })
         }
         StepError::PlanMissing { .. } => {
             output::failure(emit, origin, "missing", &e.to_string());
@@ -208,4 +291,3 @@ fn step_failure(emit: &Emit, origin: &Name, e: StepError) -> Result<u8, Failure>
         other => Err(Failure::Internal(anyhow::anyhow!(other))),
     }
 }
-

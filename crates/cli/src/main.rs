@@ -1,9 +1,12 @@
 //! The `zonegate` binary: plan, gate, publish and serve DNS zones.
 //!
 //! Exit codes are a contract scripts rely on:
-//! 0 success, 1 internal or usage error, 2 invalid input, 3 refused by the gate, 4 stale.
+//! 0 success, 1 internal or usage error, 2 invalid input, 3 refused by the gate, 4 stale,
+//! 5 changes present (`plan --expect-no-changes`).
 
+mod chaos;
 mod commands;
+mod gate;
 mod output;
 mod serve;
 
@@ -26,8 +29,9 @@ pub struct Cli {
     )]
     pub db: PathBuf,
 
-    /// TOML file with gate limits (see docs/configuration.md). Without it, the documented
-    /// defaults apply.
+    /// TOML file with gate limits (see docs/configuration.md) and, for `serve`, a `[server]`
+    /// section (serial policy, allow_transfer, notify). Without it, the documented defaults
+    /// apply.
     #[arg(long, global = true, env = "ZONEGATE_CONFIG")]
     pub config: Option<PathBuf>,
 
@@ -48,14 +52,28 @@ pub enum Command {
         /// Print one JSON object on stdout.
         #[arg(long)]
         json: bool,
-    },
-    /// Publish the newest staged plan of a zone (or generation G) with one compare-and-swap.
-    Publish {
-        /// Zone origin, e.g. example.com.
-        origin: String,
-        /// Publish this generation instead of the newest staged one.
+        /// Also write the plan artifact (zone, generation, base, hash, diff, verdict) to this
+        /// file, for `zonegate publish --plan`.
         #[arg(long)]
+        out: Option<PathBuf>,
+        /// Drift check: stage nothing, and exit 5 if the file differs from the published
+        /// generation (0 if it does not).
+        #[arg(long, conflicts_with = "out")]
+        expect_no_changes: bool,
+    },
+    /// Publish the newest staged plan of a zone (or generation G, or a saved plan) with one
+    /// compare-and-swap, after running the gate again.
+    Publish {
+        /// Zone origin, e.g. example.com. Not needed with --plan.
+        #[arg(required_unless_present = "plan")]
+        origin: Option<String>,
+        /// Publish this generation instead of the newest staged one.
+        #[arg(long, conflicts_with = "plan")]
         generation: Option<u64>,
+        /// Publish exactly the plan saved by `zonegate plan --out`: refused if the stored plan's
+        /// hash differs (exit 3), stale if its base is no longer published (exit 4).
+        #[arg(long)]
+        plan: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -64,6 +82,56 @@ pub enum Command {
         zonefile: PathBuf,
         #[arg(long)]
         zone: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve exactly one staged plan that the policy refused or that waits for review. The
+    /// approval is bound to the plan's hash and recorded in the audit log with who and why.
+    Approve {
+        origin: String,
+        generation: u64,
+        /// The plan's content hash, as `plan` printed it (sha256:...).
+        #[arg(long)]
+        hash: String,
+        /// Why this change is intended; goes into the audit log.
+        #[arg(long)]
+        reason: String,
+        /// Who approves; defaults to $USER.
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject a staged plan for good; it can never be published. Newer plans are unaffected.
+    Reject {
+        origin: String,
+        generation: u64,
+        /// Why; goes into the audit log.
+        #[arg(long)]
+        reason: String,
+        /// Who rejects; defaults to $USER.
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a generation changed compared with its base (`diff ORIGIN G`), or the
+    /// difference between two kept generations (`diff ORIGIN G1 G2`).
+    Diff {
+        origin: String,
+        /// One generation (diffed against its base) or two (from, to).
+        #[arg(num_args = 1..=2, required = true)]
+        generations: Vec<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stage a NEW generation with the content of kept generation G and publish it through the
+    /// same gate and compare-and-swap as any plan. Never moves the published pointer back.
+    Rollback {
+        origin: String,
+        /// The generation whose content to publish again.
+        #[arg(long)]
+        to: u64,
         #[arg(long)]
         json: bool,
     },
@@ -113,6 +181,8 @@ pub mod exit {
     pub const INPUT: u8 = 2;
     pub const REFUSED: u8 = 3;
     pub const STALE: u8 = 4;
+    /// `plan --expect-no-changes` found changes.
+    pub const CHANGES: u8 = 5;
 }
 
 fn main() -> ExitCode {

@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 use zonegate_core::Name;
 use zonegate_core::diff::{Change, Diff};
-use zonegate_core::protocol::{OptGen, PlanOutcome, PublishOutcome, Refusal};
+use zonegate_core::policy::Threshold;
+use zonegate_core::protocol::{OptGen, PlanOutcome, PublishOutcome, Refusal, Verdict};
 use zonegate_core::zonefile::record_to_text;
 use zonegate_store::{AuditRow, PlanRow, ZoneRow};
 
@@ -25,7 +26,14 @@ fn gen_json(g: Option<zonegate_core::protocol::Generation>) -> Value {
     g.map(|g| json!(g.0)).unwrap_or(Value::Null)
 }
 
-fn diff_json(diff: &Diff) -> Value {
+pub fn thresholds_json(thresholds: &[Threshold]) -> Value {
+    thresholds
+        .iter()
+        .map(|t| json!({"check": t.kind(), "reason": t.reason(), "message": t.to_string()}))
+        .collect()
+}
+
+pub fn diff_json(diff: &Diff) -> Value {
     let changes: Vec<Value> = diff
         .changes
         .iter()
@@ -68,9 +76,29 @@ fn diff_json(diff: &Diff) -> Value {
     })
 }
 
+/// The diff as text, one `- record` or `+ record` line each (what a review command gets in
+/// `ZONEGATE_DIFF_FILE`).
+pub fn diff_text(diff: &Diff) -> String {
+    let mut out = String::new();
+    for c in &diff.changes {
+        let (removed, added): (&[_], &[_]) = match c {
+            Change::Added { records, .. } => (&[], records),
+            Change::Removed { records, .. } => (records, &[]),
+            Change::Changed { removed, added, .. } => (removed, added),
+        };
+        for r in removed {
+            out.push_str(&format!("- {}\n", record_to_text(r)));
+        }
+        for r in added {
+            out.push_str(&format!("+ {}\n", record_to_text(r)));
+        }
+    }
+    out
+}
+
 /// The diff in the style of `diff -u`: `-` lines removed, `+` lines added. Long diffs are
 /// cut after `max_lines`, saying how many lines were left out.
-fn print_diff(diff: &Diff, max_lines: usize) {
+pub fn print_diff(diff: &Diff, max_lines: usize) {
     let mut lines = Vec::new();
     for c in &diff.changes {
         match c {
@@ -97,24 +125,113 @@ fn print_diff(diff: &Diff, max_lines: usize) {
     }
 }
 
-pub fn plan(emit: &Emit, origin: &Name, outcome: &PlanOutcome, published: Option<&PublishOutcome>) {
+/// The JSON form of a plan outcome: what `plan --json` prints and `plan --out` saves (the plan
+/// artifact `publish --plan` reads back). `verdict` is the plan's verdict after any review.
+pub fn plan_json(
+    origin: &Name,
+    outcome: &PlanOutcome,
+    verdict: Option<Verdict>,
+    published: Option<&PublishOutcome>,
+) -> Value {
+    match outcome {
+        PlanOutcome::NoChanges {
+            published: g,
+            hash,
+            record_count,
+        } => json!({
+            "zone": origin.to_string(), "outcome": "no-changes", "published": g.0,
+            "hash": hash.to_string(), "record_count": record_count, "verdict": "pass",
+        }),
+        PlanOutcome::Staged {
+            generation,
+            base,
+            hash,
+            record_count,
+            diff,
+            verdict: staged,
+            thresholds,
+        } => {
+            let verdict = verdict.unwrap_or(*staged);
+            let published_json = match published {
+                Some(PublishOutcome::Published {
+                    generation,
+                    version,
+                    ..
+                }) => json!({"generation": generation.0, "version": version}),
+                Some(PublishOutcome::AlreadyPublished { generation }) => {
+                    json!({"generation": generation.0})
+                }
+                None => Value::Null,
+            };
+            let outcome = match (published, verdict) {
+                (Some(_), _) => "published",
+                (None, Verdict::Refused) => "refused",
+                (None, Verdict::Rejected) => "rejected",
+                (None, Verdict::Held) => "held",
+                (None, _) => "staged",
+            };
+            let mut value = json!({
+                "zone": origin.to_string(),
+                "outcome": outcome,
+                "generation": generation.0, "base": gen_json(*base),
+                "hash": hash.to_string(), "record_count": record_count,
+                "diff": diff_json(diff), "verdict": verdict.as_str(),
+                "thresholds": thresholds_json(thresholds),
+                "published": published_json,
+            });
+            match verdict {
+                Verdict::Refused => {
+                    value["reason"] = json!(thresholds.first().map(Threshold::reason));
+                    value["hint"] = json!(approve_hint(origin, *generation, hash));
+                }
+                Verdict::Held => {
+                    value["reason"] = json!("review");
+                    value["hint"] = json!(approve_hint(origin, *generation, hash));
+                }
+                Verdict::Rejected => value["reason"] = json!("review"),
+                _ => {}
+            }
+            value
+        }
+    }
+}
+
+/// How to approve (or reject) exactly one plan.
+pub fn approve_hint(
+    origin: &Name,
+    generation: zonegate_core::protocol::Generation,
+    hash: &zonegate_core::ContentHash,
+) -> String {
+    format!(
+        "review the diff (zonegate diff {origin} {g}); if it is intended, approve exactly this plan with \
+         `zonegate approve {origin} {g} --hash {hash} --reason TEXT` and publish it with \
+         `zonegate publish {origin} --generation {g}`; otherwise `zonegate reject {origin} {g} --reason TEXT`",
+        g = generation.0
+    )
+}
+
+/// Prints a plan outcome; `verdict` is the plan's verdict after any review, if it changed.
+pub fn plan(
+    emit: &Emit,
+    origin: &Name,
+    outcome: &PlanOutcome,
+    verdict: Option<Verdict>,
+    published: Option<&PublishOutcome>,
+) {
+    if emit.json {
+        emit.object(plan_json(origin, outcome, verdict, published));
+        return;
+    }
     match outcome {
         PlanOutcome::NoChanges {
             published: g,
             hash,
             record_count,
         } => {
-            if emit.json {
-                emit.object(json!({
-                    "zone": origin.to_string(), "outcome": "no-changes", "published": g.0,
-                    "hash": hash.to_string(), "record_count": record_count, "verdict": "pass",
-                }));
-            } else {
-                println!(
-                    "zone {origin}: no changes; {g} is published with the same content ({record_count} records, {})",
-                    hash.short()
-                );
-            }
+            println!(
+                "zone {origin}: no changes; {g} is published with the same content ({record_count} records, {})",
+                hash.short()
+            );
         }
         PlanOutcome::Staged {
             generation,
@@ -122,58 +239,49 @@ pub fn plan(emit: &Emit, origin: &Name, outcome: &PlanOutcome, published: Option
             hash,
             record_count,
             diff,
+            verdict: staged,
+            thresholds,
         } => {
-            let published_json = match published {
-                Some(PublishOutcome::Published {
-                    generation,
-                    version,
-                    ..
-                }) => {
-                    json!({"generation": generation.0, "version": version})
-                }
-                Some(PublishOutcome::AlreadyPublished { generation }) => {
-                    json!({"generation": generation.0})
-                }
-                None => Value::Null,
-            };
-            if emit.json {
-                emit.object(json!({
-                    "zone": origin.to_string(),
-                    "outcome": if published.is_some() { "published" } else { "staged" },
-                    "generation": generation.0, "base": gen_json(*base),
-                    "hash": hash.to_string(), "record_count": record_count,
-                    "diff": diff_json(diff), "verdict": "pass", "published": published_json,
-                }));
-            } else {
-                println!(
-                    "zone {origin}: staged {generation} on base {} ({record_count} records, {})",
-                    OptGen(*base),
-                    hash.short()
-                );
-                println!(
-                    "diff against {}: +{} -{} records, {} unchanged",
-                    OptGen(*base),
-                    diff.records_added,
-                    diff.records_removed,
-                    diff.records_unchanged
-                );
-                print_diff(diff, 200);
-                println!("verdict: pass");
-                match published {
+            let verdict = verdict.unwrap_or(*staged);
+            println!(
+                "zone {origin}: staged {generation} on base {} ({record_count} records, {})",
+                OptGen(*base),
+                hash.short()
+            );
+            println!(
+                "diff against {}: +{} -{} records, {} unchanged",
+                OptGen(*base),
+                diff.records_added,
+                diff.records_removed,
+                diff.records_unchanged
+            );
+            print_diff(diff, 200);
+            println!("hash: {hash}");
+            println!("verdict: {verdict}");
+            for t in thresholds {
+                println!("  {}: {t}", t.reason());
+            }
+            match (published, verdict) {
+                (
                     Some(PublishOutcome::Published {
                         generation,
                         version,
                         ..
-                    }) => {
-                        println!("published {generation} (version {version})")
-                    }
-                    Some(PublishOutcome::AlreadyPublished { generation }) => {
-                        println!("{generation} is already published")
-                    }
-                    None => println!(
-                        "publish it with: zonegate publish {origin} --generation {}",
-                        generation.0
-                    ),
+                    }),
+                    _,
+                ) => println!("published {generation} (version {version})"),
+                (Some(PublishOutcome::AlreadyPublished { generation }), _) => {
+                    println!("{generation} is already published")
+                }
+                (None, Verdict::Pass | Verdict::Approved) => println!(
+                    "publish it with: zonegate publish {origin} --generation {}",
+                    generation.0
+                ),
+                // A refusal is explained on stderr, with this hint.
+                (None, Verdict::Refused) => {}
+                (None, Verdict::Held) => println!("{}", approve_hint(origin, *generation, hash)),
+                (None, Verdict::Rejected) => {
+                    println!("rejected in review; fix the zone file and plan again")
                 }
             }
         }
@@ -249,18 +357,79 @@ pub fn refusal(emit: &Emit, origin: &Name, refusal: &Refusal) {
                 value["plan_age_max_s"] = json!(max_s);
             }
             Refusal::Corrupt { generation, .. } => value["generation"] = json!(generation.0),
+            Refusal::Policy {
+                generation,
+                hash,
+                thresholds,
+            } => {
+                value["generation"] = json!(generation.0);
+                value["hash"] = json!(hash.to_string());
+                value["thresholds"] = thresholds_json(thresholds);
+            }
+            Refusal::Review {
+                generation,
+                hash,
+                verdict,
+                review,
+            } => {
+                value["generation"] = json!(generation.0);
+                value["hash"] = json!(hash.to_string());
+                value["verdict"] = json!(verdict.as_str());
+                value["review"] = json!(review.as_str());
+            }
+            Refusal::HashMismatch {
+                generation,
+                expected,
+                actual,
+            } => {
+                value["generation"] = json!(generation.0);
+                value["expected_hash"] = json!(expected.to_string());
+                value["hash"] = json!(actual.to_string());
+            }
             _ => {}
         }
+        value["hint"] = json!(refusal_hint(origin, refusal));
         emit.object(value);
     }
-    let hint = match refusal {
-        Refusal::Invalid(_) => {
-            "fix the zone file and run the command again; nothing was staged or published"
-        }
-        _ => "nothing was published",
-    };
     eprintln!("{outcome} ({}): {refusal}", refusal.reason());
-    eprintln!("hint: {hint}");
+    eprintln!("hint: {}", refusal_hint(origin, refusal));
+}
+
+/// What to do next after a refusal.
+pub fn refusal_hint(origin: &Name, refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::Invalid(_) => {
+            "fix the zone file and run the command again; nothing was staged or published".into()
+        }
+        Refusal::Policy {
+            generation, hash, ..
+        } => format!(
+            "nothing was published. {}; or change the limits in the [policy] section of the config \
+             (for this zone: [policy.zones.\"{origin}\"]; see docs/policy.md) and plan again",
+            approve_hint(origin, *generation, hash)
+        ),
+        Refusal::Review {
+            generation,
+            verdict: Verdict::Rejected,
+            ..
+        } => format!(
+            "nothing was published; {generation} stays rejected. Fix the zone file and plan again"
+        ),
+        Refusal::Review {
+            generation, hash, ..
+        } => format!(
+            "nothing was published. {}",
+            approve_hint(origin, *generation, hash)
+        ),
+        Refusal::HashMismatch { .. } => "nothing was published; the saved plan does not match the \
+             stored plan. Plan again with --out, review the new diff and publish that plan"
+            .into(),
+        _ if refusal.is_stale() => {
+            "nothing was published; plan again from the current zone file and publish the new plan"
+                .into()
+        }
+        _ => "nothing was published".into(),
+    }
 }
 
 pub fn failure(emit: &Emit, origin: &Name, reason: &str, message: &str) {
@@ -316,6 +485,7 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
                 json!({
                     "generation": p.generation.0, "base": gen_json(p.base), "hash": p.hash.to_string(),
                     "record_count": p.record_count, "created_at": p.created_at, "status": p.status.as_str(),
+                    "verdict": p.verdict.as_str(),
                 })
             })
             .collect();
@@ -335,9 +505,10 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
     println!("generations:");
     for p in plans {
         println!(
-            "  {:>8}  {:<10}  base {:>6}  {:>8} records  {}  created {}",
+            "  {:>8}  {:<10}  {:<8}  base {:>6}  {:>8} records  {}  created {}",
             p.generation.to_string(),
             p.status.as_str(),
+            p.verdict.as_str(),
             OptGen(p.base).to_string(),
             p.record_count,
             p.hash.short(),

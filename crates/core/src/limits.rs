@@ -29,7 +29,9 @@ impl Default for Limits {
 }
 
 /// Settings of the publish protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Only `PartialEq`: the policy's percentages are floating point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GateConfig {
     pub limits: Limits,
@@ -40,6 +42,9 @@ pub struct GateConfig {
     /// How long an enactor's pin on a plan lasts if it never releases it (a crashed enactor),
     /// in seconds. Default 300.
     pub pin_lease_s: u64,
+    /// The change policy (`[policy]`): thresholds, floors, the apex guard and review. See
+    /// `docs/policy.md`.
+    pub policy: crate::policy::Policy,
 }
 
 impl Default for GateConfig {
@@ -49,6 +54,7 @@ impl Default for GateConfig {
             plan_age_max_s: 3600,
             generations_keep: 10,
             pin_lease_s: 300,
+            policy: crate::policy::Policy::default(),
         }
     }
 }

@@ -24,9 +24,10 @@ use std::collections::BTreeMap;
 
 use crate::name::Name;
 use crate::protocol::{
-    AuditEntry, Generation, NewPlan, PlanStatus, Published, Store, StoreError, StoredPlan,
+    AuditEntry, Generation, NewPlan, PlanStatus, Published, Store, StoreError, StoredPlan, Verdict,
 };
 use crate::sync::Mutex;
+use crate::zone::ContentHash;
 
 /// The in-memory store. Cheap to create; share it by reference (or in an `Arc`).
 pub struct MemStore {
@@ -235,6 +236,11 @@ impl Store for MemStore {
             if plan.base.is_some_and(|b| b.0 == 0 || b >= generation) {
                 return Err(constraint("a plan's base must be older than the plan"));
             }
+            if !plan.verdict.is_initial() {
+                return Err(constraint(
+                    "a plan is staged as pass, held or refused, never approved or rejected",
+                ));
+            }
             check_audit(&audit)?;
             let z = s
                 .zones
@@ -252,6 +258,7 @@ impl Store for MemStore {
                     body: plan.body,
                     created_at: plan.created_at,
                     status: PlanStatus::Staged,
+                    verdict: plan.verdict,
                 },
             );
             audit.generation = Some(generation);
@@ -282,6 +289,14 @@ impl Store for MemStore {
                     offered: generation,
                     base: expected_base,
                     published: z.published,
+                });
+            }
+            let verdict = z.plans[&generation].verdict;
+            if !verdict.is_publishable() {
+                return Err(StoreError::Unpublishable {
+                    zone: zone.clone(),
+                    generation,
+                    verdict,
                 });
             }
             check_audit(&audit)?;
@@ -414,6 +429,50 @@ impl Store for MemStore {
             check_audit(&entry)?;
             s.audit.push(entry);
             Ok(())
+        })
+    }
+
+    async fn set_verdict(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        hash: Option<ContentHash>,
+        to: Verdict,
+        mut audit: AuditEntry,
+    ) -> Result<Verdict, StoreError> {
+        self.with(|s| {
+            let plan = s
+                .zones
+                .get_mut(zone)
+                .and_then(|z| z.plans.get_mut(&generation))
+                .ok_or_else(|| StoreError::PlanMissing {
+                    zone: zone.clone(),
+                    generation,
+                })?;
+            if let Some(offered) = hash.filter(|h| *h != plan.hash) {
+                return Err(StoreError::HashMismatch {
+                    zone: zone.clone(),
+                    generation,
+                    recorded: plan.hash,
+                    offered,
+                });
+            }
+            // The same rule as the SQLite trigger `plans_verdict_moves`.
+            if plan.status != PlanStatus::Staged || !plan.verdict.may_become(to) {
+                return Err(StoreError::VerdictLocked {
+                    zone: zone.clone(),
+                    generation,
+                    status: plan.status,
+                    verdict: plan.verdict,
+                    wanted: to,
+                });
+            }
+            check_audit(&audit)?;
+            let previous = plan.verdict;
+            plan.verdict = to;
+            audit.generation.get_or_insert(generation);
+            s.audit.push(audit);
+            Ok(previous)
         })
     }
 }

@@ -29,8 +29,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::diff::Diff;
 use crate::limits::GateConfig;
 use crate::name::Name;
+use crate::policy::Threshold;
 use crate::zone::{ContentHash, DecodeError, Zone};
 
 /// A per-zone plan number. The store assigns it; it only grows and is never reused.
@@ -93,6 +95,82 @@ impl PlanStatus {
     }
 }
 
+/// What the gate decided about a staged plan, as recorded in the store. Orthogonal to
+/// [`PlanStatus`]: the status says where a plan is in its life, the verdict whether it may be
+/// published.
+///
+/// ```text
+///   stage ──▶ pass ─────────────┐            publishable: pass, approved
+///        ├──▶ held (review) ────┼──approve(hash)──▶ approved
+///        └──▶ refused (policy) ─┘
+///   reject: pass | held | refused | approved ──▶ rejected   (final)
+/// ```
+///
+/// Only a plan that is still `staged` (never published) changes its verdict, and approving one
+/// names its content hash, so an approval is bound to exactly that content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Passed every check; publishable.
+    Pass,
+    /// Passed the policy; waits for review.
+    Held,
+    /// Crossed a policy threshold; needs an approval bound to its hash.
+    Refused,
+    /// Approved by a person or a review command; publishable.
+    Approved,
+    /// Rejected in review; never publishable.
+    Rejected,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Held => "held",
+            Verdict::Refused => "refused",
+            Verdict::Approved => "approved",
+            Verdict::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pass" => Verdict::Pass,
+            "held" => Verdict::Held,
+            "refused" => Verdict::Refused,
+            "approved" => Verdict::Approved,
+            "rejected" => Verdict::Rejected,
+            _ => return None,
+        })
+    }
+
+    /// Whether the compare-and-swap may publish a plan with this verdict.
+    pub fn is_publishable(self) -> bool {
+        matches!(self, Verdict::Pass | Verdict::Approved)
+    }
+
+    /// Whether a plan may be staged with this verdict.
+    pub fn is_initial(self) -> bool {
+        matches!(self, Verdict::Pass | Verdict::Held | Verdict::Refused)
+    }
+
+    /// Whether a staged plan's verdict may move from `self` to `to`.
+    pub fn may_become(self, to: Verdict) -> bool {
+        match to {
+            Verdict::Approved => matches!(self, Verdict::Pass | Verdict::Held | Verdict::Refused),
+            Verdict::Rejected => self != Verdict::Rejected,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A plan as the store keeps it. The body is opaque bytes until [`Zone::decode`] checks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPlan {
@@ -105,6 +183,7 @@ pub struct StoredPlan {
     /// Unix seconds.
     pub created_at: u64,
     pub status: PlanStatus,
+    pub verdict: Verdict,
 }
 
 /// What to stage: content that already passed validation.
@@ -116,6 +195,8 @@ pub struct NewPlan {
     pub record_count: u64,
     pub body: Vec<u8>,
     pub created_at: u64,
+    /// The gate's verdict at staging: `Pass`, `Held` or `Refused` (see [`Verdict`]).
+    pub verdict: Verdict,
 }
 
 /// The published pointer of one zone.
@@ -162,6 +243,32 @@ pub enum StoreError {
     /// No such plan (never staged, or cleaned up).
     #[error("zone {zone} has no plan {generation}")]
     PlanMissing { zone: Name, generation: Generation },
+    /// The plan's verdict does not allow it to be published (it is held, refused or
+    /// rejected). The compare-and-swap checks this in the same step as freshness.
+    #[error("plan {generation} of {zone} is {verdict}, not publishable")]
+    Unpublishable {
+        zone: Name,
+        generation: Generation,
+        verdict: Verdict,
+    },
+    /// The caller named a content hash that is not the plan's.
+    #[error("plan {generation} of {zone} has hash {recorded}, not {offered}")]
+    HashMismatch {
+        zone: Name,
+        generation: Generation,
+        recorded: ContentHash,
+        offered: ContentHash,
+    },
+    /// The verdict cannot move that way (see [`Verdict::may_become`]), or the plan was already
+    /// published.
+    #[error("plan {generation} of {zone} is {status} and {verdict}; it cannot become {wanted}", status = status.as_str())]
+    VerdictLocked {
+        zone: Name,
+        generation: Generation,
+        status: PlanStatus,
+        verdict: Verdict,
+        wanted: Verdict,
+    },
     /// A target already holds this generation or a newer one.
     #[error("target {target} already holds {held}, refusing to go back to {offered}")]
     TargetNewer {
@@ -201,9 +308,10 @@ pub trait Store {
     async fn stage(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError>;
 
     /// THE compare-and-swap. Atomically: if `generation > published` and
-    /// `published == expected_base` and the plan exists, set the pointer to `generation`,
-    /// bump the version, mark statuses and append `audit`. Otherwise change nothing and return
-    /// `Stale` (or `PlanMissing`).
+    /// `published == expected_base` and the plan exists with a publishable verdict (pass or
+    /// approved), set the pointer to `generation`, bump the version, mark statuses and append
+    /// `audit`. Otherwise change nothing and return `PlanMissing`, `Stale` or
+    /// `Unpublishable`, checked in that order.
     async fn publish_cas(
         &self,
         zone: &Name,
@@ -246,6 +354,30 @@ pub trait Store {
 
     /// Appends an audit row on its own (refusals that stage nothing).
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError>;
+
+    /// Moves a staged plan's verdict to `to` (`Approved` or `Rejected`) and appends `audit`,
+    /// atomically, and only if: the plan exists (`PlanMissing`), its hash is `hash` when one is
+    /// given (`HashMismatch`), it was never published and the move is allowed by
+    /// [`Verdict::may_become`] (`VerdictLocked`). Returns the previous verdict.
+    ///
+    /// The default fails closed: a store that does not keep verdicts (a test wrapper) refuses
+    /// every approval, so nothing it holds can be approved past the gate. `MemStore` and the
+    /// SQLite store implement it.
+    async fn set_verdict(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        hash: Option<ContentHash>,
+        to: Verdict,
+        audit: AuditEntry,
+    ) -> Result<Verdict, StoreError> {
+        let _ = (hash, audit);
+        Err(StoreError::Backend {
+            detail: format!(
+                "this store cannot record verdicts; {generation} of {zone} stays as it is, not {to}"
+            ),
+        })
+    }
 }
 
 /// Something that serves or holds a published generation: a server's in-memory zone set.
@@ -291,6 +423,78 @@ pub enum Refusal {
         generation: Generation,
         error: DecodeError,
     },
+    /// The change from the base crosses the policy. The plan is staged with the verdict
+    /// `refused`; an approval bound to `hash` lets exactly this plan through.
+    #[error(
+        "plan {generation} crosses the change policy: {}",
+        ThresholdList(thresholds)
+    )]
+    Policy {
+        generation: Generation,
+        hash: ContentHash,
+        thresholds: Vec<Threshold>,
+    },
+    /// The plan is not approved: held for review, rejected, or refused when staged.
+    #[error("{}", ReviewText { generation: *generation, verdict: *verdict, review: *review })]
+    Review {
+        generation: Generation,
+        hash: ContentHash,
+        verdict: Verdict,
+        /// The zone's review setting at the time of the refusal.
+        review: crate::policy::Review,
+    },
+    /// A saved plan names a hash that is not the stored plan's: the artifact and the store
+    /// disagree about what would be published.
+    #[error(
+        "plan {generation} has hash {actual}, but the saved plan says {expected}; it is not the plan that was reviewed, re-plan"
+    )]
+    HashMismatch {
+        generation: Generation,
+        expected: ContentHash,
+        actual: ContentHash,
+    },
+}
+
+struct ThresholdList<'a>(&'a [Threshold]);
+
+impl fmt::Display for ThresholdList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, t) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{t}")?;
+        }
+        Ok(())
+    }
+}
+
+struct ReviewText {
+    generation: Generation,
+    verdict: Verdict,
+    review: crate::policy::Review,
+}
+
+impl fmt::Display for ReviewText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let g = self.generation;
+        match self.verdict {
+            Verdict::Held => write!(f, "plan {g} is held for review and not approved yet"),
+            Verdict::Rejected => write!(
+                f,
+                "plan {g} was rejected in review and can never be published"
+            ),
+            Verdict::Refused => write!(
+                f,
+                "plan {g} was refused by the change policy when it was staged and is not approved"
+            ),
+            _ => write!(
+                f,
+                "plan {g} needs review (review = \"{}\") and is not approved",
+                self.review.as_str()
+            ),
+        }
+    }
 }
 
 impl Refusal {
@@ -304,9 +508,23 @@ impl Refusal {
             {
                 "empty".into()
             }
-            Refusal::Invalid(i) => format!("invalid:{}", i.first_rule()),
+            Refusal::Invalid(i) => match i.violations.first() {
+                Some(crate::validate::Violation::TooManyRecords { .. }) => {
+                    "limit:records_max".into()
+                }
+                Some(crate::validate::Violation::BodyTooLarge { .. }) => {
+                    "limit:body_bytes_max".into()
+                }
+                _ => format!("invalid:{}", i.first_rule()),
+            },
             Refusal::Stale { .. } | Refusal::TooOld { .. } => "stale".into(),
             Refusal::Corrupt { .. } => "invalid:corrupt-body".into(),
+            Refusal::Policy { thresholds, .. } => thresholds
+                .first()
+                .map(Threshold::reason)
+                .unwrap_or_else(|| "threshold".into()),
+            Refusal::Review { .. } => "review".into(),
+            Refusal::HashMismatch { .. } => "hash-mismatch".into(),
         }
     }
 
@@ -351,6 +569,8 @@ impl From<StoreError> for StepError {
                 base,
                 published,
             }),
+            // `Unpublishable` needs the plan's hash and the zone's review setting to become a
+            // refusal; `publish_pinned` maps it where it knows both.
             other => StepError::Store(other),
         }
     }
@@ -366,6 +586,10 @@ pub enum PlanOutcome {
         hash: ContentHash,
         record_count: u64,
         diff: crate::diff::Diff,
+        /// `Pass`, `Held` (waits for review) or `Refused` (crossed `thresholds`).
+        verdict: Verdict,
+        /// Every policy threshold the change from the base crosses; empty unless `Refused`.
+        thresholds: Vec<Threshold>,
     },
     /// The content equals the published generation: nothing was staged and no generation was
     /// taken, so plans made earlier stay fresh.
@@ -455,25 +679,41 @@ pub async fn plan<S: Store>(
     let body = zone.body();
     let hash = ContentHash::of(&body);
     let record_count = zone.len() as u64;
-    let (base, diff) = match load_published(store, &origin, cfg).await? {
-        None => (None, crate::diff::Diff::from_nothing(&zone)),
-        Some((g, Ok(old))) => {
-            if old.hash() == hash {
-                return Ok(PlanOutcome::NoChanges {
-                    published: g,
-                    hash,
-                    record_count,
-                });
-            }
-            (Some(g), crate::diff::Diff::between(&old, &zone))
+    let (base, diff, thresholds) = match compare_with_published(store, &zone, cfg).await? {
+        Compared::Same { published } => {
+            return Ok(PlanOutcome::NoChanges {
+                published,
+                hash,
+                record_count,
+            });
         }
-        // The published body is unusable: diff against nothing rather than wedge (I5).
-        Some((g, Err(_))) => (Some(g), crate::diff::Diff::from_nothing(&zone)),
+        Compared::Changed {
+            base,
+            diff,
+            thresholds,
+        } => (base, diff, thresholds),
     };
-    let detail = format!(
+    let review = cfg.policy.for_zone(&origin).review;
+    let (verdict, action, reason) = if let Some(first) = thresholds.first() {
+        (Verdict::Refused, "refused", first.reason())
+    } else if review != crate::policy::Review::Off {
+        (Verdict::Held, "held", "review".to_string())
+    } else {
+        (Verdict::Pass, "staged", String::new())
+    };
+    let mut detail = format!(
         "{} records (+{} -{}), hash {}",
         record_count, diff.records_added, diff.records_removed, hash
     );
+    if verdict == Verdict::Held {
+        detail.push_str(&format!(
+            "; held for review (review = \"{}\")",
+            review.as_str()
+        ));
+    }
+    if !thresholds.is_empty() {
+        detail.push_str(&format!("; {}", ThresholdList(&thresholds)));
+    }
     let new = NewPlan {
         zone: origin.clone(),
         base,
@@ -481,9 +721,13 @@ pub async fn plan<S: Store>(
         record_count,
         body,
         created_at: now,
+        verdict,
     };
     let generation = store
-        .stage(new, entry(&origin, None, "staged", "", detail, actor, now))
+        .stage(
+            new,
+            entry(&origin, None, action, &reason, detail, actor, now),
+        )
         .await?;
     Ok(PlanOutcome::Staged {
         generation,
@@ -491,7 +735,121 @@ pub async fn plan<S: Store>(
         hash,
         record_count,
         diff,
+        verdict,
+        thresholds,
     })
+}
+
+/// How a content compares with the published generation.
+enum Compared {
+    /// The same content is published.
+    Same { published: Generation },
+    Changed {
+        base: Option<Generation>,
+        diff: Diff,
+        thresholds: Vec<Threshold>,
+    },
+}
+
+async fn compare_with_published<S: Store>(
+    store: &S,
+    zone: &Zone,
+    cfg: &GateConfig,
+) -> Result<Compared, StoreError> {
+    let origin = zone.origin();
+    Ok(match load_published(store, origin, cfg).await? {
+        None => Compared::Changed {
+            base: None,
+            diff: Diff::from_nothing(zone),
+            thresholds: Vec::new(),
+        },
+        Some((g, Ok(old))) => {
+            if old.hash() == zone.hash() {
+                return Ok(Compared::Same { published: g });
+            }
+            let diff = Diff::between(&old, zone);
+            let thresholds = crate::policy::check(&cfg.policy.for_zone(origin), &old, zone, &diff);
+            Compared::Changed {
+                base: Some(g),
+                diff,
+                thresholds,
+            }
+        }
+        // The published body is unusable: diff against nothing rather than wedge (I5). With
+        // no base content there is nothing to measure a change against, so no threshold
+        // applies; validity still does.
+        Some((g, Err(_))) => Compared::Changed {
+            base: Some(g),
+            diff: Diff::from_nothing(zone),
+            thresholds: Vec::new(),
+        },
+    })
+}
+
+/// What a plan would do, without staging it (`plan --expect-no-changes`, drift checks).
+#[derive(Debug, Clone)]
+pub enum Preview {
+    NoChanges {
+        published: Generation,
+        hash: ContentHash,
+        record_count: u64,
+    },
+    Changes {
+        base: Option<Generation>,
+        hash: ContentHash,
+        record_count: u64,
+        diff: Diff,
+        thresholds: Vec<Threshold>,
+    },
+}
+
+/// Validates parsed content and compares it with the published generation, like [`plan`],
+/// but stages nothing and writes nothing, not even an audit row: it only reads.
+pub async fn preview<S: Store>(
+    store: &S,
+    parsed: crate::zone::ParsedZone,
+    cfg: &GateConfig,
+) -> Result<Preview, StepError> {
+    let zone = crate::validate::validate(parsed, &cfg.limits).map_err(Refusal::Invalid)?;
+    let hash = zone.hash();
+    let record_count = zone.len() as u64;
+    Ok(match compare_with_published(store, &zone, cfg).await? {
+        Compared::Same { published } => Preview::NoChanges {
+            published,
+            hash,
+            record_count,
+        },
+        Compared::Changed {
+            base,
+            diff,
+            thresholds,
+        } => Preview::Changes {
+            base,
+            hash,
+            record_count,
+            diff,
+            thresholds,
+        },
+    })
+}
+
+/// Loads and re-validates one stored plan's content (for `diff` and `rollback`).
+pub async fn load_content<S: Store>(
+    store: &S,
+    zone: &Name,
+    generation: Generation,
+    cfg: &GateConfig,
+) -> Result<(StoredPlan, Zone), StepError> {
+    let plan = store
+        .load_plan(zone, generation)
+        .await?
+        .ok_or_else(|| StepError::PlanMissing {
+            zone: zone.clone(),
+            generation,
+        })?;
+    let content = Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits)
+        .map_err(|error| Refusal::Corrupt { generation, error })?;
+    Ok((plan, content))
 }
 
 /// What publishing did.
@@ -506,13 +864,44 @@ pub enum PublishOutcome {
     AlreadyPublished { generation: Generation },
 }
 
-/// The enactor: pins the plan, reads it back and re-runs the gate (validity and age), then
-/// publishes it with ONE compare-and-swap that re-checks freshness in the same atomic step as
-/// the write. Every refusal is audited.
+/// The enactor: pins the plan, reads it back and re-runs the gate (validity, age, the change
+/// policy against the plan's base, and its verdict), then publishes it with ONE
+/// compare-and-swap that re-checks freshness and the verdict in the same atomic step as the
+/// write. Every refusal is audited.
+///
+/// The policy is checked against the plan's base, and the compare-and-swap only succeeds if
+/// that base is still the published generation: what was measured is what is replaced, so
+/// the check and the write are one decision without a second read.
 pub async fn publish<S: Store>(
     store: &S,
     zone: &Name,
     generation: Option<Generation>,
+    cfg: &GateConfig,
+    now: u64,
+    actor: &str,
+) -> Result<PublishOutcome, StepError> {
+    publish_checked(store, zone, generation, None, cfg, now, actor).await
+}
+
+/// [`publish`] for a saved plan: publishes generation `generation` only if its content hash is
+/// `hash` (else `Refusal::HashMismatch`), so what was reviewed is exactly what goes live.
+pub async fn publish_exact<S: Store>(
+    store: &S,
+    zone: &Name,
+    generation: Generation,
+    hash: ContentHash,
+    cfg: &GateConfig,
+    now: u64,
+    actor: &str,
+) -> Result<PublishOutcome, StepError> {
+    publish_checked(store, zone, Some(generation), Some(hash), cfg, now, actor).await
+}
+
+async fn publish_checked<S: Store>(
+    store: &S,
+    zone: &Name,
+    generation: Option<Generation>,
+    hash: Option<ContentHash>,
     cfg: &GateConfig,
     now: u64,
     actor: &str,
@@ -527,7 +916,7 @@ pub async fn publish<S: Store>(
     store
         .pin(zone, g, actor, now.saturating_add(cfg.pin_lease_s))
         .await?;
-    let result = publish_pinned(store, zone, g, cfg, now, actor).await;
+    let result = publish_pinned(store, zone, g, hash, cfg, now, actor).await;
     // Releasing the pin is best effort: an unreleased pin only delays clean-up until it expires.
     let _ = store.unpin(zone, g, actor).await;
     if let Err(StepError::Refused(refusal)) = &result {
@@ -555,6 +944,7 @@ async fn publish_pinned<S: Store>(
     store: &S,
     zone: &Name,
     g: Generation,
+    expected_hash: Option<ContentHash>,
     cfg: &GateConfig,
     now: u64,
     actor: &str,
@@ -566,6 +956,14 @@ async fn publish_pinned<S: Store>(
             zone: zone.clone(),
             generation: g,
         })?;
+    if let Some(expected) = expected_hash.filter(|h| *h != plan.hash) {
+        return Err(Refusal::HashMismatch {
+            generation: g,
+            expected,
+            actual: plan.hash,
+        }
+        .into());
+    }
     if plan.status == PlanStatus::Published
         && store
             .published(zone)
@@ -575,13 +973,16 @@ async fn publish_pinned<S: Store>(
         return Ok(PublishOutcome::AlreadyPublished { generation: g });
     }
     // Validate after reading, as before writing.
-    if let Err(error) = Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits) {
-        return Err(Refusal::Corrupt {
-            generation: g,
-            error,
+    let content = match Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits) {
+        Ok(content) => content,
+        Err(error) => {
+            return Err(Refusal::Corrupt {
+                generation: g,
+                error,
+            }
+            .into());
         }
-        .into());
-    }
+    };
     let age_s = now.saturating_sub(plan.created_at);
     if age_s > cfg.plan_age_max_s {
         return Err(Refusal::TooOld {
@@ -591,25 +992,137 @@ async fn publish_pinned<S: Store>(
         }
         .into());
     }
+    if let Err(refusal) = check_gate(store, zone, &plan, &content, cfg).await? {
+        // A plan that is stale anyway is reported as stale: approving it would not help, and
+        // re-planning is what to do. This read only chooses the message; nothing is written
+        // on it.
+        let published = store.published(zone).await?.map(|p| p.generation);
+        if published != plan.base {
+            return Err(Refusal::Stale {
+                generation: g,
+                base: plan.base,
+                published,
+            }
+            .into());
+        }
+        return Err(refusal.into());
+    }
     let detail = format!(
-        "published {g} on base {} ({} records, {})",
+        "published {g} on base {} ({} records, {}, verdict {})",
         OptGen(plan.base),
         plan.record_count,
-        plan.hash
+        plan.hash,
+        plan.verdict
     );
-    let published = store
+    let published = match store
         .publish_cas(
             zone,
             g,
             plan.base,
             entry(zone, Some(g), "published", "", detail, actor, now),
         )
-        .await?;
+        .await
+    {
+        Ok(published) => published,
+        // Rejected between our read and the compare-and-swap: the CAS saw it.
+        Err(StoreError::Unpublishable { verdict, .. }) => {
+            return Err(Refusal::Review {
+                generation: g,
+                hash: plan.hash,
+                verdict,
+                review: cfg.policy.for_zone(zone).review,
+            }
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(PublishOutcome::Published {
         generation: published.generation,
         base: plan.base,
         version: published.version,
     })
+}
+
+/// The policy and review part of the gate at publish time: the change from the plan's base is
+/// measured again under the current policy, and the verdict must allow publication.
+async fn check_gate<S: Store>(
+    store: &S,
+    zone: &Name,
+    plan: &StoredPlan,
+    content: &Zone,
+    cfg: &GateConfig,
+) -> Result<Result<(), Refusal>, StoreError> {
+    let policy = cfg.policy.for_zone(zone);
+    let review = |verdict| Refusal::Review {
+        generation: plan.generation,
+        hash: plan.hash,
+        verdict,
+        review: policy.review,
+    };
+    match plan.verdict {
+        Verdict::Approved => return Ok(Ok(())),
+        Verdict::Rejected => return Ok(Err(review(Verdict::Rejected))),
+        _ => {}
+    }
+    let thresholds = match plan.base {
+        None => Vec::new(),
+        Some(b) => match store.load_plan(zone, b).await? {
+            // A base that is gone was cleaned up, so it is no longer published (I2) and the
+            // compare-and-swap refuses the plan as stale.
+            None => Vec::new(),
+            Some(base) => match Zone::decode(zone, &base.body, &base.hash, &cfg.limits) {
+                Ok(old) => {
+                    crate::policy::check(&policy, &old, content, &Diff::between(&old, content))
+                }
+                // An unusable base body never blocks later plans (I5); validity still holds.
+                Err(_) => Vec::new(),
+            },
+        },
+    };
+    if !thresholds.is_empty() {
+        return Ok(Err(Refusal::Policy {
+            generation: plan.generation,
+            hash: plan.hash,
+            thresholds,
+        }));
+    }
+    match plan.verdict {
+        Verdict::Held | Verdict::Refused => Ok(Err(review(plan.verdict))),
+        _ if policy.review != crate::policy::Review::Off => Ok(Err(review(plan.verdict))),
+        _ => Ok(Ok(())),
+    }
+}
+
+/// Approves or rejects one staged plan (`zonegate approve` / `reject`, or a review command's
+/// result), bound to its content hash when one is given, and records who and why in the audit
+/// log in the same step.
+#[allow(clippy::too_many_arguments)]
+pub async fn decide<S: Store>(
+    store: &S,
+    zone: &Name,
+    generation: Generation,
+    hash: Option<ContentHash>,
+    to: Verdict,
+    why: &str,
+    actor: &str,
+    now: u64,
+) -> Result<Verdict, StoreError> {
+    let action = match to {
+        Verdict::Approved => "approved",
+        Verdict::Rejected => "rejected",
+        other => other.as_str(),
+    };
+    let bound = hash.map(|h| format!(" (hash {h})")).unwrap_or_default();
+    let detail = format!("{action} {generation}{bound} by {actor}: {why}");
+    store
+        .set_verdict(
+            zone,
+            generation,
+            hash,
+            to,
+            entry(zone, Some(generation), action, "", detail, actor, now),
+        )
+        .await
 }
 
 /// What converging a target did.

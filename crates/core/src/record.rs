@@ -51,6 +51,23 @@ impl RType {
     }
 }
 
+impl std::str::FromStr for RType {
+    type Err = ();
+    /// Parses a mnemonic [`RType::mnemonic`] knows (any case) or the RFC 3597 `TYPEnnn` form.
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let upper = text.trim().to_ascii_uppercase();
+        if let Some(n) = upper.strip_prefix("TYPE") {
+            return n.parse().map(RType).map_err(|_| ());
+        }
+        // Every code `mnemonic` has a name for.
+        [1u16, 2, 5, 6, 12, 13, 15, 16, 28, 33, 35, 39, 43, 99, 257]
+            .into_iter()
+            .map(RType)
+            .find(|t| t.mnemonic() == upper)
+            .ok_or(())
+    }
+}
+
 impl fmt::Display for RType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.mnemonic())

@@ -57,7 +57,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 use zonegate_core::memstore::cleanup_audit_entry;
 use zonegate_core::protocol::{
-    AuditEntry, Generation, NewPlan, PlanStatus, Published, Store, StoreError, StoredPlan,
+    AuditEntry, Generation, NewPlan, PlanStatus, Published, Store, StoreError, StoredPlan, Verdict,
 };
 use zonegate_core::{ContentHash, Name};
 
@@ -114,6 +114,8 @@ pub struct PlanRow {
     /// Unix seconds.
     pub created_at: u64,
     pub status: PlanStatus,
+    /// Whether the gate lets it be published (pass, held, refused, approved, rejected).
+    pub verdict: Verdict,
 }
 
 /// One audit-log row.
@@ -241,6 +243,10 @@ fn name_from_sql(text: &str) -> Result<Name, StoreError> {
 
 fn hash_from_sql(text: &str) -> Result<ContentHash, StoreError> {
     ContentHash::parse(text).ok_or_else(|| corrupt(&format!("plan hash {text:?}")))
+}
+
+fn verdict_from_sql(text: &str) -> Result<Verdict, StoreError> {
+    Verdict::parse(text).ok_or_else(|| corrupt(&format!("plan verdict {text:?}")))
 }
 
 fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
@@ -458,7 +464,7 @@ impl SqliteStore {
     pub async fn plans(&self, origin: &Name) -> Result<Vec<PlanRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT origin, generation, base, hash, record_count, length(body) AS body_bytes,
-                    created_at, status
+                    created_at, status, verdict
              FROM plans WHERE origin = ?1 ORDER BY generation",
         )
         .bind(origin.to_string())
@@ -477,6 +483,7 @@ impl SqliteStore {
                     created_at: from_sql(get(row, "created_at")?, "time")?,
                     status: PlanStatus::parse(&get::<String>(row, "status")?)
                         .ok_or_else(|| corrupt("plan status"))?,
+                    verdict: verdict_from_sql(&get::<String>(row, "verdict")?)?,
                 })
             })
             .collect()
@@ -584,7 +591,7 @@ impl Store for SqliteStore {
         generation: Generation,
     ) -> Result<Option<StoredPlan>, StoreError> {
         let row = sqlx::query(
-            "SELECT base, hash, record_count, body, created_at, status FROM plans
+            "SELECT base, hash, record_count, body, created_at, status, verdict FROM plans
              WHERE origin = ?1 AND generation = ?2",
         )
         .bind(zone.to_string())
@@ -603,6 +610,7 @@ impl Store for SqliteStore {
                 created_at: from_sql(get(&row, "created_at")?, "time")?,
                 status: PlanStatus::parse(&get::<String>(&row, "status")?)
                     .ok_or_else(|| corrupt("plan status"))?,
+                verdict: verdict_from_sql(&get::<String>(&row, "verdict")?)?,
             })
         })
         .transpose()
@@ -639,8 +647,8 @@ impl Store for SqliteStore {
         .await
         .map_err(store_error)?;
         sqlx::query(
-            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'staged')",
+            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status, verdict)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'staged', ?8)",
         )
         .bind(&origin)
         .bind(taken)
@@ -649,6 +657,7 @@ impl Store for SqliteStore {
         .bind(to_sql(plan.record_count)?)
         .bind(&plan.body)
         .bind(to_sql(plan.created_at)?)
+        .bind(plan.verdict.as_str())
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
@@ -670,13 +679,15 @@ impl Store for SqliteStore {
         let g = to_sql(generation.0)?;
         let base = expected_base.map(|b| to_sql(b.0)).transpose()?;
         let mut tx = self.begin_write().await?;
-        // THE compare-and-swap: the freshness check and the pointer write are one statement.
+        // THE compare-and-swap: the freshness check, the verdict check and the pointer write
+        // are one statement.
         let version = sqlx::query_scalar::<_, i64>(
             "UPDATE zones SET published_generation = ?1, version = version + 1, published_at = ?4
              WHERE origin = ?2
                AND published_generation IS ?3
                AND COALESCE(published_generation, 0) < ?1
-               AND EXISTS (SELECT 1 FROM plans WHERE origin = ?2 AND generation = ?1)
+               AND EXISTS (SELECT 1 FROM plans WHERE origin = ?2 AND generation = ?1
+                                                 AND verdict IN ('pass', 'approved'))
              RETURNING version",
         )
         .bind(g)
@@ -701,11 +712,29 @@ impl Store for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(store_error)?
-                .flatten();
-                StoreError::Stale {
-                    offered: generation,
-                    base: expected_base,
-                    published: optional_generation_from_sql(published)?,
+                .flatten()
+                .map(generation_from_sql)
+                .transpose()?;
+                if published != expected_base || published.is_some_and(|p| p >= generation) {
+                    StoreError::Stale {
+                        offered: generation,
+                        base: expected_base,
+                        published,
+                    }
+                } else {
+                    let verdict = sqlx::query_scalar::<_, String>(
+                        "SELECT verdict FROM plans WHERE origin = ?1 AND generation = ?2",
+                    )
+                    .bind(&origin)
+                    .bind(g)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                    StoreError::Unpublishable {
+                        zone: zone.clone(),
+                        generation,
+                        verdict: verdict_from_sql(&verdict)?,
+                    }
                 }
             };
             tx.rollback().await.map_err(store_error)?;
@@ -891,5 +920,78 @@ impl Store for SqliteStore {
         let mut tx = self.begin_write().await?;
         insert_audit(&mut tx, &entry).await?;
         tx.commit().await.map_err(store_error)
+    }
+
+    async fn set_verdict(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        hash: Option<ContentHash>,
+        to: Verdict,
+        mut audit: AuditEntry,
+    ) -> Result<Verdict, StoreError> {
+        let origin = zone.to_string();
+        let g = to_sql(generation.0)?;
+        let mut tx = self.begin_write().await?;
+        // The write lock is held from here to the commit, so what is read here still holds
+        // when the UPDATE below runs; the UPDATE repeats the conditions anyway, and the trigger
+        // `plans_verdict_moves` refuses any other move.
+        let row = sqlx::query(
+            "SELECT hash, status, verdict FROM plans WHERE origin = ?1 AND generation = ?2",
+        )
+        .bind(&origin)
+        .bind(g)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let Some(row) = row else {
+            return Err(StoreError::PlanMissing {
+                zone: zone.clone(),
+                generation,
+            });
+        };
+        let recorded = hash_from_sql(&get::<String>(&row, "hash")?)?;
+        let status = PlanStatus::parse(&get::<String>(&row, "status")?)
+            .ok_or_else(|| corrupt("plan status"))?;
+        let verdict = verdict_from_sql(&get::<String>(&row, "verdict")?)?;
+        if let Some(offered) = hash.filter(|h| *h != recorded) {
+            return Err(StoreError::HashMismatch {
+                zone: zone.clone(),
+                generation,
+                recorded,
+                offered,
+            });
+        }
+        if status != PlanStatus::Staged || !verdict.may_become(to) {
+            return Err(StoreError::VerdictLocked {
+                zone: zone.clone(),
+                generation,
+                status,
+                verdict,
+                wanted: to,
+            });
+        }
+        let moved = sqlx::query(
+            "UPDATE plans SET verdict = ?3
+             WHERE origin = ?1 AND generation = ?2 AND status = 'staged' AND verdict = ?4 AND hash = ?5",
+        )
+        .bind(&origin)
+        .bind(g)
+        .bind(to.as_str())
+        .bind(verdict.as_str())
+        .bind(recorded.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?
+        .rows_affected();
+        if moved != 1 {
+            return Err(StoreError::Constraint {
+                detail: format!("the verdict of {generation} of {zone} moved under the write lock"),
+            });
+        }
+        audit.generation.get_or_insert(generation);
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(verdict)
     }
 }

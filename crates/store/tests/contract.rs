@@ -13,7 +13,9 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection};
 use zonegate_core::memstore::MemStore;
-use zonegate_core::protocol::{AuditEntry, Generation, NewPlan, PlanStatus, Store, StoreError};
+use zonegate_core::protocol::{
+    AuditEntry, Generation, NewPlan, PlanStatus, Store, StoreError, Verdict,
+};
 use zonegate_core::{ContentHash, Name};
 use zonegate_store::SqliteStore;
 
@@ -57,6 +59,7 @@ fn new_plan(zone: &Name, base: Option<Generation>, tag: &str) -> NewPlan {
         record_count: 3,
         body,
         created_at: NOW,
+        verdict: Verdict::Pass,
     }
 }
 
@@ -217,6 +220,9 @@ contract!(
     contract_record_target_never_goes_backwards,
     contract_pins_expire,
     contract_audit_appends,
+    contract_stage_records_the_verdict_and_refuses_final_ones,
+    contract_publish_needs_a_publishable_verdict,
+    contract_set_verdict_is_bound_to_hash_and_state,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1247,4 +1253,325 @@ async fn mem_corrupt_body_does_not_block_later_plans() {
     assert!(s.remove_plan(&z, g(2)));
     let g3 = stage(&s, &z, Some(g(2))).await;
     assert_eq!(publish(&s, &z, g3, Some(g(2))).await.unwrap(), (g3, 3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verdicts: the gate's decision on each plan (issue 5)
+// ---------------------------------------------------------------------------------------------
+
+async fn stage_as<S: Store>(
+    s: &S,
+    zone: &Name,
+    base: Option<Generation>,
+    tag: &str,
+    verdict: Verdict,
+) -> Generation {
+    let mut plan = new_plan(zone, base, tag);
+    plan.verdict = verdict;
+    s.stage(plan, entry(zone, "staged")).await.expect("stage")
+}
+
+async fn verdict_of<S: Store>(s: &S, zone: &Name, generation: Generation) -> Verdict {
+    s.load_plan(zone, generation)
+        .await
+        .unwrap()
+        .expect("plan")
+        .verdict
+}
+
+async fn hash_of<S: Store>(s: &S, zone: &Name, generation: Generation) -> ContentHash {
+    s.load_plan(zone, generation)
+        .await
+        .unwrap()
+        .expect("plan")
+        .hash
+}
+
+async fn contract_stage_records_the_verdict_and_refuses_final_ones<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    for (verdict, n) in [
+        (Verdict::Pass, 1),
+        (Verdict::Held, 2),
+        (Verdict::Refused, 3),
+    ] {
+        let generation = stage_as(s, &z, None, &format!("v{n}"), verdict).await;
+        assert_eq!(generation, g(n));
+        assert_eq!(verdict_of(s, &z, generation).await, verdict);
+    }
+    // Approval and rejection are later steps with their own audit rows, never a starting point.
+    for verdict in [Verdict::Approved, Verdict::Rejected] {
+        let mut plan = new_plan(&z, None, "final");
+        plan.verdict = verdict;
+        assert!(
+            matches!(
+                s.stage(plan, entry(&z, "staged")).await,
+                Err(StoreError::Constraint { .. })
+            ),
+            "{verdict}"
+        );
+    }
+    assert_eq!(s.newest_generation(&z).await.unwrap(), Some(g(3)));
+}
+
+async fn contract_publish_needs_a_publishable_verdict<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    let held = stage_as(s, &z, None, "held", Verdict::Held).await;
+    let refused = stage_as(s, &z, None, "refused", Verdict::Refused).await;
+    let before = s.audit_actions(&z).await;
+    for generation in [held, refused] {
+        let err = publish(s, &z, generation, None).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Unpublishable { generation: gen_, .. } if gen_ == generation),
+            "{err}"
+        );
+    }
+    // A refused compare-and-swap changes nothing, audit included.
+    assert_eq!(s.published(&z).await.unwrap(), None);
+    assert_eq!(s.audit_actions(&z).await, before);
+
+    // Approved with the right hash, the held plan publishes.
+    let hash = hash_of(s, &z, held).await;
+    let previous = s
+        .set_verdict(
+            &z,
+            held,
+            Some(hash),
+            Verdict::Approved,
+            entry(&z, "approved"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(previous, Verdict::Held);
+    assert_eq!(publish(s, &z, held, None).await.unwrap(), (held, 1));
+
+    // Staleness is reported before the verdict: approving a stale plan would not help.
+    let late = stage_as(s, &z, None, "late", Verdict::Held).await;
+    assert!(matches!(
+        publish(s, &z, late, None).await,
+        Err(StoreError::Stale { .. })
+    ));
+}
+
+async fn contract_set_verdict_is_bound_to_hash_and_state<S: Inspect>(s: &S) {
+    let z = name("example.com.");
+    let refused = stage_as(s, &z, None, "refused", Verdict::Refused).await;
+    let hash = hash_of(s, &z, refused).await;
+    let other = ContentHash::of(b"one byte different");
+    let before = s.audit_actions(&z).await;
+
+    // Another hash approves nothing, and leaves no trace in the store.
+    let err = s
+        .set_verdict(
+            &z,
+            refused,
+            Some(other),
+            Verdict::Approved,
+            entry(&z, "approved"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::HashMismatch { recorded, offered, .. }
+            if *recorded == hash && *offered == other),
+        "{err}"
+    );
+    assert!(matches!(
+        s.set_verdict(
+            &z,
+            g(9),
+            Some(hash),
+            Verdict::Approved,
+            entry(&z, "approved")
+        )
+        .await,
+        Err(StoreError::PlanMissing { .. })
+    ));
+    // Only approval and rejection are moves.
+    assert!(matches!(
+        s.set_verdict(
+            &z,
+            refused,
+            Some(hash),
+            Verdict::Pass,
+            entry(&z, "approved")
+        )
+        .await,
+        Err(StoreError::VerdictLocked { .. })
+    ));
+    assert_eq!(verdict_of(s, &z, refused).await, Verdict::Refused);
+    assert_eq!(s.audit_actions(&z).await, before);
+
+    // The right hash approves; the move and its audit row are one step.
+    s.set_verdict(
+        &z,
+        refused,
+        Some(hash),
+        Verdict::Approved,
+        entry(&z, "approved"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(verdict_of(s, &z, refused).await, Verdict::Approved);
+    assert_eq!(
+        s.audit_actions(&z).await.last().cloned(),
+        Some(("approved".to_string(), Some(refused)))
+    );
+    // Approving twice is not a move.
+    assert!(matches!(
+        s.set_verdict(
+            &z,
+            refused,
+            Some(hash),
+            Verdict::Approved,
+            entry(&z, "approved")
+        )
+        .await,
+        Err(StoreError::VerdictLocked {
+            verdict: Verdict::Approved,
+            ..
+        })
+    ));
+
+    // A rejection is final, with or without a hash.
+    let held = stage_as(s, &z, None, "held", Verdict::Held).await;
+    assert_eq!(
+        s.set_verdict(&z, held, None, Verdict::Rejected, entry(&z, "rejected"))
+            .await
+            .unwrap(),
+        Verdict::Held
+    );
+    let held_hash = hash_of(s, &z, held).await;
+    assert!(matches!(
+        s.set_verdict(
+            &z,
+            held,
+            Some(held_hash),
+            Verdict::Approved,
+            entry(&z, "approved")
+        )
+        .await,
+        Err(StoreError::VerdictLocked {
+            verdict: Verdict::Rejected,
+            ..
+        })
+    ));
+    assert!(matches!(
+        publish(s, &z, held, None).await,
+        Err(StoreError::Unpublishable {
+            verdict: Verdict::Rejected,
+            ..
+        })
+    ));
+
+    // A published plan's verdict never moves again.
+    publish(s, &z, refused, None).await.unwrap();
+    assert!(matches!(
+        s.set_verdict(&z, refused, None, Verdict::Rejected, entry(&z, "rejected"))
+            .await,
+        Err(StoreError::VerdictLocked {
+            status: PlanStatus::Published,
+            ..
+        })
+    ));
+    assert_eq!(verdict_of(s, &z, refused).await, Verdict::Approved);
+}
+
+/// The schema refuses by hand what `set_verdict` and `publish_cas` refuse in code.
+#[tokio::test]
+async fn sqlite_refuses_publishing_or_reopening_by_hand() {
+    let db = TempDb::new("verdict-triggers");
+    let s = db.open().await;
+    let z = name("example.com.");
+    let refused = stage_as(&s, &z, None, "refused", Verdict::Refused).await;
+    let rejected = stage_as(&s, &z, None, "rejected", Verdict::Held).await;
+    s.set_verdict(&z, rejected, None, Verdict::Rejected, entry(&z, "rejected"))
+        .await
+        .unwrap();
+    for foreign_keys in [true, false] {
+        let mut conn = raw(&db.path, foreign_keys).await;
+        for sql in [
+            format!(
+                "UPDATE zones SET published_generation = {} WHERE origin = 'example.com.'",
+                refused.0
+            ),
+            format!(
+                "UPDATE plans SET status = 'published' WHERE generation = {}",
+                refused.0
+            ),
+            format!(
+                "UPDATE plans SET verdict = 'approved' WHERE generation = {}",
+                rejected.0
+            ),
+            "INSERT INTO plans (origin, generation, hash, record_count, body, created_at, verdict)
+             VALUES ('example.com.', 9, 'sha256:' || printf('%064d', 0), 1, x'00', 0, 'approved')"
+                .to_string(),
+        ] {
+            assert!(exec(&mut conn, &sql).await.is_err(), "{sql}");
+        }
+        conn.close().await.unwrap();
+    }
+    // The positive space: approving a refused plan by hand is a legal move.
+    let mut conn = raw(&db.path, true).await;
+    assert_eq!(
+        exec(
+            &mut conn,
+            &format!(
+                "UPDATE plans SET verdict = 'approved' WHERE generation = {}",
+                refused.0
+            )
+        )
+        .await
+        .unwrap(),
+        1
+    );
+    conn.close().await.unwrap();
+    assert_eq!(verdict_of(&s, &z, refused).await, Verdict::Approved);
+    assert_eq!(verdict_of(&s, &z, rejected).await, Verdict::Rejected);
+    s.close().await;
+}
+
+/// A database made by the first schema gets the verdict column with `pass` for every plan it
+/// already holds, and keeps publishing.
+#[tokio::test]
+async fn sqlite_migration_keeps_existing_plans_publishable() {
+    let db = TempDb::new("migrate-0002");
+    // A migrations directory holding only the first schema, applied the way sqlx applies it.
+    let first = std::env::temp_dir().join(format!("zonegate-first-schema-{}", std::process::id()));
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/0001_init.sql"),
+        first.join("0001_init.sql"),
+    )
+    .unwrap();
+    let pool = sqlx::SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&db.path)
+            .create_if_missing(true)
+            .foreign_keys(true),
+    )
+    .await
+    .unwrap();
+    sqlx::migrate::Migrator::new(first.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&first).unwrap();
+    for sql in [
+        "INSERT INTO zones (origin) VALUES ('example.com.')",
+        "INSERT INTO plans (origin, generation, hash, record_count, body, created_at)
+         VALUES ('example.com.', 1, 'sha256:' || printf('%064d', 0), 1, x'00', 0)",
+        "UPDATE zones SET next_generation = 2",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    // Opening the store applies the second migration only.
+    let s = db.open().await;
+    let z = name("example.com.");
+    assert_eq!(verdict_of(&s, &z, g(1)).await, Verdict::Pass);
+    assert_eq!(publish(&s, &z, g(1), None).await.unwrap(), (g(1), 1));
+    s.close().await;
 }

@@ -1,0 +1,295 @@
+//! The gate's policy and verdict checks through the protocol steps, on the in-memory store.
+//!
+//! The CLI acceptance tests (`tests/policy.rs`) check the same promises through the binary;
+//! these pin down the protocol itself: the policy runs again at publish time against the
+//! plan's base, an approval is bound to one plan's hash, and review holds are per plan.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use zonegate_core::memstore::MemStore;
+use zonegate_core::policy::Review;
+use zonegate_core::protocol::{
+    self, Generation, PlanOutcome, PublishOutcome, Refusal, StepError, StoreError, Verdict,
+};
+use zonegate_core::{ContentHash, GateConfig, Name, zonefile};
+
+/// Every `MemStore` operation completes on its first poll, so one poll runs a step to its end.
+fn run<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("a MemStore step awaited something"),
+    }
+}
+
+const NOW: u64 = 1_000;
+
+fn origin() -> Name {
+    Name::parse("example.com.").unwrap()
+}
+
+fn parsed(serial: u32, records: &str) -> zonegate_core::ParsedZone {
+    let text = format!(
+        "$ORIGIN example.com.\n$TTL 300\n@ SOA ns1.example.net. h.example.net. {serial} 3600 600 604800 60\n\
+         @ NS ns1.example.net.\n{records}"
+    );
+    zonefile::parse(&text, Some(&origin()), "test").unwrap()
+}
+
+const FULL: &str = "www A 192.0.2.1\nmail A 192.0.2.2\napi A 192.0.2.3\n";
+const CUT: &str = "www A 192.0.2.1\n";
+
+fn relaxed() -> GateConfig {
+    let mut cfg = GateConfig::default();
+    cfg.policy.delete_max_percent = 100.0;
+    cfg
+}
+
+fn staged(outcome: PlanOutcome) -> (Generation, ContentHash, Verdict) {
+    match outcome {
+        PlanOutcome::Staged {
+            generation,
+            hash,
+            verdict,
+            ..
+        } => (generation, hash, verdict),
+        other => panic!("expected a staged plan, got {other:?}"),
+    }
+}
+
+fn publish_first(store: &MemStore, cfg: &GateConfig) {
+    let (g, _, _) = staged(run(protocol::plan(store, parsed(1, FULL), cfg, NOW, "t")).unwrap());
+    run(protocol::publish(store, &origin(), Some(g), cfg, NOW, "t")).unwrap();
+}
+
+#[test]
+fn the_policy_runs_again_at_publish_time_against_the_base() {
+    let store = MemStore::new();
+    let strict = GateConfig::default();
+    publish_first(&store, &strict);
+    // Planned under a relaxed policy, the cut passes...
+    let (g, _, verdict) =
+        staged(run(protocol::plan(&store, parsed(2, CUT), &relaxed(), NOW, "t")).unwrap());
+    assert_eq!(verdict, Verdict::Pass);
+    // ...but the policy in force at publish time refuses it, with the numbers.
+    let err = run(protocol::publish(
+        &store,
+        &origin(),
+        Some(g),
+        &strict,
+        NOW,
+        "t",
+    ))
+    .unwrap_err();
+    let StepError::Refused(refusal @ Refusal::Policy { .. }) = &err else {
+        panic!("expected a policy refusal, got {err:?}");
+    };
+    assert_eq!(refusal.reason(), "threshold:delete");
+    assert!(
+        refusal
+            .to_string()
+            .contains("would delete 2 of 5 records (40.0%), limit 30%"),
+        "{refusal}"
+    );
+    let log = store.audit_log();
+    let last = log.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.reason.as_str()),
+        ("refused", "threshold:delete")
+    );
+    assert_eq!(
+        run(protocol::publish(
+            &store,
+            &origin(),
+            Some(g),
+            &relaxed(),
+            NOW,
+            "t"
+        ))
+        .map(|_| ()),
+        Ok(())
+    );
+}
+
+#[test]
+fn an_approval_lets_exactly_one_plan_through() {
+    let store = MemStore::new();
+    let cfg = GateConfig::default();
+    publish_first(&store, &cfg);
+    let (g2, h2, verdict) =
+        staged(run(protocol::plan(&store, parsed(2, CUT), &cfg, NOW, "t")).unwrap());
+    assert_eq!(verdict, Verdict::Refused);
+    let (g3, h3, _) = staged(
+        run(protocol::plan(
+            &store,
+            parsed(2, "www A 192.0.2.9\n"),
+            &cfg,
+            NOW,
+            "t",
+        ))
+        .unwrap(),
+    );
+    assert_ne!(h2, h3);
+
+    // The hash of g2 does not approve g3.
+    let err = run(protocol::decide(
+        &store,
+        &origin(),
+        g3,
+        Some(h2),
+        Verdict::Approved,
+        "why",
+        "alice",
+        NOW,
+    ))
+    .unwrap_err();
+    assert!(matches!(err, StoreError::HashMismatch { .. }), "{err}");
+    run(protocol::decide(
+        &store,
+        &origin(),
+        g2,
+        Some(h2),
+        Verdict::Approved,
+        "intended",
+        "alice",
+        NOW,
+    ))
+    .unwrap();
+    assert!(matches!(
+        run(protocol::publish(
+            &store,
+            &origin(),
+            Some(g3),
+            &cfg,
+            NOW,
+            "t"
+        )),
+        Err(StepError::Refused(Refusal::Policy { .. }))
+    ));
+    // A saved plan naming another hash is refused before anything else.
+    assert!(matches!(
+        run(protocol::publish_exact(
+            &store,
+            &origin(),
+            g2,
+            h3,
+            &cfg,
+            NOW,
+            "t"
+        )),
+        Err(StepError::Refused(Refusal::HashMismatch { .. }))
+    ));
+    assert!(matches!(
+        run(protocol::publish_exact(&store, &origin(), g2, h2, &cfg, NOW, "t")),
+        Ok(PublishOutcome::Published { generation, .. }) if generation == g2
+    ));
+    let approval = store
+        .audit_log()
+        .into_iter()
+        .find(|e| e.action == "approved")
+        .unwrap();
+    assert_eq!(approval.actor, "alice");
+    assert!(approval.detail.contains("intended") && approval.detail.contains(&h2.to_string()));
+}
+
+#[test]
+fn review_holds_each_plan_on_its_own() {
+    let store = MemStore::new();
+    let mut manual = GateConfig::default();
+    manual.policy.review = Review::Manual;
+    let off = GateConfig::default();
+    publish_first(&store, &off);
+
+    // Planned with review off, but review is required at publish time.
+    let small = FULL.replace("192.0.2.1", "192.0.2.7");
+    let (g2, _, verdict) =
+        staged(run(protocol::plan(&store, parsed(2, &small), &off, NOW, "t")).unwrap());
+    assert_eq!(verdict, Verdict::Pass);
+    let err = run(protocol::publish(
+        &store,
+        &origin(),
+        Some(g2),
+        &manual,
+        NOW,
+        "t",
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, StepError::Refused(r @ Refusal::Review { verdict: Verdict::Pass, .. }) if r.reason() == "review"),
+        "{err:?}"
+    );
+
+    // Held plans do not block newer ones.
+    let mut records = FULL.replace("192.0.2.1", "192.0.2.4");
+    let (g3, _, held) = staged(
+        run(protocol::plan(
+            &store,
+            parsed(3, &records),
+            &manual,
+            NOW,
+            "t",
+        ))
+        .unwrap(),
+    );
+    assert_eq!(held, Verdict::Held);
+    records = FULL.replace("192.0.2.1", "192.0.2.5");
+    let (g4, h4, held) = staged(
+        run(protocol::plan(
+            &store,
+            parsed(4, &records),
+            &manual,
+            NOW,
+            "t",
+        ))
+        .unwrap(),
+    );
+    assert_eq!(held, Verdict::Held);
+    assert!(matches!(
+        run(protocol::publish(
+            &store,
+            &origin(),
+            Some(g3),
+            &manual,
+            NOW,
+            "t"
+        )),
+        Err(StepError::Refused(Refusal::Review {
+            verdict: Verdict::Held,
+            ..
+        }))
+    ));
+    run(protocol::decide(
+        &store,
+        &origin(),
+        g4,
+        Some(h4),
+        Verdict::Approved,
+        "ok",
+        "bob",
+        NOW,
+    ))
+    .unwrap();
+    run(protocol::publish(
+        &store,
+        &origin(),
+        Some(g4),
+        &manual,
+        NOW,
+        "t",
+    ))
+    .unwrap();
+    // The held g3 is now stale, and says so rather than asking for a review.
+    assert!(matches!(
+        run(protocol::publish(
+            &store,
+            &origin(),
+            Some(g3),
+            &manual,
+            NOW,
+            "t"
+        )),
+        Err(StepError::Refused(Refusal::Stale { .. }))
+    ));
+}
