@@ -6,11 +6,16 @@ pub mod diff;
 pub mod limits;
 pub mod lookup;
 pub mod memstore;
+pub mod memtarget;
+pub mod naive;
 pub mod name;
+pub mod policy;
 pub mod protocol;
 pub mod record;
+pub mod serial;
 mod sync;
 pub mod validate;
+pub mod xfr;
 pub mod zone;
 pub mod zonefile;
 
