@@ -160,34 +160,3 @@ impl<S: Store> Store for ChaosStore<S> {
             .await
     }
 }
-
-/// Whether [`DELAY_VAR`] asks for delays.
-pub fn enabled() -> bool {
-    std::env::var(DELAY_VAR)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|ms| ms > 0)
-}
-
-/// `zonegate publish ORIGIN [--generation G]` with the delays on: the same protocol step,
-/// output and exit codes as `gate::publish`, over a [`ChaosStore`]. Only used when
-/// [`enabled`]; `publish --plan` never comes here.
-pub async fn publish(
-    cfg: &zonegate_core::GateConfig,
-    db: &std::path::Path,
-    origin: &str,
-    generation: Option<u64>,
-    emit: &crate::output::Emit,
-) -> Result<u8, crate::commands::Failure> {
-    use crate::commands::{now, open_store, parse_origin, step_failure};
-    let origin = parse_origin(origin)?;
-    let store = ChaosStore::from_env(open_store(db).await?);
-    let g = generation.map(Generation);
-    match zonegate_core::protocol::publish(&store, &origin, g, cfg, now(), "publish").await {
-        Ok(outcome) => {
-            crate::output::publish(emit, &origin, &outcome);
-            Ok(crate::exit::OK)
-        }
-        Err(e) => step_failure(emit, &origin, e),
-    }
-}

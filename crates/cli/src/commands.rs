@@ -145,10 +145,6 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
             plan,
             ..
         } => {
-            // Test-only: random delays between check and act (see chaos.rs).
-            if let (true, Some(o), None) = (crate::chaos::enabled(), origin.as_deref(), &plan) {
-                return crate::chaos::publish(&cfg, &cli.db, o, generation, emit).await;
-            }
             crate::gate::publish(
                 &cfg,
                 &cli.db,

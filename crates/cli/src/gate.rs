@@ -270,7 +270,8 @@ pub async fn publish(
 ) -> Result<u8, Failure> {
     let Some(path) = plan else {
         let origin = parse_origin(origin.ok_or_else(|| input("publish needs ORIGIN or --plan"))?)?;
-        let store = open_store(db).await?;
+        // Test-only delays between check and act when asked for (see chaos.rs); a no-op else.
+        let store = crate::chaos::ChaosStore::from_env(open_store(db).await?);
         let g = generation.map(Generation);
         return match protocol::publish(&store, &origin, g, cfg, now(), "publish").await {
             Ok(outcome) => {

@@ -12,8 +12,8 @@
 //!   -------                    -------                          ---------------
 //!   stage(zone, base, body)    pin(zone, g)                     published(zone)
 //!     -> new generation g        load(zone, g), re-validate       load + re-validate
-//!                                publish_cas(zone, g, base)       install(g) if g > held
-//!                                  = "g > published AND           record_target(g)
+//!                                publish_cas(zone, g, base)       record_target(g) if newer
+//!                                  = "g > published AND           install(g) if g > held
 //!                                     published == base"
 //!                                  + pointer + version + audit
 //!                                unpin(zone, g)
@@ -359,10 +359,6 @@ pub trait Store {
     /// atomically, and only if: the plan exists (`PlanMissing`), its hash is `hash` when one is
     /// given (`HashMismatch`), it was never published and the move is allowed by
     /// [`Verdict::may_become`] (`VerdictLocked`). Returns the previous verdict.
-    ///
-    /// The default fails closed: a store that does not keep verdicts (a test wrapper) refuses
-    /// every approval, so nothing it holds can be approved past the gate. `MemStore` and the
-    /// SQLite store implement it.
     async fn set_verdict(
         &self,
         zone: &Name,
@@ -370,14 +366,7 @@ pub trait Store {
         hash: Option<ContentHash>,
         to: Verdict,
         audit: AuditEntry,
-    ) -> Result<Verdict, StoreError> {
-        let _ = (hash, audit);
-        Err(StoreError::Backend {
-            detail: format!(
-                "this store cannot record verdicts; {generation} of {zone} stays as it is, not {to}"
-            ),
-        })
-    }
+    ) -> Result<Verdict, StoreError>;
 }
 
 /// Something that serves or holds a published generation: a server's in-memory zone set.
@@ -1171,13 +1160,17 @@ pub async fn converge<S: Store, T: Target>(
             error,
         }
     })?;
-    match target.install(g, content).await {
-        Ok(()) => {}
-        Err(held) => return Ok(ConvergeOutcome::UpToDate { held }),
-    }
+    // Record the target's generation BEFORE installing it: from this write on, clean-up's
+    // horizon protects plan g, so a store never holds a target whose content it might delete.
+    // If clean-up got to g first (it was superseded meanwhile), this fails with `PlanMissing`
+    // and the caller's next pass converges to the newer generation (I6).
     match store.record_target(target.id(), zone, g).await {
         Ok(()) | Err(StoreError::TargetNewer { .. }) => {}
         Err(e) => return Err(e.into()),
+    }
+    match target.install(g, content).await {
+        Ok(()) => {}
+        Err(held) => return Ok(ConvergeOutcome::UpToDate { held }),
     }
     Ok(ConvergeOutcome::Installed {
         generation: g,
