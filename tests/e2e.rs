@@ -303,3 +303,52 @@ fn several_zones_and_restart_serves_straight_away() {
     let st = s.json(&["status", "--json"]);
     assert_eq!(st["zones"].as_array().unwrap().len(), 2, "{st}");
 }
+
+/// I7 static stability: a restarted server answers from its last-good snapshot while the store
+/// is unusable, and never from content that fails its hash.
+#[test]
+fn restart_with_a_corrupt_store_serves_the_last_good_snapshot() {
+    let s = Scratch::new("snapshot");
+    let f = s.write("z.zone", &zone(1, &["192.0.2.10"]));
+    s.run_ok(&["apply", f.to_str().unwrap()]);
+    let f = s.write("z.zone", &zone(2, &["192.0.2.20"]));
+    s.run_ok(&["apply", f.to_str().unwrap()]);
+    let server = s.serve();
+    assert_eq!(
+        server.dig("www.example.com.", "A").rdata("A"),
+        vec!["192.0.2.20"]
+    );
+    assert!(server.terminate().success());
+    let snapshot = s.dir.join("zonegate.db.snapshots/example.com.snapshot");
+    assert!(
+        snapshot.exists(),
+        "serve must write a snapshot at {}",
+        snapshot.display()
+    );
+
+    // The store is destroyed: the file is garbage, and its WAL is gone.
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", s.db().display()));
+    }
+    std::fs::write(s.db(), vec![0x5a; 8192]).unwrap();
+    assert_ne!(
+        s.run(&["status"]).status.code(),
+        Some(0),
+        "the store must really be unusable"
+    );
+
+    let server = s.serve();
+    let d = server.dig("www.example.com.", "A");
+    assert_eq!(d.rdata("A"), vec!["192.0.2.20"], "{}", d.raw);
+    assert!(d.aa());
+    drop(server);
+
+    // A snapshot whose body no longer matches its hash is never served.
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&snapshot, bytes).unwrap();
+    let server = s.serve();
+    let d = server.dig("www.example.com.", "A");
+    assert_eq!(d.status.as_deref(), Some("REFUSED"), "{}", d.raw);
+}

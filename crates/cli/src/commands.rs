@@ -209,11 +209,22 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
             listen,
             poll_ms,
             target_id,
+            snapshot_dir,
         } => {
-            let store = open_store(&cli.db).await?;
             let options =
                 crate::serve::server_options(cli.config.as_deref()).map_err(Failure::Input)?;
-            crate::serve::run(store, cfg, listen, poll_ms, target_id, options).await?;
+            let dir = snapshot_dir.unwrap_or_else(|| crate::snapshot::default_dir(&cli.db));
+            let snapshots = crate::snapshot::Snapshots::new(dir);
+            crate::serve::run(
+                cli.db.clone(),
+                cfg,
+                listen,
+                poll_ms,
+                target_id,
+                options,
+                snapshots,
+            )
+            .await?;
             Ok(exit::OK)
         }
         Command::Status { origin, .. } => {

@@ -9,6 +9,7 @@ mod commands;
 mod gate;
 mod output;
 mod serve;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -147,6 +148,10 @@ pub enum Command {
         /// Name this server records as its target in the store; defaults to serve@<first listen address>.
         #[arg(long)]
         target_id: Option<String>,
+        /// Where to keep the last-good snapshots this server answers from when the store is
+        /// unreachable at start; defaults to <db>.snapshots beside the database.
+        #[arg(long)]
+        snapshot_dir: Option<PathBuf>,
     },
     /// Show published generations, hashes and record counts.
     Status {

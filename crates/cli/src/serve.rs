@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,8 +24,13 @@ use zonegate_core::{GateConfig, Name, Zone};
 use zonegate_server::{AddressMatch, Catalog, ServerOptions, ZoneOptions};
 use zonegate_store::SqliteStore;
 
+use crate::snapshot::Snapshots;
+
 /// How often a full pass runs even when `data_version` did not move.
 const FULL_PASS_EVERY: Duration = Duration::from_secs(5);
+
+/// How often a server that could not open its store tries again.
+const REOPEN_EVERY: Duration = Duration::from_secs(2);
 
 /// The `[server]` section of the config file. Every key is optional:
 ///
@@ -142,27 +147,44 @@ pub fn without_server_section(text: &str) -> Result<toml::Value, toml::de::Error
 }
 
 pub async fn run(
-    store: SqliteStore,
+    db: PathBuf,
     cfg: GateConfig,
     listen: Vec<SocketAddr>,
     poll_ms: u64,
     target_id: Option<String>,
     options: ServerOptions,
+    snapshots: Snapshots,
 ) -> anyhow::Result<()> {
     let id = target_id.unwrap_or_else(|| format!("serve@{}", listen[0]));
     let catalog = Arc::new(Catalog::with_options(id, options));
-    // Load every published zone before answering anything, so a restart serves straight away.
-    sync_all(&store, &catalog, &cfg).await;
+    // Static stability (I7): answer from the last good snapshots first, so that a restart
+    // serves at once even if the store is missing, locked or corrupt.
+    snapshots.load_into(catalog.as_ref(), &cfg).await;
+    // Then bring every zone up to the store's published generation before answering anything.
+    let store = open(&db).await;
+    if let Some(store) = &store {
+        sync_all(store, &catalog, &cfg, &snapshots).await;
+    }
     let poller = {
         let catalog = catalog.clone();
         tokio::spawn(async move {
+            let mut store = store;
             let mut last_version = None;
             let mut last_full = Instant::now();
+            let mut last_open = Instant::now();
             let mut tick = tokio::time::interval(Duration::from_millis(poll_ms.max(10)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let version = match store.data_version().await {
+                let Some(current) = &store else {
+                    // Keep serving the snapshots; try the store again now and then.
+                    if last_open.elapsed() >= REOPEN_EVERY {
+                        last_open = Instant::now();
+                        store = open(&db).await;
+                    }
+                    continue;
+                };
+                let version = match current.data_version().await {
                     Ok(v) => Some(v),
                     Err(e) => {
                         // The store is unreachable: keep serving what we hold (I7).
@@ -173,7 +195,7 @@ pub async fn run(
                 if version.is_some()
                     && (version != last_version || last_full.elapsed() >= FULL_PASS_EVERY)
                 {
-                    sync_all(&store, &catalog, &cfg).await;
+                    sync_all(current, &catalog, &cfg, &snapshots).await;
                     last_version = version;
                     last_full = Instant::now();
                 }
@@ -187,12 +209,25 @@ pub async fn run(
     result
 }
 
+/// Opens the store, or says why not and returns `None`: the server keeps answering from what
+/// it holds and tries again later.
+async fn open(db: &Path) -> Option<SqliteStore> {
+    match SqliteStore::open(db).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!(db = %db.display(), error = %e, "cannot open the store; serving the last good snapshots and retrying");
+            None
+        }
+    }
+}
+
 /// The catalog as the protocol's target, seeding the IXFR history from the store on a zone's
 /// first install.
 struct Seeding<'a> {
     catalog: &'a Catalog,
     store: &'a SqliteStore,
     cfg: &'a GateConfig,
+    snapshots: &'a Snapshots,
 }
 
 impl Target for Seeding<'_> {
@@ -205,6 +240,11 @@ impl Target for Seeding<'_> {
     }
 
     async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {
+        // Write the snapshot first: it is the same validated content, and a server that
+        // crashes right after installing must find it on restart (I7).
+        if let Err(e) = self.snapshots.save(generation, &zone).await {
+            tracing::warn!(zone = %zone.origin(), %generation, dir = %self.snapshots.dir().display(), error = %format!("{e:#}"), "cannot write the last-good snapshot");
+        }
         if self.catalog.held(zone.origin()).is_some() {
             return self.catalog.install(generation, zone).await;
         }
@@ -269,7 +309,7 @@ async fn earlier_published(
     out
 }
 
-async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig) {
+async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snapshots: &Snapshots) {
     let zones = match store.published_plans().await {
         Ok(z) => z,
         Err(e) => {
@@ -281,6 +321,7 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig) {
         catalog,
         store,
         cfg,
+        snapshots,
     };
     for (zone, _generation, _version) in zones {
         match protocol::converge(store, &target, &zone, cfg).await {

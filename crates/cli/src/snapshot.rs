@@ -1,0 +1,165 @@
+//! Last-good snapshots: static stability for `zonegate serve` (invariant I7).
+//!
+//! Every generation a server installs is also written to a snapshot file, one per zone, in a
+//! directory beside the database (`<db>.snapshots/` unless `--snapshot-dir` says otherwise).
+//! On start, the server installs its snapshots BEFORE it touches the store, so after a restart
+//! it answers from its last good generations even while the store is missing, locked or
+//! corrupt; the store then brings it forward as usual. A target never goes back, so a snapshot
+//! older than what the store publishes is simply superseded.
+//!
+//! A snapshot is one small JSON header line (zone, generation, hash) followed by the plan's
+//! canonical body. It is written to a temporary file, synced and renamed over the old one, so
+//! a crash leaves the previous snapshot or the next, never half of one. On load the body is
+//! checked against its hash and validated again, like any body read back from the store; a
+//! snapshot that fails is skipped with a warning and never installed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::{ContentHash, GateConfig, Name, Zone};
+
+/// The header line of a snapshot file.
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    zone: Name,
+    generation: Generation,
+    hash: String,
+}
+
+/// The snapshot directory of one server.
+#[derive(Debug, Clone)]
+pub struct Snapshots {
+    dir: PathBuf,
+}
+
+/// The default directory: `<db>.snapshots` beside the database file.
+pub fn default_dir(db: &Path) -> PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".snapshots");
+    db.with_file_name(name)
+}
+
+/// A file name for a zone: the origin with anything but `[a-z0-9._-]` percent-encoded.
+fn file_name(zone: &Name) -> String {
+    if zone.is_root() {
+        return "_root.snapshot".into();
+    }
+    let mut out = String::new();
+    for b in zone.to_string().bytes() {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02x}")),
+        }
+    }
+    out.push_str("snapshot");
+    out
+}
+
+impl Snapshots {
+    pub fn new(dir: PathBuf) -> Self {
+        Snapshots { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes `zone` at `generation` atomically (temporary file, fsync, rename).
+    pub async fn save(&self, generation: Generation, zone: &Zone) -> anyhow::Result<()> {
+        let body = zone.body();
+        let header = Header {
+            zone: zone.origin().clone(),
+            generation,
+            hash: ContentHash::of(&body).to_string(),
+        };
+        let dir = self.dir.clone();
+        let path = dir.join(file_name(zone.origin()));
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let tmp = path.with_extension("tmp");
+            let mut f = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            serde_json::to_writer(&mut f, &header)?;
+            f.write_all(b"\n")?;
+            f.write_all(&body)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot rename {} into place", tmp.display()))?;
+            Ok(())
+        })
+        .await
+        .context("the snapshot writer failed")?
+    }
+
+    /// Reads every snapshot, checks and validates it, and installs it into `target`. Returns
+    /// the zones installed. Unreadable or invalid snapshots are skipped with a warning.
+    pub async fn load_into<T: Target>(
+        &self,
+        target: &T,
+        cfg: &GateConfig,
+    ) -> Vec<(Name, Generation)> {
+        let mut installed = Vec::new();
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(_) => return installed,
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "snapshot"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            match read(&path, cfg) {
+                Ok((generation, zone)) => {
+                    let origin = zone.origin().clone();
+                    if target.install(generation, zone).await.is_ok() {
+                        tracing::info!(zone = %origin, %generation, file = %path.display(), "serving the last good snapshot");
+                        installed.push((origin, generation));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %format!("{e:#}"), "skipping a snapshot that cannot be used")
+                }
+            }
+        }
+        installed
+    }
+}
+
+fn read(path: &Path, cfg: &GateConfig) -> anyhow::Result<(Generation, Zone)> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let split = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .context("no header line")?;
+    let header: Header = serde_json::from_slice(&bytes[..split]).context("bad header line")?;
+    let hash = ContentHash::parse(&header.hash).context("bad hash in the header")?;
+    let zone = Zone::decode(&header.zone, &bytes[split + 1..], &hash, &cfg.limits)?;
+    Ok((header.generation, zone))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_safe() {
+        assert_eq!(
+            file_name(&Name::parse("example.com.").unwrap()),
+            "example.com.snapshot"
+        );
+        assert_eq!(file_name(&Name::root()), "_root.snapshot");
+        assert_eq!(
+            file_name(&Name::parse("a/b.example.").unwrap()),
+            "a%2fb.example.snapshot"
+        );
+        assert_eq!(
+            default_dir(Path::new("/x/zonegate.db")),
+            Path::new("/x/zonegate.db.snapshots")
+        );
+    }
+}
