@@ -71,7 +71,7 @@ pub struct Answer {
 }
 
 /// One record of a [`Resolution`], by reference to the zone where it can be.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Item {
     /// `records()[i]` as stored.
     Stored(usize),
@@ -85,7 +85,7 @@ pub enum Item {
 }
 
 /// An answer as [`Item`]s. [`ZoneIndex::materialize`] turns an item into a record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Resolution {
     pub rcode: Rcode,
     pub authoritative: bool,
@@ -104,6 +104,22 @@ impl Resolution {
             additional: Vec::new(),
         }
     }
+}
+
+/// How the answers at one existing name depend on the query type, so that a server can
+/// prepare them when a generation is installed. See [`ZoneIndex::shapes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameShape {
+    /// Query types whose answers at this name are worth preparing one by one.
+    pub types: Vec<RType>,
+    /// A query type whose answer at this name every query type shares except those in
+    /// `types`, ANY and the meta types (0, OPT, 128-255), or `None` if the answer depends
+    /// on the type in other ways (a CNAME or DNAME to chase).
+    pub others: Option<RType>,
+    /// True if every name directly or indirectly below this one that does not exist, and
+    /// whose closest existing ancestor is this name, is NXDOMAIN with just the negative SOA
+    /// (no zone cut or DNAME above or at this name, and no wildcard child).
+    pub nxdomain_below: bool,
 }
 
 /// What interrupts the descent to a name: a zone cut or a DNAME at a proper ancestor.
@@ -321,6 +337,87 @@ impl ZoneIndex {
         }
     }
 
+    /// Every existing name (uncompressed wire form, lower case) with how its answers depend
+    /// on the query type. The name's answers themselves are [`ZoneIndex::resolve`]'s; this
+    /// only says which query types share one, which is what the lookup algorithm below
+    /// decides:
+    /// - below a zone cut, every type gets the same referral;
+    /// - below a DNAME, the answer chases the substitution with the type: nothing shared;
+    /// - at a zone cut, DS is answered from the parent side, every other type is referred;
+    /// - at a CNAME, CNAME and ANY stop there and the rest chase it with their type: A and
+    ///   AAAA are listed, nothing else is shared;
+    /// - anywhere else, each type present is answered and every other type is NODATA.
+    pub fn shapes(&self) -> impl Iterator<Item = (&[u8], NameShape)> + '_ {
+        let origin_len = self.origin().wire_len();
+        self.nodes.iter().map(move |(w, node)| {
+            let is_apex = w.len() == origin_len;
+            let present: Vec<RType> = node.rrsets.iter().map(|(t, _)| *t).collect();
+            // A type this name has no records of, which the lookup treats like any other.
+            let absent = (1..=u16::MAX)
+                .rev()
+                .map(RType)
+                .find(|t| !present.contains(t))
+                .expect("a node holds fewer than 65535 types");
+            let shape = match node.above {
+                Some(Cut {
+                    kind: CutKind::Delegation,
+                    ..
+                }) => NameShape {
+                    types: Vec::new(),
+                    others: Some(absent),
+                    nxdomain_below: false,
+                },
+                Some(Cut {
+                    kind: CutKind::Dname,
+                    ..
+                }) => NameShape {
+                    types: Vec::new(),
+                    others: None,
+                    nxdomain_below: false,
+                },
+                None if !is_apex && node.has(RType::NS) => NameShape {
+                    types: vec![DS],
+                    others: Some(absent),
+                    nxdomain_below: false,
+                },
+                None if node.has(RType::CNAME) => {
+                    let mut types = present;
+                    for t in [RType::A, RType::AAAA] {
+                        if !types.contains(&t) {
+                            types.push(t);
+                        }
+                    }
+                    NameShape {
+                        types,
+                        others: None,
+                        nxdomain_below: false,
+                    }
+                }
+                None => {
+                    let mut wild = Vec::with_capacity(2 + w.len());
+                    wild.extend_from_slice(&[1, b'*']);
+                    wild.extend_from_slice(w);
+                    NameShape {
+                        nxdomain_below: !node.has(RType::DNAME)
+                            && !self.nodes.contains_key(&wild[..]),
+                        types: present,
+                        others: Some(absent),
+                    }
+                }
+            };
+            (&w[..], shape)
+        })
+    }
+
+    /// The answer for a name that does not exist when its closest existing ancestor has
+    /// [`NameShape::nxdomain_below`]: NXDOMAIN with the negative SOA (RFC 2308 §2.1).
+    pub fn nxdomain(&self) -> Resolution {
+        let mut res = Resolution::new();
+        res.rcode = Rcode::NxDomain;
+        self.push_negative(&mut res);
+        res
+    }
+
     /// Answers `qname`/`qtype` with the records materialised.
     pub fn lookup(&self, qname: &Name, qtype: RType) -> Answer {
         let res = self.resolve(qname, qtype);
@@ -405,6 +502,7 @@ impl ZoneIndex {
         if let Some(wnode) = self.nodes.get(&wild[..]) {
             return self.answer_at(name, wnode, true, qtype, res);
         }
+        // What `nxdomain` returns, after the chain so far.
         res.rcode = Rcode::NxDomain;
         self.push_negative(res);
         Step::Done
@@ -696,6 +794,59 @@ mod tests {
                 aaaa("sip.example.", 5),
             ],
         )
+    }
+
+    /// `shapes` says which query types share an answer; check it against `resolve` for every
+    /// name of the example zone, a spread of types, and a missing child of each name.
+    #[test]
+    fn shapes_agree_with_resolve() {
+        let idx = example();
+        let probe: Vec<RType> = [
+            0u16, 1, 2, 5, 6, 12, 15, 16, 28, 33, 39, 43, 46, 99, 65280, 65535,
+        ]
+        .into_iter()
+        .map(RType)
+        .collect();
+        let mut seen = 0;
+        for (w, shape) in idx.shapes() {
+            let (name, _) = Name::from_wire(w).unwrap();
+            assert_eq!(w, &wire(&name)[..]);
+            if let Some(other) = shape.others {
+                assert!(!shape.types.contains(&other), "{name}");
+                let shared = idx.resolve(&name, other);
+                for &t in &probe {
+                    if shape.types.contains(&t) {
+                        continue;
+                    }
+                    assert_eq!(idx.resolve(&name, t), shared, "{name} {t:?}");
+                }
+            }
+            if shape.nxdomain_below {
+                let missing = Name::parse(&format!("zz-missing.{name}")).unwrap();
+                assert!(!idx.contains(&missing));
+                for &t in &probe {
+                    assert_eq!(idx.resolve(&missing, t), idx.nxdomain(), "{missing} {t:?}");
+                }
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, idx.nodes.len());
+        // The shapes that matter: a cut, a CNAME, a DNAME owner, a wildcard parent.
+        let shape = |s: &str| {
+            idx.shapes()
+                .find(|(w, _)| *w == &wire(&n(s))[..])
+                .map(|(_, sh)| sh)
+                .unwrap()
+        };
+        assert_eq!(shape("sub.example.").types, vec![DS]);
+        assert!(shape("sub.example.").others.is_some());
+        assert!(shape("ns.sub.example.").types.is_empty());
+        assert!(shape("alias.example.").others.is_none());
+        assert!(!shape("old.example.").nxdomain_below);
+        assert!(!shape("wild.example.").nxdomain_below);
+        assert!(shape("example.").nxdomain_below);
+        assert!(shape("www.example.").nxdomain_below);
+        assert!(shape("host.new.example.").nxdomain_below);
     }
 
     fn owners_types(records: &[Record]) -> Vec<(String, RType)> {

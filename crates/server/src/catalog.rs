@@ -42,6 +42,7 @@ use zonegate_core::serial::{next_serial, with_serial};
 use zonegate_core::xfr::{Delta, history_start, record_wire_len};
 use zonegate_core::{Name, Record, Zone};
 
+use crate::fast::{FastZone, Question};
 use crate::notify::Notifier;
 use crate::options::{ServerOptions, ZoneOptions};
 
@@ -80,6 +81,10 @@ pub struct ServedZone {
     negative_soa: Option<HRecord>,
     /// Deltas from older served versions up to this one, oldest first, forming a chain.
     history: Vec<Arc<HistoryStep>>,
+    /// Answers prepared in wire form for the UDP hot path; empty for a version that is only
+    /// the base of another's history.
+    fast: FastZone,
+    origin_wire_len: usize,
 }
 
 impl std::fmt::Debug for ServedZone {
@@ -103,6 +108,7 @@ impl ServedZone {
         serial: u32,
         previous: Option<&ServedZone>,
         opts: &ZoneOptions,
+        prepare: bool,
     ) -> Self {
         let zone = with_serial(zone, serial);
         let mut history = Vec::new();
@@ -116,14 +122,30 @@ impl ServedZone {
         let index = ZoneIndex::new(zone);
         let records = index.records().iter().map(to_hickory).collect();
         let negative_soa = index.negative_soa().map(to_hickory);
-        ServedZone {
+        let origin_wire_len = index.origin().wire_len();
+        let mut served = ServedZone {
             generation,
             serial,
             index,
             records,
             negative_soa,
             history,
+            fast: FastZone::default(),
+            origin_wire_len,
+        };
+        if prepare {
+            served.fast = FastZone::build(&served);
         }
+        served
+    }
+
+    pub(crate) fn fast(&self) -> &FastZone {
+        &self.fast
+    }
+
+    /// The length of the origin's wire form.
+    pub(crate) fn origin_wire_len(&self) -> usize {
+        self.origin_wire_len
     }
 
     pub fn generation(&self) -> Generation {
@@ -216,10 +238,56 @@ fn decode_rdata(rtype: RecordType, rdata: &[u8]) -> Option<RData> {
     (again == rdata).then_some(decoded)
 }
 
+/// The served zones by origin, and by the origin's wire form for the prepared path.
+#[derive(Default)]
+struct Zones {
+    by_name: HashMap<Name, Arc<ServedZone>>,
+    by_wire: HashMap<Box<[u8]>, Arc<ServedZone>>,
+}
+
+impl Zones {
+    fn with(&self, zone: ServedZone) -> Zones {
+        let zone = Arc::new(zone);
+        let mut by_name = self.by_name.clone();
+        by_name.insert(zone.origin().clone(), zone.clone());
+        let by_wire = by_name
+            .iter()
+            .map(|(name, z)| {
+                let mut w = Vec::with_capacity(name.wire_len());
+                name.write_wire(&mut w);
+                (w.into_boxed_slice(), z.clone())
+            })
+            .collect();
+        Zones { by_name, by_wire }
+    }
+
+    /// The zone whose origin is the longest suffix of the lower-cased wire name `name`.
+    fn find_wire(&self, name: &[u8]) -> Option<&ServedZone> {
+        if self.by_wire.len() == 1 {
+            let (origin, zone) = self.by_wire.iter().next()?;
+            let at = name.len().checked_sub(origin.len())?;
+            // The suffix must start at a label boundary.
+            let mut i = 0;
+            while i < at {
+                i += 1 + name[i] as usize;
+            }
+            return (i == at && name[at..] == origin[..]).then_some(&**zone);
+        }
+        let mut i = 0;
+        while i < name.len() {
+            if let Some(z) = self.by_wire.get(&name[i..]) {
+                return Some(z);
+            }
+            i += 1 + name[i] as usize;
+        }
+        None
+    }
+}
+
 /// The zones a server answers for, swapped atomically as a whole.
 pub struct Catalog {
     id: String,
-    zones: ArcSwap<HashMap<Name, Arc<ServedZone>>>,
+    zones: ArcSwap<Zones>,
     /// Serialises installs so that checking the held generation and swapping are one step.
     install: Mutex<()>,
     options: ServerOptions,
@@ -255,7 +323,7 @@ impl Catalog {
         let notifier = Notifier::new(options.notify_retries, options.notify_timeout);
         Catalog {
             id: id.into(),
-            zones: ArcSwap::from_pointee(HashMap::new()),
+            zones: ArcSwap::from_pointee(Zones::default()),
             install: Mutex::new(()),
             options,
             notifier,
@@ -270,6 +338,7 @@ impl Catalog {
     pub fn zones(&self) -> Vec<(Name, Generation)> {
         let map = self.zones.load();
         let mut out: Vec<(Name, Generation)> = map
+            .by_name
             .iter()
             .map(|(name, z)| (name.clone(), z.generation))
             .collect();
@@ -279,18 +348,19 @@ impl Catalog {
 
     /// The served SOA serial of `zone`, if it is served.
     pub fn serial(&self, zone: &Name) -> Option<u32> {
-        self.zones.load().get(zone).map(|z| z.serial)
+        self.zones.load().by_name.get(zone).map(|z| z.serial)
     }
 
     /// The zone served under exactly this origin.
     pub fn get(&self, origin: &Name) -> Option<Arc<ServedZone>> {
-        self.zones.load().get(origin).cloned()
+        self.zones.load().by_name.get(origin).cloned()
     }
 
     /// The served zone whose origin is the longest suffix of `qname` (the zone that is
     /// authoritative for it), if any.
     pub fn find(&self, qname: &Name) -> Option<Arc<ServedZone>> {
-        let map = self.zones.load();
+        let zones = self.zones.load();
+        let map = &zones.by_name;
         if map.is_empty() {
             return None;
         }
@@ -301,6 +371,16 @@ impl Catalog {
             let anc = qname.ancestor_with_labels(k)?;
             map.get(&anc).cloned()
         })
+    }
+
+    /// Writes the prepared answer to `query` (parsed as `q`) into `out`, from the zone the
+    /// general path would pick. False if the general path must answer.
+    pub(crate) fn prepared_answer(&self, query: &[u8], q: &Question, out: &mut Vec<u8>) -> bool {
+        let zones = self.zones.load();
+        match zones.find_wire(q.name()) {
+            Some(zone) => crate::fast::answer(zone, query, q, out),
+            None => false,
+        }
     }
 
     /// How many NOTIFY messages secondaries have acknowledged since the catalog was made.
@@ -320,7 +400,7 @@ impl Catalog {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.zones.load_full();
-        let held = current.get(served.origin());
+        let held = current.by_name.get(served.origin());
         if let Some(held) = held.filter(|h| h.generation >= served.generation) {
             return Err(SwapRefused::Held(held.generation));
         }
@@ -332,9 +412,7 @@ impl Catalog {
         if !same {
             return Err(SwapRefused::Moved(Box::new(served)));
         }
-        let mut next = HashMap::clone(&current);
-        next.insert(served.origin().clone(), Arc::new(served));
-        self.zones.store(Arc::new(next));
+        self.zones.store(Arc::new(current.with(served)));
         Ok(())
     }
 
@@ -363,7 +441,7 @@ impl Catalog {
         let mut zone = zone;
         let mut older = Some(older);
         loop {
-            let previous = self.zones.load().get(&origin).cloned();
+            let previous = self.zones.load().by_name.get(&origin).cloned();
             let seed = match (&previous, opts.serial_policy.is_deterministic()) {
                 (None, true) => older.take().unwrap_or_default(),
                 _ => Vec::new(),
@@ -374,7 +452,7 @@ impl Catalog {
                 let base = prev.as_deref().or(seeded.as_ref());
                 let candidate = o.serial_policy.candidate(generation, now_s);
                 let serial = next_serial(base.map(|p| p.serial), candidate);
-                ServedZone::build(generation, zone, serial, base, &o)
+                ServedZone::build(generation, zone, serial, base, &o, true)
             })
             .await;
             let soa = to_hickory(served.index.zone().soa_record());
@@ -408,7 +486,14 @@ fn seed_history(
             served.as_ref().map(|s| s.serial),
             opts.serial_policy.candidate(g, now_s),
         );
-        served = Some(ServedZone::build(g, z, serial, served.as_ref(), opts));
+        served = Some(ServedZone::build(
+            g,
+            z,
+            serial,
+            served.as_ref(),
+            opts,
+            false,
+        ));
     }
     served
 }
@@ -419,7 +504,7 @@ impl Target for Catalog {
     }
 
     fn held(&self, zone: &Name) -> Option<Generation> {
-        self.zones.load().get(zone).map(|z| z.generation)
+        self.zones.load().by_name.get(zone).map(|z| z.generation)
     }
 
     async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {

@@ -11,7 +11,7 @@ use hickory_proto::rr::{DNSClass, Record as HRecord, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
-use zonegate_core::lookup::{Item, Rcode};
+use zonegate_core::lookup::{Item, Rcode, Resolution};
 use zonegate_core::{Name, RType};
 
 use crate::catalog::{Catalog, ServedZone, to_hickory, to_hickory_name};
@@ -33,6 +33,10 @@ pub struct Handler {
 impl Handler {
     pub fn new(catalog: Arc<Catalog>) -> Self {
         Handler { catalog }
+    }
+
+    pub(crate) fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
     }
 }
 
@@ -166,9 +170,28 @@ async fn answer(
     mut response_handle: impl ResponseHandler,
 ) -> ResponseInfo {
     let res = zone.index().resolve(qname, qtype);
+    let made = made_records(zone, &res);
+    let [answers, authorities, additionals] = sections(zone, &res, &made);
+    let metadata = answer_metadata(&request.metadata, &res);
+    let response = MessageResponseBuilder::new(&request.queries, edns).build(
+        metadata,
+        answers.iter().copied(),
+        authorities.iter().copied(),
+        std::iter::empty(),
+        additionals.iter().copied(),
+    );
+    match response_handle.send_response(response).await {
+        Ok(info) => info,
+        Err(error) => {
+            tracing::warn!(%error, "cannot send a DNS response");
+            failed(request)
+        }
+    }
+}
 
-    // Records that are not stored as such (renamed by a wildcard, synthesised from a DNAME)
-    // are converted here; everything else is borrowed from the converted zone.
+/// The records of `res` that are not stored as such (renamed by a wildcard, synthesised from
+/// a DNAME), converted, in the order [`sections`] takes them.
+pub(crate) fn made_records(zone: &ServedZone, res: &Resolution) -> Vec<HRecord> {
     let mut made: Vec<HRecord> = Vec::new();
     for item in res
         .answer
@@ -186,8 +209,18 @@ async fn answer(
             Item::Stored(_) | Item::NegativeSoa => {}
         }
     }
+    made
+}
+
+/// The answer, authority and additional sections of `res`: records converted once at
+/// install time, and `made` (from [`made_records`]) for the rest.
+pub(crate) fn sections<'z>(
+    zone: &'z ServedZone,
+    res: &Resolution,
+    made: &'z [HRecord],
+) -> [Vec<&'z HRecord>; 3] {
     let mut made_iter = made.iter();
-    let mut refs = |items: &[Item]| -> Vec<&HRecord> {
+    let mut refs = |items: &[Item]| -> Vec<&'z HRecord> {
         items
             .iter()
             .filter_map(|item| match item {
@@ -200,24 +233,14 @@ async fn answer(
     let answers = refs(&res.answer);
     let authorities = refs(&res.authority);
     let additionals = refs(&res.additional);
+    [answers, authorities, additionals]
+}
 
-    let mut metadata = Metadata::response_from_request(&request.metadata);
+/// The response header of an answer to a request with header `request`.
+pub(crate) fn answer_metadata(request: &Metadata, res: &Resolution) -> Metadata {
+    let mut metadata = Metadata::response_from_request(request);
     metadata.authoritative = res.authoritative;
     metadata.recursion_available = false;
     metadata.response_code = response_code(res.rcode);
-
-    let response = MessageResponseBuilder::new(&request.queries, edns).build(
-        metadata,
-        answers.iter().copied(),
-        authorities.iter().copied(),
-        std::iter::empty(),
-        additionals.iter().copied(),
-    );
-    match response_handle.send_response(response).await {
-        Ok(info) => info,
-        Err(error) => {
-            tracing::warn!(%error, "cannot send a DNS response");
-            failed(request)
-        }
-    }
+    metadata
 }

@@ -1,9 +1,10 @@
 //! Authoritative DNS over UDP and TCP, answering from the generations a [`Catalog`] holds,
 //! with zone transfer out (AXFR, IXFR) and NOTIFY to secondaries.
 //!
-//! This is the only crate that knows hickory. hickory-server runs the UDP loop, decodes
-//! messages and truncates UDP responses; TCP runs on our own loop (`tcp.rs`) so that a zone
-//! transfer can stream any number of messages. The answers come from
+//! This is the only crate that knows hickory. UDP runs on our own loops (`udp.rs`), one
+//! socket and thread per CPU, answering most queries by copying bytes prepared when the
+//! generation was installed (`fast.rs`); hickory decodes and encodes everything else. TCP runs
+//! on our own loop (`tcp.rs`) so that a zone transfer can stream any number of messages. The answers come from
 //! [`zonegate_core::lookup::ZoneIndex`], our own RFC 1034 §4.3.2 lookup, because hickory's
 //! in-memory zone handler gets referrals, wildcard NODATA and DNAME wrong. What to transfer is
 //! decided by [`zonegate_core::xfr`], and the SOA serial by [`zonegate_core::serial`].
@@ -18,17 +19,22 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 mod catalog;
+mod fast;
+#[cfg(test)]
+mod fast_tests;
 mod handler;
 mod notify;
 mod options;
 mod tcp;
+mod udp;
 mod xfr;
 
 pub use catalog::{Catalog, ServedZone};
@@ -62,27 +68,39 @@ pub enum ServerError {
     Stopped { detail: String },
 }
 
-/// Bound UDP sockets and TCP listeners, one of each per listen address.
+/// Bound UDP sockets and TCP listeners: per listen address, one TCP listener and one UDP
+/// socket per CPU ([`udp_sockets_per_address`]), all on the same port.
 #[derive(Debug)]
 pub struct Listeners {
-    udp: Vec<UdpSocket>,
+    udp: Vec<Vec<std::net::UdpSocket>>,
     tcp: Vec<TcpListener>,
+}
+
+/// How many UDP sockets (and receive threads) each listen address gets: one per CPU this
+/// process may run on.
+pub fn udp_sockets_per_address() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl Listeners {
     /// Binds UDP and TCP on every address. With port 0, the TCP listener takes the port the
     /// system gave the UDP socket, so each address serves both on one port.
+    ///
+    /// The UDP sockets of one address share it with `SO_REUSEPORT`; the TCP listener does
+    /// not, so a second server on the same address fails to start instead of splitting the
+    /// traffic.
     pub async fn bind(addrs: &[SocketAddr]) -> Result<Self, ServerError> {
         if addrs.is_empty() {
             return Err(ServerError::NoListenAddress);
         }
+        let count = udp_sockets_per_address();
         let mut udp = Vec::with_capacity(addrs.len());
         let mut tcp = Vec::with_capacity(addrs.len());
         for &addr in addrs {
             let (u, t) = if addr.port() == 0 {
-                bind_ephemeral(addr).await?
+                bind_ephemeral(addr, count).await?
             } else {
-                bind_pair(addr).await?
+                bind_pair(addr, count).await?
             };
             udp.push(u);
             tcp.push(t);
@@ -94,19 +112,41 @@ impl Listeners {
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.udp
             .iter()
-            .filter_map(|s| s.local_addr().ok())
+            .filter_map(|s| s.first()?.local_addr().ok())
             .collect()
     }
 }
 
-async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), ServerError> {
-    let udp = UdpSocket::bind(addr)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr,
-            transport: "udp",
-            source,
-        })?;
+fn udp_error(addr: SocketAddr) -> impl FnOnce(std::io::Error) -> ServerError {
+    move |source| ServerError::Bind {
+        addr,
+        transport: "udp",
+        source,
+    }
+}
+
+/// One UDP socket on `addr` that others may share with `SO_REUSEPORT`.
+fn bind_udp(addr: SocketAddr) -> Result<std::net::UdpSocket, ServerError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(udp_error(addr))?;
+    socket.set_reuse_port(true).map_err(udp_error(addr))?;
+    // Room for bursts; the kernel caps it at net.core.rmem_max.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    socket.bind(&addr.into()).map_err(udp_error(addr))?;
+    Ok(socket.into())
+}
+
+/// `count` UDP sockets on `addr`, whose port is not 0.
+fn bind_udp_group(addr: SocketAddr, count: usize) -> Result<Vec<std::net::UdpSocket>, ServerError> {
+    (0..count).map(|_| bind_udp(addr)).collect()
+}
+
+async fn bind_pair(
+    addr: SocketAddr,
+    count: usize,
+) -> Result<(Vec<std::net::UdpSocket>, TcpListener), ServerError> {
+    let udp = bind_udp_group(addr, count.max(1))?;
     let tcp = TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind {
@@ -117,32 +157,26 @@ async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), ServerE
     Ok((udp, tcp))
 }
 
-/// Port 0: let the system pick a UDP port, then take the same port for TCP, retrying a few
-/// times if another process holds it for TCP.
-async fn bind_ephemeral(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), ServerError> {
+/// Port 0: let the system pick a UDP port, then take the same port for TCP and the other UDP
+/// sockets, retrying a few times if another process holds it for TCP.
+async fn bind_ephemeral(
+    addr: SocketAddr,
+    count: usize,
+) -> Result<(Vec<std::net::UdpSocket>, TcpListener), ServerError> {
     let mut last = None;
     for _ in 0..16 {
-        let udp = UdpSocket::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr,
-                transport: "udp",
-                source,
-            })?;
-        let port = udp
-            .local_addr()
-            .map_err(|source| ServerError::Bind {
-                addr,
-                transport: "udp",
-                source,
-            })?
-            .port();
-        let tcp_addr = SocketAddr::new(addr.ip(), port);
-        match TcpListener::bind(tcp_addr).await {
-            Ok(tcp) => return Ok((udp, tcp)),
+        let first = bind_udp(addr)?;
+        let port = first.local_addr().map_err(udp_error(addr))?.port();
+        let bound = SocketAddr::new(addr.ip(), port);
+        match TcpListener::bind(bound).await {
+            Ok(tcp) => {
+                let mut udp = vec![first];
+                udp.extend(bind_udp_group(bound, count.saturating_sub(1))?);
+                return Ok((udp, tcp));
+            }
             Err(source) => {
                 last = Some(ServerError::Bind {
-                    addr: tcp_addr,
+                    addr: bound,
                     transport: "tcp",
                     source,
                 })
@@ -171,9 +205,14 @@ pub async fn serve_on(
 ) -> Result<(), ServerError> {
     let addrs = listeners.local_addrs();
     let handler = Handler::new(catalog);
-    let mut server = hickory_server::Server::new(handler.clone());
-    for socket in listeners.udp {
-        server.register_socket(socket);
+    let stop_udp = Arc::new(AtomicBool::new(false));
+    let mut udp_loops = JoinSet::new();
+    let rt = tokio::runtime::Handle::current();
+    let udp_sockets: Vec<Arc<std::net::UdpSocket>> =
+        listeners.udp.into_iter().flatten().map(Arc::new).collect();
+    for socket in udp_sockets.iter().cloned() {
+        let (handler, rt, stop) = (handler.clone(), rt.clone(), stop_udp.clone());
+        udp_loops.spawn_blocking(move || udp::run(socket, handler, rt, stop));
     }
     let (stop_tcp, stopped) = watch::channel(false);
     let mut tcp_loops = JoinSet::new();
@@ -186,31 +225,30 @@ pub async fn serve_on(
         ));
     }
     tracing::info!(?addrs, "answering DNS queries over UDP and TCP");
-    tokio::select! {
-        result = server.block_until_done() => {
+    let outcome = tokio::select! {
+        Some(result) = udp_loops.join_next() => {
             let detail = match result {
-                Ok(()) => "all listeners closed".to_string(),
-                Err(e) => e.to_string(),
+                Ok(Ok(())) => "a UDP listener closed".to_string(),
+                Ok(Err(e)) => format!("a UDP listener failed: {e}"),
+                Err(e) => format!("a UDP listener failed: {e}"),
             };
-            return Err(ServerError::Stopped { detail });
+            Err(ServerError::Stopped { detail })
         }
         Some(result) = tcp_loops.join_next() => {
             let detail = match result {
                 Ok(()) => "a TCP listener closed".to_string(),
                 Err(e) => format!("a TCP listener failed: {e}"),
             };
-            return Err(ServerError::Stopped { detail });
+            Err(ServerError::Stopped { detail })
         }
-        () = shutdown => {}
-    }
+        () = shutdown => Ok(()),
+    };
+    udp::stop_all(&udp_sockets, &stop_udp);
     let _ = stop_tcp.send(true);
     while tcp_loops.join_next().await.is_some() {}
-    server
-        .shutdown_gracefully()
-        .await
-        .map_err(|e| ServerError::Stopped {
-            detail: e.to_string(),
-        })?;
-    tracing::info!(?addrs, "DNS server stopped");
-    Ok(())
+    while udp_loops.join_next().await.is_some() {}
+    if outcome.is_ok() {
+        tracing::info!(?addrs, "DNS server stopped");
+    }
+    outcome
 }

@@ -1,0 +1,531 @@
+//! The prepared answer path: answers built when a generation is installed, sent by copying.
+//!
+//! # Design
+//!
+//! Zone content only changes when a generation is installed, so the answers are computed then,
+//! off the query path, by the general path's own code: `ZoneIndex::resolve` and hickory's
+//! encoder with the same truncation rules ([`crate::udp::encode_udp`]). A response is its
+//! header, the question echoed from the query, and a *tail*: the answer, authority and
+//! additional sections. hickory never compresses a name against the question (it registers
+//! the question's bytes with its type and class as one compression target, which no name can
+//! match), so a tail depends only on the query's name and type, and on the query name's
+//! length through the compression pointers, never on the case the client wrote the name in.
+//!
+//! [`FastZone`] holds one zone's tails for every existing name (what
+//! `ZoneIndex::shapes` says is shared is stored once per name, and identical shared tails
+//! once per zone) in two byte arenas and an open-addressing table of offsets keyed by the
+//! lower-cased wire name. The NXDOMAIN tail depends only on the query name's length; it is
+//! prepared the first time a name of that length is missing (the only allocation the hot path
+//! ever makes, at most 256 per zone). A tail is the one for a query without EDNS (at most 512 octets,
+//! truncated as the general path truncates); a query with EDNS gets it with the OPT record
+//! appended, and only when that one was truncated is a separate EDNS tail (for 1232 octets)
+//! kept.
+//!
+//! The hot path ([`answer`]) parses the question in place (no allocation), picks the zone and
+//! the prepared tail with a few hash probes, and writes header, question and tail into a
+//! reused buffer, copying the ID, RD and CD from the query. Anything else returns `false` and
+//! goes to the general path: other opcodes, header flags or section counts, classes, meta
+//! query types (AXFR, IXFR, ANY, OPT...), EDNS other than a bare version-0 OPT record, names
+//! that are not prepared (wildcard synthesis, DNAME substitution, names below a cut that do
+//! not exist), and answers that would be truncated differently for the client's payload size.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
+
+use hickory_proto::op::{Edns, MessageType, Metadata, OpCode};
+use hickory_proto::serialize::binary::BinDecoder;
+use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
+use zonegate_core::lookup::Resolution;
+use zonegate_core::{Name, RType};
+
+use crate::catalog::ServedZone;
+use crate::handler::{UDP_PAYLOAD_MAX, answer_metadata, made_records, sections};
+
+/// No tail.
+const NONE: u32 = u32::MAX;
+
+const HEADER: usize = 12;
+/// OPT record: root name, type 41, class (payload), TTL (extended RCODE, version, flags),
+/// empty rdata.
+const OPT_LEN: usize = 11;
+const TC: u8 = 0x02;
+
+/// The prepared tails of one query: the one without EDNS, and the EDNS one if that differs by
+/// more than the OPT record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pair {
+    plain: u32,
+    edns: u32,
+}
+
+const NO_PAIR: Pair = Pair {
+    plain: NONE,
+    edns: NONE,
+};
+
+/// One zone's prepared answers.
+#[derive(Default)]
+pub(crate) struct FastZone {
+    /// Open addressing, linear probing: `(hash >> 32) << 32 | (entry offset + 1)`, 0 empty.
+    slots: Vec<u64>,
+    /// Per name: `[wire len u8][wire][nx_below u8][others: plain u32, edns u32][n u8]
+    /// n × [qtype u16, plain u32, edns u32]`, little endian.
+    entries: Vec<u8>,
+    /// Per tail: header octets 2..12 as encoded for a query without RD and CD, `[len u16]`,
+    /// then the sections.
+    tails: Vec<u8>,
+    /// The NXDOMAIN tails by query name wire length, each prepared when first asked for.
+    nx: Box<[OnceLock<Option<NxTail>>]>,
+    seed: u64,
+}
+
+/// A prepared NXDOMAIN: tails in the arena's format.
+struct NxTail {
+    plain: Box<[u8]>,
+    edns: Option<Box<[u8]>>,
+}
+
+impl std::fmt::Debug for FastZone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "FastZone({} slots, {} + {} octets)",
+            self.slots.len(),
+            self.entries.len(),
+            self.tails.len()
+        )
+    }
+}
+
+/// A seeded hash of a wire name: 8 octets at a time, then a final mix (MurmurHash3's).
+fn hash(seed: u64, key: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = seed ^ (key.len() as u64).wrapping_mul(K);
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes(c.try_into().expect("8 octets"));
+        h = (h ^ v).wrapping_mul(K).rotate_left(31);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(K).rotate_left(31);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// True if the general path answers this query type like any other: not a meta type.
+fn plain_qtype(qtype: u16) -> bool {
+    !(qtype == 0 || qtype == 41 || (128..=255).contains(&qtype))
+}
+
+/// A name below `origin` whose wire form is `len` octets long.
+fn name_of_len(origin: &Name, len: usize) -> Option<Name> {
+    let mut rest = len.checked_sub(origin.wire_len())?;
+    if rest < 2 {
+        return None;
+    }
+    let mut labels: Vec<Vec<u8>> = Vec::new();
+    while rest > 0 {
+        let take = match rest {
+            ..=64 => rest - 1,
+            65 => 62,
+            _ => 63,
+        };
+        labels.push(vec![b'x'; take]);
+        rest -= take + 1;
+    }
+    let name = Name::from_labels(labels.iter().map(|l| &l[..]).chain(origin.labels())).ok()?;
+    (name.wire_len() == len).then_some(name)
+}
+
+/// Appends `message` (a response to a question whose name is `qlen` octets) in tail format.
+fn write_tail(out: &mut Vec<u8>, message: &[u8], qlen: usize) {
+    let body = &message[HEADER + qlen + 4..];
+    out.extend_from_slice(&message[2..HEADER]);
+    out.extend_from_slice(&(body.len() as u16).to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+struct Builder<'z> {
+    zone: &'z ServedZone,
+    tails: Vec<u8>,
+    /// Shared answers (NODATA, referrals) by query name length, prepared once.
+    memo: HashMap<(usize, Resolution), Pair>,
+}
+
+impl Builder<'_> {
+    /// The encoded response to `qname`/`qtype` answered with `res`, as the general path
+    /// would send it to a query with ID 0 and no flags; `None` if encoding failed.
+    fn encode(&self, qname: &Name, qtype: RType, res: &Resolution, edns: bool) -> Option<Vec<u8>> {
+        let mut question = Vec::with_capacity(qname.wire_len() + 4);
+        qname.write_wire(&mut question);
+        question.extend_from_slice(&qtype.0.to_be_bytes());
+        question.extend_from_slice(&1u16.to_be_bytes());
+        let queries = Queries::read(&mut BinDecoder::new(&question), 1).ok()?;
+        let mut resp_edns = Edns::new();
+        resp_edns.set_max_payload(UDP_PAYLOAD_MAX);
+        resp_edns.set_version(0);
+        let made = made_records(self.zone, res);
+        let [answers, authorities, additionals] = sections(self.zone, res, &made);
+        let request = Metadata::new(0, MessageType::Query, OpCode::Query);
+        let response = MessageResponseBuilder::new(&queries, edns.then_some(&resp_edns)).build(
+            answer_metadata(&request, res),
+            answers.iter().copied(),
+            authorities.iter().copied(),
+            std::iter::empty(),
+            additionals.iter().copied(),
+        );
+        let (bytes, ok) = crate::udp::encode_udp(response);
+        let body = HEADER + question.len();
+        (ok && bytes.len() >= body && bytes[HEADER..body] == question[..]).then_some(bytes)
+    }
+
+    fn push_tail(&mut self, message: &[u8], qlen: usize) -> u32 {
+        let at = u32::try_from(self.tails.len()).unwrap_or(NONE);
+        write_tail(&mut self.tails, message, qlen);
+        at
+    }
+
+    fn prepare(&mut self, qname: &Name, qtype: RType, res: &Resolution) -> Pair {
+        let Some(plain) = self.encode(qname, qtype, res, false) else {
+            return NO_PAIR;
+        };
+        let qlen = qname.wire_len();
+        let edns = if plain[2] & TC != 0 {
+            match self.encode(qname, qtype, res, true) {
+                Some(e) => self.push_tail(&e, qlen),
+                None => return NO_PAIR,
+            }
+        } else {
+            NONE
+        };
+        Pair {
+            plain: self.push_tail(&plain, qlen),
+            edns,
+        }
+    }
+
+    fn prepare_shared(&mut self, qname: &Name, qtype: RType, res: Resolution) -> Pair {
+        let key = (qname.wire_len(), res);
+        if let Some(p) = self.memo.get(&key) {
+            return *p;
+        }
+        let pair = self.prepare(qname, qtype, &key.1);
+        self.memo.insert(key, pair);
+        pair
+    }
+}
+
+impl FastZone {
+    /// Prepares every answer of `zone` that [`answer`] serves. This is the expensive part:
+    /// run it off the query path.
+    pub(crate) fn build(zone: &ServedZone) -> FastZone {
+        let index = zone.index();
+        let mut b = Builder {
+            zone,
+            tails: Vec::new(),
+            memo: HashMap::new(),
+        };
+        let mut entries: Vec<u8> = Vec::new();
+        let mut offsets: Vec<(u64, u32)> = Vec::new();
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0x5a5a_u64);
+        for (w, shape) in index.shapes() {
+            let Ok((name, _)) = Name::from_wire(w) else {
+                continue;
+            };
+            let Ok(at) = u32::try_from(entries.len()) else {
+                break;
+            };
+            let others = match shape.others {
+                Some(t) => b.prepare_shared(&name, t, index.resolve(&name, t)),
+                None => NO_PAIR,
+            };
+            let types: Vec<(u16, Pair)> = shape
+                .types
+                .iter()
+                .filter(|t| plain_qtype(t.0))
+                .map(|&t| (t.0, b.prepare(&name, t, &index.resolve(&name, t))))
+                .filter(|(_, p)| p.plain != NONE)
+                .take(255)
+                .collect();
+            entries.push(w.len() as u8);
+            entries.extend_from_slice(w);
+            entries.push(u8::from(shape.nxdomain_below));
+            entries.extend_from_slice(&others.plain.to_le_bytes());
+            entries.extend_from_slice(&others.edns.to_le_bytes());
+            entries.push(types.len() as u8);
+            for (t, p) in types {
+                entries.extend_from_slice(&t.to_le_bytes());
+                entries.extend_from_slice(&p.plain.to_le_bytes());
+                entries.extend_from_slice(&p.edns.to_le_bytes());
+            }
+            offsets.push((hash(seed, w), at));
+        }
+        let nx = (0..256).map(|_| OnceLock::new()).collect();
+        let size = (offsets.len() * 2).next_power_of_two().max(16);
+        let mut slots = vec![0u64; size];
+        for (h, at) in offsets {
+            let mut i = (h as usize) & (size - 1);
+            while slots[i] != 0 {
+                i = (i + 1) & (size - 1);
+            }
+            slots[i] = (h >> 32) << 32 | (u64::from(at) + 1);
+        }
+        let mut tails = b.tails;
+        tails.shrink_to_fit();
+        entries.shrink_to_fit();
+        FastZone {
+            slots,
+            entries,
+            tails,
+            nx,
+            seed,
+        }
+    }
+
+    /// The entry offset of the lower-cased wire name `key`.
+    fn entry(&self, key: &[u8]) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let h = hash(self.seed, key);
+        let mask = self.slots.len() - 1;
+        let mut i = (h as usize) & mask;
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                return None;
+            }
+            if s >> 32 == h >> 32 {
+                let at = (s & 0xFFFF_FFFF) as usize - 1;
+                let len = self.entries[at] as usize;
+                if self.entries.get(at + 1..at + 1 + len) == Some(key) {
+                    return Some(at);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The NXDOMAIN tails for a query name of `len` octets, prepared on first use.
+    fn nx(&self, zone: &ServedZone, len: usize) -> Option<&NxTail> {
+        self.nx
+            .get(len)?
+            .get_or_init(|| {
+                let name = name_of_len(zone.origin(), len)?;
+                let b = Builder {
+                    zone,
+                    tails: Vec::new(),
+                    memo: HashMap::new(),
+                };
+                let res = zone.index().nxdomain();
+                let plain = b.encode(&name, RType::A, &res, false)?;
+                let edns = if plain[2] & TC != 0 {
+                    Some(b.encode(&name, RType::A, &res, true)?)
+                } else {
+                    None
+                };
+                let tail = |m: &[u8]| {
+                    let mut t = Vec::with_capacity(m.len());
+                    write_tail(&mut t, m, len);
+                    t.into_boxed_slice()
+                };
+                Some(NxTail {
+                    plain: tail(&plain),
+                    edns: edns.as_deref().map(tail),
+                })
+            })
+            .as_ref()
+    }
+
+    /// The tail in the arena at `at`, if any.
+    fn tail(&self, at: u32) -> Option<&[u8]> {
+        (at != NONE).then(|| &self.tails[at as usize..])
+    }
+
+    /// The prepared tails (without EDNS, and with EDNS if that differs by more than the OPT
+    /// record) for `key`, a lower-cased wire name at or below the origin of `zone`, and
+    /// `qtype`.
+    fn find<'s>(
+        &'s self,
+        zone: &ServedZone,
+        key: &[u8],
+        qtype: u16,
+    ) -> Option<(&'s [u8], Option<&'s [u8]>)> {
+        let pair = |p: Pair| Some((self.tail(p.plain)?, self.tail(p.edns)));
+        let origin_len = zone.origin_wire_len();
+        let e = &self.entries;
+        if let Some(at) = self.entry(key) {
+            let mut p = at + 1 + e[at] as usize;
+            let others = Pair {
+                plain: u32_at(e, p + 1),
+                edns: u32_at(e, p + 5),
+            };
+            p += 9;
+            let n = e[p] as usize;
+            p += 1;
+            for _ in 0..n {
+                if u16_at(e, p) == qtype {
+                    return pair(Pair {
+                        plain: u32_at(e, p + 2),
+                        edns: u32_at(e, p + 6),
+                    });
+                }
+                p += 10;
+            }
+            return pair(others);
+        }
+        // The name does not exist: its closest existing ancestor decides.
+        let mut at = 0;
+        while key.len() - at > origin_len {
+            at += 1 + key[at] as usize;
+            if let Some(enc) = self.entry(&key[at..]) {
+                let p = enc + 1 + e[enc] as usize;
+                if e[p] == 0 {
+                    return None;
+                }
+                let nx = self.nx(zone, key.len())?;
+                return Some((&nx.plain, nx.edns.as_deref()));
+            }
+        }
+        None
+    }
+}
+
+/// A query the prepared path can answer, parsed in place.
+pub(crate) struct Question {
+    /// The query name, lower case, uncompressed wire form.
+    name: [u8; 255],
+    name_len: usize,
+    qtype: u16,
+    /// Offset of the end of the question section in the query.
+    end: usize,
+    /// The payload size the response may use, if the query has EDNS.
+    edns: Option<u16>,
+}
+
+impl Question {
+    pub(crate) fn name(&self) -> &[u8] {
+        &self.name[..self.name_len]
+    }
+
+    /// Parses `query` if it is an ordinary one: QUERY, no flags but RD, AD and CD, one
+    /// question of class IN and a plain type, no other records but a bare version-0 OPT, and
+    /// nothing after it.
+    pub(crate) fn parse(query: &[u8]) -> Option<Question> {
+        if query.len() < HEADER + 5
+            || query[2] & 0xFE != 0
+            || query[3] & 0xCF != 0
+            || query[4..12] != [0, 1, 0, 0, 0, 0, 0, query[11]]
+            || query[11] > 1
+        {
+            return None;
+        }
+        let mut q = Question {
+            name: [0; 255],
+            name_len: 0,
+            qtype: 0,
+            end: 0,
+            edns: None,
+        };
+        let mut at = HEADER;
+        loop {
+            let len = *query.get(at)? as usize;
+            if len > 63 || q.name_len + 1 + len > 255 {
+                return None;
+            }
+            let label = query.get(at..at + 1 + len)?;
+            for (d, s) in q.name[q.name_len..q.name_len + 1 + len]
+                .iter_mut()
+                .zip(label)
+            {
+                *d = s.to_ascii_lowercase();
+            }
+            q.name_len += 1 + len;
+            at += 1 + len;
+            if len == 0 {
+                break;
+            }
+        }
+        let fixed = query.get(at..at + 4)?;
+        q.qtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+        if u16::from_be_bytes([fixed[2], fixed[3]]) != 1 || !plain_qtype(q.qtype) {
+            return None;
+        }
+        at += 4;
+        q.end = at;
+        if query[11] == 1 {
+            // Root name, OPT, payload, extended RCODE 0, version 0, no flags but DO, no rdata.
+            let opt = query.get(at..at + OPT_LEN)?;
+            if opt[0..3] != [0, 0, 41] || opt[5..7] != [0, 0] || opt[7] & 0x7F != 0 {
+                return None;
+            }
+            if opt[8..11] != [0, 0, 0] {
+                return None;
+            }
+            let payload = u16::from_be_bytes([opt[3], opt[4]]);
+            q.edns = Some(payload.clamp(512, UDP_PAYLOAD_MAX));
+            at += OPT_LEN;
+        }
+        (at == query.len()).then_some(q)
+    }
+}
+
+/// Writes the prepared response to `query` (parsed as `q`) from `zone` into `out`. False if
+/// there is none, and `out` is then unspecified.
+pub(crate) fn answer(zone: &ServedZone, query: &[u8], q: &Question, out: &mut Vec<u8>) -> bool {
+    let Some((plain, edns)) = zone.fast().find(zone, q.name(), q.qtype) else {
+        return false;
+    };
+    let t = match (q.edns, edns) {
+        (Some(_), Some(e)) => e,
+        _ => plain,
+    };
+    let len = u16_at(t, 10) as usize;
+    out.clear();
+    out.extend_from_slice(&query[0..2]);
+    out.push(t[0] | (query[2] & 0x01));
+    out.push(t[1] | (query[3] & 0x10));
+    out.extend_from_slice(&t[2..10]);
+    out.extend_from_slice(&query[HEADER..q.end]);
+    out.extend_from_slice(&t[12..12 + len]);
+    let Some(payload) = q.edns else {
+        return true;
+    };
+    let limit = usize::from(payload);
+    if edns.is_none() {
+        // Not truncated without EDNS: the same with the OPT record appended.
+        let ar = u16::from_be_bytes([out[10], out[11]]) + 1;
+        out[10..12].copy_from_slice(&ar.to_be_bytes());
+        out.extend_from_slice(&[0, 0, 41]);
+        out.extend_from_slice(&payload.to_be_bytes());
+        out.extend_from_slice(&[0; 6]);
+        return out.len() <= limit;
+    }
+    // Prepared for the largest payload, which is then sent as it is (a truncated response
+    // may have had no room for its OPT record). A smaller payload must not truncate it, and
+    // then its OPT record is the last one.
+    if payload < UDP_PAYLOAD_MAX {
+        if t[0] & TC != 0 || out.len() > limit {
+            return false;
+        }
+        let class = out.len() - 8;
+        out[class..class + 2].copy_from_slice(&payload.to_be_bytes());
+    }
+    true
+}

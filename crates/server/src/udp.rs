@@ -1,0 +1,224 @@
+//! DNS over UDP: our own receive loops, one per socket, several sockets per address.
+//!
+//! # Design
+//!
+//! Each listen address gets one UDP socket per CPU the process may run on, all bound to the
+//! same address with `SO_REUSEPORT`, so that the kernel spreads clients over them. Each socket
+//! has its own thread running a blocking loop: receive a datagram, answer it, send the
+//! answer. Nothing is shared between loops but the catalog, which a query reads with one
+//! atomic pointer load: no lock and no allocation on the hot path, where the answer is
+//! copied from bytes prepared at install time ([`crate::fast`]).
+//!
+//! Queries the prepared path does not take are decoded by hickory and answered by the general
+//! path, [`Handler`], exactly as hickory's own UDP loop would: dropped if shorter than a
+//! header or a response, FORMERR if undecodable, and each response encoded with hickory's
+//! encoder, truncated to the payload size the response's OPT record states (512 octets
+//! without EDNS). [`encode_udp`] is that encoding, shared with the prepared path so that both
+//! truncate alike.
+//!
+//! Shutdown sets a flag and shuts the sockets down for reading, which wakes a blocked
+//! receive; the receive timeout [`POLL`] bounds the wait where that does not.
+
+use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::Record as HRecord;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
+use hickory_server::net::NetError;
+use hickory_server::net::runtime::TokioTime;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
+
+use crate::fast::Question;
+use crate::handler::Handler;
+
+/// How long a receive loop waits for a datagram before it checks for shutdown.
+pub(crate) const POLL: Duration = Duration::from_millis(250);
+
+/// Largest query read; longer datagrams are cut here, as hickory's loop does.
+const RECEIVE_MAX: usize = 4096;
+
+/// Encodes a UDP response as hickory's UDP loop does: at most the payload size of the
+/// response's OPT record, or 512 octets without one, truncating the sections that do not fit;
+/// SERVFAIL with no records if it cannot be encoded. The flag is false in that last case.
+pub(crate) fn encode_udp<'a>(
+    response: MessageResponse<
+        '_,
+        'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+    >,
+) -> (Vec<u8>, bool) {
+    let id = response.metadata().id;
+    let max = response.edns().map_or(512, |e| e.max_payload());
+    let mut bytes = Vec::with_capacity(512);
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_max_size(max);
+    match response.destructive_emit(&mut encoder) {
+        Ok(_) => (bytes, true),
+        Err(error) => {
+            tracing::error!(%error, "cannot encode a DNS response");
+            bytes.clear();
+            let mut encoder = BinEncoder::new(&mut bytes);
+            encoder.set_max_size(512);
+            let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
+            metadata.response_code = ResponseCode::ServFail;
+            let header = Header {
+                metadata,
+                counts: HeaderCounts::default(),
+            };
+            let _ = hickory_proto::serialize::binary::BinEncodable::emit(&header, &mut encoder);
+            (bytes, false)
+        }
+    }
+}
+
+/// Sends general-path responses to one client from one socket.
+#[derive(Clone)]
+struct UdpResponder {
+    socket: Arc<UdpSocket>,
+    dst: SocketAddr,
+}
+
+#[async_trait::async_trait]
+impl ResponseHandler for UdpResponder {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a HRecord> + Send + 'a,
+            impl Iterator<Item = &'a HRecord> + Send + 'a,
+            impl Iterator<Item = &'a HRecord> + Send + 'a,
+            impl Iterator<Item = &'a HRecord> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let mut header = *response.metadata();
+        let (bytes, _) = encode_udp(response);
+        if let Ok(h) = Header::read(&mut BinDecoder::new(&bytes)) {
+            header = h.metadata;
+        }
+        self.socket.send_to(&bytes, self.dst)?;
+        Ok(ResponseInfo::from(Header {
+            metadata: header,
+            counts: HeaderCounts::default(),
+        }))
+    }
+}
+
+/// True if a response may be sent to `src`: not port 0, not an unspecified or broadcast
+/// address (hickory's rule).
+fn answerable(src: SocketAddr) -> bool {
+    src.port() != 0
+        && match src.ip() {
+            IpAddr::V4(a) => !a.is_unspecified() && !a.is_broadcast(),
+            IpAddr::V6(a) => !a.is_unspecified(),
+        }
+}
+
+/// Stops the loops of [`run`] on `sockets`, which share `stop`: sets it, then shuts the
+/// sockets down for reading, which wakes a blocked receive on Linux; elsewhere the receive
+/// timeout [`POLL`] bounds the wait.
+pub(crate) fn stop_all(sockets: &[Arc<UdpSocket>], stop: &AtomicBool) {
+    stop.store(true, Ordering::Relaxed);
+    for s in sockets {
+        let _ = socket2::SockRef::from(&**s).shutdown(std::net::Shutdown::Read);
+    }
+}
+
+/// Receives and answers on `socket` until `stop` is set. Runs on its own thread; `rt` runs
+/// the general path. Returns an error only if the socket fails for good.
+pub(crate) fn run(
+    socket: Arc<UdpSocket>,
+    handler: Handler,
+    rt: tokio::runtime::Handle,
+    stop: Arc<AtomicBool>,
+) -> Result<(), std::io::Error> {
+    socket.set_read_timeout(Some(POLL))?;
+    let catalog = handler.catalog().clone();
+    let mut buf = vec![0u8; RECEIVE_MAX];
+    let mut out: Vec<u8> = Vec::with_capacity(usize::from(crate::UDP_PAYLOAD_MAX) + 512);
+    while !stop.load(Ordering::Relaxed) {
+        let (len, src) = match socket.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(_) if stop.load(Ordering::Relaxed) => break,
+            Err(e) => match e.kind() {
+                ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted => continue,
+                // ICMP errors from earlier sends, reported on this socket.
+                ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkUnreachable => continue,
+                ErrorKind::OutOfMemory => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                _ => return Err(e),
+            },
+        };
+        if len == 0 && stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if !answerable(src) {
+            continue;
+        }
+        let query = &buf[..len];
+        if let Some(q) = Question::parse(query)
+            && catalog.prepared_answer(query, &q, &mut out)
+        {
+            if let Err(error) = socket.send_to(&out, src) {
+                tracing::debug!(%error, %src, "cannot send a DNS response");
+            }
+            continue;
+        }
+        let responder = UdpResponder {
+            socket: socket.clone(),
+            dst: src,
+        };
+        rt.block_on(general(&handler, query, src, responder));
+    }
+    Ok(())
+}
+
+/// The general path for one datagram from `src`, as hickory's UDP loop handles it; the
+/// response, if any, goes to `responder`.
+pub(crate) async fn general(
+    handler: &Handler,
+    query: &[u8],
+    src: SocketAddr,
+    mut responder: impl ResponseHandler,
+) {
+    let Ok(header) = Header::read(&mut BinDecoder::new(query)) else {
+        // Not even a header: nothing to answer.
+        return;
+    };
+    let request = match Request::from_bytes(query.to_vec(), src, Protocol::Udp) {
+        Ok(r) => r,
+        Err(error) => {
+            tracing::debug!(%src, %error, "undecodable DNS message over UDP");
+            let Ok(queries) = Queries::read(&mut BinDecoder::new(&[]), 0) else {
+                return;
+            };
+            let response = MessageResponseBuilder::new(&queries, None)
+                .error_msg(&header.metadata, ResponseCode::FormErr);
+            if let Err(error) = responder.send_response(response).await {
+                tracing::debug!(%src, %error, "cannot send a DNS response");
+            }
+            return;
+        }
+    };
+    if request.metadata.message_type == MessageType::Response {
+        // Never answer a response (reflection).
+        return;
+    }
+    handler
+        .handle_request::<_, TokioTime>(&request, responder)
+        .await;
+}
