@@ -7,6 +7,11 @@
 //! Finally both servers must give the same answers to a set of queries, judged by the rule of
 //! `shared/conformance/README.md`.
 //!
+//! The second test does the same with a TSIG key (RFC 8945) on both sides: zonegate's zone
+//! needs it for transfers and signs its NOTIFY with it, Knot's remote and NOTIFY ACL name it,
+//! so every transfer and every NOTIFY is signed and verified by the other end. `dig` checks
+//! by hand that an unsigned or wrongly keyed AXFR is refused and `dig -y` gets the zone.
+//!
 //! `.ci/run` installs `knot` and `dig`.
 
 mod common;
@@ -76,10 +81,34 @@ const QUERIES: &[(&str, &str)] = &[
     ("changed.example.test.", "A"),
 ];
 
-fn knot_config(dir: &Path, knot: SocketAddr, primary: SocketAddr) -> String {
+/// A TSIG key: name, algorithm, base64 secret.
+struct Key {
+    name: &'static str,
+    algorithm: &'static str,
+    secret: &'static str,
+}
+
+/// Made up for this test (32 random octets, as `tsig-keygen` makes them).
+const KEY: Key = Key {
+    name: "xfr.example.test.",
+    algorithm: "hmac-sha256",
+    secret: "8sFQZ1W4bYb3x0J0m5k1cJ2bqf3xE0b0dXH0m8J2r1E=",
+};
+
+fn knot_config(dir: &Path, knot: SocketAddr, primary: SocketAddr, key: Option<&Key>) -> String {
     let d = dir.display();
+    let (keys, use_key) = match key {
+        Some(k) => (
+            format!(
+                "key:\n  - id: {}\n    algorithm: {}\n    secret: {}\n",
+                k.name, k.algorithm, k.secret
+            ),
+            format!("    key: {}\n", k.name),
+        ),
+        None => (String::new(), String::new()),
+    };
     format!(
-        "server:
+        "{keys}server:
     rundir: \"{d}/knot\"
     listen: {}@{}
 log:
@@ -90,11 +119,11 @@ database:
 remote:
   - id: primary
     address: {}@{}
-acl:
+{use_key}acl:
   - id: notify_from_primary
     address: {}
     action: notify
-template:
+{use_key}template:
   - id: default
     storage: \"{d}/knot/zones\"
     zonefile-sync: -1
@@ -184,6 +213,29 @@ fn same_answer(ours: &Dig, theirs: &Dig) -> Result<(), String> {
 
 #[test]
 fn knot_secondary_follows_zonegate_by_notify_and_ixfr() {
+    follow_by_notify_and_ixfr(None);
+}
+
+#[test]
+fn knot_secondary_follows_zonegate_with_tsig() {
+    follow_by_notify_and_ixfr(Some(&KEY));
+}
+
+/// `dig AXFR` of the zone from `addr`, signed with `key` (`-y algorithm:name:secret`) if given.
+/// Returns dig's output.
+fn dig_axfr(addr: SocketAddr, key: Option<String>) -> String {
+    let mut cmd = Command::new("dig");
+    cmd.arg(format!("@{}", addr.ip()))
+        .args(["-p", &addr.port().to_string()])
+        .args(["+time=2", "+tries=1", "example.test.", "AXFR"]);
+    if let Some(k) = key {
+        cmd.args(["-y", &k]);
+    }
+    let out = cmd.output().expect("run dig");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn follow_by_notify_and_ixfr(key: Option<&Key>) {
     for (tool, package) in [("knotd", "knot"), ("dig", "bind9-dnsutils")] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
@@ -195,7 +247,7 @@ fn knot_secondary_follows_zonegate_by_notify_and_ixfr() {
             "{tool} is not installed; run .ci/run or apt-get install {package}"
         );
     }
-    let s = Scratch::new("knot");
+    let s = Scratch::new(if key.is_some() { "knot-tsig" } else { "knot" });
     let zone = s.write("zone.txt", ZONE);
     s.run_ok(&["apply", zone.to_str().unwrap()]);
 
@@ -204,13 +256,18 @@ fn knot_secondary_follows_zonegate_by_notify_and_ixfr() {
     while knot_addr == primary {
         knot_addr = free_addr();
     }
-    let cfg = s.write(
-        "zonegate.toml",
-        &format!(
-            "[server]\nallow_transfer = [\"127.0.0.1\"]\nnotify = [\"{knot_addr}\"]\n\
-             notify_timeout_ms = 500\n"
-        ),
+    let mut config = format!(
+        "[server]\nallow_transfer = [\"127.0.0.1\"]\nnotify = [\"{knot_addr}\"]\n\
+         notify_timeout_ms = 500\n"
     );
+    if let Some(k) = key {
+        config += &format!(
+            "transfer_keys = [\"{0}\"]\n[[server.tsig_keys]]\nname = \"{0}\"\n\
+             algorithm = \"{1}\"\nsecret = \"{2}\"\n",
+            k.name, k.algorithm, k.secret
+        );
+    }
+    let cfg = s.write("zonegate.toml", &config);
     let zonegate_log = s.dir.join("zonegate.log");
     let _zonegate = Process(
         Command::new(BIN)
@@ -236,7 +293,10 @@ fn knot_secondary_follows_zonegate_by_notify_and_ixfr() {
     for sub in ["knot", "knot/db", "knot/zones"] {
         std::fs::create_dir_all(s.dir.join(sub)).unwrap();
     }
-    let knot_conf = s.write("knot/knot.conf", &knot_config(&s.dir, knot_addr, primary));
+    let knot_conf = s.write(
+        "knot/knot.conf",
+        &knot_config(&s.dir, knot_addr, primary, key),
+    );
     let _knot = Process(
         Command::new("knotd")
             .arg("-c")
@@ -299,4 +359,43 @@ fn knot_secondary_follows_zonegate_by_notify_and_ixfr() {
     // The change itself is served by both.
     let theirs = dig_at(knot_addr, &["www.example.test.", "TXT"], false);
     assert_eq!(theirs.rdata("TXT"), vec!["\"hello again\"".to_string()]);
+
+    if let Some(k) = key {
+        // Knot took both transfers signed, and zonegate's NOTIFY passed Knot's keyed ACL.
+        let zonegate = std::fs::read_to_string(&zonegate_log).unwrap();
+        assert!(
+            !zonegate.contains("TSIG verification failed"),
+            "zonegate refused a TSIG of Knot's:\n{zonegate}"
+        );
+        // By hand, as an operator would: unsigned, wrong secret, right key.
+        let unsigned = dig_axfr(primary, None);
+        assert!(
+            unsigned.contains("NOTAUTH") || unsigned.contains("Transfer failed"),
+            "an unsigned AXFR was not refused:\n{unsigned}"
+        );
+        assert!(!unsigned.contains("hello again"), "{unsigned}");
+        let wrong = dig_axfr(
+            primary,
+            Some(format!(
+                "{}:{}:{}",
+                k.algorithm, k.name, "d3Jvbmcgc2VjcmV0IGZvciB0aGUgdGVzdA=="
+            )),
+        );
+        assert!(
+            !wrong.contains("hello again"),
+            "a wrong key got the zone:\n{wrong}"
+        );
+        let signed = dig_axfr(
+            primary,
+            Some(format!("{}:{}:{}", k.algorithm, k.name, k.secret)),
+        );
+        assert!(
+            signed.contains("hello again") && !signed.contains("tsig verify failure"),
+            "dig -y did not get a verified AXFR:\n{signed}"
+        );
+        assert!(
+            signed.matches("\tSOA\t").count() >= 2,
+            "incomplete AXFR:\n{signed}"
+        );
+    }
 }

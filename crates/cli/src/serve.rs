@@ -21,7 +21,7 @@ use serde::Deserialize;
 use zonegate_core::protocol::{self, ConvergeOutcome, Generation, PlanStatus, Store, Target};
 use zonegate_core::serial::SerialPolicy;
 use zonegate_core::{GateConfig, Name, Zone};
-use zonegate_server::{AddressMatch, Catalog, ServerOptions, ZoneOptions};
+use zonegate_server::{AddressMatch, Catalog, ServerOptions, TsigKey, ZoneOptions};
 use zonegate_store::SqliteStore;
 
 use crate::snapshot::Snapshots;
@@ -42,6 +42,12 @@ const REOPEN_EVERY: Duration = Duration::from_secs(2);
 /// notify_retries = 5
 /// notify_timeout_ms = 2000
 /// history_versions_max = 10
+/// transfer_keys = ["xfr-key."]     # transfers also need a TSIG with one of these keys
+///
+/// [[server.tsig_keys]]             # TSIG keys (RFC 8945), as many as needed
+/// name = "xfr-key."
+/// algorithm = "hmac-sha256"        # or "hmac-sha384", "hmac-sha512"
+/// secret = "base64..."
 ///
 /// [server.zones."example.com."]    # overrides for one zone
 /// allow_transfer = ["192.0.2.53"]
@@ -56,6 +62,26 @@ pub struct ServerSection {
     notify_timeout_ms: Option<u64>,
     #[serde(default)]
     zones: HashMap<String, ZoneSection>,
+    #[serde(default)]
+    tsig_keys: Vec<TsigKeySection>,
+}
+
+/// One `[[server.tsig_keys]]` entry. `Debug` does not show the secret.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TsigKeySection {
+    name: String,
+    algorithm: String,
+    secret: String,
+}
+
+impl std::fmt::Debug for TsigKeySection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TsigKeySection")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Serving options of one zone, or of every zone.
@@ -64,13 +90,14 @@ pub struct ServerSection {
 struct ZoneSection {
     serial_policy: Option<SerialPolicy>,
     allow_transfer: Option<Vec<String>>,
+    transfer_keys: Option<Vec<String>>,
     notify: Option<Vec<SocketAddr>>,
     history_versions_max: Option<usize>,
 }
 
 impl ZoneSection {
-    /// These options on top of `base`.
-    fn apply(&self, base: &ZoneOptions) -> anyhow::Result<ZoneOptions> {
+    /// These options on top of `base`; key names must be among `keys`.
+    fn apply(&self, base: &ZoneOptions, keys: &[TsigKey]) -> anyhow::Result<ZoneOptions> {
         let mut out = base.clone();
         if let Some(p) = self.serial_policy {
             out.serial_policy = p;
@@ -81,6 +108,24 @@ impl ZoneSection {
                 .map(|s| s.parse::<AddressMatch>())
                 .collect::<Result<_, _>>()
                 .context("allow_transfer")?;
+        }
+        if let Some(list) = &self.transfer_keys {
+            out.transfer_keys = list
+                .iter()
+                .map(|name| {
+                    let absolute = if name.ends_with('.') {
+                        name.clone()
+                    } else {
+                        format!("{name}.")
+                    };
+                    Name::parse(&absolute)
+                        .ok()
+                        .filter(|n| keys.iter().any(|k| k.name == *n))
+                        .with_context(|| {
+                            format!("transfer_keys: {name:?} is not the name of a [[server.tsig_keys]] entry")
+                        })
+                })
+                .collect::<anyhow::Result<_>>()?;
         }
         if let Some(list) = &self.notify {
             out.notify = list.clone();
@@ -95,7 +140,18 @@ impl ZoneSection {
 impl ServerSection {
     fn options(&self) -> anyhow::Result<ServerOptions> {
         let mut out = ServerOptions::default();
-        out.default = self.default.apply(&out.default)?;
+        for k in &self.tsig_keys {
+            let key = TsigKey::parse(&k.name, &k.algorithm, &k.secret)
+                .with_context(|| format!("[[server.tsig_keys]] {:?}", k.name))?;
+            if out.tsig_key(&key.name).is_some() {
+                anyhow::bail!(
+                    "[[server.tsig_keys]]: the key {:?} is defined twice",
+                    k.name
+                );
+            }
+            out.tsig_keys.push(key);
+        }
+        out.default = self.default.apply(&out.default, &out.tsig_keys)?;
         if let Some(r) = self.notify_retries {
             out.notify_retries = r;
         }
@@ -111,7 +167,7 @@ impl ServerSection {
             let origin = Name::parse(&absolute)
                 .with_context(|| format!("[server.zones.{zone:?}] is not a zone name"))?;
             let opts = section
-                .apply(&out.default)
+                .apply(&out.default, &out.tsig_keys)
                 .with_context(|| format!("[server.zones.{zone:?}]"))?;
             out.zones.insert(origin, opts);
         }
@@ -402,6 +458,48 @@ mod tests {
         assert!(z.may_transfer("192.0.2.53".parse().unwrap()));
         assert_eq!(z.serial_policy, SerialPolicy::DateSerial);
         assert_eq!(z.notify, vec!["127.0.0.1:5301".parse().unwrap()]);
+    }
+
+    #[test]
+    fn tsig_keys_and_transfer_keys() {
+        let o = parse(
+            r#"
+            [server]
+            allow_transfer = ["127.0.0.1"]
+            transfer_keys = ["xfr-key"]
+            [[server.tsig_keys]]
+            name = "xfr-key."
+            algorithm = "hmac-sha256"
+            secret = "c2VjcmV0"
+            [[server.tsig_keys]]
+            name = "other."
+            algorithm = "hmac-sha512"
+            secret = "b3RoZXI="
+            [server.zones."example.com."]
+            transfer_keys = ["other.", "xfr-key."]
+            [server.zones."open.example."]
+            transfer_keys = []
+            "#,
+        )
+        .unwrap();
+        let key = |s: &str| Name::parse(s).unwrap();
+        assert_eq!(o.tsig_keys.len(), 2);
+        assert_eq!(o.tsig_key(&key("other.")).unwrap().secret, b"other");
+        assert_eq!(o.default.transfer_keys, vec![key("xfr-key.")]);
+        assert_eq!(
+            o.zone(&key("example.com.")).transfer_keys,
+            vec![key("other."), key("xfr-key.")]
+        );
+        assert!(o.zone(&key("open.example.")).transfer_keys.is_empty());
+
+        let unknown = parse("[server]\ntransfer_keys = [\"nope.\"]").unwrap_err();
+        assert!(format!("{unknown:#}").contains("nope."), "{unknown:#}");
+        let twice = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n";
+        let e = parse(&format!("{twice}{}", &twice[9..])).unwrap_err();
+        assert!(format!("{e:#}").contains("twice"), "{e:#}");
+        let bad = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0\"\n";
+        let e = parse(bad).unwrap_err();
+        assert!(format!("{e:#}").contains("hmac-md5"), "{e:#}");
     }
 
     #[test]

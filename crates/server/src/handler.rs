@@ -1,8 +1,9 @@
 //! The hickory [`RequestHandler`] that answers from a [`Catalog`].
 //!
 //! hickory decodes the message, drops responses, answers undecodable queries with FORMERR and
-//! truncates UDP answers to the client's payload size. This handler does the rest: EDNS
-//! version check, opcode and class checks, zone selection and the lookup.
+//! truncates UDP answers to the client's payload size. This handler does the rest: TSIG
+//! verification (`tsig.rs`; a signed request gets signed answers), EDNS version check, opcode
+//! and class checks, zone selection and the lookup.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use zonegate_core::lookup::{Item, Rcode, Resolution};
 use zonegate_core::{Name, RType};
 
 use crate::catalog::{Catalog, ServedZone, to_hickory, to_hickory_name};
+use crate::tsig::{self, Check, ResponseSigner};
 
 /// The EDNS version this server speaks (RFC 6891 §6.1.3).
 const EDNS_VERSION: u8 = 0;
@@ -53,11 +55,12 @@ fn response_code(rcode: Rcode) -> ResponseCode {
     }
 }
 
-/// Sends a response with no records and `code`.
+/// Sends a response with no records and `code`, signed if `signer` is given.
 pub(crate) async fn send_error(
     request: &Request,
     code: ResponseCode,
     edns: Option<&Edns>,
+    signer: Option<&mut ResponseSigner>,
     mut response_handle: impl ResponseHandler,
 ) -> ResponseInfo {
     let mut with_high: Edns;
@@ -68,9 +71,9 @@ pub(crate) async fn send_error(
         with_high.set_rcode_high(code.high());
         edns = Some(&with_high);
     }
-    let response =
-        MessageResponseBuilder::new(&request.queries, edns).error_msg(&request.metadata, code);
-    match response_handle.send_response(response).await {
+    let build =
+        || MessageResponseBuilder::new(&request.queries, edns).error_msg(&request.metadata, code);
+    match tsig::send(request, signer, build, &mut response_handle).await {
         Ok(info) => info,
         Err(error) => {
             tracing::warn!(%error, "cannot send a DNS response");
@@ -100,38 +103,89 @@ impl RequestHandler for Handler {
         // the response's OPT record states, so that is the smaller of the client's size and
         // ours, and never below 512.
         let mut resp_edns = Edns::new();
+        let mut bad_version = false;
         let edns = match request.edns.as_ref() {
             Some(req) => {
                 resp_edns.set_max_payload(req.max_payload().clamp(512, UDP_PAYLOAD_MAX));
                 resp_edns.set_version(EDNS_VERSION);
-                if req.version() > EDNS_VERSION {
-                    return send_error(
-                        request,
-                        ResponseCode::BADVERS,
-                        Some(&resp_edns),
-                        response_handle,
-                    )
-                    .await;
-                }
+                bad_version = req.version() > EDNS_VERSION;
                 Some(&resp_edns)
             }
             None => None,
         };
 
+        // RFC 8945 §5.2: a TSIG that does not verify is answered NOTAUTH and nothing else; a
+        // valid one makes every answer to this request signed, errors included.
+        let mut signer = match tsig::check(request, self.catalog.options(), tsig::now()) {
+            Check::Unsigned => None,
+            Check::Signed(s) => Some(s),
+            Check::Failed(failure) => {
+                tracing::info!(
+                    client = %request.src(),
+                    error = ?failure.error(),
+                    "TSIG verification failed; answering NOTAUTH"
+                );
+                return match tsig::send_failure(request, failure, edns, response_handle).await {
+                    Ok(info) => info,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot send a DNS response");
+                        failed(request)
+                    }
+                };
+            }
+        };
+        if bad_version {
+            return send_error(
+                request,
+                ResponseCode::BADVERS,
+                edns,
+                signer.as_mut(),
+                response_handle,
+            )
+            .await;
+        }
         if request.metadata.op_code != OpCode::Query {
-            return send_error(request, ResponseCode::NotImp, edns, response_handle).await;
+            return send_error(
+                request,
+                ResponseCode::NotImp,
+                edns,
+                signer.as_mut(),
+                response_handle,
+            )
+            .await;
         }
         let queries = request.queries.queries();
         if queries.len() != 1 {
-            return send_error(request, ResponseCode::FormErr, edns, response_handle).await;
+            return send_error(
+                request,
+                ResponseCode::FormErr,
+                edns,
+                signer.as_mut(),
+                response_handle,
+            )
+            .await;
         }
         let query = &queries[0];
         if query.query_class() != DNSClass::IN {
-            return send_error(request, ResponseCode::Refused, edns, response_handle).await;
+            return send_error(
+                request,
+                ResponseCode::Refused,
+                edns,
+                signer.as_mut(),
+                response_handle,
+            )
+            .await;
         }
         let qtype = query.query_type();
         let Ok(qname) = Name::from_labels(query.name().iter()) else {
-            return send_error(request, ResponseCode::FormErr, edns, response_handle).await;
+            return send_error(
+                request,
+                ResponseCode::FormErr,
+                edns,
+                signer.as_mut(),
+                response_handle,
+            )
+            .await;
         };
         if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
             return crate::xfr::transfer(
@@ -140,12 +194,20 @@ impl RequestHandler for Handler {
                 &qname,
                 qtype,
                 edns,
+                signer,
                 response_handle,
             )
             .await;
         }
         let Some(zone) = self.catalog.find(&qname) else {
-            return send_error(request, ResponseCode::Refused, edns, response_handle).await;
+            return send_error(
+                request,
+                ResponseCode::Refused,
+                edns,
+                signer.as_mut(),
+                response_handle,
+            )
+            .await;
         };
         answer(
             request,
@@ -153,6 +215,7 @@ impl RequestHandler for Handler {
             &qname,
             RType(u16::from(qtype)),
             edns,
+            signer.as_mut(),
             response_handle,
         )
         .await
@@ -167,20 +230,23 @@ async fn answer(
     qname: &Name,
     qtype: RType,
     edns: Option<&Edns>,
+    signer: Option<&mut ResponseSigner>,
     mut response_handle: impl ResponseHandler,
 ) -> ResponseInfo {
     let res = zone.index().resolve(qname, qtype);
     let made = made_records(zone, &res);
     let [answers, authorities, additionals] = sections(zone, &res, &made);
     let metadata = answer_metadata(&request.metadata, &res);
-    let response = MessageResponseBuilder::new(&request.queries, edns).build(
-        metadata,
-        answers.iter().copied(),
-        authorities.iter().copied(),
-        std::iter::empty(),
-        additionals.iter().copied(),
-    );
-    match response_handle.send_response(response).await {
+    let build = || {
+        MessageResponseBuilder::new(&request.queries, edns).build(
+            metadata,
+            answers.iter().copied(),
+            authorities.iter().copied(),
+            std::iter::empty(),
+            additionals.iter().copied(),
+        )
+    };
+    match tsig::send(request, signer, build, &mut response_handle).await {
         Ok(info) => info,
         Err(error) => {
             tracing::warn!(%error, "cannot send a DNS response");

@@ -34,13 +34,18 @@ mod handler;
 mod notify;
 mod options;
 mod tcp;
+mod tsig;
 mod udp;
 mod xfr;
 
 pub use catalog::{Catalog, ServedZone};
 pub use handler::{Handler, UDP_PAYLOAD_MAX};
-pub use options::{AddressMatch, AddressMatchError, ServerOptions, ZoneOptions};
+pub use options::{
+    AddressMatch, AddressMatchError, ServerOptions, TsigAlgorithm, TsigKey, TsigKeyError,
+    ZoneOptions,
+};
 pub use tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
+pub use tsig::TSIG_FUDGE_SECS;
 pub use xfr::XFR_MESSAGE_BYTES_MAX;
 pub use zonegate_core::serial::SerialPolicy;
 

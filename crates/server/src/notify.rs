@@ -11,6 +11,10 @@
 //! with an error code (a secondary that does not know the zone, or refuses us) ends the retries
 //! too: asking again would get the same answer. Sending failures are logged, never fatal: the
 //! secondary still refreshes on its own timer.
+//!
+//! A zone with `transfer_keys` signs its NOTIFY with the first of them (RFC 8945), and then
+//! only believes a NOERROR answer that is signed with that key too; an error answer ends the
+//! retries even unsigned, since RFC 8945 §5.2 sends BADKEY and BADSIG answers without a MAC.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -20,27 +24,31 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Record as HRecord, RecordType};
+use hickory_proto::rr::{Record as HRecord, RecordType, TSigner};
 use tokio::net::UdpSocket;
 use zonegate_core::Name;
 use zonegate_core::protocol::Generation;
 
 use crate::catalog::to_hickory_name;
+use crate::options::ServerOptions;
 
 /// Sends NOTIFY messages and remembers which generation of each zone is the newest notified.
 #[derive(Debug)]
 pub(crate) struct Notifier {
     retries: u32,
     timeout: Duration,
+    /// For each zone's TSIG key, `transfer_keys` and `tsig_keys`.
+    options: ServerOptions,
     newest: Arc<Mutex<HashMap<Name, Generation>>>,
     acknowledged: Arc<AtomicU64>,
 }
 
 impl Notifier {
-    pub(crate) fn new(retries: u32, timeout: Duration) -> Self {
+    pub(crate) fn new(options: &ServerOptions) -> Self {
         Notifier {
-            retries,
-            timeout,
+            retries: options.notify_retries,
+            timeout: options.notify_timeout,
+            options: options.clone(),
             newest: Arc::new(Mutex::new(HashMap::new())),
             acknowledged: Arc::new(AtomicU64::new(0)),
         }
@@ -67,12 +75,14 @@ impl Notifier {
             return;
         };
         lock(&self.newest).insert(zone.clone(), generation);
+        let signer = self.signer(zone);
         for &target in targets {
             let job = Job {
                 zone: zone.clone(),
                 generation,
                 soa: soa.clone(),
                 target,
+                signer: signer.clone(),
                 retries: self.retries,
                 timeout: self.timeout,
                 newest: self.newest.clone(),
@@ -80,6 +90,18 @@ impl Notifier {
             };
             runtime.spawn(job.run());
         }
+    }
+}
+
+impl Notifier {
+    /// The signer of `zone`'s NOTIFY messages: its first transfer key, if it has one.
+    fn signer(&self, zone: &Name) -> Option<TSigner> {
+        let name = self.options.zone(zone).transfer_keys.first()?;
+        let key = self.options.tsig_key(name);
+        if key.is_none() {
+            tracing::warn!(%zone, key = %name, "the zone's transfer key is not among tsig_keys; NOTIFY goes unsigned");
+        }
+        crate::tsig::signer(key?)
     }
 }
 
@@ -93,6 +115,7 @@ struct Job {
     generation: Generation,
     soa: HRecord,
     target: SocketAddr,
+    signer: Option<TSigner>,
     retries: u32,
     timeout: Duration,
     newest: Arc<Mutex<HashMap<Name, Generation>>>,
@@ -152,9 +175,14 @@ impl Job {
         };
         let socket = UdpSocket::bind(local).await?;
         let id = random_id();
-        let bytes = notify_message(id, &self.zone, &self.soa)
-            .to_vec()
-            .map_err(std::io::Error::other)?;
+        let mut message = notify_message(id, &self.zone, &self.soa);
+        let mut verifier = match &self.signer {
+            Some(signer) => message
+                .finalize(signer, crate::tsig::now())
+                .map_err(std::io::Error::other)?,
+            None => None,
+        };
+        let bytes = message.to_vec().map_err(std::io::Error::other)?;
         let mut wait = self.timeout;
         let mut buf = vec![0u8; 4096];
         for _ in 0..=self.retries {
@@ -179,6 +207,15 @@ impl Job {
                     || md.op_code != OpCode::Notify
                 {
                     continue;
+                }
+                if let Some(verifier) = verifier.as_mut()
+                    && verifier.verify(&buf[..len]).is_err()
+                {
+                    if md.response_code == ResponseCode::NoError {
+                        tracing::debug!(zone = %self.zone, target = %self.target, "NOTIFY answer without a valid TSIG ignored");
+                        continue;
+                    }
+                    return Ok(Outcome::Refused(md.response_code));
                 }
                 return Ok(match md.response_code {
                     ResponseCode::NoError => Outcome::Acknowledged,

@@ -1,4 +1,5 @@
-//! Per-zone serving options: SOA serial policy, who may transfer the zone, whom to NOTIFY.
+//! Per-zone serving options: SOA serial policy, who may transfer the zone (addresses and TSIG
+//! keys), whom to NOTIFY.
 //!
 //! The binary reads them from the `[server]` section of its TOML config; here they are plain
 //! values with documented defaults. The defaults are the safe ones: no transfers, no NOTIFY.
@@ -18,6 +19,11 @@ pub struct ZoneOptions {
     pub serial_policy: SerialPolicy,
     /// Clients allowed to AXFR and IXFR the zone. Default: none (transfers refused).
     pub allow_transfer: Vec<AddressMatch>,
+    /// Names of the TSIG keys (from [`ServerOptions::tsig_keys`]) a transfer of the zone must
+    /// be signed with. When not empty, an AXFR or IXFR needs both an `allow_transfer` address
+    /// and a valid TSIG (RFC 8945) made with one of these keys; the first also signs the
+    /// zone's NOTIFY messages. Default: none (the address alone decides).
+    pub transfer_keys: Vec<Name>,
     /// Secondaries sent a NOTIFY (RFC 1996) each time a new generation is installed.
     /// Default: none.
     pub notify: Vec<SocketAddr>,
@@ -31,6 +37,7 @@ impl Default for ZoneOptions {
         ZoneOptions {
             serial_policy: SerialPolicy::Increment,
             allow_transfer: Vec::new(),
+            transfer_keys: Vec::new(),
             notify: Vec::new(),
             history_versions_max: 10,
         }
@@ -56,6 +63,9 @@ pub struct ServerOptions {
     /// How long to wait for a secondary's answer to one NOTIFY. Default 2 s; each retry waits
     /// twice as long as the one before.
     pub notify_timeout: Duration,
+    /// The TSIG keys this server knows, by name. A signed request is verified with the key it
+    /// names, whatever the zone; its response is signed with the same key. Default: none.
+    pub tsig_keys: Vec<TsigKey>,
 }
 
 impl Default for ServerOptions {
@@ -65,6 +75,7 @@ impl Default for ServerOptions {
             zones: HashMap::new(),
             notify_retries: 5,
             notify_timeout: Duration::from_secs(2),
+            tsig_keys: Vec::new(),
         }
     }
 }
@@ -73,6 +84,125 @@ impl ServerOptions {
     /// The options of the zone named `origin`.
     pub fn zone(&self, origin: &Name) -> &ZoneOptions {
         self.zones.get(origin).unwrap_or(&self.default)
+    }
+
+    /// The TSIG key named `name`.
+    pub fn tsig_key(&self, name: &Name) -> Option<&TsigKey> {
+        self.tsig_keys.iter().find(|k| k.name == *name)
+    }
+}
+
+/// A TSIG (RFC 8945) HMAC algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TsigAlgorithm {
+    HmacSha256,
+    HmacSha384,
+    HmacSha512,
+}
+
+impl TsigAlgorithm {
+    /// The algorithm's name as in RFC 8945 §6 (and BIND's, Knot's and dig's configs).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TsigAlgorithm::HmacSha256 => "hmac-sha256",
+            TsigAlgorithm::HmacSha384 => "hmac-sha384",
+            TsigAlgorithm::HmacSha512 => "hmac-sha512",
+        }
+    }
+}
+
+impl std::fmt::Display for TsigAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A shared secret for TSIG: its name, its algorithm and the secret octets. `Debug` does not
+/// show the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TsigKey {
+    /// The key name, as both ends spell it (compared case-insensitively, like any name).
+    pub name: Name,
+    pub algorithm: TsigAlgorithm,
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for TsigKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TsigKey")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Why a TSIG key could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TsigKeyError {
+    #[error("{name:?} is not a key name (write a domain name such as \"xfr.example.\")")]
+    Name { name: String },
+    #[error(
+        "TSIG algorithm {algorithm:?} is not supported (write hmac-sha256, hmac-sha384 or hmac-sha512)"
+    )]
+    Algorithm { algorithm: String },
+    #[error(
+        "the secret of TSIG key {name:?} is not base64 (as `tsig-keygen` or `keymgr -t` print it)"
+    )]
+    Secret { name: String },
+    #[error("the secret of TSIG key {name:?} is empty")]
+    EmptySecret { name: String },
+}
+
+impl FromStr for TsigAlgorithm {
+    type Err = TsigKeyError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "hmac-sha256" => Ok(TsigAlgorithm::HmacSha256),
+            "hmac-sha384" => Ok(TsigAlgorithm::HmacSha384),
+            "hmac-sha512" => Ok(TsigAlgorithm::HmacSha512),
+            _ => Err(TsigKeyError::Algorithm {
+                algorithm: text.to_string(),
+            }),
+        }
+    }
+}
+
+impl TsigKey {
+    /// A key from its configured name (made absolute if it is not), algorithm name and base64
+    /// secret.
+    pub fn parse(name: &str, algorithm: &str, secret_base64: &str) -> Result<Self, TsigKeyError> {
+        let absolute = if name.ends_with('.') {
+            name.to_string()
+        } else {
+            format!("{name}.")
+        };
+        let key_name = Name::parse(&absolute).map_err(|_| TsigKeyError::Name {
+            name: name.to_string(),
+        })?;
+        let algorithm = algorithm.parse()?;
+        let secret = data_encoding::BASE64
+            .decode(secret_base64.trim().as_bytes())
+            .map_err(|_| TsigKeyError::Secret {
+                name: name.to_string(),
+            })?;
+        if secret.is_empty() {
+            return Err(TsigKeyError::EmptySecret {
+                name: name.to_string(),
+            });
+        }
+        Ok(TsigKey {
+            name: key_name,
+            algorithm,
+            secret,
+        })
     }
 }
 
@@ -182,6 +312,30 @@ mod tests {
         for bad in ["", "10.0.0.0/33", "::/129", "host", "10.0.0.0/x", "1.2.3"] {
             assert!(bad.parse::<AddressMatch>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn tsig_keys_parse() {
+        let k = TsigKey::parse("Xfr.Example", "HMAC-SHA256", "c2VjcmV0").unwrap();
+        assert_eq!(k.name, Name::parse("xfr.example.").unwrap());
+        assert_eq!(k.algorithm, TsigAlgorithm::HmacSha256);
+        assert_eq!(k.secret, b"secret");
+        assert!(!format!("{k:?}").contains("c2VjcmV0"));
+        for alg in ["hmac-sha384", "hmac-sha512."] {
+            assert!(TsigKey::parse("k.", alg, "c2VjcmV0").is_ok(), "{alg}");
+        }
+        assert!(matches!(
+            TsigKey::parse("k.", "hmac-md5", "c2VjcmV0"),
+            Err(TsigKeyError::Algorithm { .. })
+        ));
+        assert!(matches!(
+            TsigKey::parse("k.", "hmac-sha256", "not base64!"),
+            Err(TsigKeyError::Secret { .. })
+        ));
+        assert!(matches!(
+            TsigKey::parse("k.", "hmac-sha256", ""),
+            Err(TsigKeyError::EmptySecret { .. })
+        ));
     }
 
     #[test]

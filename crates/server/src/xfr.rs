@@ -6,7 +6,12 @@
 //! soon as it is built; over TCP our own loop writes each one before the next is built, so a
 //! transfer of any size holds one message in memory and a slow client slows only itself.
 //!
-//! Who may transfer is the zone's `allow_transfer` list; everyone else is REFUSED. A name that
+//! Who may transfer is the zone's `allow_transfer` list; everyone else is REFUSED. A zone with
+//! `transfer_keys` also needs a TSIG (RFC 8945) made with one of them: the handler has verified
+//! the request's TSIG already (`tsig.rs`), so here an unsigned request is NOTAUTH and one signed
+//! with another valid key is NOTAUTH with TSIG error BADKEY, as Knot answers. Every message
+//! of a transfer answering a signed request is signed, each MAC chained to the previous one
+//! (RFC 8945 §5.3.1), whether the zone asks for keys or not. A name that
 //! is not the origin of a served zone is NOTAUTH (RFC 5936 §2.2.1 leaves the choice; BIND and
 //! Knot answer NOTAUTH). AXFR is not defined over UDP (RFC 5936 §4.2): NOTIMP. IXFR over UDP
 //! gets the current SOA alone, which tells the client to retry over TCP unless it is up to
@@ -22,6 +27,7 @@ use zonegate_core::{Name, RType};
 
 use crate::catalog::{Catalog, ServedZone};
 use crate::handler::{failed, send_error};
+use crate::tsig::{self, ResponseSigner};
 
 /// Most octets of records, counted uncompressed, in one transfer message. Compression only
 /// shrinks a message, so every message stays well under the 65535 octets TCP framing allows.
@@ -34,23 +40,54 @@ pub(crate) async fn transfer(
     qname: &Name,
     qtype: RecordType,
     edns: Option<&Edns>,
+    mut signer: Option<ResponseSigner>,
     response_handle: impl ResponseHandler,
 ) -> ResponseInfo {
     let client = request.src();
     let Some(zone) = catalog.get(qname) else {
-        return send_error(request, ResponseCode::NotAuth, edns, response_handle).await;
+        return send_error(
+            request,
+            ResponseCode::NotAuth,
+            edns,
+            signer.as_mut(),
+            response_handle,
+        )
+        .await;
     };
-    if !catalog.options().zone(qname).may_transfer(client.ip()) {
+    let options = catalog.options().zone(qname);
+    if !options.may_transfer(client.ip()) {
         tracing::info!(zone = %qname, %client, ?qtype, "zone transfer refused by allow_transfer");
-        return send_error(request, ResponseCode::Refused, edns, response_handle).await;
+        return send_error(
+            request,
+            ResponseCode::Refused,
+            edns,
+            signer.as_mut(),
+            response_handle,
+        )
+        .await;
     }
+    if !options.transfer_keys.is_empty() {
+        match &signer {
+            None => {
+                tracing::info!(zone = %qname, %client, ?qtype, "unsigned zone transfer refused: the zone needs a TSIG key");
+                return send_error(request, ResponseCode::NotAuth, edns, None, response_handle)
+                    .await;
+            }
+            Some(s) if !options.transfer_keys.contains(s.key()) => {
+                tracing::info!(zone = %qname, %client, ?qtype, key = %s.key(), "zone transfer refused: the key is not one of the zone's transfer_keys");
+                return tsig::send_bad_key(request, edns, response_handle).await;
+            }
+            Some(_) => {}
+        }
+    }
+    let mut signer = signer.as_mut();
     let udp = request.protocol() == Protocol::Udp;
     let soa = soa_of(&zone);
     if qtype == RecordType::AXFR {
         if udp {
-            return send_error(request, ResponseCode::NotImp, edns, response_handle).await;
+            return send_error(request, ResponseCode::NotImp, edns, signer, response_handle).await;
         }
-        return send_full(request, &zone, edns, response_handle, "AXFR").await;
+        return send_full(request, &zone, edns, signer, response_handle, "AXFR").await;
     }
 
     // IXFR: the client's serial is in the SOA of the authority section (RFC 1995 §3).
@@ -58,7 +95,14 @@ pub(crate) async fn transfer(
         RData::SOA(soa) if r.record_type() == RecordType::SOA => Some(soa.serial),
         _ => None,
     }) else {
-        return send_error(request, ResponseCode::FormErr, edns, response_handle).await;
+        return send_error(
+            request,
+            ResponseCode::FormErr,
+            edns,
+            signer,
+            response_handle,
+        )
+        .await;
     };
     let steps: Vec<(u32, u32)> = zone.history().iter().map(|s| (s.from, s.to)).collect();
     let reply = ixfr_reply(&steps, zone.serial(), client_serial);
@@ -72,6 +116,7 @@ pub(crate) async fn transfer(
         let (info, messages) = send_stream(
             request,
             edns,
+            signer.as_deref_mut(),
             response_handle,
             &only_soa,
             XFR_MESSAGE_BYTES_MAX,
@@ -82,7 +127,17 @@ pub(crate) async fn transfer(
     }
     match reply {
         IxfrReply::UpToDate => unreachable!("answered above"),
-        IxfrReply::Full => send_full(request, &zone, edns, response_handle, "IXFR as AXFR").await,
+        IxfrReply::Full => {
+            send_full(
+                request,
+                &zone,
+                edns,
+                signer,
+                response_handle,
+                "IXFR as AXFR",
+            )
+            .await
+        }
         IxfrReply::Incremental(range) => {
             let history = &zone.history()[range];
             let mut items: Vec<(&HRecord, usize)> = Vec::new();
@@ -95,6 +150,7 @@ pub(crate) async fn transfer(
             let (info, messages) = send_stream(
                 request,
                 edns,
+                signer,
                 response_handle,
                 &items,
                 XFR_MESSAGE_BYTES_MAX,
@@ -125,6 +181,7 @@ async fn send_full(
     request: &Request,
     zone: &ServedZone,
     edns: Option<&Edns>,
+    signer: Option<&mut ResponseSigner>,
     response_handle: impl ResponseHandler,
     kind: &str,
 ) -> ResponseInfo {
@@ -142,6 +199,7 @@ async fn send_full(
     let (info, messages) = send_stream(
         request,
         edns,
+        signer,
         response_handle,
         &items,
         XFR_MESSAGE_BYTES_MAX,
@@ -171,11 +229,12 @@ fn log_transfer(
     );
 }
 
-/// Sends `items` in messages of at most `budget` octets of records. Returns the last message's
-/// info and how many messages went out.
+/// Sends `items` in messages of at most `budget` octets of records, each signed with `signer`
+/// if given. Returns the last message's info and how many messages went out.
 async fn send_stream(
     request: &Request,
     edns: Option<&Edns>,
+    mut signer: Option<&mut ResponseSigner>,
     mut response_handle: impl ResponseHandler,
     items: &[(&HRecord, usize)],
     budget: usize,
@@ -188,14 +247,18 @@ async fn send_stream(
         metadata.authoritative = true;
         metadata.recursion_available = false;
         metadata.response_code = ResponseCode::NoError;
-        let response = MessageResponseBuilder::new(&request.queries, edns).build(
-            metadata,
-            items[part].iter().map(|(r, _)| *r),
-            std::iter::empty(),
-            std::iter::empty(),
-            std::iter::empty(),
-        );
-        match response_handle.send_response(response).await {
+        let build = || {
+            MessageResponseBuilder::new(&request.queries, edns).build(
+                metadata,
+                items[part.clone()].iter().map(|(r, _)| *r),
+                std::iter::empty(),
+                std::iter::empty(),
+                std::iter::empty(),
+            )
+        };
+        let sent_one =
+            tsig::send(request, signer.as_deref_mut(), build, &mut response_handle).await;
+        match sent_one {
             Ok(info) => {
                 last = info;
                 sent += 1;
