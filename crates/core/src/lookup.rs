@@ -17,7 +17,7 @@
 //! stops at a name it has already visited (a loop) or at a name outside the zone. Responses
 //! are minimal: a positive answer carries no NS set in the authority section.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::ops::Range;
 
 use crate::name::Name;
@@ -132,38 +132,58 @@ enum CutKind {
 #[derive(Debug, Clone, Copy)]
 struct Cut {
     /// Label count of the ancestor that holds the NS or DNAME set.
-    labels: usize,
+    labels: u8,
     kind: CutKind,
 }
 
-#[derive(Debug, Default)]
-struct Node {
-    /// RRsets in type order, each a range into the record list.
-    rrsets: Vec<(RType, Range<usize>)>,
-    /// The topmost non-apex NS owner or DNAME owner strictly above this name.
-    above: Option<Cut>,
+/// One RRset at a node: its type and its records, a range of the record list.
+#[derive(Debug, Clone, Copy)]
+struct RRset {
+    rtype: RType,
+    start: u32,
+    end: u32,
 }
 
-impl Node {
-    fn rrset(&self, rtype: RType) -> Option<Range<usize>> {
-        self.rrsets
-            .iter()
-            .find(|(t, _)| *t == rtype)
-            .map(|(_, r)| r.clone())
+impl RRset {
+    fn range(&self) -> Range<usize> {
+        self.start as usize..self.end as usize
     }
+}
 
-    fn has(&self, rtype: RType) -> bool {
-        self.rrsets.iter().any(|(t, _)| *t == rtype)
-    }
+/// `Node::src` of a name that is the origin itself.
+const ORIGIN_SRC: u32 = u32::MAX;
+
+/// One existing name. Nodes own no memory: a name's wire form is read from a record owner
+/// (an empty non-terminal is a suffix of its descendant's owner) and its RRsets are a run of
+/// [`ZoneIndex::rrsets`].
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    /// The name is the owner of `records()[src]` (or the origin, for [`ORIGIN_SRC`]) from
+    /// octet `at` of its wire form on.
+    src: u32,
+    at: u8,
+    /// The topmost non-apex NS owner or DNAME owner strictly above this name.
+    above: Option<Cut>,
+    /// True if `*.<this name>` exists (the source of synthesis below it, RFC 4592).
+    wild_child: bool,
+    /// RRsets in type order: `rrsets[first..first + count]`.
+    first: u32,
+    count: u32,
 }
 
 /// A zone prepared for answering queries. Build it once per generation.
 #[derive(Debug)]
 pub struct ZoneIndex {
     zone: Zone,
-    /// Every existing name, keyed by its uncompressed wire form. The wire form of an ancestor
-    /// is a suffix of a name's wire form, so walking up a name allocates nothing.
-    nodes: HashMap<Box<[u8]>, Node>,
+    /// Every existing name (owners and empty non-terminals), the apex first.
+    nodes: Vec<Node>,
+    /// The RRsets of every node, each node's a run.
+    rrsets: Vec<RRset>,
+    /// The nodes by uncompressed wire name: open addressing with linear probing, at most half
+    /// full. A slot is `(hash >> 32) << 32 | (node + 1)`, 0 when empty. The wire form of an
+    /// ancestor is a suffix of a name's wire form, so walking up a name allocates nothing.
+    slots: Vec<u64>,
+    seed: u64,
     negative_soa: Option<Record>,
 }
 
@@ -172,12 +192,6 @@ enum Step {
     Done,
     /// Continue with this name (a CNAME target or a DNAME substitution).
     Follow(Name),
-}
-
-fn wire(name: &Name) -> Vec<u8> {
-    let mut w = Vec::with_capacity(name.wire_len());
-    name.write_wire(&mut w);
-    w
 }
 
 /// The offset of the parent's wire form in a wire name, given the offset of a label.
@@ -191,96 +205,288 @@ fn ancestor_at(w: &[u8], labels: usize, keep: usize) -> usize {
     (keep..labels).fold(0, |at, _| parent_at(w, at))
 }
 
+/// A seeded hash of a wire name: 8 octets at a time, then MurmurHash3's final mix.
+fn hash(seed: u64, key: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = seed ^ (key.len() as u64).wrapping_mul(K);
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes(c.try_into().expect("8 octets"));
+        h = (h ^ v).wrapping_mul(K).rotate_left(31);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(K).rotate_left(31);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
+/// The wire form of `node`'s name.
+fn name_of<'z>(zone: &'z Zone, node: &Node) -> &'z [u8] {
+    let owner = match node.src {
+        ORIGIN_SRC => &zone.origin,
+        i => &zone.records[i as usize].owner,
+    };
+    &owner.wire()[node.at as usize..]
+}
+
+/// The node named `key` in `slots`.
+fn find_in(zone: &Zone, nodes: &[Node], slots: &[u64], seed: u64, key: &[u8]) -> Option<usize> {
+    let h = hash(seed, key);
+    let mask = slots.len() - 1;
+    let mut i = (h as usize) & mask;
+    loop {
+        let s = slots[i];
+        if s == 0 {
+            return None;
+        }
+        if s >> 32 == h >> 32 {
+            let n = (s & 0xFFFF_FFFF) as usize - 1;
+            if name_of(zone, &nodes[n]) == key {
+                return Some(n);
+            }
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+/// Puts node `n`, whose name hashes to `h`, in a free slot.
+fn place(slots: &mut [u64], h: u64, n: usize) {
+    let mask = slots.len() - 1;
+    let mut i = (h as usize) & mask;
+    while slots[i] != 0 {
+        i = (i + 1) & mask;
+    }
+    slots[i] = (h >> 32) << 32 | (n as u64 + 1);
+}
+
+/// The index under construction.
+struct Builder<'z> {
+    zone: &'z Zone,
+    nodes: Vec<Node>,
+    rrsets: Vec<RRset>,
+    slots: Vec<u64>,
+    seed: u64,
+}
+
+impl Builder<'_> {
+    fn find(&self, key: &[u8]) -> Option<usize> {
+        find_in(self.zone, &self.nodes, &self.slots, self.seed, key)
+    }
+
+    fn insert(&mut self, node: Node) -> usize {
+        if (self.nodes.len() + 1) * 2 > self.slots.len() {
+            let mut slots = vec![0u64; self.slots.len() * 2];
+            for (n, node) in self.nodes.iter().enumerate() {
+                place(&mut slots, hash(self.seed, name_of(self.zone, node)), n);
+            }
+            self.slots = slots;
+        }
+        let n = self.nodes.len();
+        let name = name_of(self.zone, &node);
+        place(&mut self.slots, hash(self.seed, name), n);
+        self.nodes.push(node);
+        // The apex (node 0) has no parent in the zone, even when its first label is `*`.
+        if let Some(parent) = name.strip_prefix(b"\x01*").filter(|_| n > 0) {
+            // Its parent was indexed before it, as every ancestor below the apex is.
+            let parent = self.find(parent).expect("the parent is indexed");
+            self.nodes[parent].wild_child = true;
+        }
+        n
+    }
+
+    fn has(&self, node: &Node, rtype: RType) -> bool {
+        let first = node.first as usize;
+        self.rrsets[first..first + node.count as usize]
+            .iter()
+            .any(|s| s.rtype == rtype)
+    }
+
+    /// The cut or DNAME above a name with `labels` labels whose parent is node `parent`.
+    fn above_of(&self, parent: usize, labels: usize) -> Option<Cut> {
+        let parent = &self.nodes[parent];
+        parent.above.or_else(|| {
+            let is_apex = name_of(self.zone, parent).len() == self.zone.origin.wire_len();
+            let cut = |kind| {
+                Some(Cut {
+                    labels: (labels - 1) as u8,
+                    kind,
+                })
+            };
+            if !is_apex && self.has(parent, RType::NS) {
+                cut(CutKind::Delegation)
+            } else if self.has(parent, RType::DNAME) {
+                cut(CutKind::Dname)
+            } else {
+                None
+            }
+        })
+    }
+}
+
 impl ZoneIndex {
     /// Indexes `zone`. Records whose owner is outside the origin are ignored (validation
     /// refuses them anyway).
     pub fn new(zone: Zone) -> Self {
-        let origin = zone.origin().clone();
-        let origin_len = origin.wire_len();
-        let records = zone.records();
-        let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::with_capacity(records.len() / 2 + 1);
-        nodes.insert(wire(&origin).into_boxed_slice(), Node::default());
-
-        // The cut or DNAME above the name at `at` in `w`, from its parent's node.
-        let above_of = |nodes: &HashMap<Box<[u8]>, Node>, w: &[u8], at: usize, labels: usize| {
-            let parent = &nodes[&w[parent_at(w, at)..]];
-            parent.above.or_else(|| {
-                let is_apex = w.len() - parent_at(w, at) == origin_len;
-                let cut = |kind| {
-                    Some(Cut {
-                        labels: labels - 1,
-                        kind,
-                    })
-                };
-                if !is_apex && parent.has(RType::NS) {
-                    cut(CutKind::Delegation)
-                } else if parent.has(RType::DNAME) {
-                    cut(CutKind::Dname)
-                } else {
-                    None
-                }
-            })
+        let (nodes, rrsets, slots, seed) = {
+            let mut b = Builder {
+                zone: &zone,
+                nodes: Vec::new(),
+                rrsets: Vec::new(),
+                slots: vec![0; (zone.records.len() * 2 + 2).next_power_of_two().max(16)],
+                seed: std::collections::hash_map::RandomState::new().hash_one(0x5a5a_u64),
+            };
+            Self::build(&mut b);
+            let Builder {
+                nodes,
+                mut rrsets,
+                slots,
+                seed,
+                ..
+            } = b;
+            rrsets.shrink_to_fit();
+            (nodes, rrsets, slots, seed)
         };
-
-        // Records are in canonical order: an owner's records are one run, each RRset a run
-        // within it, and every ancestor that owns records comes before its descendants. So
-        // when an owner is reached, its existing ancestors are indexed with their cuts, and
-        // only the missing ones (empty non-terminals) are added, top down.
-        let mut i = 0;
-        while i < records.len() {
-            let owner = &records[i].owner;
-            let mut rrsets = Vec::new();
-            while i < records.len() && records[i].owner == *owner {
-                let (rtype, start) = (records[i].rtype, i);
-                while i < records.len() && records[i].owner == *owner && records[i].rtype == rtype {
-                    i += 1;
-                }
-                rrsets.push((rtype, start..i));
-            }
-            if !owner.is_at_or_below(&origin) {
-                continue;
-            }
-            let w = wire(owner);
-            if w.len() == origin_len {
-                nodes.get_mut(&w[..]).expect("the apex is indexed").rrsets = rrsets;
-                continue;
-            }
-            let labels = owner.label_count();
-            let mut missing = Vec::new();
-            let (mut at, mut at_labels) = (parent_at(&w, 0), labels - 1);
-            while !nodes.contains_key(&w[at..]) {
-                missing.push((at, at_labels));
-                (at, at_labels) = (parent_at(&w, at), at_labels - 1);
-            }
-            for &(at, at_labels) in missing.iter().rev() {
-                let above = above_of(&nodes, &w, at, at_labels);
-                nodes.insert(
-                    w[at..].into(),
-                    Node {
-                        rrsets: Vec::new(),
-                        above,
-                    },
-                );
-            }
-            let above = above_of(&nodes, &w, 0, labels);
-            let node = nodes.entry(w.into_boxed_slice()).or_default();
-            node.rrsets = rrsets;
-            node.above = above;
-        }
-
-        let negative_soa = nodes[&wire(&origin)[..]].rrset(RType::SOA).and_then(|r| {
-            let rec = &records[r.start];
+        let mut index = ZoneIndex {
+            zone,
+            nodes,
+            rrsets,
+            slots,
+            seed,
+            negative_soa: None,
+        };
+        index.negative_soa = index.rrset(&index.nodes[0], RType::SOA).and_then(|r| {
+            let rec = &index.zone.records[r.start];
             let soa = rec.soa()?;
             let mut neg = rec.clone();
             neg.ttl = rec.ttl.min(soa.minimum);
             Some(neg)
         });
+        index
+    }
 
-        ZoneIndex {
-            zone,
-            nodes,
-            negative_soa,
+    fn build(b: &mut Builder<'_>) {
+        let zone = b.zone;
+        let origin = &zone.origin;
+        let origin_len = origin.wire_len();
+        let records = &zone.records[..];
+        let index = |i: usize| u32::try_from(i).expect("fewer than 2^32 records");
+        b.nodes.reserve(records.len() + 1);
+        b.insert(Node {
+            src: ORIGIN_SRC,
+            at: 0,
+            above: None,
+            wild_child: false,
+            first: 0,
+            count: 0,
+        });
+
+        // Records are in canonical order: an owner's records are one run, each RRset a run
+        // within it, and every ancestor that owns records comes before its descendants. So
+        // when an owner is reached, its existing ancestors are indexed with their cuts, and
+        // only the missing ones (empty non-terminals) are added, top down.
+        let mut missing = Vec::new();
+        // The parent of the last owner: in canonical order siblings follow each other, so
+        // this saves most lookups.
+        let mut last_parent = 0;
+        let mut i = 0;
+        while i < records.len() {
+            let (src, owner) = (i, &records[i].owner);
+            let first = b.rrsets.len();
+            while i < records.len() && records[i].owner == *owner {
+                let (rtype, start) = (records[i].rtype, i);
+                while i < records.len() && records[i].owner == *owner && records[i].rtype == rtype {
+                    i += 1;
+                }
+                b.rrsets.push(RRset {
+                    rtype,
+                    start: index(start),
+                    end: index(i),
+                });
+            }
+            if !owner.is_at_or_below(origin) {
+                b.rrsets.truncate(first);
+                continue;
+            }
+            let count = index(b.rrsets.len() - first);
+            let first = index(first);
+            let w = owner.wire();
+            if w.len() == origin_len {
+                b.nodes[0].first = first;
+                b.nodes[0].count = count;
+                continue;
+            }
+            let labels = owner.label_count();
+            let parent_w = &w[parent_at(w, 0)..];
+            if name_of(zone, &b.nodes[last_parent]) != parent_w {
+                missing.clear();
+                let (mut at, mut at_labels) = (parent_at(w, 0), labels - 1);
+                let mut found = b.find(&w[at..]);
+                while found.is_none() {
+                    missing.push((at, at_labels));
+                    (at, at_labels) = (parent_at(w, at), at_labels - 1);
+                    found = b.find(&w[at..]);
+                }
+                let mut parent = found.expect("an ancestor is indexed");
+                for &(at, at_labels) in missing.iter().rev() {
+                    let above = b.above_of(parent, at_labels);
+                    parent = b.insert(Node {
+                        src: index(src),
+                        at: at as u8,
+                        above,
+                        wild_child: false,
+                        first: 0,
+                        count: 0,
+                    });
+                }
+                last_parent = parent;
+            }
+            let above = b.above_of(last_parent, labels);
+            match b.find(w) {
+                Some(n) => {
+                    let node = &mut b.nodes[n];
+                    (node.first, node.count, node.above) = (first, count, above);
+                }
+                None => {
+                    b.insert(Node {
+                        src: index(src),
+                        at: 0,
+                        above,
+                        wild_child: false,
+                        first,
+                        count,
+                    });
+                }
+            }
         }
+    }
+
+    /// The node named by the wire name `key`.
+    fn find(&self, key: &[u8]) -> Option<&Node> {
+        find_in(&self.zone, &self.nodes, &self.slots, self.seed, key).map(|n| &self.nodes[n])
+    }
+
+    /// The RRsets at `node`, in type order.
+    fn sets(&self, node: &Node) -> &[RRset] {
+        let first = node.first as usize;
+        &self.rrsets[first..first + node.count as usize]
+    }
+
+    fn rrset(&self, node: &Node, rtype: RType) -> Option<Range<usize>> {
+        self.sets(node)
+            .iter()
+            .find(|s| s.rtype == rtype)
+            .map(RRset::range)
+    }
+
+    fn has(&self, node: &Node, rtype: RType) -> bool {
+        self.sets(node).iter().any(|s| s.rtype == rtype)
     }
 
     pub fn zone(&self) -> &Zone {
@@ -308,16 +514,16 @@ impl ZoneIndex {
 
     /// True if `name` exists in the zone: it owns records or is an empty non-terminal.
     pub fn contains(&self, name: &Name) -> bool {
-        self.nodes.contains_key(&wire(name)[..])
+        self.find(name.wire()).is_some()
     }
 
     /// True if `name` is a zone cut: a non-apex owner of an NS set.
     pub fn is_delegation(&self, name: &Name) -> bool {
-        name != self.origin() && self.node(name).is_some_and(|n| n.has(RType::NS))
+        name != self.origin() && self.node(name).is_some_and(|n| self.has(n, RType::NS))
     }
 
     fn node(&self, name: &Name) -> Option<&Node> {
-        self.nodes.get(&wire(name)[..])
+        self.find(name.wire())
     }
 
     /// The record an item stands for.
@@ -348,10 +554,23 @@ impl ZoneIndex {
     ///   AAAA are listed, nothing else is shared;
     /// - anywhere else, each type present is answered and every other type is NODATA.
     pub fn shapes(&self) -> impl Iterator<Item = (&[u8], NameShape)> + '_ {
+        self.shapes_of(0..self.nodes.len())
+    }
+
+    /// How many names exist in the zone (owners and empty non-terminals): what
+    /// [`ZoneIndex::shapes`] yields.
+    pub fn name_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// [`ZoneIndex::shapes`] from the `range` of its names, so that several threads can each
+    /// take a part.
+    pub fn shapes_of(&self, range: Range<usize>) -> impl Iterator<Item = (&[u8], NameShape)> + '_ {
         let origin_len = self.origin().wire_len();
-        self.nodes.iter().map(move |(w, node)| {
+        self.nodes[range].iter().map(move |node| {
+            let w = name_of(&self.zone, node);
             let is_apex = w.len() == origin_len;
-            let present: Vec<RType> = node.rrsets.iter().map(|(t, _)| *t).collect();
+            let present: Vec<RType> = self.sets(node).iter().map(|s| s.rtype).collect();
             // A type this name has no records of, which the lookup treats like any other.
             let absent = (1..=u16::MAX)
                 .rev()
@@ -375,12 +594,12 @@ impl ZoneIndex {
                     others: None,
                     nxdomain_below: false,
                 },
-                None if !is_apex && node.has(RType::NS) => NameShape {
+                None if !is_apex && self.has(node, RType::NS) => NameShape {
                     types: vec![DS],
                     others: Some(absent),
                     nxdomain_below: false,
                 },
-                None if node.has(RType::CNAME) => {
+                None if self.has(node, RType::CNAME) => {
                     let mut types = present;
                     for t in [RType::A, RType::AAAA] {
                         if !types.contains(&t) {
@@ -393,19 +612,13 @@ impl ZoneIndex {
                         nxdomain_below: false,
                     }
                 }
-                None => {
-                    let mut wild = Vec::with_capacity(2 + w.len());
-                    wild.extend_from_slice(&[1, b'*']);
-                    wild.extend_from_slice(w);
-                    NameShape {
-                        nxdomain_below: !node.has(RType::DNAME)
-                            && !self.nodes.contains_key(&wild[..]),
-                        types: present,
-                        others: Some(absent),
-                    }
-                }
+                None => NameShape {
+                    nxdomain_below: !self.has(node, RType::DNAME) && !node.wild_child,
+                    types: present,
+                    others: Some(absent),
+                },
             };
-            (&w[..], shape)
+            (w, shape)
         })
     }
 
@@ -461,13 +674,13 @@ impl ZoneIndex {
 
     /// One name of the chase: RFC 1034 §4.3.2 steps 3a–3c.
     fn step(&self, name: &Name, qtype: RType, res: &mut Resolution) -> Step {
-        let w = wire(name);
+        let w = name.wire();
         let labels = name.label_count();
-        if let Some(node) = self.nodes.get(&w[..]) {
+        if let Some(node) = self.find(w) {
             if let Some(cut) = node.above {
-                return self.interrupted(name, &w, cut, res);
+                return self.interrupted(name, w, cut, res);
             }
-            if name != self.origin() && node.has(RType::NS) && qtype != DS {
+            if name != self.origin() && self.has(node, RType::NS) && qtype != DS {
                 self.referral(node, res);
                 return Step::Done;
             }
@@ -476,30 +689,31 @@ impl ZoneIndex {
 
         // The name does not exist: find its closest encloser. The origin always exists and
         // encloses every name asked here.
-        let (mut at, mut enc_labels) = (parent_at(&w, 0), labels - 1);
+        let (mut at, mut enc_labels) = (parent_at(w, 0), labels - 1);
         let enc_node = loop {
-            if let Some(node) = self.nodes.get(&w[at..]) {
+            if let Some(node) = self.find(&w[at..]) {
                 break node;
             }
-            (at, enc_labels) = (parent_at(&w, at), enc_labels - 1);
+            (at, enc_labels) = (parent_at(w, at), enc_labels - 1);
         };
         if let Some(cut) = enc_node.above {
-            return self.interrupted(name, &w, cut, res);
+            return self.interrupted(name, w, cut, res);
         }
         let is_apex = enc_labels == self.origin().label_count();
-        if !is_apex && enc_node.has(RType::NS) {
+        if !is_apex && self.has(enc_node, RType::NS) {
             self.referral(enc_node, res);
             return Step::Done;
         }
-        if enc_node.has(RType::DNAME) {
+        if self.has(enc_node, RType::DNAME) {
             let encloser = name.ancestor_with_labels(enc_labels).expect("an ancestor");
             return self.dname(name, &encloser, enc_node, res);
         }
         // RFC 4592 §3.3.1: the source of synthesis is `*.<closest encloser>`.
-        let mut wild = Vec::with_capacity(2 + w.len() - at);
-        wild.extend_from_slice(&[1, b'*']);
-        wild.extend_from_slice(&w[at..]);
-        if let Some(wnode) = self.nodes.get(&wild[..]) {
+        if enc_node.wild_child {
+            let mut wild = Vec::with_capacity(2 + w.len() - at);
+            wild.extend_from_slice(&[1, b'*']);
+            wild.extend_from_slice(&w[at..]);
+            let wnode = self.find(&wild).expect("a wildcard child is indexed");
             return self.answer_at(name, wnode, true, qtype, res);
         }
         // What `nxdomain` returns, after the chain so far.
@@ -510,8 +724,8 @@ impl ZoneIndex {
 
     /// The descent to `name` (wire form `w`) met a zone cut or a DNAME above it.
     fn interrupted(&self, name: &Name, w: &[u8], cut: Cut, res: &mut Resolution) -> Step {
-        let at = ancestor_at(w, name.label_count(), cut.labels);
-        let node = &self.nodes[&w[at..]];
+        let at = ancestor_at(w, name.label_count(), cut.labels as usize);
+        let node = self.find(&w[at..]).expect("the cut is indexed");
         match cut.kind {
             CutKind::Delegation => {
                 self.referral(node, res);
@@ -519,7 +733,7 @@ impl ZoneIndex {
             }
             CutKind::Dname => {
                 let owner = name
-                    .ancestor_with_labels(cut.labels)
+                    .ancestor_with_labels(cut.labels as usize)
                     .expect("the cut is an ancestor");
                 self.dname(name, &owner, node, res)
             }
@@ -529,7 +743,7 @@ impl ZoneIndex {
     /// RFC 1034 §4.3.2 step 3b: the NS set of the cut in the authority section. The glue is
     /// added with the other additional records.
     fn referral(&self, cut: &Node, res: &mut Resolution) {
-        if let Some(range) = cut.rrset(RType::NS) {
+        if let Some(range) = self.rrset(cut, RType::NS) {
             res.authority.extend(range.map(Item::Stored));
         }
         if res.answer.is_empty() {
@@ -539,7 +753,7 @@ impl ZoneIndex {
 
     /// RFC 6672 §3.2: the DNAME, then the CNAME it synthesises for `name`.
     fn dname(&self, name: &Name, owner: &Name, node: &Node, res: &mut Resolution) -> Step {
-        let Some(range) = node.rrset(RType::DNAME) else {
+        let Some(range) = self.rrset(node, RType::DNAME) else {
             return Step::Done;
         };
         let index = range.start;
@@ -587,8 +801,8 @@ impl ZoneIndex {
                 Item::Stored(index)
             }
         };
-        let cname = node
-            .rrset(RType::CNAME)
+        let cname = self
+            .rrset(node, RType::CNAME)
             .filter(|_| qtype != RType::CNAME && qtype != RType::ANY);
         if let Some(range) = cname {
             let target = self.records()[range.start].target_name();
@@ -597,10 +811,10 @@ impl ZoneIndex {
         }
         let before = res.answer.len();
         if qtype == RType::ANY {
-            for (_, range) in &node.rrsets {
-                res.answer.extend(range.clone().map(item));
+            for set in self.sets(node) {
+                res.answer.extend(set.range().map(item));
             }
-        } else if let Some(range) = node.rrset(qtype) {
+        } else if let Some(range) = self.rrset(node, qtype) {
             res.answer.extend(range.map(item));
         }
         if res.answer.len() == before {
@@ -642,7 +856,7 @@ impl ZoneIndex {
                 continue;
             };
             for rtype in [RType::A, RType::AAAA] {
-                if let Some(range) = node.rrset(rtype) {
+                if let Some(range) = self.rrset(node, rtype) {
                     for i in range {
                         let item = Item::Stored(i);
                         if !res.answer.contains(&item) && !res.additional.contains(&item) {
@@ -810,7 +1024,7 @@ mod tests {
         let mut seen = 0;
         for (w, shape) in idx.shapes() {
             let (name, _) = Name::from_wire(w).unwrap();
-            assert_eq!(w, &wire(&name)[..]);
+            assert_eq!(w, name.wire());
             if let Some(other) = shape.others {
                 assert!(!shape.types.contains(&other), "{name}");
                 let shared = idx.resolve(&name, other);
@@ -834,7 +1048,7 @@ mod tests {
         // The shapes that matter: a cut, a CNAME, a DNAME owner, a wildcard parent.
         let shape = |s: &str| {
             idx.shapes()
-                .find(|(w, _)| *w == &wire(&n(s))[..])
+                .find(|(w, _)| *w == n(s).wire())
                 .map(|(_, sh)| sh)
                 .unwrap()
         };
@@ -1180,6 +1394,31 @@ mod tests {
             owners_types(&ans.answer),
             vec![("d.example.".into(), RType::DNAME)]
         );
+    }
+
+    /// A wildcard that is an empty non-terminal synthesises NODATA; an origin whose first
+    /// label is `*` is not a wildcard of anything in the zone.
+    #[test]
+    fn wildcard_empty_non_terminal_and_wildcard_origin() {
+        let idx = index(
+            "example.",
+            vec![txt("a.*.ent.example.", "below a wildcard ENT")],
+        );
+        let res = idx.lookup(&n("x.ent.example."), RType::A);
+        assert_eq!(res.rcode, Rcode::NoError);
+        assert!(res.answer.is_empty());
+        assert_eq!(res.authority, vec![idx.negative_soa().unwrap().clone()]);
+        let shape = idx
+            .shapes()
+            .find(|(w, _)| *w == n("ent.example.").wire())
+            .unwrap()
+            .1;
+        assert!(!shape.nxdomain_below);
+
+        let idx = index("*.example.", vec![a("www.*.example.", [192, 0, 2, 1])]);
+        let res = idx.lookup(&n("nope.*.example."), RType::A);
+        assert_eq!(res.rcode, Rcode::NxDomain);
+        assert_eq!(idx.lookup(&n("www.*.example."), RType::A).answer.len(), 1);
     }
 
     #[test]

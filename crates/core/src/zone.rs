@@ -193,7 +193,8 @@ impl Zone {
 
 /// Splits a canonical body into records.
 pub fn decode_records(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
-    let mut records = Vec::new();
+    // Counted first, so that the list is allocated once at its size: a zone keeps this list.
+    let mut records = Vec::with_capacity(count_records(body));
     let mut pos = 0;
     while pos < body.len() {
         let bad = DecodeError::Malformed { offset: pos };
@@ -218,4 +219,73 @@ pub fn decode_records(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
         pos = p + len;
     }
     Ok(records)
+}
+
+/// How many records a canonical body holds, as far as it is well formed: skims the owner
+/// names and rdata lengths without building anything.
+fn count_records(body: &[u8]) -> usize {
+    let (mut pos, mut count) = (0, 0);
+    while pos < body.len() {
+        // The owner: labels up to the root (a malformed one ends the count; decoding reports it).
+        while let Some(&len) = body.get(pos) {
+            pos += 1 + len as usize;
+            if len == 0 || len > 63 {
+                break;
+            }
+        }
+        let Some(fixed) = body.get(pos..pos + 10) else {
+            break;
+        };
+        pos += 10 + u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
+        count += 1;
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_counted_before_decoding() {
+        let n = |s: &str| Name::parse(s).unwrap();
+        let mut target = Vec::new();
+        n("b.example.").write_wire(&mut target);
+        let records = vec![
+            Record {
+                owner: n("example."),
+                rtype: RType::NS,
+                ttl: 300,
+                rdata: target.into_boxed_slice(),
+            },
+            Record {
+                owner: n("a.example."),
+                rtype: RType::A,
+                ttl: 300,
+                rdata: Box::new([192, 0, 2, 1]),
+            },
+            Record {
+                owner: Name::root(),
+                rtype: RType(65280),
+                ttl: 0,
+                rdata: Box::new([]),
+            },
+        ];
+        let zone = Zone {
+            origin: n("example."),
+            records: records.clone(),
+        };
+        let body = zone.body();
+        assert_eq!(count_records(&body), 3);
+        let decoded = decode_records(&body).unwrap();
+        assert_eq!(decoded, records);
+        assert_eq!(decoded.capacity(), 3);
+        assert_eq!(count_records(&[]), 0);
+        // Malformed bodies are counted without panicking, and refused by decoding.
+        for cut in 1..body.len() {
+            assert!(count_records(&body[..cut]) <= 3);
+        }
+        assert_eq!(count_records(&[0xc0, 0x0c, 0, 1]), 0);
+        assert!(decode_records(&body[..body.len() - 1]).is_err());
+    }
 }

@@ -120,7 +120,10 @@ impl ServedZone {
         let lens: Vec<usize> = history.iter().map(|s| s.records.len()).collect();
         history.drain(..history_start(&lens, opts.history_versions_max, zone.len()));
         let index = ZoneIndex::new(zone);
-        let records = index.records().iter().map(to_hickory).collect();
+        let records = to_hickory_all(
+            index.records(),
+            crate::fast::build_threads(index.records().len()),
+        );
         let negative_soa = index.negative_soa().map(to_hickory);
         let origin_wire_len = index.origin().wire_len();
         let mut served = ServedZone {
@@ -199,6 +202,27 @@ impl ServedZone {
 /// A core name as a hickory name. Core names are valid wire names, so this cannot fail.
 pub(crate) fn to_hickory_name(name: &Name) -> HName {
     HName::from_labels(name.labels()).expect("a core name is a valid wire name")
+}
+
+/// `records` as hickory records, in order, converted by `threads` threads each taking a run.
+fn to_hickory_all(records: &[Record], threads: usize) -> Vec<HRecord> {
+    if threads <= 1 || records.is_empty() {
+        return records.iter().map(to_hickory).collect();
+    }
+    // Filled in place: each thread overwrites its run of placeholders.
+    let placeholder = HRecord::from_rdata(HName::root(), 0, RData::NULL(NULL::new()));
+    let mut out = vec![placeholder; records.len()];
+    let run = records.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        for (dst, src) in out.chunks_mut(run).zip(records.chunks(run)) {
+            s.spawn(move || {
+                for (d, r) in dst.iter_mut().zip(src) {
+                    *d = to_hickory(r);
+                }
+            });
+        }
+    });
+    out
 }
 
 /// A core record as a hickory record. The rdata is decoded with hickory's decoder so that
@@ -320,7 +344,7 @@ impl Catalog {
 
     /// An empty catalog with the given serving options.
     pub fn with_options(id: impl Into<String>, options: ServerOptions) -> Self {
-        let notifier = Notifier::new(options.notify_retries, options.notify_timeout);
+        let notifier = Notifier::new(&options);
         Catalog {
             id: id.into(),
             zones: ArcSwap::from_pointee(Zones::default()),
@@ -611,6 +635,31 @@ mod tests {
             let expect_opaque = !known.contains(&r.rtype) || r.owner == n("bad.example.");
             assert_eq!(opaque, expect_opaque, "{r:?}");
         }
+    }
+
+    /// Converting in runs on several threads gives the same records in the same order.
+    #[test]
+    fn conversion_in_parallel_keeps_the_order() {
+        let records: Vec<Record> = (0..1000u32)
+            .map(|i| {
+                let [_, a, b, c] = i.to_be_bytes();
+                let owner = format!("h{i}.example.");
+                match i % 3 {
+                    0 => rec(&owner, RType::A, Box::new([10, a, b, c])),
+                    1 => rec(&owner, RType::NS, wire("ns.example.")),
+                    _ => rec(&owner, RType(65280), Box::new([a, b, c])),
+                }
+            })
+            .collect();
+        let one = to_hickory_all(&records, 1);
+        assert_eq!(one.len(), records.len());
+        for threads in [2, 3, 7, 2000] {
+            assert!(
+                to_hickory_all(&records, threads) == one,
+                "{threads} threads"
+            );
+        }
+        assert!(to_hickory_all(&[], 4).is_empty());
     }
 
     fn zone(serial: u32) -> Zone {

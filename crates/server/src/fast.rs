@@ -30,7 +30,7 @@
 //! not exist), and answers that would be truncated differently for the client's payload size.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::OnceLock;
 
 use hickory_proto::op::{Edns, MessageType, Metadata, OpCode};
@@ -165,7 +165,7 @@ struct Builder<'z> {
     zone: &'z ServedZone,
     tails: Vec<u8>,
     /// Shared answers (NODATA, referrals) by query name length, prepared once.
-    memo: HashMap<(usize, Resolution), Pair>,
+    memo: HashMap<(usize, Resolution), Pair, BuildHasherDefault<MemoHasher>>,
 }
 
 impl Builder<'_> {
@@ -231,25 +231,80 @@ impl Builder<'_> {
     }
 }
 
-impl FastZone {
-    /// Prepares every answer of `zone` that [`answer`] serves. This is the expensive part:
-    /// run it off the query path.
-    pub(crate) fn build(zone: &ServedZone) -> FastZone {
+/// How many threads prepare `items` names or records of a zone being installed: one per
+/// CPU the process may run on (a server pinned to one CPU uses that one), at most
+/// [`PARALLEL_MAX`], and one for small zones, which are not worth the threads.
+pub(crate) fn build_threads(items: usize) -> usize {
+    if items >= PARALLEL_NAMES_MIN {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(PARALLEL_MAX))
+    } else {
+        1
+    }
+}
+
+/// Zones with at least this many names are prepared by several threads.
+const PARALLEL_NAMES_MIN: usize = 50_000;
+/// Most threads that prepare one zone.
+const PARALLEL_MAX: usize = 8;
+
+/// The offsets of every tail offset (plain and EDNS, the shared pair and each type's) in the
+/// entry at `at`, and the offset of the next entry.
+fn entry_pairs(entries: &[u8], at: usize) -> (impl Iterator<Item = usize> + use<>, usize) {
+    let others = at + 1 + entries[at] as usize + 1;
+    let n = entries[others + 8] as usize;
+    let types = others + 9;
+    let pairs = [others, others + 4]
+        .into_iter()
+        .chain((0..n).flat_map(move |k| [types + k * 10 + 2, types + k * 10 + 6]));
+    (pairs, types + n * 10)
+}
+
+/// A fast hasher for the memo of shared answers, whose keys are our own data.
+#[derive(Default)]
+struct MemoHasher(u64);
+
+impl std::hash::Hasher for MemoHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The entries and tails of a range of a zone's names, prepared by one thread, with tail
+/// offsets relative to its own tails.
+#[derive(Default)]
+struct Part {
+    entries: Vec<u8>,
+    tails: Vec<u8>,
+}
+
+impl Part {
+    fn build(zone: &ServedZone, range: std::ops::Range<usize>) -> Part {
         let index = zone.index();
         let mut b = Builder {
             zone,
-            tails: Vec::new(),
-            memo: HashMap::new(),
+            tails: Vec::with_capacity(range.len() * 48),
+            memo: HashMap::default(),
         };
-        let mut entries: Vec<u8> = Vec::new();
-        let mut offsets: Vec<(u64, u32)> = Vec::new();
-        let seed = std::collections::hash_map::RandomState::new().hash_one(0x5a5a_u64);
-        for (w, shape) in index.shapes() {
+        let mut entries: Vec<u8> = Vec::with_capacity(range.len() * 40);
+        for (w, shape) in index.shapes_of(range) {
             let Ok((name, _)) = Name::from_wire(w) else {
                 continue;
-            };
-            let Ok(at) = u32::try_from(entries.len()) else {
-                break;
             };
             let others = match shape.others {
                 Some(t) => b.prepare_shared(&name, t, index.resolve(&name, t)),
@@ -274,21 +329,93 @@ impl FastZone {
                 entries.extend_from_slice(&p.plain.to_le_bytes());
                 entries.extend_from_slice(&p.edns.to_le_bytes());
             }
-            offsets.push((hash(seed, w), at));
         }
+        Part {
+            entries,
+            tails: b.tails,
+        }
+    }
+}
+
+impl FastZone {
+    /// Prepares every answer of `zone` that [`answer`] serves. This is the expensive part:
+    /// run it off the query path.
+    pub(crate) fn build(zone: &ServedZone) -> FastZone {
+        FastZone::build_with(zone, build_threads(zone.index().name_count()))
+    }
+
+    /// [`FastZone::build`] with `threads` threads, each preparing a range of the names.
+    fn build_with(zone: &ServedZone, threads: usize) -> FastZone {
+        let names = zone.index().name_count();
+        let threads = threads.clamp(1, names.max(1));
+        let parts: Vec<Part> = if threads == 1 {
+            vec![Part::build(zone, 0..names)]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|k| {
+                        let range = names * k / threads..names * (k + 1) / threads;
+                        s.spawn(move || Part::build(zone, range))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            })
+        };
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0x5a5a_u64);
         let nx = (0..256).map(|_| OnceLock::new()).collect();
-        let size = (offsets.len() * 2).next_power_of_two().max(16);
+        let entries_len: usize = parts.iter().map(|p| p.entries.len()).sum();
+        let tails_len: usize = parts.iter().map(|p| p.tails.len()).sum();
+        if entries_len >= NONE as usize || tails_len >= NONE as usize {
+            // Offsets would not fit: prepare nothing, and the general path answers everything.
+            return FastZone {
+                nx,
+                seed,
+                ..FastZone::default()
+            };
+        }
+        // One arena of each kind: the first part's, then the other parts' entries with their
+        // tail offsets moved by where their tails start, and their tails.
+        let mut parts = parts.into_iter();
+        let Part {
+            mut entries,
+            mut tails,
+        } = parts.next().unwrap_or_default();
+        entries.reserve_exact(entries_len - entries.len());
+        tails.reserve_exact(tails_len - tails.len());
+        for part in parts {
+            let base = tails.len() as u32;
+            let mut at = entries.len();
+            entries.extend_from_slice(&part.entries);
+            while at < entries.len() {
+                let (pairs, next) = entry_pairs(&entries, at);
+                for p in pairs {
+                    let t = u32_at(&entries, p);
+                    if t != NONE {
+                        entries[p..p + 4].copy_from_slice(&(t + base).to_le_bytes());
+                    }
+                }
+                at = next;
+            }
+            tails.extend_from_slice(&part.tails);
+        }
+        entries.shrink_to_fit();
+        tails.shrink_to_fit();
+        let size = (names * 2).next_power_of_two().max(16);
         let mut slots = vec![0u64; size];
-        for (h, at) in offsets {
+        let mut at = 0;
+        while at < entries.len() {
+            let len = entries[at] as usize;
+            let h = hash(seed, &entries[at + 1..at + 1 + len]);
             let mut i = (h as usize) & (size - 1);
             while slots[i] != 0 {
                 i = (i + 1) & (size - 1);
             }
-            slots[i] = (h >> 32) << 32 | (u64::from(at) + 1);
+            slots[i] = (h >> 32) << 32 | (at as u64 + 1);
+            at = entry_pairs(&entries, at).1;
         }
-        let mut tails = b.tails;
-        tails.shrink_to_fit();
-        entries.shrink_to_fit();
         FastZone {
             slots,
             entries,
@@ -331,7 +458,7 @@ impl FastZone {
                 let b = Builder {
                     zone,
                     tails: Vec::new(),
-                    memo: HashMap::new(),
+                    memo: HashMap::default(),
                 };
                 let res = zone.index().nxdomain();
                 let plain = b.encode(&name, RType::A, &res, false)?;
@@ -528,4 +655,260 @@ pub(crate) fn answer(zone: &ServedZone, query: &[u8], q: &Question, out: &mut Ve
         out[class..class + 2].copy_from_slice(&payload.to_be_bytes());
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use zonegate_core::protocol::{Generation, Target};
+    use zonegate_core::record::Soa;
+    use zonegate_core::{Limits, ParsedZone, Record};
+
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn n(s: &str) -> Name {
+        Name::parse(s).unwrap()
+    }
+
+    fn wire(s: &str) -> Box<[u8]> {
+        n(s).wire().into()
+    }
+
+    fn rec(owner: &str, rtype: RType, rdata: Box<[u8]>) -> Record {
+        Record {
+            owner: n(owner),
+            rtype,
+            ttl: 300,
+            rdata,
+        }
+    }
+
+    /// A zone of `hosts` hosts with some of everything the prepared path distinguishes:
+    /// several types at a name, CNAMEs, delegations with glue, a wildcard, a DNAME, empty
+    /// non-terminals and a big RRset whose answer is truncated without EDNS.
+    fn zone(hosts: usize) -> zonegate_core::Zone {
+        let soa = Soa {
+            mname: n("ns1.example."),
+            rname: n("hostmaster.example."),
+            serial: 1,
+            refresh: 3600,
+            retry: 900,
+            expire: 1209600,
+            minimum: 300,
+        };
+        let mut records = vec![
+            rec("example.", RType::SOA, soa.to_rdata()),
+            rec("example.", RType::NS, wire("ns1.example.")),
+            rec("ns1.example.", RType::A, Box::new([192, 0, 2, 1])),
+            rec("*.wild.example.", RType::A, Box::new([192, 0, 2, 9])),
+            rec("old.example.", RType::DNAME, wire("new.example.")),
+        ];
+        for i in 0..40u8 {
+            records.push(rec("big.example.", RType::A, Box::new([198, 51, 100, i])));
+        }
+        for i in 0..hosts {
+            let h = format!("h{i}.e{}.example.", i % 7);
+            let ip = Box::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+            records.push(rec(&h, RType::A, ip));
+            match i % 10 {
+                1 => records.push(rec(&h, RType::TXT, Box::new(*b"\x05hello"))),
+                2 => records.push(rec(&format!("c{i}.example."), RType::CNAME, wire(&h))),
+                3 => {
+                    let d = format!("d{i}.example.");
+                    let ns = format!("ns.d{i}.example.");
+                    records.push(rec(&d, RType::NS, wire(&ns)));
+                    records.push(rec(&ns, RType::A, Box::new([192, 0, 2, 53])));
+                }
+                _ => {}
+            }
+        }
+        zonegate_core::validate::validate(
+            ParsedZone {
+                origin: n("example."),
+                records,
+            },
+            &Limits::default(),
+        )
+        .unwrap()
+    }
+
+    fn served(zone: zonegate_core::Zone) -> std::sync::Arc<ServedZone> {
+        let origin = zone.origin().clone();
+        let catalog = Catalog::new("fast");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(catalog.install(Generation(1), zone)).unwrap();
+        catalog.get(&origin).unwrap()
+    }
+
+    /// Preparing in parts on several threads gives the same answers as one thread, for every
+    /// name, type and missing child.
+    #[test]
+    fn parts_agree_with_one_thread() {
+        let zone = served(zone(3000));
+        let one = FastZone::build_with(&zone, 1);
+        let qtypes = [1u16, 2, 5, 6, 15, 16, 28, 43, 99, 65280];
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for (w, _) in zone.index().shapes() {
+            keys.push(w.to_vec());
+            let mut child = b"\x07missing".to_vec();
+            child.extend_from_slice(w);
+            keys.push(child);
+        }
+        let mut prepared = 0;
+        for threads in [2, 3, 8] {
+            let many = FastZone::build_with(&zone, threads);
+            assert_eq!(many.entries.len(), one.entries.len());
+            // Each part prepares the answers its names share once, so a few repeat.
+            assert!(many.tails.len() >= one.tails.len());
+            for key in &keys {
+                for &t in &qtypes {
+                    // A tail runs to the end of its arena; compare the tail itself.
+                    let tail = |t: &[u8]| t[..12 + u16_at(t, 10) as usize].to_vec();
+                    let both =
+                        |f: Option<(&[u8], Option<&[u8]>)>| f.map(|(p, e)| (tail(p), e.map(tail)));
+                    let a = both(one.find(&zone, key, t));
+                    let b = both(many.find(&zone, key, t));
+                    assert!(
+                        a == b,
+                        "{:?} type {t} with {threads} threads",
+                        Name::from_wire(key)
+                    );
+                    prepared += usize::from(a.is_some());
+                }
+            }
+        }
+        assert!(prepared > keys.len() * 3, "{prepared}");
+    }
+
+    /// The entries walk visits every entry and every tail offset in it.
+    #[test]
+    fn entry_walk_covers_the_arena() {
+        let zone = served(zone(200));
+        let f = zone.fast();
+        let (mut at, mut entries, mut offsets) = (0, 0, 0);
+        while at < f.entries.len() {
+            let (pairs, next) = entry_pairs(&f.entries, at);
+            for p in pairs {
+                let t = u32_at(&f.entries, p);
+                assert!(t == NONE || (t as usize) < f.tails.len());
+                offsets += 1;
+            }
+            entries += 1;
+            at = next;
+        }
+        assert_eq!(at, f.entries.len());
+        assert_eq!(entries, zone.index().name_count());
+        assert!(offsets >= 2 * entries);
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use zonegate_core::protocol::{Generation, Target};
+    use zonegate_core::record::Soa;
+    use zonegate_core::{Limits, ParsedZone, Record};
+
+    use super::*;
+    use crate::catalog::Catalog;
+
+    /// Prints what the prepared answers of a large generated zone take, by structure. Run by
+    /// hand: `cargo test --release -p zonegate-server size_of_a_large_zone -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn size_of_a_large_zone() {
+        let count: usize = std::env::var("ZONEGATE_SIZE_RECORDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
+        let origin = Name::parse("bench.test.").unwrap();
+        let soa = Soa {
+            mname: Name::parse("ns1.bench.test.").unwrap(),
+            rname: Name::parse("hostmaster.bench.test.").unwrap(),
+            serial: 1,
+            refresh: 3600,
+            retry: 900,
+            expire: 1209600,
+            minimum: 300,
+        };
+        let mut records = vec![Record {
+            owner: origin.clone(),
+            rtype: RType::SOA,
+            ttl: 3600,
+            rdata: soa.to_rdata(),
+        }];
+        let mut ns = Vec::new();
+        Name::parse("h0.bench.test.").unwrap().write_wire(&mut ns);
+        records.push(Record {
+            owner: origin.clone(),
+            rtype: RType::NS,
+            ttl: 3600,
+            rdata: ns.into_boxed_slice(),
+        });
+        for i in 0..count - 2 {
+            records.push(Record {
+                owner: Name::parse(&format!("h{i}.bench.test.")).unwrap(),
+                rtype: RType::A,
+                ttl: 3600,
+                rdata: Box::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]),
+            });
+        }
+        let zone = zonegate_core::validate::validate(
+            ParsedZone {
+                origin: origin.clone(),
+                records,
+            },
+            &Limits::default(),
+        )
+        .unwrap();
+        let t = std::time::Instant::now();
+        let index = zonegate_core::lookup::ZoneIndex::new(zone.clone());
+        let index_took = t.elapsed();
+        let t = std::time::Instant::now();
+        let converted: Vec<_> = index
+            .records()
+            .iter()
+            .map(crate::catalog::to_hickory)
+            .collect();
+        let convert_took = t.elapsed();
+        drop((index, converted));
+        let catalog = Catalog::new("size");
+        let started = std::time::Instant::now();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(catalog.install(Generation(1), zone)).unwrap();
+        let took = started.elapsed();
+        let served = catalog.get(&origin).unwrap();
+        let t = std::time::Instant::now();
+        drop(FastZone::build_with(&served, 1));
+        let fast_took = t.elapsed();
+        println!(
+            "index {index_took:?}, hickory records {convert_took:?}, prepared answers on one \
+             thread {fast_took:?}"
+        );
+        let f = served.fast();
+        let mb = |b: usize| b as f64 / 1e6;
+        println!(
+            "{count} records, install {took:?}: fast slots {:.1} MB, entries {:.1} MB, tails {:.1} MB; {:.1} octets of tails per name",
+            mb(f.slots.len() * 8),
+            mb(f.entries.len()),
+            mb(f.tails.len()),
+            f.tails.len() as f64 / count as f64,
+        );
+        println!(
+            "capacities: entries {:.1} MB, tails {:.1} MB",
+            mb(f.entries.capacity()),
+            mb(f.tails.capacity())
+        );
+        println!(
+            "hickory records: {} × {} octets = {:.1} MB; core record {} octets, name {} octets",
+            served.hickory_records().len(),
+            std::mem::size_of::<hickory_proto::rr::Record>(),
+            mb(std::mem::size_of_val(served.hickory_records())),
+            std::mem::size_of::<Record>(),
+            std::mem::size_of::<Name>(),
+        );
+    }
 }
