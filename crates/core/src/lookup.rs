@@ -205,8 +205,9 @@ fn ancestor_at(w: &[u8], labels: usize, keep: usize) -> usize {
     (keep..labels).fold(0, |at, _| parent_at(w, at))
 }
 
-/// A seeded hash of a wire name: 8 octets at a time, then MurmurHash3's final mix.
-fn hash(seed: u64, key: &[u8]) -> u64 {
+/// A seeded hash of a wire name: 8 octets at a time, then MurmurHash3's final mix. The
+/// server's prepared-answer table uses it too, so both tables hash names the same way.
+pub fn hash_wire_name(seed: u64, key: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = seed ^ (key.len() as u64).wrapping_mul(K);
     let mut chunks = key.chunks_exact(8);
@@ -238,7 +239,7 @@ fn name_of<'z>(zone: &'z Zone, node: &Node) -> &'z [u8] {
 
 /// The node named `key` in `slots`.
 fn find_in(zone: &Zone, nodes: &[Node], slots: &[u64], seed: u64, key: &[u8]) -> Option<usize> {
-    let h = hash(seed, key);
+    let h = hash_wire_name(seed, key);
     let mask = slots.len() - 1;
     let mut i = (h as usize) & mask;
     loop {
@@ -284,13 +285,17 @@ impl Builder<'_> {
         if (self.nodes.len() + 1) * 2 > self.slots.len() {
             let mut slots = vec![0u64; self.slots.len() * 2];
             for (n, node) in self.nodes.iter().enumerate() {
-                place(&mut slots, hash(self.seed, name_of(self.zone, node)), n);
+                place(
+                    &mut slots,
+                    hash_wire_name(self.seed, name_of(self.zone, node)),
+                    n,
+                );
             }
             self.slots = slots;
         }
         let n = self.nodes.len();
         let name = name_of(self.zone, &node);
-        place(&mut self.slots, hash(self.seed, name), n);
+        place(&mut self.slots, hash_wire_name(self.seed, name), n);
         self.nodes.push(node);
         // The apex (node 0) has no parent in the zone, even when its first label is `*`.
         if let Some(parent) = name.strip_prefix(b"\x01*").filter(|_| n > 0) {

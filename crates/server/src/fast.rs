@@ -32,6 +32,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::OnceLock;
+use zonegate_core::lookup::hash_wire_name as hash;
 
 use hickory_proto::op::{Edns, MessageType, Metadata, OpCode};
 use hickory_proto::serialize::binary::BinDecoder;
@@ -96,28 +97,6 @@ impl std::fmt::Debug for FastZone {
             self.tails.len()
         )
     }
-}
-
-/// A seeded hash of a wire name: 8 octets at a time, then a final mix (MurmurHash3's).
-fn hash(seed: u64, key: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = seed ^ (key.len() as u64).wrapping_mul(K);
-    let mut chunks = key.chunks_exact(8);
-    for c in &mut chunks {
-        let v = u64::from_le_bytes(c.try_into().expect("8 octets"));
-        h = (h ^ v).wrapping_mul(K).rotate_left(31);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut b = [0u8; 8];
-        b[..rest.len()].copy_from_slice(rest);
-        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(K).rotate_left(31);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-    h ^ (h >> 33)
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
