@@ -5,7 +5,9 @@
 //! On start, the server installs its snapshots BEFORE it touches the store, so after a restart
 //! it answers from its last good generations even while the store is missing, locked or
 //! corrupt; the store then brings it forward as usual. A target never goes back, so a snapshot
-//! older than what the store publishes is simply superseded.
+//! older than what the store publishes is simply superseded. For the same reason, after
+//! replacing the database with a new one (whose generations start again at 1), delete the
+//! snapshot directory before starting the server, or it keeps serving its newer snapshot.
 //!
 //! A snapshot is one small JSON header line (zone, generation, hash) followed by the plan's
 //! canonical body. It is written to a temporary file, synced and renamed over the old one, so
