@@ -215,8 +215,10 @@ async fn apply_parsed(
     extra: &[(&str, Value)],
 ) -> Result<u8, Failure> {
     let origin = parsed.origin.clone();
-    let outcome = match protocol::plan(store, parsed, cfg, now(), actor).await {
-        Ok(outcome) => outcome,
+    // The plan step keeps what it validated, so that publishing the plan it staged reads the
+    // body back and checks its hash but need not decode and validate it (and the base) again.
+    let (outcome, planned) = match protocol::plan_keeping(store, parsed, cfg, now(), actor).await {
+        Ok(kept) => kept,
         Err(e) => return step_failure(emit, &origin, e),
     };
     let PlanOutcome::Staged {
@@ -228,7 +230,12 @@ async fn apply_parsed(
         show_plan(emit, &origin, &outcome, None, None, extra);
         return Ok(exit::OK);
     };
-    let generation = *generation;
+    // `plan_keeping` keeps what it staged whenever it stages.
+    let Some(planned) = planned else {
+        return Err(Failure::Internal(anyhow!(
+            "the plan step staged {generation} of {origin} but kept no content"
+        )));
+    };
     let reviewed = review_if_needed(store, cfg, &origin, &outcome).await?;
     let verdict = reviewed.unwrap_or(*staged);
     let policy = cfg.policy.for_zone(&origin);
@@ -237,7 +244,7 @@ async fn apply_parsed(
         explain(&origin, &refusal);
         return Ok(exit::REFUSED);
     }
-    match protocol::publish(store, &origin, Some(generation), cfg, now(), actor).await {
+    match protocol::publish_planned(store, &origin, &planned, cfg, now(), actor).await {
         Ok(published) => {
             show_plan(emit, &origin, &outcome, reviewed, Some(&published), extra);
             Ok(exit::OK)

@@ -132,7 +132,10 @@ impl Name {
         I: IntoIterator<Item = L>,
         L: AsRef<[u8]>,
     {
-        let mut out = Vec::with_capacity(32);
+        // Built in place: a name is made for every record a zone file holds.
+        // A bad label is reported before a name that is too long, wherever it is.
+        let mut out = [0u8; NAME_WIRE_MAX];
+        let (mut len, mut too_long) = (0, false);
         for l in labels {
             let l = l.as_ref();
             if l.is_empty() {
@@ -141,14 +144,20 @@ impl Name {
             if l.len() > LABEL_MAX {
                 return Err(NameError::LabelTooLong);
             }
-            out.push(l.len() as u8);
-            out.extend(l.iter().map(u8::to_ascii_lowercase));
+            // The label, its length octet and the root's octet must fit.
+            too_long |= len + 1 + l.len() + 1 > NAME_WIRE_MAX;
+            if !too_long {
+                out[len] = l.len() as u8;
+                out[len + 1..len + 1 + l.len()].copy_from_slice(l);
+                out[len + 1..len + 1 + l.len()].make_ascii_lowercase();
+                len += 1 + l.len();
+            }
         }
-        out.push(0);
-        if out.len() > NAME_WIRE_MAX {
+        if too_long {
             return Err(NameError::NameTooLong);
         }
-        Ok(Name::of(&out))
+        out[len] = 0;
+        Ok(Name::of(&out[..len + 1]))
     }
 
     /// Parses an absolute name in presentation format, e.g. `www.example.com.`.
@@ -377,6 +386,49 @@ impl Name {
     }
 }
 
+impl Name {
+    /// A key for sorting many names in canonical order that share an ancestor: its wire form
+    /// is the last `suffix` octets of every one of them. The key holds the first octets of
+    /// the labels below that ancestor, read from the ancestor down, so that for any two such
+    /// names `a < b` implies `a.order_key(s) <= b.order_key(s)`: different keys decide the
+    /// order, equal keys leave it to [`Ord::cmp`].
+    ///
+    /// Each octet `o` is the symbol `o + 1` and each label ends with the symbol 0, which sorts
+    /// a label before every longer label it begins and a name before the names below it. The
+    /// octets 254 and 255 share the symbol 255, so the key stops there (the rest is zero)
+    /// rather than telling them apart by what follows.
+    pub(crate) fn order_key(&self, suffix: usize) -> u64 {
+        let w = self.wire();
+        let below = &w[..w.len() - suffix];
+        let mut offsets = [0u8; LABELS_MAX];
+        let (mut at, mut n) = (0, 0);
+        while at < below.len() {
+            offsets[n] = at as u8;
+            n += 1;
+            at += 1 + below[at] as usize;
+        }
+        let (mut key, mut filled) = (0u64, 0u32);
+        for &offset in offsets[..n].iter().rev() {
+            for &octet in label_at(below, offset) {
+                if filled == 8 {
+                    return key;
+                }
+                filled += 1;
+                if octet >= 254 {
+                    return key | 255 << (64 - 8 * filled);
+                }
+                key |= u64::from(octet + 1) << (64 - 8 * filled);
+            }
+            // The label's end: the symbol 0.
+            filled += 1;
+            if filled >= 8 {
+                return key;
+            }
+        }
+        key
+    }
+}
+
 impl Ord for Name {
     fn cmp(&self, other: &Self) -> Ordering {
         let (a, b) = (self.wire(), other.wire());
@@ -411,9 +463,20 @@ impl Ord for Name {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Less,
             (Some(_), None) => Ordering::Greater,
-            (Some(x), Some(y)) => label_at(a, x as u8).cmp(label_at(b, y as u8)),
+            (Some(x), Some(y)) => cmp_octets(label_at(a, x as u8), label_at(b, y as u8)),
         }
     }
+}
+
+/// The order of two labels as octet strings. Labels are short, and a loop beats a call to
+/// `memcmp` for them.
+fn cmp_octets(a: &[u8], b: &[u8]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// RFC 4034 §6.1 order of two wire names: compare from the most significant (rightmost)
@@ -438,7 +501,13 @@ fn cmp_labels(a: &[u8], b: &[u8]) -> Ordering {
 
 impl PartialEq for Name {
     fn eq(&self, other: &Self) -> bool {
-        self.wire() == other.wire()
+        match (&self.repr, &other.repr) {
+            // The octets after an inline name are always zero (`Name::of`), so two inline
+            // names are equal exactly when their whole buffers are: a fixed-size comparison,
+            // which a zone's millions of owner comparisons make worth having.
+            (Repr::Inline(a, x), Repr::Inline(b, y)) => a == b && x == y,
+            _ => self.wire() == other.wire(),
+        }
     }
 }
 
@@ -463,19 +532,36 @@ impl fmt::Display for Name {
             return f.write_str(".");
         }
         for l in self.labels() {
-            for &b in l.iter() {
+            // Runs of octets that print as themselves are written at once.
+            let mut rest = l;
+            while !rest.is_empty() {
+                let plain = rest
+                    .iter()
+                    .position(|&b| !is_plain(b))
+                    .unwrap_or(rest.len());
+                let (run, tail) = rest.split_at(plain);
+                f.write_str(std::str::from_utf8(run).expect("plain octets are ASCII"))?;
+                let Some((&b, tail)) = tail.split_first() else {
+                    break;
+                };
                 match b {
                     b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
                         write!(f, "\\{}", b as char)?
                     }
-                    0x21..=0x7e => write!(f, "{}", b as char)?,
                     _ => write!(f, "\\{b:03}")?,
                 }
+                rest = tail;
             }
             f.write_str(".")?;
         }
         Ok(())
     }
+}
+
+/// True for the octets a name prints as themselves: visible ASCII other than the special
+/// characters of master files.
+fn is_plain(b: u8) -> bool {
+    matches!(b, 0x21..=0x7e) && !matches!(b, b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$')
 }
 
 impl fmt::Debug for Name {
@@ -531,6 +617,117 @@ mod tests {
 
     fn n(s: &str) -> Name {
         Name::parse(s).unwrap()
+    }
+
+    #[test]
+    fn order_key_never_contradicts_the_order() {
+        let mut seed: u64 = 0xda94_2042_e4dd_58b5;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let labels: [&[u8]; 13] = [
+            b"a",
+            b"ab",
+            b"abcdefghij",
+            b"abcdefghik",
+            b"b",
+            b"\x00",
+            b"a\x00",
+            b"\xfd",
+            b"\xfe",
+            b"\xfe\x01",
+            b"\xff",
+            b"\xff\x00",
+            b"\xfe\xfe\x02",
+        ];
+        for ancestor in [Name::root(), n("ex."), n("a.b.ex.")] {
+            let names: Vec<Name> = (0..400)
+                .map(|_| {
+                    let mut wire = Vec::new();
+                    for _ in 0..next() % 5 {
+                        let l = labels[next() as usize % labels.len()];
+                        wire.push(l.len() as u8);
+                        wire.extend_from_slice(l);
+                    }
+                    wire.extend_from_slice(ancestor.wire());
+                    Name::from_wire(&wire).unwrap().0
+                })
+                .collect();
+            let suffix = ancestor.wire_len();
+            for a in &names {
+                for b in &names {
+                    if a < b {
+                        assert!(
+                            a.order_key(suffix) <= b.order_key(suffix),
+                            "{a:?} < {b:?} but the keys are {:x} > {:x}",
+                            a.order_key(suffix),
+                            b.order_key(suffix)
+                        );
+                    }
+                }
+            }
+            // The key decides most pairs: it is not constant.
+            let keys: std::collections::HashSet<u64> =
+                names.iter().map(|a| a.order_key(suffix)).collect();
+            assert!(keys.len() > 50, "{} distinct keys", keys.len());
+        }
+        assert_eq!(n("ex.").order_key(4), 0);
+        assert_eq!(n("ab.ex.").order_key(4), 0x6263_0000_0000_0000);
+        assert_eq!(n("c.ab.ex.").order_key(4), 0x6263_0064_0000_0000);
+    }
+
+    #[test]
+    fn display_escapes_like_the_octet_by_octet_form() {
+        // The presentation form written one octet at a time, as it was before runs.
+        fn reference(name: &Name) -> String {
+            if name.is_root() {
+                return ".".into();
+            }
+            let mut out = String::new();
+            for l in name.labels() {
+                for &b in l {
+                    match b {
+                        b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
+                            out.push('\\');
+                            out.push(b as char);
+                        }
+                        0x21..=0x7e => out.push(b as char),
+                        _ => out.push_str(&format!("\\{b:03}")),
+                    }
+                }
+                out.push('.');
+            }
+            out
+        }
+        let mut seed: u64 = 0x6a09_e667_f3bc_c908;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let labels: Vec<Vec<u8>> = (0..next() % 4)
+                .map(|_| {
+                    (0..1 + next() % 6)
+                        .map(|_| match next() % 3 {
+                            0 => {
+                                let specials = b"az09-.\\\"();@$ *";
+                                specials[next() as usize % specials.len()]
+                            }
+                            _ => next() as u8,
+                        })
+                        .collect()
+                })
+                .collect();
+            let name = Name::from_labels(&labels).unwrap();
+            let text = name.to_string();
+            assert_eq!(text, reference(&name));
+            assert_eq!(Name::parse(&text).unwrap(), name);
+        }
     }
 
     #[test]
@@ -723,6 +920,17 @@ mod tests {
             Name::from_labels([&[b'a'; 64][..]]),
             Err(NameError::LabelTooLong)
         );
+        // 127 one-octet labels and the root are 255 octets, the most a name may have.
+        let x127 = vec![&b"x"[..]; 127];
+        assert_eq!(Name::from_labels(&x127).unwrap().wire_len(), NAME_WIRE_MAX);
+        assert_eq!(
+            Name::from_labels(vec![&b"x"[..]; 128]),
+            Err(NameError::NameTooLong)
+        );
+        // A bad label after the name grew too long is still the error reported.
+        let mut then_empty = vec![&b"x"[..]; 128];
+        then_empty.push(b"");
+        assert_eq!(Name::from_labels(then_empty), Err(NameError::EmptyLabel));
         let too_long = n(&"x.".repeat(127));
         assert_eq!(too_long.wildcard_child(), Err(NameError::NameTooLong));
         assert_eq!(

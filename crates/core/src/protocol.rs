@@ -646,6 +646,42 @@ pub async fn plan<S: Store>(
     now: u64,
     actor: &str,
 ) -> Result<PlanOutcome, StepError> {
+    Ok(plan_keeping(store, parsed, cfg, now, actor).await?.0)
+}
+
+/// The content a [`plan`] validated and the base content it measured the change against,
+/// kept for [`publish_planned`]. Only [`plan_keeping`] makes one.
+pub struct Planned {
+    generation: Generation,
+    hash: ContentHash,
+    /// The content, validated under the limits the plan was made with.
+    zone: Zone,
+    /// The base generation's content as it was read back (hash-checked and validated), if
+    /// it could be.
+    base: Option<(Generation, Zone)>,
+    limits: crate::limits::Limits,
+}
+
+impl fmt::Debug for Planned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Planned({} {}, {:?})",
+            self.generation, self.hash, self.zone
+        )
+    }
+}
+
+/// [`plan`], also returning what it validated when it staged a plan, so that the same process
+/// can publish that plan with [`publish_planned`] without decoding and validating the same
+/// content again (`apply`).
+pub async fn plan_keeping<S: Store>(
+    store: &S,
+    parsed: crate::zone::ParsedZone,
+    cfg: &GateConfig,
+    now: u64,
+    actor: &str,
+) -> Result<(PlanOutcome, Option<Planned>), StepError> {
     let origin = parsed.origin.clone();
     let zone = match crate::validate::validate(parsed, &cfg.limits) {
         Ok(zone) => zone,
@@ -668,20 +704,25 @@ pub async fn plan<S: Store>(
     let body = zone.body();
     let hash = ContentHash::of(&body);
     let record_count = zone.len() as u64;
-    let (base, diff, thresholds) = match compare_with_published(store, &zone, cfg).await? {
-        Compared::Same { published } => {
-            return Ok(PlanOutcome::NoChanges {
-                published,
-                hash,
-                record_count,
-            });
-        }
-        Compared::Changed {
-            base,
-            diff,
-            thresholds,
-        } => (base, diff, thresholds),
-    };
+    let (base, diff, thresholds, base_content) =
+        match compare_with_published(store, &zone, cfg).await? {
+            Compared::Same { published } => {
+                return Ok((
+                    PlanOutcome::NoChanges {
+                        published,
+                        hash,
+                        record_count,
+                    },
+                    None,
+                ));
+            }
+            Compared::Changed {
+                base,
+                diff,
+                thresholds,
+                base_content,
+            } => (base, diff, thresholds, base_content),
+        };
     let review = cfg.policy.for_zone(&origin).review;
     let (verdict, action, reason) = if let Some(first) = thresholds.first() {
         (Verdict::Refused, "refused", first.reason())
@@ -718,15 +759,25 @@ pub async fn plan<S: Store>(
             entry(&origin, None, action, &reason, detail, actor, now),
         )
         .await?;
-    Ok(PlanOutcome::Staged {
+    let planned = Planned {
         generation,
-        base,
         hash,
-        record_count,
-        diff,
-        verdict,
-        thresholds,
-    })
+        zone,
+        base: base.zip(base_content),
+        limits: cfg.limits.clone(),
+    };
+    Ok((
+        PlanOutcome::Staged {
+            generation,
+            base,
+            hash,
+            record_count,
+            diff,
+            verdict,
+            thresholds,
+        },
+        Some(planned),
+    ))
 }
 
 /// How a content compares with the published generation.
@@ -737,6 +788,8 @@ enum Compared {
         base: Option<Generation>,
         diff: Diff,
         thresholds: Vec<Threshold>,
+        /// The base's content, if it could be read back and validated.
+        base_content: Option<Zone>,
     },
 }
 
@@ -751,9 +804,12 @@ async fn compare_with_published<S: Store>(
             base: None,
             diff: Diff::from_nothing(zone),
             thresholds: Vec::new(),
+            base_content: None,
         },
         Some((g, Ok(old))) => {
-            if old.hash() == zone.hash() {
+            // Equal contents are equal records (and have equal hashes): compared directly,
+            // without encoding and hashing both.
+            if old == *zone {
                 return Ok(Compared::Same { published: g });
             }
             let diff = Diff::between(&old, zone);
@@ -762,6 +818,7 @@ async fn compare_with_published<S: Store>(
                 base: Some(g),
                 diff,
                 thresholds,
+                base_content: Some(old),
             }
         }
         // The published body is unusable: diff against nothing rather than wedge (I5). With
@@ -771,6 +828,7 @@ async fn compare_with_published<S: Store>(
             base: Some(g),
             diff: Diff::from_nothing(zone),
             thresholds: Vec::new(),
+            base_content: None,
         },
     })
 }
@@ -812,6 +870,7 @@ pub async fn preview<S: Store>(
             base,
             diff,
             thresholds,
+            ..
         } => Preview::Changes {
             base,
             hash,
@@ -869,7 +928,28 @@ pub async fn publish<S: Store>(
     now: u64,
     actor: &str,
 ) -> Result<PublishOutcome, StepError> {
-    publish_checked(store, zone, generation, None, cfg, now, actor).await
+    publish_checked(store, zone, generation, None, None, cfg, now, actor).await
+}
+
+/// [`publish`] of the plan [`plan_keeping`] just staged in this process (`apply`). The gate
+/// runs as in [`publish`], with one difference in how it reads: the stored body is read back
+/// and must hash to the hash the plan was staged and given its verdict for, which is the hash
+/// of the content `planned` holds; that content was validated under the same limits (it is a
+/// [`Zone`]), so it stands for the body rather than decoding and validating the same bytes a
+/// second time, and the base content the plan was measured against stands for the base's
+/// body. Different limits, or a stored plan that is not the one `planned` describes, take the
+/// full path of [`publish`].
+pub async fn publish_planned<S: Store>(
+    store: &S,
+    zone: &Name,
+    planned: &Planned,
+    cfg: &GateConfig,
+    now: u64,
+    actor: &str,
+) -> Result<PublishOutcome, StepError> {
+    let known = (planned.limits == cfg.limits).then_some(planned);
+    let g = Some(planned.generation);
+    publish_checked(store, zone, g, None, known, cfg, now, actor).await
 }
 
 /// [`publish`] for a saved plan: publishes generation `generation` only if its content hash is
@@ -883,14 +963,26 @@ pub async fn publish_exact<S: Store>(
     now: u64,
     actor: &str,
 ) -> Result<PublishOutcome, StepError> {
-    publish_checked(store, zone, Some(generation), Some(hash), cfg, now, actor).await
+    publish_checked(
+        store,
+        zone,
+        Some(generation),
+        Some(hash),
+        None,
+        cfg,
+        now,
+        actor,
+    )
+    .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn publish_checked<S: Store>(
     store: &S,
     zone: &Name,
     generation: Option<Generation>,
     hash: Option<ContentHash>,
+    known: Option<&Planned>,
     cfg: &GateConfig,
     now: u64,
     actor: &str,
@@ -905,7 +997,7 @@ async fn publish_checked<S: Store>(
     store
         .pin(zone, g, actor, now.saturating_add(cfg.pin_lease_s))
         .await?;
-    let result = publish_pinned(store, zone, g, hash, cfg, now, actor).await;
+    let result = publish_pinned(store, zone, g, hash, known, cfg, now, actor).await;
     // Releasing the pin is best effort: an unreleased pin only delays clean-up until it expires.
     let _ = store.unpin(zone, g, actor).await;
     if let Err(StepError::Refused(refusal)) = &result {
@@ -929,11 +1021,13 @@ async fn publish_checked<S: Store>(
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn publish_pinned<S: Store>(
     store: &S,
     zone: &Name,
     g: Generation,
     expected_hash: Option<ContentHash>,
+    known: Option<&Planned>,
     cfg: &GateConfig,
     now: u64,
     actor: &str,
@@ -961,16 +1055,28 @@ async fn publish_pinned<S: Store>(
     {
         return Ok(PublishOutcome::AlreadyPublished { generation: g });
     }
-    // Validate after reading, as before writing.
-    let content = match Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits) {
-        Ok(content) => content,
-        Err(error) => {
-            return Err(Refusal::Corrupt {
-                generation: g,
-                error,
+    // Validate after reading, as before writing. Content this process validated under these
+    // limits stands for the body when the body read back hashes to the plan's hash and that
+    // is the content's hash: the same bytes, so the same verdict of every validity rule.
+    let known = known.filter(|k| {
+        k.generation == g && k.hash == plan.hash && ContentHash::of(&plan.body) == plan.hash
+    });
+    let decoded;
+    let content = match known {
+        Some(k) => &k.zone,
+        None => match Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits) {
+            Ok(content) => {
+                decoded = content;
+                &decoded
             }
-            .into());
-        }
+            Err(error) => {
+                return Err(Refusal::Corrupt {
+                    generation: g,
+                    error,
+                }
+                .into());
+            }
+        },
     };
     let age_s = now.saturating_sub(plan.created_at);
     if age_s > cfg.plan_age_max_s {
@@ -981,7 +1087,8 @@ async fn publish_pinned<S: Store>(
         }
         .into());
     }
-    if let Err(refusal) = check_gate(store, zone, &plan, &content, cfg).await? {
+    let known_base = known.and_then(|k| k.base.as_ref());
+    if let Err(refusal) = check_gate(store, zone, &plan, content, known_base, cfg).await? {
         // A plan that is stale anyway is reported as stale: approving it would not help, and
         // re-planning is what to do. This read only chooses the message; nothing is written
         // on it.
@@ -1039,6 +1146,7 @@ async fn check_gate<S: Store>(
     zone: &Name,
     plan: &StoredPlan,
     content: &Zone,
+    known_base: Option<&(Generation, Zone)>,
     cfg: &GateConfig,
 ) -> Result<Result<(), Refusal>, StoreError> {
     let policy = cfg.policy.for_zone(zone);
@@ -1053,9 +1161,18 @@ async fn check_gate<S: Store>(
         Verdict::Rejected => return Ok(Err(review(Verdict::Rejected))),
         _ => {}
     }
-    let thresholds = match plan.base {
-        None => Vec::new(),
-        Some(b) => match store.load_plan(zone, b).await? {
+    // The base content the plan was measured against when this process staged it: a plan's
+    // content never changes once staged (and was hash-checked and validated when it was
+    // read), so it is the base's body.
+    let known_base = known_base
+        .filter(|(g, _)| Some(*g) == plan.base)
+        .map(|(_, old)| old);
+    let thresholds = match (plan.base, known_base) {
+        (None, _) => Vec::new(),
+        (Some(_), Some(old)) => {
+            crate::policy::check(&policy, old, content, &Diff::between(old, content))
+        }
+        (Some(b), None) => match store.load_plan(zone, b).await? {
             // A base that is gone was cleaned up, so it is no longer published (I2) and the
             // compare-and-swap refuses the plan as stale.
             None => Vec::new(),

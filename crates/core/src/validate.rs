@@ -4,13 +4,12 @@
 //! The rules are RFC conditions 1–9 of the Ferret data set (see `Violation::condition`), plus
 //! emptiness, the apex SOA/NS requirement, TTL bounds and the size limits.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use crate::limits::Limits;
 use crate::name::Name;
 use crate::record::{RType, Record};
-use crate::zone::{ParsedZone, Zone};
+use crate::zone::{ParsedZone, Zone, body_len};
 use crate::zonefile::canonical_rdata;
 
 /// One broken rule, with the names that break it.
@@ -270,7 +269,7 @@ pub fn validate(parsed: ParsedZone, limits: &Limits) -> Result<Zone, Invalid> {
             violations: vec![Violation::Empty],
         });
     }
-    records.sort_by(|a, b| a.canonical_cmp(b));
+    sort_canonical(&mut records);
     let violations = check(&origin, &records, limits);
     if !violations.is_empty() {
         return Err(Invalid {
@@ -281,15 +280,70 @@ pub fn validate(parsed: ParsedZone, limits: &Limits) -> Result<Zone, Invalid> {
     Ok(Zone { origin, records })
 }
 
-/// Octets a record takes in the canonical body (see [`Zone::body`]).
-fn body_len(r: &Record) -> usize {
-    r.owner.wire_len() + 10 + r.rdata.len()
+/// Sorts records by [`Record::canonical_cmp`].
+///
+/// A body read back from the store is sorted already, which one pass finds. Otherwise the
+/// records are sorted through a list of (key, index) pairs: the key is the owner's
+/// [`Name::order_key`] below the owners' closest common ancestor (usually the origin), which
+/// decides most comparisons with one integer comparison; equal keys fall back to the full
+/// order. Records that compare equal are equal in every field, so an unstable sort gives the
+/// same order as a stable one.
+fn sort_canonical(records: &mut Vec<Record>) {
+    if records.is_sorted_by(|a, b| a.canonical_cmp(b).is_le()) {
+        return;
+    }
+    let Some(first) = records.first() else {
+        return;
+    };
+    if u32::try_from(records.len()).is_err() {
+        records.sort_unstable_by(Record::canonical_cmp);
+        return;
+    }
+    let mut ancestor = first.owner.clone();
+    for r in records.iter() {
+        while !r.owner.is_at_or_below(&ancestor) {
+            // Every name is at or below the root, which has no parent.
+            let Some(parent) = ancestor.parent() else {
+                break;
+            };
+            ancestor = parent;
+        }
+    }
+    let suffix = ancestor.wire_len();
+    let mut order: Vec<(u64, u32)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.owner.order_key(suffix), i as u32))
+        .collect();
+    order.sort_unstable_by(|x, y| {
+        x.0.cmp(&y.0)
+            .then_with(|| records[x.1 as usize].canonical_cmp(&records[y.1 as usize]))
+    });
+    // Gather the records in their order into a new list: one pass, writing in sequence.
+    // (Moving them within the list, cycle by cycle, writes all over it and is slower.)
+    let placeholder = || Record {
+        owner: Name::root(),
+        rtype: RType(0),
+        ttl: 0,
+        rdata: Box::new([]),
+    };
+    let sorted: Vec<Record> = order
+        .iter()
+        .map(|&(_, i)| std::mem::replace(&mut records[i as usize], placeholder()))
+        .collect();
+    *records = sorted;
 }
 
 /// True if the record data is in the canonical wire form of its type: well-formed, without
 /// compression and with the embedded names of the RFC 4034 §6.2 types in lower case.
 fn is_canonical(r: &Record) -> bool {
-    canonical_rdata(r.rtype.0, &r.rdata).is_ok_and(|c| c[..] == r.rdata[..])
+    match r.rtype {
+        // Fixed-size data with no names: canonical exactly when it has its size (what the
+        // general path below finds too; `canonical_form_of_addresses_is_their_size` checks).
+        RType::A => r.rdata.len() == 4,
+        RType::AAAA => r.rdata.len() == 16,
+        _ => canonical_rdata(r.rtype.0, &r.rdata).is_ok_and(|c| c[..] == r.rdata[..]),
+    }
 }
 
 /// Pushes `item` unless it equals the last item (the input is sorted, so this dedups).
@@ -303,6 +357,40 @@ fn push_new<T: PartialEq>(list: &mut Vec<T>, item: T) {
 fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
     let mut violations = Vec::new();
 
+    // One pass for the rules that look at records one by one (the limits, the data, the SOA
+    // rule and the apex NS set), keeping each record's first copy (condition 1: equal records
+    // are adjacent in canonical order).
+    let mut bytes = 0usize;
+    let mut ttl_out_of_range = None;
+    let mut malformed = Vec::new();
+    let mut unique: Vec<&Record> = Vec::with_capacity(records.len());
+    let mut duplicates = Vec::new();
+    let mut soa_owners: Vec<&Name> = Vec::new();
+    let mut apex_ns = false;
+    for r in records {
+        bytes = bytes.saturating_add(body_len(r));
+        if ttl_out_of_range.is_none() && (r.ttl < limits.ttl_min || r.ttl > limits.ttl_max) {
+            ttl_out_of_range = Some(r);
+        }
+        if !is_canonical(r) {
+            push_new(&mut malformed, (r.owner.clone(), r.rtype));
+        }
+        if r.rtype == RType::SOA {
+            soa_owners.push(&r.owner);
+        }
+        match unique.last() {
+            Some(last) if last.same_record(r) => {
+                if r.rtype != RType::SOA {
+                    push_new(&mut duplicates, (r.owner.clone(), r.rtype));
+                }
+            }
+            _ => {
+                apex_ns |= r.rtype == RType::NS && r.owner == *origin;
+                unique.push(r);
+            }
+        }
+    }
+
     // Limits.
     if records.len() > limits.records_max {
         violations.push(Violation::TooManyRecords {
@@ -310,20 +398,13 @@ fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
             max: limits.records_max,
         });
     }
-    let bytes = records
-        .iter()
-        .map(body_len)
-        .fold(0usize, usize::saturating_add);
     if bytes > limits.body_bytes_max {
         violations.push(Violation::BodyTooLarge {
             bytes,
             max: limits.body_bytes_max,
         });
     }
-    if let Some(r) = records
-        .iter()
-        .find(|r| r.ttl < limits.ttl_min || r.ttl > limits.ttl_max)
-    {
+    if let Some(r) = ttl_out_of_range {
         violations.push(Violation::TtlOutOfRange {
             name: r.owner.clone(),
             ttl: r.ttl,
@@ -331,27 +412,11 @@ fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
             max: limits.ttl_max,
         });
     }
-    let mut malformed = Vec::new();
-    for r in records.iter().filter(|r| !is_canonical(r)) {
-        push_new(&mut malformed, (r.owner.clone(), r.rtype));
-    }
     if !malformed.is_empty() {
         violations.push(Violation::Malformed { records: malformed });
     }
 
-    // Condition 1: every record once. Equal records are adjacent in canonical order.
-    let mut unique: Vec<&Record> = Vec::with_capacity(records.len());
-    let mut duplicates = Vec::new();
-    for r in records {
-        match unique.last() {
-            Some(last) if last.same_record(r) => {
-                if r.rtype != RType::SOA {
-                    push_new(&mut duplicates, (r.owner.clone(), r.rtype));
-                }
-            }
-            _ => unique.push(r),
-        }
-    }
+    // Condition 1: every record once.
     if !duplicates.is_empty() {
         violations.push(Violation::Duplicate {
             records: duplicates,
@@ -359,14 +424,13 @@ fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
     }
 
     // Condition 2: exactly one SOA, at the apex; and the apex needs NS records too.
-    let soas: Vec<&Record> = records.iter().filter(|r| r.rtype == RType::SOA).collect();
-    let apex_soas = soas.iter().filter(|r| r.owner == *origin).count();
+    let apex_soas = soa_owners.iter().filter(|o| **o == origin).count();
     if apex_soas == 0 {
         violations.push(Violation::NoSoa);
     }
     let mut extra: Vec<Name> = Vec::new();
-    for r in soas.iter().filter(|r| r.owner != *origin) {
-        push_new(&mut extra, r.owner.clone());
+    for o in soa_owners.iter().filter(|o| **o != origin) {
+        push_new(&mut extra, (*o).clone());
     }
     if apex_soas > 1 {
         extra.push(origin.clone());
@@ -375,30 +439,24 @@ fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
     if !extra.is_empty() {
         violations.push(Violation::ExtraSoa { owners: extra });
     }
-    if !unique
-        .iter()
-        .any(|r| r.rtype == RType::NS && r.owner == *origin)
-    {
+    if !apex_ns {
         violations.push(Violation::NoApexNs);
     }
 
-    // Condition 3: every owner at or below the origin.
+    // Condition 3: every owner at or below the origin. The rest looks at the zone's own
+    // names only.
     let mut outside = Vec::new();
-    for r in unique.iter().filter(|r| !r.owner.is_at_or_below(origin)) {
-        push_new(&mut outside, r.owner.clone());
+    let mut inside: Vec<&Record> = Vec::with_capacity(unique.len());
+    for r in unique {
+        if r.owner.is_at_or_below(origin) {
+            inside.push(r);
+        } else {
+            push_new(&mut outside, r.owner.clone());
+        }
     }
     if !outside.is_empty() {
         violations.push(Violation::OutOfZone { names: outside });
     }
-
-    // The rest looks at the zone's own names, one owner at a time, in canonical order.
-    let inside: Vec<&Record> = unique
-        .iter()
-        .copied()
-        .filter(|r| r.owner.is_at_or_below(origin))
-        .collect();
-    let nodes: Vec<&[&Record]> = inside.chunk_by(|a, b| a.owner == b.owner).collect();
-    let has = |node: &[&Record], t: RType| node.iter().any(|r| r.rtype == t);
 
     let mut cname_conflict = Vec::new();
     let mut multiple_dname = Vec::new();
@@ -410,26 +468,35 @@ fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
     // a stack is enough.
     let mut dnames: Vec<&Name> = Vec::new();
     let mut cuts: Vec<&Name> = Vec::new();
-    let mut addressed: HashSet<&Name> = HashSet::new();
-    for node in &nodes {
+    // In-zone NS targets, as (NS owner, target), in canonical order of the NS records.
+    let mut ns_targets: Vec<(&Name, Name)> = Vec::new();
+    for node in inside.chunk_by(|a, b| a.owner == b.owner) {
         let owner = &node[0].owner;
-        let count = |t: RType| node.iter().filter(|r| r.rtype == t).count();
+        let (mut cnames, mut others, mut dnames_here, mut ns) = (0, 0, 0, false);
+        for r in node {
+            match r.rtype {
+                RType::CNAME => cnames += 1,
+                RTYPE_RRSIG | RTYPE_NSEC => {}
+                t => {
+                    others += 1;
+                    if t == RType::DNAME {
+                        dnames_here += 1;
+                    }
+                    ns |= t == RType::NS;
+                }
+            }
+        }
 
         // Condition 4: a CNAME stands alone. RFC 4035 §2.5 lets RRSIG and NSEC sit beside it.
-        let cnames = count(RType::CNAME);
-        let others = node
-            .iter()
-            .filter(|r| !matches!(r.rtype, RType::CNAME | RTYPE_RRSIG | RTYPE_NSEC))
-            .count();
         if cnames > 1 || (cnames == 1 && others > 0) {
             cname_conflict.push(owner.clone());
         }
         // Condition 5: at most one DNAME.
-        if count(RType::DNAME) > 1 {
+        if dnames_here > 1 {
             multiple_dname.push(owner.clone());
         }
         // Condition 6: no DNAME beside NS except at the apex.
-        if owner != origin && has(node, RType::DNAME) && has(node, RType::NS) {
+        if dnames_here > 0 && ns && owner != origin {
             dname_and_ns.push(owner.clone());
         }
         // Condition 7: nothing below a DNAME owner.
@@ -439,11 +506,11 @@ fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
         if let Some(d) = dnames.last() {
             below_dname.push((owner.clone(), (*d).clone()));
         }
-        if has(node, RType::DNAME) {
+        if dnames_here > 0 {
             dnames.push(owner);
         }
         // Condition 8: no delegation below a delegation.
-        if owner != origin && has(node, RType::NS) {
+        if ns && owner != origin {
             while cuts.last().is_some_and(|c| !owner.is_below(c)) {
                 cuts.pop();
             }
@@ -452,20 +519,29 @@ fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
             }
             cuts.push(owner);
         }
-        if has(node, RType::A) || has(node, RType::AAAA) {
-            addressed.insert(owner);
+        for r in node.iter().filter(|r| ns && r.rtype == RType::NS) {
+            if let Some(target) = r.target_name()
+                && target.is_at_or_below(origin)
+            {
+                ns_targets.push((owner, target));
+            }
         }
     }
 
     // Condition 9: an NS target inside the zone needs address records at that very name,
     // whether it is glue below a delegation or authoritative data (RFC 1035 §5, RFC 9471).
+    // The records are sorted by owner, so a target's records are found by binary search.
+    let addressed = |target: &Name| {
+        let start = inside.partition_point(|r| r.owner < *target);
+        inside[start..]
+            .iter()
+            .take_while(|r| r.owner == *target)
+            .any(|r| r.rtype == RType::A || r.rtype == RType::AAAA)
+    };
     let mut missing_glue = Vec::new();
-    for r in inside.iter().filter(|r| r.rtype == RType::NS) {
-        if let Some(target) = r.target_name()
-            && target.is_at_or_below(origin)
-            && !addressed.contains(&target)
-        {
-            push_new(&mut missing_glue, (r.owner.clone(), target));
+    for (owner, target) in ns_targets {
+        if !addressed(&target) {
+            push_new(&mut missing_glue, (owner.clone(), target));
         }
     }
 
@@ -627,6 +703,78 @@ mod tests {
                 records: vec![(n("x.ex."), RType::A), (n("y.ex."), RType::CNAME)]
             }]
         );
+    }
+
+    #[test]
+    fn keyed_sort_is_the_canonical_order() {
+        let mut seed: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        // Labels that make the key's work hard: shared prefixes, octets 0, 253, 254 and 255,
+        // labels longer than the key, and names of several depths and outside the origin.
+        let labels: [&[u8]; 12] = [
+            b"a",
+            b"ab",
+            b"abcdefghij",
+            b"abcdefghik",
+            b"b",
+            b"\x00",
+            b"a\x00",
+            b"\xfd",
+            b"\xfe",
+            b"\xfe\x01",
+            b"\xff",
+            b"\xff\x00",
+        ];
+        let roots: [&[&[u8]]; 4] = [&[b"ex"], &[b"sub", b"ex"], &[b"other"], &[]];
+        for round in 0..300 {
+            let size = (next() % 60) as usize;
+            let mut records: Vec<Record> = (0..size)
+                .map(|_| {
+                    let mut name: Vec<&[u8]> = (0..next() % 4)
+                        .map(|_| labels[next() as usize % labels.len()])
+                        .collect();
+                    let root = if round % 5 == 0 {
+                        roots[next() as usize % roots.len()]
+                    } else {
+                        roots[0]
+                    };
+                    name.extend_from_slice(root);
+                    Record {
+                        owner: Name::from_labels(name).unwrap(),
+                        rtype: RType((next() % 3) as u16 + 1),
+                        ttl: (next() % 2) as u32,
+                        rdata: Box::new([(next() % 2) as u8]),
+                    }
+                })
+                .collect();
+            let mut expected = records.clone();
+            expected.sort_by(Record::canonical_cmp);
+            sort_canonical(&mut records);
+            assert_eq!(records, expected);
+        }
+    }
+
+    #[test]
+    fn canonical_form_of_addresses_is_their_size() {
+        for rtype in [RType::A, RType::AAAA] {
+            for len in 0..40 {
+                let r = Record {
+                    owner: n("x.ex."),
+                    rtype,
+                    ttl: 1,
+                    rdata: (0..len as u8).collect(),
+                };
+                let general =
+                    canonical_rdata(rtype.0, &r.rdata).is_ok_and(|c| c[..] == r.rdata[..]);
+                assert_eq!(is_canonical(&r), general, "{rtype} of {len} octets");
+                assert_eq!(general, len == if rtype == RType::A { 4 } else { 16 });
+            }
+        }
     }
 
     #[test]

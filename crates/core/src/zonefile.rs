@@ -194,7 +194,11 @@ fn parse_inner(text: &str, origin: Option<&Name>, source: &str) -> Result<Parsed
         zonefile.set_origin(dname.to_name());
     }
 
-    let mut records = Vec::new();
+    // Allocated once at its size: the entries `domain` returns are records (or an $INCLUDE,
+    // which ends the parse).
+    let mut records = Vec::with_capacity(returned_lines.len());
+    // Record data is composed here, one buffer for the whole file.
+    let mut wire = Vec::new();
     loop {
         let entry = match zonefile.next_entry() {
             Ok(Some(entry)) => entry,
@@ -220,7 +224,7 @@ fn parse_inner(text: &str, origin: Option<&Name>, source: &str) -> Result<Parsed
             message: format!("owner name: {e}"),
         })?;
         let rtype = record.rtype();
-        let mut wire = Vec::new();
+        wire.clear();
         if record.data().compose_rdata(&mut wire).is_err() {
             return Err(ParseError::Rdata {
                 file: file(),
@@ -229,18 +233,23 @@ fn parse_inner(text: &str, origin: Option<&Name>, source: &str) -> Result<Parsed
                 message: "cannot be composed".to_string(),
             });
         }
-        let rdata =
-            canonical_rdata(rtype.to_int(), &wire).map_err(|message| ParseError::Rdata {
-                file: file(),
-                line,
-                rtype: rtype.to_string(),
-                message: message.to_string(),
-            })?;
+        let rdata: Box<[u8]> = match (rtype, wire.len()) {
+            // Composed addresses are canonical as they are (see `canonical_rdata`).
+            (Rtype::A, 4) | (Rtype::AAAA, 16) => wire[..].into(),
+            _ => canonical_rdata(rtype.to_int(), &wire)
+                .map_err(|message| ParseError::Rdata {
+                    file: file(),
+                    line,
+                    rtype: rtype.to_string(),
+                    message: message.to_string(),
+                })?
+                .into_boxed_slice(),
+        };
         records.push(Record {
             owner,
             rtype: RType(rtype.to_int()),
             ttl: record.ttl().as_secs(),
-            rdata: rdata.into_boxed_slice(),
+            rdata,
         });
     }
 
@@ -610,6 +619,30 @@ fn canonical_a6(wire: &[u8]) -> Result<Vec<u8>, &'static str> {
 /// master file: `domain`'s format for types it knows, when that text reads back to the same
 /// data; otherwise RFC 3597's `\# <length> <hex>`.
 pub fn rdata_to_text(rtype: RType, rdata: &[u8]) -> String {
+    let mut out = String::new();
+    write_rdata_text(&mut out, rtype, rdata);
+    out
+}
+
+/// Appends [`rdata_to_text`] to `out`.
+fn write_rdata_text(out: &mut String, rtype: RType, rdata: &[u8]) {
+    // Addresses, most of any large zone, print as `domain` prints them (the standard library's
+    // address formats), which always read back: no round trip through the parser needed.
+    if let Ok(octets) = <[u8; 4]>::try_from(rdata)
+        && rtype == RType::A
+    {
+        let _ = write!(out, "{}", std::net::Ipv4Addr::from(octets));
+    } else if let Ok(octets) = <[u8; 16]>::try_from(rdata)
+        && rtype == RType::AAAA
+    {
+        let _ = write!(out, "{}", std::net::Ipv6Addr::from(octets));
+    } else {
+        out.push_str(&rdata_to_text_checked(rtype, rdata));
+    }
+}
+
+/// [`rdata_to_text`] for every type: `domain`'s presentation format, checked by parsing it back.
+fn rdata_to_text_checked(rtype: RType, rdata: &[u8]) -> String {
     let mut parser = Parser::from_ref(rdata);
     match WireData::parse_rdata(Rtype::from_int(rtype.0), &mut parser) {
         Ok(Some(ZoneRecordData::Unknown(_))) | Ok(None) | Err(_) => {}
@@ -657,13 +690,17 @@ fn rtype_text(rtype: RType) -> String {
 
 /// One master-file line for a record: `owner TTL IN TYPE rdata`, with an absolute owner.
 pub fn record_to_text(r: &Record) -> String {
-    format!(
-        "{} {} IN {} {}",
+    // One string, written in place: a diff of a large zone prints many of these.
+    let mut out = String::with_capacity(r.owner.wire_len() + 32 + 2 * r.rdata.len());
+    let _ = write!(
+        out,
+        "{} {} IN {} ",
         r.owner,
         r.ttl,
-        rtype_text(r.rtype),
-        rdata_to_text(r.rtype, &r.rdata)
-    )
+        Rtype::from_int(r.rtype.0)
+    );
+    write_rdata_text(&mut out, r.rtype, &r.rdata);
+    out
 }
 
 #[cfg(test)]
@@ -1006,6 +1043,46 @@ mod tests {
         assert_eq!(canonical_a6(&a6).unwrap(), want);
         assert!(canonical_a6(&[129]).is_err());
         assert_eq!(canonical_a6(&[0; 17]).unwrap(), vec![0; 17]);
+    }
+
+    #[test]
+    fn address_text_is_the_checked_text() {
+        let mut seed: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut samples: Vec<Vec<u8>> = vec![
+            vec![0; 4],
+            vec![255; 4],
+            vec![0; 16],
+            vec![255; 16],
+            // IPv4-mapped and -compatible IPv6, runs of zeros in several places.
+            [&[0u8; 10][..], &[255, 255, 192, 0, 2, 1]].concat(),
+            [&[0u8; 12][..], &[192, 0, 2, 1]].concat(),
+            [&[0x20, 0x01, 0x0d, 0xb8][..], &[0; 11], &[1]].concat(),
+            [&[0u8, 1][..], &[0; 14]].concat(),
+        ];
+        for _ in 0..2000 {
+            let len = if next() % 2 == 0 { 4 } else { 16 };
+            // Sparse octets, so that the IPv6 zero-run compression is exercised.
+            samples.push(
+                (0..len)
+                    .map(|_| (next() % 3 == 0) as u8 * next() as u8)
+                    .collect(),
+            );
+        }
+        for rdata in samples {
+            for rtype in [RType::A, RType::AAAA] {
+                assert_eq!(
+                    rdata_to_text(rtype, &rdata),
+                    rdata_to_text_checked(rtype, &rdata),
+                    "{rtype} {rdata:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -293,3 +293,128 @@ fn review_holds_each_plan_on_its_own() {
         Err(StepError::Refused(Refusal::Stale { .. }))
     ));
 }
+
+fn plan_kept(
+    store: &MemStore,
+    records: &str,
+    serial: u32,
+    cfg: &GateConfig,
+) -> (Generation, protocol::Planned) {
+    let (outcome, planned) = run(protocol::plan_keeping(
+        store,
+        parsed(serial, records),
+        cfg,
+        NOW,
+        "t",
+    ))
+    .unwrap();
+    let (g, _, _) = staged(outcome);
+    (g, planned.expect("a staged plan is kept"))
+}
+
+#[test]
+fn publishing_a_kept_plan_runs_the_policy_again_against_the_base() {
+    let store = MemStore::new();
+    let strict = GateConfig::default();
+    publish_first(&store, &strict);
+    let (g, planned) = plan_kept(&store, CUT, 2, &relaxed());
+    // The base content kept from planning is measured under the policy in force now.
+    let err = run(protocol::publish_planned(
+        &store,
+        &origin(),
+        &planned,
+        &strict,
+        NOW,
+        "t",
+    ))
+    .unwrap_err();
+    let StepError::Refused(refusal @ Refusal::Policy { .. }) = &err else {
+        panic!("expected a policy refusal, got {err:?}");
+    };
+    assert!(
+        refusal
+            .to_string()
+            .contains("would delete 2 of 5 records (40.0%), limit 30%"),
+        "{refusal}"
+    );
+    let published = run(protocol::publish_planned(
+        &store,
+        &origin(),
+        &planned,
+        &relaxed(),
+        NOW,
+        "t",
+    ))
+    .unwrap();
+    assert!(
+        matches!(published, PublishOutcome::Published { generation, .. } if generation == g),
+        "{published:?}"
+    );
+    // Publishing it again is a no-op, as with `publish`.
+    assert_eq!(
+        run(protocol::publish_planned(
+            &store,
+            &origin(),
+            &planned,
+            &relaxed(),
+            NOW,
+            "t"
+        ))
+        .unwrap(),
+        PublishOutcome::AlreadyPublished { generation: g }
+    );
+}
+
+#[test]
+fn publishing_a_kept_plan_still_reads_the_body_back() {
+    let store = MemStore::new();
+    let cfg = relaxed();
+    publish_first(&store, &cfg);
+    let (g, planned) = plan_kept(&store, CUT, 2, &cfg);
+    assert!(store.corrupt_body(&origin(), g));
+    // The body read back no longer hashes to the plan's hash: the kept content does not stand
+    // for it, and the full check refuses it as corrupt.
+    let err = run(protocol::publish_planned(
+        &store,
+        &origin(),
+        &planned,
+        &cfg,
+        NOW,
+        "t",
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, StepError::Refused(Refusal::Corrupt { generation, .. }) if *generation == g),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.audit_log().last().unwrap().reason,
+        "invalid:corrupt-body"
+    );
+}
+
+#[test]
+fn publishing_a_kept_plan_under_other_limits_validates_it_again() {
+    let store = MemStore::new();
+    let cfg = relaxed();
+    publish_first(&store, &cfg);
+    let (_, planned) = plan_kept(&store, CUT, 2, &cfg);
+    // Limits the content was not validated under: it is decoded and validated again, and
+    // these limits refuse it.
+    let mut tight = cfg.clone();
+    tight.limits.records_max = 2;
+    let err = run(protocol::publish_planned(
+        &store,
+        &origin(),
+        &planned,
+        &tight,
+        NOW,
+        "t",
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, StepError::Refused(Refusal::Corrupt { .. })),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("records_max"), "{err}");
+}

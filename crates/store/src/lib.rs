@@ -655,7 +655,8 @@ impl Store for SqliteStore {
         .bind(plan.base.map(|b| to_sql(b.0)).transpose()?)
         .bind(plan.hash.to_string())
         .bind(to_sql(plan.record_count)?)
-        .bind(&plan.body)
+        // By value: a borrowed body would be copied once more on its way to SQLite.
+        .bind(plan.body)
         .bind(to_sql(plan.created_at)?)
         .bind(plan.verdict.as_str())
         .execute(&mut *tx)
