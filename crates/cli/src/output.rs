@@ -99,28 +99,29 @@ pub fn diff_text(diff: &Diff) -> String {
 /// The diff in the style of `diff -u`: `-` lines removed, `+` lines added. Long diffs are
 /// cut after `max_lines`, saying how many lines were left out.
 pub fn print_diff(diff: &Diff, max_lines: usize) {
-    let mut lines = Vec::new();
-    for c in &diff.changes {
-        match c {
-            Change::Added { records, .. } => {
-                lines.extend(records.iter().map(|r| format!("+ {}", record_to_text(r))))
-            }
-            Change::Removed { records, .. } => {
-                lines.extend(records.iter().map(|r| format!("- {}", record_to_text(r))))
-            }
-            Change::Changed { removed, added, .. } => {
-                lines.extend(removed.iter().map(|r| format!("- {}", record_to_text(r))));
-                lines.extend(added.iter().map(|r| format!("+ {}", record_to_text(r))));
-            }
+    // Only the lines shown are formatted: a million-record first plan has a million lines.
+    let lines = diff.changes.iter().flat_map(|c| {
+        let (removed, added): (&[_], &[_]) = match c {
+            Change::Added { records, .. } => (&[], records),
+            Change::Removed { records, .. } => (records, &[]),
+            Change::Changed { removed, added, .. } => (removed, added),
+        };
+        removed
+            .iter()
+            .map(|r| ('-', r))
+            .chain(added.iter().map(|r| ('+', r)))
+    });
+    let mut total = 0usize;
+    for (sign, r) in lines {
+        if total < max_lines {
+            println!("  {sign} {}", record_to_text(r));
         }
+        total += 1;
     }
-    for l in lines.iter().take(max_lines) {
-        println!("  {l}");
-    }
-    if lines.len() > max_lines {
+    if total > max_lines {
         println!(
             "  ... {} more lines (use --json for the full diff)",
-            lines.len() - max_lines
+            total - max_lines
         );
     }
 }
