@@ -3,10 +3,14 @@
 //! The server is a target of the protocol: it converges each zone to the published generation
 //! with [`protocol::converge`], the same step the loom suite checks. New publications, also
 //! those made by other processes, are noticed by polling SQLite's `data_version`, which is
-//! cheap, every `poll_ms`; a full pass also runs every few seconds as a safety net.
+//! cheap, every `poll_ms` (default 10 ms); a full pass also runs every few seconds as a safety
+//! net. All of this (reading bodies, decoding and re-validating them, installing) runs on a
+//! thread of its own with its own runtime, so it never holds up a thread or task that answers
+//! queries.
 //!
-//! The first install of a zone (a server starting) also hands the catalog the zone's earlier
-//! published generations that the store still keeps, so that IXFR works from them at once.
+//! The first install of a zone (a server starting) also folds the zone's earlier published
+//! generations that the store still keeps into the catalog's IXFR history, one at a time, so
+//! that IXFR works from them at once.
 //! Serving options (serial policy, transfer ACL, NOTIFY targets) come from the `[server]`
 //! section of the config file; see [`ServerSection`].
 
@@ -21,7 +25,7 @@ use serde::Deserialize;
 use zonegate_core::protocol::{self, ConvergeOutcome, Generation, PlanStatus, Store, Target};
 use zonegate_core::serial::SerialPolicy;
 use zonegate_core::{GateConfig, Name, Zone};
-use zonegate_server::{AddressMatch, Catalog, ServerOptions, TsigKey, ZoneOptions};
+use zonegate_server::{AddressMatch, Catalog, HistorySeed, ServerOptions, TsigKey, ZoneOptions};
 use zonegate_store::SqliteStore;
 
 use crate::snapshot::Snapshots;
@@ -216,53 +220,95 @@ pub async fn run(
     // Static stability (I7): answer from the last good snapshots first, so that a restart
     // serves at once even if the store is missing, locked or corrupt.
     snapshots.load_into(catalog.as_ref(), &cfg).await;
-    // Then bring every zone up to the store's published generation before answering anything.
-    let store = open(&db).await;
-    if let Some(store) = &store {
-        sync_all(store, &catalog, &cfg, &snapshots).await;
-    }
-    let poller = {
+    // Following the store (reading, decoding and validating bodies, building and installing
+    // generations) runs on a thread of its own with its own small runtime, never on the
+    // threads and tasks that answer queries: a million-record install must not stall them,
+    // even on a server pinned to one CPU.
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let follower = {
         let catalog = catalog.clone();
-        tokio::spawn(async move {
-            let mut store = store;
-            let mut last_version = None;
-            let mut last_full = Instant::now();
-            let mut last_open = Instant::now();
-            let mut tick = tokio::time::interval(Duration::from_millis(poll_ms.max(10)));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(current) = &store else {
-                    // Keep serving the snapshots; try the store again now and then.
-                    if last_open.elapsed() >= REOPEN_EVERY {
-                        last_open = Instant::now();
-                        store = open(&db).await;
-                    }
-                    continue;
-                };
-                let version = match current.data_version().await {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        // The store is unreachable: keep serving what we hold (I7).
-                        tracing::warn!(error = %e, "cannot poll the store; still serving the last good generations");
-                        None
-                    }
-                };
-                if version.is_some()
-                    && (version != last_version || last_full.elapsed() >= FULL_PASS_EVERY)
-                {
-                    sync_all(current, &catalog, &cfg, &snapshots).await;
-                    last_version = version;
-                    last_full = Instant::now();
+        std::thread::Builder::new()
+            .name("zonegate-follow".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(rt) => rt.block_on(follow(
+                        db, catalog, cfg, snapshots, poll_ms, ready_tx, stop_rx,
+                    )),
+                    Err(e) => tracing::error!(error = %e, "cannot start the runtime that follows the store"),
                 }
-            }
-        })
+            })
+            .context("cannot start the thread that follows the store")?
     };
+    // Bring every zone up to the store's published generation before answering anything.
+    ready_rx
+        .await
+        .context("the thread that follows the store stopped before its first pass")?;
     let result = zonegate_server::serve(&listen, catalog, shutdown_signal())
         .await
         .with_context(|| "the DNS server failed");
-    poller.abort();
+    // The follower stops at its next tick; an install it is in the middle of is abandoned
+    // with the process.
+    let _ = stop_tx.send(true);
+    drop(follower);
     result
+}
+
+/// Follows the store: one pass over every zone at once (then `ready` is sent), and another
+/// whenever SQLite's `data_version` moves (checked every `poll_ms`) or every
+/// [`FULL_PASS_EVERY`], until `stop` turns true. Keeps serving what it holds while the store
+/// is unreachable (I7), and reopens it every [`REOPEN_EVERY`] if it could not be opened.
+async fn follow(
+    db: PathBuf,
+    catalog: Arc<Catalog>,
+    cfg: GateConfig,
+    snapshots: Snapshots,
+    poll_ms: u64,
+    ready: tokio::sync::oneshot::Sender<()>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut store = open(&db).await;
+    let mut last_version = None;
+    if let Some(store) = &store {
+        last_version = store.data_version().await.ok();
+        sync_all(store, &catalog, &cfg, &snapshots).await;
+    }
+    let _ = ready.send(());
+    let mut last_full = Instant::now();
+    let mut last_open = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(poll_ms.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let Some(current) = &store else {
+            // Keep serving the snapshots; try the store again now and then.
+            if last_open.elapsed() >= REOPEN_EVERY {
+                last_open = Instant::now();
+                store = open(&db).await;
+            }
+            continue;
+        };
+        let version = match current.data_version().await {
+            Ok(v) => Some(v),
+            Err(e) => {
+                // The store is unreachable: keep serving what we hold (I7).
+                tracing::warn!(error = %e, "cannot poll the store; still serving the last good generations");
+                None
+            }
+        };
+        if version.is_some() && (version != last_version || last_full.elapsed() >= FULL_PASS_EVERY)
+        {
+            sync_all(current, &catalog, &cfg, &snapshots).await;
+            last_version = version;
+            last_full = Instant::now();
+        }
+    }
 }
 
 /// Opens the store, or says why not and returns `None`: the server keeps answering from what
@@ -296,47 +342,52 @@ impl Target for Seeding<'_> {
     }
 
     async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {
-        // Write the snapshot first: it is the same validated content, and a server that
-        // crashes right after installing must find it on restart (I7).
-        if let Err(e) = self.snapshots.save(generation, &zone).await {
-            tracing::warn!(zone = %zone.origin(), %generation, dir = %self.snapshots.dir().display(), error = %format!("{e:#}"), "cannot write the last-good snapshot");
-        }
-        if self.catalog.held(zone.origin()).is_some() {
-            return self.catalog.install(generation, zone).await;
-        }
-        let older = earlier_published(
-            self.store,
-            self.catalog,
-            self.cfg,
-            zone.origin(),
-            generation,
-        )
-        .await;
+        // The snapshot is written while the catalog builds the generation, and the catalog
+        // swaps it in only once the file is in place: it is the same validated content, and a
+        // server that crashes right after installing must find it on restart (I7).
+        let origin = zone.origin().clone();
+        let dir = self.snapshots.dir().to_path_buf();
+        let write = self.snapshots.writer(generation, &zone);
+        let snapshot = async move {
+            if let Err(e) = write.await {
+                tracing::warn!(zone = %origin, %generation, dir = %dir.display(), error = %format!("{e:#}"), "cannot write the last-good snapshot");
+            }
+        };
+        let seed = if self.catalog.held(zone.origin()).is_some() {
+            None
+        } else {
+            earlier_published(
+                self.store,
+                self.catalog,
+                self.cfg,
+                zone.origin(),
+                generation,
+            )
+            .await
+        };
         self.catalog
-            .install_with_history(generation, zone, older)
+            .install_after(generation, zone, seed, snapshot)
             .await
     }
 }
 
 /// The zone's generations below `generation` that were once published and are still stored,
-/// newest first up to the history bound, each validated again. Anything unreadable is skipped:
-/// history is an optimisation, and a full transfer is always correct.
+/// up to the history bound, each validated again, folded into a history seed one at a time
+/// (oldest first), so that only one earlier version is held in memory at once. Anything
+/// unreadable is skipped: history is an optimisation, and a full transfer is always correct.
 async fn earlier_published(
     store: &SqliteStore,
     catalog: &Catalog,
     cfg: &GateConfig,
     origin: &Name,
     generation: Generation,
-) -> Vec<(Generation, Zone)> {
-    let opts = catalog.options().zone(origin);
-    if !opts.serial_policy.is_deterministic() || opts.history_versions_max == 0 {
-        return Vec::new();
-    }
+) -> Option<HistorySeed> {
+    let mut seed = catalog.history_seed(origin)?;
     let plans = match store.plans(origin).await {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(zone = %origin, error = %e, "cannot list earlier generations; IXFR starts from now");
-            return Vec::new();
+            return None;
         }
     };
     let mut wanted: Vec<Generation> = plans
@@ -346,12 +397,16 @@ async fn earlier_published(
         .map(|p| p.generation)
         .collect();
     wanted.sort();
-    let keep = wanted.len().saturating_sub(opts.history_versions_max);
-    let mut out = Vec::new();
+    let keep = wanted
+        .len()
+        .saturating_sub(catalog.options().zone(origin).history_versions_max);
     for g in wanted.into_iter().skip(keep) {
         match store.load_plan(origin, g).await {
             Ok(Some(plan)) => match Zone::decode(origin, &plan.body, &plan.hash, &cfg.limits) {
-                Ok(z) => out.push((g, z)),
+                Ok(z) => {
+                    drop(plan);
+                    seed.push(g, z);
+                }
                 Err(e) => {
                     tracing::warn!(zone = %origin, generation = %g, error = %e, "skipping an unreadable earlier generation")
                 }
@@ -362,7 +417,7 @@ async fn earlier_published(
             }
         }
     }
-    out
+    Some(seed)
 }
 
 async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snapshots: &Snapshots) {
@@ -380,6 +435,7 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snap
         snapshots,
     };
     for (zone, _generation, _version) in zones {
+        let started = Instant::now();
         match protocol::converge(store, &target, &zone, cfg).await {
             Ok(ConvergeOutcome::Installed {
                 generation,
@@ -388,6 +444,7 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snap
                 tracing::info!(
                     %zone, %generation, previous = %protocol::OptGen(previous),
                     serial = catalog.serial(&zone).unwrap_or(0),
+                    took = ?started.elapsed(),
                     "serving new generation"
                 );
             }

@@ -69,32 +69,23 @@ impl Snapshots {
         &self.dir
     }
 
-    /// Writes `zone` at `generation` atomically (temporary file, fsync, rename).
-    pub async fn save(&self, generation: Generation, zone: &Zone) -> anyhow::Result<()> {
+    /// Writes `zone` at `generation` atomically (temporary file, fsync, rename), in two
+    /// parts: the body is encoded now, and the returned future hashes and writes it (on tokio's blocking pool) when it is polled, so that it can run
+    /// while the zone itself moves on, e.g. into the catalog's build. Nothing is written
+    /// unless it is polled.
+    pub fn writer(
+        &self,
+        generation: Generation,
+        zone: &Zone,
+    ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static {
         let body = zone.body();
-        let header = Header {
-            zone: zone.origin().clone(),
-            generation,
-            hash: ContentHash::of(&body).to_string(),
-        };
+        let origin = zone.origin().clone();
         let dir = self.dir.clone();
-        let path = dir.join(file_name(zone.origin()));
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            let tmp = path.with_extension("tmp");
-            let mut f = std::fs::File::create(&tmp)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            serde_json::to_writer(&mut f, &header)?;
-            f.write_all(b"\n")?;
-            f.write_all(&body)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("cannot rename {} into place", tmp.display()))?;
-            Ok(())
-        })
-        .await
-        .context("the snapshot writer failed")?
+        async move {
+            tokio::task::spawn_blocking(move || write(&dir, &origin, generation, &body))
+                .await
+                .context("the snapshot writer failed")?
+        }
     }
 
     /// Reads every snapshot, checks and validates it, and installs it into `target`. Returns
@@ -130,6 +121,28 @@ impl Snapshots {
         }
         installed
     }
+}
+
+/// Writes the snapshot of `origin` at `generation` with `body` into `dir`: a temporary file,
+/// synced, then renamed over the old one.
+fn write(dir: &Path, origin: &Name, generation: Generation, body: &[u8]) -> anyhow::Result<()> {
+    let header = Header {
+        zone: origin.clone(),
+        generation,
+        hash: ContentHash::of(body).to_string(),
+    };
+    let path = dir.join(file_name(origin));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = path.with_extension("tmp");
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    serde_json::to_writer(&mut f, &header)?;
+    f.write_all(b"\n")?;
+    f.write_all(body)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)
+        .with_context(|| format!("cannot rename {} into place", tmp.display()))?;
+    Ok(())
 }
 
 fn read(path: &Path, cfg: &GateConfig) -> anyhow::Result<(Generation, Zone)> {

@@ -8,27 +8,33 @@
 //! `Arc` however long it takes, so it is a consistent snapshot even while newer generations
 //! are installed.
 //!
-//! Installing a generation builds the new [`ServedZone`] before taking any lock: the SOA
-//! serial its policy gives (see [`zonegate_core::serial`]), the lookup index, every record
-//! already converted to hickory's form, and the IXFR history: the previous version's history
-//! plus the delta from the previous version to this one. Then, under a mutex that only
-//! installers take, it checks the held generation and swaps in a copy of the map with the new
-//! zone: the "is it newer" check and the write are one step (invariant I1). If another
-//! install got in between, the build is redone against the zone now held, so the history is
-//! always a chain and the serial always grows. Queries never take that mutex.
+//! Installing a generation builds the new [`ServedZone`] before taking any lock, off the
+//! caller's thread: the SOA serial its policy gives (see [`zonegate_core::serial`]), the IXFR
+//! history (the previous version's history plus the delta from the previous version to this
+//! one) and the lookup index. Then, under a mutex that only installers take, it checks the
+//! held generation and swaps in a copy of the map with the new zone: the "is it newer" check
+//! and the write are one step (invariant I1). If another install got in between, the build is
+//! redone against the zone now held, so the history is always a chain and the serial always
+//! grows. Queries never take that mutex.
+//!
+//! What is not needed to answer correctly comes after the swap: the prepared answers of the
+//! fast path are built once the new version is served (its queries take the general path,
+//! which answers the same bytes, until they are set), and the records' hickory form is made on
+//! first use, a run at a time. So a generation is served as soon as its index exists.
 //!
 //! ```text
 //!   install(g, zone) ──▶ serial = next_serial(held serial, policy(g, now))
 //!                        zone' = zone with that serial
 //!                        history = held.history + Delta(held, zone')   (trimmed)
-//!                        index, hickory records
+//!                        index                    ‖ caller's before_swap (snapshot write)
 //!                    ──▶ lock; held still the one built against and older than g? swap : retry
-//!                    ──▶ NOTIFY the zone's secondaries
+//!                    ──▶ NOTIFY the zone's secondaries; free the replaced version
+//!                    ──▶ prepared answers (queries use them from then on)
 //! ```
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use hickory_proto::rr::rdata::NULL;
@@ -75,16 +81,78 @@ pub struct ServedZone {
     /// The served SOA serial, which the policy derived from the generation.
     serial: u32,
     index: ZoneIndex,
-    /// `index.records()` in hickory's form, same order.
-    records: Vec<HRecord>,
+    /// `index.records()` in hickory's form, same order, in runs of [`HICKORY_RUN`] records,
+    /// each converted the first time one of its records is needed (by the general path, a
+    /// transfer or the preparation of the fast answers), so that an install does not wait for
+    /// a million conversions before it can swap.
+    records: Box<[OnceLock<Box<[HRecord]>>]>,
     /// `index.negative_soa()` in hickory's form.
     negative_soa: Option<HRecord>,
     /// Deltas from older served versions up to this one, oldest first, forming a chain.
     history: Vec<Arc<HistoryStep>>,
-    /// Answers prepared in wire form for the UDP hot path; empty for a version that is only
-    /// the base of another's history.
-    fast: FastZone,
+    /// Answers prepared in wire form for the UDP hot path, set once after the zone is
+    /// swapped in; until then every query takes the general path, which answers the same.
+    fast: OnceLock<FastZone>,
     origin_wire_len: usize,
+}
+
+/// Records converted to hickory's form together, on first use.
+const HICKORY_RUN: usize = 64;
+
+/// The prepared answers of a zone whose own are not built yet: none, so the general path
+/// answers everything.
+static NO_FAST: LazyLock<FastZone> = LazyLock::new(FastZone::default);
+
+/// What a new version is built against: the zone content it replaces, with that version's
+/// served serial and IXFR history.
+struct Base<'a> {
+    zone: &'a Zone,
+    serial: u32,
+    history: &'a [Arc<HistoryStep>],
+}
+
+impl ServedZone {
+    fn as_base(&self) -> Base<'_> {
+        Base {
+            zone: self.index.zone(),
+            serial: self.serial,
+            history: &self.history,
+        }
+    }
+}
+
+/// A version that is only the base of another's history: its content, serial and history.
+struct SeedVersion {
+    zone: Zone,
+    serial: u32,
+    history: Vec<Arc<HistoryStep>>,
+}
+
+impl SeedVersion {
+    fn as_base(&self) -> Base<'_> {
+        Base {
+            zone: &self.zone,
+            serial: self.serial,
+            history: &self.history,
+        }
+    }
+}
+
+/// `history` extended with the delta from `previous` to `zone`, and trimmed to the bounds.
+fn extend_history(
+    previous: Option<&Base<'_>>,
+    zone: &Zone,
+    opts: &ZoneOptions,
+) -> Vec<Arc<HistoryStep>> {
+    let mut history = Vec::new();
+    if let Some(prev) = previous {
+        history.extend(prev.history.iter().cloned());
+        let delta = Delta::between(prev.zone, zone);
+        history.push(Arc::new(HistoryStep::new(&delta)));
+    }
+    let lens: Vec<usize> = history.iter().map(|s| s.records.len()).collect();
+    history.drain(..history_start(&lens, opts.history_versions_max, zone.len()));
+    history
 }
 
 impl std::fmt::Debug for ServedZone {
@@ -101,49 +169,58 @@ impl std::fmt::Debug for ServedZone {
 
 impl ServedZone {
     /// Serves `zone` at `generation` with SOA serial `serial`, after `previous` (whose history
-    /// it extends). This is the expensive part of an install.
+    /// it extends). The answers for the prepared path are built later, by
+    /// [`ServedZone::prepare`], once the zone is being served.
     fn build(
         generation: Generation,
         zone: Zone,
         serial: u32,
-        previous: Option<&ServedZone>,
+        previous: Option<&Base<'_>>,
         opts: &ZoneOptions,
-        prepare: bool,
     ) -> Self {
         let zone = with_serial(zone, serial);
-        let mut history = Vec::new();
-        if let Some(prev) = previous {
-            history.extend(prev.history.iter().cloned());
-            let delta = Delta::between(prev.index.zone(), &zone);
-            history.push(Arc::new(HistoryStep::new(&delta)));
-        }
-        let lens: Vec<usize> = history.iter().map(|s| s.records.len()).collect();
-        history.drain(..history_start(&lens, opts.history_versions_max, zone.len()));
+        let history = extend_history(previous, &zone, opts);
         let index = ZoneIndex::new(zone);
-        let records = to_hickory_all(
-            index.records(),
-            crate::fast::build_threads(index.records().len()),
-        );
+        let runs = index.records().len().div_ceil(HICKORY_RUN);
+        let records = (0..runs).map(|_| OnceLock::new()).collect();
         let negative_soa = index.negative_soa().map(to_hickory);
         let origin_wire_len = index.origin().wire_len();
-        let mut served = ServedZone {
+        ServedZone {
             generation,
             serial,
             index,
             records,
             negative_soa,
             history,
-            fast: FastZone::default(),
+            fast: OnceLock::new(),
             origin_wire_len,
-        };
-        if prepare {
-            served.fast = FastZone::build(&served);
         }
-        served
     }
 
+    /// Builds the prepared answers, if they are not built yet. This is the expensive part of
+    /// an install; the zone answers correctly (by the general path) before it is done.
+    fn prepare(&self) {
+        self.fast.get_or_init(|| FastZone::build(self));
+    }
+
+    /// True once the prepared answers are built.
+    pub fn is_prepared(&self) -> bool {
+        self.fast.get().is_some()
+    }
+
+    /// The run of hickory records that holds record `i`, converted on first use.
+    fn run_of(&self, i: usize) -> &[HRecord] {
+        let run = i / HICKORY_RUN;
+        self.records[run].get_or_init(|| {
+            let all = self.index.records();
+            let end = ((run + 1) * HICKORY_RUN).min(all.len());
+            all[run * HICKORY_RUN..end].iter().map(to_hickory).collect()
+        })
+    }
+
+    /// The prepared answers; none (everything goes to the general path) until they are built.
     pub(crate) fn fast(&self) -> &FastZone {
-        &self.fast
+        self.fast.get().unwrap_or(&NO_FAST)
     }
 
     /// The length of the origin's wire form.
@@ -178,11 +255,12 @@ impl ServedZone {
 
     /// The hickory form of `index().records()[i]`.
     pub(crate) fn hickory_record(&self, i: usize) -> &HRecord {
-        &self.records[i]
+        &self.run_of(i)[i % HICKORY_RUN]
     }
 
-    pub(crate) fn hickory_records(&self) -> &[HRecord] {
-        &self.records
+    /// The hickory form of every record of `index().records()`, in order.
+    pub(crate) fn hickory_records(&self) -> impl Iterator<Item = &HRecord> + '_ {
+        (0..self.records.len()).flat_map(move |run| self.run_of(run * HICKORY_RUN).iter())
     }
 
     pub(crate) fn hickory_negative_soa(&self) -> Option<&HRecord> {
@@ -202,27 +280,6 @@ impl ServedZone {
 /// A core name as a hickory name. Core names are valid wire names, so this cannot fail.
 pub(crate) fn to_hickory_name(name: &Name) -> HName {
     HName::from_labels(name.labels()).expect("a core name is a valid wire name")
-}
-
-/// `records` as hickory records, in order, converted by `threads` threads each taking a run.
-fn to_hickory_all(records: &[Record], threads: usize) -> Vec<HRecord> {
-    if threads <= 1 || records.is_empty() {
-        return records.iter().map(to_hickory).collect();
-    }
-    // Filled in place: each thread overwrites its run of placeholders.
-    let placeholder = HRecord::from_rdata(HName::root(), 0, RData::NULL(NULL::new()));
-    let mut out = vec![placeholder; records.len()];
-    let run = records.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        for (dst, src) in out.chunks_mut(run).zip(records.chunks(run)) {
-            s.spawn(move || {
-                for (d, r) in dst.iter_mut().zip(src) {
-                    *d = to_hickory(r);
-                }
-            });
-        }
-    });
-    out
 }
 
 /// A core record as a hickory record. The rdata is decoded with hickory's decoder so that
@@ -270,8 +327,7 @@ struct Zones {
 }
 
 impl Zones {
-    fn with(&self, zone: ServedZone) -> Zones {
-        let zone = Arc::new(zone);
+    fn with(&self, zone: Arc<ServedZone>) -> Zones {
         let mut by_name = self.by_name.clone();
         by_name.insert(zone.origin().clone(), zone.clone());
         let by_wire = by_name
@@ -413,12 +469,13 @@ impl Catalog {
     }
 
     /// Puts a ready zone in place if it is newer than what is held and what is held is still
-    /// `built_on`, the zone it was built against.
+    /// `built_on`, the zone it was built against. Returns the zone as served and the zone set
+    /// it replaced.
     fn swap_in(
         &self,
         served: ServedZone,
         built_on: Option<&Arc<ServedZone>>,
-    ) -> Result<(), SwapRefused> {
+    ) -> Result<(Arc<ServedZone>, Arc<Zones>), SwapRefused> {
         let _guard = self
             .install
             .lock()
@@ -436,8 +493,9 @@ impl Catalog {
         if !same {
             return Err(SwapRefused::Moved(Box::new(served)));
         }
-        self.zones.store(Arc::new(current.with(served)));
-        Ok(())
+        let served = Arc::new(served);
+        self.zones.store(Arc::new(current.with(served.clone())));
+        Ok((served, current))
     }
 
     /// Installs `zone` at `generation`, as [`Target::install`] does. When the catalog holds
@@ -449,7 +507,53 @@ impl Catalog {
         &self,
         generation: Generation,
         zone: Zone,
-        older: Vec<(Generation, Zone)>,
+        mut older: Vec<(Generation, Zone)>,
+    ) -> Result<(), Generation> {
+        let seed = self.history_seed(zone.origin()).map(|mut seed| {
+            older.sort_by_key(|(g, _)| *g);
+            let keep = older.len().saturating_sub(seed.opts.history_versions_max);
+            for (g, z) in older.into_iter().skip(keep) {
+                seed.push(g, z);
+            }
+            seed
+        });
+        self.install_after(generation, zone, seed, std::future::ready(()))
+            .await
+    }
+
+    /// A seed for the IXFR history of `origin`'s first install, or `None` if that install
+    /// would not use one: the zone's serial policy does not give every generation a fixed
+    /// serial, or it keeps no history.
+    pub fn history_seed(&self, origin: &Name) -> Option<HistorySeed> {
+        let opts = self.options.zone(origin);
+        (opts.serial_policy.is_deterministic() && opts.history_versions_max > 0).then(|| {
+            HistorySeed {
+                origin: origin.clone(),
+                opts: opts.clone(),
+                now_s: now_s(),
+                newest: None,
+            }
+        })
+    }
+
+    /// [`Catalog::install_with_history`] with the earlier generations already folded into
+    /// `seed` (used only if the catalog holds nothing for the zone yet, and only the part
+    /// below `generation`), swapping only once `before_swap` has completed too; it runs while
+    /// the zone is built. The server writes its last-good snapshot there, so that the file is
+    /// in place before the generation is served, without adding its time to the install's.
+    ///
+    /// The steps, all off the thread that calls this (on tokio's blocking pool when there is
+    /// a runtime): build the version (serial, IXFR history, lookup index), swap it in, NOTIFY
+    /// the secondaries, and then prepare the fast answers, which queries use from the moment
+    /// they are ready; until then the general path answers them, with the same bytes. The
+    /// replaced version is freed on that thread too, never on a thread answering queries.
+    /// Returns once the fast answers are ready.
+    pub async fn install_after(
+        &self,
+        generation: Generation,
+        zone: Zone,
+        seed: Option<HistorySeed>,
+        before_swap: impl std::future::Future<Output = ()>,
     ) -> Result<(), Generation> {
         // Cheap early refusal, so a stale install does not pay for the index. The check that
         // counts is the one in `swap_in`, under the install lock.
@@ -458,31 +562,54 @@ impl Catalog {
         }
         let origin = zone.origin().clone();
         let opts = self.options.zone(&origin).clone();
-        let now_s = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now_s = now_s();
         let mut zone = zone;
-        let mut older = Some(older);
+        let mut seed = seed.filter(|s| s.origin == origin);
+        let mut before_swap = std::pin::pin!(before_swap);
+        let mut waited = false;
         loop {
             let previous = self.zones.load().by_name.get(&origin).cloned();
-            let seed = match (&previous, opts.serial_policy.is_deterministic()) {
-                (None, true) => older.take().unwrap_or_default(),
-                _ => Vec::new(),
-            };
-            let (prev, o, origin_of_seed) = (previous.clone(), opts.clone(), origin.clone());
-            let served = blocking(move || {
-                let seeded = seed_history(&origin_of_seed, generation, seed, &o, now_s);
-                let base = prev.as_deref().or(seeded.as_ref());
+            let seeded = match &previous {
+                None => seed.take().and_then(|s| s.newest),
+                Some(_) => None,
+            }
+            .filter(|(g, _)| *g < generation)
+            .map(|(_, version)| version);
+            let (prev, o) = (previous.clone(), opts.clone());
+            let build = blocking(move || {
+                let started = Instant::now();
+                let base = prev
+                    .as_deref()
+                    .map(ServedZone::as_base)
+                    .or(seeded.as_ref().map(SeedVersion::as_base));
                 let candidate = o.serial_policy.candidate(generation, now_s);
-                let serial = next_serial(base.map(|p| p.serial), candidate);
-                ServedZone::build(generation, zone, serial, base, &o, true)
-            })
-            .await;
+                let serial = next_serial(base.as_ref().map(|p| p.serial), candidate);
+                let served = ServedZone::build(generation, zone, serial, base.as_ref(), &o);
+                (served, started.elapsed())
+            });
+            let (served, took) = if waited {
+                build.await
+            } else {
+                waited = true;
+                let (built, ()) = tokio::join!(build, before_swap.as_mut());
+                built
+            };
             let soa = to_hickory(served.index.zone().soa_record());
             match self.swap_in(served, previous.as_ref()) {
-                Ok(()) => {
+                Ok((served, replaced)) => {
+                    drop(previous);
                     self.notifier.notify(&origin, generation, soa, &opts.notify);
+                    let swapped = Instant::now();
+                    blocking(move || {
+                        free(replaced, &origin);
+                        served.prepare();
+                        tracing::debug!(
+                            zone = %served.origin(), generation = %served.generation,
+                            build = ?took, prepare = ?swapped.elapsed(),
+                            "installed; prepared answers ready"
+                        );
+                    })
+                    .await;
                     return Ok(());
                 }
                 Err(SwapRefused::Held(held)) => return Err(held),
@@ -492,34 +619,90 @@ impl Catalog {
     }
 }
 
-/// The newest of `older` generations below `generation` as a served zone whose history chains
-/// through the others, or `None` if there are none.
-fn seed_history(
-    origin: &Name,
-    generation: Generation,
-    mut older: Vec<(Generation, Zone)>,
-    opts: &ZoneOptions,
+/// Frees `replaced`, the zone set an install replaced, and with it the version of `origin` it
+/// held, here rather than on whichever query thread happens to drop the last reference: a
+/// large zone takes a while to free. A query or transfer still using that version keeps it;
+/// this waits a little for queries to finish, and a transfer frees it when it ends.
+fn free(replaced: Arc<Zones>, origin: &Name) {
+    let Some(mut old) = replaced.by_name.get(origin).cloned() else {
+        return;
+    };
+    drop(replaced);
+    for _ in 0..FREE_WAIT_STEPS {
+        match Arc::try_unwrap(old) {
+            Ok(zone) => {
+                drop(zone);
+                return;
+            }
+            Err(shared) => old = shared,
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// How many milliseconds [`free`] waits for the queries still reading a replaced version.
+const FREE_WAIT_STEPS: usize = 200;
+
+/// Earlier published generations of one zone, folded one at a time, oldest first, into the
+/// IXFR history a server's first install of the zone starts from (see
+/// [`Catalog::history_seed`]). It holds one version's content at a time however many are
+/// added, and builds only what the history needs: no lookup index, no prepared answers.
+pub struct HistorySeed {
+    origin: Name,
+    opts: ZoneOptions,
     now_s: u64,
-) -> Option<ServedZone> {
-    older.retain(|(g, z)| *g < generation && z.origin() == origin);
-    older.sort_by_key(|(g, _)| *g);
-    let keep = older.len().saturating_sub(opts.history_versions_max);
-    let mut served: Option<ServedZone> = None;
-    for (g, z) in older.into_iter().skip(keep) {
+    /// The newest generation added, with the history leading up to it.
+    newest: Option<(Generation, SeedVersion)>,
+}
+
+impl std::fmt::Debug for HistorySeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HistorySeed({} up to {:?})",
+            self.origin,
+            self.newest.as_ref().map(|(g, _)| *g)
+        )
+    }
+}
+
+impl HistorySeed {
+    /// Adds `zone` at `generation` as the newest version. A generation not newer than the
+    /// newest one added, or of another zone, is ignored.
+    pub fn push(&mut self, generation: Generation, zone: Zone) {
+        if *zone.origin() != self.origin
+            || self.newest.as_ref().is_some_and(|(g, _)| *g >= generation)
+        {
+            return;
+        }
+        let previous = self.newest.take().map(|(_, v)| v);
         let serial = next_serial(
-            served.as_ref().map(|s| s.serial),
-            opts.serial_policy.candidate(g, now_s),
+            previous.as_ref().map(|v| v.serial),
+            self.opts.serial_policy.candidate(generation, self.now_s),
         );
-        served = Some(ServedZone::build(
-            g,
-            z,
-            serial,
-            served.as_ref(),
-            opts,
-            false,
+        let zone = with_serial(zone, serial);
+        let history = extend_history(
+            previous.as_ref().map(SeedVersion::as_base).as_ref(),
+            &zone,
+            &self.opts,
+        );
+        self.newest = Some((
+            generation,
+            SeedVersion {
+                zone,
+                serial,
+                history,
+            },
         ));
     }
-    served
+}
+
+/// Seconds since the Unix epoch, for the serial policies that use the time.
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl Target for Catalog {
@@ -637,29 +820,63 @@ mod tests {
         }
     }
 
-    /// Converting in runs on several threads gives the same records in the same order.
-    #[test]
-    fn conversion_in_parallel_keeps_the_order() {
-        let records: Vec<Record> = (0..1000u32)
-            .map(|i| {
-                let [_, a, b, c] = i.to_be_bytes();
-                let owner = format!("h{i}.example.");
-                match i % 3 {
-                    0 => rec(&owner, RType::A, Box::new([10, a, b, c])),
-                    1 => rec(&owner, RType::NS, wire("ns.example.")),
-                    _ => rec(&owner, RType(65280), Box::new([a, b, c])),
-                }
-            })
-            .collect();
-        let one = to_hickory_all(&records, 1);
-        assert_eq!(one.len(), records.len());
-        for threads in [2, 3, 7, 2000] {
-            assert!(
-                to_hickory_all(&records, threads) == one,
-                "{threads} threads"
-            );
+    /// The hickory records converted on demand, in runs, are the records converted one by
+    /// one, in the same order, however they are first reached; and the zone answers (by the
+    /// general path) before its prepared answers exist.
+    #[tokio::test]
+    async fn records_are_converted_on_demand_in_order() {
+        let soa = Soa {
+            mname: n("ns.example."),
+            rname: n("h.example."),
+            serial: 1,
+            refresh: 1,
+            retry: 1,
+            expire: 1,
+            minimum: 1,
+        };
+        let mut records = vec![
+            rec("example.", RType::SOA, soa.to_rdata()),
+            rec("example.", RType::NS, wire("ns.other.")),
+        ];
+        for i in 0..1000u32 {
+            let [_, a, b, c] = i.to_be_bytes();
+            let owner = format!("h{i}.example.");
+            records.push(match i % 3 {
+                0 => rec(&owner, RType::A, Box::new([10, a, b, c])),
+                1 => rec(&owner, RType::NS, wire("ns.other.")),
+                _ => rec(&owner, RType(65280), Box::new([a, b, c])),
+            });
         }
-        assert!(to_hickory_all(&[], 4).is_empty());
+        let zone = zonegate_core::validate::validate(
+            zonegate_core::ParsedZone {
+                origin: n("example."),
+                records,
+            },
+            &zonegate_core::Limits::default(),
+        )
+        .unwrap();
+        let one_by_one: Vec<HRecord> = zone.records().iter().map(to_hickory).collect();
+        let built = ServedZone::build(Generation(1), zone, 1, None, &ZoneOptions::default());
+        assert!(!built.is_prepared());
+        let mut query = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        n("h0.example.").write_wire(&mut query);
+        query.extend_from_slice(&[0, 1, 0, 1]);
+        let q = Question::parse(&query).unwrap();
+        let mut out = Vec::new();
+        assert!(!crate::fast::answer(&built, &query, &q, &mut out));
+        // Reached out of order first: the last record, one in the middle, then all.
+        let last = one_by_one.len() - 1;
+        assert!(*built.hickory_record(last) == one_by_one[last]);
+        assert!(*built.hickory_record(HICKORY_RUN + 3) == one_by_one[HICKORY_RUN + 3]);
+        let all: Vec<&HRecord> = built.hickory_records().collect();
+        assert_eq!(all.len(), one_by_one.len());
+        for (i, (a, b)) in all.iter().zip(&one_by_one).enumerate() {
+            assert!(*a == b, "record {i}");
+        }
+        built.prepare();
+        assert!(built.is_prepared());
+        assert!(crate::fast::answer(&built, &query, &q, &mut out));
+        assert_eq!(out[..2], [0x12, 0x34]);
     }
 
     fn zone(serial: u32) -> Zone {
@@ -684,6 +901,64 @@ mod tests {
             &zonegate_core::Limits::default(),
         )
         .unwrap()
+    }
+
+    /// A history seed folds earlier generations one at a time, ignores those that are not
+    /// newer or of another zone, and the first install chains its history through them.
+    #[tokio::test]
+    async fn a_history_seed_chains_the_first_install() {
+        // Enough records that the history bound (no more records than the zone) keeps all.
+        let zone = |serial: u32| {
+            let mut records = zone(serial).records().to_vec();
+            for i in 0..20u8 {
+                records.push(rec(
+                    &format!("h{i}.example."),
+                    RType::A,
+                    Box::new([10, 0, 0, i]),
+                ));
+            }
+            zonegate_core::validate::validate(
+                zonegate_core::ParsedZone {
+                    origin: n("example."),
+                    records,
+                },
+                &zonegate_core::Limits::default(),
+            )
+            .unwrap()
+        };
+        let catalog = Catalog::new("seed");
+        let origin = n("example.");
+        let mut seed = catalog.history_seed(&origin).unwrap();
+        seed.push(Generation(2), zone(2));
+        seed.push(Generation(1), zone(1));
+        seed.push(Generation(2), zone(2));
+        seed.push(Generation(4), zone(4));
+        catalog
+            .install_after(Generation(6), zone(6), Some(seed), std::future::ready(()))
+            .await
+            .unwrap();
+        let served = catalog.get(&origin).unwrap();
+        assert_eq!(served.history_serials(), vec![2, 4, 6]);
+        assert!(served.is_prepared());
+        // A seed is used only by a first install, and only below the installed generation.
+        let mut seed = catalog.history_seed(&origin).unwrap();
+        seed.push(Generation(7), zone(7));
+        catalog
+            .install_after(Generation(8), zone(8), Some(seed), std::future::ready(()))
+            .await
+            .unwrap();
+        assert_eq!(
+            catalog.get(&origin).unwrap().history_serials(),
+            vec![2, 4, 6, 8]
+        );
+        let fresh = Catalog::new("seed2");
+        let mut seed = fresh.history_seed(&origin).unwrap();
+        seed.push(Generation(9), zone(9));
+        fresh
+            .install_after(Generation(5), zone(5), Some(seed), std::future::ready(()))
+            .await
+            .unwrap();
+        assert_eq!(fresh.get(&origin).unwrap().history_serials(), vec![5]);
     }
 
     /// Installers race with generations in opposite orders: the held generation only ever

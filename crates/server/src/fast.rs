@@ -28,6 +28,9 @@
 //! query types (AXFR, IXFR, ANY, OPT...), EDNS other than a bare version-0 OPT record, names
 //! that are not prepared (wildcard synthesis, DNAME substitution, names below a cut that do
 //! not exist), and answers that would be truncated differently for the client's payload size.
+//!
+//! Over TCP ([`answer_tcp`]) nothing is truncated: the same tails serve where they were not
+//! truncated, and the answer is appended with its length prefix to the connection's output.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault};
@@ -523,6 +526,8 @@ pub(crate) struct Question {
     end: usize,
     /// The payload size the response may use, if the query has EDNS.
     edns: Option<u16>,
+    /// Asked over TCP ([`Question::parse_tcp`]): answered by [`answer_tcp`].
+    tcp: bool,
 }
 
 impl Question {
@@ -548,6 +553,7 @@ impl Question {
             qtype: 0,
             end: 0,
             edns: None,
+            tcp: false,
         };
         let mut at = HEADER;
         loop {
@@ -590,11 +596,23 @@ impl Question {
         }
         (at == query.len()).then_some(q)
     }
+
+    /// [`Question::parse`] for a query that came over TCP (the message without its length
+    /// prefix): [`answer`] then appends the TCP response, as [`answer_tcp`] says.
+    pub(crate) fn parse_tcp(query: &[u8]) -> Option<Question> {
+        let mut q = Question::parse(query)?;
+        q.tcp = true;
+        Some(q)
+    }
 }
 
 /// Writes the prepared response to `query` (parsed as `q`) from `zone` into `out`. False if
-/// there is none, and `out` is then unspecified.
+/// there is none, and `out` is then unspecified. A question parsed by [`Question::parse_tcp`]
+/// is answered by [`answer_tcp`] instead, which appends.
 pub(crate) fn answer(zone: &ServedZone, query: &[u8], q: &Question, out: &mut Vec<u8>) -> bool {
+    if q.tcp {
+        return answer_tcp(zone, query, q, out);
+    }
     let Some((plain, edns)) = zone.fast().find(zone, q.name(), q.qtype) else {
         return false;
     };
@@ -632,6 +650,64 @@ pub(crate) fn answer(zone: &ServedZone, query: &[u8], q: &Question, out: &mut Ve
         }
         let class = out.len() - 8;
         out[class..class + 2].copy_from_slice(&payload.to_be_bytes());
+    }
+    true
+}
+
+/// Appends the prepared TCP response to `query` (parsed as `q`) from `zone` to `out`, with
+/// its two-octet length prefix (RFC 1035 §4.2.2). False if there is none, and `out` is then
+/// as it was.
+///
+/// Over TCP the general path truncates nothing (`tcp.rs` encodes up to 65535 octets) and
+/// answers EDNS with the same OPT record as over UDP: version 0, no flags, the client's
+/// payload size clamped to 512..=[`UDP_PAYLOAD_MAX`], last in the additional section. So the
+/// response is the untruncated one with that OPT record or without one, and only a tail that
+/// was not truncated serves: the one without EDNS (the OPT record appended for an EDNS query,
+/// as over UDP), else the EDNS one (whose OPT record ends it; its payload set to the
+/// client's, or the record taken off for a query without EDNS). If both were truncated, the
+/// answer is larger than any prepared one and the general path makes it.
+pub(crate) fn answer_tcp(zone: &ServedZone, query: &[u8], q: &Question, out: &mut Vec<u8>) -> bool {
+    let Some((plain, edns)) = zone.fast().find(zone, q.name(), q.qtype) else {
+        return false;
+    };
+    let (t, has_opt) = if plain[0] & TC == 0 {
+        (plain, false)
+    } else {
+        match edns {
+            Some(e) if e[0] & TC == 0 => (e, true),
+            _ => return false,
+        }
+    };
+    let body = &t[12..12 + u16_at(t, 10) as usize];
+    let sections = if has_opt {
+        // The OPT record the EDNS tail was prepared with, which was not truncated away.
+        match body.len().checked_sub(OPT_LEN) {
+            Some(end) if body[end..end + 3] == [0, 0, 41] => &body[..end],
+            _ => return false,
+        }
+    } else {
+        body
+    };
+    let (Some(ar), Ok(len)) = (
+        u16::from_be_bytes([t[8], t[9]])
+            .checked_sub(u16::from(has_opt))
+            .and_then(|ar| ar.checked_add(u16::from(q.edns.is_some()))),
+        u16::try_from(q.end + sections.len() + if q.edns.is_some() { OPT_LEN } else { 0 }),
+    ) else {
+        return false;
+    };
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&query[0..2]);
+    out.push(t[0] | (query[2] & 0x01));
+    out.push(t[1] | (query[3] & 0x10));
+    out.extend_from_slice(&t[2..8]);
+    out.extend_from_slice(&ar.to_be_bytes());
+    out.extend_from_slice(&query[HEADER..q.end]);
+    out.extend_from_slice(sections);
+    if let Some(payload) = q.edns {
+        out.extend_from_slice(&[0, 0, 41]);
+        out.extend_from_slice(&payload.to_be_bytes());
+        out.extend_from_slice(&[0; 6]);
     }
     true
 }
@@ -883,9 +959,9 @@ mod size_tests {
         );
         println!(
             "hickory records: {} × {} octets = {:.1} MB; core record {} octets, name {} octets",
-            served.hickory_records().len(),
+            served.hickory_records().count(),
             std::mem::size_of::<hickory_proto::rr::Record>(),
-            mb(std::mem::size_of_val(served.hickory_records())),
+            mb(served.hickory_records().count() * std::mem::size_of::<hickory_proto::rr::Record>()),
             std::mem::size_of::<Record>(),
             std::mem::size_of::<Name>(),
         );

@@ -3,8 +3,8 @@
 //! Every Ferret zone is installed through the product path (`zonefile::parse`, `validate`,
 //! `Catalog::install`). Then each case's query, and queries for random names and types of the
 //! zone, are asked in several forms (mixed case, RD and CD, with and without EDNS, payload
-//! sizes from 512 up, DO) of both paths: whenever the prepared path answers, its response
-//! must be exactly the general path's.
+//! sizes from 512 up, DO) of both paths, over UDP and over TCP: whenever the prepared path
+//! answers, its response must be exactly the general path's.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,12 +20,14 @@ use zonegate_core::zonefile::parse;
 use zonegate_core::{Limits, Name};
 
 use crate::fast::Question;
+use crate::tcp::encode_tcp;
 use crate::udp::{encode_udp, general};
 use crate::{Catalog, Handler};
 
-/// Collects the responses the general path sends.
+/// Collects the responses the general path sends, encoded as the UDP loop does, or as the
+/// TCP loop does (with the length prefix) if the flag is set.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Vec<u8>>>>);
+struct Capture(Arc<Mutex<Vec<Vec<u8>>>>, bool);
 
 #[async_trait::async_trait]
 impl ResponseHandler for Capture {
@@ -41,7 +43,11 @@ impl ResponseHandler for Capture {
         >,
     ) -> Result<ResponseInfo, NetError> {
         let header = *response.metadata();
-        let (bytes, _) = encode_udp(response);
+        let bytes = if self.1 {
+            encode_tcp(response)?.0
+        } else {
+            encode_udp(response).0
+        };
         self.0.lock().unwrap().push(bytes);
         Ok(ResponseInfo::from(hickory_proto::op::Header {
             metadata: header,
@@ -135,6 +141,10 @@ struct Counts {
     referral: usize,
     edns: usize,
     truncated: usize,
+    tcp_prepared: usize,
+    tcp_general: usize,
+    /// Prepared TCP answers longer than the 512 octets of a UDP answer without EDNS.
+    tcp_long: usize,
 }
 
 fn data_path() -> PathBuf {
@@ -179,6 +189,47 @@ async fn compare(handler: &Handler, query: &[u8], counts: &mut Counts, what: &st
     counts.truncated += usize::from(out[2] & 0x02 != 0);
 }
 
+/// [`compare`] over TCP: the prepared answer appended to what is pending, with its length
+/// prefix, against what the TCP loop's general path writes.
+async fn compare_tcp(handler: &Handler, query: &[u8], counts: &mut Counts, what: &str) {
+    let pending = [0xA5, 0x5A, 0x00];
+    let mut out = pending.to_vec();
+    let prepared = Question::parse_tcp(query)
+        .filter(|q| handler.catalog().prepared_answer(query, q, &mut out))
+        .is_some();
+    assert_eq!(out[..3], pending, "{what}: what was pending changed");
+    if !prepared {
+        assert_eq!(out.len(), 3, "{what}: a declined TCP answer left octets");
+        counts.tcp_general += 1;
+        return;
+    }
+    let capture = Capture(Arc::default(), true);
+    let peer: SocketAddr = "192.0.2.53:5353".parse().unwrap();
+    crate::tcp::general(handler, query, peer, capture.clone())
+        .await
+        .unwrap();
+    let sent = capture.0.lock().unwrap().clone();
+    assert_eq!(
+        sent.len(),
+        1,
+        "{what}: the general path sent {sent:?} over TCP"
+    );
+    assert_eq!(
+        out[3..],
+        sent[0][..],
+        "{what}: prepared (left) and general (right) differ over TCP for query {query:?}"
+    );
+    assert_eq!(out[7] & 0x02, 0, "{what}: a TCP answer is truncated");
+    counts.tcp_prepared += 1;
+    counts.tcp_long += usize::from(out.len() - 5 > 512);
+}
+
+/// Both comparisons.
+async fn compare_both(handler: &Handler, query: &[u8], counts: &mut Counts, what: &str) {
+    compare(handler, query, counts, what).await;
+    compare_tcp(handler, query, counts, what).await;
+}
+
 #[tokio::test]
 async fn prepared_answers_are_the_general_paths_byte_for_byte() {
     let path = data_path();
@@ -219,7 +270,7 @@ async fn prepared_answers_are_the_general_paths_byte_for_byte() {
                 case: 0,
             };
             let what = format!("zone {id} {qname} {qtype}");
-            compare(
+            compare_both(
                 &handler,
                 &query_bytes(&qname, qtype, plain),
                 &mut counts,
@@ -229,7 +280,7 @@ async fn prepared_answers_are_the_general_paths_byte_for_byte() {
             for _ in 0..6 {
                 let f = random_form(&mut rng);
                 let what = format!("{what} {f:?}");
-                compare(&handler, &query_bytes(&qname, qtype, f), &mut counts, &what).await;
+                compare_both(&handler, &query_bytes(&qname, qtype, f), &mut counts, &what).await;
             }
         }
 
@@ -247,7 +298,7 @@ async fn prepared_answers_are_the_general_paths_byte_for_byte() {
             let qtype = TYPES[rng.below(TYPES.len())];
             let f = random_form(&mut rng);
             let what = format!("zone {id} random {name} {qtype} {f:?}");
-            compare(&handler, &query_bytes(&name, qtype, f), &mut counts, &what).await;
+            compare_both(&handler, &query_bytes(&name, qtype, f), &mut counts, &what).await;
         }
     }
     // Answers around the truncation limits: RRsets of every size up to past 1232 octets.
@@ -285,7 +336,7 @@ async fn prepared_answers_are_the_general_paths_byte_for_byte() {
                     case: rng.next(),
                 };
                 let what = format!("{name} {qtype} {f:?}");
-                compare(&handler, &query_bytes(&name, qtype, f), &mut counts, &what).await;
+                compare_both(&handler, &query_bytes(&name, qtype, f), &mut counts, &what).await;
             }
         }
     }
@@ -298,6 +349,10 @@ async fn prepared_answers_are_the_general_paths_byte_for_byte() {
         assert!(n > 1000, "{counts:?}");
     }
     assert!(counts.truncated >= 20, "{counts:?}");
+    // Over TCP too, and with answers no UDP answer without EDNS could carry.
+    assert!(counts.tcp_prepared > counts.tcp_general, "{counts:?}");
+    assert!(counts.tcp_general > 1000, "{counts:?}");
+    assert!(counts.tcp_long >= 20, "{counts:?}");
 }
 
 /// Queries the prepared path must leave to the general path.
@@ -316,9 +371,14 @@ async fn unusual_queries_take_the_general_path() {
         edns: None,
         case: 0,
     };
+    // The answer is small: the prepared path takes a query over UDP exactly when over TCP.
     let prepared = |q: &[u8]| {
         let mut out = Vec::new();
-        Question::parse(q).is_some_and(|p| catalog.prepared_answer(q, &p, &mut out))
+        let udp = Question::parse(q).is_some_and(|p| catalog.prepared_answer(q, &p, &mut out));
+        out.clear();
+        let tcp = Question::parse_tcp(q).is_some_and(|p| catalog.prepared_answer(q, &p, &mut out));
+        assert_eq!(udp, tcp, "{q:?}");
+        udp
     };
     let good = query_bytes(&ns, 1, base);
     assert!(prepared(&good));

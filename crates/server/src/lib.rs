@@ -38,7 +38,7 @@ mod tsig;
 mod udp;
 mod xfr;
 
-pub use catalog::{Catalog, ServedZone};
+pub use catalog::{Catalog, HistorySeed, ServedZone};
 pub use handler::{Handler, UDP_PAYLOAD_MAX};
 pub use options::{
     AddressMatch, AddressMatchError, ServerOptions, TsigAlgorithm, TsigKey, TsigKeyError,
@@ -191,6 +191,18 @@ async fn bind_ephemeral(
     Err(last.expect("at least one attempt"))
 }
 
+/// Stops the UDP loops on `sockets` when dropped.
+struct StopUdp {
+    sockets: Vec<Arc<std::net::UdpSocket>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for StopUdp {
+    fn drop(&mut self) {
+        udp::stop_all(&self.sockets, &self.stop);
+    }
+}
+
 /// Binds UDP and TCP on every address in `listen` and answers from `catalog` until `shutdown`
 /// completes, then stops accepting and waits for the listeners to finish.
 pub async fn serve(
@@ -215,6 +227,12 @@ pub async fn serve_on(
     let rt = tokio::runtime::Handle::current();
     let udp_sockets: Vec<Arc<std::net::UdpSocket>> =
         listeners.udp.into_iter().flatten().map(Arc::new).collect();
+    // The UDP loops are threads the runtime waits for when it shuts down: stop them if this
+    // future is dropped before it completes, too.
+    let _stop_udp_on_drop = StopUdp {
+        sockets: udp_sockets.clone(),
+        stop: stop_udp.clone(),
+    };
     for socket in udp_sockets.iter().cloned() {
         let (handler, rt, stop) = (handler.clone(), rt.clone(), stop_udp.clone());
         udp_loops.spawn_blocking(move || udp::run(socket, handler, rt, stop));

@@ -9,6 +9,13 @@
 //! that reads slowly slows down only its own transfer. Requests on one connection are answered
 //! in order, one at a time, like hickory's loop does.
 //!
+//! A connection reads into one reused buffer as much as the client has sent and answers every
+//! complete message in it before reading again. Ordinary queries are answered from the
+//! prepared answers ([`crate::fast::answer_tcp`]: the same bytes the general path would
+//! write), appended to one output buffer that is written once per batch; anything else goes
+//! to the general path ([`general`], hickory's decoder, the handler and [`encode_tcp`]), after
+//! the prepared answers before it have been written, so the answers leave in request order.
+//!
 //! Every wait is bounded: reading a request by [`crate::TCP_IDLE_TIMEOUT`], writing a response
 //! by [`TCP_WRITE_TIMEOUT`], and the number of open connections by [`TCP_CONNECTIONS_MAX`].
 
@@ -29,7 +36,9 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
+use crate::fast::Question;
 use crate::handler::Handler;
 
 /// Longest a single response write may take before the connection is closed.
@@ -86,49 +95,136 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Octets a connection reads at once at first; the buffer grows to hold a longer message,
+/// up to 2 + 65535.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Prepared answers pending on a connection are written once they reach this many octets,
+/// even in the middle of a batch.
+const OUT_FLUSH: usize = 64 * 1024;
+
 async fn connection(stream: TcpStream, peer: SocketAddr, handler: Handler, idle: Duration) {
     let _ = stream.set_nodelay(true);
     let (mut reader, writer) = stream.into_split();
     let responder = TcpResponder {
         writer: Arc::new(Mutex::new(writer)),
     };
+    let catalog = handler.catalog().clone();
+    // Octets read and not yet answered are `buf[start..end]`; every complete message there
+    // is answered, in order, before the next read.
+    let mut buf = vec![0u8; READ_CHUNK];
+    let (mut start, mut end) = (0, 0);
+    // Prepared answers not yet written, each with its length prefix.
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    // A request's length must arrive within `idle` of the previous answer, and its body
+    // within `idle` of its length, as with one timed read for each.
+    let mut deadline = Instant::now() + idle;
     loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(idle, reader.read_exact(&mut len)).await {
-            Ok(Ok(_)) => {}
-            _ => return,
-        }
-        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        match tokio::time::timeout(idle, reader.read_exact(&mut body)).await {
-            Ok(Ok(_)) => {}
-            _ => return,
-        }
-        if body.len() < 12 {
-            // Not even a header: nothing to answer.
-            return;
-        }
-        let request = match Request::from_bytes(body.clone(), peer, Protocol::Tcp) {
-            Ok(r) => r,
-            Err(error) => {
-                tracing::debug!(%peer, %error, "undecodable DNS message over TCP");
-                if form_error(&body, responder.clone()).await.is_err() {
+        let mut answered = false;
+        while end - start >= 2 {
+            let len = usize::from(u16::from_be_bytes([buf[start], buf[start + 1]]));
+            if end - start < 2 + len {
+                break;
+            }
+            let body = &buf[start + 2..start + 2 + len];
+            start += 2 + len;
+            answered = true;
+            if body.len() < 12 {
+                // Not even a header: nothing to answer.
+                let _ = flush(&responder.writer, &mut out).await;
+                return;
+            }
+            if let Some(q) = Question::parse_tcp(body)
+                && catalog.prepared_answer(body, &q, &mut out)
+            {
+                if out.len() >= OUT_FLUSH && flush(&responder.writer, &mut out).await.is_err() {
                     return;
                 }
                 continue;
             }
-        };
-        if request.metadata.message_type == hickory_proto::op::MessageType::Response {
-            // Never answer a response (reflection).
-            continue;
+            // The general path writes its own answers: the ones before it go first.
+            if flush(&responder.writer, &mut out).await.is_err()
+                || general(&handler, body, peer, responder.clone())
+                    .await
+                    .is_err()
+            {
+                return;
+            }
         }
-        handler
-            .handle_request::<_, TokioTime>(&request, responder.clone())
-            .await;
+        if flush(&responder.writer, &mut out).await.is_err() {
+            return;
+        }
+        let had_len = end - start >= 2;
+        buf.copy_within(start..end, 0);
+        end -= start;
+        start = 0;
+        if answered {
+            deadline = Instant::now() + idle;
+        }
+        // Room for the whole of a message whose length is known; `end` is then below it, so
+        // the read below never gets an empty buffer.
+        if end >= 2 {
+            let need = 2 + usize::from(u16::from_be_bytes([buf[0], buf[1]]));
+            if buf.len() < need {
+                buf.resize(need, 0);
+            }
+        }
+        match tokio::time::timeout_at(deadline, reader.read(&mut buf[end..])).await {
+            Ok(Ok(n)) if n > 0 => end += n,
+            _ => return,
+        }
+        if !had_len && end >= 2 {
+            deadline = Instant::now() + idle;
+        }
     }
 }
 
+/// Writes the pending prepared answers in `out`, if any, and empties it.
+async fn flush(writer: &Mutex<OwnedWriteHalf>, out: &mut Vec<u8>) -> Result<(), ()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let mut writer = writer.lock().await;
+    let written = tokio::time::timeout(TCP_WRITE_TIMEOUT, writer.write_all(out)).await;
+    out.clear();
+    match written {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+/// The general path for one message `body` (at least a header) from `peer` over TCP, as
+/// hickory's TCP loop handles it: FORMERR if undecodable, responses dropped, the rest to the
+/// handler, which writes its answers (any number, for a transfer) to `responder`. An error
+/// means the connection is to be closed.
+pub(crate) async fn general(
+    handler: &Handler,
+    body: &[u8],
+    peer: SocketAddr,
+    responder: impl ResponseHandler,
+) -> Result<(), NetError> {
+    let request = match Request::from_bytes(body.to_vec(), peer, Protocol::Tcp) {
+        Ok(r) => r,
+        Err(error) => {
+            tracing::debug!(%peer, %error, "undecodable DNS message over TCP");
+            return form_error(body, responder).await.map(|_| ());
+        }
+    };
+    if request.metadata.message_type == hickory_proto::op::MessageType::Response {
+        // Never answer a response (reflection).
+        return Ok(());
+    }
+    handler
+        .handle_request::<_, TokioTime>(&request, responder)
+        .await;
+    Ok(())
+}
+
 /// FORMERR for a message whose header could be read but the rest could not.
-async fn form_error(body: &[u8], mut responder: TcpResponder) -> Result<ResponseInfo, NetError> {
+async fn form_error(
+    body: &[u8],
+    mut responder: impl ResponseHandler,
+) -> Result<ResponseInfo, NetError> {
     let mut decoder = BinDecoder::new(body);
     let header = Header::read(&mut decoder)?;
     let queries = Queries::read(&mut BinDecoder::new(&[]), 0)?;
@@ -136,6 +232,34 @@ async fn form_error(body: &[u8], mut responder: TcpResponder) -> Result<Response
     metadata.response_code = ResponseCode::FormErr;
     let response = MessageResponseBuilder::new(&queries, None).build_no_records(metadata);
     responder.send_response(response).await
+}
+
+/// Encodes a TCP response with its length prefix, as it is written: nothing truncated, at
+/// most 65535 octets.
+pub(crate) fn encode_tcp<'a>(
+    response: MessageResponse<
+        '_,
+        'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+    >,
+) -> Result<(Vec<u8>, ResponseInfo), NetError> {
+    // Compression pointers count from the message's first octet, so the message is encoded
+    // on its own and the length prefix put in front afterwards.
+    let mut message = Vec::with_capacity(512);
+    let info = {
+        let mut encoder = BinEncoder::new(&mut message);
+        encoder.set_max_size(u16::MAX);
+        response.destructive_emit(&mut encoder)?
+    };
+    let len = u16::try_from(message.len())
+        .map_err(|_| NetError::from("a TCP response exceeds 65535 octets"))?;
+    let mut frame = Vec::with_capacity(message.len() + 2);
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&message);
+    Ok((frame, info))
 }
 
 /// Writes each response to the connection as it is made.
@@ -157,19 +281,7 @@ impl ResponseHandler for TcpResponder {
             impl Iterator<Item = &'a HRecord> + Send + 'a,
         >,
     ) -> Result<ResponseInfo, NetError> {
-        // Compression pointers count from the message's first octet, so the message is encoded
-        // on its own and the length prefix put in front afterwards.
-        let mut message = Vec::with_capacity(512);
-        let info = {
-            let mut encoder = BinEncoder::new(&mut message);
-            encoder.set_max_size(u16::MAX);
-            response.destructive_emit(&mut encoder)?
-        };
-        let len = u16::try_from(message.len())
-            .map_err(|_| NetError::from("a TCP response exceeds 65535 octets"))?;
-        let mut frame = Vec::with_capacity(message.len() + 2);
-        frame.extend_from_slice(&len.to_be_bytes());
-        frame.extend_from_slice(&message);
+        let (frame, info) = encode_tcp(response)?;
         let mut writer = self.writer.lock().await;
         tokio::time::timeout(TCP_WRITE_TIMEOUT, writer.write_all(&frame))
             .await

@@ -4,17 +4,22 @@
 //!
 //! Each listen address gets one UDP socket per CPU the process may run on, all bound to the
 //! same address with `SO_REUSEPORT`, so that the kernel spreads clients over them. Each socket
-//! has its own thread running a blocking loop: receive a datagram, answer it, send the
-//! answer. Nothing is shared between loops but the catalog, which a query reads with one
-//! atomic pointer load: no lock and no allocation on the hot path, where the answer is
-//! copied from bytes prepared at install time ([`crate::fast`]).
+//! has its own thread running a blocking loop: receive datagrams, answer them, send the
+//! answers. On Linux the loop takes a batch per system call: `recvmmsg` returns every datagram
+//! queued (up to [`BATCH`], waiting only for the first) and one `sendmmsg` sends the batch's
+//! prepared answers; elsewhere it takes one datagram at a time. Nothing is shared between
+//! loops but the catalog, which a query reads with one atomic pointer load: no lock and no
+//! allocation on the hot path, where the answer is copied from bytes prepared at install time
+//! ([`crate::fast`]) into buffers the loop reuses.
 //!
 //! Queries the prepared path does not take are decoded by hickory and answered by the general
 //! path, [`Handler`], exactly as hickory's own UDP loop would: dropped if shorter than a
 //! header or a response, FORMERR if undecodable, and each response encoded with hickory's
 //! encoder, truncated to the payload size the response's OPT record states (512 octets
 //! without EDNS). [`encode_udp`] is that encoding, shared with the prepared path so that both
-//! truncate alike.
+//! truncate alike. A general-path answer is sent as soon as it is made, so within a batch it
+//! may overtake prepared answers to earlier queries; each answer still goes to the client
+//! that asked, and UDP promises no order.
 //!
 //! Shutdown sets a flag and shuts the sockets down for reading, which wakes a blocked
 //! receive; the receive timeout [`POLL`] bounds the wait where that does not.
@@ -42,6 +47,14 @@ pub(crate) const POLL: Duration = Duration::from_millis(250);
 
 /// Largest query read; longer datagrams are cut here, as hickory's loop does.
 const RECEIVE_MAX: usize = 4096;
+
+/// Most datagrams one receive takes, and answers one send gives, on Linux.
+#[cfg(target_os = "linux")]
+const BATCH: usize = 32;
+
+/// Room reserved in each answer buffer: the largest UDP answer and a margin for the header
+/// and question, so that answering never grows it.
+const OUT_CAPACITY: usize = crate::UDP_PAYLOAD_MAX as usize + 512;
 
 /// Encodes a UDP response as hickory's UDP loop does: at most the payload size of the
 /// response's OPT record, or 512 octets without one, truncating the sections that do not fit;
@@ -133,8 +146,161 @@ pub(crate) fn stop_all(sockets: &[Arc<UdpSocket>], stop: &AtomicBool) {
     }
 }
 
+/// What a failed receive means: `Ok` to go on receiving (a timeout, an interruption, an ICMP
+/// error from an earlier send reported on this socket, memory pressure after a pause), or the
+/// error if the socket failed for good.
+fn receive_failed(e: std::io::Error) -> Result<(), std::io::Error> {
+    match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted => Ok(()),
+        ErrorKind::ConnectionRefused
+        | ErrorKind::ConnectionReset
+        | ErrorKind::HostUnreachable
+        | ErrorKind::NetworkUnreachable => Ok(()),
+        ErrorKind::OutOfMemory => {
+            std::thread::sleep(Duration::from_millis(10));
+            Ok(())
+        }
+        _ => Err(e),
+    }
+}
+
 /// Receives and answers on `socket` until `stop` is set. Runs on its own thread; `rt` runs
 /// the general path. Returns an error only if the socket fails for good.
+///
+/// A batch of up to [`BATCH`] datagrams is received with one `recvmmsg` (blocking for the
+/// first only, `MSG_WAITFORONE`), the general path answers its queries as it meets them, and
+/// the prepared answers of the batch go out with one `sendmmsg`.
+#[cfg(target_os = "linux")]
+pub(crate) fn run(
+    socket: Arc<UdpSocket>,
+    handler: Handler,
+    rt: tokio::runtime::Handle,
+    stop: Arc<AtomicBool>,
+) -> Result<(), std::io::Error> {
+    use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
+    use std::io::IoSliceMut;
+    use std::os::fd::AsRawFd;
+
+    socket.set_read_timeout(Some(POLL))?;
+    let catalog = handler.catalog().clone();
+    let fd = socket.as_raw_fd();
+    let mut bufs = vec![0u8; BATCH * RECEIVE_MAX];
+    let mut outs: Vec<Vec<u8>> = (0..BATCH)
+        .map(|_| Vec::with_capacity(OUT_CAPACITY))
+        .collect();
+    // Per datagram received: its length and source.
+    let mut received: [(usize, Option<SocketAddr>); BATCH] = [(0, None); BATCH];
+    // Per prepared answer in `outs`: its destination.
+    let mut to: [Option<SocketAddr>; BATCH] = [None; BATCH];
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    while !stop.load(Ordering::Relaxed) {
+        let count = {
+            let mut chunks = bufs.chunks_exact_mut(RECEIVE_MAX);
+            let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] = std::array::from_fn(|_| {
+                [IoSliceMut::new(
+                    chunks.next().expect("BATCH buffers of RECEIVE_MAX octets"),
+                )]
+            });
+            match recvmmsg(
+                fd,
+                &mut headers,
+                iovs.iter_mut(),
+                MsgFlags::MSG_WAITFORONE,
+                None,
+            ) {
+                Ok(messages) => {
+                    let mut count = 0;
+                    for (slot, m) in received.iter_mut().zip(messages) {
+                        *slot = (m.bytes, m.address.as_ref().and_then(socket_addr));
+                        count += 1;
+                    }
+                    count
+                }
+                Err(_) if stop.load(Ordering::Relaxed) => break,
+                Err(errno) => {
+                    receive_failed(errno.into())?;
+                    continue;
+                }
+            }
+        };
+        // Shutting the socket down for reading ends a receive with empty datagrams.
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut ready = 0;
+        for (k, &(len, from)) in received[..count].iter().enumerate() {
+            let Some(src) = from.filter(|&src| answerable(src)) else {
+                continue;
+            };
+            let query = &bufs[k * RECEIVE_MAX..k * RECEIVE_MAX + len.min(RECEIVE_MAX)];
+            if let Some(q) = Question::parse(query)
+                && catalog.prepared_answer(query, &q, &mut outs[ready])
+            {
+                to[ready] = Some(src);
+                ready += 1;
+                continue;
+            }
+            let responder = UdpResponder {
+                socket: socket.clone(),
+                dst: src,
+            };
+            rt.block_on(general(&handler, query, src, responder));
+        }
+        send_batch(&socket, &outs[..ready], &to[..ready]);
+    }
+    Ok(())
+}
+
+/// Sends `outs[i]` to `to[i]` with as few `sendmmsg` calls as the kernel takes them in. An
+/// answer the kernel refuses is dropped (logged), and the rest still go.
+#[cfg(target_os = "linux")]
+fn send_batch(socket: &UdpSocket, outs: &[Vec<u8>], to: &[Option<SocketAddr>]) {
+    use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
+    use std::io::IoSlice;
+
+    let n = outs.len();
+    if n == 0 {
+        return;
+    }
+    let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+    let addrs: [SocketAddrAny; BATCH] = std::array::from_fn(|i| {
+        SocketAddrAny::from(to.get(i).copied().flatten().unwrap_or(unspecified))
+    });
+    let iovs: [[IoSlice<'_>; 1]; BATCH] =
+        std::array::from_fn(|i| [IoSlice::new(outs.get(i).map_or(&[][..], |o| &o[..]))]);
+    let mut controls: [SendAncillaryBuffer<'_, '_, '_>; BATCH] =
+        std::array::from_fn(|_| SendAncillaryBuffer::default());
+    let mut messages: [MMsgHdr<'_>; BATCH] = {
+        let mut controls = controls.iter_mut();
+        std::array::from_fn(|i| {
+            let control = controls.next().expect("BATCH control buffers");
+            MMsgHdr::new_with_addr(&addrs[i], &iovs[i], control)
+        })
+    };
+    let mut at = 0;
+    // Each round sends at least one answer or drops one.
+    while at < n {
+        match sendmmsg(socket, &mut messages[at..n], SendFlags::empty()) {
+            Ok(sent) => at += sent.max(1),
+            Err(error) => {
+                tracing::debug!(%error, to = ?to[at], "cannot send a DNS response");
+                at += 1;
+            }
+        }
+    }
+}
+
+/// The address of a datagram's source, if it is an IP one.
+#[cfg(target_os = "linux")]
+fn socket_addr(a: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::V4((*v4).into()));
+    }
+    a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
+}
+
+/// Receives and answers on `socket` until `stop` is set, one datagram per system call.
+#[cfg(not(target_os = "linux"))]
 pub(crate) fn run(
     socket: Arc<UdpSocket>,
     handler: Handler,
@@ -144,24 +310,15 @@ pub(crate) fn run(
     socket.set_read_timeout(Some(POLL))?;
     let catalog = handler.catalog().clone();
     let mut buf = vec![0u8; RECEIVE_MAX];
-    let mut out: Vec<u8> = Vec::with_capacity(usize::from(crate::UDP_PAYLOAD_MAX) + 512);
+    let mut out: Vec<u8> = Vec::with_capacity(OUT_CAPACITY);
     while !stop.load(Ordering::Relaxed) {
         let (len, src) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
             Err(_) if stop.load(Ordering::Relaxed) => break,
-            Err(e) => match e.kind() {
-                ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted => continue,
-                // ICMP errors from earlier sends, reported on this socket.
-                ErrorKind::ConnectionRefused
-                | ErrorKind::ConnectionReset
-                | ErrorKind::HostUnreachable
-                | ErrorKind::NetworkUnreachable => continue,
-                ErrorKind::OutOfMemory => {
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                }
-                _ => return Err(e),
-            },
+            Err(e) => {
+                receive_failed(e)?;
+                continue;
+            }
         };
         if len == 0 && stop.load(Ordering::Relaxed) {
             break;
