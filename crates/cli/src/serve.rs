@@ -30,6 +30,10 @@ use zonegate_store::SqliteStore;
 
 use crate::snapshot::Snapshots;
 
+/// How often `data_version` is asked even when the store's files look unchanged (see
+/// `SqliteStore::change_stamp`): the bound on noticing a change the file stamp missed.
+const DATA_VERSION_EVERY: Duration = Duration::from_millis(100);
+
 /// How often a full pass runs even when `data_version` did not move.
 const FULL_PASS_EVERY: Duration = Duration::from_secs(5);
 
@@ -279,6 +283,8 @@ async fn follow(
     let _ = ready.send(());
     let mut last_full = Instant::now();
     let mut last_open = Instant::now();
+    let mut last_asked = Instant::now();
+    let mut last_stamp = store.as_ref().and_then(SqliteStore::change_stamp);
     let mut tick = tokio::time::interval(Duration::from_millis(poll_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -294,6 +300,14 @@ async fn follow(
             }
             continue;
         };
+        // Asking SQLite costs a round trip through its worker thread; a stat of its files
+        // costs two system calls. Ask SQLite when the files moved, or now and then anyway.
+        let stamp = current.change_stamp();
+        if stamp.is_some() && stamp == last_stamp && last_asked.elapsed() < DATA_VERSION_EVERY {
+            continue;
+        }
+        last_stamp = stamp;
+        last_asked = Instant::now();
         let version = match current.data_version().await {
             Ok(v) => Some(v),
             Err(e) => {

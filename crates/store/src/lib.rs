@@ -82,6 +82,13 @@ pub struct SqliteStore {
     watch: SqlitePool,
 }
 
+/// What [`SqliteStore::change_stamp`] reads: compare two for equality, nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeStamp {
+    db: (u64, Option<std::time::SystemTime>),
+    wal: Option<(u64, Option<std::time::SystemTime>)>,
+}
+
 /// One zone's summary, for `zonegate status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ZoneRow {
@@ -374,6 +381,26 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)
+    }
+
+    /// A cheap hint that the database may have changed, read from the file system without
+    /// touching SQLite: the size and modification time of the database file and of its
+    /// write-ahead log. A commit appends to the log, so the stamp usually moves with it; but
+    /// two commits within one tick of the file system's clock that leave the log the same size
+    /// can leave it unchanged, so it only says when to ask [`SqliteStore::data_version`]
+    /// sooner, never that nothing changed. `None` if the files cannot be read.
+    pub fn change_stamp(&self) -> Option<ChangeStamp> {
+        let stamp = |path: &Path| {
+            std::fs::metadata(path)
+                .ok()
+                .map(|m| (m.len(), m.modified().ok()))
+        };
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        Some(ChangeStamp {
+            db: stamp(&self.path)?,
+            wal: stamp(Path::new(&wal)),
+        })
     }
 
     /// A number that changes whenever another connection commits to the database (in this
