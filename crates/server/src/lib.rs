@@ -138,9 +138,35 @@ fn bind_udp(addr: SocketAddr) -> Result<std::net::UdpSocket, ServerError> {
     socket.set_reuse_port(true).map_err(udp_error(addr))?;
     // Room for bursts; the kernel caps it at net.core.rmem_max.
     let _ = socket.set_recv_buffer_size(4 << 20);
+    never_fragment(&socket, addr);
     socket.bind(&addr.into()).map_err(udp_error(addr))?;
     Ok(socket.into())
 }
+
+/// Sends every answer on `socket` unfragmented (IPv4's don't-fragment bit, no IPv6 fragment
+/// header), as RFC 9715 advises DNS responders: an answer is at most [`UDP_PAYLOAD_MAX`]
+/// (1232) octets, which with its headers fits the 1280-octet IPv6 minimum MTU, and a path too
+/// narrow for it ends in a timeout and a retry over TCP rather than in fragments. Linux's
+/// `PROBE` mode also ignores the path MTU the kernel learned from ICMP, so that forged ICMP
+/// cannot make the server refuse to send. Without a don't-fragment bit the kernel also
+/// computes an IP identification for every datagram of an unconnected socket; with one it
+/// does not. Best effort: a socket that refuses it still answers.
+#[cfg(target_os = "linux")]
+fn never_fragment(socket: &socket2::Socket, addr: SocketAddr) {
+    use rustix::net::sockopt::{
+        Ipv4PathMtuDiscovery, Ipv6PathMtuDiscovery, set_ip_mtu_discover, set_ipv6_mtu_discover,
+    };
+    let set = match addr {
+        SocketAddr::V4(_) => set_ip_mtu_discover(socket, Ipv4PathMtuDiscovery::PROBE),
+        SocketAddr::V6(_) => set_ipv6_mtu_discover(socket, Ipv6PathMtuDiscovery::PROBE),
+    };
+    if let Err(error) = set {
+        tracing::debug!(%addr, %error, "cannot turn IP fragmentation off for UDP answers");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn never_fragment(_socket: &socket2::Socket, _addr: SocketAddr) {}
 
 /// `count` UDP sockets on `addr`, whose port is not 0.
 fn bind_udp_group(addr: SocketAddr, count: usize) -> Result<Vec<std::net::UdpSocket>, ServerError> {
@@ -274,4 +300,22 @@ pub async fn serve_on(
         tracing::info!(?addrs, "DNS server stopped");
     }
     outcome
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod socket_tests {
+    use rustix::net::sockopt::{
+        Ipv4PathMtuDiscovery, Ipv6PathMtuDiscovery, ip_mtu_discover, ipv6_mtu_discover,
+    };
+
+    /// The server's UDP sockets never fragment an answer, on IPv4 and IPv6.
+    #[test]
+    fn udp_sockets_never_fragment() {
+        let v4 = super::bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert_eq!(ip_mtu_discover(&v4).unwrap(), Ipv4PathMtuDiscovery::PROBE);
+        // A kernel without IPv6 cannot bind ::1; there is nothing to check there.
+        if let Ok(v6) = super::bind_udp("[::1]:0".parse().unwrap()) {
+            assert_eq!(ipv6_mtu_discover(&v6).unwrap(), Ipv6PathMtuDiscovery::PROBE);
+        }
+    }
 }
