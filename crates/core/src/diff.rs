@@ -237,15 +237,6 @@ mod tests {
         diff
     }
 
-    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-        move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        }
-    }
-
     /// A random content in canonical order without duplicates, drawn from a small universe of
     /// owners (nested, so canonical order is not plain byte order), types, data and TTLs.
     fn content(next: &mut impl FnMut() -> u64, size: usize) -> Vec<Record> {
@@ -268,7 +259,7 @@ mod tests {
 
     #[test]
     fn merge_matches_the_map_model() {
-        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = crate::testkit::xorshift(0x2545_f491_4f6c_dd1d);
         for round in 0..3000 {
             let size = (next() % 30) as usize;
             let old = content(&mut next, size);

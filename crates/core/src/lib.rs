@@ -14,6 +14,8 @@ pub mod protocol;
 pub mod record;
 pub mod serial;
 mod sync;
+#[cfg(test)]
+mod testkit;
 pub mod validate;
 pub mod xfr;
 pub mod zone;

@@ -621,13 +621,7 @@ mod tests {
 
     #[test]
     fn order_key_never_contradicts_the_order() {
-        let mut seed: u64 = 0xda94_2042_e4dd_58b5;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::testkit::xorshift(0xda94_2042_e4dd_58b5);
         let labels: [&[u8]; 13] = [
             b"a",
             b"ab",
@@ -702,13 +696,7 @@ mod tests {
             }
             out
         }
-        let mut seed: u64 = 0x6a09_e667_f3bc_c908;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::testkit::xorshift(0x6a09_e667_f3bc_c908);
         for _ in 0..3000 {
             let labels: Vec<Vec<u8>> = (0..next() % 4)
                 .map(|_| {

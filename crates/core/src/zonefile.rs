@@ -1047,13 +1047,7 @@ mod tests {
 
     #[test]
     fn address_text_is_the_checked_text() {
-        let mut seed: u64 = 0x1234_5678_9abc_def1;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::testkit::xorshift(0x1234_5678_9abc_def1);
         let mut samples: Vec<Vec<u8>> = vec![
             vec![0; 4],
             vec![255; 4],
@@ -1137,13 +1131,7 @@ mod tests {
                     t TXT \"a b\" ; c\nd DNAME x.\ng TYPE65280 \\# 4 0a000001\n";
         let bytes = base.as_bytes();
         let specials = b" \t\n\"\\();@$#.0aZ*";
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::testkit::xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..fuzz_iterations() {
             let mut v = bytes.to_vec();
             for _ in 0..(next() % 4 + 1) {
