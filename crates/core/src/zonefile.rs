@@ -1060,11 +1060,11 @@ mod tests {
             [&[0u8, 1][..], &[0; 14]].concat(),
         ];
         for _ in 0..2000 {
-            let len = if next() % 2 == 0 { 4 } else { 16 };
+            let len = if next().is_multiple_of(2) { 4 } else { 16 };
             // Sparse octets, so that the IPv6 zero-run compression is exercised.
             samples.push(
                 (0..len)
-                    .map(|_| (next() % 3 == 0) as u8 * next() as u8)
+                    .map(|_| next().is_multiple_of(3) as u8 * next() as u8)
                     .collect(),
             );
         }
