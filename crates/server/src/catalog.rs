@@ -457,10 +457,23 @@ impl Catalog {
     /// general path would pick. False if the general path must answer.
     pub(crate) fn prepared_answer(&self, query: &[u8], q: &Question, out: &mut Vec<u8>) -> bool {
         let zones = self.zones.load();
-        match zones.find_wire(q.name()) {
-            Some(zone) => crate::fast::answer(zone, query, q, out),
-            None => false,
-        }
+        zones
+            .find_wire(q.name())
+            .is_some_and(|zone| crate::fast::answer(zone, query, q, out))
+    }
+
+    /// [`Catalog::prepared_answer`] for a query that came over TCP (the message without its
+    /// length prefix): appends the response, with its length prefix, to `out`.
+    pub(crate) fn prepared_answer_tcp(
+        &self,
+        query: &[u8],
+        q: &Question,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let zones = self.zones.load();
+        zones
+            .find_wire(q.name())
+            .is_some_and(|zone| crate::fast::answer_tcp(zone, query, q, out))
     }
 
     /// How many NOTIFY messages secondaries have acknowledged since the catalog was made.

@@ -526,8 +526,6 @@ pub(crate) struct Question {
     end: usize,
     /// The payload size the response may use, if the query has EDNS.
     edns: Option<u16>,
-    /// Asked over TCP ([`Question::parse_tcp`]): answered by [`answer_tcp`].
-    tcp: bool,
 }
 
 impl Question {
@@ -553,7 +551,6 @@ impl Question {
             qtype: 0,
             end: 0,
             edns: None,
-            tcp: false,
         };
         let mut at = HEADER;
         loop {
@@ -596,23 +593,11 @@ impl Question {
         }
         (at == query.len()).then_some(q)
     }
-
-    /// [`Question::parse`] for a query that came over TCP (the message without its length
-    /// prefix): [`answer`] then appends the TCP response, as [`answer_tcp`] says.
-    pub(crate) fn parse_tcp(query: &[u8]) -> Option<Question> {
-        let mut q = Question::parse(query)?;
-        q.tcp = true;
-        Some(q)
-    }
 }
 
 /// Writes the prepared response to `query` (parsed as `q`) from `zone` into `out`. False if
-/// there is none, and `out` is then unspecified. A question parsed by [`Question::parse_tcp`]
-/// is answered by [`answer_tcp`] instead, which appends.
+/// there is none, and `out` is then unspecified. Over TCP, [`answer_tcp`].
 pub(crate) fn answer(zone: &ServedZone, query: &[u8], q: &Question, out: &mut Vec<u8>) -> bool {
-    if q.tcp {
-        return answer_tcp(zone, query, q, out);
-    }
     let Some((plain, edns)) = zone.fast().find(zone, q.name(), q.qtype) else {
         return false;
     };

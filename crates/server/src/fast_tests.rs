@@ -194,8 +194,8 @@ async fn compare(handler: &Handler, query: &[u8], counts: &mut Counts, what: &st
 async fn compare_tcp(handler: &Handler, query: &[u8], counts: &mut Counts, what: &str) {
     let pending = [0xA5, 0x5A, 0x00];
     let mut out = pending.to_vec();
-    let prepared = Question::parse_tcp(query)
-        .filter(|q| handler.catalog().prepared_answer(query, q, &mut out))
+    let prepared = Question::parse(query)
+        .filter(|q| handler.catalog().prepared_answer_tcp(query, q, &mut out))
         .is_some();
     assert_eq!(out[..3], pending, "{what}: what was pending changed");
     if !prepared {
@@ -376,7 +376,7 @@ async fn unusual_queries_take_the_general_path() {
         let mut out = Vec::new();
         let udp = Question::parse(q).is_some_and(|p| catalog.prepared_answer(q, &p, &mut out));
         out.clear();
-        let tcp = Question::parse_tcp(q).is_some_and(|p| catalog.prepared_answer(q, &p, &mut out));
+        let tcp = Question::parse(q).is_some_and(|p| catalog.prepared_answer_tcp(q, &p, &mut out));
         assert_eq!(udp, tcp, "{q:?}");
         udp
     };

@@ -18,6 +18,27 @@ use zonegate_core::{Name, RType};
 use crate::catalog::{Catalog, ServedZone, to_hickory, to_hickory_name};
 use crate::tsig::{self, Check, ResponseSigner};
 
+/// `response` encoded on its own, at most `max` octets: hickory's encoder truncates the
+/// sections that do not fit and sets TC. The one encoding the UDP loop, the TCP loop and TSIG
+/// signing all use, so that the octets signed are the octets sent.
+pub(crate) fn emit<'a>(
+    response: hickory_server::zone_handler::MessageResponse<
+        '_,
+        'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+        impl Iterator<Item = &'a HRecord> + Send + 'a,
+    >,
+    max: u16,
+) -> Result<(Vec<u8>, ResponseInfo), hickory_server::net::NetError> {
+    let mut bytes = Vec::with_capacity(512);
+    let mut encoder = hickory_proto::serialize::binary::BinEncoder::new(&mut bytes);
+    encoder.set_max_size(max);
+    let info = response.destructive_emit(&mut encoder)?;
+    Ok((bytes, info))
+}
+
 /// The EDNS version this server speaks (RFC 6891 §6.1.3).
 const EDNS_VERSION: u8 = 0;
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use hickory_proto::op::{Header, Metadata, ResponseCode};
 use hickory_proto::rr::Record as HRecord;
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use hickory_server::net::NetError;
 use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
@@ -134,8 +134,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, handler: Handler, idle:
                 let _ = flush(&responder.writer, &mut out).await;
                 return;
             }
-            if let Some(q) = Question::parse_tcp(body)
-                && catalog.prepared_answer(body, &q, &mut out)
+            if let Some(q) = Question::parse(body)
+                && catalog.prepared_answer_tcp(body, &q, &mut out)
             {
                 if out.len() >= OUT_FLUSH && flush(&responder.writer, &mut out).await.is_err() {
                     return;
@@ -248,12 +248,7 @@ pub(crate) fn encode_tcp<'a>(
 ) -> Result<(Vec<u8>, ResponseInfo), NetError> {
     // Compression pointers count from the message's first octet, so the message is encoded
     // on its own and the length prefix put in front afterwards.
-    let mut message = Vec::with_capacity(512);
-    let info = {
-        let mut encoder = BinEncoder::new(&mut message);
-        encoder.set_max_size(u16::MAX);
-        response.destructive_emit(&mut encoder)?
-    };
+    let (message, info) = crate::handler::emit(response, u16::MAX)?;
     let len = u16::try_from(message.len())
         .map_err(|_| NetError::from("a TCP response exceeds 65535 octets"))?;
     let mut frame = Vec::with_capacity(message.len() + 2);

@@ -342,9 +342,5 @@ fn encode<'a>(
     >,
     max: usize,
 ) -> Result<Vec<u8>, NetError> {
-    let mut bytes = Vec::with_capacity(512);
-    let mut encoder = BinEncoder::new(&mut bytes);
-    encoder.set_max_size(u16::try_from(max).unwrap_or(u16::MAX));
-    response.destructive_emit(&mut encoder)?;
-    Ok(bytes)
+    crate::handler::emit(response, u16::try_from(max).unwrap_or(u16::MAX)).map(|(bytes, _)| bytes)
 }

@@ -71,14 +71,11 @@ pub(crate) fn encode_udp<'a>(
 ) -> (Vec<u8>, bool) {
     let id = response.metadata().id;
     let max = response.edns().map_or(512, |e| e.max_payload());
-    let mut bytes = Vec::with_capacity(512);
-    let mut encoder = BinEncoder::new(&mut bytes);
-    encoder.set_max_size(max);
-    match response.destructive_emit(&mut encoder) {
-        Ok(_) => (bytes, true),
+    match crate::handler::emit(response, max) {
+        Ok((bytes, _)) => (bytes, true),
         Err(error) => {
             tracing::error!(%error, "cannot encode a DNS response");
-            bytes.clear();
+            let mut bytes = Vec::with_capacity(12);
             let mut encoder = BinEncoder::new(&mut bytes);
             encoder.set_max_size(512);
             let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
