@@ -622,21 +622,7 @@ mod tests {
     #[test]
     fn order_key_never_contradicts_the_order() {
         let mut next = crate::testkit::xorshift(0xda94_2042_e4dd_58b5);
-        let labels: [&[u8]; 13] = [
-            b"a",
-            b"ab",
-            b"abcdefghij",
-            b"abcdefghik",
-            b"b",
-            b"\x00",
-            b"a\x00",
-            b"\xfd",
-            b"\xfe",
-            b"\xfe\x01",
-            b"\xff",
-            b"\xff\x00",
-            b"\xfe\xfe\x02",
-        ];
+        let labels = crate::testkit::HARD_LABELS;
         for ancestor in [Name::root(), n("ex."), n("a.b.ex.")] {
             let names: Vec<Name> = (0..400)
                 .map(|_| {

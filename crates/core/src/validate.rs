@@ -710,20 +710,7 @@ mod tests {
         let mut next = crate::testkit::xorshift(0x853c_49e6_748f_ea9b);
         // Labels that make the key's work hard: shared prefixes, octets 0, 253, 254 and 255,
         // labels longer than the key, and names of several depths and outside the origin.
-        let labels: [&[u8]; 12] = [
-            b"a",
-            b"ab",
-            b"abcdefghij",
-            b"abcdefghik",
-            b"b",
-            b"\x00",
-            b"a\x00",
-            b"\xfd",
-            b"\xfe",
-            b"\xfe\x01",
-            b"\xff",
-            b"\xff\x00",
-        ];
+        let labels = &crate::testkit::HARD_LABELS[..12];
         let roots: [&[&[u8]]; 4] = [&[b"ex"], &[b"sub", b"ex"], &[b"other"], &[]];
         for round in 0..300 {
             let size = (next() % 60) as usize;
