@@ -116,7 +116,7 @@ impl Builder<'_> {
     fn above_of(&self, parent: usize, labels: usize) -> Option<Cut> {
         let parent = &self.nodes[parent];
         parent.above.or_else(|| {
-            let is_apex = name_of(self.zone, parent).len() == self.zone.origin.wire_len();
+            let is_apex = name_of(self.zone, parent).len() == self.zone.origin().wire_len();
             let cut = |kind| {
                 Some(Cut {
                     labels: (labels - 1) as u8,
@@ -143,7 +143,7 @@ impl ZoneIndex {
                 zone: &zone,
                 nodes: Vec::new(),
                 rrsets: Vec::new(),
-                slots: vec![0; (zone.records.len() * 2 + 2).next_power_of_two().max(16)],
+                slots: vec![0; (zone.records().len() * 2 + 2).next_power_of_two().max(16)],
                 seed: std::collections::hash_map::RandomState::new().hash_one(0x5a5a_u64),
             };
             Self::build(&mut b);
@@ -166,7 +166,7 @@ impl ZoneIndex {
             negative_soa: None,
         };
         index.negative_soa = index.rrset(&index.nodes[0], RType::SOA).and_then(|r| {
-            let rec = &index.zone.records[r.start];
+            let rec = &index.zone.records()[r.start];
             let soa = rec.soa()?;
             let mut neg = rec.clone();
             neg.ttl = rec.ttl.min(soa.minimum);
@@ -177,9 +177,9 @@ impl ZoneIndex {
 
     fn build(b: &mut Builder<'_>) {
         let zone = b.zone;
-        let origin = &zone.origin;
+        let origin = zone.origin();
         let origin_len = origin.wire_len();
-        let records = &zone.records[..];
+        let records = zone.records();
         let index = |i: usize| u32::try_from(i).expect("fewer than 2^32 records");
         b.nodes.reserve(records.len() + 1);
         b.insert(Node {

@@ -122,8 +122,8 @@ fn ancestor_at(w: &[u8], labels: usize, keep: usize) -> usize {
 /// The wire form of `node`'s name.
 fn name_of<'z>(zone: &'z Zone, node: &Node) -> &'z [u8] {
     let owner = match node.src {
-        ORIGIN_SRC => &zone.origin,
-        i => &zone.records[i as usize].owner,
+        ORIGIN_SRC => zone.origin(),
+        i => &zone.records()[i as usize].owner,
     };
     &owner.wire()[node.at as usize..]
 }
