@@ -26,27 +26,22 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-mod catalog;
-mod fast;
+mod answer;
 #[cfg(test)]
 mod fast_tests;
-mod handler;
-mod notify;
+mod net;
 mod options;
-mod tcp;
-mod tsig;
-mod udp;
-mod xfr;
+mod zone;
 
-pub use catalog::{Catalog, HistorySeed, ServedZone};
-pub use handler::{Handler, UDP_PAYLOAD_MAX};
+pub use answer::handler::{Handler, UDP_PAYLOAD_MAX};
+pub use answer::tsig::TSIG_FUDGE_SECS;
+pub use answer::xfr::XFR_MESSAGE_BYTES_MAX;
+pub use net::tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
 pub use options::{
     AddressMatch, AddressMatchError, ServerOptions, TsigAlgorithm, TsigKey, TsigKeyError,
     ZoneOptions,
 };
-pub use tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
-pub use tsig::TSIG_FUDGE_SECS;
-pub use xfr::XFR_MESSAGE_BYTES_MAX;
+pub use zone::set::{Catalog, HistorySeed, ServedZone};
 pub use zonegate_core::serial::SerialPolicy;
 
 /// How long a TCP connection may stay idle between queries before the server closes it.
@@ -225,7 +220,7 @@ struct StopUdp {
 
 impl Drop for StopUdp {
     fn drop(&mut self) {
-        udp::stop_all(&self.sockets, &self.stop);
+        net::udp::stop_all(&self.sockets, &self.stop);
     }
 }
 
@@ -261,12 +256,12 @@ pub async fn serve_on(
     };
     for socket in udp_sockets.iter().cloned() {
         let (handler, rt, stop) = (handler.clone(), rt.clone(), stop_udp.clone());
-        udp_loops.spawn_blocking(move || udp::run(socket, handler, rt, stop));
+        udp_loops.spawn_blocking(move || net::udp::run(socket, handler, rt, stop));
     }
     let (stop_tcp, stopped) = watch::channel(false);
     let mut tcp_loops = JoinSet::new();
     for listener in listeners.tcp {
-        tcp_loops.spawn(tcp::run(
+        tcp_loops.spawn(net::tcp::run(
             listener,
             handler.clone(),
             TCP_IDLE_TIMEOUT,
@@ -292,7 +287,7 @@ pub async fn serve_on(
         }
         () = shutdown => Ok(()),
     };
-    udp::stop_all(&udp_sockets, &stop_udp);
+    net::udp::stop_all(&udp_sockets, &stop_udp);
     let _ = stop_tcp.send(true);
     while tcp_loops.join_next().await.is_some() {}
     while udp_loops.join_next().await.is_some() {}

@@ -48,9 +48,9 @@ use zonegate_core::serial::{next_serial, with_serial};
 use zonegate_core::xfr::{Delta, history_start, record_wire_len};
 use zonegate_core::{Name, Record, Zone};
 
-use crate::fast::{FastZone, Question};
-use crate::notify::Notifier;
+use crate::net::notify::Notifier;
 use crate::options::{ServerOptions, ZoneOptions};
+use crate::zone::served::prepared::{FastZone, Question};
 
 /// One step of IXFR history: the difference sequence from serial `from` to serial `to`
 /// (RFC 1995 §4), already in hickory's form.
@@ -459,7 +459,7 @@ impl Catalog {
         let zones = self.zones.load();
         zones
             .find_wire(q.name())
-            .is_some_and(|zone| crate::fast::answer(zone, query, q, out))
+            .is_some_and(|zone| crate::zone::served::prepared::answer(zone, query, q, out))
     }
 
     /// [`Catalog::prepared_answer`] for a query that came over TCP (the message without its
@@ -473,7 +473,7 @@ impl Catalog {
         let zones = self.zones.load();
         zones
             .find_wire(q.name())
-            .is_some_and(|zone| crate::fast::answer_tcp(zone, query, q, out))
+            .is_some_and(|zone| crate::zone::served::prepared::answer_tcp(zone, query, q, out))
     }
 
     /// How many NOTIFY messages secondaries have acknowledged since the catalog was made.
@@ -876,7 +876,9 @@ mod tests {
         query.extend_from_slice(&[0, 1, 0, 1]);
         let q = Question::parse(&query).unwrap();
         let mut out = Vec::new();
-        assert!(!crate::fast::answer(&built, &query, &q, &mut out));
+        assert!(!crate::zone::served::prepared::answer(
+            &built, &query, &q, &mut out
+        ));
         // Reached out of order first: the last record, one in the middle, then all.
         let last = one_by_one.len() - 1;
         assert!(*built.hickory_record(last) == one_by_one[last]);
@@ -888,7 +890,9 @@ mod tests {
         }
         built.prepare();
         assert!(built.is_prepared());
-        assert!(crate::fast::answer(&built, &query, &q, &mut out));
+        assert!(crate::zone::served::prepared::answer(
+            &built, &query, &q, &mut out
+        ));
         assert_eq!(out[..2], [0x12, 0x34]);
     }
 

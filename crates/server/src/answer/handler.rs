@@ -15,8 +15,8 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use zonegate_core::lookup::{Item, Rcode, Resolution};
 use zonegate_core::{Name, RType};
 
-use crate::catalog::{Catalog, ServedZone, to_hickory, to_hickory_name};
-use crate::tsig::{self, Check, ResponseSigner};
+use crate::answer::tsig::{self, Check, ResponseSigner};
+use crate::zone::set::{Catalog, ServedZone, to_hickory, to_hickory_name};
 
 /// `response` encoded on its own, at most `max` octets: hickory's encoder truncates the
 /// sections that do not fit and sets TC. The one encoding the UDP loop, the TCP loop and TSIG
@@ -209,7 +209,7 @@ impl RequestHandler for Handler {
             .await;
         };
         if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
-            return crate::xfr::transfer(
+            return crate::answer::xfr::transfer(
                 &self.catalog,
                 request,
                 &qname,

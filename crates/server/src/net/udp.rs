@@ -10,7 +10,7 @@
 //! prepared answers; elsewhere it takes one datagram at a time. Nothing is shared between
 //! loops but the catalog, which a query reads with one atomic pointer load: no lock and no
 //! allocation on the hot path, where the answer is copied from bytes prepared at install time
-//! ([`crate::fast`]) into buffers the loop reuses.
+//! ([`crate::zone::served::prepared`]) into buffers the loop reuses.
 //!
 //! Queries the prepared path does not take are decoded by hickory and answered by the general
 //! path, [`Handler`], exactly as hickory's own UDP loop would: dropped if shorter than a
@@ -39,8 +39,8 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 
-use crate::fast::Question;
-use crate::handler::Handler;
+use crate::answer::handler::Handler;
+use crate::zone::served::prepared::Question;
 
 /// How long a receive loop waits for a datagram before it checks for shutdown.
 pub(crate) const POLL: Duration = Duration::from_millis(250);
@@ -71,7 +71,7 @@ pub(crate) fn encode_udp<'a>(
 ) -> (Vec<u8>, bool) {
     let id = response.metadata().id;
     let max = response.edns().map_or(512, |e| e.max_payload());
-    match crate::handler::emit(response, max) {
+    match crate::answer::handler::emit(response, max) {
         Ok((bytes, _)) => (bytes, true),
         Err(error) => {
             tracing::error!(%error, "cannot encode a DNS response");

@@ -37,8 +37,8 @@ use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
 use zonegate_core::Name;
 
-use crate::catalog::to_hickory_name;
 use crate::options::{ServerOptions, TsigAlgorithm, TsigKey};
+use crate::zone::set::to_hickory_name;
 
 /// The fudge this server signs with and accepts: the clocks of the two ends may differ by this
 /// many seconds (RFC 8945 §10 recommends 300).
@@ -311,7 +311,7 @@ pub(crate) async fn send_bad_key(
     response_handle: impl ResponseHandler,
 ) -> ResponseInfo {
     let Some(record) = request.signature.as_deref() else {
-        return crate::handler::send_error(
+        return crate::answer::handler::send_error(
             request,
             ResponseCode::NotAuth,
             edns,
@@ -325,7 +325,7 @@ pub(crate) async fn send_bad_key(
         Ok(info) => info,
         Err(error) => {
             tracing::warn!(%error, "cannot send a DNS response");
-            crate::handler::failed(request)
+            crate::answer::handler::failed(request)
         }
     }
 }
@@ -342,5 +342,6 @@ fn encode<'a>(
     >,
     max: usize,
 ) -> Result<Vec<u8>, NetError> {
-    crate::handler::emit(response, u16::try_from(max).unwrap_or(u16::MAX)).map(|(bytes, _)| bytes)
+    crate::answer::handler::emit(response, u16::try_from(max).unwrap_or(u16::MAX))
+        .map(|(bytes, _)| bytes)
 }

@@ -29,8 +29,8 @@ use tokio::net::UdpSocket;
 use zonegate_core::Name;
 use zonegate_core::protocol::Generation;
 
-use crate::catalog::to_hickory_name;
 use crate::options::ServerOptions;
+use crate::zone::set::to_hickory_name;
 
 /// Sends NOTIFY messages and remembers which generation of each zone is the newest notified.
 #[derive(Debug)]
@@ -101,7 +101,7 @@ impl Notifier {
         if key.is_none() {
             tracing::warn!(%zone, key = %name, "the zone's transfer key is not among tsig_keys; NOTIFY goes unsigned");
         }
-        crate::tsig::signer(key?)
+        crate::answer::tsig::signer(key?)
     }
 }
 
@@ -178,7 +178,7 @@ impl Job {
         let mut message = notify_message(id, &self.zone, &self.soa);
         let mut verifier = match &self.signer {
             Some(signer) => message
-                .finalize(signer, crate::tsig::now())
+                .finalize(signer, crate::answer::tsig::now())
                 .map_err(std::io::Error::other)?,
             None => None,
         };

@@ -25,9 +25,9 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use zonegate_core::xfr::{IxfrReply, ixfr_reply, record_wire_len, split};
 use zonegate_core::{Name, RType};
 
-use crate::catalog::{Catalog, ServedZone};
-use crate::handler::{failed, send_error};
-use crate::tsig::{self, ResponseSigner};
+use crate::answer::handler::{failed, send_error};
+use crate::answer::tsig::{self, ResponseSigner};
+use crate::zone::set::{Catalog, ServedZone};
 
 /// Most octets of records, counted uncompressed, in one transfer message. Compression only
 /// shrinks a message, so every message stays well under the 65535 octets TCP framing allows.

@@ -11,7 +11,7 @@
 //!
 //! A connection reads into one reused buffer as much as the client has sent and answers every
 //! complete message in it before reading again. Ordinary queries are answered from the
-//! prepared answers ([`crate::fast::answer_tcp`]: the same bytes the general path would
+//! prepared answers ([`crate::zone::served::prepared::answer_tcp`]: the same bytes the general path would
 //! write), appended to one output buffer that is written once per batch; anything else goes
 //! to the general path ([`general`], hickory's decoder, the handler and [`encode_tcp`]), after
 //! the prepared answers before it have been written, so the answers leave in request order.
@@ -38,8 +38,8 @@ use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::fast::Question;
-use crate::handler::Handler;
+use crate::answer::handler::Handler;
+use crate::zone::served::prepared::Question;
 
 /// Longest a single response write may take before the connection is closed.
 pub const TCP_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -248,7 +248,7 @@ pub(crate) fn encode_tcp<'a>(
 ) -> Result<(Vec<u8>, ResponseInfo), NetError> {
     // Compression pointers count from the message's first octet, so the message is encoded
     // on its own and the length prefix put in front afterwards.
-    let (message, info) = crate::handler::emit(response, u16::MAX)?;
+    let (message, info) = crate::answer::handler::emit(response, u16::MAX)?;
     let len = u16::try_from(message.len())
         .map_err(|_| NetError::from("a TCP response exceeds 65535 octets"))?;
     let mut frame = Vec::with_capacity(message.len() + 2);

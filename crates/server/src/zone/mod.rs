@@ -1,0 +1,4 @@
+//! The served zones: the zone set, each served zone with its prepared answers.
+
+pub(crate) mod served;
+pub(crate) mod set;

@@ -1,0 +1,3 @@
+//! One served zone.
+
+pub(crate) mod prepared;
