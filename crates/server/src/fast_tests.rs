@@ -19,8 +19,8 @@ use zonegate_core::validate::validate;
 use zonegate_core::zonefile::parse;
 use zonegate_core::{Limits, Name};
 
-use crate::net::tcp::encode_tcp;
-use crate::net::udp::{encode_udp, general};
+use crate::net::udp::general;
+use crate::wire::{encode_tcp, encode_udp};
 use crate::zone::served::prepared::Question;
 use crate::{Catalog, Handler};
 

@@ -27,13 +27,15 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 mod answer;
+mod convert;
 #[cfg(test)]
 mod fast_tests;
 mod net;
 mod options;
+mod wire;
 mod zone;
 
-pub use answer::handler::{Handler, UDP_PAYLOAD_MAX};
+pub use answer::handler::Handler;
 pub use answer::tsig::TSIG_FUDGE_SECS;
 pub use answer::xfr::XFR_MESSAGE_BYTES_MAX;
 pub use net::tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
@@ -41,6 +43,7 @@ pub use options::{
     AddressMatch, AddressMatchError, ServerOptions, TsigAlgorithm, TsigKey, TsigKeyError,
     ZoneOptions,
 };
+pub use wire::UDP_PAYLOAD_MAX;
 pub use zone::set::{Catalog, HistorySeed, ServedZone};
 pub use zonegate_core::serial::SerialPolicy;
 

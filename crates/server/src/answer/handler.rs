@@ -12,40 +12,16 @@ use hickory_proto::rr::{DNSClass, Record as HRecord, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
-use zonegate_core::lookup::{Item, Rcode, Resolution};
+use zonegate_core::lookup::{Item, Resolution};
 use zonegate_core::{Name, RType};
 
 use crate::answer::tsig::{self, Check, ResponseSigner};
-use crate::zone::set::{Catalog, ServedZone, to_hickory, to_hickory_name};
-
-/// `response` encoded on its own, at most `max` octets: hickory's encoder truncates the
-/// sections that do not fit and sets TC. The one encoding the UDP loop, the TCP loop and TSIG
-/// signing all use, so that the octets signed are the octets sent.
-pub(crate) fn emit<'a>(
-    response: hickory_server::zone_handler::MessageResponse<
-        '_,
-        'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-    >,
-    max: u16,
-) -> Result<(Vec<u8>, ResponseInfo), hickory_server::net::NetError> {
-    let mut bytes = Vec::with_capacity(512);
-    let mut encoder = hickory_proto::serialize::binary::BinEncoder::new(&mut bytes);
-    encoder.set_max_size(max);
-    let info = response.destructive_emit(&mut encoder)?;
-    Ok((bytes, info))
-}
+use crate::convert::{to_hickory, to_hickory_name};
+use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata};
+use crate::zone::set::{Catalog, ServedZone};
 
 /// The EDNS version this server speaks (RFC 6891 §6.1.3).
 const EDNS_VERSION: u8 = 0;
-
-/// Largest UDP response, whatever larger size a client offers: 1232 octets fit in one
-/// IPv6 packet without fragmentation (DNS Flag Day 2020). Larger answers are truncated and
-/// the client retries over TCP. Clients without EDNS get 512 (RFC 1035 §4.2.1).
-pub const UDP_PAYLOAD_MAX: u16 = 1232;
 
 /// Answers queries from the zones of a [`Catalog`].
 #[derive(Clone, Debug)]
@@ -60,19 +36,6 @@ impl Handler {
 
     pub(crate) fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
-    }
-}
-
-fn response_code(rcode: Rcode) -> ResponseCode {
-    match rcode {
-        Rcode::NoError => ResponseCode::NoError,
-        Rcode::FormErr => ResponseCode::FormErr,
-        Rcode::ServFail => ResponseCode::ServFail,
-        Rcode::NxDomain => ResponseCode::NXDomain,
-        Rcode::NotImp => ResponseCode::NotImp,
-        Rcode::Refused => ResponseCode::Refused,
-        Rcode::YxDomain => ResponseCode::YXDomain,
-        _ => ResponseCode::ServFail,
     }
 }
 
@@ -321,13 +284,4 @@ pub(crate) fn sections<'z>(
     let authorities = refs(&res.authority);
     let additionals = refs(&res.additional);
     [answers, authorities, additionals]
-}
-
-/// The response header of an answer to a request with header `request`.
-pub(crate) fn answer_metadata(request: &Metadata, res: &Resolution) -> Metadata {
-    let mut metadata = Metadata::response_from_request(request);
-    metadata.authoritative = res.authoritative;
-    metadata.recursion_available = false;
-    metadata.response_code = response_code(res.rcode);
-    metadata
 }

@@ -37,8 +37,8 @@ use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
 use zonegate_core::Name;
 
+use crate::convert::to_hickory_name;
 use crate::options::{ServerOptions, TsigAlgorithm, TsigKey};
-use crate::zone::set::to_hickory_name;
 
 /// The fudge this server signs with and accepts: the clocks of the two ends may differ by this
 /// many seconds (RFC 8945 §10 recommends 300).
@@ -342,6 +342,5 @@ fn encode<'a>(
     >,
     max: usize,
 ) -> Result<Vec<u8>, NetError> {
-    crate::answer::handler::emit(response, u16::try_from(max).unwrap_or(u16::MAX))
-        .map(|(bytes, _)| bytes)
+    crate::wire::emit(response, u16::try_from(max).unwrap_or(u16::MAX)).map(|(bytes, _)| bytes)
 }

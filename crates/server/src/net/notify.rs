@@ -29,8 +29,8 @@ use tokio::net::UdpSocket;
 use zonegate_core::Name;
 use zonegate_core::protocol::Generation;
 
+use crate::convert::to_hickory_name;
 use crate::options::ServerOptions;
-use crate::zone::set::to_hickory_name;
 
 /// Sends NOTIFY messages and remembers which generation of each zone is the newest notified.
 #[derive(Debug)]

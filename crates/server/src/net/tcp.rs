@@ -39,6 +39,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::answer::handler::Handler;
+use crate::wire::encode_tcp;
 use crate::zone::served::prepared::Question;
 
 /// Longest a single response write may take before the connection is closed.
@@ -232,29 +233,6 @@ async fn form_error(
     metadata.response_code = ResponseCode::FormErr;
     let response = MessageResponseBuilder::new(&queries, None).build_no_records(metadata);
     responder.send_response(response).await
-}
-
-/// Encodes a TCP response with its length prefix, as it is written: nothing truncated, at
-/// most 65535 octets.
-pub(crate) fn encode_tcp<'a>(
-    response: MessageResponse<
-        '_,
-        'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-    >,
-) -> Result<(Vec<u8>, ResponseInfo), NetError> {
-    // Compression pointers count from the message's first octet, so the message is encoded
-    // on its own and the length prefix put in front afterwards.
-    let (message, info) = crate::answer::handler::emit(response, u16::MAX)?;
-    let len = u16::try_from(message.len())
-        .map_err(|_| NetError::from("a TCP response exceeds 65535 octets"))?;
-    let mut frame = Vec::with_capacity(message.len() + 2);
-    frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(&message);
-    Ok((frame, info))
 }
 
 /// Writes each response to the connection as it is made.

@@ -4,7 +4,7 @@
 //!
 //! Zone content only changes when a generation is installed, so the answers are computed then,
 //! off the query path, by the general path's own code: `ZoneIndex::resolve` and hickory's
-//! encoder with the same truncation rules ([`crate::net::udp::encode_udp`]). A response is its
+//! encoder with the same truncation rules ([`crate::wire::encode_udp`]). A response is its
 //! header, the question echoed from the query, and a *tail*: the answer, authority and
 //! additional sections. hickory never compresses a name against the question (it registers
 //! the question's bytes with its type and class as one compression target, which no name can
@@ -43,7 +43,8 @@ use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 use zonegate_core::lookup::Resolution;
 use zonegate_core::{Name, RType};
 
-use crate::answer::handler::{UDP_PAYLOAD_MAX, answer_metadata, made_records, sections};
+use crate::answer::handler::{made_records, sections};
+use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata, encode_udp};
 use crate::zone::set::ServedZone;
 
 /// No tail.
@@ -172,7 +173,7 @@ impl Builder<'_> {
             std::iter::empty(),
             additionals.iter().copied(),
         );
-        let (bytes, ok) = crate::net::udp::encode_udp(response);
+        let (bytes, ok) = encode_udp(response);
         let body = HEADER + question.len();
         (ok && bytes.len() >= body && bytes[HEADER..body] == question[..]).then_some(bytes)
     }
@@ -909,7 +910,7 @@ mod size_tests {
         let converted: Vec<_> = index
             .records()
             .iter()
-            .map(crate::zone::set::to_hickory)
+            .map(crate::convert::to_hickory)
             .collect();
         let convert_took = t.elapsed();
         drop((index, converted));
