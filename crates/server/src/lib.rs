@@ -44,7 +44,9 @@ pub use options::{
     ZoneOptions,
 };
 pub use wire::UDP_PAYLOAD_MAX;
-pub use zone::set::{Catalog, HistorySeed, ServedZone};
+pub use zone::history::HistorySeed;
+pub use zone::served::ServedZone;
+pub use zone::set::Catalog;
 pub use zonegate_core::serial::SerialPolicy;
 
 /// How long a TCP connection may stay idle between queries before the server closes it.

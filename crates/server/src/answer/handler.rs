@@ -8,17 +8,16 @@
 use std::sync::Arc;
 
 use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Record as HRecord, RecordType};
+use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
-use zonegate_core::lookup::{Item, Resolution};
 use zonegate_core::{Name, RType};
 
 use crate::answer::tsig::{self, Check, ResponseSigner};
-use crate::convert::{to_hickory, to_hickory_name};
 use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata};
-use crate::zone::set::{Catalog, ServedZone};
+use crate::zone::served::{ServedZone, made_records, sections};
+use crate::zone::set::Catalog;
 
 /// The EDNS version this server speaks (RFC 6891 §6.1.3).
 const EDNS_VERSION: u8 = 0;
@@ -237,51 +236,4 @@ async fn answer(
             failed(request)
         }
     }
-}
-
-/// The records of `res` that are not stored as such (renamed by a wildcard, synthesised from
-/// a DNAME), converted, in the order [`sections`] takes them.
-pub(crate) fn made_records(zone: &ServedZone, res: &Resolution) -> Vec<HRecord> {
-    let mut made: Vec<HRecord> = Vec::new();
-    for item in res
-        .answer
-        .iter()
-        .chain(&res.authority)
-        .chain(&res.additional)
-    {
-        match item {
-            Item::Wildcard { index, owner } => {
-                let mut r = zone.hickory_record(*index).clone();
-                r.name = to_hickory_name(owner);
-                made.push(r);
-            }
-            Item::Synthesized(r) => made.push(to_hickory(r)),
-            Item::Stored(_) | Item::NegativeSoa => {}
-        }
-    }
-    made
-}
-
-/// The answer, authority and additional sections of `res`: records converted once at
-/// install time, and `made` (from [`made_records`]) for the rest.
-pub(crate) fn sections<'z>(
-    zone: &'z ServedZone,
-    res: &Resolution,
-    made: &'z [HRecord],
-) -> [Vec<&'z HRecord>; 3] {
-    let mut made_iter = made.iter();
-    let mut refs = |items: &[Item]| -> Vec<&'z HRecord> {
-        items
-            .iter()
-            .filter_map(|item| match item {
-                Item::Stored(i) => Some(zone.hickory_record(*i)),
-                Item::NegativeSoa => zone.hickory_negative_soa(),
-                Item::Wildcard { .. } | Item::Synthesized(_) => made_iter.next(),
-            })
-            .collect()
-    };
-    let answers = refs(&res.answer);
-    let authorities = refs(&res.authority);
-    let additionals = refs(&res.additional);
-    [answers, authorities, additionals]
 }

@@ -27,7 +27,8 @@ use zonegate_core::{Name, RType};
 
 use crate::answer::handler::{failed, send_error};
 use crate::answer::tsig::{self, ResponseSigner};
-use crate::zone::set::{Catalog, ServedZone};
+use crate::zone::served::ServedZone;
+use crate::zone::set::Catalog;
 
 /// Most octets of records, counted uncompressed, in one transfer message. Compression only
 /// shrinks a message, so every message stays well under the 65535 octets TCP framing allows.

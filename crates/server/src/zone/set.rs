@@ -33,246 +33,20 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use hickory_proto::rr::Record as HRecord;
-use zonegate_core::lookup::ZoneIndex;
 use zonegate_core::protocol::{Generation, Target};
-use zonegate_core::serial::{next_serial, with_serial};
-use zonegate_core::xfr::{Delta, history_start, record_wire_len};
+use zonegate_core::serial::next_serial;
 use zonegate_core::{Name, Zone};
 
 use crate::convert::to_hickory;
 use crate::net::notify::Notifier;
-use crate::options::{ServerOptions, ZoneOptions};
-use crate::zone::served::prepared::{FastZone, Question};
-
-/// One step of IXFR history: the difference sequence from serial `from` to serial `to`
-/// (RFC 1995 §4), already in hickory's form.
-#[derive(Debug)]
-pub(crate) struct HistoryStep {
-    pub(crate) from: u32,
-    pub(crate) to: u32,
-    /// Old SOA, deletions, new SOA, additions.
-    pub(crate) records: Vec<HRecord>,
-    /// The uncompressed wire size of each of `records`.
-    pub(crate) sizes: Vec<usize>,
-}
-
-impl HistoryStep {
-    fn new(delta: &Delta) -> Self {
-        HistoryStep {
-            from: delta.from_serial(),
-            to: delta.to_serial(),
-            records: delta.sequence().map(to_hickory).collect(),
-            sizes: delta.sequence().map(record_wire_len).collect(),
-        }
-    }
-}
-
-/// One zone at one generation, ready to answer from.
-pub struct ServedZone {
-    generation: Generation,
-    /// The served SOA serial, which the policy derived from the generation.
-    serial: u32,
-    index: ZoneIndex,
-    /// `index.records()` in hickory's form, same order, in runs of [`HICKORY_RUN`] records,
-    /// each converted the first time one of its records is needed (by the general path, a
-    /// transfer or the preparation of the fast answers), so that an install does not wait for
-    /// a million conversions before it can swap.
-    records: Box<[OnceLock<Box<[HRecord]>>]>,
-    /// `index.negative_soa()` in hickory's form.
-    negative_soa: Option<HRecord>,
-    /// Deltas from older served versions up to this one, oldest first, forming a chain.
-    history: Vec<Arc<HistoryStep>>,
-    /// Answers prepared in wire form for the UDP hot path, set once after the zone is
-    /// swapped in; until then every query takes the general path, which answers the same.
-    fast: OnceLock<FastZone>,
-    origin_wire_len: usize,
-}
-
-/// Records converted to hickory's form together, on first use.
-const HICKORY_RUN: usize = 64;
-
-/// The prepared answers of a zone whose own are not built yet: none, so the general path
-/// answers everything.
-static NO_FAST: LazyLock<FastZone> = LazyLock::new(FastZone::default);
-
-/// What a new version is built against: the zone content it replaces, with that version's
-/// served serial and IXFR history.
-struct Base<'a> {
-    zone: &'a Zone,
-    serial: u32,
-    history: &'a [Arc<HistoryStep>],
-}
-
-impl ServedZone {
-    fn as_base(&self) -> Base<'_> {
-        Base {
-            zone: self.index.zone(),
-            serial: self.serial,
-            history: &self.history,
-        }
-    }
-}
-
-/// A version that is only the base of another's history: its content, serial and history.
-struct SeedVersion {
-    zone: Zone,
-    serial: u32,
-    history: Vec<Arc<HistoryStep>>,
-}
-
-impl SeedVersion {
-    fn as_base(&self) -> Base<'_> {
-        Base {
-            zone: &self.zone,
-            serial: self.serial,
-            history: &self.history,
-        }
-    }
-}
-
-/// `history` extended with the delta from `previous` to `zone`, and trimmed to the bounds.
-fn extend_history(
-    previous: Option<&Base<'_>>,
-    zone: &Zone,
-    opts: &ZoneOptions,
-) -> Vec<Arc<HistoryStep>> {
-    let mut history = Vec::new();
-    if let Some(prev) = previous {
-        history.extend(prev.history.iter().cloned());
-        let delta = Delta::between(prev.zone, zone);
-        history.push(Arc::new(HistoryStep::new(&delta)));
-    }
-    let lens: Vec<usize> = history.iter().map(|s| s.records.len()).collect();
-    history.drain(..history_start(&lens, opts.history_versions_max, zone.len()));
-    history
-}
-
-impl std::fmt::Debug for ServedZone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "ServedZone({} at {}, serial {})",
-            self.index.origin(),
-            self.generation,
-            self.serial
-        )
-    }
-}
-
-impl ServedZone {
-    /// Serves `zone` at `generation` with SOA serial `serial`, after `previous` (whose history
-    /// it extends). The answers for the prepared path are built later, by
-    /// [`ServedZone::prepare`], once the zone is being served.
-    fn build(
-        generation: Generation,
-        zone: Zone,
-        serial: u32,
-        previous: Option<&Base<'_>>,
-        opts: &ZoneOptions,
-    ) -> Self {
-        let zone = with_serial(zone, serial);
-        let history = extend_history(previous, &zone, opts);
-        let index = ZoneIndex::new(zone);
-        let runs = index.records().len().div_ceil(HICKORY_RUN);
-        let records = (0..runs).map(|_| OnceLock::new()).collect();
-        let negative_soa = index.negative_soa().map(to_hickory);
-        let origin_wire_len = index.origin().wire_len();
-        ServedZone {
-            generation,
-            serial,
-            index,
-            records,
-            negative_soa,
-            history,
-            fast: OnceLock::new(),
-            origin_wire_len,
-        }
-    }
-
-    /// Builds the prepared answers, if they are not built yet. This is the expensive part of
-    /// an install; the zone answers correctly (by the general path) before it is done.
-    fn prepare(&self) {
-        self.fast.get_or_init(|| FastZone::build(self));
-    }
-
-    /// True once the prepared answers are built.
-    pub fn is_prepared(&self) -> bool {
-        self.fast.get().is_some()
-    }
-
-    /// The run of hickory records that holds record `i`, converted on first use.
-    fn run_of(&self, i: usize) -> &[HRecord] {
-        let run = i / HICKORY_RUN;
-        self.records[run].get_or_init(|| {
-            let all = self.index.records();
-            let end = ((run + 1) * HICKORY_RUN).min(all.len());
-            all[run * HICKORY_RUN..end].iter().map(to_hickory).collect()
-        })
-    }
-
-    /// The prepared answers; none (everything goes to the general path) until they are built.
-    pub(crate) fn fast(&self) -> &FastZone {
-        self.fast.get().unwrap_or(&NO_FAST)
-    }
-
-    /// The length of the origin's wire form.
-    pub(crate) fn origin_wire_len(&self) -> usize {
-        self.origin_wire_len
-    }
-
-    pub fn generation(&self) -> Generation {
-        self.generation
-    }
-
-    /// The SOA serial served for this generation.
-    pub fn serial(&self) -> u32 {
-        self.serial
-    }
-
-    pub fn origin(&self) -> &Name {
-        self.index.origin()
-    }
-
-    pub fn index(&self) -> &ZoneIndex {
-        &self.index
-    }
-
-    /// The serials IXFR can start from: the oldest version the history reaches back to, then
-    /// every later one, ending with this one's.
-    pub fn history_serials(&self) -> Vec<u32> {
-        let mut out: Vec<u32> = self.history.iter().map(|s| s.from).collect();
-        out.push(self.serial);
-        out
-    }
-
-    /// The hickory form of `index().records()[i]`.
-    pub(crate) fn hickory_record(&self, i: usize) -> &HRecord {
-        &self.run_of(i)[i % HICKORY_RUN]
-    }
-
-    /// The hickory form of every record of `index().records()`, in order.
-    pub(crate) fn hickory_records(&self) -> impl Iterator<Item = &HRecord> + '_ {
-        (0..self.records.len()).flat_map(move |run| self.run_of(run * HICKORY_RUN).iter())
-    }
-
-    pub(crate) fn hickory_negative_soa(&self) -> Option<&HRecord> {
-        self.negative_soa.as_ref()
-    }
-
-    pub(crate) fn history(&self) -> &[Arc<HistoryStep>] {
-        &self.history
-    }
-
-    /// Gives the zone content back, for a rebuild.
-    fn into_zone(self) -> Zone {
-        self.index.into_zone()
-    }
-}
+use crate::options::ServerOptions;
+use crate::zone::history::{HistorySeed, SeedVersion};
+use crate::zone::served::ServedZone;
+use crate::zone::served::prepared::Question;
 
 /// The served zones by origin, and by the origin's wire form for the prepared path.
 #[derive(Default)]
@@ -375,7 +149,7 @@ impl Catalog {
         let mut out: Vec<(Name, Generation)> = map
             .by_name
             .iter()
-            .map(|(name, z)| (name.clone(), z.generation))
+            .map(|(name, z)| (name.clone(), z.generation()))
             .collect();
         out.sort();
         out
@@ -383,7 +157,7 @@ impl Catalog {
 
     /// The served SOA serial of `zone`, if it is served.
     pub fn serial(&self, zone: &Name) -> Option<u32> {
-        self.zones.load().by_name.get(zone).map(|z| z.serial)
+        self.zones.load().by_name.get(zone).map(|z| z.serial())
     }
 
     /// The zone served under exactly this origin.
@@ -450,8 +224,8 @@ impl Catalog {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.zones.load_full();
         let held = current.by_name.get(served.origin());
-        if let Some(held) = held.filter(|h| h.generation >= served.generation) {
-            return Err(SwapRefused::Held(held.generation));
+        if let Some(held) = held.filter(|h| h.generation() >= served.generation()) {
+            return Err(SwapRefused::Held(held.generation()));
         }
         let same = match (held, built_on) {
             (None, None) => true,
@@ -562,7 +336,7 @@ impl Catalog {
                 let (built, ()) = tokio::join!(build, before_swap.as_mut());
                 built
             };
-            let soa = to_hickory(served.index.zone().soa_record());
+            let soa = to_hickory(served.index().zone().soa_record());
             match self.swap_in(served, previous.as_ref()) {
                 Ok((served, replaced)) => {
                     drop(previous);
@@ -572,7 +346,7 @@ impl Catalog {
                         free(replaced, &origin);
                         served.prepare();
                         tracing::debug!(
-                            zone = %served.origin(), generation = %served.generation,
+                            zone = %served.origin(), generation = %served.generation(),
                             build = ?took, prepare = ?swapped.elapsed(),
                             "installed; prepared answers ready"
                         );
@@ -611,60 +385,6 @@ fn free(replaced: Arc<Zones>, origin: &Name) {
 /// How many milliseconds [`free`] waits for the queries still reading a replaced version.
 const FREE_WAIT_STEPS: usize = 200;
 
-/// Earlier published generations of one zone, folded one at a time, oldest first, into the
-/// IXFR history a server's first install of the zone starts from (see
-/// [`Catalog::history_seed`]). It holds one version's content at a time however many are
-/// added, and builds only what the history needs: no lookup index, no prepared answers.
-pub struct HistorySeed {
-    origin: Name,
-    opts: ZoneOptions,
-    now_s: u64,
-    /// The newest generation added, with the history leading up to it.
-    newest: Option<(Generation, SeedVersion)>,
-}
-
-impl std::fmt::Debug for HistorySeed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "HistorySeed({} up to {:?})",
-            self.origin,
-            self.newest.as_ref().map(|(g, _)| *g)
-        )
-    }
-}
-
-impl HistorySeed {
-    /// Adds `zone` at `generation` as the newest version. A generation not newer than the
-    /// newest one added, or of another zone, is ignored.
-    pub fn push(&mut self, generation: Generation, zone: Zone) {
-        if *zone.origin() != self.origin
-            || self.newest.as_ref().is_some_and(|(g, _)| *g >= generation)
-        {
-            return;
-        }
-        let previous = self.newest.take().map(|(_, v)| v);
-        let serial = next_serial(
-            previous.as_ref().map(|v| v.serial),
-            self.opts.serial_policy.candidate(generation, self.now_s),
-        );
-        let zone = with_serial(zone, serial);
-        let history = extend_history(
-            previous.as_ref().map(SeedVersion::as_base).as_ref(),
-            &zone,
-            &self.opts,
-        );
-        self.newest = Some((
-            generation,
-            SeedVersion {
-                zone,
-                serial,
-                history,
-            },
-        ));
-    }
-}
-
 /// Seconds since the Unix epoch, for the serial policies that use the time.
 fn now_s() -> u64 {
     SystemTime::now()
@@ -679,7 +399,7 @@ impl Target for Catalog {
     }
 
     fn held(&self, zone: &Name) -> Option<Generation> {
-        self.zones.load().by_name.get(zone).map(|z| z.generation)
+        self.zones.load().by_name.get(zone).map(|z| z.generation())
     }
 
     async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {
@@ -724,69 +444,6 @@ mod tests {
             ttl: 300,
             rdata,
         }
-    }
-
-    /// The hickory records converted on demand, in runs, are the records converted one by
-    /// one, in the same order, however they are first reached; and the zone answers (by the
-    /// general path) before its prepared answers exist.
-    #[tokio::test]
-    async fn records_are_converted_on_demand_in_order() {
-        let soa = Soa {
-            mname: n("ns.example."),
-            rname: n("h.example."),
-            serial: 1,
-            refresh: 1,
-            retry: 1,
-            expire: 1,
-            minimum: 1,
-        };
-        let mut records = vec![
-            rec("example.", RType::SOA, soa.to_rdata()),
-            rec("example.", RType::NS, wire("ns.other.")),
-        ];
-        for i in 0..1000u32 {
-            let [_, a, b, c] = i.to_be_bytes();
-            let owner = format!("h{i}.example.");
-            records.push(match i % 3 {
-                0 => rec(&owner, RType::A, Box::new([10, a, b, c])),
-                1 => rec(&owner, RType::NS, wire("ns.other.")),
-                _ => rec(&owner, RType(65280), Box::new([a, b, c])),
-            });
-        }
-        let zone = zonegate_core::validate::validate(
-            zonegate_core::ParsedZone {
-                origin: n("example."),
-                records,
-            },
-            &zonegate_core::Limits::default(),
-        )
-        .unwrap();
-        let one_by_one: Vec<HRecord> = zone.records().iter().map(to_hickory).collect();
-        let built = ServedZone::build(Generation(1), zone, 1, None, &ZoneOptions::default());
-        assert!(!built.is_prepared());
-        let mut query = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-        n("h0.example.").write_wire(&mut query);
-        query.extend_from_slice(&[0, 1, 0, 1]);
-        let q = Question::parse(&query).unwrap();
-        let mut out = Vec::new();
-        assert!(!crate::zone::served::prepared::answer(
-            &built, &query, &q, &mut out
-        ));
-        // Reached out of order first: the last record, one in the middle, then all.
-        let last = one_by_one.len() - 1;
-        assert!(*built.hickory_record(last) == one_by_one[last]);
-        assert!(*built.hickory_record(HICKORY_RUN + 3) == one_by_one[HICKORY_RUN + 3]);
-        let all: Vec<&HRecord> = built.hickory_records().collect();
-        assert_eq!(all.len(), one_by_one.len());
-        for (i, (a, b)) in all.iter().zip(&one_by_one).enumerate() {
-            assert!(*a == b, "record {i}");
-        }
-        built.prepare();
-        assert!(built.is_prepared());
-        assert!(crate::zone::served::prepared::answer(
-            &built, &query, &q, &mut out
-        ));
-        assert_eq!(out[..2], [0x12, 0x34]);
     }
 
     fn zone(serial: u32) -> Zone {

@@ -43,9 +43,8 @@ use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 use zonegate_core::lookup::Resolution;
 use zonegate_core::{Name, RType};
 
-use crate::answer::handler::{made_records, sections};
+use super::{ServedZone, made_records, sections};
 use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata, encode_udp};
-use crate::zone::set::ServedZone;
 
 /// No tail.
 const NONE: u32 = u32::MAX;
