@@ -7,13 +7,14 @@
 
 use std::sync::Arc;
 
-use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{Edns, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use zonegate_core::{Name, RType};
 
+use crate::answer::respond::{failed, send_error};
 use crate::answer::tsig::{self, Check, ResponseSigner};
 use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata};
 use crate::zone::served::{ServedZone, made_records, sections};
@@ -36,43 +37,6 @@ impl Handler {
     pub(crate) fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
     }
-}
-
-/// Sends a response with no records and `code`, signed if `signer` is given.
-pub(crate) async fn send_error(
-    request: &Request,
-    code: ResponseCode,
-    edns: Option<&Edns>,
-    signer: Option<&mut ResponseSigner>,
-    mut response_handle: impl ResponseHandler,
-) -> ResponseInfo {
-    let mut with_high: Edns;
-    let mut edns = edns;
-    // RFC 6891 §6.1.3: the upper 8 bits of an extended RCODE travel in the OPT record.
-    if let Some(e) = edns.filter(|_| code.high() != 0) {
-        with_high = e.clone();
-        with_high.set_rcode_high(code.high());
-        edns = Some(&with_high);
-    }
-    let build =
-        || MessageResponseBuilder::new(&request.queries, edns).error_msg(&request.metadata, code);
-    match tsig::send(request, signer, build, &mut response_handle).await {
-        Ok(info) => info,
-        Err(error) => {
-            tracing::warn!(%error, "cannot send a DNS response");
-            failed(request)
-        }
-    }
-}
-
-/// The response info to report when a response could not be sent.
-pub(crate) fn failed(request: &Request) -> ResponseInfo {
-    let mut metadata = Metadata::response_from_request(&request.metadata);
-    metadata.response_code = ResponseCode::ServFail;
-    ResponseInfo::from(Header {
-        metadata,
-        counts: HeaderCounts::default(),
-    })
 }
 
 #[async_trait::async_trait]

@@ -91,7 +91,7 @@ pub(crate) enum Failure {
 
 /// The unsigned TSIG of an error answer to a request signed with `record` (RFC 8945 §5.2.1,
 /// §5.2.2): the request's key name and algorithm, our time, no MAC.
-fn unsigned_failure(record: &HRecord<TSIG>, error: TsigError, now: u64) -> Failure {
+pub(crate) fn unsigned_failure(record: &HRecord<TSIG>, error: TsigError, now: u64) -> Failure {
     let tsig = TSIG::new(
         record.data.algorithm.clone(),
         now,
@@ -299,33 +299,6 @@ pub(crate) async fn send_failure(
         }
         Failure::BadTime(mut signer) => {
             send(request, Some(&mut signer), build, &mut response_handle).await
-        }
-    }
-}
-
-/// Sends NOTAUTH with TSIG error BADKEY, unsigned: the request's key is valid but not one the
-/// zone accepts for transfers.
-pub(crate) async fn send_bad_key(
-    request: &Request,
-    edns: Option<&hickory_proto::op::Edns>,
-    response_handle: impl ResponseHandler,
-) -> ResponseInfo {
-    let Some(record) = request.signature.as_deref() else {
-        return crate::answer::handler::send_error(
-            request,
-            ResponseCode::NotAuth,
-            edns,
-            None,
-            response_handle,
-        )
-        .await;
-    };
-    let failure = unsigned_failure(record, TsigError::BadKey, now());
-    match send_failure(request, failure, edns, response_handle).await {
-        Ok(info) => info,
-        Err(error) => {
-            tracing::warn!(%error, "cannot send a DNS response");
-            crate::answer::handler::failed(request)
         }
     }
 }

@@ -25,7 +25,7 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use zonegate_core::xfr::{IxfrReply, ixfr_reply, record_wire_len, split};
 use zonegate_core::{Name, RType};
 
-use crate::answer::handler::{failed, send_error};
+use crate::answer::respond::{failed, send_bad_key, send_error};
 use crate::answer::tsig::{self, ResponseSigner};
 use crate::zone::served::ServedZone;
 use crate::zone::set::Catalog;
@@ -76,7 +76,7 @@ pub(crate) async fn transfer(
             }
             Some(s) if !options.transfer_keys.contains(s.key()) => {
                 tracing::info!(zone = %qname, %client, ?qtype, key = %s.key(), "zone transfer refused: the key is not one of the zone's transfer_keys");
-                return tsig::send_bad_key(request, edns, response_handle).await;
+                return send_bad_key(request, edns, response_handle).await;
             }
             Some(_) => {}
         }
