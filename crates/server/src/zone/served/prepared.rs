@@ -699,12 +699,12 @@ pub(crate) fn answer_tcp(zone: &ServedZone, query: &[u8], q: &Question, out: &mu
 
 #[cfg(test)]
 mod tests {
-    use zonegate_core::protocol::{Generation, Target};
+    use zonegate_core::protocol::Generation;
     use zonegate_core::record::Soa;
     use zonegate_core::{Limits, ParsedZone, Record};
 
     use super::*;
-    use crate::zone::set::Catalog;
+    use crate::options::ZoneOptions;
 
     fn n(s: &str) -> Name {
         Name::parse(s).unwrap()
@@ -772,14 +772,12 @@ mod tests {
         .unwrap()
     }
 
+    /// `zone` served at generation 1 with its prepared answers, as a first install into a
+    /// catalog with default options serves it.
     fn served(zone: zonegate_core::Zone) -> std::sync::Arc<ServedZone> {
-        let origin = zone.origin().clone();
-        let catalog = Catalog::new("fast");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(catalog.install(Generation(1), zone)).unwrap();
-        catalog.get(&origin).unwrap()
+        let served = ServedZone::build(Generation(1), zone, 1, None, &ZoneOptions::default());
+        served.prepare();
+        std::sync::Arc::new(served)
     }
 
     /// Preparing in parts on several threads gives the same answers as one thread, for every
@@ -846,12 +844,12 @@ mod tests {
 
 #[cfg(test)]
 mod size_tests {
-    use zonegate_core::protocol::{Generation, Target};
+    use zonegate_core::protocol::Generation;
     use zonegate_core::record::Soa;
     use zonegate_core::{Limits, ParsedZone, Record};
 
     use super::*;
-    use crate::zone::set::Catalog;
+    use crate::options::ZoneOptions;
 
     /// Prints what the prepared answers of a large generated zone take, by structure. Run by
     /// hand: `cargo test --release -p zonegate-server size_of_a_large_zone -- --ignored --nocapture`.
@@ -913,14 +911,11 @@ mod size_tests {
             .collect();
         let convert_took = t.elapsed();
         drop((index, converted));
-        let catalog = Catalog::new("size");
+        // What an install builds: the served zone, then its prepared answers.
         let started = std::time::Instant::now();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(catalog.install(Generation(1), zone)).unwrap();
+        let served = ServedZone::build(Generation(1), zone, 1, None, &ZoneOptions::default());
+        served.prepare();
         let took = started.elapsed();
-        let served = catalog.get(&origin).unwrap();
         let t = std::time::Instant::now();
         drop(FastZone::build_with(&served, 1));
         let fast_took = t.elapsed();
