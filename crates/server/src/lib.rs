@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 mod answer;
+mod catalog;
 mod convert;
 #[cfg(test)]
 mod fast_tests;
@@ -38,6 +39,7 @@ mod zone;
 pub use answer::handler::Handler;
 pub use answer::tsig::TSIG_FUDGE_SECS;
 pub use answer::xfr::XFR_MESSAGE_BYTES_MAX;
+pub use catalog::Catalog;
 pub use net::tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
 pub use options::{
     AddressMatch, AddressMatchError, ServerOptions, TsigAlgorithm, TsigKey, TsigKeyError,
@@ -46,7 +48,6 @@ pub use options::{
 pub use wire::UDP_PAYLOAD_MAX;
 pub use zone::history::HistorySeed;
 pub use zone::served::ServedZone;
-pub use zone::set::Catalog;
 pub use zonegate_core::serial::SerialPolicy;
 
 /// How long a TCP connection may stay idle between queries before the server closes it.

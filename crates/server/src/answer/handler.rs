@@ -16,9 +16,9 @@ use zonegate_core::{Name, RType};
 
 use crate::answer::respond::{failed, send_error};
 use crate::answer::tsig::{self, Check, ResponseSigner};
+use crate::catalog::Catalog;
 use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata};
 use crate::zone::served::{ServedZone, made_records, sections};
-use crate::zone::set::Catalog;
 
 /// The EDNS version this server speaks (RFC 6891 §6.1.3).
 const EDNS_VERSION: u8 = 0;

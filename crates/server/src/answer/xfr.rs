@@ -27,8 +27,8 @@ use zonegate_core::{Name, RType};
 
 use crate::answer::respond::{failed, send_bad_key, send_error};
 use crate::answer::tsig::{self, ResponseSigner};
+use crate::catalog::Catalog;
 use crate::zone::served::ServedZone;
-use crate::zone::set::Catalog;
 
 /// Most octets of records, counted uncompressed, in one transfer message. Compression only
 /// shrinks a message, so every message stays well under the 65535 octets TCP framing allows.

@@ -28,21 +28,23 @@
 //!                        history = held.history + Delta(held, zone')   (trimmed)
 //!                        index                    ‖ caller's before_swap (snapshot write)
 //!                    ──▶ lock; held still the one built against and older than g? swap : retry
-//!                    ──▶ NOTIFY the zone's secondaries; free the replaced version
-//!                    ──▶ prepared answers (queries use them from then on)
+//!                    ──▶ return what changed ([`Swapped`]): the caller announces it (NOTIFY)
+//!                    ──▶ Swapped::finish: free the replaced version; prepared answers
+//!                        (queries use them from then on)
 //! ```
+//!
+//! The set sends nothing itself: whoever swaps a zone in announces it (the server's
+//! [`crate::Catalog`] sends NOTIFY), between the swap and the prepared answers, as before.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::protocol::Generation;
 use zonegate_core::serial::next_serial;
 use zonegate_core::{Name, Zone};
 
-use crate::convert::to_hickory;
-use crate::net::notify::Notifier;
 use crate::options::ServerOptions;
 use crate::zone::history::{HistorySeed, SeedVersion};
 use crate::zone::served::ServedZone;
@@ -94,22 +96,11 @@ impl Zones {
 }
 
 /// The zones a server answers for, swapped atomically as a whole.
-pub struct Catalog {
-    id: String,
+pub(crate) struct ZoneSet {
     zones: ArcSwap<Zones>,
     /// Serialises installs so that checking the held generation and swapping are one step.
     install: Mutex<()>,
     options: ServerOptions,
-    notifier: Notifier,
-}
-
-impl std::fmt::Debug for Catalog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Catalog")
-            .field("id", &self.id)
-            .field("zones", &self.zones())
-            .finish()
-    }
 }
 
 /// Why a built zone was not swapped in.
@@ -120,31 +111,22 @@ enum SwapRefused {
     Moved(Box<ServedZone>),
 }
 
-impl Catalog {
-    /// An empty catalog recorded in the store as target `id`, with default options: serials
-    /// by `increment`, no transfers, no NOTIFY.
-    pub fn new(id: impl Into<String>) -> Self {
-        Catalog::with_options(id, ServerOptions::default())
-    }
-
-    /// An empty catalog with the given serving options.
-    pub fn with_options(id: impl Into<String>, options: ServerOptions) -> Self {
-        let notifier = Notifier::new(&options);
-        Catalog {
-            id: id.into(),
+impl ZoneSet {
+    /// An empty set with the given serving options.
+    pub(crate) fn new(options: ServerOptions) -> Self {
+        ZoneSet {
             zones: ArcSwap::from_pointee(Zones::default()),
             install: Mutex::new(()),
             options,
-            notifier,
         }
     }
 
-    pub fn options(&self) -> &ServerOptions {
+    pub(crate) fn options(&self) -> &ServerOptions {
         &self.options
     }
 
     /// Every zone served, with its generation, in canonical name order.
-    pub fn zones(&self) -> Vec<(Name, Generation)> {
+    pub(crate) fn zones(&self) -> Vec<(Name, Generation)> {
         let map = self.zones.load();
         let mut out: Vec<(Name, Generation)> = map
             .by_name
@@ -156,18 +138,18 @@ impl Catalog {
     }
 
     /// The served SOA serial of `zone`, if it is served.
-    pub fn serial(&self, zone: &Name) -> Option<u32> {
+    pub(crate) fn serial(&self, zone: &Name) -> Option<u32> {
         self.zones.load().by_name.get(zone).map(|z| z.serial())
     }
 
     /// The zone served under exactly this origin.
-    pub fn get(&self, origin: &Name) -> Option<Arc<ServedZone>> {
+    pub(crate) fn get(&self, origin: &Name) -> Option<Arc<ServedZone>> {
         self.zones.load().by_name.get(origin).cloned()
     }
 
     /// The served zone whose origin is the longest suffix of `qname` (the zone that is
     /// authoritative for it), if any.
-    pub fn find(&self, qname: &Name) -> Option<Arc<ServedZone>> {
+    pub(crate) fn find(&self, qname: &Name) -> Option<Arc<ServedZone>> {
         let zones = self.zones.load();
         let map = &zones.by_name;
         if map.is_empty() {
@@ -191,7 +173,7 @@ impl Catalog {
             .is_some_and(|zone| crate::zone::served::prepared::answer(zone, query, q, out))
     }
 
-    /// [`Catalog::prepared_answer`] for a query that came over TCP (the message without its
+    /// [`ZoneSet::prepared_answer`] for a query that came over TCP (the message without its
     /// length prefix): appends the response, with its length prefix, to `out`.
     pub(crate) fn prepared_answer_tcp(
         &self,
@@ -205,9 +187,9 @@ impl Catalog {
             .is_some_and(|zone| crate::zone::served::prepared::answer_tcp(zone, query, q, out))
     }
 
-    /// How many NOTIFY messages secondaries have acknowledged since the catalog was made.
-    pub fn notifies_acknowledged(&self) -> u64 {
-        self.notifier.acknowledged()
+    /// The generation of `zone` served, if any.
+    pub(crate) fn held(&self, zone: &Name) -> Option<Generation> {
+        self.zones.load().by_name.get(zone).map(|z| z.generation())
     }
 
     /// Puts a ready zone in place if it is newer than what is held and what is held is still
@@ -240,33 +222,28 @@ impl Catalog {
         Ok((served, current))
     }
 
-    /// Installs `zone` at `generation`, as [`Target::install`] does. When the catalog holds
-    /// nothing for the zone yet (a server starting) and the zone's serial policy gives every
-    /// generation a fixed serial, `older` (earlier published generations of the zone, in any
-    /// order) seeds the IXFR history, so that secondaries that were current before a restart
-    /// still get incremental transfers. Otherwise `older` is not used.
-    pub async fn install_with_history(
+    /// A seed for `origin`'s first install made of `older` (earlier published generations of
+    /// the zone, in any order), keeping the newest the history bound allows; `None` where
+    /// [`ZoneSet::history_seed`] gives none.
+    pub(crate) fn seed_from(
         &self,
-        generation: Generation,
-        zone: Zone,
+        origin: &Name,
         mut older: Vec<(Generation, Zone)>,
-    ) -> Result<(), Generation> {
-        let seed = self.history_seed(zone.origin()).map(|mut seed| {
+    ) -> Option<HistorySeed> {
+        self.history_seed(origin).map(|mut seed| {
             older.sort_by_key(|(g, _)| *g);
             let keep = older.len().saturating_sub(seed.opts.history_versions_max);
             for (g, z) in older.into_iter().skip(keep) {
                 seed.push(g, z);
             }
             seed
-        });
-        self.install_after(generation, zone, seed, std::future::ready(()))
-            .await
+        })
     }
 
     /// A seed for the IXFR history of `origin`'s first install, or `None` if that install
     /// would not use one: the zone's serial policy does not give every generation a fixed
     /// serial, or it keeps no history.
-    pub fn history_seed(&self, origin: &Name) -> Option<HistorySeed> {
+    pub(crate) fn history_seed(&self, origin: &Name) -> Option<HistorySeed> {
         let opts = self.options.zone(origin);
         (opts.serial_policy.is_deterministic() && opts.history_versions_max > 0).then(|| {
             HistorySeed {
@@ -278,25 +255,21 @@ impl Catalog {
         })
     }
 
-    /// [`Catalog::install_with_history`] with the earlier generations already folded into
-    /// `seed` (used only if the catalog holds nothing for the zone yet, and only the part
-    /// below `generation`), swapping only once `before_swap` has completed too; it runs while
-    /// the zone is built. The server writes its last-good snapshot there, so that the file is
-    /// in place before the generation is served, without adding its time to the install's.
+    /// Builds `zone` at `generation` and swaps it in, with the earlier generations folded into
+    /// `seed` (used only if the set holds nothing for the zone yet, and only the part below
+    /// `generation`), swapping only once `before_swap` has completed too; it runs while the
+    /// zone is built.
     ///
-    /// The steps, all off the thread that calls this (on tokio's blocking pool when there is
-    /// a runtime): build the version (serial, IXFR history, lookup index), swap it in, NOTIFY
-    /// the secondaries, and then prepare the fast answers, which queries use from the moment
-    /// they are ready; until then the general path answers them, with the same bytes. The
-    /// replaced version is freed on that thread too, never on a thread answering queries.
-    /// Returns once the fast answers are ready.
-    pub async fn install_after(
+    /// The build (serial, IXFR history, lookup index) runs off the thread that calls this (on
+    /// tokio's blocking pool when there is a runtime). Returns once the generation is served,
+    /// with what changed; its prepared answers are built by [`Swapped::finish`].
+    pub(crate) async fn swap_after(
         &self,
         generation: Generation,
         zone: Zone,
         seed: Option<HistorySeed>,
         before_swap: impl std::future::Future<Output = ()>,
-    ) -> Result<(), Generation> {
+    ) -> Result<Swapped, Generation> {
         // Cheap early refusal, so a stale install does not pay for the index. The check that
         // counts is the one in `swap_in`, under the install lock.
         if let Some(held) = self.held(zone.origin()).filter(|h| *h >= generation) {
@@ -336,28 +309,57 @@ impl Catalog {
                 let (built, ()) = tokio::join!(build, before_swap.as_mut());
                 built
             };
-            let soa = to_hickory(served.index().zone().soa_record());
             match self.swap_in(served, previous.as_ref()) {
                 Ok((served, replaced)) => {
-                    drop(previous);
-                    self.notifier.notify(&origin, generation, soa, &opts.notify);
-                    let swapped = Instant::now();
-                    blocking(move || {
-                        free(replaced, &origin);
-                        served.prepare();
-                        tracing::debug!(
-                            zone = %served.origin(), generation = %served.generation(),
-                            build = ?took, prepare = ?swapped.elapsed(),
-                            "installed; prepared answers ready"
-                        );
-                    })
-                    .await;
-                    return Ok(());
+                    return Ok(Swapped {
+                        served,
+                        replaced,
+                        took,
+                    });
                 }
                 Err(SwapRefused::Held(held)) => return Err(held),
                 Err(SwapRefused::Moved(served)) => zone = served.into_zone(),
             }
         }
+    }
+}
+
+/// A generation just swapped in: what changed, for whoever swapped it in to announce, and the
+/// work left (freeing the version it replaced, preparing its answers).
+pub(crate) struct Swapped {
+    served: Arc<ServedZone>,
+    replaced: Arc<Zones>,
+    /// How long the build took.
+    took: Duration,
+}
+
+impl Swapped {
+    /// The zone as now served.
+    pub(crate) fn served(&self) -> &ServedZone {
+        &self.served
+    }
+
+    /// Frees the replaced version and prepares the new one's fast answers, off the calling
+    /// thread (on tokio's blocking pool when there is a runtime), never on a thread answering
+    /// queries. Queries use the prepared answers from the moment they are ready; until then
+    /// the general path answers them, with the same bytes.
+    pub(crate) async fn finish(self) {
+        let Swapped {
+            served,
+            replaced,
+            took,
+        } = self;
+        let swapped = Instant::now();
+        blocking(move || {
+            free(replaced, served.origin());
+            served.prepare();
+            tracing::debug!(
+                zone = %served.origin(), generation = %served.generation(),
+                build = ?took, prepare = ?swapped.elapsed(),
+                "installed; prepared answers ready"
+            );
+        })
+        .await;
     }
 }
 
@@ -393,21 +395,6 @@ fn now_s() -> u64 {
         .unwrap_or(0)
 }
 
-impl Target for Catalog {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn held(&self, zone: &Name) -> Option<Generation> {
-        self.zones.load().by_name.get(zone).map(|z| z.generation())
-    }
-
-    async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {
-        self.install_with_history(generation, zone, Vec::new())
-            .await
-    }
-}
-
 /// Runs `f` on tokio's blocking pool when there is a runtime, so that building a large zone
 /// does not stall the tasks answering queries.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -418,171 +405,5 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
             Err(e) => panic!("building the zone index was cancelled: {e}"),
         },
         Err(_) => f(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use zonegate_core::record::Soa;
-    use zonegate_core::{RType, Record};
-
-    fn n(s: &str) -> Name {
-        Name::parse(s).unwrap()
-    }
-
-    fn wire(name: &str) -> Box<[u8]> {
-        let mut v = Vec::new();
-        n(name).write_wire(&mut v);
-        v.into_boxed_slice()
-    }
-
-    fn rec(owner: &str, rtype: RType, rdata: Box<[u8]>) -> Record {
-        Record {
-            owner: n(owner),
-            rtype,
-            ttl: 300,
-            rdata,
-        }
-    }
-
-    fn zone(serial: u32) -> Zone {
-        let soa = Soa {
-            mname: n("ns.other."),
-            rname: n("h.other."),
-            serial,
-            refresh: 1,
-            retry: 1,
-            expire: 1,
-            minimum: 1,
-        };
-        let records = vec![
-            rec("example.", RType::SOA, soa.to_rdata()),
-            rec("example.", RType::NS, wire("ns.other.")),
-        ];
-        zonegate_core::validate::validate(
-            zonegate_core::ParsedZone {
-                origin: n("example."),
-                records,
-            },
-            &zonegate_core::Limits::default(),
-        )
-        .unwrap()
-    }
-
-    /// A history seed folds earlier generations one at a time, ignores those that are not
-    /// newer or of another zone, and the first install chains its history through them.
-    #[tokio::test]
-    async fn a_history_seed_chains_the_first_install() {
-        // Enough records that the history bound (no more records than the zone) keeps all.
-        let zone = |serial: u32| {
-            let mut records = zone(serial).records().to_vec();
-            for i in 0..20u8 {
-                records.push(rec(
-                    &format!("h{i}.example."),
-                    RType::A,
-                    Box::new([10, 0, 0, i]),
-                ));
-            }
-            zonegate_core::validate::validate(
-                zonegate_core::ParsedZone {
-                    origin: n("example."),
-                    records,
-                },
-                &zonegate_core::Limits::default(),
-            )
-            .unwrap()
-        };
-        let catalog = Catalog::new("seed");
-        let origin = n("example.");
-        let mut seed = catalog.history_seed(&origin).unwrap();
-        seed.push(Generation(2), zone(2));
-        seed.push(Generation(1), zone(1));
-        seed.push(Generation(2), zone(2));
-        seed.push(Generation(4), zone(4));
-        catalog
-            .install_after(Generation(6), zone(6), Some(seed), std::future::ready(()))
-            .await
-            .unwrap();
-        let served = catalog.get(&origin).unwrap();
-        assert_eq!(served.history_serials(), vec![2, 4, 6]);
-        assert!(served.is_prepared());
-        // A seed is used only by a first install, and only below the installed generation.
-        let mut seed = catalog.history_seed(&origin).unwrap();
-        seed.push(Generation(7), zone(7));
-        catalog
-            .install_after(Generation(8), zone(8), Some(seed), std::future::ready(()))
-            .await
-            .unwrap();
-        assert_eq!(
-            catalog.get(&origin).unwrap().history_serials(),
-            vec![2, 4, 6, 8]
-        );
-        let fresh = Catalog::new("seed2");
-        let mut seed = fresh.history_seed(&origin).unwrap();
-        seed.push(Generation(9), zone(9));
-        fresh
-            .install_after(Generation(5), zone(5), Some(seed), std::future::ready(()))
-            .await
-            .unwrap();
-        assert_eq!(fresh.get(&origin).unwrap().history_serials(), vec![5]);
-    }
-
-    /// Installers race with generations in opposite orders: the held generation only ever
-    /// grows, ends at the newest, and every refusal names a generation at least as new.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn racing_installs_never_go_back() {
-        let catalog = Arc::new(Catalog::new("race"));
-        let origin = n("example.");
-        let up = (1..=200u64).collect::<Vec<_>>();
-        let down = up.iter().rev().copied().collect::<Vec<_>>();
-        let mut tasks = Vec::new();
-        for order in [up, down] {
-            let catalog = catalog.clone();
-            tasks.push(tokio::spawn(async move {
-                for g in order {
-                    if let Err(held) = catalog.install(Generation(g), zone(g as u32)).await {
-                        assert!(held >= Generation(g), "refused {g} for an older {held}");
-                    }
-                }
-            }));
-        }
-        let watcher = {
-            let catalog = catalog.clone();
-            let origin = origin.clone();
-            tokio::spawn(async move {
-                let mut last = None;
-                while last != Some(Generation(200)) {
-                    let now = catalog.held(&origin);
-                    assert!(now >= last, "held went back from {last:?} to {now:?}");
-                    if let Some(z) = catalog.find(&origin) {
-                        // The served content is the generation's own.
-                        assert_eq!(z.index().zone().soa().serial as u64, z.generation().0);
-                    }
-                    last = now;
-                    tokio::task::yield_now().await;
-                }
-            })
-        };
-        for t in tasks {
-            t.await.unwrap();
-        }
-        watcher.await.unwrap();
-        assert_eq!(catalog.held(&origin), Some(Generation(200)));
-        assert_eq!(catalog.zones(), vec![(origin.clone(), Generation(200))]);
-        // Whatever interleaving the installs took, the IXFR history is one chain of growing
-        // serials that ends at the served one.
-        let served = catalog.find(&origin).unwrap();
-        let steps: Vec<(u32, u32)> = served.history().iter().map(|s| (s.from, s.to)).collect();
-        // The history is empty when generation 200 happened to be installed first.
-        for w in steps.windows(2) {
-            assert_eq!(w[0].1, w[1].0, "{steps:?}");
-        }
-        for (from, to) in &steps {
-            assert!(zonegate_core::serial::serial_gt(*to, *from), "{steps:?}");
-        }
-        if let Some(last) = steps.last() {
-            assert_eq!(last.1, served.serial(), "{steps:?}");
-        }
     }
 }
