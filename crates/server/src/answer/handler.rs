@@ -16,6 +16,7 @@ use zonegate_core::{Name, RType};
 
 use crate::answer::respond::{failed, send_error};
 use crate::answer::tsig::{self, Check, ResponseSigner};
+use crate::answer::xfr::transfer;
 use crate::catalog::Catalog;
 use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata};
 use crate::zone::served::{ServedZone, made_records, sections};
@@ -39,6 +40,86 @@ impl Handler {
     }
 }
 
+/// What a request that passed the checks asks for.
+enum Asked {
+    /// A zone transfer (AXFR or IXFR) of `qname`.
+    Transfer { qname: Name, qtype: RecordType },
+    /// An ordinary query, for the served zone that is authoritative for `qname`.
+    Query {
+        zone: Arc<ServedZone>,
+        qname: Name,
+        qtype: RType,
+    },
+}
+
+impl Handler {
+    /// The checks every request passes before it is answered, in order (EDNS version, opcode,
+    /// one question, class, name, then the zone for an ordinary query): what it asks for, or
+    /// the response code of the error answer it gets instead.
+    fn precheck(&self, request: &Request, bad_version: bool) -> Result<Asked, ResponseCode> {
+        if bad_version {
+            return Err(ResponseCode::BADVERS);
+        }
+        if request.metadata.op_code != OpCode::Query {
+            return Err(ResponseCode::NotImp);
+        }
+        let queries = request.queries.queries();
+        if queries.len() != 1 {
+            return Err(ResponseCode::FormErr);
+        }
+        let query = &queries[0];
+        if query.query_class() != DNSClass::IN {
+            return Err(ResponseCode::Refused);
+        }
+        let qtype = query.query_type();
+        let qname = Name::from_labels(query.name().iter()).map_err(|_| ResponseCode::FormErr)?;
+        if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+            return Ok(Asked::Transfer { qname, qtype });
+        }
+        let zone = self.catalog.find(&qname).ok_or(ResponseCode::Refused)?;
+        Ok(Asked::Query {
+            zone,
+            qname,
+            qtype: RType(u16::from(qtype)),
+        })
+    }
+}
+
+/// The OPT record of the response (RFC 6891 §7: answer EDNS with EDNS), and whether the
+/// request asked for an EDNS version this server does not speak. hickory truncates a UDP
+/// response to the size the response's OPT record states, so that is the smaller of the
+/// client's size and ours, and never below 512.
+fn response_edns(request: &Request) -> (Option<Edns>, bool) {
+    let Some(req) = request.edns.as_ref() else {
+        return (None, false);
+    };
+    let mut resp_edns = Edns::new();
+    resp_edns.set_max_payload(req.max_payload().clamp(512, UDP_PAYLOAD_MAX));
+    resp_edns.set_version(EDNS_VERSION);
+    (Some(resp_edns), req.version() > EDNS_VERSION)
+}
+
+/// Answers NOTAUTH to a request whose TSIG failed (RFC 8945 §5.2), and nothing else.
+async fn refuse_signature(
+    request: &Request,
+    failure: tsig::Failure,
+    edns: Option<&Edns>,
+    response_handle: impl ResponseHandler,
+) -> ResponseInfo {
+    tracing::info!(
+        client = %request.src(),
+        error = ?failure.error(),
+        "TSIG verification failed; answering NOTAUTH"
+    );
+    match tsig::send_failure(request, failure, edns, response_handle).await {
+        Ok(info) => info,
+        Err(error) => {
+            tracing::warn!(%error, "cannot send a DNS response");
+            failed(request)
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl RequestHandler for Handler {
     async fn handle_request<R: ResponseHandler, T: Time>(
@@ -46,126 +127,37 @@ impl RequestHandler for Handler {
         request: &Request,
         response_handle: R,
     ) -> ResponseInfo {
-        // RFC 6891 §7: answer EDNS with EDNS. hickory truncates a UDP response to the size
-        // the response's OPT record states, so that is the smaller of the client's size and
-        // ours, and never below 512.
-        let mut resp_edns = Edns::new();
-        let mut bad_version = false;
-        let edns = match request.edns.as_ref() {
-            Some(req) => {
-                resp_edns.set_max_payload(req.max_payload().clamp(512, UDP_PAYLOAD_MAX));
-                resp_edns.set_version(EDNS_VERSION);
-                bad_version = req.version() > EDNS_VERSION;
-                Some(&resp_edns)
-            }
-            None => None,
-        };
-
+        let (resp_edns, bad_version) = response_edns(request);
+        let edns = resp_edns.as_ref();
         // RFC 8945 §5.2: a TSIG that does not verify is answered NOTAUTH and nothing else; a
         // valid one makes every answer to this request signed, errors included.
         let mut signer = match tsig::check(request, self.catalog.options(), tsig::now()) {
             Check::Unsigned => None,
             Check::Signed(s) => Some(s),
             Check::Failed(failure) => {
-                tracing::info!(
-                    client = %request.src(),
-                    error = ?failure.error(),
-                    "TSIG verification failed; answering NOTAUTH"
-                );
-                return match tsig::send_failure(request, failure, edns, response_handle).await {
-                    Ok(info) => info,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot send a DNS response");
-                        failed(request)
-                    }
-                };
+                return refuse_signature(request, failure, edns, response_handle).await;
             }
         };
-        if bad_version {
-            return send_error(
-                request,
-                ResponseCode::BADVERS,
-                edns,
-                signer.as_mut(),
-                response_handle,
-            )
-            .await;
+        match self.precheck(request, bad_version) {
+            Err(code) => send_error(request, code, edns, signer.as_mut(), response_handle).await,
+            Ok(Asked::Transfer { qname, qtype }) => {
+                let catalog = &self.catalog;
+                transfer(
+                    catalog,
+                    request,
+                    &qname,
+                    qtype,
+                    edns,
+                    signer,
+                    response_handle,
+                )
+                .await
+            }
+            Ok(Asked::Query { zone, qname, qtype }) => {
+                let signer = signer.as_mut();
+                answer(request, &zone, &qname, qtype, edns, signer, response_handle).await
+            }
         }
-        if request.metadata.op_code != OpCode::Query {
-            return send_error(
-                request,
-                ResponseCode::NotImp,
-                edns,
-                signer.as_mut(),
-                response_handle,
-            )
-            .await;
-        }
-        let queries = request.queries.queries();
-        if queries.len() != 1 {
-            return send_error(
-                request,
-                ResponseCode::FormErr,
-                edns,
-                signer.as_mut(),
-                response_handle,
-            )
-            .await;
-        }
-        let query = &queries[0];
-        if query.query_class() != DNSClass::IN {
-            return send_error(
-                request,
-                ResponseCode::Refused,
-                edns,
-                signer.as_mut(),
-                response_handle,
-            )
-            .await;
-        }
-        let qtype = query.query_type();
-        let Ok(qname) = Name::from_labels(query.name().iter()) else {
-            return send_error(
-                request,
-                ResponseCode::FormErr,
-                edns,
-                signer.as_mut(),
-                response_handle,
-            )
-            .await;
-        };
-        if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
-            return crate::answer::xfr::transfer(
-                &self.catalog,
-                request,
-                &qname,
-                qtype,
-                edns,
-                signer,
-                response_handle,
-            )
-            .await;
-        }
-        let Some(zone) = self.catalog.find(&qname) else {
-            return send_error(
-                request,
-                ResponseCode::Refused,
-                edns,
-                signer.as_mut(),
-                response_handle,
-            )
-            .await;
-        };
-        answer(
-            request,
-            &zone,
-            &qname,
-            RType(u16::from(qtype)),
-            edns,
-            signer.as_mut(),
-            response_handle,
-        )
-        .await
     }
 }
 
