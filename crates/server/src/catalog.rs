@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{Name, Zone};
 
 use crate::convert::to_hickory;
@@ -183,7 +183,7 @@ impl Target for Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zonegate_core::record::Soa;
+    use zonegate_core::dns::record::Soa;
     use zonegate_core::{RType, Record};
 
     fn n(s: &str) -> Name {
@@ -219,7 +219,7 @@ mod tests {
             rec("example.", RType::SOA, soa.to_rdata()),
             rec("example.", RType::NS, wire("ns.other.")),
         ];
-        zonegate_core::validate::validate(
+        zonegate_core::zone::validate::validate(
             zonegate_core::ParsedZone {
                 origin: n("example."),
                 records,
@@ -243,7 +243,7 @@ mod tests {
                     Box::new([10, 0, 0, i]),
                 ));
             }
-            zonegate_core::validate::validate(
+            zonegate_core::zone::validate::validate(
                 zonegate_core::ParsedZone {
                     origin: n("example."),
                     records,
@@ -338,7 +338,10 @@ mod tests {
             assert_eq!(w[0].1, w[1].0, "{steps:?}");
         }
         for (from, to) in &steps {
-            assert!(zonegate_core::serial::serial_gt(*to, *from), "{steps:?}");
+            assert!(
+                zonegate_core::zone::serial::serial_gt(*to, *from),
+                "{steps:?}"
+            );
         }
         if let Some(last) = steps.last() {
             assert_eq!(last.1, served.serial(), "{steps:?}");

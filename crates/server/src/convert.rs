@@ -55,7 +55,7 @@ fn decode_rdata(rtype: RecordType, rdata: &[u8]) -> Option<RData> {
 mod tests {
     use super::*;
     use zonegate_core::RType;
-    use zonegate_core::record::Soa;
+    use zonegate_core::dns::record::Soa;
 
     fn n(s: &str) -> Name {
         Name::parse(s).unwrap()

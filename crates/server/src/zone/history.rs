@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use hickory_proto::rr::Record as HRecord;
-use zonegate_core::protocol::Generation;
-use zonegate_core::serial::{next_serial, with_serial};
+use zonegate_core::gate::Generation;
 use zonegate_core::xfr::{Delta, history_start, record_wire_len};
+use zonegate_core::zone::serial::{next_serial, with_serial};
 use zonegate_core::{Name, Zone};
 
 use crate::convert::to_hickory;

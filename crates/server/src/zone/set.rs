@@ -9,7 +9,7 @@
 //! are installed.
 //!
 //! Installing a generation builds the new [`ServedZone`] before taking any lock, off the
-//! caller's thread: the SOA serial its policy gives (see [`zonegate_core::serial`]), the IXFR
+//! caller's thread: the SOA serial its policy gives (see [`zonegate_core::zone::serial`]), the IXFR
 //! history (the previous version's history plus the delta from the previous version to this
 //! one) and the lookup index. Then, under a mutex that only installers take, it checks the
 //! held generation and swaps in a copy of the map with the new zone: the "is it newer" check
@@ -41,8 +41,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use zonegate_core::protocol::Generation;
-use zonegate_core::serial::next_serial;
+use zonegate_core::gate::Generation;
+use zonegate_core::zone::serial::next_serial;
 use zonegate_core::{Name, Zone};
 
 use crate::options::ServerOptions;

@@ -4,9 +4,9 @@
 use std::sync::{Arc, LazyLock, OnceLock};
 
 use hickory_proto::rr::Record as HRecord;
+use zonegate_core::gate::Generation;
 use zonegate_core::lookup::{Item, Resolution, ZoneIndex};
-use zonegate_core::protocol::Generation;
-use zonegate_core::serial::with_serial;
+use zonegate_core::zone::serial::with_serial;
 use zonegate_core::{Name, Zone};
 
 use crate::convert::{to_hickory, to_hickory_name};
@@ -227,7 +227,7 @@ pub(crate) fn sections<'z>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zonegate_core::record::Soa;
+    use zonegate_core::dns::record::Soa;
     use zonegate_core::{RType, Record};
 
     use crate::zone::served::prepared::Question;
@@ -278,7 +278,7 @@ mod tests {
                 _ => rec(&owner, RType(65280), Box::new([a, b, c])),
             });
         }
-        let zone = zonegate_core::validate::validate(
+        let zone = zonegate_core::zone::validate::validate(
             zonegate_core::ParsedZone {
                 origin: n("example."),
                 records,

@@ -3,7 +3,7 @@
 //! # Design
 //!
 //! A [`ParsedZone`] is whatever the zone file said: unsorted, possibly with duplicates or
-//! broken rules. A [`Zone`] can only be built by [`crate::validate::validate`] (or by
+//! broken rules. A [`Zone`] can only be built by [`crate::zone::validate::validate`] (or by
 //! [`Zone::decode`], which re-validates), so holding a `Zone` means every validity rule held
 //! when it was built: the type carries the proof.
 //!
@@ -12,14 +12,19 @@
 //! hash is SHA-256 over that body, so equal content always has an equal hash whatever the order
 //! or case of the source file.
 
+pub mod diff;
+pub mod limits;
+pub mod serial;
+pub mod validate;
+
 use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::limits::Limits;
-use crate::name::Name;
-use crate::record::{RType, Record, Soa};
-use crate::validate::{Invalid, validate};
+use crate::dns::name::Name;
+use crate::dns::record::{RType, Record, Soa};
+use crate::zone::limits::Limits;
+use crate::zone::validate::{Invalid, validate};
 
 /// Class IN, the only class zonegate serves.
 pub const CLASS_IN: u16 = 1;
@@ -31,7 +36,7 @@ pub struct ParsedZone {
     pub records: Vec<Record>,
 }
 
-/// Validated zone content in canonical order. Only [`crate::validate::validate`] builds one.
+/// Validated zone content in canonical order. Only [`crate::zone::validate::validate`] builds one.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Zone {
     pub(crate) origin: Name,
@@ -289,7 +294,7 @@ mod tests {
             }
         }
         let parsed = crate::zonefile::parse(&text, None, "t").unwrap();
-        let zone = crate::validate::validate(parsed, &Limits::default()).unwrap();
+        let zone = crate::zone::validate::validate(parsed, &Limits::default()).unwrap();
         let body = zone.body();
         assert!(body.len() > 3 * 64 * 1024);
         assert_eq!(body.capacity(), body.len());
@@ -309,7 +314,7 @@ mod tests {
         let pinned = "sha256:d437fecd4af58d3f8b45ef53588250275459cf3346b3665f0edd0f2120c0f79d";
         let zone = |text: &str| {
             let parsed = crate::zonefile::parse(text, None, "t").unwrap();
-            crate::validate::validate(parsed, &Limits::default()).unwrap()
+            crate::zone::validate::validate(parsed, &Limits::default()).unwrap()
         };
         let a = zone(text);
         assert_eq!(a.hash().to_string(), pinned);

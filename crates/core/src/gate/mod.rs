@@ -25,14 +25,17 @@
 //! The store never exposes "set the pointer to g" without the comparison, so no caller can
 //! reintroduce the stale write.
 
+pub mod config;
+pub mod policy;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::diff::Diff;
-use crate::limits::GateConfig;
-use crate::name::Name;
-use crate::policy::Threshold;
+use crate::dns::name::Name;
+use crate::gate::config::GateConfig;
+use crate::gate::policy::Threshold;
+use crate::zone::diff::Diff;
 use crate::zone::{ContentHash, DecodeError, Zone};
 
 /// A per-zone plan number. The store assigns it; it only grows and is never reused.
@@ -388,7 +391,7 @@ pub trait Target {
 #[non_exhaustive]
 pub enum Refusal {
     #[error("{0}")]
-    Invalid(#[from] crate::validate::Invalid),
+    Invalid(#[from] crate::zone::validate::Invalid),
     #[error(
         "stale plan: {generation} was planned on base {base}, but the published generation is {published}; re-plan from the current zone and publish again",
         base = OptGen(*base),
@@ -430,7 +433,7 @@ pub enum Refusal {
         hash: ContentHash,
         verdict: Verdict,
         /// The zone's review setting at the time of the refusal.
-        review: crate::policy::Review,
+        review: crate::gate::policy::Review,
     },
     /// A saved plan names a hash that is not the stored plan's: the artifact and the store
     /// disagree about what would be published.
@@ -461,7 +464,7 @@ impl fmt::Display for ThresholdList<'_> {
 struct ReviewText {
     generation: Generation,
     verdict: Verdict,
-    review: crate::policy::Review,
+    review: crate::gate::policy::Review,
 }
 
 impl fmt::Display for ReviewText {
@@ -493,15 +496,15 @@ impl Refusal {
             Refusal::Invalid(i)
                 if i.violations
                     .iter()
-                    .any(|v| matches!(v, crate::validate::Violation::Empty)) =>
+                    .any(|v| matches!(v, crate::zone::validate::Violation::Empty)) =>
             {
                 "empty".into()
             }
             Refusal::Invalid(i) => match i.violations.first() {
-                Some(crate::validate::Violation::TooManyRecords { .. }) => {
+                Some(crate::zone::validate::Violation::TooManyRecords { .. }) => {
                     "limit:records_max".into()
                 }
-                Some(crate::validate::Violation::BodyTooLarge { .. }) => {
+                Some(crate::zone::validate::Violation::BodyTooLarge { .. }) => {
                     "limit:body_bytes_max".into()
                 }
                 _ => format!("invalid:{}", i.first_rule()),
@@ -574,7 +577,7 @@ pub enum PlanOutcome {
         base: Option<Generation>,
         hash: ContentHash,
         record_count: u64,
-        diff: crate::diff::Diff,
+        diff: crate::zone::diff::Diff,
         /// `Pass`, `Held` (waits for review) or `Refused` (crossed `thresholds`).
         verdict: Verdict,
         /// Every policy threshold the change from the base crosses; empty unless `Refused`.
@@ -659,7 +662,7 @@ pub struct Planned {
     /// The base generation's content as it was read back (hash-checked and validated), if
     /// it could be.
     base: Option<(Generation, Zone)>,
-    limits: crate::limits::Limits,
+    limits: crate::zone::limits::Limits,
 }
 
 impl fmt::Debug for Planned {
@@ -683,7 +686,7 @@ pub async fn plan_keeping<S: Store>(
     actor: &str,
 ) -> Result<(PlanOutcome, Option<Planned>), StepError> {
     let origin = parsed.origin.clone();
-    let zone = match crate::validate::validate(parsed, &cfg.limits) {
+    let zone = match crate::zone::validate::validate(parsed, &cfg.limits) {
         Ok(zone) => zone,
         Err(invalid) => {
             let refusal = Refusal::Invalid(invalid);
@@ -726,7 +729,7 @@ pub async fn plan_keeping<S: Store>(
     let review = cfg.policy.for_zone(&origin).review;
     let (verdict, action, reason) = if let Some(first) = thresholds.first() {
         (Verdict::Refused, "refused", first.reason())
-    } else if review != crate::policy::Review::Off {
+    } else if review != crate::gate::policy::Review::Off {
         (Verdict::Held, "held", "review".to_string())
     } else {
         (Verdict::Pass, "staged", String::new())
@@ -813,7 +816,8 @@ async fn compare_with_published<S: Store>(
                 return Ok(Compared::Same { published: g });
             }
             let diff = Diff::between(&old, zone);
-            let thresholds = crate::policy::check(&cfg.policy.for_zone(origin), &old, zone, &diff);
+            let thresholds =
+                crate::gate::policy::check(&cfg.policy.for_zone(origin), &old, zone, &diff);
             Compared::Changed {
                 base: Some(g),
                 diff,
@@ -857,7 +861,7 @@ pub async fn preview<S: Store>(
     parsed: crate::zone::ParsedZone,
     cfg: &GateConfig,
 ) -> Result<Preview, StepError> {
-    let zone = crate::validate::validate(parsed, &cfg.limits).map_err(Refusal::Invalid)?;
+    let zone = crate::zone::validate::validate(parsed, &cfg.limits).map_err(Refusal::Invalid)?;
     let hash = zone.hash();
     let record_count = zone.len() as u64;
     Ok(match compare_with_published(store, &zone, cfg).await? {
@@ -1170,16 +1174,19 @@ async fn check_gate<S: Store>(
     let thresholds = match (plan.base, known_base) {
         (None, _) => Vec::new(),
         (Some(_), Some(old)) => {
-            crate::policy::check(&policy, old, content, &Diff::between(old, content))
+            crate::gate::policy::check(&policy, old, content, &Diff::between(old, content))
         }
         (Some(b), None) => match store.load_plan(zone, b).await? {
             // A base that is gone was cleaned up, so it is no longer published (I2) and the
             // compare-and-swap refuses the plan as stale.
             None => Vec::new(),
             Some(base) => match Zone::decode(zone, &base.body, &base.hash, &cfg.limits) {
-                Ok(old) => {
-                    crate::policy::check(&policy, &old, content, &Diff::between(&old, content))
-                }
+                Ok(old) => crate::gate::policy::check(
+                    &policy,
+                    &old,
+                    content,
+                    &Diff::between(&old, content),
+                ),
                 // An unusable base body never blocks later plans (I5); validity still holds.
                 Err(_) => Vec::new(),
             },
@@ -1194,7 +1201,7 @@ async fn check_gate<S: Store>(
     }
     match plan.verdict {
         Verdict::Held | Verdict::Refused => Ok(Err(review(plan.verdict))),
-        _ if policy.review != crate::policy::Review::Off => Ok(Err(review(plan.verdict))),
+        _ if policy.review != crate::gate::policy::Review::Off => Ok(Err(review(plan.verdict))),
         _ => Ok(Ok(())),
     }
 }
@@ -1303,4 +1310,26 @@ pub async fn cleanup<S: Store>(
     now: u64,
 ) -> Result<u64, StepError> {
     Ok(store.cleanup(zone, cfg.generations_keep, now).await?)
+}
+
+/// The audit row both stores append when clean-up deleted something, so that their logs read
+/// the same.
+pub fn cleanup_audit_entry(
+    zone: &Name,
+    deleted: u64,
+    horizon: Generation,
+    keep: u32,
+    now: u64,
+) -> AuditEntry {
+    AuditEntry {
+        zone: zone.clone(),
+        generation: None,
+        action: "cleanup".into(),
+        reason: String::new(),
+        detail: format!(
+            "deleted {deleted} plan(s) below the horizon {horizon}, keeping the newest {keep}"
+        ),
+        actor: "cleanup".into(),
+        at: now,
+    }
 }

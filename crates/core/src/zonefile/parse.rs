@@ -48,8 +48,8 @@ use domain::dep::octseq::Parser;
 use domain::rdata::ZoneRecordData;
 use domain::zonefile::inplace::{Entry, Zonefile};
 
-use crate::name::{Name, NameError};
-use crate::record::{RType, Record};
+use crate::dns::name::{Name, NameError};
+use crate::dns::record::{RType, Record};
 use crate::zone::ParsedZone;
 
 /// Why a master file could not be read. Every variant names the file (`file`, the `source`
@@ -127,7 +127,7 @@ impl ParseError {
 /// a file without one). `source` names the text in errors (usually the file path).
 ///
 /// The records come back in file order, with lower-cased names and canonical record data. No
-/// validity rule is checked here beyond syntax and class: see [`crate::validate::validate`].
+/// validity rule is checked here beyond syntax and class: see [`crate::zone::validate::validate`].
 pub fn parse(text: &str, origin: Option<&Name>, source: &str) -> Result<ParsedZone, ParseError> {
     match catch_unwind(AssertUnwindSafe(|| parse_inner(text, origin, source))) {
         Ok(result) => result,

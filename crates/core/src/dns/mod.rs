@@ -1,0 +1,4 @@
+//! The DNS vocabulary every other module speaks: owner names and records.
+
+pub mod name;
+pub mod record;
