@@ -134,10 +134,10 @@ impl Catalog {
     /// in place before the generation is served, without adding its time to the install's.
     ///
     /// The steps, all off the thread that calls this (on tokio's blocking pool when there is
-    /// a runtime): build the version (serial, IXFR history, lookup index), swap it in, NOTIFY
+    /// a runtime): build the served zone (serial, IXFR history, lookup index), swap it in, NOTIFY
     /// the secondaries, and then prepare the fast answers, which queries use from the moment
     /// they are ready; until then the general path answers them, with the same bytes. The
-    /// replaced version is freed on that thread too, never on a thread answering queries.
+    /// replaced zone is freed on that thread too, never on a thread answering queries.
     /// Returns once the fast answers are ready.
     pub async fn install_after(
         &self,

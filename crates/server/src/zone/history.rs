@@ -35,7 +35,7 @@ impl HistoryStep {
     }
 }
 
-/// What a new version is built against: the zone content it replaces, with that version's
+/// What a new served zone is built against: the zone content it replaces, with that content's
 /// served serial and IXFR history.
 pub(super) struct Base<'a> {
     pub(super) zone: &'a Zone,
@@ -43,14 +43,15 @@ pub(super) struct Base<'a> {
     pub(super) history: &'a [Arc<HistoryStep>],
 }
 
-/// A version that is only the base of another's history: its content, serial and history.
-pub(super) struct SeedVersion {
+/// An earlier generation that is only the base of another's history: its content, serial and
+/// history.
+pub(super) struct SeedZone {
     zone: Zone,
     serial: u32,
     history: Vec<Arc<HistoryStep>>,
 }
 
-impl SeedVersion {
+impl SeedZone {
     pub(super) fn as_base(&self) -> Base<'_> {
         Base {
             zone: &self.zone,
@@ -73,20 +74,20 @@ pub(super) fn extend_history(
         history.push(Arc::new(HistoryStep::new(&delta)));
     }
     let lens: Vec<usize> = history.iter().map(|s| s.records.len()).collect();
-    history.drain(..history_start(&lens, opts.history_versions_max, zone.len()));
+    history.drain(..history_start(&lens, opts.history_deltas_max, zone.len()));
     history
 }
 
 /// Earlier published generations of one zone, folded one at a time, oldest first, into the
 /// IXFR history a server's first install of the zone starts from (see
-/// [`Catalog::history_seed`]). It holds one version's content at a time however many are
+/// [`Catalog::history_seed`]). It holds one generation's content at a time however many are
 /// added, and builds only what the history needs: no lookup index, no prepared answers.
 pub struct HistorySeed {
     pub(super) origin: Name,
     pub(super) opts: ZoneOptions,
     pub(super) now_s: u64,
     /// The newest generation added, with the history leading up to it.
-    pub(super) newest: Option<(Generation, SeedVersion)>,
+    pub(super) newest: Option<(Generation, SeedZone)>,
 }
 
 impl std::fmt::Debug for HistorySeed {
@@ -101,7 +102,7 @@ impl std::fmt::Debug for HistorySeed {
 }
 
 impl HistorySeed {
-    /// Adds `zone` at `generation` as the newest version. A generation not newer than the
+    /// Adds `zone` at `generation` as the newest generation. A generation not newer than the
     /// newest one added, or of another zone, is ignored.
     pub fn push(&mut self, generation: Generation, zone: Zone) {
         if *zone.origin() != self.origin
@@ -116,13 +117,13 @@ impl HistorySeed {
         );
         let zone = with_serial(zone, serial);
         let history = extend_history(
-            previous.as_ref().map(SeedVersion::as_base).as_ref(),
+            previous.as_ref().map(SeedZone::as_base).as_ref(),
             &zone,
             &self.opts,
         );
         self.newest = Some((
             generation,
-            SeedVersion {
+            SeedZone {
                 zone,
                 serial,
                 history,

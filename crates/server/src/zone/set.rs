@@ -10,15 +10,15 @@
 //!
 //! Installing a generation builds the new [`ServedZone`] before taking any lock, off the
 //! caller's thread: the SOA serial its policy gives (see [`zonegate_core::zone::serial`]), the IXFR
-//! history (the previous version's history plus the delta from the previous version to this
-//! one) and the lookup index. Then, under a mutex that only installers take, it checks the
+//! history (the replaced zone's history plus the delta from the replaced zone to this one)
+//! and the lookup index. Then, under a mutex that only installers take, it checks the
 //! held generation and swaps in a copy of the map with the new zone: the "is it newer" check
 //! and the write are one step (invariant I1). If another install got in between, the build is
 //! redone against the zone now held, so the history is always a chain and the serial always
 //! grows. Queries never take that mutex.
 //!
 //! What is not needed to answer correctly comes after the swap: the prepared answers of the
-//! fast path are built once the new version is served (its queries take the general path,
+//! fast path are built once the new zone is served (its queries take the general path,
 //! which answers the same bytes, until they are set), and the records' hickory form is made on
 //! first use, a run at a time. So a generation is served as soon as its index exists.
 //!
@@ -29,7 +29,7 @@
 //!                        index                    ‖ caller's before_swap (snapshot write)
 //!                    ──▶ lock; held still the one built against and older than g? swap : retry
 //!                    ──▶ return what changed ([`Swapped`]): the caller announces it (NOTIFY)
-//!                    ──▶ Swapped::finish: free the replaced version; prepared answers
+//!                    ──▶ Swapped::finish: free the replaced zone; prepared answers
 //!                        (queries use them from then on)
 //! ```
 //!
@@ -46,7 +46,7 @@ use zonegate_core::zone::serial::next_serial;
 use zonegate_core::{Name, Zone};
 
 use crate::options::ServerOptions;
-use crate::zone::history::{HistorySeed, SeedVersion};
+use crate::zone::history::{HistorySeed, SeedZone};
 use crate::zone::served::ServedZone;
 use crate::zone::served::prepared::Question;
 
@@ -232,7 +232,7 @@ impl ZoneSet {
     ) -> Option<HistorySeed> {
         self.history_seed(origin).map(|mut seed| {
             older.sort_by_key(|(g, _)| *g);
-            let keep = older.len().saturating_sub(seed.opts.history_versions_max);
+            let keep = older.len().saturating_sub(seed.opts.history_deltas_max);
             for (g, z) in older.into_iter().skip(keep) {
                 seed.push(g, z);
             }
@@ -245,7 +245,7 @@ impl ZoneSet {
     /// serial, or it keeps no history.
     pub(crate) fn history_seed(&self, origin: &Name) -> Option<HistorySeed> {
         let opts = self.options.zone(origin);
-        (opts.serial_policy.is_deterministic() && opts.history_versions_max > 0).then(|| {
+        (opts.serial_policy.is_deterministic() && opts.history_deltas_max > 0).then(|| {
             HistorySeed {
                 origin: origin.clone(),
                 opts: opts.clone(),
@@ -289,14 +289,14 @@ impl ZoneSet {
                 Some(_) => None,
             }
             .filter(|(g, _)| *g < generation)
-            .map(|(_, version)| version);
+            .map(|(_, seeded)| seeded);
             let (prev, o) = (previous.clone(), opts.clone());
             let build = blocking(move || {
                 let started = Instant::now();
                 let base = prev
                     .as_deref()
                     .map(ServedZone::as_base)
-                    .or(seeded.as_ref().map(SeedVersion::as_base));
+                    .or(seeded.as_ref().map(SeedZone::as_base));
                 let candidate = o.serial_policy.candidate(generation, now_s);
                 let serial = next_serial(base.as_ref().map(|p| p.serial), candidate);
                 let served = ServedZone::build(generation, zone, serial, base.as_ref(), &o);
@@ -325,7 +325,7 @@ impl ZoneSet {
 }
 
 /// A generation just swapped in: what changed, for whoever swapped it in to announce, and the
-/// work left (freeing the version it replaced, preparing its answers).
+/// work left (freeing the zone it replaced, preparing its answers).
 pub(crate) struct Swapped {
     served: Arc<ServedZone>,
     replaced: Arc<Zones>,
@@ -339,7 +339,7 @@ impl Swapped {
         &self.served
     }
 
-    /// Frees the replaced version and prepares the new one's fast answers, off the calling
+    /// Frees the replaced zone and prepares the new one's fast answers, off the calling
     /// thread (on tokio's blocking pool when there is a runtime), never on a thread answering
     /// queries. Queries use the prepared answers from the moment they are ready; until then
     /// the general path answers them, with the same bytes.
@@ -363,9 +363,9 @@ impl Swapped {
     }
 }
 
-/// Frees `replaced`, the zone set an install replaced, and with it the version of `origin` it
-/// held, here rather than on whichever query thread happens to drop the last reference: a
-/// large zone takes a while to free. A query or transfer still using that version keeps it;
+/// Frees `replaced`, the zone set an install replaced, and with it the served zone of `origin`
+/// it held, here rather than on whichever query thread happens to drop the last reference: a
+/// large zone takes a while to free. A query or transfer still using that zone keeps it;
 /// this waits a little for queries to finish, and a transfer frees it when it ends.
 fn free(replaced: Arc<Zones>, origin: &Name) {
     let Some(mut old) = replaced.by_name.get(origin).cloned() else {
@@ -384,7 +384,7 @@ fn free(replaced: Arc<Zones>, origin: &Name) {
     }
 }
 
-/// How many milliseconds [`free`] waits for the queries still reading a replaced version.
+/// How many milliseconds [`free`] waits for the queries still reading a replaced zone.
 const FREE_WAIT_STEPS: usize = 200;
 
 /// Seconds since the Unix epoch, for the serial policies that use the time.

@@ -30,7 +30,7 @@ pub struct ServedZone {
     records: Box<[OnceLock<Box<[HRecord]>>]>,
     /// `index.negative_soa()` in hickory's form.
     negative_soa: Option<HRecord>,
-    /// Deltas from older served versions up to this one, oldest first, forming a chain.
+    /// Deltas from older served serials up to this one, oldest first, forming a chain.
     history: Vec<Arc<HistoryStep>>,
     /// Answers prepared in wire form for the UDP hot path, set once after the zone is
     /// swapped in; until then every query takes the general path, which answers the same.
@@ -145,7 +145,7 @@ impl ServedZone {
         &self.index
     }
 
-    /// The serials IXFR can start from: the oldest version the history reaches back to, then
+    /// The serials IXFR can start from: the oldest serial the history reaches back to, then
     /// every later one, ending with this one's.
     pub fn history_serials(&self) -> Vec<u32> {
         let mut out: Vec<u32> = self.history.iter().map(|s| s.from).collect();
