@@ -1,17 +1,19 @@
 //! Authoritative DNS over UDP and TCP, answering from the generations a [`Catalog`] holds,
 //! with zone transfer out (AXFR, IXFR) and NOTIFY to secondaries.
 //!
-//! This is the only crate that knows hickory. UDP runs on our own loops (`udp.rs`), one
+//! This is the only crate that knows hickory. UDP runs on our own loops (`net/udp.rs`), one
 //! socket and thread per CPU, answering most queries by copying bytes prepared when the
-//! generation was installed (`fast.rs`); hickory decodes and encodes everything else. TCP runs
-//! on our own loop (`tcp.rs`) so that a zone transfer can stream any number of messages. The answers come from
+//! generation was installed (`zone/served/prepared.rs`); hickory decodes and encodes
+//! everything else (`answer/`, over the encoder in `wire.rs`). TCP runs on our own loop
+//! (`net/tcp.rs`) so that a zone transfer can stream any number of messages. The answers come from
 //! [`zonegate_core::lookup::ZoneIndex`], our own RFC 1034 §4.3.2 lookup, because hickory's
 //! in-memory zone handler gets referrals, wildcard NODATA and DNAME wrong. What to transfer is
 //! decided by [`zonegate_core::xfr`], and the SOA serial by [`zonegate_core::zone::serial`].
 //!
 //! - [`Catalog`]: the served zone set, a [`zonegate_core::gate::Target`]. Installing a
 //!   generation swaps one pointer; a query or a transfer sees the old zone or the new one,
-//!   never a mix. Installing also extends the zone's IXFR history and sends NOTIFY.
+//!   never a mix. Installing also extends the zone's IXFR history; once the zone set
+//!   (`zone/set.rs`) has swapped a generation in, the catalog sends NOTIFY.
 //! - [`Handler`]: the hickory request handler over a catalog.
 //! - [`ServerOptions`] / [`ZoneOptions`]: serial policy, transfer ACL and NOTIFY targets.
 //! - [`serve`] / [`Listeners`]: bind and run until shut down.

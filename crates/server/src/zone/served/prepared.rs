@@ -643,9 +643,10 @@ pub(crate) fn answer(zone: &ServedZone, query: &[u8], q: &Question, out: &mut Ve
 /// its two-octet length prefix (RFC 1035 §4.2.2). False if there is none, and `out` is then
 /// as it was.
 ///
-/// Over TCP the general path truncates nothing (`tcp.rs` encodes up to 65535 octets) and
-/// answers EDNS with the same OPT record as over UDP: version 0, no flags, the client's
-/// payload size clamped to 512..=[`UDP_PAYLOAD_MAX`], last in the additional section. So the
+/// Over TCP the general path truncates nothing ([`crate::wire::encode_tcp`] encodes up to
+/// 65535 octets) and answers EDNS with the same OPT record as over UDP: version 0, no flags,
+/// the client's payload size clamped to 512..=[`UDP_PAYLOAD_MAX`], last in the additional
+/// section. So the
 /// response is the untruncated one with that OPT record or without one, and only a tail that
 /// was not truncated serves: the one without EDNS (the OPT record appended for an EDNS query,
 /// as over UDP), else the EDNS one (whose OPT record ends it; its payload set to the
