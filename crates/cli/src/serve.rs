@@ -533,6 +533,16 @@ mod tests {
         assert_eq!(z.notify, vec!["127.0.0.1:5301".parse().unwrap()]);
     }
 
+    /// The IXFR history bound is `history_deltas_max`; configs written with its old name,
+    /// `history_versions_max`, keep working.
+    #[test]
+    fn history_bound_under_its_new_and_old_key() {
+        let new = parse("[server]\nhistory_deltas_max = 3\n").unwrap();
+        assert_eq!(new.default.history_deltas_max, 3);
+        let old = parse("[server]\nhistory_versions_max = 4\n").unwrap();
+        assert_eq!(old.default.history_deltas_max, 4);
+    }
+
     #[test]
     fn tsig_keys_and_transfer_keys() {
         let o = parse(
