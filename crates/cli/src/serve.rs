@@ -49,7 +49,7 @@ const REOPEN_EVERY: Duration = Duration::from_secs(2);
 /// notify = ["127.0.0.1:5301"]
 /// notify_retries = 5
 /// notify_timeout_ms = 2000
-/// history_versions_max = 10
+/// history_deltas_max = 10         # IXFR deltas kept (the older key history_versions_max works too)
 /// transfer_keys = ["xfr-key."]     # transfers also need a TSIG with one of these keys
 ///
 /// [[server.tsig_keys]]             # TSIG keys (RFC 8945), as many as needed
@@ -100,7 +100,9 @@ struct ZoneSection {
     allow_transfer: Option<Vec<String>>,
     transfer_keys: Option<Vec<String>>,
     notify: Option<Vec<SocketAddr>>,
-    history_versions_max: Option<usize>,
+    /// Formerly `history_versions_max`, still accepted.
+    #[serde(alias = "history_versions_max")]
+    history_deltas_max: Option<usize>,
 }
 
 impl ZoneSection {
@@ -138,8 +140,8 @@ impl ZoneSection {
         if let Some(list) = &self.notify {
             out.notify = list.clone();
         }
-        if let Some(n) = self.history_versions_max {
-            out.history_versions_max = n;
+        if let Some(n) = self.history_deltas_max {
+            out.history_deltas_max = n;
         }
         Ok(out)
     }
@@ -413,7 +415,7 @@ async fn earlier_published(
     wanted.sort();
     let keep = wanted
         .len()
-        .saturating_sub(catalog.options().zone(origin).history_versions_max);
+        .saturating_sub(catalog.options().zone(origin).history_deltas_max);
     for g in wanted.into_iter().skip(keep) {
         match store.load_plan(origin, g).await {
             Ok(Some(plan)) => match Zone::decode(origin, &plan.body, &plan.hash, &cfg.limits) {
@@ -529,6 +531,16 @@ mod tests {
         assert!(z.may_transfer("192.0.2.53".parse().unwrap()));
         assert_eq!(z.serial_policy, SerialPolicy::DateSerial);
         assert_eq!(z.notify, vec!["127.0.0.1:5301".parse().unwrap()]);
+    }
+
+    /// The IXFR history bound is `history_deltas_max`; configs written with its old name,
+    /// `history_versions_max`, keep working.
+    #[test]
+    fn history_bound_under_its_new_and_old_key() {
+        let new = parse("[server]\nhistory_deltas_max = 3\n").unwrap();
+        assert_eq!(new.default.history_deltas_max, 3);
+        let old = parse("[server]\nhistory_versions_max = 4\n").unwrap();
+        assert_eq!(old.default.history_deltas_max, 4);
     }
 
     #[test]

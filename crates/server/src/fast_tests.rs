@@ -19,9 +19,9 @@ use zonegate_core::zone::validate::validate;
 use zonegate_core::zonefile::parse;
 use zonegate_core::{Limits, Name};
 
-use crate::fast::Question;
-use crate::tcp::encode_tcp;
-use crate::udp::{encode_udp, general};
+use crate::net::udp::general;
+use crate::wire::{encode_tcp, encode_udp};
+use crate::zone::served::prepared::Question;
 use crate::{Catalog, Handler};
 
 /// Collects the responses the general path sends, encoded as the UDP loop does, or as the
@@ -205,7 +205,7 @@ async fn compare_tcp(handler: &Handler, query: &[u8], counts: &mut Counts, what:
     }
     let capture = Capture(Arc::default(), true);
     let peer: SocketAddr = "192.0.2.53:5353".parse().unwrap();
-    crate::tcp::general(handler, query, peer, capture.clone())
+    crate::net::tcp::general(handler, query, peer, capture.clone())
         .await
         .unwrap();
     let sent = capture.0.lock().unwrap().clone();

@@ -1,17 +1,19 @@
 //! Authoritative DNS over UDP and TCP, answering from the generations a [`Catalog`] holds,
 //! with zone transfer out (AXFR, IXFR) and NOTIFY to secondaries.
 //!
-//! This is the only crate that knows hickory. UDP runs on our own loops (`udp.rs`), one
+//! This is the only crate that knows hickory. UDP runs on our own loops (`net/udp.rs`), one
 //! socket and thread per CPU, answering most queries by copying bytes prepared when the
-//! generation was installed (`fast.rs`); hickory decodes and encodes everything else. TCP runs
-//! on our own loop (`tcp.rs`) so that a zone transfer can stream any number of messages. The answers come from
+//! generation was installed (`zone/served/prepared.rs`); hickory decodes and encodes
+//! everything else (`answer/`, over the encoder in `wire.rs`). TCP runs on our own loop
+//! (`net/tcp.rs`) so that a zone transfer can stream any number of messages. The answers come from
 //! [`zonegate_core::lookup::ZoneIndex`], our own RFC 1034 §4.3.2 lookup, because hickory's
 //! in-memory zone handler gets referrals, wildcard NODATA and DNAME wrong. What to transfer is
 //! decided by [`zonegate_core::xfr`], and the SOA serial by [`zonegate_core::zone::serial`].
 //!
 //! - [`Catalog`]: the served zone set, a [`zonegate_core::gate::Target`]. Installing a
 //!   generation swaps one pointer; a query or a transfer sees the old zone or the new one,
-//!   never a mix. Installing also extends the zone's IXFR history and sends NOTIFY.
+//!   never a mix. Installing also extends the zone's IXFR history; once the zone set
+//!   (`zone/set.rs`) has swapped a generation in, the catalog sends NOTIFY.
 //! - [`Handler`]: the hickory request handler over a catalog.
 //! - [`ServerOptions`] / [`ZoneOptions`]: serial policy, transfer ACL and NOTIFY targets.
 //! - [`serve`] / [`Listeners`]: bind and run until shut down.
@@ -26,27 +28,28 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+mod answer;
 mod catalog;
-mod fast;
+mod convert;
 #[cfg(test)]
 mod fast_tests;
-mod handler;
-mod notify;
+mod net;
 mod options;
-mod tcp;
-mod tsig;
-mod udp;
-mod xfr;
+mod wire;
+mod zone;
 
-pub use catalog::{Catalog, HistorySeed, ServedZone};
-pub use handler::{Handler, UDP_PAYLOAD_MAX};
+pub use answer::handler::Handler;
+pub use answer::tsig::TSIG_FUDGE_SECS;
+pub use answer::xfr::XFR_MESSAGE_BYTES_MAX;
+pub use catalog::Catalog;
+pub use net::tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
 pub use options::{
     AddressMatch, AddressMatchError, ServerOptions, TsigAlgorithm, TsigKey, TsigKeyError,
     ZoneOptions,
 };
-pub use tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
-pub use tsig::TSIG_FUDGE_SECS;
-pub use xfr::XFR_MESSAGE_BYTES_MAX;
+pub use wire::UDP_PAYLOAD_MAX;
+pub use zone::history::HistorySeed;
+pub use zone::served::ServedZone;
 pub use zonegate_core::zone::serial::SerialPolicy;
 
 /// How long a TCP connection may stay idle between queries before the server closes it.
@@ -225,7 +228,7 @@ struct StopUdp {
 
 impl Drop for StopUdp {
     fn drop(&mut self) {
-        udp::stop_all(&self.sockets, &self.stop);
+        net::udp::stop_all(&self.sockets, &self.stop);
     }
 }
 
@@ -261,12 +264,12 @@ pub async fn serve_on(
     };
     for socket in udp_sockets.iter().cloned() {
         let (handler, rt, stop) = (handler.clone(), rt.clone(), stop_udp.clone());
-        udp_loops.spawn_blocking(move || udp::run(socket, handler, rt, stop));
+        udp_loops.spawn_blocking(move || net::udp::run(socket, handler, rt, stop));
     }
     let (stop_tcp, stopped) = watch::channel(false);
     let mut tcp_loops = JoinSet::new();
     for listener in listeners.tcp {
-        tcp_loops.spawn(tcp::run(
+        tcp_loops.spawn(net::tcp::run(
             listener,
             handler.clone(),
             TCP_IDLE_TIMEOUT,
@@ -292,7 +295,7 @@ pub async fn serve_on(
         }
         () = shutdown => Ok(()),
     };
-    udp::stop_all(&udp_sockets, &stop_udp);
+    net::udp::stop_all(&udp_sockets, &stop_udp);
     let _ = stop_tcp.send(true);
     while tcp_loops.join_next().await.is_some() {}
     while udp_loops.join_next().await.is_some() {}

@@ -27,9 +27,11 @@ pub struct ZoneOptions {
     /// Secondaries sent a NOTIFY (RFC 1996) each time a new generation is installed.
     /// Default: none.
     pub notify: Vec<SocketAddr>,
-    /// Versions of IXFR history kept in memory. Default 10. The history is also cut once it
-    /// holds more records than the zone, because a full transfer is then smaller.
-    pub history_versions_max: usize,
+    /// Deltas of IXFR history kept in memory, so how many older serials an IXFR can start
+    /// from. Default 10. The history is also cut once it holds more records than the zone,
+    /// because a full transfer is then smaller. (The config key was `history_versions_max`,
+    /// which is still accepted.)
+    pub history_deltas_max: usize,
 }
 
 impl Default for ZoneOptions {
@@ -39,7 +41,7 @@ impl Default for ZoneOptions {
             allow_transfer: Vec::new(),
             transfer_keys: Vec::new(),
             notify: Vec::new(),
-            history_versions_max: 10,
+            history_deltas_max: 10,
         }
     }
 }

@@ -446,7 +446,7 @@ async fn ixfr_carries_only_the_changes() {
 /// The history is bounded: older serials fall back to a full transfer.
 #[tokio::test]
 async fn ixfr_history_is_bounded() {
-    let (catalog, server) = start(options(|o| o.default.history_versions_max = 2)).await;
+    let (catalog, server) = start(options(|o| o.default.history_deltas_max = 2)).await;
     for g in 1..=5u64 {
         let extra = vec![txt("t.example.", &format!("v{g}"))];
         catalog

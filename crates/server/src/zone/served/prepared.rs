@@ -4,7 +4,7 @@
 //!
 //! Zone content only changes when a generation is installed, so the answers are computed then,
 //! off the query path, by the general path's own code: `ZoneIndex::resolve` and hickory's
-//! encoder with the same truncation rules ([`crate::udp::encode_udp`]). A response is its
+//! encoder with the same truncation rules ([`crate::wire::encode_udp`]). A response is its
 //! header, the question echoed from the query, and a *tail*: the answer, authority and
 //! additional sections. hickory never compresses a name against the question (it registers
 //! the question's bytes with its type and class as one compression target, which no name can
@@ -43,8 +43,8 @@ use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 use zonegate_core::lookup::Resolution;
 use zonegate_core::{Name, RType};
 
-use crate::catalog::ServedZone;
-use crate::handler::{UDP_PAYLOAD_MAX, answer_metadata, made_records, sections};
+use super::{ServedZone, made_records, sections};
+use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata, encode_udp};
 
 /// No tail.
 const NONE: u32 = u32::MAX;
@@ -172,7 +172,7 @@ impl Builder<'_> {
             std::iter::empty(),
             additionals.iter().copied(),
         );
-        let (bytes, ok) = crate::udp::encode_udp(response);
+        let (bytes, ok) = encode_udp(response);
         let body = HEADER + question.len();
         (ok && bytes.len() >= body && bytes[HEADER..body] == question[..]).then_some(bytes)
     }
@@ -643,9 +643,10 @@ pub(crate) fn answer(zone: &ServedZone, query: &[u8], q: &Question, out: &mut Ve
 /// its two-octet length prefix (RFC 1035 §4.2.2). False if there is none, and `out` is then
 /// as it was.
 ///
-/// Over TCP the general path truncates nothing (`tcp.rs` encodes up to 65535 octets) and
-/// answers EDNS with the same OPT record as over UDP: version 0, no flags, the client's
-/// payload size clamped to 512..=[`UDP_PAYLOAD_MAX`], last in the additional section. So the
+/// Over TCP the general path truncates nothing ([`crate::wire::encode_tcp`] encodes up to
+/// 65535 octets) and answers EDNS with the same OPT record as over UDP: version 0, no flags,
+/// the client's payload size clamped to 512..=[`UDP_PAYLOAD_MAX`], last in the additional
+/// section. So the
 /// response is the untruncated one with that OPT record or without one, and only a tail that
 /// was not truncated serves: the one without EDNS (the OPT record appended for an EDNS query,
 /// as over UDP), else the EDNS one (whose OPT record ends it; its payload set to the
@@ -700,11 +701,11 @@ pub(crate) fn answer_tcp(zone: &ServedZone, query: &[u8], q: &Question, out: &mu
 #[cfg(test)]
 mod tests {
     use zonegate_core::dns::record::Soa;
-    use zonegate_core::gate::{Generation, Target};
+    use zonegate_core::gate::Generation;
     use zonegate_core::{Limits, ParsedZone, Record};
 
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::options::ZoneOptions;
 
     fn n(s: &str) -> Name {
         Name::parse(s).unwrap()
@@ -772,14 +773,12 @@ mod tests {
         .unwrap()
     }
 
+    /// `zone` served at generation 1 with its prepared answers, as a first install into a
+    /// catalog with default options serves it.
     fn served(zone: zonegate_core::Zone) -> std::sync::Arc<ServedZone> {
-        let origin = zone.origin().clone();
-        let catalog = Catalog::new("fast");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(catalog.install(Generation(1), zone)).unwrap();
-        catalog.get(&origin).unwrap()
+        let served = ServedZone::build(Generation(1), zone, 1, None, &ZoneOptions::default());
+        served.prepare();
+        std::sync::Arc::new(served)
     }
 
     /// Preparing in parts on several threads gives the same answers as one thread, for every
@@ -847,11 +846,11 @@ mod tests {
 #[cfg(test)]
 mod size_tests {
     use zonegate_core::dns::record::Soa;
-    use zonegate_core::gate::{Generation, Target};
+    use zonegate_core::gate::Generation;
     use zonegate_core::{Limits, ParsedZone, Record};
 
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::options::ZoneOptions;
 
     /// Prints what the prepared answers of a large generated zone take, by structure. Run by
     /// hand: `cargo test --release -p zonegate-server size_of_a_large_zone -- --ignored --nocapture`.
@@ -909,18 +908,15 @@ mod size_tests {
         let converted: Vec<_> = index
             .records()
             .iter()
-            .map(crate::catalog::to_hickory)
+            .map(crate::convert::to_hickory)
             .collect();
         let convert_took = t.elapsed();
         drop((index, converted));
-        let catalog = Catalog::new("size");
+        // What an install builds: the served zone, then its prepared answers.
         let started = std::time::Instant::now();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(catalog.install(Generation(1), zone)).unwrap();
+        let served = ServedZone::build(Generation(1), zone, 1, None, &ZoneOptions::default());
+        served.prepare();
         let took = started.elapsed();
-        let served = catalog.get(&origin).unwrap();
         let t = std::time::Instant::now();
         drop(FastZone::build_with(&served, 1));
         let fast_took = t.elapsed();

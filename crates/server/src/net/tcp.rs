@@ -11,7 +11,7 @@
 //!
 //! A connection reads into one reused buffer as much as the client has sent and answers every
 //! complete message in it before reading again. Ordinary queries are answered from the
-//! prepared answers ([`crate::fast::answer_tcp`]: the same bytes the general path would
+//! prepared answers ([`crate::zone::served::prepared::answer_tcp`]: the same bytes the general path would
 //! write), appended to one output buffer that is written once per batch; anything else goes
 //! to the general path ([`general`], hickory's decoder, the handler and [`encode_tcp`]), after
 //! the prepared answers before it have been written, so the answers leave in request order.
@@ -38,8 +38,9 @@ use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::fast::Question;
-use crate::handler::Handler;
+use crate::answer::handler::Handler;
+use crate::wire::encode_tcp;
+use crate::zone::served::prepared::Question;
 
 /// Longest a single response write may take before the connection is closed.
 pub const TCP_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -232,29 +233,6 @@ async fn form_error(
     metadata.response_code = ResponseCode::FormErr;
     let response = MessageResponseBuilder::new(&queries, None).build_no_records(metadata);
     responder.send_response(response).await
-}
-
-/// Encodes a TCP response with its length prefix, as it is written: nothing truncated, at
-/// most 65535 octets.
-pub(crate) fn encode_tcp<'a>(
-    response: MessageResponse<
-        '_,
-        'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-    >,
-) -> Result<(Vec<u8>, ResponseInfo), NetError> {
-    // Compression pointers count from the message's first octet, so the message is encoded
-    // on its own and the length prefix put in front afterwards.
-    let (message, info) = crate::handler::emit(response, u16::MAX)?;
-    let len = u16::try_from(message.len())
-        .map_err(|_| NetError::from("a TCP response exceeds 65535 octets"))?;
-    let mut frame = Vec::with_capacity(message.len() + 2);
-    frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(&message);
-    Ok((frame, info))
 }
 
 /// Writes each response to the connection as it is made.

@@ -10,7 +10,7 @@
 //! prepared answers; elsewhere it takes one datagram at a time. Nothing is shared between
 //! loops but the catalog, which a query reads with one atomic pointer load: no lock and no
 //! allocation on the hot path, where the answer is copied from bytes prepared at install time
-//! ([`crate::fast`]) into buffers the loop reuses.
+//! ([`crate::zone::served::prepared`]) into buffers the loop reuses.
 //!
 //! Queries the prepared path does not take are decoded by hickory and answered by the general
 //! path, [`Handler`], exactly as hickory's own UDP loop would: dropped if shorter than a
@@ -30,17 +30,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{Header, HeaderCounts, MessageType, ResponseCode};
 use hickory_proto::rr::Record as HRecord;
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use hickory_server::net::NetError;
 use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 
-use crate::fast::Question;
-use crate::handler::Handler;
+use crate::answer::handler::Handler;
+use crate::wire::encode_udp;
+use crate::zone::served::prepared::Question;
 
 /// How long a receive loop waits for a datagram before it checks for shutdown.
 pub(crate) const POLL: Duration = Duration::from_millis(250);
@@ -54,41 +55,7 @@ const BATCH: usize = 32;
 
 /// Room reserved in each answer buffer: the largest UDP answer and a margin for the header
 /// and question, so that answering never grows it.
-const OUT_CAPACITY: usize = crate::UDP_PAYLOAD_MAX as usize + 512;
-
-/// Encodes a UDP response as hickory's UDP loop does: at most the payload size of the
-/// response's OPT record, or 512 octets without one, truncating the sections that do not fit;
-/// SERVFAIL with no records if it cannot be encoded. The flag is false in that last case.
-pub(crate) fn encode_udp<'a>(
-    response: MessageResponse<
-        '_,
-        'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-        impl Iterator<Item = &'a HRecord> + Send + 'a,
-    >,
-) -> (Vec<u8>, bool) {
-    let id = response.metadata().id;
-    let max = response.edns().map_or(512, |e| e.max_payload());
-    match crate::handler::emit(response, max) {
-        Ok((bytes, _)) => (bytes, true),
-        Err(error) => {
-            tracing::error!(%error, "cannot encode a DNS response");
-            let mut bytes = Vec::with_capacity(12);
-            let mut encoder = BinEncoder::new(&mut bytes);
-            encoder.set_max_size(512);
-            let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
-            metadata.response_code = ResponseCode::ServFail;
-            let header = Header {
-                metadata,
-                counts: HeaderCounts::default(),
-            };
-            let _ = hickory_proto::serialize::binary::BinEncodable::emit(&header, &mut encoder);
-            (bytes, false)
-        }
-    }
-}
+const OUT_CAPACITY: usize = crate::wire::UDP_PAYLOAD_MAX as usize + 512;
 
 /// Sends general-path responses to one client from one socket.
 #[derive(Clone)]

@@ -37,7 +37,7 @@ use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
 use zonegate_core::Name;
 
-use crate::catalog::to_hickory_name;
+use crate::convert::to_hickory_name;
 use crate::options::{ServerOptions, TsigAlgorithm, TsigKey};
 
 /// The fudge this server signs with and accepts: the clocks of the two ends may differ by this
@@ -91,7 +91,7 @@ pub(crate) enum Failure {
 
 /// The unsigned TSIG of an error answer to a request signed with `record` (RFC 8945 §5.2.1,
 /// §5.2.2): the request's key name and algorithm, our time, no MAC.
-fn unsigned_failure(record: &HRecord<TSIG>, error: TsigError, now: u64) -> Failure {
+pub(crate) fn unsigned_failure(record: &HRecord<TSIG>, error: TsigError, now: u64) -> Failure {
     let tsig = TSIG::new(
         record.data.algorithm.clone(),
         now,
@@ -303,33 +303,6 @@ pub(crate) async fn send_failure(
     }
 }
 
-/// Sends NOTAUTH with TSIG error BADKEY, unsigned: the request's key is valid but not one the
-/// zone accepts for transfers.
-pub(crate) async fn send_bad_key(
-    request: &Request,
-    edns: Option<&hickory_proto::op::Edns>,
-    response_handle: impl ResponseHandler,
-) -> ResponseInfo {
-    let Some(record) = request.signature.as_deref() else {
-        return crate::handler::send_error(
-            request,
-            ResponseCode::NotAuth,
-            edns,
-            None,
-            response_handle,
-        )
-        .await;
-    };
-    let failure = unsigned_failure(record, TsigError::BadKey, now());
-    match send_failure(request, failure, edns, response_handle).await {
-        Ok(info) => info,
-        Err(error) => {
-            tracing::warn!(%error, "cannot send a DNS response");
-            crate::handler::failed(request)
-        }
-    }
-}
-
 /// `response` encoded as the UDP and TCP loops encode it, at most `max` octets.
 fn encode<'a>(
     response: MessageResponse<
@@ -342,5 +315,5 @@ fn encode<'a>(
     >,
     max: usize,
 ) -> Result<Vec<u8>, NetError> {
-    crate::handler::emit(response, u16::try_from(max).unwrap_or(u16::MAX)).map(|(bytes, _)| bytes)
+    crate::wire::emit(response, u16::try_from(max).unwrap_or(u16::MAX)).map(|(bytes, _)| bytes)
 }

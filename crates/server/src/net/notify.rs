@@ -29,7 +29,7 @@ use tokio::net::UdpSocket;
 use zonegate_core::Name;
 use zonegate_core::gate::Generation;
 
-use crate::catalog::to_hickory_name;
+use crate::convert::to_hickory_name;
 use crate::options::ServerOptions;
 
 /// Sends NOTIFY messages and remembers which generation of each zone is the newest notified.
@@ -101,7 +101,7 @@ impl Notifier {
         if key.is_none() {
             tracing::warn!(%zone, key = %name, "the zone's transfer key is not among tsig_keys; NOTIFY goes unsigned");
         }
-        crate::tsig::signer(key?)
+        crate::answer::tsig::signer(key?)
     }
 }
 
@@ -178,7 +178,7 @@ impl Job {
         let mut message = notify_message(id, &self.zone, &self.soa);
         let mut verifier = match &self.signer {
             Some(signer) => message
-                .finalize(signer, crate::tsig::now())
+                .finalize(signer, crate::answer::tsig::now())
                 .map_err(std::io::Error::other)?,
             None => None,
         };

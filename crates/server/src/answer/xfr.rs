@@ -17,6 +17,8 @@
 //! gets the current SOA alone, which tells the client to retry over TCP unless it is up to
 //! date (RFC 1995 §2).
 
+use std::sync::Arc;
+
 use hickory_proto::op::{Edns, Metadata, ResponseCode};
 use hickory_proto::rr::{RData, Record as HRecord, RecordType};
 use hickory_server::net::xfer::Protocol;
@@ -25,13 +27,57 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use zonegate_core::xfr::{IxfrReply, ixfr_reply, record_wire_len, split};
 use zonegate_core::{Name, RType};
 
-use crate::catalog::{Catalog, ServedZone};
-use crate::handler::{failed, send_error};
-use crate::tsig::{self, ResponseSigner};
+use crate::answer::respond::{failed, send_bad_key, send_error};
+use crate::answer::tsig::{self, ResponseSigner};
+use crate::catalog::Catalog;
+use crate::zone::served::ServedZone;
 
 /// Most octets of records, counted uncompressed, in one transfer message. Compression only
 /// shrinks a message, so every message stays well under the 65535 octets TCP framing allows.
 pub const XFR_MESSAGE_BYTES_MAX: usize = 32 * 1024;
+
+/// Why a transfer is refused: an error answer with this code (signed if the request was), or
+/// NOTAUTH with TSIG error BADKEY, unsigned.
+enum Denied {
+    Code(ResponseCode),
+    BadKey,
+}
+
+/// The served zone `qname` if `request` may transfer it: the zone is served under exactly that
+/// origin (else NOTAUTH), the client is in its `allow_transfer` (else REFUSED) and, if the
+/// zone has `transfer_keys`, the request is signed (else NOTAUTH) with one of them (else
+/// BADKEY).
+fn admit(
+    catalog: &Catalog,
+    request: &Request,
+    qname: &Name,
+    qtype: RecordType,
+    signer: Option<&ResponseSigner>,
+) -> Result<Arc<ServedZone>, Denied> {
+    let client = request.src();
+    let zone = catalog
+        .get(qname)
+        .ok_or(Denied::Code(ResponseCode::NotAuth))?;
+    let options = catalog.options().zone(qname);
+    if !options.may_transfer(client.ip()) {
+        tracing::info!(zone = %qname, %client, ?qtype, "zone transfer refused by allow_transfer");
+        return Err(Denied::Code(ResponseCode::Refused));
+    }
+    if !options.transfer_keys.is_empty() {
+        match signer {
+            None => {
+                tracing::info!(zone = %qname, %client, ?qtype, "unsigned zone transfer refused: the zone needs a TSIG key");
+                return Err(Denied::Code(ResponseCode::NotAuth));
+            }
+            Some(s) if !options.transfer_keys.contains(s.key()) => {
+                tracing::info!(zone = %qname, %client, ?qtype, key = %s.key(), "zone transfer refused: the key is not one of the zone's transfer_keys");
+                return Err(Denied::BadKey);
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(zone)
+}
 
 /// Answers an AXFR or IXFR query for `qname`.
 pub(crate) async fn transfer(
@@ -43,53 +89,36 @@ pub(crate) async fn transfer(
     mut signer: Option<ResponseSigner>,
     response_handle: impl ResponseHandler,
 ) -> ResponseInfo {
-    let client = request.src();
-    let Some(zone) = catalog.get(qname) else {
-        return send_error(
-            request,
-            ResponseCode::NotAuth,
-            edns,
-            signer.as_mut(),
-            response_handle,
-        )
-        .await;
-    };
-    let options = catalog.options().zone(qname);
-    if !options.may_transfer(client.ip()) {
-        tracing::info!(zone = %qname, %client, ?qtype, "zone transfer refused by allow_transfer");
-        return send_error(
-            request,
-            ResponseCode::Refused,
-            edns,
-            signer.as_mut(),
-            response_handle,
-        )
-        .await;
-    }
-    if !options.transfer_keys.is_empty() {
-        match &signer {
-            None => {
-                tracing::info!(zone = %qname, %client, ?qtype, "unsigned zone transfer refused: the zone needs a TSIG key");
-                return send_error(request, ResponseCode::NotAuth, edns, None, response_handle)
-                    .await;
-            }
-            Some(s) if !options.transfer_keys.contains(s.key()) => {
-                tracing::info!(zone = %qname, %client, ?qtype, key = %s.key(), "zone transfer refused: the key is not one of the zone's transfer_keys");
-                return tsig::send_bad_key(request, edns, response_handle).await;
-            }
-            Some(_) => {}
+    let zone = match admit(catalog, request, qname, qtype, signer.as_ref()) {
+        Ok(zone) => zone,
+        Err(Denied::Code(code)) => {
+            return send_error(request, code, edns, signer.as_mut(), response_handle).await;
         }
-    }
-    let mut signer = signer.as_mut();
-    let udp = request.protocol() == Protocol::Udp;
-    let soa = soa_of(&zone);
+        Err(Denied::BadKey) => return send_bad_key(request, edns, response_handle).await,
+    };
+    let signer = signer.as_mut();
     if qtype == RecordType::AXFR {
-        if udp {
+        if request.protocol() == Protocol::Udp {
             return send_error(request, ResponseCode::NotImp, edns, signer, response_handle).await;
         }
         return send_full(request, &zone, edns, signer, response_handle, "AXFR").await;
     }
+    ixfr(request, qname, &zone, edns, signer, response_handle).await
+}
 
+/// Answers an IXFR query for `qname` from `zone`: the deltas from the client's serial if the
+/// history reaches it, else the whole zone; over UDP, or to a client that is up to date, the
+/// SOA alone.
+async fn ixfr(
+    request: &Request,
+    qname: &Name,
+    zone: &ServedZone,
+    edns: Option<&Edns>,
+    mut signer: Option<&mut ResponseSigner>,
+    response_handle: impl ResponseHandler,
+) -> ResponseInfo {
+    let udp = request.protocol() == Protocol::Udp;
+    let soa = soa_of(zone);
     // IXFR: the client's serial is in the SOA of the authority section (RFC 1995 §3).
     let Some(client_serial) = request.authorities.iter().find_map(|r| match &r.data {
         RData::SOA(soa) if r.record_type() == RecordType::SOA => Some(soa.serial),
@@ -112,7 +141,7 @@ pub(crate) async fn transfer(
         _ => None,
     };
     if let Some(kind) = kind {
-        let only_soa = [(soa, soa_size(&zone))];
+        let only_soa = [(soa, soa_size(zone))];
         let (info, messages) = send_stream(
             request,
             edns,
@@ -122,30 +151,22 @@ pub(crate) async fn transfer(
             XFR_MESSAGE_BYTES_MAX,
         )
         .await;
-        log_transfer(request, qname, &zone, kind, 1, messages);
+        log_transfer(request, qname, zone, kind, 1, messages);
         return info;
     }
     match reply {
         IxfrReply::UpToDate => unreachable!("answered above"),
         IxfrReply::Full => {
-            send_full(
-                request,
-                &zone,
-                edns,
-                signer,
-                response_handle,
-                "IXFR as AXFR",
-            )
-            .await
+            send_full(request, zone, edns, signer, response_handle, "IXFR as AXFR").await
         }
         IxfrReply::Incremental(range) => {
             let history = &zone.history()[range];
             let mut items: Vec<(&HRecord, usize)> = Vec::new();
-            items.push((soa, soa_size(&zone)));
+            items.push((soa, soa_size(zone)));
             for step in history {
                 items.extend(step.records.iter().zip(step.sizes.iter().copied()));
             }
-            items.push((soa, soa_size(&zone)));
+            items.push((soa, soa_size(zone)));
             let records = items.len();
             let (info, messages) = send_stream(
                 request,
@@ -156,7 +177,7 @@ pub(crate) async fn transfer(
                 XFR_MESSAGE_BYTES_MAX,
             )
             .await;
-            log_transfer(request, qname, &zone, "IXFR", records, messages);
+            log_transfer(request, qname, zone, "IXFR", records, messages);
             info
         }
     }

@@ -1,0 +1,6 @@
+//! Answering a decoded request: the handler, zone transfers out, TSIG.
+
+pub(crate) mod handler;
+pub(crate) mod respond;
+pub(crate) mod tsig;
+pub(crate) mod xfr;
