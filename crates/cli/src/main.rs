@@ -6,7 +6,7 @@
 
 mod chaos;
 mod commands;
-mod gate;
+
 mod output;
 mod serve;
 mod snapshot;

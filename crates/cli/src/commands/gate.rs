@@ -29,7 +29,7 @@ use zonegate_core::protocol::{
 use zonegate_core::{ContentHash, GateConfig, Name, ParsedZone};
 use zonegate_store::SqliteStore;
 
-use crate::commands::{Failure, now, open_store, parse_origin, read_zone, step_failure};
+use super::{Failure, now, open_store, parse_origin, read_zone, step_failure};
 use crate::exit;
 use crate::output::{self, Emit};
 

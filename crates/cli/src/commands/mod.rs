@@ -11,6 +11,8 @@ use zonegate_core::{GateConfig, Name, zonefile};
 use zonegate_store::SqliteStore;
 
 use crate::output::{self, Emit};
+
+mod gate;
 use crate::{Cli, Command, exit};
 
 pub fn now() -> u64 {
@@ -128,7 +130,7 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
             expect_no_changes,
             ..
         } => {
-            crate::gate::plan(
+            gate::plan(
                 &cfg,
                 &cli.db,
                 &zonefile,
@@ -145,7 +147,7 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
             plan,
             ..
         } => {
-            crate::gate::publish(
+            gate::publish(
                 &cfg,
                 &cli.db,
                 origin.as_deref(),
@@ -156,7 +158,7 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
             .await
         }
         Command::Apply { zonefile, zone, .. } => {
-            crate::gate::apply(&cfg, &cli.db, &zonefile, zone.as_deref(), emit).await
+            gate::apply(&cfg, &cli.db, &zonefile, zone.as_deref(), emit).await
         }
         Command::Approve {
             origin,
@@ -166,7 +168,7 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
             by,
             ..
         } => {
-            crate::gate::decide(
+            gate::decide(
                 &cli.db,
                 &origin,
                 generation,
@@ -185,7 +187,7 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
             by,
             ..
         } => {
-            crate::gate::decide(
+            gate::decide(
                 &cli.db,
                 &origin,
                 generation,
@@ -201,9 +203,9 @@ async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
             origin,
             generations,
             ..
-        } => crate::gate::diff(&cfg, &cli.db, &origin, &generations, emit).await,
+        } => gate::diff(&cfg, &cli.db, &origin, &generations, emit).await,
         Command::Rollback { origin, to, .. } => {
-            crate::gate::rollback(&cfg, &cli.db, &origin, to, emit).await
+            gate::rollback(&cfg, &cli.db, &origin, to, emit).await
         }
         Command::Serve {
             listen,
