@@ -9,6 +9,8 @@ use zonegate_core::protocol::{OptGen, PlanOutcome, PublishOutcome, Refusal, Verd
 use zonegate_core::zonefile::record_to_text;
 use zonegate_store::{AuditRow, PlanRow, ZoneRow};
 
+/// The output mode: human text, or exactly one JSON object on stdout (`--json`).
+#[derive(Debug, Clone, Copy)]
 pub struct Emit {
     pub json: bool,
 }

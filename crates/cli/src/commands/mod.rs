@@ -1,302 +1,143 @@
-//! Command implementations: wiring between the command line, the store, the core protocol
-//! and the server. Every outcome maps to one exit code.
+//! The commands, one file each: every file declares its arguments (clap) and runs them in the
+//! shared [`Ctx`]. This file only dispatches and reports errors, once. Every outcome maps to
+//! one exit code (see `exit.rs`).
+//!
+//! `approve` and `reject` are one store step with two verdicts, so both call `decide.rs`;
+//! `kept.rs` and `staged.rs` hold what several commands share.
 
-use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+mod apply;
+mod approve;
+mod cleanup;
+mod decide;
+mod diff;
+mod history;
+mod kept;
+mod plan;
+mod publish;
+mod reject;
+mod rollback;
+mod serve;
+mod staged;
+mod status;
 
-use anyhow::Context;
+use clap::{Args, Subcommand};
 use serde_json::json;
-use zonegate_core::protocol::{StepError, Store, Verdict};
-use zonegate_core::{GateConfig, Name, zonefile};
-use zonegate_store::SqliteStore;
 
-use crate::output::{self, Emit};
+use crate::context::Ctx;
+use crate::failure::Failure;
+use crate::output::Emit;
+use crate::{Cli, config, exit};
 
-mod gate;
-use crate::{Cli, Command, exit};
+/// The output flag every command but `serve` takes, declared once.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct OutputArgs {
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and validate a zone file and stage it as a new plan generation. Prints the diff
+    /// against the published generation and the gate's verdict. Publishes nothing.
+    Plan(plan::PlanArgs),
+    /// Publish the newest staged plan of a zone (or generation G, or a saved plan) with one
+    /// compare-and-swap, after running the gate again.
+    Publish(publish::PublishArgs),
+    /// Plan and publish in one step: the publish step for pipelines.
+    Apply(apply::ApplyArgs),
+    /// Approve exactly one staged plan that the policy refused or that waits for review. The
+    /// approval is bound to the plan's hash and recorded in the audit log with who and why.
+    Approve(approve::ApproveArgs),
+    /// Reject a staged plan for good; it can never be published. Newer plans are unaffected.
+    Reject(reject::RejectArgs),
+    /// Show what a generation changed compared with its base (`diff ORIGIN G`), or the
+    /// difference between two kept generations (`diff ORIGIN G1 G2`).
+    Diff(diff::DiffArgs),
+    /// Stage a NEW generation with the content of kept generation G and publish it through the
+    /// same gate and compare-and-swap as any plan. Never moves the published pointer back.
+    Rollback(rollback::RollbackArgs),
+    /// Serve every published zone authoritatively over UDP and TCP, picking up new
+    /// publications without a restart. SIGINT or SIGTERM stops it.
+    Serve(serve::ServeArgs),
+    /// Show published generations, hashes and record counts.
+    Status(status::StatusArgs),
+    /// Show a zone's generations, their status, and the audit trail.
+    History(history::HistoryArgs),
+    /// Delete old plans below the horizon (published, targets and pins), keeping the newest N.
+    Cleanup(cleanup::CleanupArgs),
+}
+
+impl Command {
+    /// The output flags, for every command that has them.
+    fn output(&self) -> OutputArgs {
+        match self {
+            Command::Plan(a) => a.output,
+            Command::Publish(a) => a.output,
+            Command::Apply(a) => a.output,
+            Command::Approve(a) => a.output,
+            Command::Reject(a) => a.output,
+            Command::Diff(a) => a.output,
+            Command::Rollback(a) => a.output,
+            Command::Status(a) => a.output,
+            Command::History(a) => a.output,
+            Command::Cleanup(a) => a.output,
+            Command::Serve(_) => OutputArgs::default(),
+        }
+    }
 }
 
 /// Runs one command and returns its exit code. Errors are printed here, once.
 pub async fn run(cli: Cli) -> u8 {
-    let json = matches!(
-        &cli.command,
-        Command::Plan { json: true, .. }
-            | Command::Publish { json: true, .. }
-            | Command::Apply { json: true, .. }
-            | Command::Status { json: true, .. }
-            | Command::History { json: true, .. }
-            | Command::Cleanup { json: true, .. }
-            | Command::Approve { json: true, .. }
-            | Command::Reject { json: true, .. }
-            | Command::Diff { json: true, .. }
-            | Command::Rollback { json: true, .. }
-    );
-    let emit = Emit { json };
-    match dispatch(cli, &emit).await {
+    let emit = Emit {
+        json: cli.command.output().json,
+    };
+    let result = match config::load_gate(cli.config.as_deref()) {
+        Ok(gate) => {
+            let ctx = Ctx {
+                db: cli.db,
+                config: cli.config,
+                gate,
+                emit,
+            };
+            dispatch(&ctx, cli.command).await
+        }
+        Err(failure) => Err(failure),
+    };
+    match result {
         Ok(code) => code,
-        Err(failure) => {
-            let (code, reason) = match &failure {
-                Failure::Input(_) => (exit::INPUT, "input"),
-                Failure::Internal(_) => (exit::INTERNAL, "internal"),
-            };
-            let message = match &failure {
-                Failure::Input(e) | Failure::Internal(e) => format!("{e:#}"),
-            };
-            if emit.json {
-                emit.object(json!({"outcome": "error", "reason": reason, "message": message}));
-            }
-            eprintln!("error: {message}");
-            code
-        }
+        Err(failure) => report(&emit, &failure),
     }
 }
 
-/// Errors that are not gate outcomes.
-pub enum Failure {
-    /// Bad input: unreadable file, parse error, bad origin. Exit 2.
-    Input(anyhow::Error),
-    /// Anything else: store unavailable, bind failure. Exit 1.
-    Internal(anyhow::Error),
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        Failure::Internal(e)
+async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
+    match command {
+        Command::Plan(a) => plan::run(ctx, a).await,
+        Command::Publish(a) => publish::run(ctx, a).await,
+        Command::Apply(a) => apply::run(ctx, a).await,
+        Command::Approve(a) => approve::run(ctx, a).await,
+        Command::Reject(a) => reject::run(ctx, a).await,
+        Command::Diff(a) => diff::run(ctx, a).await,
+        Command::Rollback(a) => rollback::run(ctx, a).await,
+        Command::Serve(a) => serve::run(ctx, a).await,
+        Command::Status(a) => status::run(ctx, a).await,
+        Command::History(a) => history::run(ctx, a).await,
+        Command::Cleanup(a) => cleanup::run(ctx, a).await,
     }
 }
 
-fn load_config(path: Option<&Path>) -> Result<GateConfig, Failure> {
-    let Some(path) = path else {
-        return Ok(GateConfig::default());
+/// Prints an error that is not a gate outcome and returns its exit code.
+fn report(emit: &Emit, failure: &Failure) -> u8 {
+    let (code, reason) = match failure {
+        Failure::Input(_) => (exit::INPUT, "input"),
+        Failure::Internal(_) => (exit::INTERNAL, "internal"),
     };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))
-        .map_err(Failure::Input)?;
-    let cfg: GateConfig =
-        // The `[server]` section belongs to `serve` (see serve.rs), not to the gate.
-        crate::serve::without_server_section(&text)
-            .and_then(|v| v.try_into())
-        .with_context(|| format!("config file {} is not valid", path.display()))
-        .map_err(Failure::Input)?;
-    cfg.policy
-        .check()
-        .with_context(|| format!("config file {} is not valid", path.display()))
-        .map_err(Failure::Input)?;
-    Ok(cfg)
-}
-
-pub(crate) async fn open_store(path: &Path) -> Result<SqliteStore, Failure> {
-    SqliteStore::open(path)
-        .await
-        .with_context(|| format!("cannot open the database {}", path.display()))
-        .map_err(Failure::Internal)
-}
-
-pub(crate) fn parse_origin(text: &str) -> Result<Name, Failure> {
-    let absolute = if text.ends_with('.') {
-        text.to_string()
-    } else {
-        format!("{text}.")
+    let message = match failure {
+        Failure::Input(e) | Failure::Internal(e) => format!("{e:#}"),
     };
-    Name::parse(&absolute)
-        .map_err(|e| Failure::Input(anyhow::anyhow!("{text:?} is not a valid zone origin: {e}")))
-}
-
-pub(crate) fn read_zone(
-    path: &Path,
-    zone: Option<&str>,
-) -> Result<zonegate_core::ParsedZone, Failure> {
-    let origin = zone.map(parse_origin).transpose()?;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read zone file {}", path.display()))
-        .map_err(Failure::Input)?;
-    zonefile::parse(&text, origin.as_ref(), &path.display().to_string())
-        .map_err(|e| Failure::Input(anyhow::anyhow!(e)))
-}
-
-async fn dispatch(cli: Cli, emit: &Emit) -> Result<u8, Failure> {
-    let cfg = load_config(cli.config.as_deref())?;
-    match cli.command {
-        Command::Plan {
-            zonefile,
-            zone,
-            out,
-            expect_no_changes,
-            ..
-        } => {
-            gate::plan(
-                &cfg,
-                &cli.db,
-                &zonefile,
-                zone.as_deref(),
-                out.as_deref(),
-                expect_no_changes,
-                emit,
-            )
-            .await
-        }
-        Command::Publish {
-            origin,
-            generation,
-            plan,
-            ..
-        } => {
-            gate::publish(
-                &cfg,
-                &cli.db,
-                origin.as_deref(),
-                generation,
-                plan.as_deref(),
-                emit,
-            )
-            .await
-        }
-        Command::Apply { zonefile, zone, .. } => {
-            gate::apply(&cfg, &cli.db, &zonefile, zone.as_deref(), emit).await
-        }
-        Command::Approve {
-            origin,
-            generation,
-            hash,
-            reason,
-            by,
-            ..
-        } => {
-            gate::decide(
-                &cli.db,
-                &origin,
-                generation,
-                Some(&hash),
-                Verdict::Approved,
-                &reason,
-                by,
-                emit,
-            )
-            .await
-        }
-        Command::Reject {
-            origin,
-            generation,
-            reason,
-            by,
-            ..
-        } => {
-            gate::decide(
-                &cli.db,
-                &origin,
-                generation,
-                None,
-                Verdict::Rejected,
-                &reason,
-                by,
-                emit,
-            )
-            .await
-        }
-        Command::Diff {
-            origin,
-            generations,
-            ..
-        } => gate::diff(&cfg, &cli.db, &origin, &generations, emit).await,
-        Command::Rollback { origin, to, .. } => {
-            gate::rollback(&cfg, &cli.db, &origin, to, emit).await
-        }
-        Command::Serve {
-            listen,
-            poll_ms,
-            target_id,
-            snapshot_dir,
-        } => {
-            let options =
-                crate::serve::server_options(cli.config.as_deref()).map_err(Failure::Input)?;
-            let dir = snapshot_dir.unwrap_or_else(|| crate::snapshot::default_dir(&cli.db));
-            let snapshots = crate::snapshot::Snapshots::new(dir);
-            crate::serve::run(
-                cli.db.clone(),
-                cfg,
-                listen,
-                poll_ms,
-                target_id,
-                options,
-                snapshots,
-            )
-            .await?;
-            Ok(exit::OK)
-        }
-        Command::Status { origin, .. } => {
-            let origin = origin.as_deref().map(parse_origin).transpose()?;
-            let store = open_store(&cli.db).await?;
-            let rows = store.zones().await.context("cannot read zones")?;
-            let rows: Vec<_> = rows
-                .into_iter()
-                .filter(|r| origin.as_ref().is_none_or(|o| &r.origin == o))
-                .collect();
-            if let (Some(o), true) = (&origin, rows.is_empty()) {
-                return Err(Failure::Input(anyhow::anyhow!(
-                    "zone {o} is not in {}; stage it with `zonegate plan`",
-                    cli.db.display()
-                )));
-            }
-            output::status(emit, &rows);
-            Ok(exit::OK)
-        }
-        Command::History { origin, limit, .. } => {
-            let origin = parse_origin(&origin)?;
-            let store = open_store(&cli.db).await?;
-            let plans = store.plans(&origin).await.context("cannot read plans")?;
-            let audit = store
-                .audit_log(Some(&origin), limit)
-                .await
-                .context("cannot read the audit log")?;
-            if plans.is_empty() && audit.is_empty() {
-                return Err(Failure::Input(anyhow::anyhow!(
-                    "zone {origin} has no history in {}",
-                    cli.db.display()
-                )));
-            }
-            output::history(emit, &origin, &plans, &audit);
-            Ok(exit::OK)
-        }
-        Command::Cleanup { origin, keep, .. } => {
-            let origin = parse_origin(&origin)?;
-            // Test-only delays before the clean-up transaction when asked for (see chaos.rs).
-            let store = crate::chaos::ChaosStore::from_env(open_store(&cli.db).await?);
-            let keep = keep.unwrap_or(cfg.generations_keep);
-            let deleted = store
-                .cleanup(&origin, keep, now())
-                .await
-                .map_err(|e| anyhow::anyhow!(e))?;
-            output::cleanup(emit, &origin, keep, deleted);
-            Ok(exit::OK)
-        }
+    if emit.json {
+        emit.object(json!({"outcome": "error", "reason": reason, "message": message}));
     }
-}
-
-/// Maps a protocol error to its exit code, printing the refusal with what to do next.
-pub(crate) fn step_failure(emit: &Emit, origin: &Name, e: StepError) -> Result<u8, Failure> {
-    match e {
-        StepError::Refused(refusal) => {
-            output::refusal(emit, origin, &refusal);
-            Ok(if refusal.is_stale() {
-                exit::STALE
-            } else {
-                exit::REFUSED
-            })
-        }
-        StepError::PlanMissing { .. } => {
-            output::failure(emit, origin, "missing", &e.to_string());
-            Ok(exit::STALE)
-        }
-        StepError::NothingStaged { .. } => {
-            output::failure(emit, origin, "nothing-staged", &e.to_string());
-            Ok(exit::INTERNAL)
-        }
-        other => Err(Failure::Internal(anyhow::anyhow!(other))),
-    }
+    eprintln!("error: {message}");
+    code
 }

@@ -1,0 +1,170 @@
+//! `zonegate publish`: the newest staged plan, generation G, or exactly a saved plan
+//! (`--plan`), each with one compare-and-swap after the gate runs again.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use clap::Args;
+use serde_json::Value;
+use zonegate_core::protocol::{self, Generation, PublishOutcome, Store};
+use zonegate_core::{ContentHash, Name};
+use zonegate_store::SqliteStore;
+
+use super::OutputArgs;
+use crate::context::{Ctx, now, parse_origin};
+use crate::exit;
+use crate::failure::{Failure, step_failure};
+use crate::output::{self, Emit};
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Zone origin, e.g. example.com. Not needed with --plan.
+    #[arg(required_unless_present = "plan")]
+    origin: Option<String>,
+    /// Publish this generation instead of the newest staged one.
+    #[arg(long, conflicts_with = "plan")]
+    generation: Option<u64>,
+    /// Publish exactly the plan saved by `zonegate plan --out`: refused if the stored plan's
+    /// hash differs (exit 3), stale if its base is no longer published (exit 4).
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn input(e: impl std::fmt::Display) -> Failure {
+    Failure::input(e)
+}
+
+/// `zonegate publish`, of the newest plan, of generation G, or of a saved plan.
+pub async fn run(ctx: &Ctx, args: PublishArgs) -> Result<u8, Failure> {
+    let (cfg, emit) = (&ctx.gate, &ctx.emit);
+    let origin = args.origin.as_deref();
+    let Some(path) = args.plan.as_deref() else {
+        let origin = parse_origin(origin.ok_or_else(|| input("publish needs ORIGIN or --plan"))?)?;
+        // Test-only delays between check and act when asked for (see chaos.rs); a no-op else.
+        let store = crate::chaos::ChaosStore::from_env(ctx.open_store().await?);
+        let g = args.generation.map(Generation);
+        return match protocol::publish(&store, &origin, g, cfg, now(), "publish").await {
+            Ok(outcome) => {
+                output::publish(emit, &origin, &outcome);
+                Ok(exit::OK)
+            }
+            Err(e) => step_failure(emit, &origin, e),
+        };
+    };
+    let artifact = read_artifact(path)?;
+    let zone = parse_origin(&artifact.zone)?;
+    if let Some(o) = origin.map(parse_origin).transpose()?
+        && o != zone
+    {
+        return Err(input(format!(
+            "the saved plan {} is for zone {zone}, not {o}",
+            path.display()
+        )));
+    }
+    let store = ctx.open_store().await?;
+    let Some(g) = artifact.generation else {
+        return publish_no_changes(&store, &zone, &artifact, emit).await;
+    };
+    match protocol::publish_exact(&store, &zone, g, artifact.hash, cfg, now(), "publish").await {
+        Ok(outcome) => {
+            output::publish(emit, &zone, &outcome);
+            Ok(exit::OK)
+        }
+        Err(e) => step_failure(emit, &zone, e),
+    }
+}
+
+/// What `publish --plan` needs from a saved plan.
+struct Artifact {
+    zone: String,
+    /// `None` for a "no changes" plan.
+    generation: Option<Generation>,
+    hash: ContentHash,
+    /// For a "no changes" plan, the generation that was published.
+    published: Option<Generation>,
+}
+
+fn read_artifact(path: &Path) -> Result<Artifact, Failure> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the saved plan {}", path.display()))
+        .map_err(Failure::Input)?;
+    let v: Value = serde_json::from_str(&text)
+        .with_context(|| format!("the saved plan {} is not JSON", path.display()))
+        .map_err(Failure::Input)?;
+    let field = |k: &str| {
+        v[k].as_str().map(str::to_string).ok_or_else(|| {
+            input(format!(
+                "the saved plan {} has no {k:?}; write it with `zonegate plan --out`",
+                path.display()
+            ))
+        })
+    };
+    let zone = field("zone")?;
+    let hash_text = field("hash")?;
+    let hash = ContentHash::parse(&hash_text).ok_or_else(|| {
+        input(format!(
+            "the saved plan {} has a malformed hash {hash_text:?}",
+            path.display()
+        ))
+    })?;
+    let generation = v["generation"].as_u64().map(Generation);
+    let published = v["published"]
+        .as_u64()
+        .or_else(|| v["published"]["generation"].as_u64())
+        .map(Generation);
+    if generation.is_none() && v["outcome"] != "no-changes" {
+        return Err(input(format!(
+            "the saved plan {} names no generation",
+            path.display()
+        )));
+    }
+    Ok(Artifact {
+        zone,
+        generation,
+        hash,
+        published,
+    })
+}
+
+/// A saved "no changes" plan: it stays true while the published content has its hash.
+async fn publish_no_changes(
+    store: &SqliteStore,
+    zone: &Name,
+    artifact: &Artifact,
+    emit: &Emit,
+) -> Result<u8, Failure> {
+    let published = store
+        .published(zone)
+        .await
+        .map_err(|e| Failure::Internal(anyhow!(e)))?;
+    let plan = match published {
+        Some(p) => store
+            .load_plan(zone, p.generation)
+            .await
+            .map_err(|e| Failure::Internal(anyhow!(e)))?,
+        None => None,
+    };
+    match plan {
+        Some(plan) if plan.hash == artifact.hash => {
+            output::publish(
+                emit,
+                zone,
+                &PublishOutcome::AlreadyPublished {
+                    generation: plan.generation,
+                },
+            );
+            Ok(exit::OK)
+        }
+        other => {
+            let message = format!(
+                "stale saved plan: it found no changes against {}, but {} is published now with other content; plan again",
+                protocol::OptGen(artifact.published),
+                protocol::OptGen(other.map(|p| p.generation))
+            );
+            output::failure(emit, zone, "stale", &message);
+            Ok(exit::STALE)
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! `zonegate reject`: reject a staged plan for good.
+
+use clap::Args;
+use zonegate_core::protocol::Verdict;
+
+use super::OutputArgs;
+use super::decide::decide;
+use crate::context::Ctx;
+use crate::failure::Failure;
+
+#[derive(Debug, Args)]
+pub struct RejectArgs {
+    origin: String,
+    generation: u64,
+    /// Why; goes into the audit log.
+    #[arg(long)]
+    reason: String,
+    /// Who rejects; defaults to $USER.
+    #[arg(long)]
+    by: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+pub async fn run(ctx: &Ctx, args: RejectArgs) -> Result<u8, Failure> {
+    decide(
+        ctx,
+        &args.origin,
+        args.generation,
+        None,
+        Verdict::Rejected,
+        &args.reason,
+        args.by,
+    )
+    .await
+}
