@@ -5,6 +5,7 @@ use zonegate_core::protocol::StepError;
 
 use crate::exit;
 use crate::output::{self, Emit};
+use crate::reason::Reason;
 
 /// Errors that are not gate outcomes.
 pub enum Failure {
@@ -39,11 +40,11 @@ pub fn step_failure(emit: &Emit, origin: &Name, e: StepError) -> Result<u8, Fail
             })
         }
         StepError::PlanMissing { .. } => {
-            output::failure(emit, origin, "missing", &e.to_string());
+            output::failure(emit, origin, Reason::Missing, &e.to_string());
             Ok(exit::STALE)
         }
         StepError::NothingStaged { .. } => {
-            output::failure(emit, origin, "nothing-staged", &e.to_string());
+            output::failure(emit, origin, Reason::NothingStaged, &e.to_string());
             Ok(exit::INTERNAL)
         }
         other => Err(Failure::Internal(anyhow::anyhow!(other))),

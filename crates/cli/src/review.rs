@@ -27,6 +27,7 @@ use zonegate_store::SqliteStore;
 use crate::context::now;
 use crate::failure::Failure;
 use crate::output;
+use crate::reason::Reason;
 
 /// Runs the zone's review command on a freshly staged plan held for review. Returns the
 /// plan's new verdict, or `None` if no review ran.
@@ -104,7 +105,7 @@ async fn run_review(
                     zone: origin.clone(),
                     generation: Some(generation),
                     action: "review".into(),
-                    reason: "review".into(),
+                    reason: Reason::Review.to_string(),
                     detail,
                     actor: "review-command".into(),
                     at: now(),

@@ -9,6 +9,7 @@ use zonegate_core::protocol::{self, AuditEntry, Generation, Store, StoreError, V
 use crate::context::{Ctx, now, parse_origin};
 use crate::exit;
 use crate::failure::Failure;
+use crate::reason::Reason;
 
 fn input(e: impl std::fmt::Display) -> Failure {
     Failure::input(e)
@@ -75,9 +76,9 @@ pub async fn decide(
         }
         Err(e) => {
             let (code, reason_code) = match &e {
-                StoreError::HashMismatch { .. } => (exit::REFUSED, "hash-mismatch"),
-                StoreError::VerdictLocked { .. } => (exit::REFUSED, "verdict"),
-                StoreError::PlanMissing { .. } => (exit::STALE, "missing"),
+                StoreError::HashMismatch { .. } => (exit::REFUSED, Reason::HashMismatch),
+                StoreError::VerdictLocked { .. } => (exit::REFUSED, Reason::Verdict),
+                StoreError::PlanMissing { .. } => (exit::STALE, Reason::Missing),
                 _ => return Err(Failure::Internal(anyhow!(e))),
             };
             let hint = match &e {
@@ -96,7 +97,7 @@ pub async fn decide(
                     zone: origin.clone(),
                     generation: Some(generation),
                     action: "refused".into(),
-                    reason: reason_code.into(),
+                    reason: reason_code.to_string(),
                     detail: format!("{message} (requested by {who}: {reason})"),
                     actor: who.clone(),
                     at: now(),

@@ -53,7 +53,7 @@ pub async fn run(ctx: &Ctx, args: DiffArgs) -> Result<u8, Failure> {
             "zone": origin.to_string(), "from": from.map(|g| g.0), "to": to.0,
             "from_hash": from_zone.as_ref().map(|(p, _)| p.hash.to_string()),
             "to_hash": to_plan.hash.to_string(), "to_verdict": to_plan.verdict.as_str(),
-            "diff": output::diff_json(&diff),
+            "diff": crate::json::diff_json(&diff),
         }));
     } else {
         println!(

@@ -26,6 +26,7 @@ use serde_json::json;
 use crate::context::Ctx;
 use crate::failure::Failure;
 use crate::output::Emit;
+use crate::reason::Reason;
 use crate::{Cli, config, exit};
 
 /// The output flag every command but `serve` takes, declared once.
@@ -129,8 +130,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
 /// Prints an error that is not a gate outcome and returns its exit code.
 fn report(emit: &Emit, failure: &Failure) -> u8 {
     let (code, reason) = match failure {
-        Failure::Input(_) => (exit::INPUT, "input"),
-        Failure::Internal(_) => (exit::INTERNAL, "internal"),
+        Failure::Input(_) => (exit::INPUT, Reason::Input),
+        Failure::Internal(_) => (exit::INTERNAL, Reason::Internal),
     };
     let message = match failure {
         Failure::Input(e) | Failure::Internal(e) => format!("{e:#}"),

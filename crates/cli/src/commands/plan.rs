@@ -17,6 +17,7 @@ use crate::context::{Ctx, now, read_zone};
 use crate::exit;
 use crate::failure::{Failure, step_failure};
 use crate::output::{self, Emit};
+use crate::reason::Reason;
 use crate::review::review_if_needed;
 
 #[derive(Debug, Args)]
@@ -113,10 +114,10 @@ async fn drift(
         } => {
             if emit.json {
                 emit.object(json!({
-                    "zone": origin.to_string(), "outcome": "changes", "reason": "changes",
+                    "zone": origin.to_string(), "outcome": "changes", "reason": Reason::Changes,
                     "base": base.map(|g| g.0), "hash": hash.to_string(),
-                    "record_count": record_count, "diff": output::diff_json(&diff),
-                    "thresholds": output::thresholds_json(&thresholds),
+                    "record_count": record_count, "diff": crate::json::diff_json(&diff),
+                    "thresholds": crate::json::thresholds_json(&thresholds),
                 }));
             } else {
                 println!(

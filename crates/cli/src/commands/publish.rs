@@ -15,6 +15,7 @@ use crate::context::{Ctx, now, parse_origin};
 use crate::exit;
 use crate::failure::{Failure, step_failure};
 use crate::output::{self, Emit};
+use crate::reason::Reason;
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
@@ -163,7 +164,7 @@ async fn publish_no_changes(
                 protocol::OptGen(artifact.published),
                 protocol::OptGen(other.map(|p| p.generation))
             );
-            output::failure(emit, zone, "stale", &message);
+            output::failure(emit, zone, Reason::Stale, &message);
             Ok(exit::STALE)
         }
     }

@@ -42,7 +42,7 @@ pub fn verdict_refusal(
 /// Explains a refusal on stderr (the JSON object, if any, is printed separately).
 pub fn explain(origin: &Name, refusal: &Refusal) {
     eprintln!("refused ({}): {refusal}", refusal.reason());
-    eprintln!("hint: {}", output::refusal_hint(origin, refusal));
+    eprintln!("hint: {}", crate::hints::refusal_hint(origin, refusal));
 }
 
 /// Prints a plan outcome, with `extra` fields merged into its JSON form.
