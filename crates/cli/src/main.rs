@@ -4,6 +4,7 @@
 //! 0 success, 1 internal or usage error, 2 invalid input, 3 refused by the gate, 4 stale,
 //! 5 changes present (`plan --expect-no-changes`).
 
+mod artifact;
 mod chaos;
 mod commands;
 mod config;

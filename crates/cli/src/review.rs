@@ -24,6 +24,7 @@ use zonegate_core::protocol::{self, AuditEntry, Generation, PlanOutcome, Store, 
 use zonegate_core::{ContentHash, GateConfig, Name};
 use zonegate_store::SqliteStore;
 
+use crate::artifact::PlanArtifact;
 use crate::context::now;
 use crate::failure::Failure;
 use crate::output;
@@ -51,9 +52,27 @@ pub async fn review_if_needed(
     if policy.review != Review::Command {
         return Ok(None);
     }
-    let artifact = output::plan_json(origin, outcome, None, None);
-    let verdict = run_review(store, &policy, origin, *generation, *hash, diff, &artifact).await?;
+    let request = ReviewRequest {
+        policy: &policy,
+        origin,
+        generation: *generation,
+        hash: *hash,
+        diff,
+        artifact: PlanArtifact::new(origin, outcome, None, None).to_value(),
+    };
+    let verdict = run_review(store, &request).await?;
     Ok(Some(verdict))
+}
+
+/// One plan to review, with everything the review command is given.
+struct ReviewRequest<'a> {
+    policy: &'a ZonePolicy,
+    origin: &'a Name,
+    generation: Generation,
+    hash: ContentHash,
+    diff: &'a Diff,
+    /// The plan artifact, written to `ZONEGATE_PLAN_FILE`.
+    artifact: Value,
 }
 
 /// How a review command ended.
@@ -63,21 +82,20 @@ enum ReviewEnd {
     Failed(String),
 }
 
-async fn run_review(
-    store: &SqliteStore,
-    policy: &ZonePolicy,
-    origin: &Name,
-    generation: Generation,
-    hash: ContentHash,
-    diff: &Diff,
-    artifact: &Value,
-) -> Result<Verdict, Failure> {
+async fn run_review(store: &SqliteStore, request: &ReviewRequest<'_>) -> Result<Verdict, Failure> {
+    let ReviewRequest {
+        policy,
+        origin,
+        generation,
+        hash,
+        ..
+    } = *request;
     let dir = std::env::temp_dir().join(format!(
         "zonegate-review-{}-{}",
         std::process::id(),
         generation.0
     ));
-    let end = review_process(policy, origin, generation, hash, diff, artifact, &dir).await;
+    let end = review_process(request, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     let command = policy.review_command.join(" ");
     let (to, why) = match end {
@@ -134,16 +152,15 @@ async fn run_review(
 /// Starts the review command in its own process group with the plan in its environment, and
 /// waits for it at most `review_timeout_s`. Its output goes to a file that is copied to
 /// stderr afterwards, so that a leftover grandchild cannot hold a pipe of ours open.
-#[allow(clippy::too_many_arguments)]
-async fn review_process(
-    policy: &ZonePolicy,
-    origin: &Name,
-    generation: Generation,
-    hash: ContentHash,
-    diff: &Diff,
-    artifact: &Value,
-    dir: &PathBuf,
-) -> ReviewEnd {
+async fn review_process(request: &ReviewRequest<'_>, dir: &PathBuf) -> ReviewEnd {
+    let ReviewRequest {
+        policy,
+        origin,
+        generation,
+        hash,
+        diff,
+        ref artifact,
+    } = *request;
     let prepare = || -> std::io::Result<(PathBuf, PathBuf, std::fs::File)> {
         std::fs::create_dir_all(dir)?;
         let diff_file = dir.join("diff.txt");

@@ -4,7 +4,7 @@ use clap::Args;
 use zonegate_core::protocol::Verdict;
 
 use super::OutputArgs;
-use super::decide::decide;
+use super::decide::{Decision, decide};
 use crate::context::Ctx;
 use crate::failure::Failure;
 
@@ -26,14 +26,13 @@ pub struct ApproveArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: ApproveArgs) -> Result<u8, Failure> {
-    decide(
-        ctx,
-        &args.origin,
-        args.generation,
-        Some(&args.hash),
-        Verdict::Approved,
-        &args.reason,
-        args.by,
-    )
-    .await
+    let decision = Decision {
+        origin: args.origin,
+        generation: args.generation,
+        hash: Some(args.hash),
+        to: Verdict::Approved,
+        reason: args.reason,
+        by: args.by,
+    };
+    decide(ctx, decision).await
 }

@@ -13,6 +13,7 @@ use zonegate_store::SqliteStore;
 
 use super::OutputArgs;
 use super::staged::{explain, show_plan, verdict_refusal};
+use crate::artifact::PlanArtifact;
 use crate::context::{Ctx, now, read_zone};
 use crate::exit;
 use crate::failure::{Failure, step_failure};
@@ -54,7 +55,8 @@ pub async fn run(ctx: &Ctx, args: PlanArgs) -> Result<u8, Failure> {
     };
     let verdict = review_if_needed(&store, cfg, &origin, &outcome).await?;
     if let Some(path) = args.out.as_deref() {
-        let artifact = output::plan_json(&origin, &outcome, verdict, None);
+        // Through a JSON value, so that the keys come out sorted as they always have.
+        let artifact = PlanArtifact::new(&origin, &outcome, verdict, None).to_value();
         let text = serde_json::to_string_pretty(&artifact).expect("JSON values serialize");
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write the plan artifact {}", path.display()))?;

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use clap::Args;
-use serde_json::Value;
+use zonegate_core::Name;
 use zonegate_core::protocol::{self, Generation, PublishOutcome, Store};
-use zonegate_core::{ContentHash, Name};
 use zonegate_store::SqliteStore;
 
 use super::OutputArgs;
+use crate::artifact::SavedPlan;
 use crate::context::{Ctx, now, parse_origin};
 use crate::exit;
 use crate::failure::{Failure, step_failure};
@@ -77,63 +77,19 @@ pub async fn run(ctx: &Ctx, args: PublishArgs) -> Result<u8, Failure> {
     }
 }
 
-/// What `publish --plan` needs from a saved plan.
-struct Artifact {
-    zone: String,
-    /// `None` for a "no changes" plan.
-    generation: Option<Generation>,
-    hash: ContentHash,
-    /// For a "no changes" plan, the generation that was published.
-    published: Option<Generation>,
-}
-
-fn read_artifact(path: &Path) -> Result<Artifact, Failure> {
+/// Reads the plan artifact at `path`.
+fn read_artifact(path: &Path) -> Result<SavedPlan, Failure> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the saved plan {}", path.display()))
         .map_err(Failure::Input)?;
-    let v: Value = serde_json::from_str(&text)
-        .with_context(|| format!("the saved plan {} is not JSON", path.display()))
-        .map_err(Failure::Input)?;
-    let field = |k: &str| {
-        v[k].as_str().map(str::to_string).ok_or_else(|| {
-            input(format!(
-                "the saved plan {} has no {k:?}; write it with `zonegate plan --out`",
-                path.display()
-            ))
-        })
-    };
-    let zone = field("zone")?;
-    let hash_text = field("hash")?;
-    let hash = ContentHash::parse(&hash_text).ok_or_else(|| {
-        input(format!(
-            "the saved plan {} has a malformed hash {hash_text:?}",
-            path.display()
-        ))
-    })?;
-    let generation = v["generation"].as_u64().map(Generation);
-    let published = v["published"]
-        .as_u64()
-        .or_else(|| v["published"]["generation"].as_u64())
-        .map(Generation);
-    if generation.is_none() && v["outcome"] != "no-changes" {
-        return Err(input(format!(
-            "the saved plan {} names no generation",
-            path.display()
-        )));
-    }
-    Ok(Artifact {
-        zone,
-        generation,
-        hash,
-        published,
-    })
+    SavedPlan::parse(&text).map_err(|e| input(e.message(path)))
 }
 
 /// A saved "no changes" plan: it stays true while the published content has its hash.
 async fn publish_no_changes(
     store: &SqliteStore,
     zone: &Name,
-    artifact: &Artifact,
+    artifact: &SavedPlan,
     emit: &Emit,
 ) -> Result<u8, Failure> {
     let published = store

@@ -4,7 +4,7 @@ use clap::Args;
 use zonegate_core::protocol::Verdict;
 
 use super::OutputArgs;
-use super::decide::decide;
+use super::decide::{Decision, decide};
 use crate::context::Ctx;
 use crate::failure::Failure;
 
@@ -23,14 +23,13 @@ pub struct RejectArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: RejectArgs) -> Result<u8, Failure> {
-    decide(
-        ctx,
-        &args.origin,
-        args.generation,
-        None,
-        Verdict::Rejected,
-        &args.reason,
-        args.by,
-    )
-    .await
+    let decision = Decision {
+        origin: args.origin,
+        generation: args.generation,
+        hash: None,
+        to: Verdict::Rejected,
+        reason: args.reason,
+        by: args.by,
+    };
+    decide(ctx, decision).await
 }

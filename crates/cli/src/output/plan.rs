@@ -1,15 +1,13 @@
 //! Plan outcomes, in JSON (also the plan artifact) and in words.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use zonegate_core::Name;
-use zonegate_core::policy::Threshold;
 use zonegate_core::protocol::{OptGen, PlanOutcome, PublishOutcome, Verdict};
 
 use super::Emit;
 use super::diff::print_diff;
+use crate::artifact::PlanArtifact;
 use crate::hints::approve_hint;
-use crate::json::{diff_json, gen_json, thresholds_json};
-use crate::reason::Reason;
 
 /// The JSON form of a plan outcome: what `plan --json` prints and `plan --out` saves (the plan
 /// artifact `publish --plan` reads back). `verdict` is the plan's verdict after any review.
@@ -19,67 +17,7 @@ pub fn plan_json(
     verdict: Option<Verdict>,
     published: Option<&PublishOutcome>,
 ) -> Value {
-    match outcome {
-        PlanOutcome::NoChanges {
-            published: g,
-            hash,
-            record_count,
-        } => json!({
-            "zone": origin.to_string(), "outcome": "no-changes", "published": g.0,
-            "hash": hash.to_string(), "record_count": record_count, "verdict": "pass",
-        }),
-        PlanOutcome::Staged {
-            generation,
-            base,
-            hash,
-            record_count,
-            diff,
-            verdict: staged,
-            thresholds,
-        } => {
-            let verdict = verdict.unwrap_or(*staged);
-            let published_json = match published {
-                Some(PublishOutcome::Published {
-                    generation,
-                    version,
-                    ..
-                }) => json!({"generation": generation.0, "version": version}),
-                Some(PublishOutcome::AlreadyPublished { generation }) => {
-                    json!({"generation": generation.0})
-                }
-                None => Value::Null,
-            };
-            let outcome = match (published, verdict) {
-                (Some(_), _) => "published",
-                (None, Verdict::Refused) => "refused",
-                (None, Verdict::Rejected) => "rejected",
-                (None, Verdict::Held) => "held",
-                (None, _) => "staged",
-            };
-            let mut value = json!({
-                "zone": origin.to_string(),
-                "outcome": outcome,
-                "generation": generation.0, "base": gen_json(*base),
-                "hash": hash.to_string(), "record_count": record_count,
-                "diff": diff_json(diff), "verdict": verdict.as_str(),
-                "thresholds": thresholds_json(thresholds),
-                "published": published_json,
-            });
-            match verdict {
-                Verdict::Refused => {
-                    value["reason"] = json!(thresholds.first().map(Threshold::reason));
-                    value["hint"] = json!(approve_hint(origin, *generation, hash));
-                }
-                Verdict::Held => {
-                    value["reason"] = json!(Reason::Review);
-                    value["hint"] = json!(approve_hint(origin, *generation, hash));
-                }
-                Verdict::Rejected => value["reason"] = json!(Reason::Review),
-                _ => {}
-            }
-            value
-        }
-    }
+    PlanArtifact::new(origin, outcome, verdict, published).to_value()
 }
 
 /// Prints a plan outcome; `verdict` is the plan's verdict after any review, if it changed.
