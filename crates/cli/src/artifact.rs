@@ -12,8 +12,8 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use zonegate_core::policy::Threshold;
-use zonegate_core::protocol::{Generation, PlanOutcome, PublishOutcome, Verdict};
+use zonegate_core::gate::policy::Threshold;
+use zonegate_core::gate::{Generation, PlanOutcome, PublishOutcome, Verdict};
 use zonegate_core::{ContentHash, Name};
 
 use crate::hints::approve_hint;

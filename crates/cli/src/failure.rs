@@ -1,7 +1,7 @@
 //! Errors that are not gate outcomes, and how a protocol step's error becomes an exit code.
 
 use zonegate_core::Name;
-use zonegate_core::protocol::StepError;
+use zonegate_core::gate::StepError;
 
 use crate::exit;
 use crate::output::{self, Emit};

@@ -1,7 +1,7 @@
 //! What to do next: the hints printed after a refusal or a plan that waits for approval (on
 //! stderr, and as `hint` in `--json` output).
 
-use zonegate_core::protocol::{Generation, Refusal, Verdict};
+use zonegate_core::gate::{Generation, Refusal, Verdict};
 use zonegate_core::{ContentHash, Name};
 
 /// How to approve (or reject) exactly one plan.

@@ -2,9 +2,9 @@
 //! plan artifact share.
 
 use serde_json::{Value, json};
-use zonegate_core::diff::{Change, Diff};
-use zonegate_core::policy::Threshold;
-use zonegate_core::protocol::Generation;
+use zonegate_core::gate::Generation;
+use zonegate_core::gate::policy::Threshold;
+use zonegate_core::zone::diff::{Change, Diff};
 use zonegate_core::zonefile::record_to_text;
 
 /// A generation, or `null`.

@@ -5,7 +5,7 @@
 //!
 //! Running a review command is I/O, so it lives here and not in the core: the core stages a
 //! plan with the verdict `held`, and this module runs the command and records its result with
-//! `protocol::decide`, one store step, like a person running `zonegate approve` would.
+//! `gate::decide`, one store step, like a person running `zonegate approve` would.
 //!
 //! A review never wedges a zone: a command that does not finish within `review_timeout_s` is
 //! killed (its whole process group), the plan stays `held`, and every newer plan is reviewed
@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use serde_json::Value;
-use zonegate_core::diff::Diff;
-use zonegate_core::policy::{Review, ZonePolicy};
-use zonegate_core::protocol::{self, AuditEntry, Generation, PlanOutcome, Store, Verdict};
+use zonegate_core::gate::policy::{Review, ZonePolicy};
+use zonegate_core::gate::{self, AuditEntry, Generation, PlanOutcome, Store, Verdict};
+use zonegate_core::zone::diff::Diff;
 use zonegate_core::{ContentHash, GateConfig, Name};
 use zonegate_store::SqliteStore;
 
@@ -134,7 +134,7 @@ async fn run_review(store: &SqliteStore, request: &ReviewRequest<'_>) -> Result<
         }
     };
     eprintln!("review: {why}");
-    protocol::decide(
+    gate::decide(
         store,
         origin,
         generation,

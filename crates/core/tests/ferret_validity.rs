@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use zonegate_core::Limits;
-use zonegate_core::validate::{Invalid, validate};
+use zonegate_core::zone::validate::{Invalid, validate};
 use zonegate_core::zonefile::{ParseError, parse};
 
 #[path = "../../../tests/ferret_allow.rs"]

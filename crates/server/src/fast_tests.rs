@@ -14,8 +14,8 @@ use hickory_proto::rr::Record as HRecord;
 use hickory_server::net::NetError;
 use hickory_server::server::{ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
-use zonegate_core::protocol::{Generation, Target};
-use zonegate_core::validate::validate;
+use zonegate_core::gate::{Generation, Target};
+use zonegate_core::zone::validate::validate;
 use zonegate_core::zonefile::parse;
 use zonegate_core::{Limits, Name};
 

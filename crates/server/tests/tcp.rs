@@ -12,7 +12,7 @@ use hickory_proto::rr::{DNSClass, RData, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zonegate_core::Zone;
-use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::gate::{Generation, Target};
 use zonegate_server::{Catalog, ServerOptions, ZoneOptions};
 
 /// `example.` with hosts, a TXT RRset too big for a UDP answer without EDNS, one too big for

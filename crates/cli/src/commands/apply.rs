@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::Args;
 use serde_json::Value;
-use zonegate_core::protocol::{self, PlanOutcome};
+use zonegate_core::gate::{self, PlanOutcome};
 use zonegate_core::{GateConfig, ParsedZone};
 use zonegate_store::SqliteStore;
 
@@ -46,7 +46,7 @@ pub async fn apply_parsed(
     let origin = parsed.origin.clone();
     // The plan step keeps what it validated, so that publishing the plan it staged reads the
     // body back and checks its hash but need not decode and validate it (and the base) again.
-    let (outcome, planned) = match protocol::plan_keeping(store, parsed, cfg, now(), actor).await {
+    let (outcome, planned) = match gate::plan_keeping(store, parsed, cfg, now(), actor).await {
         Ok(kept) => kept,
         Err(e) => return step_failure(emit, &origin, e),
     };
@@ -73,7 +73,7 @@ pub async fn apply_parsed(
         explain(&origin, &refusal);
         return Ok(exit::REFUSED);
     }
-    match protocol::publish_planned(store, &origin, &planned, cfg, now(), actor).await {
+    match gate::publish_planned(store, &origin, &planned, cfg, now(), actor).await {
         Ok(published) => {
             show_plan(emit, &origin, &outcome, reviewed, Some(&published), extra);
             Ok(exit::OK)

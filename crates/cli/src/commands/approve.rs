@@ -1,7 +1,7 @@
 //! `zonegate approve`: approve exactly one staged plan, bound to its hash.
 
 use clap::Args;
-use zonegate_core::protocol::Verdict;
+use zonegate_core::gate::Verdict;
 
 use super::OutputArgs;
 use super::decide::{Decision, decide};

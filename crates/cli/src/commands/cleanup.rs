@@ -1,7 +1,7 @@
 //! `zonegate cleanup`: delete old plans below the horizon, keeping the newest N.
 
 use clap::Args;
-use zonegate_core::protocol::Store;
+use zonegate_core::gate::Store;
 
 use super::OutputArgs;
 use crate::context::{Ctx, now, parse_origin};

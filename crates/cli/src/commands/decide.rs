@@ -3,7 +3,7 @@
 
 use anyhow::anyhow;
 use serde_json::json;
-use zonegate_core::protocol::{self, AuditEntry, Generation, Store, StoreError, Verdict};
+use zonegate_core::gate::{self, AuditEntry, Generation, Store, StoreError, Verdict};
 use zonegate_core::{ContentHash, Name};
 use zonegate_store::SqliteStore;
 
@@ -87,7 +87,7 @@ pub async fn decide(ctx: &Ctx, decision: Decision) -> Result<u8, Failure> {
     let d = Checked::new(decision)?;
     let store = ctx.open_store().await?;
     let (origin, generation) = (&d.origin, d.generation);
-    match protocol::decide(
+    match gate::decide(
         &store,
         origin,
         generation,

@@ -3,8 +3,8 @@
 
 use clap::Args;
 use serde_json::json;
-use zonegate_core::diff::Diff;
-use zonegate_core::protocol::{self, Generation};
+use zonegate_core::gate::{self, Generation};
+use zonegate_core::zone::diff::Diff;
 
 use super::OutputArgs;
 use super::kept::load_kept;
@@ -58,7 +58,7 @@ pub async fn run(ctx: &Ctx, args: DiffArgs) -> Result<u8, Failure> {
     } else {
         println!(
             "zone {origin}: {} -> {to}: +{} -{} records, {} unchanged",
-            protocol::OptGen(from),
+            gate::OptGen(from),
             diff.records_added,
             diff.records_removed,
             diff.records_unchanged

@@ -2,7 +2,7 @@
 //! generations when it is gone.
 
 use anyhow::anyhow;
-use zonegate_core::protocol::{self, Generation, StepError, StoredPlan};
+use zonegate_core::gate::{self, Generation, StepError, StoredPlan};
 use zonegate_core::{GateConfig, Name, Zone};
 use zonegate_store::SqliteStore;
 
@@ -15,7 +15,7 @@ pub async fn load_kept(
     origin: &Name,
     generation: Generation,
 ) -> Result<(StoredPlan, Zone), Failure> {
-    match protocol::load_content(store, origin, generation, cfg).await {
+    match gate::load_content(store, origin, generation, cfg).await {
         Ok(found) => Ok(found),
         Err(StepError::PlanMissing { .. }) => {
             let kept: Vec<String> = store

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use zonegate_core::protocol::{self, PlanOutcome, Preview, Verdict};
+use zonegate_core::gate::{self, PlanOutcome, Preview, Verdict};
 use zonegate_core::{GateConfig, ParsedZone};
 use zonegate_store::SqliteStore;
 
@@ -49,7 +49,7 @@ pub async fn run(ctx: &Ctx, args: PlanArgs) -> Result<u8, Failure> {
     if args.expect_no_changes {
         return drift(&store, parsed, cfg, emit).await;
     }
-    let outcome = match protocol::plan(&store, parsed, cfg, now(), "plan").await {
+    let outcome = match gate::plan(&store, parsed, cfg, now(), "plan").await {
         Ok(outcome) => outcome,
         Err(e) => return step_failure(emit, &origin, e),
     };
@@ -85,7 +85,7 @@ async fn drift(
     emit: &Emit,
 ) -> Result<u8, Failure> {
     let origin = parsed.origin.clone();
-    let preview = match protocol::preview(store, parsed, cfg).await {
+    let preview = match gate::preview(store, parsed, cfg).await {
         Ok(preview) => preview,
         Err(e) => return step_failure(emit, &origin, e),
     };
@@ -124,7 +124,7 @@ async fn drift(
             } else {
                 println!(
                     "zone {origin}: the file differs from {}: +{} -{} records",
-                    protocol::OptGen(base),
+                    gate::OptGen(base),
                     diff.records_added,
                     diff.records_removed
                 );

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use clap::Args;
 use zonegate_core::Name;
-use zonegate_core::protocol::{self, Generation, PublishOutcome, Store};
+use zonegate_core::gate::{self, Generation, PublishOutcome, Store};
 use zonegate_store::SqliteStore;
 
 use super::OutputArgs;
@@ -46,7 +46,7 @@ pub async fn run(ctx: &Ctx, args: PublishArgs) -> Result<u8, Failure> {
         // Test-only delays between check and act when asked for (see chaos.rs); a no-op else.
         let store = crate::chaos::ChaosStore::from_env(ctx.open_store().await?);
         let g = args.generation.map(Generation);
-        return match protocol::publish(&store, &origin, g, cfg, now(), "publish").await {
+        return match gate::publish(&store, &origin, g, cfg, now(), "publish").await {
             Ok(outcome) => {
                 output::publish(emit, &origin, &outcome);
                 Ok(exit::OK)
@@ -68,7 +68,7 @@ pub async fn run(ctx: &Ctx, args: PublishArgs) -> Result<u8, Failure> {
     let Some(g) = artifact.generation else {
         return publish_no_changes(&store, &zone, &artifact, emit).await;
     };
-    match protocol::publish_exact(&store, &zone, g, artifact.hash, cfg, now(), "publish").await {
+    match gate::publish_exact(&store, &zone, g, artifact.hash, cfg, now(), "publish").await {
         Ok(outcome) => {
             output::publish(emit, &zone, &outcome);
             Ok(exit::OK)
@@ -117,8 +117,8 @@ async fn publish_no_changes(
         other => {
             let message = format!(
                 "stale saved plan: it found no changes against {}, but {} is published now with other content; plan again",
-                protocol::OptGen(artifact.published),
-                protocol::OptGen(other.map(|p| p.generation))
+                gate::OptGen(artifact.published),
+                gate::OptGen(other.map(|p| p.generation))
             );
             output::failure(emit, zone, Reason::Stale, &message);
             Ok(exit::STALE)

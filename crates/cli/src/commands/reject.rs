@@ -1,7 +1,7 @@
 //! `zonegate reject`: reject a staged plan for good.
 
 use clap::Args;
-use zonegate_core::protocol::Verdict;
+use zonegate_core::gate::Verdict;
 
 use super::OutputArgs;
 use super::decide::{Decision, decide};

@@ -4,7 +4,7 @@
 use clap::Args;
 use serde_json::json;
 use zonegate_core::ParsedZone;
-use zonegate_core::protocol::Generation;
+use zonegate_core::gate::Generation;
 
 use super::OutputArgs;
 use super::apply::apply_parsed;

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 use zonegate_core::Name;
-use zonegate_core::policy::ZonePolicy;
-use zonegate_core::protocol::{PlanOutcome, PublishOutcome, Refusal, Verdict};
+use zonegate_core::gate::policy::ZonePolicy;
+use zonegate_core::gate::{PlanOutcome, PublishOutcome, Refusal, Verdict};
 
 use crate::output::{self, Emit};
 

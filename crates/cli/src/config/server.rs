@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 use zonegate_core::Name;
-use zonegate_core::serial::SerialPolicy;
+use zonegate_core::zone::serial::SerialPolicy;
 use zonegate_server::{AddressMatch, ServerOptions, TsigKey, ZoneOptions};
 
 /// The `[server]` section of the config file. Every key is optional:

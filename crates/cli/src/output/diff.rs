@@ -1,6 +1,6 @@
 //! Diffs as text: the review command's diff file and the `diff -u` style listing.
 
-use zonegate_core::diff::{Change, Diff};
+use zonegate_core::zone::diff::{Change, Diff};
 use zonegate_core::zonefile::record_to_text;
 
 /// The diff as text, one `- record` or `+ record` line each (what a review command gets in

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use zonegate_core::Name;
-use zonegate_core::protocol::{OptGen, PlanOutcome, PublishOutcome, Verdict};
+use zonegate_core::gate::{OptGen, PlanOutcome, PublishOutcome, Verdict};
 
 use super::Emit;
 use super::diff::print_diff;

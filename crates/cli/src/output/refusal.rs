@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use zonegate_core::Name;
-use zonegate_core::protocol::Refusal;
+use zonegate_core::gate::Refusal;
 
 use super::Emit;
 use crate::hints::refusal_hint;

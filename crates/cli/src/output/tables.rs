@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use zonegate_core::Name;
-use zonegate_core::protocol::{OptGen, PublishOutcome};
+use zonegate_core::gate::{OptGen, PublishOutcome};
 use zonegate_store::{AuditRow, PlanRow, ZoneRow};
 
 use super::Emit;

@@ -14,8 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use zonegate_core::record::Soa;
-use zonegate_core::validate::validate;
+use zonegate_core::dns::record::Soa;
+use zonegate_core::zone::validate::validate;
 use zonegate_core::{Limits, Name, ParsedZone, RType, Record, Zone};
 use zonegate_server::{Catalog, Listeners, ServerError, serve_on};
 

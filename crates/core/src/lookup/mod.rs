@@ -20,8 +20,8 @@
 use std::hash::BuildHasher;
 use std::ops::Range;
 
-use crate::name::Name;
-use crate::record::{RType, Record};
+use crate::dns::name::Name;
+use crate::dns::record::{RType, Record};
 use crate::zone::Zone;
 
 /// Most CNAME or DNAME redirections one answer follows.
@@ -877,10 +877,10 @@ impl ZoneIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::Limits;
-    use crate::record::Soa;
-    use crate::validate::validate;
+    use crate::dns::record::Soa;
     use crate::zone::ParsedZone;
+    use crate::zone::limits::Limits;
+    use crate::zone::validate::validate;
 
     fn n(s: &str) -> Name {
         Name::parse(s).unwrap()

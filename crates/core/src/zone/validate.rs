@@ -6,11 +6,11 @@
 
 use std::fmt;
 
-use crate::limits::Limits;
-use crate::name::Name;
-use crate::record::{RType, Record};
+use crate::dns::name::Name;
+use crate::dns::rdata::canonical_rdata;
+use crate::dns::record::{RType, Record};
+use crate::zone::limits::Limits;
 use crate::zone::{ParsedZone, Zone, body_len};
-use crate::zonefile::canonical_rdata;
 
 /// One broken rule, with the names that break it.
 #[derive(Debug, Clone, PartialEq, Eq)]
