@@ -40,9 +40,9 @@ pub struct Cli {
     )]
     pub db: PathBuf,
 
-    /// TOML file with gate limits (see docs/configuration.md) and, for `serve`, a `[server]`
-    /// section (serial policy, allow_transfer, notify). Without it, the documented defaults
-    /// apply.
+    /// TOML config file: gate settings, `[limits]`, `[policy]` and, for `serve`, `[server]`
+    /// (serial policy, allow_transfer, TSIG keys, notify). Every key and its default is in
+    /// docs/configuration.md; without a file, those defaults apply.
     #[arg(long, global = true, env = "ZONEGATE_CONFIG")]
     pub config: Option<PathBuf>,
 
