@@ -13,10 +13,6 @@ use crate::failure::Failure;
 use crate::output::Emit;
 use crate::reason::Reason;
 
-fn input(e: impl std::fmt::Display) -> Failure {
-    Failure::input(e)
-}
-
 /// Who approves or rejects: `--by`, else `$USER`, else "unknown".
 fn actor(by: Option<String>) -> String {
     by.filter(|b| !b.trim().is_empty())
@@ -54,14 +50,16 @@ impl Checked {
             .hash
             .map(|h| {
                 ContentHash::parse(&h).ok_or_else(|| {
-                    input(format!(
+                    Failure::input(format!(
                         "{h:?} is not a plan hash; copy it from `zonegate plan` (sha256:...)"
                     ))
                 })
             })
             .transpose()?;
         if d.reason.trim().is_empty() {
-            return Err(input("--reason must say why; it goes into the audit log"));
+            return Err(Failure::input(
+                "--reason must say why; it goes into the audit log",
+            ));
         }
         Ok(Checked {
             origin,

@@ -33,47 +33,57 @@ pub struct PublishArgs {
     pub output: OutputArgs,
 }
 
-fn input(e: impl std::fmt::Display) -> Failure {
-    Failure::input(e)
-}
-
 /// `zonegate publish`, of the newest plan, of generation G, or of a saved plan.
 pub async fn run(ctx: &Ctx, args: PublishArgs) -> Result<u8, Failure> {
-    let (cfg, emit) = (&ctx.gate, &ctx.emit);
     let origin = args.origin.as_deref();
-    let Some(path) = args.plan.as_deref() else {
-        let origin = parse_origin(origin.ok_or_else(|| input("publish needs ORIGIN or --plan"))?)?;
-        // Test-only delays between check and act when asked for (see chaos.rs); a no-op else.
-        let store = crate::chaos::ChaosStore::from_env(ctx.open_store().await?);
-        let g = args.generation.map(Generation);
-        return match gate::publish(&store, &origin, g, cfg, now(), "publish").await {
-            Ok(outcome) => {
-                output::publish(emit, &origin, &outcome);
-                Ok(exit::OK)
-            }
-            Err(e) => step_failure(emit, &origin, e),
-        };
-    };
+    match args.plan.as_deref() {
+        Some(path) => publish_saved(ctx, origin, path).await,
+        None => {
+            let origin = origin.ok_or_else(|| Failure::input("publish needs ORIGIN or --plan"))?;
+            publish_staged(ctx, &parse_origin(origin)?, args.generation.map(Generation)).await
+        }
+    }
+}
+
+/// `publish ORIGIN [--generation G]`: the newest staged plan, or generation G.
+async fn publish_staged(
+    ctx: &Ctx,
+    origin: &Name,
+    generation: Option<Generation>,
+) -> Result<u8, Failure> {
+    // Test-only delays between check and act when asked for (see chaos.rs); a no-op else.
+    let store = crate::chaos::ChaosStore::from_env(ctx.open_store().await?);
+    match gate::publish(&store, origin, generation, &ctx.gate, now(), "publish").await {
+        Ok(outcome) => {
+            output::publish(&ctx.emit, origin, &outcome);
+            Ok(exit::OK)
+        }
+        Err(e) => step_failure(&ctx.emit, origin, e),
+    }
+}
+
+/// `publish --plan FILE`: exactly the saved plan, or nothing.
+async fn publish_saved(ctx: &Ctx, origin: Option<&str>, path: &Path) -> Result<u8, Failure> {
     let artifact = read_artifact(path)?;
     let zone = parse_origin(&artifact.zone)?;
     if let Some(o) = origin.map(parse_origin).transpose()?
         && o != zone
     {
-        return Err(input(format!(
+        return Err(Failure::input(format!(
             "the saved plan {} is for zone {zone}, not {o}",
             path.display()
         )));
     }
     let store = ctx.open_store().await?;
     let Some(g) = artifact.generation else {
-        return publish_no_changes(&store, &zone, &artifact, emit).await;
+        return publish_no_changes(&store, &zone, &artifact, &ctx.emit).await;
     };
-    match gate::publish_exact(&store, &zone, g, artifact.hash, cfg, now(), "publish").await {
+    match gate::publish_exact(&store, &zone, g, artifact.hash, &ctx.gate, now(), "publish").await {
         Ok(outcome) => {
-            output::publish(emit, &zone, &outcome);
+            output::publish(&ctx.emit, &zone, &outcome);
             Ok(exit::OK)
         }
-        Err(e) => step_failure(emit, &zone, e),
+        Err(e) => step_failure(&ctx.emit, &zone, e),
     }
 }
 
@@ -82,7 +92,7 @@ fn read_artifact(path: &Path) -> Result<SavedPlan, Failure> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the saved plan {}", path.display()))
         .map_err(Failure::Input)?;
-    SavedPlan::parse(&text).map_err(|e| input(e.message(path)))
+    SavedPlan::parse(&text).map_err(|e| Failure::input(e.message(path)))
 }
 
 /// A saved "no changes" plan: it stays true while the published content has its hash.
