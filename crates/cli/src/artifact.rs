@@ -340,6 +340,26 @@ mod tests {
     }
 
     #[test]
+    fn a_no_changes_plan_writes_the_keys_it_always_wrote() {
+        let outcome = PlanOutcome::NoChanges {
+            published: Generation(4),
+            hash: ContentHash::parse(HASH).unwrap(),
+            record_count: 2,
+        };
+        let origin = Name::parse("example.com.").unwrap();
+        let written = PlanArtifact::new(&origin, &outcome, None, None).to_value();
+        let expected = serde_json::json!({
+            "zone": "example.com.", "outcome": "no-changes", "published": 4,
+            "hash": HASH, "record_count": 2, "verdict": "pass",
+        });
+        assert_eq!(written, expected);
+        assert_eq!(
+            serde_json::to_string_pretty(&written).unwrap(),
+            serde_json::to_string_pretty(&expected).unwrap()
+        );
+    }
+
+    #[test]
     fn incomplete_artifacts_say_what_is_missing() {
         assert!(matches!(
             SavedPlan::parse("nope"),
