@@ -18,25 +18,8 @@ use zonegate_core::{ContentHash, Name};
 
 use crate::hints::approve_hint;
 use crate::json::{diff_json, thresholds_json};
+use crate::outcome::Outcome;
 use crate::reason::Reason;
-
-/// Where a planned zone stands, as the artifact's `outcome` says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PlanState {
-    /// The content is already published; nothing was staged.
-    NoChanges,
-    /// Staged with a publishable verdict.
-    Staged,
-    /// Staged and waiting for review.
-    Held,
-    /// Staged, but the policy refused it.
-    Refused,
-    /// Staged and rejected in review.
-    Rejected,
-    /// Staged and published (`apply`, `rollback`).
-    Published,
-}
 
 /// The plan artifact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,7 +33,7 @@ pub enum PlanArtifact {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StagedArtifact {
     pub zone: String,
-    pub outcome: PlanState,
+    pub outcome: Outcome,
     pub generation: u64,
     pub base: Option<u64>,
     pub hash: String,
@@ -84,8 +67,8 @@ pub struct PublishedRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoChangesArtifact {
     pub zone: String,
-    /// Always [`PlanState::NoChanges`].
-    pub outcome: PlanState,
+    /// Always [`Outcome::NoChanges`].
+    pub outcome: Outcome,
     /// The generation that is published with this content.
     pub published: u64,
     pub hash: String,
@@ -110,7 +93,7 @@ impl PlanArtifact {
                 record_count,
             } => PlanArtifact::NoChanges(NoChangesArtifact {
                 zone: origin.to_string(),
-                outcome: PlanState::NoChanges,
+                outcome: Outcome::NoChanges,
                 published: g.0,
                 hash: hash.to_string(),
                 record_count: *record_count,
@@ -163,11 +146,11 @@ impl StagedArtifact {
             },
         });
         let outcome = match (published, verdict) {
-            (Some(_), _) => PlanState::Published,
-            (None, Verdict::Refused) => PlanState::Refused,
-            (None, Verdict::Rejected) => PlanState::Rejected,
-            (None, Verdict::Held) => PlanState::Held,
-            (None, _) => PlanState::Staged,
+            (Some(_), _) => Outcome::Published,
+            (None, Verdict::Refused) => Outcome::Refused,
+            (None, Verdict::Rejected) => Outcome::Rejected,
+            (None, Verdict::Held) => Outcome::Held,
+            (None, _) => Outcome::Staged,
         };
         let hint = || Some(approve_hint(origin, *generation, hash));
         let (reason, hint) = match verdict {
@@ -240,7 +223,7 @@ struct SavedKeys {
     #[serde(default, deserialize_with = "lenient")]
     generation: Option<u64>,
     #[serde(default, deserialize_with = "lenient")]
-    outcome: Option<PlanState>,
+    outcome: Option<Outcome>,
     #[serde(default, deserialize_with = "lenient")]
     published: Option<PublishedKey>,
 }
@@ -277,7 +260,7 @@ impl SavedPlan {
         let published = keys.published.map(|p| match p {
             PublishedKey::Generation(g) | PublishedKey::Object { generation: g } => Generation(g),
         });
-        if generation.is_none() && keys.outcome != Some(PlanState::NoChanges) {
+        if generation.is_none() && keys.outcome != Some(Outcome::NoChanges) {
             return Err(ArtifactError::NoGeneration);
         }
         Ok(SavedPlan {

@@ -13,6 +13,7 @@ mod exit;
 mod failure;
 mod hints;
 mod json;
+mod outcome;
 mod output;
 mod reason;
 mod review;

@@ -10,6 +10,7 @@ use zonegate_store::SqliteStore;
 use crate::context::{Ctx, now, parse_origin};
 use crate::exit;
 use crate::failure::Failure;
+use crate::outcome::Outcome;
 use crate::output::Emit;
 use crate::reason::Reason;
 
@@ -174,7 +175,7 @@ async fn refused(
         .map_err(|e| Failure::Internal(anyhow!(e)))?;
     if emit.json {
         emit.object(json!({
-            "zone": origin.to_string(), "outcome": "refused", "reason": reason_code,
+            "zone": origin.to_string(), "outcome": Outcome::Refused, "reason": reason_code,
             "generation": generation.0, "message": message, "hint": hint,
         }));
     }

@@ -25,6 +25,7 @@ use serde_json::json;
 
 use crate::context::Ctx;
 use crate::failure::Failure;
+use crate::outcome::Outcome;
 use crate::output::Emit;
 use crate::reason::Reason;
 use crate::{Cli, config, exit};
@@ -137,7 +138,7 @@ fn report(emit: &Emit, failure: &Failure) -> u8 {
         Failure::Input(e) | Failure::Internal(e) => format!("{e:#}"),
     };
     if emit.json {
-        emit.object(json!({"outcome": "error", "reason": reason, "message": message}));
+        emit.object(json!({"outcome": Outcome::Error, "reason": reason, "message": message}));
     }
     eprintln!("error: {message}");
     code

@@ -17,6 +17,7 @@ use crate::artifact::PlanArtifact;
 use crate::context::{Ctx, now, read_zone};
 use crate::exit;
 use crate::failure::{Failure, step_failure};
+use crate::outcome::Outcome;
 use crate::output::{self, Emit};
 use crate::reason::Reason;
 use crate::review::review_if_needed;
@@ -97,7 +98,7 @@ async fn drift(
         } => {
             if emit.json {
                 emit.object(json!({
-                    "zone": origin.to_string(), "outcome": "no-changes", "published": published.0,
+                    "zone": origin.to_string(), "outcome": Outcome::NoChanges, "published": published.0,
                     "hash": hash.to_string(), "record_count": record_count,
                 }));
             } else {
@@ -116,7 +117,7 @@ async fn drift(
         } => {
             if emit.json {
                 emit.object(json!({
-                    "zone": origin.to_string(), "outcome": "changes", "reason": Reason::Changes,
+                    "zone": origin.to_string(), "outcome": Outcome::Changes, "reason": Reason::Changes,
                     "base": base.map(|g| g.0), "hash": hash.to_string(),
                     "record_count": record_count, "diff": crate::json::diff_json(&diff),
                     "thresholds": crate::json::thresholds_json(&thresholds),

@@ -7,13 +7,14 @@ use zonegate_core::gate::Refusal;
 use super::Emit;
 use crate::hints::refusal_hint;
 use crate::json::{gen_json, thresholds_json};
+use crate::outcome::Outcome;
 use crate::reason::Reason;
 
 pub fn refusal(emit: &Emit, origin: &Name, refusal: &Refusal) {
     let outcome = if refusal.is_stale() {
-        "stale"
+        Outcome::Stale
     } else {
-        "refused"
+        Outcome::Refused
     };
     if emit.json {
         let mut value = json!({
@@ -87,7 +88,7 @@ pub fn refusal(emit: &Emit, origin: &Name, refusal: &Refusal) {
 
 pub fn failure(emit: &Emit, origin: &Name, reason: Reason, message: &str) {
     if emit.json {
-        emit.object(json!({"zone": origin.to_string(), "outcome": "error", "reason": reason, "message": message}));
+        emit.object(json!({"zone": origin.to_string(), "outcome": Outcome::Error, "reason": reason, "message": message}));
     }
     eprintln!("error: {message}");
 }

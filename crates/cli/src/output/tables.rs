@@ -7,6 +7,7 @@ use zonegate_store::{AuditRow, PlanRow, ZoneRow};
 
 use super::Emit;
 use crate::json::gen_json;
+use crate::outcome::Outcome;
 
 pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
     match outcome {
@@ -17,7 +18,7 @@ pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
         } => {
             if emit.json {
                 emit.object(json!({
-                    "zone": origin.to_string(), "outcome": "published", "generation": generation.0,
+                    "zone": origin.to_string(), "outcome": Outcome::Published, "generation": generation.0,
                     "base": gen_json(*base), "version": version,
                 }));
             } else {
@@ -30,7 +31,7 @@ pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
         PublishOutcome::AlreadyPublished { generation } => {
             if emit.json {
                 emit.object(json!({
-                    "zone": origin.to_string(), "outcome": "already-published", "generation": generation.0,
+                    "zone": origin.to_string(), "outcome": Outcome::AlreadyPublished, "generation": generation.0,
                 }));
             } else {
                 println!("zone {origin}: {generation} is already published; nothing to do");
@@ -137,7 +138,7 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
 
 pub fn cleanup(emit: &Emit, origin: &Name, keep: u32, deleted: u64) {
     if emit.json {
-        emit.object(json!({"zone": origin.to_string(), "outcome": "cleaned", "keep": keep, "deleted": deleted}));
+        emit.object(json!({"zone": origin.to_string(), "outcome": Outcome::Cleaned, "keep": keep, "deleted": deleted}));
     } else {
         println!(
             "zone {origin}: deleted {deleted} old plans (kept live generations and the newest {keep})"
