@@ -109,6 +109,13 @@ impl PlanArtifact {
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).expect("plan artifacts serialize")
     }
+
+    /// Writes the artifact file `publish --plan` reads: pretty JSON, keys sorted (through a
+    /// JSON value, as they always were), and a final newline.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(&self.to_value()).expect("JSON values serialize");
+        std::fs::write(path, text + "\n")
+    }
 }
 
 impl StagedArtifact {

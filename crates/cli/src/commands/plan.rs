@@ -56,10 +56,8 @@ pub async fn run(ctx: &Ctx, args: PlanArgs) -> Result<u8, Failure> {
     };
     let verdict = review_if_needed(&store, cfg, &origin, &outcome).await?;
     if let Some(path) = args.out.as_deref() {
-        // Through a JSON value, so that the keys come out sorted as they always have.
-        let artifact = PlanArtifact::new(&origin, &outcome, verdict, None).to_value();
-        let text = serde_json::to_string_pretty(&artifact).expect("JSON values serialize");
-        std::fs::write(path, text + "\n")
+        PlanArtifact::new(&origin, &outcome, verdict, None)
+            .write(path)
             .with_context(|| format!("cannot write the plan artifact {}", path.display()))?;
     }
     show_plan(emit, &origin, &outcome, verdict, None, &[]);
