@@ -137,10 +137,12 @@ async fn run_review(store: &SqliteStore, request: &ReviewRequest<'_>) -> Result<
     gate::decide(
         store,
         origin,
-        generation,
-        Some(hash),
-        to,
-        &why,
+        gate::Decision {
+            generation,
+            hash: Some(hash),
+            to,
+            why: &why,
+        },
         "review-command",
         now(),
     )

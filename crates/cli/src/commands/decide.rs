@@ -22,7 +22,7 @@ fn actor(by: Option<String>) -> String {
 }
 
 /// One approval or rejection, as the command line asked for it.
-pub struct Decision {
+pub struct DecisionRequest {
     pub origin: String,
     pub generation: u64,
     /// The plan hash an approval is bound to; a rejection names none.
@@ -45,7 +45,7 @@ struct Checked {
 }
 
 impl Checked {
-    fn new(d: Decision) -> Result<Checked, Failure> {
+    fn new(d: DecisionRequest) -> Result<Checked, Failure> {
         let origin = parse_origin(&d.origin)?;
         let hash = d
             .hash
@@ -82,22 +82,17 @@ impl Checked {
 }
 
 /// `zonegate approve` and `zonegate reject`.
-pub async fn decide(ctx: &Ctx, decision: Decision) -> Result<u8, Failure> {
-    let d = Checked::new(decision)?;
+pub async fn decide(ctx: &Ctx, request: DecisionRequest) -> Result<u8, Failure> {
+    let d = Checked::new(request)?;
     let store = ctx.open_store().await?;
     let (origin, generation) = (&d.origin, d.generation);
-    match gate::decide(
-        &store,
-        origin,
+    let decision = gate::Decision {
         generation,
-        d.hash,
-        d.to,
-        &d.reason,
-        &d.who,
-        now(),
-    )
-    .await
-    {
+        hash: d.hash,
+        to: d.to,
+        why: &d.reason,
+    };
+    match gate::decide(&store, origin, decision, &d.who, now()).await {
         Ok(previous) => {
             decided(&ctx.emit, &d, previous);
             Ok(exit::OK)

@@ -4,7 +4,7 @@ use clap::Args;
 use zonegate_core::gate::Verdict;
 
 use super::OutputArgs;
-use super::decide::{Decision, decide};
+use super::decide::{DecisionRequest, decide};
 use crate::context::Ctx;
 use crate::failure::Failure;
 
@@ -23,7 +23,7 @@ pub struct RejectArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: RejectArgs) -> Result<u8, Failure> {
-    let decision = Decision {
+    let request = DecisionRequest {
         origin: args.origin,
         generation: args.generation,
         hash: None,
@@ -31,5 +31,5 @@ pub async fn run(ctx: &Ctx, args: RejectArgs) -> Result<u8, Failure> {
         reason: args.reason,
         by: args.by,
     };
-    decide(ctx, decision).await
+    decide(ctx, request).await
 }

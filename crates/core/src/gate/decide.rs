@@ -6,20 +6,34 @@ use crate::gate::store::{Store, StoreError};
 use crate::gate::types::{Generation, Verdict};
 use crate::zone::ContentHash;
 
+/// A reviewer's decision on one staged plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision<'a> {
+    pub generation: Generation,
+    /// The content hash the decision is bound to, if the reviewer named one.
+    pub hash: Option<ContentHash>,
+    /// `Approved` or `Rejected`.
+    pub to: Verdict,
+    /// Why, for the audit log.
+    pub why: &'a str,
+}
+
 /// Approves or rejects one staged plan (`zonegate approve` / `reject`, or a review command's
 /// result), bound to its content hash when one is given, and records who and why in the audit
 /// log in the same step.
-#[allow(clippy::too_many_arguments)]
 pub async fn decide<S: Store>(
     store: &S,
     zone: &Name,
-    generation: Generation,
-    hash: Option<ContentHash>,
-    to: Verdict,
-    why: &str,
+    decision: Decision<'_>,
     actor: &str,
     now: u64,
 ) -> Result<Verdict, StoreError> {
+    let Decision {
+        generation,
+        hash,
+        to,
+        why,
+    } = decision;
     let action = match to {
         Verdict::Approved => "approved",
         Verdict::Rejected => "rejected",

@@ -28,6 +28,7 @@
 mod audit;
 mod cleanup;
 mod config;
+mod context;
 mod converge;
 mod decide;
 mod error;
@@ -44,7 +45,7 @@ pub use audit::AuditEntry;
 pub use cleanup::{cleanup, cleanup_audit_entry};
 pub use config::GateConfig;
 pub use converge::{ConvergeOutcome, converge};
-pub use decide::decide;
+pub use decide::{Decision, decide};
 pub use error::StepError;
 pub use load::{load_content, load_published};
 pub use plan::{PlanOutcome, Planned, Preview, plan, plan_keeping, preview};

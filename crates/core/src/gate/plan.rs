@@ -3,15 +3,18 @@
 
 use std::fmt;
 
+use crate::dns::name::Name;
 use crate::gate::audit::entry;
 use crate::gate::config::GateConfig;
+use crate::gate::context::StepContext;
 use crate::gate::error::StepError;
 use crate::gate::load::load_published;
-use crate::gate::policy::Threshold;
+use crate::gate::policy::{Review, Threshold};
 use crate::gate::refusal::{Refusal, ThresholdList};
 use crate::gate::store::{Store, StoreError};
 use crate::gate::types::{Generation, NewPlan, Verdict};
 use crate::zone::diff::Diff;
+use crate::zone::validate::Invalid;
 use crate::zone::{ContentHash, Zone};
 
 /// What planning did.
@@ -84,24 +87,11 @@ pub async fn plan_keeping<S: Store>(
     now: u64,
     actor: &str,
 ) -> Result<(PlanOutcome, Option<Planned>), StepError> {
+    let ctx = StepContext { cfg, now, actor };
     let origin = parsed.origin.clone();
     let zone = match crate::zone::validate::validate(parsed, &cfg.limits) {
         Ok(zone) => zone,
-        Err(invalid) => {
-            let refusal = Refusal::Invalid(invalid);
-            store
-                .audit(entry(
-                    &origin,
-                    None,
-                    "refused",
-                    &refusal.reason(),
-                    refusal.to_string(),
-                    actor,
-                    now,
-                ))
-                .await?;
-            return Err(refusal.into());
-        }
+        Err(invalid) => return Err(refuse_invalid(store, &ctx, &origin, invalid).await),
     };
     let body = zone.body();
     let hash = ContentHash::of(&body);
@@ -126,26 +116,8 @@ pub async fn plan_keeping<S: Store>(
             } => (base, diff, thresholds, base_content),
         };
     let review = cfg.policy.for_zone(&origin).review;
-    let (verdict, action, reason) = if let Some(first) = thresholds.first() {
-        (Verdict::Refused, "refused", first.reason())
-    } else if review != crate::gate::policy::Review::Off {
-        (Verdict::Held, "held", "review".to_string())
-    } else {
-        (Verdict::Pass, "staged", String::new())
-    };
-    let mut detail = format!(
-        "{} records (+{} -{}), hash {}",
-        record_count, diff.records_added, diff.records_removed, hash
-    );
-    if verdict == Verdict::Held {
-        detail.push_str(&format!(
-            "; held for review (review = \"{}\")",
-            review.as_str()
-        ));
-    }
-    if !thresholds.is_empty() {
-        detail.push_str(&format!("; {}", ThresholdList(&thresholds)));
-    }
+    let (verdict, action, reason) = verdict_for(&thresholds, review);
+    let detail = stage_detail(record_count, &diff, hash, verdict, review, &thresholds);
     let new = NewPlan {
         zone: origin.clone(),
         base,
@@ -180,6 +152,66 @@ pub async fn plan_keeping<S: Store>(
         },
         Some(planned),
     ))
+}
+
+/// Audits the refusal of invalid content (I8) and returns it; nothing is staged (I3).
+async fn refuse_invalid<S: Store>(
+    store: &S,
+    ctx: &StepContext<'_>,
+    origin: &Name,
+    invalid: Invalid,
+) -> StepError {
+    let refusal = Refusal::Invalid(invalid);
+    let audit = entry(
+        origin,
+        None,
+        "refused",
+        &refusal.reason(),
+        refusal.to_string(),
+        ctx.actor,
+        ctx.now,
+    );
+    match store.audit(audit).await {
+        Ok(()) => refusal.into(),
+        Err(e) => e.into(),
+    }
+}
+
+/// The verdict a new plan is staged with, with its audit action and reason: refused if it
+/// crosses a threshold, held if the zone is reviewed, else pass.
+fn verdict_for(thresholds: &[Threshold], review: Review) -> (Verdict, &'static str, String) {
+    if let Some(first) = thresholds.first() {
+        (Verdict::Refused, "refused", first.reason())
+    } else if review != Review::Off {
+        (Verdict::Held, "held", "review".to_string())
+    } else {
+        (Verdict::Pass, "staged", String::new())
+    }
+}
+
+/// The audit detail of a staged plan: its size, its change, its hash, and why it waits.
+fn stage_detail(
+    record_count: u64,
+    diff: &Diff,
+    hash: ContentHash,
+    verdict: Verdict,
+    review: Review,
+    thresholds: &[Threshold],
+) -> String {
+    let mut detail = format!(
+        "{} records (+{} -{}), hash {}",
+        record_count, diff.records_added, diff.records_removed, hash
+    );
+    if verdict == Verdict::Held {
+        detail.push_str(&format!(
+            "; held for review (review = \"{}\")",
+            review.as_str()
+        ));
+    }
+    if !thresholds.is_empty() {
+        detail.push_str(&format!("; {}", ThresholdList(thresholds)));
+    }
+    detail
 }
 
 /// How a content compares with the published generation.

@@ -1,8 +1,11 @@
 //! The enactor step: pin, read back, re-run the gate, publish with one compare-and-swap.
 
+use std::borrow::Cow;
+
 use crate::dns::name::Name;
 use crate::gate::audit::entry;
 use crate::gate::config::GateConfig;
+use crate::gate::context::StepContext;
 use crate::gate::error::StepError;
 use crate::gate::plan::Planned;
 use crate::gate::refusal::Refusal;
@@ -39,7 +42,12 @@ pub async fn publish<S: Store>(
     now: u64,
     actor: &str,
 ) -> Result<PublishOutcome, StepError> {
-    publish_checked(store, zone, generation, None, None, cfg, now, actor).await
+    let from = match generation {
+        Some(g) => PublishFrom::Generation(g),
+        None => PublishFrom::Newest,
+    };
+    let ctx = StepContext { cfg, now, actor };
+    publish_checked(store, &ctx, zone, from).await
 }
 
 /// [`publish`] of the plan [`plan_keeping`] just staged in this process (`apply`). The gate
@@ -50,6 +58,8 @@ pub async fn publish<S: Store>(
 /// second time, and the base content the plan was measured against stands for the base's
 /// body. Different limits, or a stored plan that is not the one `planned` describes, take the
 /// full path of [`publish`].
+///
+/// [`plan_keeping`]: crate::gate::plan_keeping
 pub async fn publish_planned<S: Store>(
     store: &S,
     zone: &Name,
@@ -58,9 +68,8 @@ pub async fn publish_planned<S: Store>(
     now: u64,
     actor: &str,
 ) -> Result<PublishOutcome, StepError> {
-    let known = (planned.limits == cfg.limits).then_some(planned);
-    let g = Some(planned.generation);
-    publish_checked(store, zone, g, None, known, cfg, now, actor).await
+    let ctx = StepContext { cfg, now, actor };
+    publish_checked(store, &ctx, zone, PublishFrom::Planned(planned)).await
 }
 
 /// [`publish`] for a saved plan: publishes generation `generation` only if its content hash is
@@ -74,41 +83,74 @@ pub async fn publish_exact<S: Store>(
     now: u64,
     actor: &str,
 ) -> Result<PublishOutcome, StepError> {
-    publish_checked(
-        store,
-        zone,
-        Some(generation),
-        Some(hash),
-        None,
-        cfg,
-        now,
-        actor,
-    )
-    .await
+    let ctx = StepContext { cfg, now, actor };
+    publish_checked(store, &ctx, zone, PublishFrom::Exact { generation, hash }).await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a publication starts from.
+#[derive(Clone, Copy)]
+enum PublishFrom<'p> {
+    /// The newest staged generation (`publish ORIGIN`).
+    Newest,
+    /// One generation (`publish ORIGIN --generation`, `rollback`).
+    Generation(Generation),
+    /// A saved plan: its generation, only if its content hash is still `hash`.
+    Exact {
+        generation: Generation,
+        hash: ContentHash,
+    },
+    /// The plan this process just staged (`apply`).
+    Planned(&'p Planned),
+}
+
+impl<'p> PublishFrom<'p> {
+    /// The generation asked for; `None` for the newest.
+    fn generation(self) -> Option<Generation> {
+        match self {
+            PublishFrom::Newest => None,
+            PublishFrom::Generation(g) | PublishFrom::Exact { generation: g, .. } => Some(g),
+            PublishFrom::Planned(p) => Some(p.generation),
+        }
+    }
+
+    /// The content hash the stored plan must have.
+    fn expected_hash(self) -> Option<ContentHash> {
+        match self {
+            PublishFrom::Exact { hash, .. } => Some(hash),
+            _ => None,
+        }
+    }
+
+    /// The content this process validated for the plan, if it was validated under the limits
+    /// in force; only then may it stand for the body.
+    fn known(self, cfg: &GateConfig) -> Option<&'p Planned> {
+        match self {
+            PublishFrom::Planned(p) if p.limits == cfg.limits => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Pins the generation `from` names, publishes it through [`publish_pinned`], unpins it and
+/// audits a refusal.
 async fn publish_checked<S: Store>(
     store: &S,
+    ctx: &StepContext<'_>,
     zone: &Name,
-    generation: Option<Generation>,
-    hash: Option<ContentHash>,
-    known: Option<&Planned>,
-    cfg: &GateConfig,
-    now: u64,
-    actor: &str,
+    from: PublishFrom<'_>,
 ) -> Result<PublishOutcome, StepError> {
-    let g = match generation {
+    let g = match from.generation() {
         Some(g) => g,
         None => store
             .newest_generation(zone)
             .await?
             .ok_or_else(|| StepError::NothingStaged { zone: zone.clone() })?,
     };
+    let (now, actor) = (ctx.now, ctx.actor);
     store
-        .pin(zone, g, actor, now.saturating_add(cfg.pin_lease_s))
+        .pin(zone, g, actor, now.saturating_add(ctx.cfg.pin_lease_s))
         .await?;
-    let result = publish_pinned(store, zone, g, hash, known, cfg, now, actor).await;
+    let result = publish_pinned(store, ctx, zone, g, from).await;
     // Releasing the pin is best effort: an unreleased pin only delays clean-up until it expires.
     let _ = store.unpin(zone, g, actor).await;
     if let Err(StepError::Refused(refusal)) = &result {
@@ -132,32 +174,16 @@ async fn publish_checked<S: Store>(
     result
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The gate and the compare-and-swap for pinned generation `g`: read back, re-validate, check
+/// the age, the policy and the verdict, then publish.
 async fn publish_pinned<S: Store>(
     store: &S,
+    ctx: &StepContext<'_>,
     zone: &Name,
     g: Generation,
-    expected_hash: Option<ContentHash>,
-    known: Option<&Planned>,
-    cfg: &GateConfig,
-    now: u64,
-    actor: &str,
+    from: PublishFrom<'_>,
 ) -> Result<PublishOutcome, StepError> {
-    let plan = store
-        .load_plan(zone, g)
-        .await?
-        .ok_or_else(|| StepError::PlanMissing {
-            zone: zone.clone(),
-            generation: g,
-        })?;
-    if let Some(expected) = expected_hash.filter(|h| *h != plan.hash) {
-        return Err(Refusal::HashMismatch {
-            generation: g,
-            expected,
-            actual: plan.hash,
-        }
-        .into());
-    }
+    let plan = load_checked(store, zone, g, from.expected_hash()).await?;
     if plan.status == PlanStatus::Published
         && store
             .published(zone)
@@ -169,51 +195,93 @@ async fn publish_pinned<S: Store>(
     // Validate after reading, as before writing. Content this process validated under these
     // limits stands for the body when the body read back hashes to the plan's hash and that
     // is the content's hash: the same bytes, so the same verdict of every validity rule.
-    let known = known.filter(|k| {
+    let known = from.known(ctx.cfg).filter(|k| {
         k.generation == g && k.hash == plan.hash && ContentHash::of(&plan.body) == plan.hash
     });
-    let decoded;
     let content = match known {
-        Some(k) => &k.zone,
-        None => match Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits) {
-            Ok(content) => {
-                decoded = content;
-                &decoded
-            }
-            Err(error) => {
-                return Err(Refusal::Corrupt {
+        Some(k) => Cow::Borrowed(&k.zone),
+        None => Cow::Owned(
+            Zone::decode(zone, &plan.body, &plan.hash, &ctx.cfg.limits).map_err(|error| {
+                Refusal::Corrupt {
                     generation: g,
                     error,
                 }
-                .into());
-            }
-        },
+            })?,
+        ),
     };
-    let age_s = now.saturating_sub(plan.created_at);
-    if age_s > cfg.plan_age_max_s {
-        return Err(Refusal::TooOld {
+    check_age(&plan, ctx)?;
+    let known_base = known.and_then(|k| k.base.as_ref());
+    if let Err(refusal) = check_gate(store, zone, &plan, &content, known_base, ctx.cfg).await? {
+        return Err(stale_or(store, zone, &plan, refusal).await?.into());
+    }
+    swap(store, ctx, zone, &plan).await
+}
+
+/// Loads generation `g`, refusing it if its hash is not `expected` (when one is given).
+async fn load_checked<S: Store>(
+    store: &S,
+    zone: &Name,
+    g: Generation,
+    expected: Option<ContentHash>,
+) -> Result<StoredPlan, StepError> {
+    let plan = store
+        .load_plan(zone, g)
+        .await?
+        .ok_or_else(|| StepError::PlanMissing {
+            zone: zone.clone(),
             generation: g,
-            age_s,
-            max_s: cfg.plan_age_max_s,
+        })?;
+    if let Some(expected) = expected.filter(|h| *h != plan.hash) {
+        return Err(Refusal::HashMismatch {
+            generation: g,
+            expected,
+            actual: plan.hash,
         }
         .into());
     }
-    let known_base = known.and_then(|k| k.base.as_ref());
-    if let Err(refusal) = check_gate(store, zone, &plan, content, known_base, cfg).await? {
-        // A plan that is stale anyway is reported as stale: approving it would not help, and
-        // re-planning is what to do. This read only chooses the message; nothing is written
-        // on it.
-        let published = store.published(zone).await?.map(|p| p.generation);
-        if published != plan.base {
-            return Err(Refusal::Stale {
-                generation: g,
-                base: plan.base,
-                published,
-            }
-            .into());
-        }
-        return Err(refusal.into());
+    Ok(plan)
+}
+
+/// Refuses a plan older than `plan_age_max_s`.
+fn check_age(plan: &StoredPlan, ctx: &StepContext<'_>) -> Result<(), Refusal> {
+    let age_s = ctx.now.saturating_sub(plan.created_at);
+    if age_s > ctx.cfg.plan_age_max_s {
+        return Err(Refusal::TooOld {
+            generation: plan.generation,
+            age_s,
+            max_s: ctx.cfg.plan_age_max_s,
+        });
     }
+    Ok(())
+}
+
+/// A plan that is stale anyway is reported as stale: approving it would not help, and
+/// re-planning is what to do. This read only chooses the message; nothing is written on it.
+async fn stale_or<S: Store>(
+    store: &S,
+    zone: &Name,
+    plan: &StoredPlan,
+    refusal: Refusal,
+) -> Result<Refusal, StoreError> {
+    let published = store.published(zone).await?.map(|p| p.generation);
+    if published != plan.base {
+        return Ok(Refusal::Stale {
+            generation: plan.generation,
+            base: plan.base,
+            published,
+        });
+    }
+    Ok(refusal)
+}
+
+/// The one compare-and-swap that publishes `plan`, with its audit row.
+async fn swap<S: Store>(
+    store: &S,
+    ctx: &StepContext<'_>,
+    zone: &Name,
+    plan: &StoredPlan,
+) -> Result<PublishOutcome, StepError> {
+    let g = plan.generation;
     let detail = format!(
         "published {g} on base {} ({} records, {}, verdict {})",
         OptGen(plan.base),
@@ -221,15 +289,8 @@ async fn publish_pinned<S: Store>(
         plan.hash,
         plan.verdict
     );
-    let published = match store
-        .publish_cas(
-            zone,
-            g,
-            plan.base,
-            entry(zone, Some(g), "published", "", detail, actor, now),
-        )
-        .await
-    {
+    let audit = entry(zone, Some(g), "published", "", detail, ctx.actor, ctx.now);
+    let published = match store.publish_cas(zone, g, plan.base, audit).await {
         Ok(published) => published,
         // Rejected between our read and the compare-and-swap: the CAS saw it.
         Err(StoreError::Unpublishable { verdict, .. }) => {
@@ -237,7 +298,7 @@ async fn publish_pinned<S: Store>(
                 generation: g,
                 hash: plan.hash,
                 verdict,
-                review: cfg.policy.for_zone(zone).review,
+                review: ctx.cfg.policy.for_zone(zone).review,
             }
             .into());
         }

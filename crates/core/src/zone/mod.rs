@@ -39,9 +39,11 @@ pub struct ParsedZone {
 /// Validated zone content in canonical order. Only [`crate::zone::validate::validate`] builds one.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Zone {
-    pub(crate) origin: Name,
+    // Private to `zone/` and its children (validate, serial): holding a `Zone` means every
+    // validity rule held, so nothing else may edit one.
+    origin: Name,
     /// Sorted by [`Record::canonical_cmp`]; no two are the same record.
-    pub(crate) records: Vec<Record>,
+    records: Vec<Record>,
 }
 
 impl fmt::Debug for Zone {
@@ -116,11 +118,13 @@ pub enum DecodeError {
 }
 
 impl Zone {
+    #[inline]
     pub fn origin(&self) -> &Name {
         &self.origin
     }
 
     /// Records in canonical order.
+    #[inline]
     pub fn records(&self) -> &[Record] {
         &self.records
     }

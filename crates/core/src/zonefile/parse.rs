@@ -1,11 +1,12 @@
 //! Master-file text in: [`parse`] and its [`ParseError`].
 
+use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use domain::base::iana::{Class, Rtype};
 use domain::base::name::ToName;
 use domain::base::rdata::ComposeRecordData;
-use domain::zonefile::inplace::{Entry, Zonefile};
+use domain::zonefile::inplace::{Entry, ScannedRecord, Zonefile};
 
 use crate::dns::name::{Name, NameError};
 use crate::dns::rdata::canonical_rdata;
@@ -111,11 +112,10 @@ pub fn parse(text: &str, origin: Option<&Name>, source: &str) -> Result<ParsedZo
 const BLANK_OWNER: &str = "\\000zonegate-blank-owner\\000.";
 
 fn parse_inner(text: &str, origin: Option<&Name>, source: &str) -> Result<ParsedZone, ParseError> {
-    let file = || source.to_string();
     let (spans, open) = entry_spans(text.as_bytes());
     if let Some((line, what)) = open {
         return Err(ParseError::Syntax {
-            file: file(),
+            file: source.to_string(),
             line,
             message: what.to_string(),
         });
@@ -126,33 +126,8 @@ fn parse_inner(text: &str, origin: Option<&Name>, source: &str) -> Result<Parsed
         .filter(|s| !s.directive || s.include)
         .map(|s| s.line)
         .collect();
-
-    // A first record with a blank owner has no previous owner to repeat: give it a
-    // placeholder now and the origin once that is known.
-    let first_record = spans.iter().find(|s| !s.directive);
-    let mut owned_text;
-    let mut scan_text = text;
-    let mut blank_owner = None;
-    if let Some(span) = first_record.filter(|s| s.indented && !text.contains(BLANK_OWNER)) {
-        owned_text = String::with_capacity(text.len() + BLANK_OWNER.len());
-        owned_text.push_str(&text[..span.line_offset]);
-        owned_text.push_str(BLANK_OWNER);
-        owned_text.push_str(&text[span.line_offset..]);
-        scan_text = &owned_text;
-        blank_owner = Some(Name::parse(BLANK_OWNER).expect("the placeholder is a valid name"));
-    }
-
-    let mut zonefile = Zonefile::from(scan_text);
-    zonefile.set_default_class(Class::IN);
-    if let Some(origin) = origin {
-        let mut wire = Vec::with_capacity(origin.wire_len());
-        origin.write_wire(&mut wire);
-        let dname = domain::base::Name::from_slice(&wire).map_err(|e| ParseError::Internal {
-            file: file(),
-            message: e.to_string(),
-        })?;
-        zonefile.set_origin(dname.to_name());
-    }
+    let (scan_text, blank_owner) = with_blank_owner(text, &spans);
+    let mut zonefile = scanner(&scan_text, origin, source)?;
 
     // Allocated once at its size: the entries `domain` returns are records (or an $INCLUDE,
     // which ends the parse).
@@ -168,72 +143,127 @@ fn parse_inner(text: &str, origin: Option<&Name>, source: &str) -> Result<Parsed
         // The line of the entry just returned, by our own count of entries.
         let line = returned_lines.get(records.len()).copied().unwrap_or(0);
         let record = match entry {
-            Entry::Include { .. } => return Err(ParseError::Include { file: file(), line }),
+            Entry::Include { .. } => {
+                return Err(ParseError::Include {
+                    file: source.to_string(),
+                    line,
+                });
+            }
             Entry::Record(record) => record,
         };
-        if record.class() != Class::IN {
-            return Err(ParseError::Class {
-                file: file(),
-                line,
-                class: record.class().to_string(),
-            });
-        }
-        let owner = to_name(record.owner()).map_err(|e| ParseError::Syntax {
-            file: file(),
-            line,
-            message: format!("owner name: {e}"),
-        })?;
-        let rtype = record.rtype();
-        wire.clear();
-        if record.data().compose_rdata(&mut wire).is_err() {
-            return Err(ParseError::Rdata {
-                file: file(),
-                line,
-                rtype: rtype.to_string(),
-                message: "cannot be composed".to_string(),
-            });
-        }
-        let rdata: Box<[u8]> = match (rtype, wire.len()) {
-            // Composed addresses are canonical as they are (see `canonical_rdata`).
-            (Rtype::A, 4) | (Rtype::AAAA, 16) => wire[..].into(),
-            _ => canonical_rdata(rtype.to_int(), &wire)
-                .map_err(|message| ParseError::Rdata {
-                    file: file(),
-                    line,
-                    rtype: rtype.to_string(),
-                    message: message.to_string(),
-                })?
-                .into_boxed_slice(),
-        };
-        records.push(Record {
-            owner,
-            rtype: RType(rtype.to_int()),
-            ttl: record.ttl().as_secs(),
-            rdata,
-        });
+        records.push(to_record(&record, line, source, &mut wire)?);
     }
-
-    let origin = match origin {
-        Some(origin) => origin.clone(),
-        None => records
-            .iter()
-            .find(|r| r.rtype == RType::SOA && Some(&r.owner) != blank_owner.as_ref())
-            .map(|r| r.owner.clone())
-            .unwrap_or_else(|| {
-                common_ancestor(
-                    records
-                        .iter()
-                        .map(|r| &r.owner)
-                        .filter(|o| Some(*o) != blank_owner.as_ref()),
-                )
-            }),
-    };
+    let origin = origin
+        .cloned()
+        .unwrap_or_else(|| implied_origin(&records, blank_owner.as_ref()));
     if let Some(blank) = &blank_owner {
         for r in records.iter_mut().filter(|r| &r.owner == blank) {
             r.owner = origin.clone();
         }
     }
     Ok(ParsedZone { origin, records })
+}
+
+/// A first record with a blank owner has no previous owner to repeat: the text with a
+/// placeholder owner in front of it, and that placeholder, which gets the origin once that is
+/// known. The text as it is otherwise.
+fn with_blank_owner<'t>(text: &'t str, spans: &[EntrySpan]) -> (Cow<'t, str>, Option<Name>) {
+    let first_record = spans.iter().find(|s| !s.directive);
+    match first_record.filter(|s| s.indented && !text.contains(BLANK_OWNER)) {
+        Some(span) => {
+            let mut owned = String::with_capacity(text.len() + BLANK_OWNER.len());
+            owned.push_str(&text[..span.line_offset]);
+            owned.push_str(BLANK_OWNER);
+            owned.push_str(&text[span.line_offset..]);
+            let blank = Name::parse(BLANK_OWNER).expect("the placeholder is a valid name");
+            (Cow::Owned(owned), Some(blank))
+        }
+        None => (Cow::Borrowed(text), None),
+    }
+}
+
+/// `domain`'s scanner over `text`, class IN by default, starting at `origin` if one is given.
+fn scanner(text: &str, origin: Option<&Name>, source: &str) -> Result<Zonefile, ParseError> {
+    let mut zonefile = Zonefile::from(text);
+    zonefile.set_default_class(Class::IN);
+    if let Some(origin) = origin {
+        let mut wire = Vec::with_capacity(origin.wire_len());
+        origin.write_wire(&mut wire);
+        let dname = domain::base::Name::from_slice(&wire).map_err(|e| ParseError::Internal {
+            file: source.to_string(),
+            message: e.to_string(),
+        })?;
+        zonefile.set_origin(dname.to_name());
+    }
+    Ok(zonefile)
+}
+
+/// One scanned record as a [`Record`] with canonical data, or the error naming its `line`.
+/// `wire` is a buffer the caller reuses across records.
+fn to_record(
+    record: &ScannedRecord,
+    line: usize,
+    source: &str,
+    wire: &mut Vec<u8>,
+) -> Result<Record, ParseError> {
+    let file = || source.to_string();
+    if record.class() != Class::IN {
+        return Err(ParseError::Class {
+            file: file(),
+            line,
+            class: record.class().to_string(),
+        });
+    }
+    let owner = to_name(record.owner()).map_err(|e| ParseError::Syntax {
+        file: file(),
+        line,
+        message: format!("owner name: {e}"),
+    })?;
+    let rtype = record.rtype();
+    wire.clear();
+    if record.data().compose_rdata(wire).is_err() {
+        return Err(ParseError::Rdata {
+            file: file(),
+            line,
+            rtype: rtype.to_string(),
+            message: "cannot be composed".to_string(),
+        });
+    }
+    let rdata: Box<[u8]> = match (rtype, wire.len()) {
+        // Composed addresses are canonical as they are (see `canonical_rdata`).
+        (Rtype::A, 4) | (Rtype::AAAA, 16) => wire[..].into(),
+        _ => canonical_rdata(rtype.to_int(), wire)
+            .map_err(|message| ParseError::Rdata {
+                file: file(),
+                line,
+                rtype: rtype.to_string(),
+                message: message.to_string(),
+            })?
+            .into_boxed_slice(),
+    };
+    Ok(Record {
+        owner,
+        rtype: RType(rtype.to_int()),
+        ttl: record.ttl().as_secs(),
+        rdata,
+    })
+}
+
+/// The origin of a file parsed without one: the owner of the first SOA, or else the closest
+/// common ancestor of the owners (the blank-owner placeholder counts for neither).
+fn implied_origin(records: &[Record], blank_owner: Option<&Name>) -> Name {
+    records
+        .iter()
+        .find(|r| r.rtype == RType::SOA && Some(&r.owner) != blank_owner)
+        .map(|r| r.owner.clone())
+        .unwrap_or_else(|| {
+            common_ancestor(
+                records
+                    .iter()
+                    .map(|r| &r.owner)
+                    .filter(|o| Some(*o) != blank_owner),
+            )
+        })
 }
 
 /// The closest common ancestor of `names`; the root if there are none.
@@ -342,7 +372,6 @@ fn entry_spans(text: &[u8]) -> (Vec<EntrySpan>, Option<(usize, &'static str)>) {
     let mut line_offset = 0;
     let mut parens = 0usize;
     let mut paren_line = 0;
-    let mut open = None;
     let mut in_entry = false;
     let mut space_before = false;
     let mut i = 0;
@@ -393,51 +422,61 @@ fn entry_spans(text: &[u8]) -> (Vec<EntrySpan>, Option<(usize, &'static str)>) {
                         include,
                     });
                 }
-                // Skip the token.
-                let quoted = first == b'"';
                 let quote_line = line;
-                if quoted {
-                    i += 1;
-                    open = Some((quote_line, "unterminated quoted string"));
-                }
-                while i < text.len() {
-                    let b = text[i];
-                    if b == b'\\' {
-                        if text.get(i + 1) == Some(&b'\n') {
-                            line += 1;
-                            line_offset = i + 2;
-                        }
-                        i += 2;
-                        continue;
-                    }
-                    if quoted {
-                        i += 1;
-                        if b == b'"' {
-                            open = None;
-                            break;
-                        }
-                        if b == b'\n' {
-                            line += 1;
-                            line_offset = i;
-                        }
-                    } else {
-                        if matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"') {
-                            break;
-                        }
-                        i += 1;
-                    }
-                }
+                let closed;
+                (i, closed) = skip_token(text, i, &mut line, &mut line_offset);
                 space_before = false;
-                if open.is_some() {
-                    return (spans, open);
+                if !closed {
+                    return (spans, Some((quote_line, "unterminated quoted string")));
                 }
             }
         }
     }
-    if parens > 0 {
-        open = Some((paren_line, "unclosed parenthesis"));
-    }
+    let open = (parens > 0).then_some((paren_line, "unclosed parenthesis"));
     (spans, open)
+}
+
+/// Skips the token that starts at `text[i]`, counting the lines it spans into `line` and
+/// `line_offset`: a quoted string up to its closing quote, anything else up to white space,
+/// `;`, a parenthesis or a quote; `\` escapes the next character. Returns the offset after the
+/// token, and false for a quoted string that never closes.
+fn skip_token(
+    text: &[u8],
+    mut i: usize,
+    line: &mut usize,
+    line_offset: &mut usize,
+) -> (usize, bool) {
+    let quoted = text[i] == b'"';
+    if quoted {
+        i += 1;
+    }
+    while i < text.len() {
+        let b = text[i];
+        if b == b'\\' {
+            if text.get(i + 1) == Some(&b'\n') {
+                *line += 1;
+                *line_offset = i + 2;
+            }
+            i += 2;
+            continue;
+        }
+        if quoted {
+            i += 1;
+            if b == b'"' {
+                return (i, true);
+            }
+            if b == b'\n' {
+                *line += 1;
+                *line_offset = i;
+            }
+        } else {
+            if matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"') {
+                break;
+            }
+            i += 1;
+        }
+    }
+    (i, !quoted)
 }
 
 #[cfg(test)]
