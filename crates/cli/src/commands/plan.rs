@@ -1,0 +1,138 @@
+//! `zonegate plan`: stage a zone file as a new plan generation (or, with
+//! `--expect-no-changes`, compare without staging), run the review hook, and optionally save
+//! the plan artifact for `publish --plan`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+use zonegate_core::gate::{self, PlanOutcome, Preview, Verdict};
+use zonegate_core::{GateConfig, ParsedZone};
+use zonegate_store::SqliteStore;
+
+use super::OutputArgs;
+use super::staged::{explain, show_plan, verdict_refusal};
+use crate::artifact::PlanArtifact;
+use crate::context::{Ctx, now, read_zone};
+use crate::exit;
+use crate::failure::{Failure, step_failure};
+use crate::outcome::Outcome;
+use crate::output::{self, Emit};
+use crate::reason::Reason;
+use crate::review::review_if_needed;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// RFC 1035 master file.
+    zonefile: PathBuf,
+    /// Zone origin; defaults to the file's $ORIGIN or the owner of its SOA.
+    #[arg(long)]
+    zone: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Also write the plan artifact (zone, generation, base, hash, diff, verdict) to this
+    /// file, for `zonegate publish --plan`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Drift check: stage nothing, and exit 5 if the file differs from the published
+    /// generation (0 if it does not).
+    #[arg(long, conflicts_with = "out")]
+    expect_no_changes: bool,
+}
+
+/// `zonegate plan`.
+pub async fn run(ctx: &Ctx, args: PlanArgs) -> Result<u8, Failure> {
+    let (cfg, emit) = (&ctx.gate, &ctx.emit);
+    let parsed = read_zone(&args.zonefile, args.zone.as_deref())?;
+    let store = ctx.open_store().await?;
+    let origin = parsed.origin.clone();
+    if args.expect_no_changes {
+        return drift(&store, parsed, cfg, emit).await;
+    }
+    let outcome = match gate::plan(&store, parsed, cfg, now(), "plan").await {
+        Ok(outcome) => outcome,
+        Err(e) => return step_failure(emit, &origin, e),
+    };
+    let verdict = review_if_needed(&store, cfg, &origin, &outcome).await?;
+    if let Some(path) = args.out.as_deref() {
+        PlanArtifact::new(&origin, &outcome, verdict, None)
+            .write(path)
+            .with_context(|| format!("cannot write the plan artifact {}", path.display()))?;
+    }
+    show_plan(emit, &origin, &outcome, verdict, None, &[]);
+    let policy = cfg.policy.for_zone(&origin);
+    let effective = match &outcome {
+        PlanOutcome::Staged { verdict: v, .. } => verdict.unwrap_or(*v),
+        PlanOutcome::NoChanges { .. } => Verdict::Pass,
+    };
+    match verdict_refusal(&outcome, effective, &policy) {
+        // Held for a person is not a refusal of the plan step: the plan is staged and waits.
+        Some(refusal) if effective != Verdict::Held => {
+            explain(&origin, &refusal);
+            Ok(exit::REFUSED)
+        }
+        _ => Ok(exit::OK),
+    }
+}
+
+/// `plan --expect-no-changes`: compares without staging; exit 5 if there are changes.
+async fn drift(
+    store: &SqliteStore,
+    parsed: ParsedZone,
+    cfg: &GateConfig,
+    emit: &Emit,
+) -> Result<u8, Failure> {
+    let origin = parsed.origin.clone();
+    let preview = match gate::preview(store, parsed, cfg).await {
+        Ok(preview) => preview,
+        Err(e) => return step_failure(emit, &origin, e),
+    };
+    match preview {
+        Preview::NoChanges {
+            published,
+            hash,
+            record_count,
+        } => {
+            if emit.json {
+                emit.object(json!({
+                    "zone": origin.to_string(), "outcome": Outcome::NoChanges, "published": published.0,
+                    "hash": hash.to_string(), "record_count": record_count,
+                }));
+            } else {
+                println!(
+                    "zone {origin}: no changes; {published} is published with the same content"
+                );
+            }
+            Ok(exit::OK)
+        }
+        Preview::Changes {
+            base,
+            hash,
+            record_count,
+            diff,
+            thresholds,
+        } => {
+            if emit.json {
+                emit.object(json!({
+                    "zone": origin.to_string(), "outcome": Outcome::Changes, "reason": Reason::Changes,
+                    "base": base.map(|g| g.0), "hash": hash.to_string(),
+                    "record_count": record_count, "diff": crate::json::diff_json(&diff),
+                    "thresholds": crate::json::thresholds_json(&thresholds),
+                }));
+            } else {
+                println!(
+                    "zone {origin}: the file differs from {}: +{} -{} records",
+                    gate::OptGen(base),
+                    diff.records_added,
+                    diff.records_removed
+                );
+                output::print_diff(&diff, 200);
+            }
+            eprintln!(
+                "changes present (--expect-no-changes): the file differs from the published generation; nothing was staged"
+            );
+            Ok(exit::CHANGES)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! `zonegate serve`: the flags, the `[server]` options and the snapshot directory, handed to
+//! the serve wiring in `serve.rs`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::context::Ctx;
+use crate::failure::Failure;
+use crate::snapshot::{self, Snapshots};
+use crate::{config, exit};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on for UDP and TCP; repeat for several.
+    #[arg(long = "listen", default_value = "127.0.0.1:5300")]
+    listen: Vec<SocketAddr>,
+    /// How often to look for new publications, in milliseconds (at least 1). Each look
+    /// stats the database and its write-ahead log; SQLite's `PRAGMA data_version` is asked
+    /// when they moved and at least every 100 ms, and the store is only read when that
+    /// moved.
+    #[arg(long, default_value_t = 10)]
+    poll_ms: u64,
+    /// Name this server records as its target in the store; defaults to serve@<first listen address>.
+    #[arg(long)]
+    target_id: Option<String>,
+    /// Where to keep the last-good snapshots this server answers from when the store is
+    /// unreachable at start; defaults to <db>.snapshots beside the database.
+    #[arg(long)]
+    snapshot_dir: Option<PathBuf>,
+}
+
+pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<u8, Failure> {
+    let options = config::server::server_options(ctx.config.as_deref()).map_err(Failure::Input)?;
+    let dir = args
+        .snapshot_dir
+        .unwrap_or_else(|| snapshot::default_dir(&ctx.db));
+    let snapshots = Snapshots::new(dir);
+    crate::serve::run(
+        ctx.db.clone(),
+        ctx.gate.clone(),
+        args.listen,
+        args.poll_ms,
+        args.target_id,
+        options,
+        snapshots,
+    )
+    .await?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,288 @@
+//! The `[server]` section of the config file: serving options (serial policy, transfer ACL,
+//! TSIG keys, NOTIFY targets, IXFR history), read into the server's `ServerOptions`. Every key
+//! is listed with its default in docs/configuration.md.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+use zonegate_core::Name;
+use zonegate_core::zone::serial::SerialPolicy;
+use zonegate_server::{AddressMatch, ServerOptions, TsigKey, ZoneOptions};
+
+/// The `[server]` section of the config file. Every key is optional:
+///
+/// ```toml
+/// [server]
+/// serial_policy = "increment"      # or "unixtime", "dateserial"
+/// allow_transfer = ["127.0.0.1", "10.0.0.0/8"]
+/// notify = ["127.0.0.1:5301"]
+/// notify_retries = 5
+/// notify_timeout_ms = 2000
+/// history_deltas_max = 10         # IXFR deltas kept (the older key history_versions_max works too)
+/// transfer_keys = ["xfr-key."]     # transfers also need a TSIG with one of these keys
+///
+/// [[server.tsig_keys]]             # TSIG keys (RFC 8945), as many as needed
+/// name = "xfr-key."
+/// algorithm = "hmac-sha256"        # or "hmac-sha384", "hmac-sha512"
+/// secret = "base64..."
+///
+/// [server.zones."example.com."]    # overrides for one zone
+/// allow_transfer = ["192.0.2.53"]
+/// notify = ["192.0.2.53:53"]
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    #[serde(flatten)]
+    default: ZoneSection,
+    notify_retries: Option<u32>,
+    notify_timeout_ms: Option<u64>,
+    #[serde(default)]
+    zones: HashMap<String, ZoneSection>,
+    #[serde(default)]
+    tsig_keys: Vec<TsigKeySection>,
+}
+
+/// One `[[server.tsig_keys]]` entry. `Debug` does not show the secret.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TsigKeySection {
+    name: String,
+    algorithm: String,
+    secret: String,
+}
+
+impl std::fmt::Debug for TsigKeySection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TsigKeySection")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serving options of one zone, or of every zone.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZoneSection {
+    serial_policy: Option<SerialPolicy>,
+    allow_transfer: Option<Vec<String>>,
+    transfer_keys: Option<Vec<String>>,
+    notify: Option<Vec<SocketAddr>>,
+    /// Formerly `history_versions_max`, still accepted.
+    #[serde(alias = "history_versions_max")]
+    history_deltas_max: Option<usize>,
+}
+
+impl ZoneSection {
+    /// These options on top of `base`; key names must be among `keys`.
+    fn apply(&self, base: &ZoneOptions, keys: &[TsigKey]) -> anyhow::Result<ZoneOptions> {
+        let mut out = base.clone();
+        if let Some(p) = self.serial_policy {
+            out.serial_policy = p;
+        }
+        if let Some(list) = &self.allow_transfer {
+            out.allow_transfer = list
+                .iter()
+                .map(|s| s.parse::<AddressMatch>())
+                .collect::<Result<_, _>>()
+                .context("allow_transfer")?;
+        }
+        if let Some(list) = &self.transfer_keys {
+            out.transfer_keys = list
+                .iter()
+                .map(|name| {
+                    let absolute = if name.ends_with('.') {
+                        name.clone()
+                    } else {
+                        format!("{name}.")
+                    };
+                    Name::parse(&absolute)
+                        .ok()
+                        .filter(|n| keys.iter().any(|k| k.name == *n))
+                        .with_context(|| {
+                            format!("transfer_keys: {name:?} is not the name of a [[server.tsig_keys]] entry")
+                        })
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        if let Some(list) = &self.notify {
+            out.notify = list.clone();
+        }
+        if let Some(n) = self.history_deltas_max {
+            out.history_deltas_max = n;
+        }
+        Ok(out)
+    }
+}
+
+impl ServerSection {
+    fn options(&self) -> anyhow::Result<ServerOptions> {
+        let mut out = ServerOptions::default();
+        for k in &self.tsig_keys {
+            let key = TsigKey::parse(&k.name, &k.algorithm, &k.secret)
+                .with_context(|| format!("[[server.tsig_keys]] {:?}", k.name))?;
+            if out.tsig_key(&key.name).is_some() {
+                anyhow::bail!(
+                    "[[server.tsig_keys]]: the key {:?} is defined twice",
+                    k.name
+                );
+            }
+            out.tsig_keys.push(key);
+        }
+        out.default = self.default.apply(&out.default, &out.tsig_keys)?;
+        if let Some(r) = self.notify_retries {
+            out.notify_retries = r;
+        }
+        if let Some(ms) = self.notify_timeout_ms {
+            out.notify_timeout = Duration::from_millis(ms.max(1));
+        }
+        for (zone, section) in &self.zones {
+            let absolute = if zone.ends_with('.') {
+                zone.clone()
+            } else {
+                format!("{zone}.")
+            };
+            let origin = Name::parse(&absolute)
+                .with_context(|| format!("[server.zones.{zone:?}] is not a zone name"))?;
+            let opts = section
+                .apply(&out.default, &out.tsig_keys)
+                .with_context(|| format!("[server.zones.{zone:?}]"))?;
+            out.zones.insert(origin, opts);
+        }
+        Ok(out)
+    }
+}
+
+/// The serving options in the config file's `[server]` section; the defaults without a file.
+pub fn server_options(config: Option<&Path>) -> anyhow::Result<ServerOptions> {
+    let Some(path) = config else {
+        return Ok(ServerOptions::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let mut table: toml::Table = toml::from_str(&text)
+        .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+    let Some(section) = table.remove("server") else {
+        return Ok(ServerOptions::default());
+    };
+    let section: ServerSection = section
+        .try_into()
+        .with_context(|| format!("the [server] section of {} is not valid", path.display()))?;
+    section
+        .options()
+        .with_context(|| format!("the [server] section of {} is not valid", path.display()))
+}
+
+/// The config file without its `[server]` section, which the gate settings do not know.
+pub fn without_server_section(text: &str) -> Result<toml::Value, toml::de::Error> {
+    let mut table: toml::Table = toml::from_str(text)?;
+    table.remove("server");
+    Ok(toml::Value::Table(table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<ServerOptions> {
+        let mut table: toml::Table = toml::from_str(text)?;
+        let section: ServerSection = table.remove("server").unwrap().try_into()?;
+        section.options()
+    }
+
+    #[test]
+    fn server_section_with_zone_overrides() {
+        let o = parse(
+            r#"
+            [server]
+            serial_policy = "dateserial"
+            allow_transfer = ["127.0.0.1", "10.0.0.0/8"]
+            notify = ["127.0.0.1:5301"]
+            notify_retries = 2
+            notify_timeout_ms = 300
+            [server.zones."example.com"]
+            allow_transfer = ["192.0.2.53"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(o.default.serial_policy, SerialPolicy::DateSerial);
+        assert!(o.default.may_transfer("10.1.2.3".parse().unwrap()));
+        assert_eq!(o.notify_retries, 2);
+        assert_eq!(o.notify_timeout, Duration::from_millis(300));
+        let z = o.zone(&Name::parse("example.com.").unwrap());
+        // Overridden ACL, inherited policy and NOTIFY targets.
+        assert!(!z.may_transfer("10.1.2.3".parse().unwrap()));
+        assert!(z.may_transfer("192.0.2.53".parse().unwrap()));
+        assert_eq!(z.serial_policy, SerialPolicy::DateSerial);
+        assert_eq!(z.notify, vec!["127.0.0.1:5301".parse().unwrap()]);
+    }
+
+    /// The IXFR history bound is `history_deltas_max`; configs written with its old name,
+    /// `history_versions_max`, keep working.
+    #[test]
+    fn history_bound_under_its_new_and_old_key() {
+        let new = parse("[server]\nhistory_deltas_max = 3\n").unwrap();
+        assert_eq!(new.default.history_deltas_max, 3);
+        let old = parse("[server]\nhistory_versions_max = 4\n").unwrap();
+        assert_eq!(old.default.history_deltas_max, 4);
+    }
+
+    #[test]
+    fn tsig_keys_and_transfer_keys() {
+        let o = parse(
+            r#"
+            [server]
+            allow_transfer = ["127.0.0.1"]
+            transfer_keys = ["xfr-key"]
+            [[server.tsig_keys]]
+            name = "xfr-key."
+            algorithm = "hmac-sha256"
+            secret = "c2VjcmV0"
+            [[server.tsig_keys]]
+            name = "other."
+            algorithm = "hmac-sha512"
+            secret = "b3RoZXI="
+            [server.zones."example.com."]
+            transfer_keys = ["other.", "xfr-key."]
+            [server.zones."open.example."]
+            transfer_keys = []
+            "#,
+        )
+        .unwrap();
+        let key = |s: &str| Name::parse(s).unwrap();
+        assert_eq!(o.tsig_keys.len(), 2);
+        assert_eq!(o.tsig_key(&key("other.")).unwrap().secret, b"other");
+        assert_eq!(o.default.transfer_keys, vec![key("xfr-key.")]);
+        assert_eq!(
+            o.zone(&key("example.com.")).transfer_keys,
+            vec![key("other."), key("xfr-key.")]
+        );
+        assert!(o.zone(&key("open.example.")).transfer_keys.is_empty());
+
+        let unknown = parse("[server]\ntransfer_keys = [\"nope.\"]").unwrap_err();
+        assert!(format!("{unknown:#}").contains("nope."), "{unknown:#}");
+        let twice = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n";
+        let e = parse(&format!("{twice}{}", &twice[9..])).unwrap_err();
+        assert!(format!("{e:#}").contains("twice"), "{e:#}");
+        let bad = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0\"\n";
+        let e = parse(bad).unwrap_err();
+        assert!(format!("{e:#}").contains("hmac-md5"), "{e:#}");
+    }
+
+    #[test]
+    fn server_section_errors_are_named() {
+        let e = parse("[server]\nallow_transfer = [\"10.0.0.0/40\"]").unwrap_err();
+        assert!(format!("{e:#}").contains("10.0.0.0/40"), "{e:#}");
+        assert!(parse("[server]\nserial_policy = \"keep\"").is_err());
+        assert!(parse("[server]\nallow_transfers = []").is_err());
+        // The gate settings never see the section.
+        let rest = without_server_section("plan_age_max_s = 5\n[server]\nnotify = []\n").unwrap();
+        assert!(rest.get("server").is_none());
+        assert!(rest.get("plan_age_max_s").is_some());
+    }
+}

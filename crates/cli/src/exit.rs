@@ -1,0 +1,9 @@
+//! Exit codes: a contract scripts rely on, so each has one name and one number.
+
+pub const OK: u8 = 0;
+pub const INTERNAL: u8 = 1;
+pub const INPUT: u8 = 2;
+pub const REFUSED: u8 = 3;
+pub const STALE: u8 = 4;
+/// `plan --expect-no-changes` found changes.
+pub const CHANGES: u8 = 5;

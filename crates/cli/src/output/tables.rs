@@ -1,0 +1,147 @@
+//! Publications, status, history and clean-up.
+
+use serde_json::{Value, json};
+use zonegate_core::Name;
+use zonegate_core::gate::{OptGen, PublishOutcome};
+use zonegate_store::{AuditRow, PlanRow, ZoneRow};
+
+use super::Emit;
+use crate::json::gen_json;
+use crate::outcome::Outcome;
+
+pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
+    match outcome {
+        PublishOutcome::Published {
+            generation,
+            base,
+            version,
+        } => {
+            if emit.json {
+                emit.object(json!({
+                    "zone": origin.to_string(), "outcome": Outcome::Published, "generation": generation.0,
+                    "base": gen_json(*base), "version": version,
+                }));
+            } else {
+                println!(
+                    "zone {origin}: published {generation} (base {}, version {version})",
+                    OptGen(*base)
+                );
+            }
+        }
+        PublishOutcome::AlreadyPublished { generation } => {
+            if emit.json {
+                emit.object(json!({
+                    "zone": origin.to_string(), "outcome": Outcome::AlreadyPublished, "generation": generation.0,
+                }));
+            } else {
+                println!("zone {origin}: {generation} is already published; nothing to do");
+            }
+        }
+    }
+}
+
+pub fn status(emit: &Emit, rows: &[ZoneRow]) {
+    if emit.json {
+        let zones: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "zone": r.origin.to_string(), "published": gen_json(r.published),
+                    "version": r.version, "hash": r.hash.map(|h| h.to_string()),
+                    "record_count": r.record_count, "newest": gen_json(r.newest),
+                })
+            })
+            .collect();
+        emit.object(json!({ "zones": zones }));
+        return;
+    }
+    if rows.is_empty() {
+        println!("no zones yet; stage one with `zonegate plan ZONEFILE`");
+        return;
+    }
+    println!(
+        "{:<32} {:>10} {:>8} {:>9} {:>10}  hash",
+        "zone", "published", "version", "records", "newest"
+    );
+    for r in rows {
+        println!(
+            "{:<32} {:>10} {:>8} {:>9} {:>10}  {}",
+            r.origin.to_string(),
+            OptGen(r.published).to_string(),
+            r.version,
+            r.record_count
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".into()),
+            OptGen(r.newest).to_string(),
+            r.hash.map(|h| h.short()).unwrap_or_else(|| "-".into()),
+        );
+    }
+}
+
+pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]) {
+    if emit.json {
+        let plans: Vec<Value> = plans
+            .iter()
+            .map(|p| {
+                json!({
+                    "generation": p.generation.0, "base": gen_json(p.base), "hash": p.hash.to_string(),
+                    "record_count": p.record_count, "created_at": p.created_at, "status": p.status.as_str(),
+                    "verdict": p.verdict.as_str(),
+                })
+            })
+            .collect();
+        let audit: Vec<Value> = audit
+            .iter()
+            .map(|a| {
+                json!({
+                    "id": a.id, "at": a.at, "generation": gen_json(a.generation), "action": a.action,
+                    "reason": a.reason, "detail": a.detail, "actor": a.actor,
+                })
+            })
+            .collect();
+        emit.object(json!({"zone": origin.to_string(), "plans": plans, "audit": audit}));
+        return;
+    }
+    println!("zone {origin}");
+    println!("generations:");
+    for p in plans {
+        println!(
+            "  {:>8}  {:<10}  {:<8}  base {:>6}  {:>8} records  {}  created {}",
+            p.generation.to_string(),
+            p.status.as_str(),
+            p.verdict.as_str(),
+            OptGen(p.base).to_string(),
+            p.record_count,
+            p.hash.short(),
+            p.created_at
+        );
+    }
+    println!("audit (newest first):");
+    for a in audit {
+        let reason = if a.reason.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", a.reason)
+        };
+        println!(
+            "  #{:<5} {}  {:<10} {:>8} by {}{}: {}",
+            a.id,
+            a.at,
+            a.action,
+            OptGen(a.generation).to_string(),
+            a.actor,
+            reason,
+            a.detail
+        );
+    }
+}
+
+pub fn cleanup(emit: &Emit, origin: &Name, keep: u32, deleted: u64) {
+    if emit.json {
+        emit.object(json!({"zone": origin.to_string(), "outcome": Outcome::Cleaned, "keep": keep, "deleted": deleted}));
+    } else {
+        println!(
+            "zone {origin}: deleted {deleted} old plans (kept live generations and the newest {keep})"
+        );
+    }
+}
