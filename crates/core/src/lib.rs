@@ -14,8 +14,9 @@ pub mod protocol;
 pub mod record;
 pub mod serial;
 mod sync;
-#[cfg(test)]
-mod testkit;
+/// The test builders; see the module. Never in the binary.
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod validate;
 pub mod xfr;
 pub mod zone;
