@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
+use zonegate_testkit::wait_until;
 
 /// A zone with an out-of-zone NS (no glue needed) and the given records below the apex.
 fn zone(serial: u32, records: &str) -> String {

@@ -34,6 +34,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
+use zonegate_testkit::wait_until;
 
 const ORIGIN: &str = "example.com.";
 /// Concurrent `zonegate publish` loops.
