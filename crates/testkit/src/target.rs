@@ -7,6 +7,7 @@
 //! threads, each on its own current-thread tokio runtime (the catalog builds zones on tokio's
 //! blocking pool), so concurrent installs really overlap.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 use zonegate_core::memtarget::MemTarget;
@@ -40,10 +41,13 @@ impl Observed for MemTarget {
 /// The zone every check installs.
 pub const ORIGIN: &str = "contract.example.";
 
-/// The contract zone with file serial `serial` and content that names `generation`, plus
-/// enough records that a history bounded by the zone's size keeps several steps.
+/// The contract zone with file serial `serial`, its name server's glue, content that names
+/// `generation`, and enough records that a history bounded by the zone's size keeps several steps.
 pub fn content(generation: u64, serial: u32) -> Zone {
-    let mut extra = vec![txt(&format!("gen.{ORIGIN}"), &generation.to_string())];
+    let mut extra = vec![
+        a(&format!("ns1.{ORIGIN}"), [192, 0, 2, 53]),
+        txt(&format!("gen.{ORIGIN}"), &generation.to_string()),
+    ];
     extra.extend((0..32u8).map(|i| a(&format!("h{i}.{ORIGIN}"), [192, 0, 2, i])));
     zone(ORIGIN, serial, extra)
 }
@@ -98,9 +102,13 @@ fn race<T: Observed>(target: &T) {
     let origin = n(ORIGIN);
     let up: Vec<u64> = (1..=RACE_TOP).collect();
     let down: Vec<u64> = up.iter().rev().copied().collect();
+    let running = AtomicUsize::new(2);
     thread::scope(|s| {
         for order in [up, down] {
+            let running = &running;
             s.spawn(move || {
+                // Counted down even if an assertion fails, so the watcher stops.
+                let _done = Finished(running);
                 for g in order {
                     if let Err(held) = install(target, g) {
                         assert!(held >= Generation(g), "refused {g} for an older {held}");
@@ -110,7 +118,7 @@ fn race<T: Observed>(target: &T) {
         }
         s.spawn(|| {
             let mut last = None;
-            while last != Some(Generation(RACE_TOP)) {
+            while running.load(Ordering::SeqCst) > 0 {
                 let now = target.held(&origin);
                 assert!(now >= last, "held went back from {last:?} to {now:?}");
                 last = now;
@@ -118,6 +126,15 @@ fn race<T: Observed>(target: &T) {
             }
         });
     });
+}
+
+/// Counts a racing installer out when it ends, however it ends.
+struct Finished<'a>(&'a AtomicUsize);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Whatever interleaving racing installs took, the IXFR history is one chain of growing
