@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use zonegate_core::Name;
-use zonegate_core::protocol::{
+use zonegate_core::gate::{
     AuditEntry, Generation, NewPlan, Published, Store, StoreError, StoredPlan, Verdict,
 };
 use zonegate_core::zone::ContentHash;

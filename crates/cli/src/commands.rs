@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use serde_json::json;
-use zonegate_core::protocol::{StepError, Store, Verdict};
+use zonegate_core::gate::{StepError, Store, Verdict};
 use zonegate_core::{GateConfig, Name, zonefile};
 use zonegate_store::SqliteStore;
 

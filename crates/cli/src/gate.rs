@@ -3,10 +3,10 @@
 //!
 //! # Design
 //!
-//! The decisions live in the core (`zonegate_core::policy` and `protocol`); this module only
+//! The decisions live in the core (`zonegate_core::gate` and its `policy`); this module only
 //! wires files, processes and output to them. Running a review command is I/O, so it lives
 //! here: the core stages a plan with the verdict `held`, and this module runs the command and
-//! records its result with `protocol::decide`, one store step, like a person running
+//! records its result with `gate::decide`, one store step, like a person running
 //! `zonegate approve` would.
 //!
 //! A review never wedges a zone: a command that does not finish within `review_timeout_s` is
@@ -20,12 +20,12 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
-use zonegate_core::diff::Diff;
-use zonegate_core::policy::{Review, ZonePolicy};
-use zonegate_core::protocol::{
+use zonegate_core::gate::policy::{Review, ZonePolicy};
+use zonegate_core::gate::{
     self, AuditEntry, Generation, PlanOutcome, Preview, PublishOutcome, Refusal, StepError, Store,
     StoreError, Verdict,
 };
+use zonegate_core::zone::diff::Diff;
 use zonegate_core::{ContentHash, GateConfig, Name, ParsedZone};
 use zonegate_store::SqliteStore;
 
@@ -117,7 +117,7 @@ pub async fn plan(
     if expect_no_changes {
         return drift(&store, parsed, cfg, emit).await;
     }
-    let outcome = match protocol::plan(&store, parsed, cfg, now(), "plan").await {
+    let outcome = match gate::plan(&store, parsed, cfg, now(), "plan").await {
         Ok(outcome) => outcome,
         Err(e) => return step_failure(emit, &origin, e),
     };
@@ -152,7 +152,7 @@ async fn drift(
     emit: &Emit,
 ) -> Result<u8, Failure> {
     let origin = parsed.origin.clone();
-    let preview = match protocol::preview(store, parsed, cfg).await {
+    let preview = match gate::preview(store, parsed, cfg).await {
         Ok(preview) => preview,
         Err(e) => return step_failure(emit, &origin, e),
     };
@@ -191,7 +191,7 @@ async fn drift(
             } else {
                 println!(
                     "zone {origin}: the file differs from {}: +{} -{} records",
-                    protocol::OptGen(base),
+                    gate::OptGen(base),
                     diff.records_added,
                     diff.records_removed
                 );
@@ -217,7 +217,7 @@ async fn apply_parsed(
     let origin = parsed.origin.clone();
     // The plan step keeps what it validated, so that publishing the plan it staged reads the
     // body back and checks its hash but need not decode and validate it (and the base) again.
-    let (outcome, planned) = match protocol::plan_keeping(store, parsed, cfg, now(), actor).await {
+    let (outcome, planned) = match gate::plan_keeping(store, parsed, cfg, now(), actor).await {
         Ok(kept) => kept,
         Err(e) => return step_failure(emit, &origin, e),
     };
@@ -244,7 +244,7 @@ async fn apply_parsed(
         explain(&origin, &refusal);
         return Ok(exit::REFUSED);
     }
-    match protocol::publish_planned(store, &origin, &planned, cfg, now(), actor).await {
+    match gate::publish_planned(store, &origin, &planned, cfg, now(), actor).await {
         Ok(published) => {
             show_plan(emit, &origin, &outcome, reviewed, Some(&published), extra);
             Ok(exit::OK)
@@ -280,7 +280,7 @@ pub async fn publish(
         // Test-only delays between check and act when asked for (see chaos.rs); a no-op else.
         let store = crate::chaos::ChaosStore::from_env(open_store(db).await?);
         let g = generation.map(Generation);
-        return match protocol::publish(&store, &origin, g, cfg, now(), "publish").await {
+        return match gate::publish(&store, &origin, g, cfg, now(), "publish").await {
             Ok(outcome) => {
                 output::publish(emit, &origin, &outcome);
                 Ok(exit::OK)
@@ -302,7 +302,7 @@ pub async fn publish(
     let Some(g) = artifact.generation else {
         return publish_no_changes(&store, &zone, &artifact, emit).await;
     };
-    match protocol::publish_exact(&store, &zone, g, artifact.hash, cfg, now(), "publish").await {
+    match gate::publish_exact(&store, &zone, g, artifact.hash, cfg, now(), "publish").await {
         Ok(outcome) => {
             output::publish(emit, &zone, &outcome);
             Ok(exit::OK)
@@ -395,8 +395,8 @@ async fn publish_no_changes(
         other => {
             let message = format!(
                 "stale saved plan: it found no changes against {}, but {} is published now with other content; plan again",
-                protocol::OptGen(artifact.published),
-                protocol::OptGen(other.map(|p| p.generation))
+                gate::OptGen(artifact.published),
+                gate::OptGen(other.map(|p| p.generation))
             );
             output::failure(emit, zone, "stale", &message);
             Ok(exit::STALE)
@@ -491,7 +491,7 @@ async fn run_review(
         }
     };
     eprintln!("review: {why}");
-    protocol::decide(
+    gate::decide(
         store,
         origin,
         generation,
@@ -618,7 +618,7 @@ pub async fn decide(
     } else {
         "reject"
     };
-    match protocol::decide(&store, &origin, generation, hash, to, reason, &who, now()).await {
+    match gate::decide(&store, &origin, generation, hash, to, reason, &who, now()).await {
         Ok(previous) => {
             if emit.json {
                 emit.object(json!({
@@ -686,8 +686,8 @@ async fn load_kept(
     cfg: &GateConfig,
     origin: &Name,
     generation: Generation,
-) -> Result<(protocol::StoredPlan, zonegate_core::Zone), Failure> {
-    match protocol::load_content(store, origin, generation, cfg).await {
+) -> Result<(gate::StoredPlan, zonegate_core::Zone), Failure> {
+    match gate::load_content(store, origin, generation, cfg).await {
         Ok(found) => Ok(found),
         Err(StepError::PlanMissing { .. }) => {
             let kept: Vec<String> = store
@@ -749,7 +749,7 @@ pub async fn diff(
     } else {
         println!(
             "zone {origin}: {} -> {to}: +{} -{} records, {} unchanged",
-            protocol::OptGen(from),
+            gate::OptGen(from),
             diff.records_added,
             diff.records_removed,
             diff.records_unchanged

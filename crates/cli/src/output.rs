@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 use zonegate_core::Name;
-use zonegate_core::diff::{Change, Diff};
-use zonegate_core::policy::Threshold;
-use zonegate_core::protocol::{OptGen, PlanOutcome, PublishOutcome, Refusal, Verdict};
+use zonegate_core::gate::policy::Threshold;
+use zonegate_core::gate::{OptGen, PlanOutcome, PublishOutcome, Refusal, Verdict};
+use zonegate_core::zone::diff::{Change, Diff};
 use zonegate_core::zonefile::record_to_text;
 use zonegate_store::{AuditRow, PlanRow, ZoneRow};
 
@@ -22,7 +22,7 @@ impl Emit {
     }
 }
 
-fn gen_json(g: Option<zonegate_core::protocol::Generation>) -> Value {
+fn gen_json(g: Option<zonegate_core::gate::Generation>) -> Value {
     g.map(|g| json!(g.0)).unwrap_or(Value::Null)
 }
 
@@ -200,7 +200,7 @@ pub fn plan_json(
 /// How to approve (or reject) exactly one plan.
 pub fn approve_hint(
     origin: &Name,
-    generation: zonegate_core::protocol::Generation,
+    generation: zonegate_core::gate::Generation,
     hash: &zonegate_core::ContentHash,
 ) -> String {
     format!(

@@ -1,7 +1,7 @@
 //! `zonegate serve`: answer from the published generations and follow new publications.
 //!
 //! The server is a target of the protocol: it converges each zone to the published generation
-//! with [`protocol::converge`], the same step the loom suite checks. New publications, also
+//! with [`gate::converge`], the same step the loom suite checks. New publications, also
 //! those made by other processes, are noticed by polling SQLite's `data_version`, which is
 //! cheap, every `poll_ms` (default 10 ms); a full pass also runs every few seconds as a safety
 //! net. All of this (reading bodies, decoding and re-validating them, installing) runs on a
@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Deserialize;
-use zonegate_core::protocol::{self, ConvergeOutcome, Generation, PlanStatus, Store, Target};
-use zonegate_core::serial::SerialPolicy;
+use zonegate_core::gate::{self, ConvergeOutcome, Generation, PlanStatus, Store, Target};
+use zonegate_core::zone::serial::SerialPolicy;
 use zonegate_core::{GateConfig, Name, Zone};
 use zonegate_server::{AddressMatch, Catalog, HistorySeed, ServerOptions, TsigKey, ZoneOptions};
 use zonegate_store::SqliteStore;
@@ -450,13 +450,13 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snap
     };
     for (zone, _generation, _version) in zones {
         let started = Instant::now();
-        match protocol::converge(store, &target, &zone, cfg).await {
+        match gate::converge(store, &target, &zone, cfg).await {
             Ok(ConvergeOutcome::Installed {
                 generation,
                 previous,
             }) => {
                 tracing::info!(
-                    %zone, %generation, previous = %protocol::OptGen(previous),
+                    %zone, %generation, previous = %gate::OptGen(previous),
                     serial = catalog.serial(&zone).unwrap_or(0),
                     took = ?started.elapsed(),
                     "serving new generation"

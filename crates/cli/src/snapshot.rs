@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{ContentHash, GateConfig, Name, Zone};
 
 /// The header line of a snapshot file.

@@ -1,28 +1,31 @@
 //! zonegate's pure core: the zone model, validation, diff, lookup and the
 //! plan/publish/clean-up protocol. This crate does no I/O; the store, the server and the
-//! binary bring the outside world in through the traits in [`protocol`].
+//! binary bring the outside world in through the traits in [`gate`].
+//!
+//! The folders follow the layers, each using only those above it:
+//! - [`dns`]: names, records and canonical record data, the DNS vocabulary.
+//! - [`zone`]: validated zone content ([`Zone`]), its codec, validation, diff, limits and SOA
+//!   serials.
+//! - [`zonefile`]: master-file text in and out.
+//! - [`lookup`] and [`xfr`]: what a server answers from a zone.
+//! - [`gate`]: the publish protocol (types, the store and target traits, policy, one file per
+//!   step).
+//! - `model` (only under `cfg(loom)`, `cfg(test)` or the `model` feature): the in-memory store
+//!   and target and the naive design the loom suite checks.
 
-pub mod diff;
-pub mod limits;
+pub mod dns;
+pub mod gate;
 pub mod lookup;
-pub mod memstore;
-pub mod memtarget;
-pub mod naive;
-pub mod name;
-pub mod policy;
-pub mod protocol;
-pub mod record;
-pub mod serial;
-mod sync;
-/// The test builders; see the module. Never in the binary.
+#[cfg(any(loom, test, feature = "model"))]
+pub mod model;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
-pub mod validate;
 pub mod xfr;
 pub mod zone;
 pub mod zonefile;
 
-pub use limits::{GateConfig, Limits};
-pub use name::Name;
-pub use record::{RType, Record};
+pub use dns::name::Name;
+pub use dns::record::{RType, Record};
+pub use gate::GateConfig;
+pub use zone::limits::Limits;
 pub use zone::{ContentHash, ParsedZone, Zone};

@@ -5,10 +5,10 @@
 //! Compiled for the core's unit tests and, through the `testkit` feature, for
 //! `zonegate-testkit`, which re-exports it to every other test crate; the binary never has it.
 
-use crate::limits::Limits;
-use crate::name::Name;
-use crate::record::{RType, Record, Soa};
-use crate::validate::validate;
+use crate::dns::name::Name;
+use crate::dns::record::{RType, Record, Soa};
+use crate::zone::limits::Limits;
+use crate::zone::validate::validate;
 use crate::zone::{ParsedZone, Zone};
 
 /// A xorshift64 generator from `seed` (not zero): cheap, repeatable pseudo-random numbers for

@@ -16,9 +16,9 @@
 use std::cmp::Ordering;
 use std::ops::Range;
 
-use crate::record::{RType, Record};
-use crate::serial::serial_gt;
+use crate::dns::record::{RType, Record};
 use crate::zone::Zone;
+use crate::zone::serial::serial_gt;
 
 /// The changes from one served version of a zone to the next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,10 +175,10 @@ pub fn split(sizes: impl IntoIterator<Item = usize>, budget: usize) -> Vec<Range
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::name::Name;
-    use crate::record::Soa;
-    use crate::serial::with_serial;
-    use crate::validate::validate;
+    use crate::dns::name::Name;
+    use crate::dns::record::Soa;
+    use crate::zone::serial::with_serial;
+    use crate::zone::validate::validate;
     use crate::{Limits, ParsedZone};
 
     fn n(s: &str) -> Name {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use zonegate_core::Limits;
-use zonegate_core::validate::{Invalid, validate};
+use zonegate_core::zone::validate::{Invalid, validate};
 use zonegate_core::zonefile::{ParseError, parse};
 
 use zonegate_testkit::ferret::{self, NOT_ACTUALLY_INVALID};

@@ -8,11 +8,11 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use zonegate_core::memstore::MemStore;
-use zonegate_core::policy::Review;
-use zonegate_core::protocol::{
+use zonegate_core::gate::policy::Review;
+use zonegate_core::gate::{
     self, Generation, PlanOutcome, PublishOutcome, Refusal, StepError, StoreError, Verdict,
 };
+use zonegate_core::model::MemStore;
 use zonegate_core::{ContentHash, GateConfig, Name, zonefile};
 
 /// Every `MemStore` operation completes on its first poll, so one poll runs a step to its end.
@@ -60,8 +60,8 @@ fn staged(outcome: PlanOutcome) -> (Generation, ContentHash, Verdict) {
 }
 
 fn publish_first(store: &MemStore, cfg: &GateConfig) {
-    let (g, _, _) = staged(run(protocol::plan(store, parsed(1, FULL), cfg, NOW, "t")).unwrap());
-    run(protocol::publish(store, &origin(), Some(g), cfg, NOW, "t")).unwrap();
+    let (g, _, _) = staged(run(gate::plan(store, parsed(1, FULL), cfg, NOW, "t")).unwrap());
+    run(gate::publish(store, &origin(), Some(g), cfg, NOW, "t")).unwrap();
 }
 
 #[test]
@@ -71,18 +71,10 @@ fn the_policy_runs_again_at_publish_time_against_the_base() {
     publish_first(&store, &strict);
     // Planned under a relaxed policy, the cut passes...
     let (g, _, verdict) =
-        staged(run(protocol::plan(&store, parsed(2, CUT), &relaxed(), NOW, "t")).unwrap());
+        staged(run(gate::plan(&store, parsed(2, CUT), &relaxed(), NOW, "t")).unwrap());
     assert_eq!(verdict, Verdict::Pass);
     // ...but the policy in force at publish time refuses it, with the numbers.
-    let err = run(protocol::publish(
-        &store,
-        &origin(),
-        Some(g),
-        &strict,
-        NOW,
-        "t",
-    ))
-    .unwrap_err();
+    let err = run(gate::publish(&store, &origin(), Some(g), &strict, NOW, "t")).unwrap_err();
     let StepError::Refused(refusal @ Refusal::Policy { .. }) = &err else {
         panic!("expected a policy refusal, got {err:?}");
     };
@@ -100,7 +92,7 @@ fn the_policy_runs_again_at_publish_time_against_the_base() {
         ("refused", "threshold:delete")
     );
     assert_eq!(
-        run(protocol::publish(
+        run(gate::publish(
             &store,
             &origin(),
             Some(g),
@@ -119,10 +111,10 @@ fn an_approval_lets_exactly_one_plan_through() {
     let cfg = GateConfig::default();
     publish_first(&store, &cfg);
     let (g2, h2, verdict) =
-        staged(run(protocol::plan(&store, parsed(2, CUT), &cfg, NOW, "t")).unwrap());
+        staged(run(gate::plan(&store, parsed(2, CUT), &cfg, NOW, "t")).unwrap());
     assert_eq!(verdict, Verdict::Refused);
     let (g3, h3, _) = staged(
-        run(protocol::plan(
+        run(gate::plan(
             &store,
             parsed(2, "www A 192.0.2.9\n"),
             &cfg,
@@ -134,7 +126,7 @@ fn an_approval_lets_exactly_one_plan_through() {
     assert_ne!(h2, h3);
 
     // The hash of g2 does not approve g3.
-    let err = run(protocol::decide(
+    let err = run(gate::decide(
         &store,
         &origin(),
         g3,
@@ -146,7 +138,7 @@ fn an_approval_lets_exactly_one_plan_through() {
     ))
     .unwrap_err();
     assert!(matches!(err, StoreError::HashMismatch { .. }), "{err}");
-    run(protocol::decide(
+    run(gate::decide(
         &store,
         &origin(),
         g2,
@@ -158,19 +150,12 @@ fn an_approval_lets_exactly_one_plan_through() {
     ))
     .unwrap();
     assert!(matches!(
-        run(protocol::publish(
-            &store,
-            &origin(),
-            Some(g3),
-            &cfg,
-            NOW,
-            "t"
-        )),
+        run(gate::publish(&store, &origin(), Some(g3), &cfg, NOW, "t")),
         Err(StepError::Refused(Refusal::Policy { .. }))
     ));
     // A saved plan naming another hash is refused before anything else.
     assert!(matches!(
-        run(protocol::publish_exact(
+        run(gate::publish_exact(
             &store,
             &origin(),
             g2,
@@ -182,7 +167,7 @@ fn an_approval_lets_exactly_one_plan_through() {
         Err(StepError::Refused(Refusal::HashMismatch { .. }))
     ));
     assert!(matches!(
-        run(protocol::publish_exact(&store, &origin(), g2, h2, &cfg, NOW, "t")),
+        run(gate::publish_exact(&store, &origin(), g2, h2, &cfg, NOW, "t")),
         Ok(PublishOutcome::Published { generation, .. }) if generation == g2
     ));
     let approval = store
@@ -205,9 +190,9 @@ fn review_holds_each_plan_on_its_own() {
     // Planned with review off, but review is required at publish time.
     let small = FULL.replace("192.0.2.1", "192.0.2.7");
     let (g2, _, verdict) =
-        staged(run(protocol::plan(&store, parsed(2, &small), &off, NOW, "t")).unwrap());
+        staged(run(gate::plan(&store, parsed(2, &small), &off, NOW, "t")).unwrap());
     assert_eq!(verdict, Verdict::Pass);
-    let err = run(protocol::publish(
+    let err = run(gate::publish(
         &store,
         &origin(),
         Some(g2),
@@ -223,31 +208,15 @@ fn review_holds_each_plan_on_its_own() {
 
     // Held plans do not block newer ones.
     let mut records = FULL.replace("192.0.2.1", "192.0.2.4");
-    let (g3, _, held) = staged(
-        run(protocol::plan(
-            &store,
-            parsed(3, &records),
-            &manual,
-            NOW,
-            "t",
-        ))
-        .unwrap(),
-    );
+    let (g3, _, held) =
+        staged(run(gate::plan(&store, parsed(3, &records), &manual, NOW, "t")).unwrap());
     assert_eq!(held, Verdict::Held);
     records = FULL.replace("192.0.2.1", "192.0.2.5");
-    let (g4, h4, held) = staged(
-        run(protocol::plan(
-            &store,
-            parsed(4, &records),
-            &manual,
-            NOW,
-            "t",
-        ))
-        .unwrap(),
-    );
+    let (g4, h4, held) =
+        staged(run(gate::plan(&store, parsed(4, &records), &manual, NOW, "t")).unwrap());
     assert_eq!(held, Verdict::Held);
     assert!(matches!(
-        run(protocol::publish(
+        run(gate::publish(
             &store,
             &origin(),
             Some(g3),
@@ -260,7 +229,7 @@ fn review_holds_each_plan_on_its_own() {
             ..
         }))
     ));
-    run(protocol::decide(
+    run(gate::decide(
         &store,
         &origin(),
         g4,
@@ -271,7 +240,7 @@ fn review_holds_each_plan_on_its_own() {
         NOW,
     ))
     .unwrap();
-    run(protocol::publish(
+    run(gate::publish(
         &store,
         &origin(),
         Some(g4),
@@ -282,7 +251,7 @@ fn review_holds_each_plan_on_its_own() {
     .unwrap();
     // The held g3 is now stale, and says so rather than asking for a review.
     assert!(matches!(
-        run(protocol::publish(
+        run(gate::publish(
             &store,
             &origin(),
             Some(g3),
@@ -299,8 +268,8 @@ fn plan_kept(
     records: &str,
     serial: u32,
     cfg: &GateConfig,
-) -> (Generation, protocol::Planned) {
-    let (outcome, planned) = run(protocol::plan_keeping(
+) -> (Generation, gate::Planned) {
+    let (outcome, planned) = run(gate::plan_keeping(
         store,
         parsed(serial, records),
         cfg,
@@ -319,7 +288,7 @@ fn publishing_a_kept_plan_runs_the_policy_again_against_the_base() {
     publish_first(&store, &strict);
     let (g, planned) = plan_kept(&store, CUT, 2, &relaxed());
     // The base content kept from planning is measured under the policy in force now.
-    let err = run(protocol::publish_planned(
+    let err = run(gate::publish_planned(
         &store,
         &origin(),
         &planned,
@@ -337,7 +306,7 @@ fn publishing_a_kept_plan_runs_the_policy_again_against_the_base() {
             .contains("would delete 2 of 5 records (40.0%), limit 30%"),
         "{refusal}"
     );
-    let published = run(protocol::publish_planned(
+    let published = run(gate::publish_planned(
         &store,
         &origin(),
         &planned,
@@ -352,7 +321,7 @@ fn publishing_a_kept_plan_runs_the_policy_again_against_the_base() {
     );
     // Publishing it again is a no-op, as with `publish`.
     assert_eq!(
-        run(protocol::publish_planned(
+        run(gate::publish_planned(
             &store,
             &origin(),
             &planned,
@@ -374,7 +343,7 @@ fn publishing_a_kept_plan_still_reads_the_body_back() {
     assert!(store.corrupt_body(&origin(), g));
     // The body read back no longer hashes to the plan's hash: the kept content does not stand
     // for it, and the full check refuses it as corrupt.
-    let err = run(protocol::publish_planned(
+    let err = run(gate::publish_planned(
         &store,
         &origin(),
         &planned,
@@ -403,7 +372,7 @@ fn publishing_a_kept_plan_under_other_limits_validates_it_again() {
     // these limits refuse it.
     let mut tight = cfg.clone();
     tight.limits.records_max = 2;
-    let err = run(protocol::publish_planned(
+    let err = run(gate::publish_planned(
         &store,
         &origin(),
         &planned,

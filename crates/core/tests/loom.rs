@@ -10,10 +10,10 @@
 //! This suite runs under [loom], which executes a model many times and explores the ways its
 //! threads can interleave (up to [`PREEMPTION_BOUND`] forced switches per execution):
 //!
-//! - `naive_design_*`: the design AWS described ([`zonegate_core::naive`]). Loom must FIND the
+//! - `naive_design_*`: the design AWS described ([`zonegate_core::model::naive`]). Loom must FIND the
 //!   October interleaving; the test catches the failing model and prints the trace loom found
 //!   as numbered steps.
-//! - `s1_*` … `s7_*`: zonegate's real protocol, the very `protocol::{plan, publish, converge,
+//! - `s1_*` … `s7_*`: zonegate's real protocol, the very `gate::{plan, publish, converge,
 //!   cleanup}` functions the binary runs, against [`MemStore`] (one critical section per store
 //!   operation, as SQLite runs one transaction per operation) and [`MemTarget`] (one critical
 //!   section per install, as the server's catalog). Every store or target operation is
@@ -60,13 +60,13 @@ use loom::future::block_on;
 use loom::model::Builder;
 use loom::thread;
 
-use zonegate_core::memstore::MemStore;
-use zonegate_core::memtarget::MemTarget;
-use zonegate_core::naive::{CleanupRule, NaiveDns};
-use zonegate_core::protocol::{
+use zonegate_core::gate::{
     self, AuditEntry, ConvergeOutcome, Generation, NewPlan, OptGen, PlanOutcome, PublishOutcome,
     Published, StepError, Store, StoreError, StoredPlan, Target, Verdict,
 };
+use zonegate_core::model::MemStore;
+use zonegate_core::model::MemTarget;
+use zonegate_core::model::naive::{CleanupRule, NaiveDns};
 use zonegate_core::{ContentHash, GateConfig, Name, ParsedZone, RType, Zone, zonefile};
 
 /// How many times loom may switch away from a runnable thread in one execution. Two covers
@@ -400,7 +400,7 @@ impl World {
             // I6, unless fault injection broke the published plan itself (S7 before any
             // newer plan was published): then only a new publication can help, which is I5.
             if let Some(p) = published.filter(|p| !self.is_damaged(zone, *p)) {
-                let outcome = block_on(protocol::converge(&me, &me, zone, &self.cfg));
+                let outcome = block_on(gate::converge(&me, &me, zone, &self.cfg));
                 if !matches!(
                     outcome,
                     Ok(ConvergeOutcome::Installed { .. } | ConvergeOutcome::UpToDate { .. })
@@ -421,25 +421,18 @@ impl World {
                 .expect("every scenario staged something");
             let n = newest.0 + 1;
             let parsed = self.contents.get(zone, n);
-            let g = match block_on(protocol::plan(&me, parsed, &self.cfg, NOW, "after join")) {
+            let g = match block_on(gate::plan(&me, parsed, &self.cfg, NOW, "after join")) {
                 Ok(PlanOutcome::Staged { generation, .. }) if generation.0 == n => generation,
                 other => self.fail("I5", format!("planning {zone} content {n}: {other:?}")),
             };
-            match block_on(protocol::publish(
-                &me,
-                zone,
-                None,
-                &self.cfg,
-                NOW,
-                "after join",
-            )) {
+            match block_on(gate::publish(&me, zone, None, &self.cfg, NOW, "after join")) {
                 Ok(PublishOutcome::Published { generation, .. }) if generation == g => {}
                 other => self.fail(
                     "I5",
                     format!("publishing the newest plan {g} of {zone}: {other:?}"),
                 ),
             }
-            let outcome = block_on(protocol::converge(&me, &me, zone, &self.cfg));
+            let outcome = block_on(gate::converge(&me, &me, zone, &self.cfg));
             if self.target.held(zone) != Some(g) {
                 self.fail(
                     "I6",
@@ -706,7 +699,7 @@ impl Target for Actor<'_> {
 fn stage(world: &World, actor: &'static str, zone: &Name, n: u64) -> Generation {
     let me = world.actor(actor);
     let parsed = world.contents.get(zone, n);
-    match block_on(protocol::plan(&me, parsed, &world.cfg, NOW, actor)) {
+    match block_on(gate::plan(&me, parsed, &world.cfg, NOW, actor)) {
         Ok(PlanOutcome::Staged { generation, .. }) if generation.0 == n => generation,
         other => world.fail("set-up", format!("staging {zone} content {n}: {other:?}")),
     }
@@ -719,7 +712,7 @@ fn publish(
     g: Option<u64>,
 ) -> Result<PublishOutcome, StepError> {
     let me = world.actor(actor);
-    block_on(protocol::publish(
+    block_on(gate::publish(
         &me,
         zone,
         g.map(Generation),
@@ -731,7 +724,7 @@ fn publish(
 
 fn cleanup(world: &World, actor: &'static str, zone: &Name) -> u64 {
     let me = world.actor(actor);
-    match block_on(protocol::cleanup(&me, zone, &world.cfg, NOW)) {
+    match block_on(gate::cleanup(&me, zone, &world.cfg, NOW)) {
         Ok(n) => n,
         Err(e) => world.fail("I2", format!("clean-up of {zone} failed: {e}")),
     }
@@ -739,7 +732,7 @@ fn cleanup(world: &World, actor: &'static str, zone: &Name) -> u64 {
 
 fn converge(world: &World, zone: &Name) -> Result<ConvergeOutcome, StepError> {
     let me = world.actor(TARGET);
-    block_on(protocol::converge(&me, &me, zone, &world.cfg))
+    block_on(gate::converge(&me, &me, zone, &world.cfg))
 }
 
 /// Runs `f` on a new loom thread with the world.
@@ -758,7 +751,7 @@ fn assert_enactor_outcome(world: &World, who: &str, r: &Result<PublishOutcome, S
         r,
         Ok(_)
             | Err(StepError::PlanMissing { .. })
-            | Err(StepError::Refused(protocol::Refusal::Stale { .. }))
+            | Err(StepError::Refused(gate::Refusal::Stale { .. }))
     );
     if !fine {
         world.fail("outcome", format!("{who} publish ended with {r:?}"));
@@ -1082,7 +1075,7 @@ fn s4_two_enactors_publish_the_same_generation() {
             // for anything but having lost to the other.
             if !matches!(
                 r,
-                Ok(_) | Err(StepError::Refused(protocol::Refusal::Stale { .. }))
+                Ok(_) | Err(StepError::Refused(gate::Refusal::Stale { .. }))
             ) {
                 world.fail("outcome", format!("{who}: {r:?}"));
             }

@@ -2,7 +2,7 @@
 //! target; `crates/server/tests/target_contract.rs` runs the same checks against the server's
 //! `Catalog`, so that what loom proves about `MemTarget` holds for the code the server runs.
 
-use zonegate_core::memtarget::MemTarget;
+use zonegate_core::model::MemTarget;
 use zonegate_testkit::target;
 
 fn fresh() -> MemTarget {

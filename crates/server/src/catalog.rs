@@ -9,7 +9,7 @@
 //! are installed.
 //!
 //! Installing a generation builds the new [`ServedZone`] before taking any lock, off the
-//! caller's thread: the SOA serial its policy gives (see [`zonegate_core::serial`]), the IXFR
+//! caller's thread: the SOA serial its policy gives (see [`zonegate_core::zone::serial`]), the IXFR
 //! history (the previous version's history plus the delta from the previous version to this
 //! one) and the lookup index. Then, under a mutex that only installers take, it checks the
 //! held generation and swaps in a copy of the map with the new zone: the "is it newer" check
@@ -42,10 +42,10 @@ use hickory_proto::rr::{Name as HName, RData, Record as HRecord, RecordType};
 use hickory_proto::serialize::binary::{
     BinDecoder, BinEncodable, BinEncoder, NameEncoding, Restrict,
 };
+use zonegate_core::gate::{Generation, Target};
 use zonegate_core::lookup::ZoneIndex;
-use zonegate_core::protocol::{Generation, Target};
-use zonegate_core::serial::{next_serial, with_serial};
 use zonegate_core::xfr::{Delta, history_start, record_wire_len};
+use zonegate_core::zone::serial::{next_serial, with_serial};
 use zonegate_core::{Name, Record, Zone};
 
 use crate::fast::{FastZone, Question};
@@ -750,7 +750,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 mod tests {
     use super::*;
     use zonegate_core::RType;
-    use zonegate_core::record::Soa;
+    use zonegate_core::dns::record::Soa;
 
     fn n(s: &str) -> Name {
         Name::parse(s).unwrap()
@@ -860,7 +860,7 @@ mod tests {
                 _ => rec(&owner, RType(65280), Box::new([a, b, c])),
             });
         }
-        let zone = zonegate_core::validate::validate(
+        let zone = zonegate_core::zone::validate::validate(
             zonegate_core::ParsedZone {
                 origin: n("example."),
                 records,
@@ -906,7 +906,7 @@ mod tests {
             rec("example.", RType::SOA, soa.to_rdata()),
             rec("example.", RType::NS, wire("ns.other.")),
         ];
-        zonegate_core::validate::validate(
+        zonegate_core::zone::validate::validate(
             zonegate_core::ParsedZone {
                 origin: n("example."),
                 records,
@@ -930,7 +930,7 @@ mod tests {
                     Box::new([10, 0, 0, i]),
                 ));
             }
-            zonegate_core::validate::validate(
+            zonegate_core::zone::validate::validate(
                 zonegate_core::ParsedZone {
                     origin: n("example."),
                     records,
@@ -1025,7 +1025,10 @@ mod tests {
             assert_eq!(w[0].1, w[1].0, "{steps:?}");
         }
         for (from, to) in &steps {
-            assert!(zonegate_core::serial::serial_gt(*to, *from), "{steps:?}");
+            assert!(
+                zonegate_core::zone::serial::serial_gt(*to, *from),
+                "{steps:?}"
+            );
         }
         if let Some(last) = steps.last() {
             assert_eq!(last.1, served.serial(), "{steps:?}");

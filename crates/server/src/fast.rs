@@ -699,8 +699,8 @@ pub(crate) fn answer_tcp(zone: &ServedZone, query: &[u8], q: &Question, out: &mu
 
 #[cfg(test)]
 mod tests {
-    use zonegate_core::protocol::{Generation, Target};
-    use zonegate_core::record::Soa;
+    use zonegate_core::dns::record::Soa;
+    use zonegate_core::gate::{Generation, Target};
     use zonegate_core::{Limits, ParsedZone, Record};
 
     use super::*;
@@ -762,7 +762,7 @@ mod tests {
                 _ => {}
             }
         }
-        zonegate_core::validate::validate(
+        zonegate_core::zone::validate::validate(
             ParsedZone {
                 origin: n("example."),
                 records,
@@ -846,8 +846,8 @@ mod tests {
 
 #[cfg(test)]
 mod size_tests {
-    use zonegate_core::protocol::{Generation, Target};
-    use zonegate_core::record::Soa;
+    use zonegate_core::dns::record::Soa;
+    use zonegate_core::gate::{Generation, Target};
     use zonegate_core::{Limits, ParsedZone, Record};
 
     use super::*;
@@ -894,7 +894,7 @@ mod size_tests {
                 rdata: Box::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]),
             });
         }
-        let zone = zonegate_core::validate::validate(
+        let zone = zonegate_core::zone::validate::validate(
             ParsedZone {
                 origin: origin.clone(),
                 records,

@@ -7,9 +7,9 @@
 //! on our own loop (`tcp.rs`) so that a zone transfer can stream any number of messages. The answers come from
 //! [`zonegate_core::lookup::ZoneIndex`], our own RFC 1034 §4.3.2 lookup, because hickory's
 //! in-memory zone handler gets referrals, wildcard NODATA and DNAME wrong. What to transfer is
-//! decided by [`zonegate_core::xfr`], and the SOA serial by [`zonegate_core::serial`].
+//! decided by [`zonegate_core::xfr`], and the SOA serial by [`zonegate_core::zone::serial`].
 //!
-//! - [`Catalog`]: the served zone set, a [`zonegate_core::protocol::Target`]. Installing a
+//! - [`Catalog`]: the served zone set, a [`zonegate_core::gate::Target`]. Installing a
 //!   generation swaps one pointer; a query or a transfer sees the old zone or the new one,
 //!   never a mix. Installing also extends the zone's IXFR history and sends NOTIFY.
 //! - [`Handler`]: the hickory request handler over a catalog.
@@ -47,7 +47,7 @@ pub use options::{
 pub use tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
 pub use tsig::TSIG_FUDGE_SECS;
 pub use xfr::XFR_MESSAGE_BYTES_MAX;
-pub use zonegate_core::serial::SerialPolicy;
+pub use zonegate_core::zone::serial::SerialPolicy;
 
 /// How long a TCP connection may stay idle between queries before the server closes it.
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);

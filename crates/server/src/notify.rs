@@ -27,7 +27,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Record as HRecord, RecordType, TSigner};
 use tokio::net::UdpSocket;
 use zonegate_core::Name;
-use zonegate_core::protocol::Generation;
+use zonegate_core::gate::Generation;
 
 use crate::catalog::to_hickory_name;
 use crate::options::ServerOptions;

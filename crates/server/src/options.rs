@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use zonegate_core::Name;
-use zonegate_core::serial::SerialPolicy;
+use zonegate_core::zone::serial::SerialPolicy;
 
 /// How a zone is served.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
-use zonegate_core::protocol::{Generation, Target};
-use zonegate_core::validate::validate;
+use zonegate_core::gate::{Generation, Target};
+use zonegate_core::zone::validate::validate;
 use zonegate_core::zonefile::{parse, record_to_text};
 use zonegate_core::{Limits, Name, Record};
 use zonegate_server::Catalog;

@@ -12,7 +12,7 @@ use common::*;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, RData, RecordType};
 use tokio::net::TcpStream;
-use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{RType, Zone};
 use zonegate_server::{Catalog, Listeners, ServerError, serve};
 use zonegate_testkit::dns::*;

@@ -3,7 +3,7 @@
 
 use zonegate_core::Name;
 use zonegate_core::Zone;
-use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::gate::{Generation, Target};
 use zonegate_server::Catalog;
 use zonegate_testkit::target::{self, Observed};
 

@@ -12,7 +12,7 @@ use hickory_proto::rr::{DNSClass, RData, RecordType};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use zonegate_core::Zone;
-use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::gate::{Generation, Target};
 use zonegate_server::{Catalog, ServerOptions, ZoneOptions};
 use zonegate_testkit::dns::*;
 use zonegate_testkit::*;

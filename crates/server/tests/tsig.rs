@@ -15,7 +15,7 @@ use hickory_proto::rr::rdata::tsig::{TsigAlgorithm as HAlgorithm, TsigError};
 use hickory_proto::rr::{Name as HName, RecordType, TSigResponseContext, TSigner};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
-use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{Name, Record, Zone};
 use zonegate_server::{
     Catalog, ServerOptions, TSIG_FUDGE_SECS, TsigAlgorithm, TsigKey, ZoneOptions,

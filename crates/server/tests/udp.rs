@@ -10,7 +10,7 @@ use common::*;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use tokio::net::UdpSocket;
-use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::gate::{Generation, Target};
 use zonegate_server::Catalog;
 use zonegate_testkit::dns::*;
 use zonegate_testkit::*;

@@ -14,7 +14,7 @@ use hickory_proto::rr::{Name as HName, rdata::SOA as HSOA};
 use hickory_proto::rr::{RData, Record as HRecord, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use zonegate_core::protocol::{Generation, Target};
+use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{Record, Zone};
 use zonegate_server::{Catalog, SerialPolicy, ServerOptions, ZoneOptions};
 use zonegate_testkit::dns::*;

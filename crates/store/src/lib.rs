@@ -3,7 +3,7 @@
 //!
 //! # Design
 //!
-//! [`SqliteStore`] implements [`zonegate_core::protocol::Store`]. Every trait method is ONE
+//! [`SqliteStore`] implements [`zonegate_core::gate::Store`]. Every trait method is ONE
 //! transaction, and every method that writes opens it with `BEGIN IMMEDIATE`, which takes the
 //! database's write lock up front. A deferred transaction that reads first and writes later
 //! would have to upgrade its lock, and two processes doing that at once fail with
@@ -55,8 +55,8 @@ use sqlx::sqlite::{
     SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
-use zonegate_core::memstore::cleanup_audit_entry;
-use zonegate_core::protocol::{
+use zonegate_core::gate::cleanup_audit_entry;
+use zonegate_core::gate::{
     AuditEntry, Generation, NewPlan, PlanStatus, Published, Store, StoreError, StoredPlan, Verdict,
 };
 use zonegate_core::{ContentHash, Name};

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection};
-use zonegate_core::memstore::MemStore;
-use zonegate_core::protocol::{
+use zonegate_core::gate::{
     AuditEntry, Generation, NewPlan, PlanStatus, Store, StoreError, Verdict,
 };
+use zonegate_core::model::MemStore;
 use zonegate_core::{ContentHash, Name};
 use zonegate_store::SqliteStore;
 
@@ -186,7 +186,7 @@ macro_rules! contract {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    super::$test(&zonegate_core::memstore::MemStore::new()).await;
+                    super::$test(&zonegate_core::model::MemStore::new()).await;
                 }
             )*
         }

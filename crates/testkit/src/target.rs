@@ -10,9 +10,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use zonegate_core::memtarget::MemTarget;
-use zonegate_core::protocol::{Generation, Target};
-use zonegate_core::serial::serial_gt;
+use zonegate_core::gate::{Generation, Target};
+use zonegate_core::model::MemTarget;
+use zonegate_core::zone::serial::serial_gt;
 use zonegate_core::{Name, Zone};
 
 use crate::{a, n, txt, zone};

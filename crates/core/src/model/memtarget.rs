@@ -7,7 +7,7 @@
 //! (refusing to go back to a generation at or below the one held) exactly as the catalog's
 //! `swap_in` does under its install lock. Like the catalog, it holds the validated [`Zone`]
 //! itself, not a reference to the stored plan: deleting a plan from the store can never empty
-//! what a target serves. That is the difference from the naive design in [`crate::naive`],
+//! what a target serves. That is the difference from the naive design in [`crate::model::naive`],
 //! whose endpoints point at stored plans.
 //!
 //! Besides the served zones it keeps the history of every install, in order, so the loom suite
@@ -16,9 +16,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::name::Name;
-use crate::protocol::{Generation, Target};
-use crate::sync::Mutex;
+use crate::dns::name::Name;
+use crate::gate::{Generation, Target};
+use crate::model::sync::Mutex;
 use crate::zone::Zone;
 
 /// The in-memory target. Share it by reference (or in an `Arc`).
@@ -89,7 +89,7 @@ impl Target for MemTarget {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::limits::Limits;
+    use crate::zone::limits::Limits;
 
     fn zone(serial: u32) -> Zone {
         let text = format!(
@@ -97,7 +97,7 @@ mod tests {
              @ NS ns1\nns1 A 192.0.2.1\n"
         );
         let parsed = crate::zonefile::parse(&text, None, "test").expect("parses");
-        crate::validate::validate(parsed, &Limits::default()).expect("valid")
+        crate::zone::validate::validate(parsed, &Limits::default()).expect("valid")
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -2,8 +2,8 @@
 
 use std::cmp::Ordering;
 
-use crate::name::Name;
-use crate::record::{RType, Record};
+use crate::dns::name::Name;
+use crate::dns::record::{RType, Record};
 use crate::zone::Zone;
 
 /// One RRset-level change.

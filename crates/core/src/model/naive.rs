@@ -38,7 +38,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::sync::Mutex;
+use crate::model::sync::Mutex;
 
 /// What the naive clean-up deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

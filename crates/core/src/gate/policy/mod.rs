@@ -45,10 +45,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{Change, Diff};
-use crate::name::Name;
-use crate::record::{RType, Record, Soa};
+use crate::dns::name::Name;
+use crate::dns::record::{RType, Record, Soa};
 use crate::zone::Zone;
+use crate::zone::diff::{Change, Diff};
 
 /// How plans of a zone are reviewed before they may be published.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -711,8 +711,8 @@ pub fn check(policy: &ZonePolicy, base: &Zone, plan: &Zone, diff: &Diff) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::Limits;
-    use crate::validate::validate;
+    use crate::zone::limits::Limits;
+    use crate::zone::validate::validate;
     use crate::zonefile;
 
     fn zone(text: &str) -> Zone {

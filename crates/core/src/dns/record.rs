@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::name::{Name, NameError};
+use crate::dns::name::{Name, NameError};
 
 /// A resource record type code (RFC 1035 §3.2.2 and successors).
 #[derive(

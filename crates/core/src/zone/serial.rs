@@ -24,8 +24,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::Generation;
-use crate::record::{RType, Record, Soa};
+use crate::dns::record::{RType, Record, Soa};
+use crate::gate::Generation;
 use crate::zone::Zone;
 
 /// How a published generation's SOA serial is chosen.
@@ -135,8 +135,8 @@ fn civil_date(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::name::Name;
-    use crate::validate::validate;
+    use crate::dns::name::Name;
+    use crate::zone::validate::validate;
     use crate::{Limits, ParsedZone};
 
     #[test]

@@ -22,11 +22,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::name::Name;
-use crate::protocol::{
+use crate::dns::name::Name;
+use crate::gate::{
     AuditEntry, Generation, NewPlan, PlanStatus, Published, Store, StoreError, StoredPlan, Verdict,
+    cleanup_audit_entry,
 };
-use crate::sync::Mutex;
+use crate::model::sync::Mutex;
 use crate::zone::ContentHash;
 
 /// The in-memory store. Cheap to create; share it by reference (or in an `Arc`).
@@ -61,28 +62,6 @@ impl ZoneState {
             plans: BTreeMap::new(),
             pins: BTreeMap::new(),
         }
-    }
-}
-
-/// The audit row both stores append when clean-up deleted something, so that their logs read
-/// the same.
-pub fn cleanup_audit_entry(
-    zone: &Name,
-    deleted: u64,
-    horizon: Generation,
-    keep: u32,
-    now: u64,
-) -> AuditEntry {
-    AuditEntry {
-        zone: zone.clone(),
-        generation: None,
-        action: "cleanup".into(),
-        reason: String::new(),
-        detail: format!(
-            "deleted {deleted} plan(s) below the horizon {horizon}, keeping the newest {keep}"
-        ),
-        actor: "cleanup".into(),
-        at: now,
     }
 }
 

@@ -1,32 +1,11 @@
-//! Limits and gate settings. Every limit has a documented default; exceeding one is a clear
-//! refusal that changes nothing.
+//! Settings of the publish protocol: the zone limits, plan age, clean-up, pin lease and the
+//! change policy. Kept apart from [`Limits`] so that the zone model does not depend on the
+//! gate's policy.
 
 use serde::{Deserialize, Serialize};
 
-/// Limits applied by validation and by the gate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    /// Most records one plan may hold. Default 5,000,000.
-    pub records_max: usize,
-    /// Largest canonical plan body in bytes. Default 512 MiB.
-    pub body_bytes_max: usize,
-    /// Smallest TTL accepted. Default 0.
-    pub ttl_min: u32,
-    /// Largest TTL accepted. Default 2,147,483,647 (RFC 2181 §8).
-    pub ttl_max: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            records_max: 5_000_000,
-            body_bytes_max: 512 * 1024 * 1024,
-            ttl_min: 0,
-            ttl_max: i32::MAX as u32,
-        }
-    }
-}
+use crate::gate::policy::Policy;
+use crate::zone::limits::Limits;
 
 /// Settings of the publish protocol.
 ///
@@ -44,7 +23,7 @@ pub struct GateConfig {
     pub pin_lease_s: u64,
     /// The change policy (`[policy]`): thresholds, floors, the apex guard and review. See
     /// `docs/policy.md`.
-    pub policy: crate::policy::Policy,
+    pub policy: Policy,
 }
 
 impl Default for GateConfig {
@@ -54,7 +33,7 @@ impl Default for GateConfig {
             plan_age_max_s: 3600,
             generations_keep: 10,
             pin_lease_s: 300,
-            policy: crate::policy::Policy::default(),
+            policy: Policy::default(),
         }
     }
 }

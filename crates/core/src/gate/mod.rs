@@ -1,0 +1,55 @@
+//! The planner / enactor / clean-up protocol, written once and generic over a [`Store`] and a
+//! [`Target`], so that the binary and the loom suite run the very same functions.
+//!
+//! # Design
+//!
+//! The October 2025 outage was a check in one call and a write in another. Here every step
+//! that decides and writes is ONE store operation, which the SQLite store runs as one
+//! transaction and the in-memory model runs under one lock:
+//!
+//! ```text
+//!   planner                    enactor                          target (server)
+//!   -------                    -------                          ---------------
+//!   stage(zone, base, body)    pin(zone, g)                     published(zone)
+//!     -> new generation g        load(zone, g), re-validate       load + re-validate
+//!                                publish_cas(zone, g, base)       record_target(g) if newer
+//!                                  = "g > published AND           install(g) if g > held
+//!                                     published == base"
+//!                                  + pointer + version + audit
+//!                                unpin(zone, g)
+//!   clean-up: cleanup(zone, keep) deletes, in one statement, only generations below
+//!   min(published, every target's generation, every pinned generation), except the newest
+//!   `keep`.
+//! ```
+//!
+//! The store never exposes "set the pointer to g" without the comparison, so no caller can
+//! reintroduce the stale write.
+
+mod audit;
+mod cleanup;
+mod config;
+mod converge;
+mod decide;
+mod error;
+mod load;
+mod plan;
+pub mod policy;
+mod publish;
+mod refusal;
+mod store;
+mod target;
+mod types;
+
+pub use audit::AuditEntry;
+pub use cleanup::{cleanup, cleanup_audit_entry};
+pub use config::GateConfig;
+pub use converge::{ConvergeOutcome, converge};
+pub use decide::decide;
+pub use error::StepError;
+pub use load::{load_content, load_published};
+pub use plan::{PlanOutcome, Planned, Preview, plan, plan_keeping, preview};
+pub use publish::{PublishOutcome, publish, publish_exact, publish_planned};
+pub use refusal::Refusal;
+pub use store::{Store, StoreError};
+pub use target::Target;
+pub use types::{Generation, NewPlan, OptGen, PlanStatus, Published, StoredPlan, Verdict};
