@@ -14,6 +14,8 @@
 //!
 //! `.ci/run` installs `knot` and `dig`.
 
+#![allow(clippy::too_many_lines)] // Long test functions: each walks one scenario end to end.
+
 mod common;
 
 use std::net::SocketAddr;

@@ -6,6 +6,8 @@
 //! - external-dns deleted whole zones when its source briefly returned nothing;
 //! - nothing offers a rollback that goes through the same checks as a change.
 
+#![allow(clippy::too_many_lines)] // Long test functions: each walks one scenario end to end.
+
 mod common;
 
 use std::time::Duration;

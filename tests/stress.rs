@@ -23,6 +23,8 @@
 //! Bounded: the churn phase stops after `CHURN` of wall time or `GENERATIONS_MAX` plans,
 //! whichever comes first; the whole test takes under a minute.
 
+#![allow(clippy::too_many_lines)] // Long test functions: each walks one scenario end to end.
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -6,6 +6,9 @@
 //! sizes from 512 up, DO) of both paths, over UDP and over TCP: whenever the prepared path
 //! answers, its response must be exactly the general path's.
 
+// The comparison over the Ferret data is one long scenario.
+#![allow(clippy::too_many_lines)]
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
