@@ -5,7 +5,7 @@ use zonegate_core::Name;
 use zonegate_core::Zone;
 use zonegate_core::gate::{Generation, Target};
 use zonegate_server::Catalog;
-use zonegate_testkit::target::{self, Observed};
+use zonegate_testkit::target::Observed;
 
 /// The catalog as the contract sees it: its `Target` methods, and its served serial and IXFR
 /// history through its public accessors. (A local type, so the testkit's trait can be
@@ -43,22 +43,4 @@ fn fresh() -> Served {
     Served(Catalog::new("contract"))
 }
 
-#[test]
-fn install_refuses_an_older_or_equal_generation() {
-    target::install_refuses_an_older_or_equal_generation(fresh);
-}
-
-#[test]
-fn concurrent_installs_end_on_the_newest() {
-    target::concurrent_installs_end_on_the_newest(fresh);
-}
-
-#[test]
-fn history_stays_one_chain() {
-    target::history_stays_one_chain(fresh);
-}
-
-#[test]
-fn served_serial_never_goes_back() {
-    target::served_serial_never_goes_back(fresh);
-}
+zonegate_testkit::target_contract!(fresh);

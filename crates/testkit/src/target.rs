@@ -178,3 +178,32 @@ pub fn served_serial_never_goes_back<T: Observed>(make: impl Fn() -> T) {
         last = Some(now);
     }
 }
+
+/// The contract's four checks as `#[test]` functions on `$fresh`, a factory of fresh empty
+/// targets, so each implementation's test file is one line. Attributes given after the
+/// factory go on `served_serial_never_goes_back` (an `#[ignore = "..."]` for a known finding).
+#[macro_export]
+macro_rules! target_contract {
+    ($fresh:expr $(, #[$serial:meta])* $(,)?) => {
+        #[test]
+        fn install_refuses_an_older_or_equal_generation() {
+            $crate::target::install_refuses_an_older_or_equal_generation($fresh);
+        }
+
+        #[test]
+        fn concurrent_installs_end_on_the_newest() {
+            $crate::target::concurrent_installs_end_on_the_newest($fresh);
+        }
+
+        #[test]
+        fn history_stays_one_chain() {
+            $crate::target::history_stays_one_chain($fresh);
+        }
+
+        #[test]
+        $(#[$serial])*
+        fn served_serial_never_goes_back() {
+            $crate::target::served_serial_never_goes_back($fresh);
+        }
+    };
+}
