@@ -2,7 +2,7 @@
 //! or TCP (RFC 1035 §4.2.2 length prefix), and answers read back as core records.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name as HName, Record as HRecord, RecordType};
@@ -57,6 +57,31 @@ pub async fn udp_bytes(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
         .unwrap();
     buf.truncate(len);
     buf
+}
+
+/// Asks `m` over a blocking UDP socket, for tests that run threads without a runtime: sends
+/// it to `server` and waits up to `limit` for a response from `server` with the query's ID
+/// (others are skipped). `None` if none comes, the socket fails or its read timeout passes.
+pub fn ask_blocking(
+    socket: &std::net::UdpSocket,
+    server: SocketAddr,
+    m: &Message,
+    limit: Duration,
+) -> Option<Message> {
+    socket.send_to(&m.to_vec().ok()?, server).ok()?;
+    let mut buf = [0u8; 1500];
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let (len, from) = socket.recv_from(&mut buf).ok()?;
+        if from == server
+            && let Ok(reply) = Message::from_vec(&buf[..len])
+            && reply.metadata.id == m.metadata.id
+            && reply.metadata.message_type == MessageType::Response
+        {
+            return Some(reply);
+        }
+    }
+    None
 }
 
 /// `bytes` with their two-octet TCP length prefix.
