@@ -7,7 +7,9 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use zonegate_testkit::wait_until_every;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_zonegate");
 
@@ -126,16 +128,15 @@ pub struct Server {
 
 impl Server {
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            // Any answer at all (even REFUSED) means the socket is up.
-            let a = dig_at(self.addr, &["zonegate.invalid.", "SOA"], false);
-            if a.status.is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        // Any answer at all (even REFUSED) means the socket is up.
+        let up = wait_until_every(Duration::from_secs(20), Duration::from_millis(50), || {
+            dig_at(self.addr, &["zonegate.invalid.", "SOA"], false)
+                .status
+                .is_some()
+        });
+        if up.is_none() {
+            panic!("zonegate serve did not answer on {} within 20 s", self.addr);
         }
-        panic!("zonegate serve did not answer on {} within 20 s", self.addr);
     }
 
     pub fn dig(&self, name: &str, rtype: &str) -> Dig {
@@ -150,14 +151,13 @@ impl Server {
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut status = None;
+        wait_until_every(Duration::from_secs(10), Duration::from_millis(20), || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        assert!(status.is_some(), "serve did not stop on SIGTERM");
+        status.unwrap()
     }
 }
 
@@ -253,18 +253,6 @@ fn parse_dig(text: &str) -> Dig {
         }
     }
     dig
-}
-
-/// Polls `check` until it returns true or `limit` passes; returns the time it took.
-pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check() {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    None
 }
 
 pub fn repo_root() -> PathBuf {

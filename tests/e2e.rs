@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use zonegate_testkit::wait_until;
 
 fn zone(serial: u32, www: &[&str]) -> String {
     let mut z = format!(

@@ -4,23 +4,14 @@
 //! library directly and over every zone; this one runs a fixed sample through the CLI.)
 
 mod common;
-mod ferret_allow;
 
 use common::*;
-
-fn lines(name: &str) -> Vec<serde_json::Value> {
-    let path = repo_root().join("../shared/conformance").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use zonegate_testkit::ferret;
 
 #[test]
 fn invalid_zones_are_refused_with_their_condition() {
     let s = Scratch::new("ferret-invalid");
-    let cases = lines("ferret-invalid-dev.jsonl");
+    let cases = ferret::load(ferret::INVALID);
     // Every 3rd zone: about 200 processes, every condition covered.
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -30,8 +21,8 @@ fn invalid_zones_are_refused_with_their_condition() {
         checked += 1;
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         let condition = case["condition"].as_u64().unwrap();
-        if ferret_allow::NOT_ACTUALLY_INVALID.contains(&case["id"].as_str().unwrap()) {
-            // Not invalid under its RFC (see tests/ferret_allow.rs): must be accepted.
+        if ferret::not_actually_invalid(case["id"].as_str().unwrap()) {
+            // Not invalid under its RFC (see crates/testkit/src/ferret_allow.rs): must be accepted.
             if out.status.code() != Some(0) {
                 failures.push(format!(
                     "{}: allow-listed but refused: {}",
@@ -68,7 +59,7 @@ fn invalid_zones_are_refused_with_their_condition() {
 #[test]
 fn valid_zones_are_not_refused() {
     let s = Scratch::new("ferret-valid");
-    let cases = lines("ferret-valid-dev.jsonl");
+    let cases = ferret::load(ferret::VALID);
     let mut failures = Vec::new();
     let mut checked = 0;
     for (i, case) in cases.iter().enumerate().filter(|(i, _)| i % 100 == 0) {

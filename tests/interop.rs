@@ -14,6 +14,8 @@
 //!
 //! `.ci/run` installs `knot` and `dig`.
 
+#![allow(clippy::too_many_lines)] // Long test functions: each walks one scenario end to end.
+
 mod common;
 
 use std::net::SocketAddr;
@@ -22,6 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use zonegate_testkit::wait_until_every;
 
 /// A child process killed on drop.
 struct Process(Child);
@@ -153,16 +156,13 @@ fn serial(addr: SocketAddr) -> Option<u32> {
         .and_then(|s| s.parse().ok())
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool, log: &Path) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} within {limit:?}; Knot's log:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for(what: &str, limit: Duration, done: impl FnMut() -> bool, log: &Path) {
+    let done = wait_until_every(limit, Duration::from_millis(100), done);
+    assert!(
+        done.is_some(),
+        "{what} within {limit:?}; Knot's log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 type Rr = (String, u32, String, String);

@@ -6,12 +6,15 @@
 //! - external-dns deleted whole zones when its source briefly returned nothing;
 //! - nothing offers a rollback that goes through the same checks as a change.
 
+#![allow(clippy::too_many_lines)] // Long test functions: each walks one scenario end to end.
+
 mod common;
 
 use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
+use zonegate_testkit::wait_until;
 
 /// A zone with an out-of-zone NS (no glue needed) and the given records below the apex.
 fn zone(serial: u32, records: &str) -> String {

@@ -23,6 +23,8 @@
 //! Bounded: the churn phase stops after `CHURN` of wall time or `GENERATIONS_MAX` plans,
 //! whichever comes first; the whole test takes under a minute.
 
+#![allow(clippy::too_many_lines)] // Long test functions: each walks one scenario end to end.
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -34,6 +36,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
+use zonegate_testkit::{dns, wait_until};
 
 const ORIGIN: &str = "example.com.";
 /// Concurrent `zonegate publish` loops.
@@ -102,7 +105,7 @@ fn json_of(out: &Output) -> Option<serde_json::Value> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A tiny DNS client: one question over UDP, the answer section decoded (RFC 1035 §4).
+// One question over UDP (the testkit's client), the answer section as (type, rdata).
 // ---------------------------------------------------------------------------------------------
 
 const TYPE_A: u16 = 1;
@@ -115,73 +118,17 @@ struct Reply {
     answers: Vec<(u16, Vec<u8>)>,
 }
 
-fn encode_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
-    let mut q = Vec::with_capacity(64);
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0, 0]); // QR=0, opcode QUERY, RD=0
-    q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]); // QDCOUNT=1
-    for label in name.trim_end_matches('.').split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&1u16.to_be_bytes()); // IN
-    q
-}
-
-/// Skips a possibly compressed name; returns the offset after it.
-fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        let len = *msg.get(at)?;
-        match len {
-            0 => return Some(at + 1),
-            l if l & 0xC0 == 0xC0 => return Some(at + 2),
-            l => at += 1 + usize::from(l),
-        }
-    }
-}
-
-fn decode_reply(id: u16, msg: &[u8]) -> Option<Reply> {
-    let u16_at = |at: usize| Some(u16::from_be_bytes([*msg.get(at)?, *msg.get(at + 1)?]));
-    if u16_at(0)? != id || msg[2] & 0x80 == 0 {
-        return None;
-    }
-    let rcode = msg[3] & 0x0F;
-    let aa = msg[2] & 0x04 != 0;
-    let qdcount = u16_at(4)?;
-    let ancount = u16_at(6)?;
-    let mut at = 12;
-    for _ in 0..qdcount {
-        at = skip_name(msg, at)? + 4;
-    }
-    let mut answers = Vec::new();
-    for _ in 0..ancount {
-        at = skip_name(msg, at)?;
-        let rtype = u16_at(at)?;
-        let rdlength = usize::from(u16_at(at + 8)?);
-        let rdata = msg.get(at + 10..at + 10 + rdlength)?.to_vec();
-        answers.push((rtype, rdata));
-        at += 10 + rdlength;
-    }
-    Some(Reply { rcode, aa, answers })
-}
-
 fn ask(socket: &UdpSocket, server: SocketAddr, id: u16, name: &str, qtype: u16) -> Option<Reply> {
-    socket
-        .send_to(&encode_query(id, name, qtype), server)
-        .ok()?;
-    let mut buf = [0u8; 1500];
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < deadline {
-        let (len, from) = socket.recv_from(&mut buf).ok()?;
-        if from == server
-            && let Some(reply) = decode_reply(id, &buf[..len])
-        {
-            return Some(reply);
-        }
-    }
-    None
+    let m = dns::query(id, name, qtype.into());
+    let reply = dns::ask_blocking(socket, server, &m, Duration::from_secs(1))?;
+    Some(Reply {
+        rcode: (u16::from(reply.metadata.response_code) & 0x0F) as u8,
+        aa: reply.metadata.authoritative,
+        answers: dns::core_records(&reply.answers)
+            .into_iter()
+            .map(|r| (r.rtype.0, r.rdata.into_vec()))
+            .collect(),
+    })
 }
 
 /// The generation the server answers with: the number in `gen.example.com TXT`.

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use zonegate_testkit::wait_until_every;
 
 /// A `zonegate serve` with a config file, killed on drop.
 struct Serving {
@@ -56,23 +57,25 @@ fn tool(name: &str, package: &str) {
 
 /// The served SOA serial, once the server answers for the zone with at least `min`.
 fn wait_for_serial(addr: SocketAddr, zone: &str, min: u32) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    let mut served = None;
+    let mut last = None;
+    wait_until_every(Duration::from_secs(120), Duration::from_millis(100), || {
         let d = dig_at(addr, &[zone, "SOA"], false);
-        if let Some(serial) = d
+        served = d
             .answer
             .first()
             .and_then(|r| r.3.split_whitespace().nth(2))
             .and_then(|s| s.parse::<u32>().ok())
-            .filter(|s| *s >= min)
-        {
-            return serial;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{zone} not served with serial >= {min}: {d:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+            .filter(|s| *s >= min);
+        last = Some(d);
+        served.is_some()
+    });
+    match served {
+        Some(serial) => serial,
+        None => panic!(
+            "{zone} not served with serial >= {min}: {:?}",
+            last.unwrap()
+        ),
     }
 }
 

@@ -5,39 +5,12 @@
 //! - Every zone of `ferret-valid-dev.jsonl` must parse and validate.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use serde_json::Value;
 use zonegate_core::Limits;
 use zonegate_core::zone::validate::{Invalid, validate};
 use zonegate_core::zonefile::{ParseError, parse};
 
-#[path = "../../../tests/ferret_allow.rs"]
-mod ferret_allow;
-use ferret_allow::NOT_ACTUALLY_INVALID;
-
-fn conformance_file(name: &str) -> Vec<Value> {
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "..",
-        "..",
-        "shared",
-        "conformance",
-        name,
-    ]
-    .iter()
-    .collect();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read the Ferret data at {}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("{name} line {}: {e}", i + 1))
-        })
-        .collect()
-}
+use zonegate_testkit::ferret::{self, NOT_ACTUALLY_INVALID};
 
 fn check(text: &str) -> Result<(), Result<Invalid, ParseError>> {
     let parsed = parse(text, None, "ferret").map_err(Err)?;
@@ -46,7 +19,7 @@ fn check(text: &str) -> Result<(), Result<Invalid, ParseError>> {
 
 #[test]
 fn ferret_invalid_zones_are_refused_with_their_condition() {
-    let cases = conformance_file("ferret-invalid-dev.jsonl");
+    let cases = ferret::load(ferret::INVALID);
     assert_eq!(
         cases.len(),
         594,
@@ -131,7 +104,7 @@ fn ferret_invalid_zones_are_refused_with_their_condition() {
 
 #[test]
 fn ferret_valid_zones_are_accepted() {
-    let cases = conformance_file("ferret-valid-dev.jsonl");
+    let cases = ferret::load(ferret::VALID);
     assert_eq!(
         cases.len(),
         8448,

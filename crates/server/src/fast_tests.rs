@@ -6,8 +6,10 @@
 //! sizes from 512 up, DO) of both paths, over UDP and over TCP: whenever the prepared path
 //! answers, its response must be exactly the general path's.
 
+// The comparison over the Ferret data is one long scenario.
+#![allow(clippy::too_many_lines)]
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use hickory_proto::rr::Record as HRecord;
@@ -18,6 +20,7 @@ use zonegate_core::gate::{Generation, Target};
 use zonegate_core::zone::validate::validate;
 use zonegate_core::zonefile::parse;
 use zonegate_core::{Limits, Name};
+use zonegate_testkit::ferret;
 
 use crate::net::udp::general;
 use crate::wire::{encode_tcp, encode_udp};
@@ -147,23 +150,6 @@ struct Counts {
     tcp_long: usize,
 }
 
-fn data_path() -> PathBuf {
-    match std::env::var_os("ZONEGATE_FERRET_VALID") {
-        Some(p) => PathBuf::from(p),
-        None => [
-            env!("CARGO_MANIFEST_DIR"),
-            "..",
-            "..",
-            "..",
-            "shared",
-            "conformance",
-            "ferret-valid-dev.jsonl",
-        ]
-        .iter()
-        .collect(),
-    }
-}
-
 async fn compare(handler: &Handler, query: &[u8], counts: &mut Counts, what: &str) {
     let mut out = Vec::new();
     let prepared = Question::parse(query)
@@ -232,14 +218,10 @@ async fn compare_both(handler: &Handler, query: &[u8], counts: &mut Counts, what
 
 #[tokio::test]
 async fn prepared_answers_are_the_general_paths_byte_for_byte() {
-    let path = data_path();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read the Ferret data at {}: {e}", path.display()));
     let mut rng = Rng(0x0123_4567_89AB_CDEF);
     let mut counts = Counts::default();
     let mut zones = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let z: serde_json::Value = serde_json::from_str(line).unwrap();
+    for z in ferret::load(ferret::VALID) {
         let id = z["id"].as_u64().unwrap();
         let parsed = parse(z["zone"].as_str().unwrap(), None, "ferret").unwrap();
         let zone = validate(parsed, &Limits::default()).unwrap();

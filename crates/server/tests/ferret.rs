@@ -16,7 +16,6 @@
 //! answers carry.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use hickory_proto::op::{Message, ResponseCode};
@@ -26,9 +25,11 @@ use zonegate_core::zone::validate::validate;
 use zonegate_core::zonefile::{parse, record_to_text};
 use zonegate_core::{Limits, Name, Record};
 use zonegate_server::Catalog;
+use zonegate_testkit::ferret;
 
 mod common;
-use common::{Running, core_records, query, udp};
+use common::Running;
+use zonegate_testkit::dns::{core_records, query, udp};
 
 /// How many failures to print in full.
 const SHOW: usize = 10;
@@ -222,36 +223,9 @@ struct Case {
     groups: Vec<Group>,
 }
 
-fn data_path() -> PathBuf {
-    match std::env::var_os("ZONEGATE_FERRET_VALID") {
-        Some(p) => PathBuf::from(p),
-        None => [
-            env!("CARGO_MANIFEST_DIR"),
-            "..",
-            "..",
-            "..",
-            "shared",
-            "conformance",
-            "ferret-valid-dev.jsonl",
-        ]
-        .iter()
-        .collect(),
-    }
-}
-
 fn cases() -> Vec<Case> {
-    let path = data_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the Ferret data at {}: {e}. It lives in ../shared/conformance beside \
-             the repository; set ZONEGATE_FERRET_VALID to use another copy.",
-            path.display()
-        )
-    });
     let mut out = Vec::new();
-    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-        let z: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("{} line {}: {e}", path.display(), i + 1));
+    for z in ferret::load(ferret::VALID) {
         for case in z["cases"].as_array().unwrap() {
             let groups = case["expected"]
                 .as_array()
@@ -348,7 +322,7 @@ async fn ferret_valid_zones_answer_like_the_reference_servers() {
         "ferret: {passed} passed, {} failed, {allowed} allowed ({} cases from {})",
         failed.len(),
         chosen.len(),
-        data_path().display(),
+        ferret::path(ferret::VALID).display(),
     );
     for f in failed.iter().take(SHOW) {
         eprintln!("{f}");

@@ -15,6 +15,8 @@ use tokio::net::TcpStream;
 use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{RType, Zone};
 use zonegate_server::{Catalog, Listeners, ServerError, serve};
+use zonegate_testkit::dns::*;
+use zonegate_testkit::*;
 
 fn example(serial: u32) -> Zone {
     zone(

@@ -9,11 +9,13 @@ use std::time::Duration;
 use common::*;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, RData, RecordType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use zonegate_core::Zone;
 use zonegate_core::gate::{Generation, Target};
 use zonegate_server::{Catalog, ServerOptions, ZoneOptions};
+use zonegate_testkit::dns::*;
+use zonegate_testkit::*;
 
 /// `example.` with hosts, a TXT RRset too big for a UDP answer without EDNS, one too big for
 /// any UDP answer, a delegation and a wildcard.
@@ -46,32 +48,11 @@ async fn start(hosts: u32, options: ServerOptions) -> Running {
     Running::start(catalog).await
 }
 
-fn framed(m: &Message) -> Vec<u8> {
-    let bytes = m.to_vec().unwrap();
-    let mut f = (bytes.len() as u16).to_be_bytes().to_vec();
-    f.extend_from_slice(&bytes);
-    f
-}
-
-/// Reads one response (without its length prefix), or `None` at the end of the stream.
-async fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let read = async {
-        let mut len = [0u8; 2];
-        stream.read_exact(&mut len).await.ok()?;
-        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        stream.read_exact(&mut body).await.ok()?;
-        Some(body)
-    };
-    tokio::time::timeout(TIMEOUT, read)
-        .await
-        .expect("a TCP answer or the end of the stream in time")
-}
-
 /// The response to `m` on a connection of its own, as bytes.
 async fn alone(addr: std::net::SocketAddr, m: &Message) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(&framed(m)).await.unwrap();
-    read_frame(&mut stream).await.expect("an answer")
+    next_frame(&mut stream, TIMEOUT).await.expect("an answer")
 }
 
 /// Queries of every kind: prepared answers (hosts, NXDOMAIN, referral, with and without EDNS,
@@ -162,7 +143,7 @@ async fn pipelined_queries_are_answered_in_order() {
             from = cut;
         }
         for (i, want) in expected.iter().enumerate() {
-            let got = read_frame(&mut stream).await.expect("an answer");
+            let got = next_frame(&mut stream, TIMEOUT).await.expect("an answer");
             assert_eq!(
                 got[2..],
                 want[2..],
@@ -204,13 +185,13 @@ async fn a_transfer_among_pipelined_queries_keeps_its_place() {
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream.write_all(&bytes).await.unwrap();
 
-    let first = Message::from_vec(&read_frame(&mut stream).await.unwrap()).unwrap();
+    let first = Message::from_vec(&next_frame(&mut stream, TIMEOUT).await.unwrap()).unwrap();
     assert_eq!(first.metadata.id, 1);
     let mut messages = 0;
     let mut records = 0;
     let mut soas = 0;
     while soas < 2 {
-        let m = Message::from_vec(&read_frame(&mut stream).await.unwrap()).unwrap();
+        let m = Message::from_vec(&next_frame(&mut stream, TIMEOUT).await.unwrap()).unwrap();
         assert_eq!(m.metadata.id, 2, "a transfer message");
         assert_eq!(m.metadata.response_code, ResponseCode::NoError);
         messages += 1;
@@ -226,7 +207,7 @@ async fn a_transfer_among_pipelined_queries_keeps_its_place() {
     // SOA twice, the apex NS, ns1, the delegation and its glue, the wildcard, the TXTs and
     // the hosts.
     assert_eq!(records, 2 + 1 + 1 + 2 + 1 + 30 + 60 + 3000);
-    let last = Message::from_vec(&read_frame(&mut stream).await.unwrap()).unwrap();
+    let last = Message::from_vec(&next_frame(&mut stream, TIMEOUT).await.unwrap()).unwrap();
     assert_eq!(last.metadata.id, 3);
     match &last.answers[0].data {
         RData::A(a) => assert_eq!(a.0.octets(), [10, 0, 0, 2]),
@@ -245,8 +226,8 @@ async fn a_runt_message_closes_the_connection_after_earlier_answers() {
     bytes.extend(framed(&query(6, "h2.example.", RecordType::A)));
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream.write_all(&bytes).await.unwrap();
-    let first = Message::from_vec(&read_frame(&mut stream).await.unwrap()).unwrap();
+    let first = Message::from_vec(&next_frame(&mut stream, TIMEOUT).await.unwrap()).unwrap();
     assert_eq!(first.metadata.id, 5);
-    assert_eq!(read_frame(&mut stream).await, None);
+    assert_eq!(next_frame(&mut stream, TIMEOUT).await, None);
     server.stop().await.unwrap();
 }

@@ -13,13 +13,15 @@ use common::*;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::tsig::{TsigAlgorithm as HAlgorithm, TsigError};
 use hickory_proto::rr::{Name as HName, RecordType, TSigResponseContext, TSigner};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
 use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{Name, Record, Zone};
 use zonegate_server::{
     Catalog, ServerOptions, TSIG_FUDGE_SECS, TsigAlgorithm, TsigKey, ZoneOptions,
 };
+use zonegate_testkit::dns::*;
+use zonegate_testkit::*;
 
 const SECRET: &[u8] = b"zonegate transfer key, 32 octets";
 const OTHER_SECRET: &[u8] = b"another key the zone does not ac";
@@ -97,30 +99,15 @@ fn signed(mut m: Message, signer: &TSigner, time: u64) -> (Message, Vec<u8>) {
     (m, bytes)
 }
 
-async fn read_frame(stream: &mut TcpStream) -> Vec<u8> {
-    let read = async {
-        let mut len = [0u8; 2];
-        stream.read_exact(&mut len).await.unwrap();
-        let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
-        stream.read_exact(&mut body).await.unwrap();
-        body
-    };
-    tokio::time::timeout(Duration::from_secs(30), read)
-        .await
-        .expect("TCP message in time")
-}
-
 /// Sends `bytes` over TCP and reads messages until the transfer's closing SOA (the second SOA
 /// seen, or the first message if it has an error or a single record, or answers no transfer).
 async fn tcp_exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(bytes);
-    stream.write_all(&framed).await.unwrap();
+    stream.write_all(&frame(bytes)).await.unwrap();
     let mut out = Vec::new();
     let mut soas = 0;
     loop {
-        let body = read_frame(&mut stream).await;
+        let body = read_frame(&mut stream, Duration::from_secs(30)).await;
         let m = Message::from_vec(&body).unwrap();
         soas += m
             .answers

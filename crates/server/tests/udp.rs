@@ -12,6 +12,8 @@ use hickory_proto::rr::{RData, RecordType};
 use tokio::net::UdpSocket;
 use zonegate_core::gate::{Generation, Target};
 use zonegate_server::Catalog;
+use zonegate_testkit::dns::*;
+use zonegate_testkit::*;
 
 const CLIENTS: u16 = 4;
 const PER_CLIENT: u16 = 60;

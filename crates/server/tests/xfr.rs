@@ -17,11 +17,13 @@ use tokio::net::{TcpStream, UdpSocket};
 use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{Record, Zone};
 use zonegate_server::{Catalog, SerialPolicy, ServerOptions, ZoneOptions};
+use zonegate_testkit::dns::*;
+use zonegate_testkit::*;
 
-/// [`common::zone`] with the glue its apex NS needs.
+/// [`zonegate_testkit::zone`] with the glue its apex NS needs.
 fn zone(origin: &str, serial: u32, mut extra: Vec<Record>) -> Zone {
     extra.push(a(&format!("ns1.{origin}"), [192, 0, 2, 53]));
-    common::zone(origin, serial, extra)
+    zonegate_testkit::zone(origin, serial, extra)
 }
 
 /// Options that let loopback clients transfer every zone, with `f` applied on top.
@@ -114,24 +116,12 @@ where
     F: FnOnce(usize) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let bytes = q.to_vec().unwrap();
-    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&bytes);
-    stream.write_all(&framed).await.unwrap();
+    stream.write_all(&framed(q)).await.unwrap();
     let mut messages: Vec<Message> = Vec::new();
     let mut records: Vec<HRecord> = Vec::new();
     let mut between = Some(between);
     loop {
-        let read = async {
-            let mut len = [0u8; 2];
-            stream.read_exact(&mut len).await.unwrap();
-            let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
-            stream.read_exact(&mut body).await.unwrap();
-            body
-        };
-        let body = tokio::time::timeout(Duration::from_secs(30), read)
-            .await
-            .expect("transfer message in time");
+        let body = read_frame(stream, Duration::from_secs(30)).await;
         let m = Message::from_vec(&body).unwrap();
         assert!(body.len() <= 65535);
         let error = m.metadata.response_code != ResponseCode::NoError;
@@ -641,18 +631,6 @@ async fn notify_is_sent_on_install_and_retried() {
     server.stop().await.unwrap();
 }
 
-async fn udp_bytes(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    sock.send_to(bytes, addr).await.unwrap();
-    let mut buf = vec![0u8; 65535];
-    let (len, _) = tokio::time::timeout(TIMEOUT, sock.recv_from(&mut buf))
-        .await
-        .expect("UDP answer in time")
-        .unwrap();
-    buf.truncate(len);
-    buf
-}
-
 /// A raw query for `www.example. A` with `opcode` and, if given, an OPT record with `version`,
 /// `flags` and one option.
 fn raw_query(opcode: u8, opt: Option<(u8, u16, u16)>) -> Vec<u8> {
@@ -729,9 +707,7 @@ async fn edns_and_opcode_rules_over_the_wire() {
         }
         let mut stream = TcpStream::connect(server.addr).await.unwrap();
         let q = raw_query(opcode, None);
-        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
-        framed.extend_from_slice(&q);
-        stream.write_all(&framed).await.unwrap();
+        stream.write_all(&frame(&q)).await.unwrap();
         let mut len = [0u8; 2];
         stream.read_exact(&mut len).await.unwrap();
         let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
@@ -742,9 +718,7 @@ async fn edns_and_opcode_rules_over_the_wire() {
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     let mut garbage = raw_query(0, None);
     garbage.truncate(14);
-    let mut framed = (garbage.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&garbage);
-    stream.write_all(&framed).await.unwrap();
+    stream.write_all(&frame(&garbage)).await.unwrap();
     let mut len = [0u8; 2];
     stream.read_exact(&mut len).await.unwrap();
     let mut body = vec![0u8; u16::from_be_bytes(len) as usize];

@@ -6,6 +6,8 @@
 //! twice, in `mem::` and in `sqlite::`. The SQLite-only tests at the end check what only a
 //! database can get wrong: its own constraints, several connections and several processes.
 
+#![allow(clippy::too_many_lines)] // Long test functions: each walks one scenario end to end.
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

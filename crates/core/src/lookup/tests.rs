@@ -1,83 +1,19 @@
 //! Tests of the lookup algorithm against small hand-built zones.
 
 use super::*;
-use crate::dns::record::Soa;
+use crate::testkit::{a, aaaa, cname, dname, mx, n, ns, rec, soa_fields, srv, txt};
 use crate::zone::ParsedZone;
 use crate::zone::limits::Limits;
 use crate::zone::validate::validate;
 
-fn n(s: &str) -> Name {
-    Name::parse(s).unwrap()
-}
-
-fn name_rdata(s: &str) -> Box<[u8]> {
-    let mut v = Vec::new();
-    n(s).write_wire(&mut v);
-    v.into_boxed_slice()
-}
-
-fn rec(owner: &str, ttl: u32, rtype: RType, rdata: Box<[u8]>) -> Record {
-    Record {
-        owner: n(owner),
-        rtype,
-        ttl,
-        rdata,
-    }
-}
-
-fn a(owner: &str, ip: [u8; 4]) -> Record {
-    rec(owner, 300, RType::A, Box::new(ip))
-}
-
-fn aaaa(owner: &str, last: u8) -> Record {
-    let mut ip = [0u8; 16];
-    ip[0] = 0x20;
-    ip[1] = 0x01;
-    ip[15] = last;
-    rec(owner, 300, RType::AAAA, Box::new(ip))
-}
-
-fn ns(owner: &str, target: &str) -> Record {
-    rec(owner, 3600, RType::NS, name_rdata(target))
-}
-
-fn cname(owner: &str, target: &str) -> Record {
-    rec(owner, 600, RType::CNAME, name_rdata(target))
-}
-
-fn dname(owner: &str, target: &str) -> Record {
-    rec(owner, 700, RType::DNAME, name_rdata(target))
-}
-
-fn txt(owner: &str, text: &str) -> Record {
-    let mut v = vec![text.len() as u8];
-    v.extend_from_slice(text.as_bytes());
-    rec(owner, 300, RType::TXT, v.into_boxed_slice())
-}
-
-fn mx(owner: &str, pref: u16, target: &str) -> Record {
-    let mut v = pref.to_be_bytes().to_vec();
-    n(target).write_wire(&mut v);
-    rec(owner, 300, RType::MX, v.into_boxed_slice())
-}
-
-fn srv(owner: &str, target: &str) -> Record {
-    let mut v = vec![0, 1, 0, 2, 0x13, 0xc4];
-    n(target).write_wire(&mut v);
-    rec(owner, 300, RType::SRV, v.into_boxed_slice())
-}
-
+/// The apex SOA these tests use: serial 1, with its TTL and negative-caching minimum.
 fn soa(origin: &str, ttl: u32, minimum: u32) -> Record {
-    let s = Soa {
-        mname: n(&format!("ns1.{origin}")),
-        rname: n(&format!("hostmaster.{origin}")),
-        serial: 1,
-        refresh: 3600,
-        retry: 600,
-        expire: 86400,
-        minimum,
-    };
-    rec(origin, ttl, RType::SOA, s.to_rdata())
+    rec(
+        origin,
+        ttl,
+        RType::SOA,
+        soa_fields(origin, 1, minimum).to_rdata(),
+    )
 }
 
 fn index(origin: &str, extra: Vec<Record>) -> ZoneIndex {

@@ -1,4 +1,5 @@
-//! The one allow-list of Ferret validity cases, shared by the core's test and the CLI's.
+//! The one allow-list of Ferret validity cases, used through [`crate::ferret::NOT_ACTUALLY_INVALID`] by
+//! every test of the validity rules.
 
 /// Cases of the data set that are not invalid under the RFC they are filed under, so a gate
 /// must not refuse them. Each is checked to be accepted instead, so the list cannot go stale.
