@@ -408,12 +408,13 @@ impl Crate {
         }
         if let Some(item) = item {
             for (p, reexport) in &self.uses[&module] {
-                if *reexport && p.last() == Some(item) && p.len() > 1 {
-                    if let Some(target) = self.absolute(&module, p) {
-                        if target != *abs {
-                            return self.resolve(&target, hops - 1);
-                        }
-                    }
+                if *reexport
+                    && p.last() == Some(item)
+                    && p.len() > 1
+                    && let Some(target) = self.absolute(&module, p)
+                    && target != *abs
+                {
+                    return self.resolve(&target, hops - 1);
                 }
             }
         }
