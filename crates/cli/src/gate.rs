@@ -22,8 +22,8 @@ use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
 use zonegate_core::gate::policy::{Review, ZonePolicy};
 use zonegate_core::gate::{
-    self, AuditEntry, Generation, PlanOutcome, Preview, PublishOutcome, Refusal, StepError, Store,
-    StoreError, Verdict,
+    self, Actor, AuditAction, AuditEntry, Generation, PlanOutcome, Preview, PublishOutcome,
+    ReasonCode, Refusal, StepError, Store, StoreError, Verdict,
 };
 use zonegate_core::zone::diff::Diff;
 use zonegate_core::{ContentHash, GateConfig, Name, ParsedZone};
@@ -33,11 +33,16 @@ use crate::commands::{Failure, now, open_store, parse_origin, read_zone, step_fa
 use crate::exit;
 use crate::output::{self, Emit};
 
-/// Who approves or rejects: `--by`, else `$USER`, else "unknown".
-fn actor(by: Option<String>) -> String {
-    by.filter(|b| !b.trim().is_empty())
+/// Who approves or rejects: `--by`, else `$USER`. The audit log must name someone, so with
+/// neither the command refuses instead of recording a placeholder.
+fn actor(by: Option<String>) -> Result<Actor, Failure> {
+    let name = by
+        .filter(|b| !b.trim().is_empty())
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+        .ok_or_else(|| {
+            input("say who decides with --by (or set $USER); it goes into the audit log")
+        })?;
+    Actor::new(&name).map_err(input)
 }
 
 fn input(e: impl std::fmt::Display) -> Failure {
@@ -117,7 +122,7 @@ pub async fn plan(
     if expect_no_changes {
         return drift(&store, parsed, cfg, emit).await;
     }
-    let outcome = match gate::plan(&store, parsed, cfg, now(), "plan").await {
+    let outcome = match gate::plan(&store, parsed, cfg, now(), &Actor::PLAN).await {
         Ok(outcome) => outcome,
         Err(e) => return step_failure(emit, &origin, e),
     };
@@ -210,7 +215,7 @@ async fn apply_parsed(
     store: &SqliteStore,
     cfg: &GateConfig,
     parsed: ParsedZone,
-    actor: &str,
+    actor: &Actor,
     emit: &Emit,
     extra: &[(&str, Value)],
 ) -> Result<u8, Failure> {
@@ -263,7 +268,7 @@ pub async fn apply(
 ) -> Result<u8, Failure> {
     let parsed = read_zone(zonefile, zone)?;
     let store = open_store(db).await?;
-    apply_parsed(&store, cfg, parsed, "apply", emit, &[]).await
+    apply_parsed(&store, cfg, parsed, &Actor::APPLY, emit, &[]).await
 }
 
 /// `zonegate publish`, of the newest plan, of generation G, or of a saved plan.
@@ -280,7 +285,7 @@ pub async fn publish(
         // Test-only delays between check and act when asked for (see chaos.rs); a no-op else.
         let store = crate::chaos::ChaosStore::from_env(open_store(db).await?);
         let g = generation.map(Generation);
-        return match gate::publish(&store, &origin, g, cfg, now(), "publish").await {
+        return match gate::publish(&store, &origin, g, cfg, now(), &Actor::PUBLISH).await {
             Ok(outcome) => {
                 output::publish(emit, &origin, &outcome);
                 Ok(exit::OK)
@@ -302,7 +307,7 @@ pub async fn publish(
     let Some(g) = artifact.generation else {
         return publish_no_changes(&store, &zone, &artifact, emit).await;
     };
-    match gate::publish_exact(&store, &zone, g, artifact.hash, cfg, now(), "publish").await {
+    match gate::publish_exact(&store, &zone, g, artifact.hash, cfg, now(), &Actor::PUBLISH).await {
         Ok(outcome) => {
             output::publish(emit, &zone, &outcome);
             Ok(exit::OK)
@@ -479,10 +484,10 @@ async fn run_review(
                 .audit(AuditEntry {
                     zone: origin.clone(),
                     generation: Some(generation),
-                    action: "review".into(),
-                    reason: "review".into(),
+                    action: AuditAction::Review,
+                    reason: Some(ReasonCode::Review),
                     detail,
-                    actor: "review-command".into(),
+                    actor: Actor::REVIEW_COMMAND,
                     at: now(),
                 })
                 .await
@@ -498,7 +503,7 @@ async fn run_review(
         Some(hash),
         to,
         &why,
-        "review-command",
+        &Actor::REVIEW_COMMAND,
         now(),
     )
     .await
@@ -611,7 +616,7 @@ pub async fn decide(
     if reason.trim().is_empty() {
         return Err(input("--reason must say why; it goes into the audit log"));
     }
-    let who = actor(by);
+    let who = actor(by)?;
     let store = open_store(db).await?;
     let verb = if to == Verdict::Approved {
         "approve"
@@ -639,9 +644,9 @@ pub async fn decide(
         }
         Err(e) => {
             let (code, reason_code) = match &e {
-                StoreError::HashMismatch { .. } => (exit::REFUSED, "hash-mismatch"),
-                StoreError::VerdictLocked { .. } => (exit::REFUSED, "verdict"),
-                StoreError::PlanMissing { .. } => (exit::STALE, "missing"),
+                StoreError::HashMismatch { .. } => (exit::REFUSED, ReasonCode::HashMismatch),
+                StoreError::VerdictLocked { .. } => (exit::REFUSED, ReasonCode::Verdict),
+                StoreError::PlanMissing { .. } => (exit::STALE, ReasonCode::Missing),
                 _ => return Err(Failure::Internal(anyhow!(e))),
             };
             let hint = match &e {
@@ -659,8 +664,8 @@ pub async fn decide(
                 .audit(AuditEntry {
                     zone: origin.clone(),
                     generation: Some(generation),
-                    action: "refused".into(),
-                    reason: reason_code.into(),
+                    action: AuditAction::Refused,
+                    reason: Some(reason_code.clone()),
                     detail: format!("{message} (requested by {who}: {reason})"),
                     actor: who.clone(),
                     at: now(),
@@ -782,7 +787,7 @@ pub async fn rollback(
         &store,
         cfg,
         parsed,
-        &format!("rollback to {to}"),
+        &Actor::rollback_to(to),
         emit,
         &[("rollback_to", json!(to.0))],
     )

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use zonegate_core::Name;
 use zonegate_core::gate::policy::Threshold;
-use zonegate_core::gate::{OptGen, PlanOutcome, PublishOutcome, Refusal, Verdict};
+use zonegate_core::gate::{OptGen, PlanOutcome, PublishOutcome, Refusal, Verdict, optional_reason};
 use zonegate_core::zone::diff::{Change, Diff};
 use zonegate_core::zonefile::record_to_text;
 use zonegate_store::{AuditRow, PlanRow, ZoneRow};
@@ -156,7 +156,7 @@ pub fn plan_json(
             let published_json = match published {
                 Some(PublishOutcome::Published {
                     generation,
-                    version,
+                    publish_count: version,
                     ..
                 }) => json!({"generation": generation.0, "version": version}),
                 Some(PublishOutcome::AlreadyPublished { generation }) => {
@@ -266,7 +266,7 @@ pub fn plan(
                 (
                     Some(PublishOutcome::Published {
                         generation,
-                        version,
+                        publish_count: version,
                         ..
                     }),
                     _,
@@ -294,7 +294,7 @@ pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
         PublishOutcome::Published {
             generation,
             base,
-            version,
+            publish_count: version,
         } => {
             if emit.json {
                 emit.object(json!({
@@ -447,7 +447,7 @@ pub fn status(emit: &Emit, rows: &[ZoneRow]) {
             .map(|r| {
                 json!({
                     "zone": r.origin.to_string(), "published": gen_json(r.published),
-                    "version": r.version, "hash": r.hash.map(|h| h.to_string()),
+                    "version": r.publish_count, "hash": r.hash.map(|h| h.to_string()),
                     "record_count": r.record_count, "newest": gen_json(r.newest),
                 })
             })
@@ -468,7 +468,7 @@ pub fn status(emit: &Emit, rows: &[ZoneRow]) {
             "{:<32} {:>10} {:>8} {:>9} {:>10}  {}",
             r.origin.to_string(),
             OptGen(r.published).to_string(),
-            r.version,
+            r.publish_count,
             r.record_count
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "-".into()),
@@ -495,7 +495,7 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
             .map(|a| {
                 json!({
                     "id": a.id, "at": a.at, "generation": gen_json(a.generation), "action": a.action,
-                    "reason": a.reason, "detail": a.detail, "actor": a.actor,
+                    "reason": optional_reason::to_text(&a.reason), "detail": a.detail, "actor": a.actor,
                 })
             })
             .collect();
@@ -518,10 +518,9 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
     }
     println!("audit (newest first):");
     for a in audit {
-        let reason = if a.reason.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", a.reason)
+        let reason = match &a.reason {
+            None => String::new(),
+            Some(reason) => format!(" [{reason}]"),
         };
         println!(
             "  #{:<5} {}  {:<10} {:>8} by {}{}: {}",

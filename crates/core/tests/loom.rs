@@ -375,7 +375,7 @@ impl World {
                 .store
                 .audit_log()
                 .into_iter()
-                .filter(|e| &e.zone == zone && e.action == "published")
+                .filter(|e| &e.zone == zone && e.action == gate::AuditAction::Published)
                 .filter_map(|e| e.generation)
                 .collect();
             if let Some(w) = published.windows(2).find(|w| w[1] <= w[0]) {
@@ -421,11 +421,24 @@ impl World {
                 .expect("every scenario staged something");
             let n = newest.0 + 1;
             let parsed = self.contents.get(zone, n);
-            let g = match block_on(gate::plan(&me, parsed, &self.cfg, NOW, "after join")) {
+            let g = match block_on(gate::plan(
+                &me,
+                parsed,
+                &self.cfg,
+                NOW,
+                &named("after join"),
+            )) {
                 Ok(PlanOutcome::Staged { generation, .. }) if generation.0 == n => generation,
                 other => self.fail("I5", format!("planning {zone} content {n}: {other:?}")),
             };
-            match block_on(gate::publish(&me, zone, None, &self.cfg, NOW, "after join")) {
+            match block_on(gate::publish(
+                &me,
+                zone,
+                None,
+                &self.cfg,
+                NOW,
+                &named("after join"),
+            )) {
                 Ok(PublishOutcome::Published { generation, .. }) if generation == g => {}
                 other => self.fail(
                     "I5",
@@ -538,7 +551,7 @@ impl Store for Actor<'_> {
             .publish_cas(zone, generation, expected_base, audit)
             .await;
         let text = match &r {
-            Ok(p) => format!("PUBLISHED {} (version {})", p.generation, p.version),
+            Ok(p) => format!("PUBLISHED {} (version {})", p.generation, p.publish_count),
             Err(e) => format!("refused: {e}"),
         };
         self.after(
@@ -633,7 +646,11 @@ impl Store for Actor<'_> {
     }
 
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
-        let line = format!("audit {} {}", entry.action, entry.reason);
+        let line = format!(
+            "audit {} {}",
+            entry.action,
+            gate::optional_reason::to_text(&entry.reason)
+        );
         let r = self.world.store.audit(entry).await;
         self.after(line, true).await;
         r
@@ -694,12 +711,17 @@ impl Target for Actor<'_> {
 // Helpers for scenario set-up and threads.
 // ---------------------------------------------------------------------------------------------
 
+/// The audit log's name for a scenario's actor.
+fn named(actor: &'static str) -> gate::Actor {
+    gate::Actor::new(actor).expect("scenario actors are named")
+}
+
 /// Stages content `n` of `zone` (which must become generation `n`) with the production
 /// planner.
 fn stage(world: &World, actor: &'static str, zone: &Name, n: u64) -> Generation {
     let me = world.actor(actor);
     let parsed = world.contents.get(zone, n);
-    match block_on(gate::plan(&me, parsed, &world.cfg, NOW, actor)) {
+    match block_on(gate::plan(&me, parsed, &world.cfg, NOW, &named(actor))) {
         Ok(PlanOutcome::Staged { generation, .. }) if generation.0 == n => generation,
         other => world.fail("set-up", format!("staging {zone} content {n}: {other:?}")),
     }
@@ -718,7 +740,7 @@ fn publish(
         g.map(Generation),
         &world.cfg,
         NOW,
-        actor,
+        &named(actor),
     ))
 }
 
@@ -963,7 +985,10 @@ fn s1_the_aws_order() {
         assert_enactor_outcome(&world, "enactor B", &b);
         // Whoever published, g1 never went live over anything newer: if A published, it
         // was first.
-        if let Ok(PublishOutcome::Published { version, .. }) = a
+        if let Ok(PublishOutcome::Published {
+            publish_count: version,
+            ..
+        }) = a
             && version != 1
         {
             world.fail("I1", format!("enactor A published g1 as version {version}"));
@@ -1084,7 +1109,9 @@ fn s4_two_enactors_publish_the_same_generation() {
             .store
             .audit_log()
             .iter()
-            .filter(|e| e.action == "published" && e.generation == Some(Generation(2)))
+            .filter(|e| {
+                e.action == gate::AuditAction::Published && e.generation == Some(Generation(2))
+            })
             .count();
         if publications != 1 || published_now(&world, &zone) != Some(Generation(2)) {
             world.fail(

@@ -25,12 +25,18 @@
 //! The store never exposes "set the pointer to g" without the comparison, so no caller can
 //! reintroduce the stale write.
 
+mod audit;
 pub mod config;
 pub mod policy;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use audit::{
+    Actor, ActorError, AuditAction, AuditEntry, LimitKind, ReasonCode, ThresholdKind,
+    optional_reason,
+};
 
 use crate::dns::name::Name;
 use crate::gate::config::GateConfig;
@@ -80,6 +86,13 @@ pub enum PlanStatus {
 }
 
 impl PlanStatus {
+    /// Every status, so the store can check its schema against them.
+    pub const ALL: [PlanStatus; 3] = [
+        PlanStatus::Staged,
+        PlanStatus::Published,
+        PlanStatus::Superseded,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PlanStatus::Staged => "staged",
@@ -127,6 +140,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, so the store can build and check its SQL from [`Verdict::is_publishable`]
+    /// and the other rules below rather than repeat them by hand.
+    pub const ALL: [Verdict; 5] = [
+        Verdict::Pass,
+        Verdict::Held,
+        Verdict::Refused,
+        Verdict::Approved,
+        Verdict::Rejected,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
@@ -206,25 +229,9 @@ pub struct NewPlan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Published {
     pub generation: Generation,
-    /// Bumped by every successful publish; lets watchers notice change cheaply.
-    pub version: u64,
-}
-
-/// One audit-log entry. The log is append-only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub zone: Name,
-    pub generation: Option<Generation>,
-    /// `staged`, `published`, `refused`, `stale`, `cleanup`, `installed`, ...
-    pub action: String,
-    /// Reason code for refusals (`empty`, `invalid:<rule>`, `stale`, ...), else empty.
-    pub reason: String,
-    /// Human-readable detail with the numbers.
-    pub detail: String,
-    /// Who did it: `plan`, `publish`, `serve@host:pid`, ...
-    pub actor: String,
-    /// Unix seconds.
-    pub at: u64,
+    /// The zone's publish count: bumped by every successful publish, so watchers notice
+    /// change cheaply. (The store's column is still `version`; see `zonegate-store`.)
+    pub publish_count: u64,
 }
 
 /// Errors a store operation can return.
@@ -491,32 +498,41 @@ impl fmt::Display for ReviewText {
 
 impl Refusal {
     /// Machine-readable reason code.
-    pub fn reason(&self) -> String {
+    pub fn reason(&self) -> ReasonCode {
         match self {
             Refusal::Invalid(i)
                 if i.violations
                     .iter()
                     .any(|v| matches!(v, crate::zone::validate::Violation::Empty)) =>
             {
-                "empty".into()
+                ReasonCode::Empty
             }
             Refusal::Invalid(i) => match i.violations.first() {
                 Some(crate::zone::validate::Violation::TooManyRecords { .. }) => {
-                    "limit:records_max".into()
+                    ReasonCode::Limit(LimitKind::RecordsMax)
                 }
                 Some(crate::zone::validate::Violation::BodyTooLarge { .. }) => {
-                    "limit:body_bytes_max".into()
+                    ReasonCode::Limit(LimitKind::BodyBytesMax)
                 }
-                _ => format!("invalid:{}", i.first_rule()),
+                _ => ReasonCode::invalid(i.first_rule()),
             },
-            Refusal::Stale { .. } | Refusal::TooOld { .. } => "stale".into(),
-            Refusal::Corrupt { .. } => "invalid:corrupt-body".into(),
+            Refusal::Stale { .. } | Refusal::TooOld { .. } => ReasonCode::Stale,
+            Refusal::Corrupt { .. } => ReasonCode::CorruptBody,
             Refusal::Policy { thresholds, .. } => thresholds
                 .first()
-                .map(Threshold::reason)
-                .unwrap_or_else(|| "threshold".into()),
-            Refusal::Review { .. } => "review".into(),
-            Refusal::HashMismatch { .. } => "hash-mismatch".into(),
+                .map_or(ReasonCode::ThresholdUnnamed, Threshold::reason),
+            Refusal::Review { .. } => ReasonCode::Review,
+            Refusal::HashMismatch { .. } => ReasonCode::HashMismatch,
+        }
+    }
+
+    /// The audit action of this refusal: `stale` for a plan overtaken or too old, `refused`
+    /// otherwise.
+    pub fn action(&self) -> AuditAction {
+        if self.is_stale() {
+            AuditAction::Stale
+        } else {
+            AuditAction::Refused
         }
     }
 
@@ -595,19 +611,19 @@ pub enum PlanOutcome {
 fn entry(
     zone: &Name,
     generation: Option<Generation>,
-    action: &str,
-    reason: &str,
+    action: AuditAction,
+    reason: Option<ReasonCode>,
     detail: String,
-    actor: &str,
+    actor: &Actor,
     now: u64,
 ) -> AuditEntry {
     AuditEntry {
         zone: zone.clone(),
         generation,
-        action: action.into(),
-        reason: reason.into(),
+        action,
+        reason,
         detail,
-        actor: actor.into(),
+        actor: actor.clone(),
         at: now,
     }
 }
@@ -647,7 +663,7 @@ pub async fn plan<S: Store>(
     parsed: crate::zone::ParsedZone,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<PlanOutcome, StepError> {
     Ok(plan_keeping(store, parsed, cfg, now, actor).await?.0)
 }
@@ -683,7 +699,7 @@ pub async fn plan_keeping<S: Store>(
     parsed: crate::zone::ParsedZone,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<(PlanOutcome, Option<Planned>), StepError> {
     let origin = parsed.origin.clone();
     let zone = match crate::zone::validate::validate(parsed, &cfg.limits) {
@@ -694,8 +710,8 @@ pub async fn plan_keeping<S: Store>(
                 .audit(entry(
                     &origin,
                     None,
-                    "refused",
-                    &refusal.reason(),
+                    AuditAction::Refused,
+                    Some(refusal.reason()),
                     refusal.to_string(),
                     actor,
                     now,
@@ -728,11 +744,11 @@ pub async fn plan_keeping<S: Store>(
         };
     let review = cfg.policy.for_zone(&origin).review;
     let (verdict, action, reason) = if let Some(first) = thresholds.first() {
-        (Verdict::Refused, "refused", first.reason())
+        (Verdict::Refused, AuditAction::Refused, Some(first.reason()))
     } else if review != crate::gate::policy::Review::Off {
-        (Verdict::Held, "held", "review".to_string())
+        (Verdict::Held, AuditAction::Held, Some(ReasonCode::Review))
     } else {
-        (Verdict::Pass, "staged", String::new())
+        (Verdict::Pass, AuditAction::Staged, None)
     };
     let mut detail = format!(
         "{} records (+{} -{}), hash {}",
@@ -759,7 +775,7 @@ pub async fn plan_keeping<S: Store>(
     let generation = store
         .stage(
             new,
-            entry(&origin, None, action, &reason, detail, actor, now),
+            entry(&origin, None, action, reason, detail, actor, now),
         )
         .await?;
     let planned = Planned {
@@ -910,7 +926,8 @@ pub enum PublishOutcome {
     Published {
         generation: Generation,
         base: Option<Generation>,
-        version: u64,
+        /// The zone's publish count after this publish.
+        publish_count: u64,
     },
     /// The requested generation is already the published one; nothing changed.
     AlreadyPublished { generation: Generation },
@@ -930,7 +947,7 @@ pub async fn publish<S: Store>(
     generation: Option<Generation>,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<PublishOutcome, StepError> {
     publish_checked(store, zone, generation, None, None, cfg, now, actor).await
 }
@@ -949,7 +966,7 @@ pub async fn publish_planned<S: Store>(
     planned: &Planned,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<PublishOutcome, StepError> {
     let known = (planned.limits == cfg.limits).then_some(planned);
     let g = Some(planned.generation);
@@ -965,7 +982,7 @@ pub async fn publish_exact<S: Store>(
     hash: ContentHash,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<PublishOutcome, StepError> {
     publish_checked(
         store,
@@ -989,7 +1006,7 @@ async fn publish_checked<S: Store>(
     known: Option<&Planned>,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<PublishOutcome, StepError> {
     let g = match generation {
         Some(g) => g,
@@ -999,23 +1016,18 @@ async fn publish_checked<S: Store>(
             .ok_or_else(|| StepError::NothingStaged { zone: zone.clone() })?,
     };
     store
-        .pin(zone, g, actor, now.saturating_add(cfg.pin_lease_s))
+        .pin(zone, g, actor.as_str(), now.saturating_add(cfg.pin_lease_s))
         .await?;
     let result = publish_pinned(store, zone, g, hash, known, cfg, now, actor).await;
     // Releasing the pin is best effort: an unreleased pin only delays clean-up until it expires.
-    let _ = store.unpin(zone, g, actor).await;
+    let _ = store.unpin(zone, g, actor.as_str()).await;
     if let Err(StepError::Refused(refusal)) = &result {
-        let action = if refusal.is_stale() {
-            "stale"
-        } else {
-            "refused"
-        };
         store
             .audit(entry(
                 zone,
                 Some(g),
-                action,
-                &refusal.reason(),
+                refusal.action(),
+                Some(refusal.reason()),
                 refusal.to_string(),
                 actor,
                 now,
@@ -1034,7 +1046,7 @@ async fn publish_pinned<S: Store>(
     known: Option<&Planned>,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<PublishOutcome, StepError> {
     let plan = store
         .load_plan(zone, g)
@@ -1119,7 +1131,15 @@ async fn publish_pinned<S: Store>(
             zone,
             g,
             plan.base,
-            entry(zone, Some(g), "published", "", detail, actor, now),
+            entry(
+                zone,
+                Some(g),
+                AuditAction::Published,
+                None,
+                detail,
+                actor,
+                now,
+            ),
         )
         .await
     {
@@ -1139,7 +1159,7 @@ async fn publish_pinned<S: Store>(
     Ok(PublishOutcome::Published {
         generation: published.generation,
         base: plan.base,
-        version: published.version,
+        publish_count: published.publish_count,
     })
 }
 
@@ -1217,13 +1237,13 @@ pub async fn decide<S: Store>(
     hash: Option<ContentHash>,
     to: Verdict,
     why: &str,
-    actor: &str,
+    actor: &Actor,
     now: u64,
 ) -> Result<Verdict, StoreError> {
     let action = match to {
-        Verdict::Approved => "approved",
-        Verdict::Rejected => "rejected",
-        other => other.as_str(),
+        Verdict::Approved => AuditAction::Approved,
+        Verdict::Rejected => AuditAction::Rejected,
+        other => AuditAction::Unrecognized(other.as_str().to_string()),
     };
     let bound = hash.map(|h| format!(" (hash {h})")).unwrap_or_default();
     let detail = format!("{action} {generation}{bound} by {actor}: {why}");
@@ -1233,7 +1253,7 @@ pub async fn decide<S: Store>(
             generation,
             hash,
             to,
-            entry(zone, Some(generation), action, "", detail, actor, now),
+            entry(zone, Some(generation), action, None, detail, actor, now),
         )
         .await
 }
@@ -1324,12 +1344,12 @@ pub fn cleanup_audit_entry(
     AuditEntry {
         zone: zone.clone(),
         generation: None,
-        action: "cleanup".into(),
-        reason: String::new(),
+        action: AuditAction::Cleanup,
+        reason: None,
         detail: format!(
             "deleted {deleted} plan(s) below the horizon {horizon}, keeping the newest {keep}"
         ),
-        actor: "cleanup".into(),
+        actor: Actor::CLEANUP,
         at: now,
     }
 }
