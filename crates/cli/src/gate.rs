@@ -499,10 +499,12 @@ async fn run_review(
     gate::decide(
         store,
         origin,
-        generation,
-        Some(hash),
-        to,
-        &why,
+        gate::Decision {
+            generation,
+            hash: Some(hash),
+            to,
+            why: &why,
+        },
         &Actor::REVIEW_COMMAND,
         now(),
     )
@@ -623,7 +625,20 @@ pub async fn decide(
     } else {
         "reject"
     };
-    match gate::decide(&store, &origin, generation, hash, to, reason, &who, now()).await {
+    match gate::decide(
+        &store,
+        &origin,
+        gate::Decision {
+            generation,
+            hash,
+            to,
+            why: reason,
+        },
+        &who,
+        now(),
+    )
+    .await
+    {
         Ok(previous) => {
             if emit.json {
                 emit.object(json!({

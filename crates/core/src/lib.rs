@@ -26,6 +26,6 @@ pub mod zonefile;
 
 pub use dns::name::Name;
 pub use dns::record::{RType, Record};
-pub use gate::config::GateConfig;
+pub use gate::GateConfig;
 pub use zone::limits::Limits;
 pub use zone::{ContentHash, ParsedZone, Zone};

@@ -164,10 +164,12 @@ fn an_approval_lets_exactly_one_plan_through() {
     let err = run(gate::decide(
         &store,
         &origin(),
-        g3,
-        Some(h2),
-        Verdict::Approved,
-        "why",
+        gate::Decision {
+            generation: g3,
+            hash: Some(h2),
+            to: Verdict::Approved,
+            why: "why",
+        },
         &actor("alice"),
         NOW,
     ))
@@ -176,10 +178,12 @@ fn an_approval_lets_exactly_one_plan_through() {
     run(gate::decide(
         &store,
         &origin(),
-        g2,
-        Some(h2),
-        Verdict::Approved,
-        "intended",
+        gate::Decision {
+            generation: g2,
+            hash: Some(h2),
+            to: Verdict::Approved,
+            why: "intended",
+        },
         &actor("alice"),
         NOW,
     ))
@@ -298,10 +302,12 @@ fn review_holds_each_plan_on_its_own() {
     run(gate::decide(
         &store,
         &origin(),
-        g4,
-        Some(h4),
-        Verdict::Approved,
-        "ok",
+        gate::Decision {
+            generation: g4,
+            hash: Some(h4),
+            to: Verdict::Approved,
+            why: "ok",
+        },
         &actor("bob"),
         NOW,
     ))

@@ -1,5 +1,6 @@
-//! The audit log's vocabulary: what happened ([`AuditAction`]), why a step refused
-//! ([`ReasonCode`]) and who did it ([`Actor`]), each a type with one text form.
+//! The audit log's row (I8): every decision the gate takes is written with the step that
+//! took it, in the same store operation. Its vocabulary: what happened ([`AuditAction`]), why
+//! a step refused ([`ReasonCode`]) and who did it ([`Actor`]), each a type with one text form.
 //!
 //! # Design
 //!
@@ -18,7 +19,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::dns::name::Name;
-use crate::gate::Generation;
+use crate::gate::types::Generation;
 
 /// One audit-log entry. The log is append-only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +54,27 @@ macro_rules! serde_as_text {
             }
         }
     };
+}
+
+/// An audit row of a step, for the step's own store operation.
+pub(super) fn entry(
+    zone: &Name,
+    generation: Option<Generation>,
+    action: AuditAction,
+    reason: Option<ReasonCode>,
+    detail: String,
+    actor: &Actor,
+    now: u64,
+) -> AuditEntry {
+    AuditEntry {
+        zone: zone.clone(),
+        generation,
+        action,
+        reason,
+        detail,
+        actor: actor.clone(),
+        at: now,
+    }
 }
 
 /// What an audit row records.

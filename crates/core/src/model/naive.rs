@@ -1,7 +1,7 @@
 //! The naive planner/enactor/clean-up design of the October 2025 outage: a teaching
 //! counterexample. **The zonegate binary never uses this module.** It exists so that the loom
-//! suite (`crates/core/tests/loom.rs`) can find the October interleaving in it and print it,
-//! and so that `docs/race.md` has something concrete to point at.
+//! suite (`crates/core/tests/loom_naive.rs`) can find the October interleaving in it and print
+//! it, and so that `docs/race.md` has something concrete to point at.
 //!
 //! # Design (of the counterexample)
 //!

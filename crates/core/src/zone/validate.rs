@@ -7,10 +7,10 @@
 use std::fmt;
 
 use crate::dns::name::Name;
+use crate::dns::rdata::canonical_rdata;
 use crate::dns::record::{RType, Record};
 use crate::zone::limits::Limits;
 use crate::zone::{ParsedZone, Zone, body_len};
-use crate::zonefile::canonical_rdata;
 
 /// One broken rule, with the names that break it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,26 +97,40 @@ impl Violation {
     }
 }
 
+/// The first five names, then how many more.
+fn list(names: &[Name]) -> String {
+    let mut s: Vec<String> = names.iter().take(5).map(|n| n.to_string()).collect();
+    if names.len() > 5 {
+        s.push(format!("and {} more", names.len() - 5));
+    }
+    s.join(", ")
+}
+
+/// The first five pairs as `a <sep> b`, then how many more.
+fn pairs(names: &[(Name, Name)], sep: &str) -> String {
+    let mut s: Vec<String> = names
+        .iter()
+        .take(5)
+        .map(|(a, b)| format!("{a} {sep} {b}"))
+        .collect();
+    if names.len() > 5 {
+        s.push(format!("and {} more", names.len() - 5));
+    }
+    s.join(", ")
+}
+
+/// The first five records as `owner TYPE` (no count of the rest).
+fn record_list(records: &[(Name, RType)]) -> String {
+    let s: Vec<String> = records
+        .iter()
+        .take(5)
+        .map(|(n, t)| format!("{n} {t}"))
+        .collect();
+    s.join(", ")
+}
+
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fn list(names: &[Name]) -> String {
-            let mut s: Vec<String> = names.iter().take(5).map(|n| n.to_string()).collect();
-            if names.len() > 5 {
-                s.push(format!("and {} more", names.len() - 5));
-            }
-            s.join(", ")
-        }
-        fn pairs(names: &[(Name, Name)], sep: &str) -> String {
-            let mut s: Vec<String> = names
-                .iter()
-                .take(5)
-                .map(|(a, b)| format!("{a} {sep} {b}"))
-                .collect();
-            if names.len() > 5 {
-                s.push(format!("and {} more", names.len() - 5));
-            }
-            s.join(", ")
-        }
         match self {
             Violation::Empty => write!(f, "the zone has no records"),
             Violation::TooManyRecords { count, max } => {
@@ -131,25 +145,17 @@ impl fmt::Display for Violation {
                     "plan body of {bytes} bytes exceeds the limit of {max} (limits.body_bytes_max)"
                 )
             }
-            Violation::Malformed { records } => {
-                let s: Vec<String> = records
-                    .iter()
-                    .take(5)
-                    .map(|(n, t)| format!("{n} {t}"))
-                    .collect();
+            Violation::Malformed { records } => write!(
+                f,
+                "record data not in canonical wire form (malformed, compressed or not lower-cased): {}",
+                record_list(records)
+            ),
+            Violation::Duplicate { records } => {
                 write!(
                     f,
-                    "record data not in canonical wire form (malformed, compressed or not lower-cased): {}",
-                    s.join(", ")
+                    "duplicate records (RFC 2181 §5): {}",
+                    record_list(records)
                 )
-            }
-            Violation::Duplicate { records } => {
-                let s: Vec<String> = records
-                    .iter()
-                    .take(5)
-                    .map(|(n, t)| format!("{n} {t}"))
-                    .collect();
-                write!(f, "duplicate records (RFC 2181 §5): {}", s.join(", "))
             }
             Violation::NoSoa => write!(f, "no SOA record at the zone apex (RFC 1035)"),
             Violation::ExtraSoa { owners } => {
@@ -353,77 +359,108 @@ fn push_new<T: PartialEq>(list: &mut Vec<T>, item: T) {
     }
 }
 
-/// All the rules, over records sorted by [`Record::canonical_cmp`].
+/// All the rules, over records sorted by [`Record::canonical_cmp`]. The violations come in a
+/// fixed order: limits, data, duplicates, SOA and apex NS, out of zone, then the name rules.
 fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
     let mut violations = Vec::new();
+    let mut pass = RecordPass::over(origin, records, limits);
+    pass.check_limits(records.len(), limits, &mut violations);
+    check_soa(origin, &pass.soa_owners, pass.apex_ns, &mut violations);
+    let inside = inside_the_zone(origin, pass.unique, &mut violations);
+    let (mut names, ns_targets) = NameFindings::walk(origin, &inside);
+    names.missing_glue = missing_glue(&inside, ns_targets);
+    names.push_into(&mut violations);
+    violations
+}
 
-    // One pass for the rules that look at records one by one (the limits, the data, the SOA
-    // rule and the apex NS set), keeping each record's first copy (condition 1: equal records
-    // are adjacent in canonical order).
-    let mut bytes = 0usize;
-    let mut ttl_out_of_range = None;
-    let mut malformed = Vec::new();
-    let mut unique: Vec<&Record> = Vec::with_capacity(records.len());
-    let mut duplicates = Vec::new();
-    let mut soa_owners: Vec<&Name> = Vec::new();
-    let mut apex_ns = false;
-    for r in records {
-        bytes = bytes.saturating_add(body_len(r));
-        if ttl_out_of_range.is_none() && (r.ttl < limits.ttl_min || r.ttl > limits.ttl_max) {
-            ttl_out_of_range = Some(r);
-        }
-        if !is_canonical(r) {
-            push_new(&mut malformed, (r.owner.clone(), r.rtype));
-        }
-        if r.rtype == RType::SOA {
-            soa_owners.push(&r.owner);
-        }
-        match unique.last() {
-            Some(last) if last.same_record(r) => {
-                if r.rtype != RType::SOA {
-                    push_new(&mut duplicates, (r.owner.clone(), r.rtype));
+/// What one pass over the records finds for the rules that look at records one by one (the
+/// limits, the data, the SOA rule and the apex NS set), keeping each record's first copy
+/// (condition 1: equal records are adjacent in canonical order).
+struct RecordPass<'r> {
+    bytes: usize,
+    ttl_out_of_range: Option<&'r Record>,
+    malformed: Vec<(Name, RType)>,
+    unique: Vec<&'r Record>,
+    duplicates: Vec<(Name, RType)>,
+    soa_owners: Vec<&'r Name>,
+    apex_ns: bool,
+}
+
+impl<'r> RecordPass<'r> {
+    fn over(origin: &Name, records: &'r [Record], limits: &Limits) -> Self {
+        let mut pass = RecordPass {
+            bytes: 0,
+            ttl_out_of_range: None,
+            malformed: Vec::new(),
+            unique: Vec::with_capacity(records.len()),
+            duplicates: Vec::new(),
+            soa_owners: Vec::new(),
+            apex_ns: false,
+        };
+        for r in records {
+            pass.bytes = pass.bytes.saturating_add(body_len(r));
+            if pass.ttl_out_of_range.is_none() && (r.ttl < limits.ttl_min || r.ttl > limits.ttl_max)
+            {
+                pass.ttl_out_of_range = Some(r);
+            }
+            if !is_canonical(r) {
+                push_new(&mut pass.malformed, (r.owner.clone(), r.rtype));
+            }
+            if r.rtype == RType::SOA {
+                pass.soa_owners.push(&r.owner);
+            }
+            match pass.unique.last() {
+                Some(last) if last.same_record(r) => {
+                    if r.rtype != RType::SOA {
+                        push_new(&mut pass.duplicates, (r.owner.clone(), r.rtype));
+                    }
+                }
+                _ => {
+                    pass.apex_ns |= r.rtype == RType::NS && r.owner == *origin;
+                    pass.unique.push(r);
                 }
             }
-            _ => {
-                apex_ns |= r.rtype == RType::NS && r.owner == *origin;
-                unique.push(r);
-            }
+        }
+        pass
+    }
+
+    /// The limits, malformed data and condition 1 (every record once).
+    fn check_limits(&mut self, count: usize, limits: &Limits, violations: &mut Vec<Violation>) {
+        if count > limits.records_max {
+            violations.push(Violation::TooManyRecords {
+                count,
+                max: limits.records_max,
+            });
+        }
+        if self.bytes > limits.body_bytes_max {
+            violations.push(Violation::BodyTooLarge {
+                bytes: self.bytes,
+                max: limits.body_bytes_max,
+            });
+        }
+        if let Some(r) = self.ttl_out_of_range {
+            violations.push(Violation::TtlOutOfRange {
+                name: r.owner.clone(),
+                ttl: r.ttl,
+                min: limits.ttl_min,
+                max: limits.ttl_max,
+            });
+        }
+        if !self.malformed.is_empty() {
+            violations.push(Violation::Malformed {
+                records: std::mem::take(&mut self.malformed),
+            });
+        }
+        if !self.duplicates.is_empty() {
+            violations.push(Violation::Duplicate {
+                records: std::mem::take(&mut self.duplicates),
+            });
         }
     }
+}
 
-    // Limits.
-    if records.len() > limits.records_max {
-        violations.push(Violation::TooManyRecords {
-            count: records.len(),
-            max: limits.records_max,
-        });
-    }
-    if bytes > limits.body_bytes_max {
-        violations.push(Violation::BodyTooLarge {
-            bytes,
-            max: limits.body_bytes_max,
-        });
-    }
-    if let Some(r) = ttl_out_of_range {
-        violations.push(Violation::TtlOutOfRange {
-            name: r.owner.clone(),
-            ttl: r.ttl,
-            min: limits.ttl_min,
-            max: limits.ttl_max,
-        });
-    }
-    if !malformed.is_empty() {
-        violations.push(Violation::Malformed { records: malformed });
-    }
-
-    // Condition 1: every record once.
-    if !duplicates.is_empty() {
-        violations.push(Violation::Duplicate {
-            records: duplicates,
-        });
-    }
-
-    // Condition 2: exactly one SOA, at the apex; and the apex needs NS records too.
+/// Condition 2: exactly one SOA, at the apex; and the apex needs NS records too.
+fn check_soa(origin: &Name, soa_owners: &[&Name], apex_ns: bool, violations: &mut Vec<Violation>) {
     let apex_soas = soa_owners.iter().filter(|o| **o == origin).count();
     if apex_soas == 0 {
         violations.push(Violation::NoSoa);
@@ -442,9 +479,15 @@ fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
     if !apex_ns {
         violations.push(Violation::NoApexNs);
     }
+}
 
-    // Condition 3: every owner at or below the origin. The rest looks at the zone's own
-    // names only.
+/// Condition 3: every owner at or below the origin. Returns the records inside, which the
+/// rest of the rules look at: the zone's own names only.
+fn inside_the_zone<'r>(
+    origin: &Name,
+    unique: Vec<&'r Record>,
+    violations: &mut Vec<Violation>,
+) -> Vec<&'r Record> {
     let mut outside = Vec::new();
     let mut inside: Vec<&Record> = Vec::with_capacity(unique.len());
     for r in unique {
@@ -457,80 +500,151 @@ fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
     if !outside.is_empty() {
         violations.push(Violation::OutOfZone { names: outside });
     }
+    inside
+}
 
-    let mut cname_conflict = Vec::new();
-    let mut multiple_dname = Vec::new();
-    let mut dname_and_ns = Vec::new();
-    let mut below_dname = Vec::new();
-    let mut nested = Vec::new();
-    // Enclosing DNAME owners and delegation points of the current name, outermost first.
-    // Canonical order puts every name right after its ancestors and before anything else, so
-    // a stack is enough.
-    let mut dnames: Vec<&Name> = Vec::new();
-    let mut cuts: Vec<&Name> = Vec::new();
-    // In-zone NS targets, as (NS owner, target), in canonical order of the NS records.
-    let mut ns_targets: Vec<(&Name, Name)> = Vec::new();
-    for node in inside.chunk_by(|a, b| a.owner == b.owner) {
-        let owner = &node[0].owner;
-        let (mut cnames, mut others, mut dnames_here, mut ns) = (0, 0, 0, false);
+/// The names that break conditions 4 to 9, in canonical order.
+#[derive(Default)]
+struct NameFindings {
+    cname_conflict: Vec<Name>,
+    multiple_dname: Vec<Name>,
+    dname_and_ns: Vec<Name>,
+    below_dname: Vec<(Name, Name)>,
+    nested: Vec<(Name, Name)>,
+    missing_glue: Vec<(Name, Name)>,
+}
+
+/// How many records of which kind one owner has, for conditions 4 to 8.
+struct NodeCounts {
+    cnames: usize,
+    others: usize,
+    dnames: usize,
+    ns: bool,
+}
+
+impl NodeCounts {
+    fn of(node: &[&Record]) -> Self {
+        let mut counts = NodeCounts {
+            cnames: 0,
+            others: 0,
+            dnames: 0,
+            ns: false,
+        };
         for r in node {
             match r.rtype {
-                RType::CNAME => cnames += 1,
+                RType::CNAME => counts.cnames += 1,
                 RTYPE_RRSIG | RTYPE_NSEC => {}
                 t => {
-                    others += 1;
+                    counts.others += 1;
                     if t == RType::DNAME {
-                        dnames_here += 1;
+                        counts.dnames += 1;
                     }
-                    ns |= t == RType::NS;
+                    counts.ns |= t == RType::NS;
                 }
             }
         }
+        counts
+    }
+}
 
+impl NameFindings {
+    /// Conditions 4 to 8, one owner at a time, and the in-zone NS targets for condition 9 as
+    /// (NS owner, target), in canonical order of the NS records.
+    fn walk<'r>(origin: &Name, inside: &[&'r Record]) -> (Self, Vec<(&'r Name, Name)>) {
+        let mut found = NameFindings::default();
+        // Enclosing DNAME owners and delegation points of the current name, outermost first.
+        // Canonical order puts every name right after its ancestors and before anything
+        // else, so a stack is enough.
+        let mut dnames: Vec<&Name> = Vec::new();
+        let mut cuts: Vec<&Name> = Vec::new();
+        let mut ns_targets: Vec<(&Name, Name)> = Vec::new();
+        for node in inside.chunk_by(|a, b| a.owner == b.owner) {
+            let owner = &node[0].owner;
+            let counts = NodeCounts::of(node);
+            found.owner_rules(origin, owner, &counts);
+            // Condition 7: nothing below a DNAME owner.
+            while dnames.last().is_some_and(|d| !owner.is_below(d)) {
+                dnames.pop();
+            }
+            if let Some(d) = dnames.last() {
+                found.below_dname.push((owner.clone(), (*d).clone()));
+            }
+            if counts.dnames > 0 {
+                dnames.push(owner);
+            }
+            // Condition 8: no delegation below a delegation.
+            if counts.ns && owner != origin {
+                while cuts.last().is_some_and(|c| !owner.is_below(c)) {
+                    cuts.pop();
+                }
+                if let Some(c) = cuts.last() {
+                    found.nested.push((owner.clone(), (*c).clone()));
+                }
+                cuts.push(owner);
+            }
+            for r in node.iter().filter(|r| counts.ns && r.rtype == RType::NS) {
+                if let Some(target) = r.target_name()
+                    && target.is_at_or_below(origin)
+                {
+                    ns_targets.push((owner, target));
+                }
+            }
+        }
+        (found, ns_targets)
+    }
+
+    /// Conditions 4 to 6, which look at one owner's records alone.
+    fn owner_rules(&mut self, origin: &Name, owner: &Name, counts: &NodeCounts) {
         // Condition 4: a CNAME stands alone. RFC 4035 §2.5 lets RRSIG and NSEC sit beside it.
-        if cnames > 1 || (cnames == 1 && others > 0) {
-            cname_conflict.push(owner.clone());
+        if counts.cnames > 1 || (counts.cnames == 1 && counts.others > 0) {
+            self.cname_conflict.push(owner.clone());
         }
         // Condition 5: at most one DNAME.
-        if dnames_here > 1 {
-            multiple_dname.push(owner.clone());
+        if counts.dnames > 1 {
+            self.multiple_dname.push(owner.clone());
         }
         // Condition 6: no DNAME beside NS except at the apex.
-        if dnames_here > 0 && ns && owner != origin {
-            dname_and_ns.push(owner.clone());
-        }
-        // Condition 7: nothing below a DNAME owner.
-        while dnames.last().is_some_and(|d| !owner.is_below(d)) {
-            dnames.pop();
-        }
-        if let Some(d) = dnames.last() {
-            below_dname.push((owner.clone(), (*d).clone()));
-        }
-        if dnames_here > 0 {
-            dnames.push(owner);
-        }
-        // Condition 8: no delegation below a delegation.
-        if ns && owner != origin {
-            while cuts.last().is_some_and(|c| !owner.is_below(c)) {
-                cuts.pop();
-            }
-            if let Some(c) = cuts.last() {
-                nested.push((owner.clone(), (*c).clone()));
-            }
-            cuts.push(owner);
-        }
-        for r in node.iter().filter(|r| ns && r.rtype == RType::NS) {
-            if let Some(target) = r.target_name()
-                && target.is_at_or_below(origin)
-            {
-                ns_targets.push((owner, target));
-            }
+        if counts.dnames > 0 && counts.ns && owner != origin {
+            self.dname_and_ns.push(owner.clone());
         }
     }
 
-    // Condition 9: an NS target inside the zone needs address records at that very name,
-    // whether it is glue below a delegation or authoritative data (RFC 1035 §5, RFC 9471).
-    // The records are sorted by owner, so a target's records are found by binary search.
+    fn push_into(self, violations: &mut Vec<Violation>) {
+        if !self.cname_conflict.is_empty() {
+            violations.push(Violation::CnameConflict {
+                names: self.cname_conflict,
+            });
+        }
+        if !self.multiple_dname.is_empty() {
+            violations.push(Violation::MultipleDname {
+                names: self.multiple_dname,
+            });
+        }
+        if !self.dname_and_ns.is_empty() {
+            violations.push(Violation::DnameAndNs {
+                names: self.dname_and_ns,
+            });
+        }
+        if !self.below_dname.is_empty() {
+            violations.push(Violation::BelowDname {
+                names: self.below_dname,
+            });
+        }
+        if !self.nested.is_empty() {
+            violations.push(Violation::NestedDelegation { names: self.nested });
+        }
+        if !self.missing_glue.is_empty() {
+            violations.push(Violation::MissingGlue {
+                names: self.missing_glue,
+            });
+        }
+    }
+}
+
+/// Condition 9: an NS target inside the zone needs address records at that very name, whether
+/// it is glue below a delegation or authoritative data (RFC 1035 §5, RFC 9471). The records
+/// are sorted by owner, so a target's records are found by binary search.
+fn missing_glue(inside: &[&Record], ns_targets: Vec<(&Name, Name)>) -> Vec<(Name, Name)> {
     let addressed = |target: &Name| {
         let start = inside.partition_point(|r| r.owner < *target);
         inside[start..]
@@ -538,40 +652,13 @@ fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
             .take_while(|r| r.owner == *target)
             .any(|r| r.rtype == RType::A || r.rtype == RType::AAAA)
     };
-    let mut missing_glue = Vec::new();
+    let mut missing = Vec::new();
     for (owner, target) in ns_targets {
         if !addressed(&target) {
-            push_new(&mut missing_glue, (owner.clone(), target));
+            push_new(&mut missing, (owner.clone(), target));
         }
     }
-
-    if !cname_conflict.is_empty() {
-        violations.push(Violation::CnameConflict {
-            names: cname_conflict,
-        });
-    }
-    if !multiple_dname.is_empty() {
-        violations.push(Violation::MultipleDname {
-            names: multiple_dname,
-        });
-    }
-    if !dname_and_ns.is_empty() {
-        violations.push(Violation::DnameAndNs {
-            names: dname_and_ns,
-        });
-    }
-    if !below_dname.is_empty() {
-        violations.push(Violation::BelowDname { names: below_dname });
-    }
-    if !nested.is_empty() {
-        violations.push(Violation::NestedDelegation { names: nested });
-    }
-    if !missing_glue.is_empty() {
-        violations.push(Violation::MissingGlue {
-            names: missing_glue,
-        });
-    }
-    violations
+    missing
 }
 
 /// RRSIG (RFC 4034).

@@ -1,0 +1,74 @@
+//! The target step: bring a target to the published generation, re-validated, never back.
+
+use crate::dns::name::Name;
+use crate::gate::config::GateConfig;
+use crate::gate::error::StepError;
+use crate::gate::refusal::Refusal;
+use crate::gate::store::{Store, StoreError};
+use crate::gate::target::Target;
+use crate::gate::types::Generation;
+use crate::zone::Zone;
+
+/// What converging a target did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvergeOutcome {
+    /// Nothing is published for the zone.
+    NothingPublished,
+    /// The target already holds the published generation (or newer).
+    UpToDate { held: Generation },
+    /// The target installed the published generation.
+    Installed {
+        generation: Generation,
+        previous: Option<Generation>,
+    },
+}
+
+/// Brings `target` to the zone's published generation. The content is re-validated before the
+/// target sees it; a target never installs invalid content and never goes back (I1, I3). On any
+/// failure the target keeps what it holds (I7) and the caller retries later (I6).
+pub async fn converge<S: Store, T: Target>(
+    store: &S,
+    target: &T,
+    zone: &Name,
+    cfg: &GateConfig,
+) -> Result<ConvergeOutcome, StepError> {
+    let Some(published) = store.published(zone).await? else {
+        return Ok(ConvergeOutcome::NothingPublished);
+    };
+    let g = published.generation;
+    let previous = target.held(zone);
+    if previous.is_some_and(|held| held >= g) {
+        return Ok(ConvergeOutcome::UpToDate {
+            held: previous.expect("checked"),
+        });
+    }
+    let plan = store
+        .load_plan(zone, g)
+        .await?
+        .ok_or_else(|| StepError::PlanMissing {
+            zone: zone.clone(),
+            generation: g,
+        })?;
+    let content = Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits).map_err(|error| {
+        Refusal::Corrupt {
+            generation: g,
+            error,
+        }
+    })?;
+    // Record the target's generation BEFORE installing it: from this write on, clean-up's
+    // horizon protects plan g, so a store never holds a target whose content it might delete.
+    // If clean-up got to g first (it was superseded meanwhile), this fails with `PlanMissing`
+    // and the caller's next pass converges to the newer generation (I6).
+    match store.record_target(target.id(), zone, g).await {
+        Ok(()) | Err(StoreError::TargetNewer { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match target.install(g, content).await {
+        Ok(()) => {}
+        Err(held) => return Ok(ConvergeOutcome::UpToDate { held }),
+    }
+    Ok(ConvergeOutcome::Installed {
+        generation: g,
+        previous,
+    })
+}

@@ -1,0 +1,321 @@
+//! The planner step: validate, measure the change against the published generation, stage
+//! (or refuse, audited). Also [`preview`], the same comparison without a write.
+
+use std::fmt;
+
+use crate::dns::name::Name;
+use crate::gate::audit::entry;
+use crate::gate::audit::{Actor, AuditAction, ReasonCode};
+use crate::gate::config::GateConfig;
+use crate::gate::context::StepContext;
+use crate::gate::error::StepError;
+use crate::gate::load::load_published;
+use crate::gate::policy::{Review, Threshold};
+use crate::gate::refusal::{Refusal, ThresholdList};
+use crate::gate::store::{Store, StoreError};
+use crate::gate::types::{Generation, NewPlan, Verdict};
+use crate::zone::diff::Diff;
+use crate::zone::validate::Invalid;
+use crate::zone::{ContentHash, Zone};
+
+/// What planning did.
+#[derive(Debug, Clone)]
+pub enum PlanOutcome {
+    /// A new generation was staged.
+    Staged {
+        generation: Generation,
+        base: Option<Generation>,
+        hash: ContentHash,
+        record_count: u64,
+        diff: crate::zone::diff::Diff,
+        /// `Pass`, `Held` (waits for review) or `Refused` (crossed `thresholds`).
+        verdict: Verdict,
+        /// Every policy threshold the change from the base crosses; empty unless `Refused`.
+        thresholds: Vec<Threshold>,
+    },
+    /// The content equals the published generation: nothing was staged and no generation was
+    /// taken, so plans made earlier stay fresh.
+    NoChanges {
+        published: Generation,
+        hash: ContentHash,
+        record_count: u64,
+    },
+}
+
+/// The planner: validates parsed content, diffs it against the published generation and stages
+/// it as a new generation whose base is the published one. Invalid content is refused and the
+/// refusal is written to the audit log (I8); nothing is staged (I3).
+pub async fn plan<S: Store>(
+    store: &S,
+    parsed: crate::zone::ParsedZone,
+    cfg: &GateConfig,
+    now: u64,
+    actor: &Actor,
+) -> Result<PlanOutcome, StepError> {
+    Ok(plan_keeping(store, parsed, cfg, now, actor).await?.0)
+}
+
+/// The content a [`plan`] validated and the base content it measured the change against,
+/// kept for [`publish_planned`]. Only [`plan_keeping`] makes one.
+pub struct Planned {
+    pub(super) generation: Generation,
+    pub(super) hash: ContentHash,
+    /// The content, validated under the limits the plan was made with.
+    pub(super) zone: Zone,
+    /// The base generation's content as it was read back (hash-checked and validated), if
+    /// it could be.
+    pub(super) base: Option<(Generation, Zone)>,
+    pub(super) limits: crate::zone::limits::Limits,
+}
+
+impl fmt::Debug for Planned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Planned({} {}, {:?})",
+            self.generation, self.hash, self.zone
+        )
+    }
+}
+
+/// [`plan`], also returning what it validated when it staged a plan, so that the same process
+/// can publish that plan with [`publish_planned`] without decoding and validating the same
+/// content again (`apply`).
+pub async fn plan_keeping<S: Store>(
+    store: &S,
+    parsed: crate::zone::ParsedZone,
+    cfg: &GateConfig,
+    now: u64,
+    actor: &Actor,
+) -> Result<(PlanOutcome, Option<Planned>), StepError> {
+    let ctx = StepContext { cfg, now, actor };
+    let origin = parsed.origin.clone();
+    let zone = match crate::zone::validate::validate(parsed, &cfg.limits) {
+        Ok(zone) => zone,
+        Err(invalid) => return Err(refuse_invalid(store, &ctx, &origin, invalid).await),
+    };
+    let body = zone.body();
+    let hash = ContentHash::of(&body);
+    let record_count = zone.len() as u64;
+    let (base, diff, thresholds, base_content) =
+        match compare_with_published(store, &zone, cfg).await? {
+            Compared::Same { published } => {
+                return Ok((
+                    PlanOutcome::NoChanges {
+                        published,
+                        hash,
+                        record_count,
+                    },
+                    None,
+                ));
+            }
+            Compared::Changed {
+                base,
+                diff,
+                thresholds,
+                base_content,
+            } => (base, diff, thresholds, base_content),
+        };
+    let review = cfg.policy.for_zone(&origin).review;
+    let (verdict, action, reason) = verdict_for(&thresholds, review);
+    let detail = stage_detail(record_count, &diff, hash, verdict, review, &thresholds);
+    let new = NewPlan {
+        zone: origin.clone(),
+        base,
+        hash,
+        record_count,
+        body,
+        created_at: now,
+        verdict,
+    };
+    let generation = store
+        .stage(
+            new,
+            entry(&origin, None, action, reason, detail, actor, now),
+        )
+        .await?;
+    let planned = Planned {
+        generation,
+        hash,
+        zone,
+        base: base.zip(base_content),
+        limits: cfg.limits.clone(),
+    };
+    Ok((
+        PlanOutcome::Staged {
+            generation,
+            base,
+            hash,
+            record_count,
+            diff,
+            verdict,
+            thresholds,
+        },
+        Some(planned),
+    ))
+}
+
+/// Audits the refusal of invalid content (I8) and returns it; nothing is staged (I3).
+async fn refuse_invalid<S: Store>(
+    store: &S,
+    ctx: &StepContext<'_>,
+    origin: &Name,
+    invalid: Invalid,
+) -> StepError {
+    let refusal = Refusal::Invalid(invalid);
+    let audit = entry(
+        origin,
+        None,
+        AuditAction::Refused,
+        Some(refusal.reason()),
+        refusal.to_string(),
+        ctx.actor,
+        ctx.now,
+    );
+    match store.audit(audit).await {
+        Ok(()) => refusal.into(),
+        Err(e) => e.into(),
+    }
+}
+
+/// The verdict a new plan is staged with, with its audit action and reason: refused if it
+/// crosses a threshold, held if the zone is reviewed, else pass.
+fn verdict_for(
+    thresholds: &[Threshold],
+    review: Review,
+) -> (Verdict, AuditAction, Option<ReasonCode>) {
+    if let Some(first) = thresholds.first() {
+        (Verdict::Refused, AuditAction::Refused, Some(first.reason()))
+    } else if review != Review::Off {
+        (Verdict::Held, AuditAction::Held, Some(ReasonCode::Review))
+    } else {
+        (Verdict::Pass, AuditAction::Staged, None)
+    }
+}
+
+/// The audit detail of a staged plan: its size, its change, its hash, and why it waits.
+fn stage_detail(
+    record_count: u64,
+    diff: &Diff,
+    hash: ContentHash,
+    verdict: Verdict,
+    review: Review,
+    thresholds: &[Threshold],
+) -> String {
+    let mut detail = format!(
+        "{} records (+{} -{}), hash {}",
+        record_count, diff.records_added, diff.records_removed, hash
+    );
+    if verdict == Verdict::Held {
+        detail.push_str(&format!(
+            "; held for review (review = \"{}\")",
+            review.as_str()
+        ));
+    }
+    if !thresholds.is_empty() {
+        detail.push_str(&format!("; {}", ThresholdList(thresholds)));
+    }
+    detail
+}
+
+/// How a content compares with the published generation.
+enum Compared {
+    /// The same content is published.
+    Same { published: Generation },
+    Changed {
+        base: Option<Generation>,
+        diff: Diff,
+        thresholds: Vec<Threshold>,
+        /// The base's content, if it could be read back and validated.
+        base_content: Option<Zone>,
+    },
+}
+
+async fn compare_with_published<S: Store>(
+    store: &S,
+    zone: &Zone,
+    cfg: &GateConfig,
+) -> Result<Compared, StoreError> {
+    let origin = zone.origin();
+    Ok(match load_published(store, origin, cfg).await? {
+        None => Compared::Changed {
+            base: None,
+            diff: Diff::from_nothing(zone),
+            thresholds: Vec::new(),
+            base_content: None,
+        },
+        Some((g, Ok(old))) => {
+            // Equal contents are equal records (and have equal hashes): compared directly,
+            // without encoding and hashing both.
+            if old == *zone {
+                return Ok(Compared::Same { published: g });
+            }
+            let diff = Diff::between(&old, zone);
+            let thresholds =
+                crate::gate::policy::check(&cfg.policy.for_zone(origin), &old, zone, &diff);
+            Compared::Changed {
+                base: Some(g),
+                diff,
+                thresholds,
+                base_content: Some(old),
+            }
+        }
+        // The published body is unusable: diff against nothing rather than wedge (I5). With
+        // no base content there is nothing to measure a change against, so no threshold
+        // applies; validity still does.
+        Some((g, Err(_))) => Compared::Changed {
+            base: Some(g),
+            diff: Diff::from_nothing(zone),
+            thresholds: Vec::new(),
+            base_content: None,
+        },
+    })
+}
+
+/// What a plan would do, without staging it (`plan --expect-no-changes`, drift checks).
+#[derive(Debug, Clone)]
+pub enum Preview {
+    NoChanges {
+        published: Generation,
+        hash: ContentHash,
+        record_count: u64,
+    },
+    Changes {
+        base: Option<Generation>,
+        hash: ContentHash,
+        record_count: u64,
+        diff: Diff,
+        thresholds: Vec<Threshold>,
+    },
+}
+
+/// Validates parsed content and compares it with the published generation, like [`plan`],
+/// but stages nothing and writes nothing, not even an audit row: it only reads.
+pub async fn preview<S: Store>(
+    store: &S,
+    parsed: crate::zone::ParsedZone,
+    cfg: &GateConfig,
+) -> Result<Preview, StepError> {
+    let zone = crate::zone::validate::validate(parsed, &cfg.limits).map_err(Refusal::Invalid)?;
+    let hash = zone.hash();
+    let record_count = zone.len() as u64;
+    Ok(match compare_with_published(store, &zone, cfg).await? {
+        Compared::Same { published } => Preview::NoChanges {
+            published,
+            hash,
+            record_count,
+        },
+        Compared::Changed {
+            base,
+            diff,
+            thresholds,
+            ..
+        } => Preview::Changes {
+            base,
+            hash,
+            record_count,
+            diff,
+            thresholds,
+        },
+    })
+}

@@ -1,0 +1,152 @@
+//! The [`Store`] trait: the atomic operations the protocol needs, each one transaction in
+//! SQLite and one critical section in the in-memory model, and [`StoreError`].
+
+use crate::dns::name::Name;
+use crate::gate::audit::AuditEntry;
+use crate::gate::types::{Generation, NewPlan, OptGen, PlanStatus, Published, StoredPlan, Verdict};
+use crate::zone::ContentHash;
+
+/// Errors a store operation can return.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The compare-and-swap lost: the offered generation is not above the published one, or
+    /// the plan's base is no longer the published generation.
+    #[error(
+        "stale plan: offered {offered} (base {base}) but the published generation is {published}",
+        base = OptGen(*base),
+        published = OptGen(*published)
+    )]
+    Stale {
+        offered: Generation,
+        base: Option<Generation>,
+        published: Option<Generation>,
+    },
+    /// No such plan (never staged, or cleaned up).
+    #[error("zone {zone} has no plan {generation}")]
+    PlanMissing { zone: Name, generation: Generation },
+    /// The plan's verdict does not allow it to be published (it is held, refused or
+    /// rejected). The compare-and-swap checks this in the same step as freshness.
+    #[error("plan {generation} of {zone} is {verdict}, not publishable")]
+    Unpublishable {
+        zone: Name,
+        generation: Generation,
+        verdict: Verdict,
+    },
+    /// The caller named a content hash that is not the plan's.
+    #[error("plan {generation} of {zone} has hash {recorded}, not {offered}")]
+    HashMismatch {
+        zone: Name,
+        generation: Generation,
+        recorded: ContentHash,
+        offered: ContentHash,
+    },
+    /// The verdict cannot move that way (see [`Verdict::may_become`]), or the plan was already
+    /// published.
+    #[error("plan {generation} of {zone} is {status} and {verdict}; it cannot become {wanted}", status = status.as_str())]
+    VerdictLocked {
+        zone: Name,
+        generation: Generation,
+        status: PlanStatus,
+        verdict: Verdict,
+        wanted: Verdict,
+    },
+    /// A target already holds this generation or a newer one.
+    #[error("target {target} already holds {held}, refusing to go back to {offered}")]
+    TargetNewer {
+        target: String,
+        held: Generation,
+        offered: Generation,
+    },
+    /// The database refused the write because a rule it enforces would break (for example
+    /// deleting a live plan). This is a bug in the caller if it ever surfaces.
+    #[error("the store refused a write that would break an invariant: {detail}")]
+    Constraint { detail: String },
+    /// The backend failed (I/O, lock timeout, corruption).
+    #[error("store unavailable: {detail}")]
+    Backend { detail: String },
+}
+
+/// The atomic operations a store offers. Each method is ONE atomic step: one transaction in
+/// SQLite, one critical section in the in-memory model. The contract tests in
+/// `zonegate-store` hold both implementations to the same behaviour.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// The zone's published pointer, if anything was ever published.
+    async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError>;
+
+    /// One plan, body included.
+    async fn load_plan(
+        &self,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<Option<StoredPlan>, StoreError>;
+
+    /// The newest staged plan's generation, if any.
+    async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError>;
+
+    /// Stages a plan, assigning the next generation of its zone (creating the zone on first
+    /// use) and appending a `staged` audit row, atomically.
+    async fn stage(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError>;
+
+    /// THE compare-and-swap. Atomically: if `generation > published` and
+    /// `published == expected_base` and the plan exists with a publishable verdict (pass or
+    /// approved), set the pointer to `generation`, bump the version, mark statuses and append
+    /// `audit`. Otherwise change nothing and return `PlanMissing`, `Stale` or
+    /// `Unpublishable`, checked in that order.
+    async fn publish_cas(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        expected_base: Option<Generation>,
+        audit: AuditEntry,
+    ) -> Result<Published, StoreError>;
+
+    /// Pins a plan so clean-up cannot delete it while an enactor works on it. Fails with
+    /// `PlanMissing` if it is already gone. The pin expires at `expires_at` (unix seconds).
+    async fn pin(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        holder: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Releases a pin. Releasing a pin that is not there is not an error.
+    async fn unpin(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        holder: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Records that `target` now holds `generation`, only if that is newer than what it held
+    /// (`TargetNewer` otherwise).
+    async fn record_target(
+        &self,
+        target: &str,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes, in one statement, plans of `zone` below the horizon
+    /// `min(published, targets' generations, unexpired pins)` that are not among the newest
+    /// `keep`. Expired pins are dropped first. Returns how many plans were deleted.
+    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError>;
+
+    /// Appends an audit row on its own (refusals that stage nothing).
+    async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError>;
+
+    /// Moves a staged plan's verdict to `to` (`Approved` or `Rejected`) and appends `audit`,
+    /// atomically, and only if: the plan exists (`PlanMissing`), its hash is `hash` when one is
+    /// given (`HashMismatch`), it was never published and the move is allowed by
+    /// [`Verdict::may_become`] (`VerdictLocked`). Returns the previous verdict.
+    async fn set_verdict(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        hash: Option<ContentHash>,
+        to: Verdict,
+        audit: AuditEntry,
+    ) -> Result<Verdict, StoreError>;
+}

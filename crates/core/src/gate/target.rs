@@ -1,0 +1,19 @@
+//! The [`Target`] trait: what serves a published generation (a server's zone set).
+
+use crate::dns::name::Name;
+use crate::gate::types::Generation;
+use crate::zone::Zone;
+
+/// Something that serves or holds a published generation: a server's in-memory zone set.
+#[allow(async_fn_in_trait)]
+pub trait Target {
+    /// A stable identifier recorded in the store's targets table.
+    fn id(&self) -> &str;
+
+    /// The generation of `zone` this target holds now.
+    fn held(&self, zone: &Name) -> Option<Generation>;
+
+    /// Installs `zone` at `generation` atomically. Refuses (returns `Err(held)`) if the target
+    /// already holds `generation` or newer: a target never goes back.
+    async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation>;
+}

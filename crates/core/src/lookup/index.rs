@@ -1,0 +1,273 @@
+//! Building a [`ZoneIndex`]: the name table (open addressing over wire names) and each
+//! node's RRsets and the cut or DNAME above it.
+
+use std::hash::BuildHasher;
+
+use super::{Cut, CutKind, Node, ORIGIN_SRC, RRset, ZoneIndex, name_of, parent_at};
+use crate::dns::record::RType;
+use crate::zone::Zone;
+
+/// A seeded hash of a wire name: 8 octets at a time, then MurmurHash3's final mix. The
+/// server's prepared-answer table uses it too, so both tables hash names the same way.
+pub fn hash_wire_name(seed: u64, key: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = seed ^ (key.len() as u64).wrapping_mul(K);
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes(c.try_into().expect("8 octets"));
+        h = (h ^ v).wrapping_mul(K).rotate_left(31);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(K).rotate_left(31);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
+/// The node named `key` in `slots`.
+pub(super) fn find_in(
+    zone: &Zone,
+    nodes: &[Node],
+    slots: &[u64],
+    seed: u64,
+    key: &[u8],
+) -> Option<usize> {
+    let h = hash_wire_name(seed, key);
+    let mask = slots.len() - 1;
+    let mut i = (h as usize) & mask;
+    loop {
+        let s = slots[i];
+        if s == 0 {
+            return None;
+        }
+        if s >> 32 == h >> 32 {
+            let n = (s & 0xFFFF_FFFF) as usize - 1;
+            if name_of(zone, &nodes[n]) == key {
+                return Some(n);
+            }
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+/// Puts node `n`, whose name hashes to `h`, in a free slot.
+fn place(slots: &mut [u64], h: u64, n: usize) {
+    let mask = slots.len() - 1;
+    let mut i = (h as usize) & mask;
+    while slots[i] != 0 {
+        i = (i + 1) & mask;
+    }
+    slots[i] = (h >> 32) << 32 | (n as u64 + 1);
+}
+
+/// The index under construction.
+struct Builder<'z> {
+    zone: &'z Zone,
+    nodes: Vec<Node>,
+    rrsets: Vec<RRset>,
+    slots: Vec<u64>,
+    seed: u64,
+}
+
+impl Builder<'_> {
+    fn find(&self, key: &[u8]) -> Option<usize> {
+        find_in(self.zone, &self.nodes, &self.slots, self.seed, key)
+    }
+
+    fn insert(&mut self, node: Node) -> usize {
+        if (self.nodes.len() + 1) * 2 > self.slots.len() {
+            let mut slots = vec![0u64; self.slots.len() * 2];
+            for (n, node) in self.nodes.iter().enumerate() {
+                place(
+                    &mut slots,
+                    hash_wire_name(self.seed, name_of(self.zone, node)),
+                    n,
+                );
+            }
+            self.slots = slots;
+        }
+        let n = self.nodes.len();
+        let name = name_of(self.zone, &node);
+        place(&mut self.slots, hash_wire_name(self.seed, name), n);
+        self.nodes.push(node);
+        // The apex (node 0) has no parent in the zone, even when its first label is `*`.
+        if let Some(parent) = name.strip_prefix(b"\x01*").filter(|_| n > 0) {
+            // Its parent was indexed before it, as every ancestor below the apex is.
+            let parent = self.find(parent).expect("the parent is indexed");
+            self.nodes[parent].wild_child = true;
+        }
+        n
+    }
+
+    fn has(&self, node: &Node, rtype: RType) -> bool {
+        let first = node.first as usize;
+        self.rrsets[first..first + node.count as usize]
+            .iter()
+            .any(|s| s.rtype == rtype)
+    }
+
+    /// The cut or DNAME above a name with `labels` labels whose parent is node `parent`.
+    fn above_of(&self, parent: usize, labels: usize) -> Option<Cut> {
+        let parent = &self.nodes[parent];
+        parent.above.or_else(|| {
+            let is_apex = name_of(self.zone, parent).len() == self.zone.origin().wire_len();
+            let cut = |kind| {
+                Some(Cut {
+                    labels: (labels - 1) as u8,
+                    kind,
+                })
+            };
+            if !is_apex && self.has(parent, RType::NS) {
+                cut(CutKind::Delegation)
+            } else if self.has(parent, RType::DNAME) {
+                cut(CutKind::Dname)
+            } else {
+                None
+            }
+        })
+    }
+}
+
+impl ZoneIndex {
+    /// Indexes `zone`. Records whose owner is outside the origin are ignored (validation
+    /// refuses them anyway).
+    pub fn new(zone: Zone) -> Self {
+        let (nodes, rrsets, slots, seed) = {
+            let mut b = Builder {
+                zone: &zone,
+                nodes: Vec::new(),
+                rrsets: Vec::new(),
+                slots: vec![0; (zone.records().len() * 2 + 2).next_power_of_two().max(16)],
+                seed: std::collections::hash_map::RandomState::new().hash_one(0x5a5a_u64),
+            };
+            Self::build(&mut b);
+            let Builder {
+                nodes,
+                mut rrsets,
+                slots,
+                seed,
+                ..
+            } = b;
+            rrsets.shrink_to_fit();
+            (nodes, rrsets, slots, seed)
+        };
+        let mut index = ZoneIndex {
+            zone,
+            nodes,
+            rrsets,
+            slots,
+            seed,
+            negative_soa: None,
+        };
+        index.negative_soa = index.rrset(&index.nodes[0], RType::SOA).and_then(|r| {
+            let rec = &index.zone.records()[r.start];
+            let soa = rec.soa()?;
+            let mut neg = rec.clone();
+            neg.ttl = rec.ttl.min(soa.minimum);
+            Some(neg)
+        });
+        index
+    }
+
+    fn build(b: &mut Builder<'_>) {
+        let zone = b.zone;
+        let origin = zone.origin();
+        let origin_len = origin.wire_len();
+        let records = zone.records();
+        let index = |i: usize| u32::try_from(i).expect("fewer than 2^32 records");
+        b.nodes.reserve(records.len() + 1);
+        b.insert(Node {
+            src: ORIGIN_SRC,
+            at: 0,
+            above: None,
+            wild_child: false,
+            first: 0,
+            count: 0,
+        });
+
+        // Records are in canonical order: an owner's records are one run, each RRset a run
+        // within it, and every ancestor that owns records comes before its descendants. So
+        // when an owner is reached, its existing ancestors are indexed with their cuts, and
+        // only the missing ones (empty non-terminals) are added, top down.
+        let mut missing = Vec::new();
+        // The parent of the last owner: in canonical order siblings follow each other, so
+        // this saves most lookups.
+        let mut last_parent = 0;
+        let mut i = 0;
+        while i < records.len() {
+            let (src, owner) = (i, &records[i].owner);
+            let first = b.rrsets.len();
+            while i < records.len() && records[i].owner == *owner {
+                let (rtype, start) = (records[i].rtype, i);
+                while i < records.len() && records[i].owner == *owner && records[i].rtype == rtype {
+                    i += 1;
+                }
+                b.rrsets.push(RRset {
+                    rtype,
+                    start: index(start),
+                    end: index(i),
+                });
+            }
+            if !owner.is_at_or_below(origin) {
+                b.rrsets.truncate(first);
+                continue;
+            }
+            let count = index(b.rrsets.len() - first);
+            let first = index(first);
+            let w = owner.wire();
+            if w.len() == origin_len {
+                b.nodes[0].first = first;
+                b.nodes[0].count = count;
+                continue;
+            }
+            let labels = owner.label_count();
+            let parent_w = &w[parent_at(w, 0)..];
+            if name_of(zone, &b.nodes[last_parent]) != parent_w {
+                missing.clear();
+                let (mut at, mut at_labels) = (parent_at(w, 0), labels - 1);
+                let mut found = b.find(&w[at..]);
+                while found.is_none() {
+                    missing.push((at, at_labels));
+                    (at, at_labels) = (parent_at(w, at), at_labels - 1);
+                    found = b.find(&w[at..]);
+                }
+                let mut parent = found.expect("an ancestor is indexed");
+                for &(at, at_labels) in missing.iter().rev() {
+                    let above = b.above_of(parent, at_labels);
+                    parent = b.insert(Node {
+                        src: index(src),
+                        at: at as u8,
+                        above,
+                        wild_child: false,
+                        first: 0,
+                        count: 0,
+                    });
+                }
+                last_parent = parent;
+            }
+            let above = b.above_of(last_parent, labels);
+            match b.find(w) {
+                Some(n) => {
+                    let node = &mut b.nodes[n];
+                    (node.first, node.count, node.above) = (first, count, above);
+                }
+                None => {
+                    b.insert(Node {
+                        src: index(src),
+                        at: 0,
+                        above,
+                        wild_child: false,
+                        first,
+                        count,
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Loom scenarios about clean-up racing publication: it never deletes a live plan (I2).
+//!
+//! Every store or target operation is followed by a check of I1 (published and target
+//! generations never go back), I2 (no published, target-held or pinned plan is deleted) and I3
+//! (a target never holds empty or mismatched content; the published plan always decodes).
+//! After the threads join, I6 (the target converges to the published generation) and I5
+//! (publishing a newly planned, newest plan succeeds) are checked too. The scenarios call the
+//! very `gate::{plan, publish, converge, cleanup}` functions the binary runs, against
+//! `MemStore` (one critical section per store operation, as SQLite runs one transaction per
+//! operation) and `MemTarget` (one critical section per install, as the server's catalog).
+//!
+//! Run the loom suite (a few minutes in release on two cores, most of it the build):
+//!
+//! ```sh
+//! RUSTFLAGS="--cfg loom" cargo test -p zonegate-core --release --test 'loom_*' \
+//!     --target-dir target/loom -- --nocapture
+//! ```
+//!
+//! `LOOM_MAX_PREEMPTIONS=3` explores deeper (slower); the default bound is
+//! `loom_common::PREEMPTION_BOUND`.
+
+#![cfg(loom)]
+
+mod loom_common;
+
+use loom::future::block_on;
+use zonegate_core::gate::{Generation, PublishOutcome, StepError, Store};
+
+use loom_common::*;
+
+/// S2: B publishes g4 and deletes g1–g2, A publishes g3, and B's next clean-up runs.
+#[test]
+fn s2_cleanup_then_a_late_publish() {
+    let contents = Contents::new(&["example.com."], 5);
+    explore("S2 clean-up, then a late publish", move || {
+        let world = World::new(&["example.com."], &contents);
+        let zone = world.zones[0].clone();
+        stage(&world, "planner", &zone, 1);
+        publish(&world, "set-up", &zone, Some(1)).expect("g1 publishes");
+        for n in 2..=4 {
+            stage(&world, "planner", &zone, n);
+        }
+        let z = zone.clone();
+        let b = spawn(&world, move |w| {
+            let r = publish(w, "enactor B", &z, Some(4));
+            cleanup(w, "enactor B", &z);
+            cleanup(w, "enactor B", &z);
+            r
+        });
+        let z = zone.clone();
+        let a = spawn(&world, move |w| publish(w, "enactor A", &z, Some(3)));
+        let _ = converge(&world, &zone);
+        let a = a.join().expect("enactor A");
+        let b = b.join().expect("enactor B");
+        assert_enactor_outcome(&world, "enactor A", &a);
+        assert_enactor_outcome(&world, "enactor B", &b);
+        // Both were planned on g1, so at most one of them can have been published.
+        let winners = [&a, &b]
+            .iter()
+            .filter(|r| matches!(r, Ok(PublishOutcome::Published { .. })))
+            .count();
+        if winners != 1 {
+            world.fail(
+                "I1",
+                format!("{winners} of A ({a:?}) and B ({b:?}) published"),
+            );
+        }
+        world.settle();
+    });
+}
+
+/// S3: clean-up runs while A is about to publish g2, and B publishes g3 over the same base.
+#[test]
+fn s3_cleanup_deletes_the_plan_a_is_about_to_publish() {
+    let contents = Contents::new(&["example.com."], 5);
+    explore("S3 clean-up vs the plan A is about to publish", move || {
+        let world = World::new(&["example.com."], &contents);
+        let zone = world.zones[0].clone();
+        stage(&world, "planner", &zone, 1);
+        publish(&world, "set-up", &zone, Some(1)).expect("g1 publishes");
+        stage(&world, "planner", &zone, 2);
+        stage(&world, "planner", &zone, 3);
+        let z = zone.clone();
+        let a = spawn(&world, move |w| publish(w, "enactor A", &z, Some(2)));
+        let z = zone.clone();
+        let b = spawn(&world, move |w| publish(w, "enactor B", &z, Some(3)));
+        let z = zone.clone();
+        let cleaner = spawn(&world, move |w| cleanup(w, "cleaner", &z));
+        let _ = converge(&world, &zone);
+        let a = a.join().expect("enactor A");
+        let b = b.join().expect("enactor B");
+        cleaner.join().expect("cleaner");
+        assert_enactor_outcome(&world, "enactor A", &a);
+        assert_enactor_outcome(&world, "enactor B", &b);
+        // A plan is only ever missing for A if it was deleted before A pinned it, which
+        // needs g3 published first; g2 can never be missing while it is the published one.
+        if matches!(a, Err(StepError::PlanMissing { .. }))
+            && published_now(&world, &zone) != Some(Generation(3))
+        {
+            world.fail(
+                "I2",
+                "A's plan g2 went missing although g3 was never published".into(),
+            );
+        }
+        world.settle();
+    });
+}
+
+/// S6: A's in-flight plan is pinned while clean-up runs; a crashed enactor's expired pin does
+/// not hold clean-up back.
+#[test]
+fn s6_a_pinned_plan_survives_cleanup() {
+    let contents = Contents::new(&["example.com."], 5);
+    explore("S6 pinned while clean-up runs", move || {
+        let world = World::new(&["example.com."], &contents);
+        let zone = world.zones[0].clone();
+        stage(&world, "planner", &zone, 1);
+        publish(&world, "set-up", &zone, Some(1)).expect("g1 publishes");
+        stage(&world, "planner", &zone, 2);
+        stage(&world, "planner", &zone, 3);
+        // An enactor that crashed while working on g2 left a pin that expired before NOW.
+        block_on(
+            world
+                .actor("crashed enactor")
+                .pin(&zone, Generation(2), "crashed", NOW - 1),
+        )
+        .expect("pin g2");
+        let z = zone.clone();
+        let a = spawn(&world, move |w| publish(w, "enactor A", &z, Some(2)));
+        let z = zone.clone();
+        let b = spawn(&world, move |w| {
+            let r = publish(w, "enactor B", &z, Some(3));
+            cleanup(w, "enactor B", &z);
+            r
+        });
+        let z = zone.clone();
+        let cleaner = spawn(&world, move |w| cleanup(w, "cleaner", &z));
+        let _ = converge(&world, &zone);
+        let a = a.join().expect("enactor A");
+        let b = b.join().expect("enactor B");
+        cleaner.join().expect("cleaner");
+        assert_enactor_outcome(&world, "enactor A", &a);
+        assert_enactor_outcome(&world, "enactor B", &b);
+        // Clean-up ran, so the crashed enactor's expired pin is gone, and every enactor
+        // released its own.
+        let pins = world.store.pins(&zone);
+        if !pins.is_empty() {
+            world.fail(
+                "I2",
+                format!("pins left after the enactors finished: {pins:?}"),
+            );
+        }
+        world.settle();
+    });
+}
