@@ -4,7 +4,9 @@
 use serde_json::{Value, json};
 use zonegate_core::Name;
 use zonegate_core::gate::policy::Threshold;
-use zonegate_core::gate::{OptGen, PlanOutcome, PublishOutcome, Refusal, Verdict, optional_reason};
+use zonegate_core::gate::{
+    OptGen, PlanOutcome, PublishOutcome, ReasonCode, Refusal, Verdict, optional_reason,
+};
 use zonegate_core::zone::diff::{Change, Diff};
 use zonegate_core::zonefile::record_to_text;
 use zonegate_store::{AuditRow, PlanRow, ZoneRow};
@@ -186,10 +188,10 @@ pub fn plan_json(
                     value["hint"] = json!(approve_hint(origin, *generation, hash));
                 }
                 Verdict::Held => {
-                    value["reason"] = json!("review");
+                    value["reason"] = json!(ReasonCode::Review);
                     value["hint"] = json!(approve_hint(origin, *generation, hash));
                 }
-                Verdict::Rejected => value["reason"] = json!("review"),
+                Verdict::Rejected => value["reason"] = json!(ReasonCode::Review),
                 _ => {}
             }
             value
@@ -321,11 +323,7 @@ pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
 }
 
 pub fn refusal(emit: &Emit, origin: &Name, refusal: &Refusal) {
-    let outcome = if refusal.is_stale() {
-        "stale"
-    } else {
-        "refused"
-    };
+    let outcome = refusal.action();
     if emit.json {
         let mut value = json!({
             "zone": origin.to_string(), "outcome": outcome, "reason": refusal.reason(),

@@ -4,6 +4,9 @@
 //! these pin down the protocol itself: the policy runs again at publish time against the
 //! plan's base, an approval is bound to one plan's hash, and review holds are per plan.
 
+// Each test walks one gate scenario from plan to publish; its length is the scenario's.
+#![allow(clippy::too_many_lines)]
+
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};

@@ -6,6 +6,9 @@
 //! twice, in `mem::` and in `sqlite::`. The SQLite-only tests at the end check what only a
 //! database can get wrong: its own constraints, several connections and several processes.
 
+// Contract tests walk one scenario each, step by step; their length is the scenario's.
+#![allow(clippy::too_many_lines)]
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
