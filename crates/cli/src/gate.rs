@@ -33,16 +33,31 @@ use crate::commands::{Failure, now, open_store, parse_origin, read_zone, step_fa
 use crate::exit;
 use crate::output::{self, Emit};
 
-/// Who approves or rejects: `--by`, else `$USER`. The audit log must name someone, so with
-/// neither the command refuses instead of recording a placeholder.
+/// Who approves or rejects: `--by`, else `$USER` or `$LOGNAME`, else the account the command
+/// runs as (`uid:<n>`). The audit log must name someone, so with none of them the command
+/// refuses instead of recording a placeholder.
 fn actor(by: Option<String>) -> Result<Actor, Failure> {
+    let from_env = |key| {
+        std::env::var(key)
+            .ok()
+            .filter(|v: &String| !v.trim().is_empty())
+    };
     let name = by
         .filter(|b| !b.trim().is_empty())
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| from_env("USER"))
+        .or_else(|| from_env("LOGNAME"))
+        .or_else(account)
         .ok_or_else(|| {
             input("say who decides with --by (or set $USER); it goes into the audit log")
         })?;
     Actor::new(&name).map_err(input)
+}
+
+/// The account this process runs as, `uid:<n>`, read from `/proc/self` (Linux).
+fn account() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    Some(format!("uid:{uid}"))
 }
 
 fn input(e: impl std::fmt::Display) -> Failure {
