@@ -57,6 +57,8 @@ pub async fn plan<S: Store>(
 
 /// The content a [`plan`] validated and the base content it measured the change against,
 /// kept for [`publish_planned`]. Only [`plan_keeping`] makes one.
+///
+/// [`publish_planned`]: crate::gate::publish_planned
 pub struct Planned {
     pub(super) generation: Generation,
     pub(super) hash: ContentHash,
@@ -81,6 +83,8 @@ impl fmt::Debug for Planned {
 /// [`plan`], also returning what it validated when it staged a plan, so that the same process
 /// can publish that plan with [`publish_planned`] without decoding and validating the same
 /// content again (`apply`).
+///
+/// [`publish_planned`]: crate::gate::publish_planned
 pub async fn plan_keeping<S: Store>(
     store: &S,
     parsed: crate::zone::ParsedZone,
