@@ -13,13 +13,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use zonegate_core::gate::policy::Threshold;
-use zonegate_core::gate::{Generation, PlanOutcome, PublishOutcome, Verdict};
+use zonegate_core::gate::{Generation, PlanOutcome, PublishOutcome, ReasonCode, Verdict};
 use zonegate_core::{ContentHash, Name};
 
 use crate::hints::approve_hint;
 use crate::json::{diff_json, thresholds_json};
 use crate::outcome::Outcome;
-use crate::reason::Reason;
 
 /// The plan artifact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,7 +47,7 @@ pub struct StagedArtifact {
     pub published: Option<PublishedRef>,
     /// Why the plan may not be published yet: a threshold's reason code, or `review`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<ReasonCode>,
     /// How to approve or reject the plan, when it waits for that.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
@@ -141,7 +140,7 @@ impl StagedArtifact {
         let published = published.map(|p| match p {
             PublishOutcome::Published {
                 generation,
-                version,
+                publish_count: version,
                 ..
             } => PublishedRef {
                 generation: generation.0,
@@ -162,8 +161,8 @@ impl StagedArtifact {
         let hint = || Some(approve_hint(origin, *generation, hash));
         let (reason, hint) = match verdict {
             Verdict::Refused => (thresholds.first().map(Threshold::reason), hint()),
-            Verdict::Held => (Some(Reason::Review.to_string()), hint()),
-            Verdict::Rejected => (Some(Reason::Review.to_string()), None),
+            Verdict::Held => (Some(ReasonCode::Review), hint()),
+            Verdict::Rejected => (Some(ReasonCode::Review), None),
             Verdict::Pass | Verdict::Approved => (None, None),
         };
         StagedArtifact {

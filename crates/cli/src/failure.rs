@@ -1,7 +1,7 @@
 //! Errors that are not gate outcomes, and how a protocol step's error becomes an exit code.
 
 use zonegate_core::Name;
-use zonegate_core::gate::StepError;
+use zonegate_core::gate::{ReasonCode, StepError};
 
 use crate::exit;
 use crate::output::{self, Emit};
@@ -40,11 +40,21 @@ pub fn step_failure(emit: &Emit, origin: &Name, e: StepError) -> Result<u8, Fail
             })
         }
         StepError::PlanMissing { .. } => {
-            output::failure(emit, origin, Reason::Missing, &e.to_string());
+            output::failure(
+                emit,
+                origin,
+                Reason::Gate(ReasonCode::Missing),
+                &e.to_string(),
+            );
             Ok(exit::STALE)
         }
         StepError::NothingStaged { .. } => {
-            output::failure(emit, origin, Reason::NothingStaged, &e.to_string());
+            output::failure(
+                emit,
+                origin,
+                Reason::Gate(ReasonCode::NothingStaged),
+                &e.to_string(),
+            );
             Ok(exit::INTERNAL)
         }
         other => Err(Failure::Internal(anyhow::anyhow!(other))),

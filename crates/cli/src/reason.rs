@@ -1,75 +1,71 @@
-//! The CLI's own reason codes: the `reason` field of `--json` output for outcomes that are not
-//! a core refusal or threshold (those carry the core's codes), and the reason audited when an
-//! approval or rejection does not go through. Scripts branch on this text, so it never changes.
+//! The `reason` field of `--json` output. A reason the gate or the audit log also records is
+//! the core's [`ReasonCode`] (one enum for every entrance); the CLI adds only the outcomes no
+//! store step has: bad input, an internal error, and drift found by `--expect-no-changes`.
+//! Scripts branch on this text, so it never changes.
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Serialize, Serializer};
+use zonegate_core::gate::ReasonCode;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
+    /// A code the gate and the audit log share: `missing`, `nothing-staged`, `stale`,
+    /// `hash-mismatch`, `verdict`, `review`, a refusal's code.
+    Gate(ReasonCode),
     /// Bad input: unreadable file, parse error, bad origin (exit 2).
     Input,
     /// Anything else that is not a gate outcome (exit 1).
     Internal,
-    /// The plan is gone: never staged, or cleaned up.
-    Missing,
-    /// `publish ORIGIN` found no staged plan.
-    NothingStaged,
-    /// A saved "no changes" plan no longer matches what is published.
-    Stale,
-    /// An approval names other content than the stored plan.
-    HashMismatch,
-    /// The plan's verdict can no longer change (published, or rejected).
-    Verdict,
-    /// The plan waits for, or failed, review.
-    Review,
     /// `plan --expect-no-changes` found changes.
     Changes,
 }
 
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Input => "input",
-            Reason::Internal => "internal",
-            Reason::Missing => "missing",
-            Reason::NothingStaged => "nothing-staged",
-            Reason::Stale => "stale",
-            Reason::HashMismatch => "hash-mismatch",
-            Reason::Verdict => "verdict",
-            Reason::Review => "review",
-            Reason::Changes => "changes",
-        }
+impl From<ReasonCode> for Reason {
+    fn from(code: ReasonCode) -> Reason {
+        Reason::Gate(code)
     }
 }
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            Reason::Gate(code) => code.fmt(f),
+            Reason::Input => f.write_str("input"),
+            Reason::Internal => f.write_str("internal"),
+            Reason::Changes => f.write_str("changes"),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Reason;
+    use super::*;
 
-    /// The serde form and the Display form are the same text.
+    /// The serde form and the Display form are the same text, and the texts scripts branch
+    /// on are the ones documented in the README.
     #[test]
     fn serde_and_display_agree() {
-        for r in [
-            Reason::Input,
-            Reason::Internal,
-            Reason::Missing,
-            Reason::NothingStaged,
-            Reason::Stale,
-            Reason::HashMismatch,
-            Reason::Verdict,
-            Reason::Review,
-            Reason::Changes,
-        ] {
-            assert_eq!(serde_json::to_value(r).unwrap(), r.to_string());
+        let cases = [
+            (Reason::Input, "input"),
+            (Reason::Internal, "internal"),
+            (Reason::Changes, "changes"),
+            (ReasonCode::Missing.into(), "missing"),
+            (ReasonCode::NothingStaged.into(), "nothing-staged"),
+            (ReasonCode::Stale.into(), "stale"),
+            (ReasonCode::HashMismatch.into(), "hash-mismatch"),
+            (ReasonCode::Verdict.into(), "verdict"),
+            (ReasonCode::Review.into(), "review"),
+        ];
+        for (r, text) in cases {
+            assert_eq!(r.to_string(), text);
+            assert_eq!(serde_json::to_value(&r).unwrap(), text);
         }
     }
 }

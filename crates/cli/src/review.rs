@@ -19,7 +19,9 @@ use std::time::Duration;
 use anyhow::anyhow;
 use serde_json::Value;
 use zonegate_core::gate::policy::{Review, ZonePolicy};
-use zonegate_core::gate::{self, AuditEntry, Generation, PlanOutcome, Store, Verdict};
+use zonegate_core::gate::{
+    self, Actor, AuditAction, AuditEntry, Generation, PlanOutcome, ReasonCode, Store, Verdict,
+};
 use zonegate_core::zone::diff::Diff;
 use zonegate_core::{ContentHash, GateConfig, Name};
 use zonegate_store::SqliteStore;
@@ -28,7 +30,6 @@ use crate::artifact::PlanArtifact;
 use crate::context::now;
 use crate::failure::Failure;
 use crate::output;
-use crate::reason::Reason;
 
 /// Runs the zone's review command on a freshly staged plan held for review. Returns the
 /// plan's new verdict, or `None` if no review ran.
@@ -122,10 +123,10 @@ async fn run_review(store: &SqliteStore, request: &ReviewRequest<'_>) -> Result<
                 .audit(AuditEntry {
                     zone: origin.clone(),
                     generation: Some(generation),
-                    action: "review".into(),
-                    reason: Reason::Review.to_string(),
+                    action: AuditAction::Review,
+                    reason: Some(ReasonCode::Review),
                     detail,
-                    actor: "review-command".into(),
+                    actor: Actor::REVIEW_COMMAND,
                     at: now(),
                 })
                 .await
@@ -143,7 +144,7 @@ async fn run_review(store: &SqliteStore, request: &ReviewRequest<'_>) -> Result<
             to,
             why: &why,
         },
-        "review-command",
+        &Actor::REVIEW_COMMAND,
         now(),
     )
     .await

@@ -4,13 +4,17 @@
 //! these pin down the protocol itself: the policy runs again at publish time against the
 //! plan's base, an approval is bound to one plan's hash, and review holds are per plan.
 
+// Each test walks one gate scenario from plan to publish; its length is the scenario's.
+#![allow(clippy::too_many_lines)]
+
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use zonegate_core::gate::policy::Review;
 use zonegate_core::gate::{
-    self, Generation, PlanOutcome, PublishOutcome, Refusal, StepError, StoreError, Verdict,
+    self, Actor, AuditAction, Generation, PlanOutcome, PublishOutcome, ReasonCode, Refusal,
+    StepError, StoreError, ThresholdKind, Verdict,
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::{ContentHash, GateConfig, Name, zonefile};
@@ -25,6 +29,10 @@ fn run<F: Future>(f: F) -> F::Output {
 }
 
 const NOW: u64 = 1_000;
+
+fn actor(name: &str) -> Actor {
+    Actor::new(name).expect("test actors are valid")
+}
 
 fn origin() -> Name {
     Name::parse("example.com.").unwrap()
@@ -60,8 +68,16 @@ fn staged(outcome: PlanOutcome) -> (Generation, ContentHash, Verdict) {
 }
 
 fn publish_first(store: &MemStore, cfg: &GateConfig) {
-    let (g, _, _) = staged(run(gate::plan(store, parsed(1, FULL), cfg, NOW, "t")).unwrap());
-    run(gate::publish(store, &origin(), Some(g), cfg, NOW, "t")).unwrap();
+    let (g, _, _) = staged(run(gate::plan(store, parsed(1, FULL), cfg, NOW, &actor("t"))).unwrap());
+    run(gate::publish(
+        store,
+        &origin(),
+        Some(g),
+        cfg,
+        NOW,
+        &actor("t"),
+    ))
+    .unwrap();
 }
 
 #[test]
@@ -70,15 +86,34 @@ fn the_policy_runs_again_at_publish_time_against_the_base() {
     let strict = GateConfig::default();
     publish_first(&store, &strict);
     // Planned under a relaxed policy, the cut passes...
-    let (g, _, verdict) =
-        staged(run(gate::plan(&store, parsed(2, CUT), &relaxed(), NOW, "t")).unwrap());
+    let (g, _, verdict) = staged(
+        run(gate::plan(
+            &store,
+            parsed(2, CUT),
+            &relaxed(),
+            NOW,
+            &actor("t"),
+        ))
+        .unwrap(),
+    );
     assert_eq!(verdict, Verdict::Pass);
     // ...but the policy in force at publish time refuses it, with the numbers.
-    let err = run(gate::publish(&store, &origin(), Some(g), &strict, NOW, "t")).unwrap_err();
+    let err = run(gate::publish(
+        &store,
+        &origin(),
+        Some(g),
+        &strict,
+        NOW,
+        &actor("t"),
+    ))
+    .unwrap_err();
     let StepError::Refused(refusal @ Refusal::Policy { .. }) = &err else {
         panic!("expected a policy refusal, got {err:?}");
     };
-    assert_eq!(refusal.reason(), "threshold:delete");
+    assert_eq!(
+        refusal.reason(),
+        ReasonCode::Threshold(ThresholdKind::Delete)
+    );
     assert!(
         refusal
             .to_string()
@@ -88,8 +123,11 @@ fn the_policy_runs_again_at_publish_time_against_the_base() {
     let log = store.audit_log();
     let last = log.last().unwrap();
     assert_eq!(
-        (last.action.as_str(), last.reason.as_str()),
-        ("refused", "threshold:delete")
+        (&last.action, &last.reason),
+        (
+            &AuditAction::Refused,
+            &Some(ReasonCode::Threshold(ThresholdKind::Delete))
+        )
     );
     assert_eq!(
         run(gate::publish(
@@ -98,7 +136,7 @@ fn the_policy_runs_again_at_publish_time_against_the_base() {
             Some(g),
             &relaxed(),
             NOW,
-            "t"
+            &actor("t")
         ))
         .map(|_| ()),
         Ok(())
@@ -111,7 +149,7 @@ fn an_approval_lets_exactly_one_plan_through() {
     let cfg = GateConfig::default();
     publish_first(&store, &cfg);
     let (g2, h2, verdict) =
-        staged(run(gate::plan(&store, parsed(2, CUT), &cfg, NOW, "t")).unwrap());
+        staged(run(gate::plan(&store, parsed(2, CUT), &cfg, NOW, &actor("t"))).unwrap());
     assert_eq!(verdict, Verdict::Refused);
     let (g3, h3, _) = staged(
         run(gate::plan(
@@ -119,7 +157,7 @@ fn an_approval_lets_exactly_one_plan_through() {
             parsed(2, "www A 192.0.2.9\n"),
             &cfg,
             NOW,
-            "t",
+            &actor("t"),
         ))
         .unwrap(),
     );
@@ -135,7 +173,7 @@ fn an_approval_lets_exactly_one_plan_through() {
             to: Verdict::Approved,
             why: "why",
         },
-        "alice",
+        &actor("alice"),
         NOW,
     ))
     .unwrap_err();
@@ -149,12 +187,19 @@ fn an_approval_lets_exactly_one_plan_through() {
             to: Verdict::Approved,
             why: "intended",
         },
-        "alice",
+        &actor("alice"),
         NOW,
     ))
     .unwrap();
     assert!(matches!(
-        run(gate::publish(&store, &origin(), Some(g3), &cfg, NOW, "t")),
+        run(gate::publish(
+            &store,
+            &origin(),
+            Some(g3),
+            &cfg,
+            NOW,
+            &actor("t")
+        )),
         Err(StepError::Refused(Refusal::Policy { .. }))
     ));
     // A saved plan naming another hash is refused before anything else.
@@ -166,20 +211,20 @@ fn an_approval_lets_exactly_one_plan_through() {
             h3,
             &cfg,
             NOW,
-            "t"
+            &actor("t")
         )),
         Err(StepError::Refused(Refusal::HashMismatch { .. }))
     ));
     assert!(matches!(
-        run(gate::publish_exact(&store, &origin(), g2, h2, &cfg, NOW, "t")),
+        run(gate::publish_exact(&store, &origin(), g2, h2, &cfg, NOW, &actor("t"))),
         Ok(PublishOutcome::Published { generation, .. }) if generation == g2
     ));
     let approval = store
         .audit_log()
         .into_iter()
-        .find(|e| e.action == "approved")
+        .find(|e| e.action == AuditAction::Approved)
         .unwrap();
-    assert_eq!(approval.actor, "alice");
+    assert_eq!(approval.actor.as_str(), "alice");
     assert!(approval.detail.contains("intended") && approval.detail.contains(&h2.to_string()));
 }
 
@@ -193,8 +238,16 @@ fn review_holds_each_plan_on_its_own() {
 
     // Planned with review off, but review is required at publish time.
     let small = FULL.replace("192.0.2.1", "192.0.2.7");
-    let (g2, _, verdict) =
-        staged(run(gate::plan(&store, parsed(2, &small), &off, NOW, "t")).unwrap());
+    let (g2, _, verdict) = staged(
+        run(gate::plan(
+            &store,
+            parsed(2, &small),
+            &off,
+            NOW,
+            &actor("t"),
+        ))
+        .unwrap(),
+    );
     assert_eq!(verdict, Verdict::Pass);
     let err = run(gate::publish(
         &store,
@@ -202,22 +255,38 @@ fn review_holds_each_plan_on_its_own() {
         Some(g2),
         &manual,
         NOW,
-        "t",
+        &actor("t"),
     ))
     .unwrap_err();
     assert!(
-        matches!(&err, StepError::Refused(r @ Refusal::Review { verdict: Verdict::Pass, .. }) if r.reason() == "review"),
+        matches!(&err, StepError::Refused(r @ Refusal::Review { verdict: Verdict::Pass, .. }) if r.reason() == ReasonCode::Review),
         "{err:?}"
     );
 
     // Held plans do not block newer ones.
     let mut records = FULL.replace("192.0.2.1", "192.0.2.4");
-    let (g3, _, held) =
-        staged(run(gate::plan(&store, parsed(3, &records), &manual, NOW, "t")).unwrap());
+    let (g3, _, held) = staged(
+        run(gate::plan(
+            &store,
+            parsed(3, &records),
+            &manual,
+            NOW,
+            &actor("t"),
+        ))
+        .unwrap(),
+    );
     assert_eq!(held, Verdict::Held);
     records = FULL.replace("192.0.2.1", "192.0.2.5");
-    let (g4, h4, held) =
-        staged(run(gate::plan(&store, parsed(4, &records), &manual, NOW, "t")).unwrap());
+    let (g4, h4, held) = staged(
+        run(gate::plan(
+            &store,
+            parsed(4, &records),
+            &manual,
+            NOW,
+            &actor("t"),
+        ))
+        .unwrap(),
+    );
     assert_eq!(held, Verdict::Held);
     assert!(matches!(
         run(gate::publish(
@@ -226,7 +295,7 @@ fn review_holds_each_plan_on_its_own() {
             Some(g3),
             &manual,
             NOW,
-            "t"
+            &actor("t")
         )),
         Err(StepError::Refused(Refusal::Review {
             verdict: Verdict::Held,
@@ -242,7 +311,7 @@ fn review_holds_each_plan_on_its_own() {
             to: Verdict::Approved,
             why: "ok",
         },
-        "bob",
+        &actor("bob"),
         NOW,
     ))
     .unwrap();
@@ -252,7 +321,7 @@ fn review_holds_each_plan_on_its_own() {
         Some(g4),
         &manual,
         NOW,
-        "t",
+        &actor("t"),
     ))
     .unwrap();
     // The held g3 is now stale, and says so rather than asking for a review.
@@ -263,7 +332,7 @@ fn review_holds_each_plan_on_its_own() {
             Some(g3),
             &manual,
             NOW,
-            "t"
+            &actor("t")
         )),
         Err(StepError::Refused(Refusal::Stale { .. }))
     ));
@@ -280,7 +349,7 @@ fn plan_kept(
         parsed(serial, records),
         cfg,
         NOW,
-        "t",
+        &actor("t"),
     ))
     .unwrap();
     let (g, _, _) = staged(outcome);
@@ -300,7 +369,7 @@ fn publishing_a_kept_plan_runs_the_policy_again_against_the_base() {
         &planned,
         &strict,
         NOW,
-        "t",
+        &actor("t"),
     ))
     .unwrap_err();
     let StepError::Refused(refusal @ Refusal::Policy { .. }) = &err else {
@@ -318,7 +387,7 @@ fn publishing_a_kept_plan_runs_the_policy_again_against_the_base() {
         &planned,
         &relaxed(),
         NOW,
-        "t",
+        &actor("t"),
     ))
     .unwrap();
     assert!(
@@ -333,7 +402,7 @@ fn publishing_a_kept_plan_runs_the_policy_again_against_the_base() {
             &planned,
             &relaxed(),
             NOW,
-            "t"
+            &actor("t")
         ))
         .unwrap(),
         PublishOutcome::AlreadyPublished { generation: g }
@@ -355,7 +424,7 @@ fn publishing_a_kept_plan_still_reads_the_body_back() {
         &planned,
         &cfg,
         NOW,
-        "t",
+        &actor("t"),
     ))
     .unwrap_err();
     assert!(
@@ -364,7 +433,7 @@ fn publishing_a_kept_plan_still_reads_the_body_back() {
     );
     assert_eq!(
         store.audit_log().last().unwrap().reason,
-        "invalid:corrupt-body"
+        Some(ReasonCode::CorruptBody)
     );
 }
 
@@ -384,7 +453,7 @@ fn publishing_a_kept_plan_under_other_limits_validates_it_again() {
         &planned,
         &tight,
         NOW,
-        "t",
+        &actor("t"),
     ))
     .unwrap_err();
     assert!(

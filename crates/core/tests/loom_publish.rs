@@ -60,7 +60,10 @@ fn s1_the_aws_order() {
         assert_enactor_outcome(&world, "enactor B", &b);
         // Whoever published, g1 never went live over anything newer: if A published, it
         // was first.
-        if let Ok(PublishOutcome::Published { version, .. }) = a
+        if let Ok(PublishOutcome::Published {
+            publish_count: version,
+            ..
+        }) = a
             && version != 1
         {
             world.fail("I1", format!("enactor A published g1 as version {version}"));
@@ -103,7 +106,9 @@ fn s4_two_enactors_publish_the_same_generation() {
             .store
             .audit_log()
             .iter()
-            .filter(|e| e.action == "published" && e.generation == Some(Generation(2)))
+            .filter(|e| {
+                e.action == gate::AuditAction::Published && e.generation == Some(Generation(2))
+            })
             .count();
         if publications != 1 || published_now(&world, &zone) != Some(Generation(2)) {
             world.fail(

@@ -44,8 +44,24 @@
 //! never writes. SQLite changes that number whenever another connection, in this process or
 //! another, commits; a server's poll loop compares it with the last value it saw and only
 //! re-reads [`SqliteStore::published_plans`] when it moved.
+//!
+//! ## Words
+//!
+//! - A **generation** numbers a zone's plans; it only grows and is never reused.
+//! - The **publish count** of a zone is bumped by every successful publish
+//!   ([`zonegate_core::gate::Published::publish_count`]). Its column is still called `version`:
+//!   renaming it takes a migration, and a server of the previous release still running on the
+//!   same database file (several processes share it) would then fail every poll; a word no
+//!   user sees is not worth that. The Rust side calls it the publish count everywhere, and
+//!   `--json` keeps printing `version`.
+//! - **`data_version`** is SQLite's own counter of commits by other connections, and only
+//!   [`SqliteStore::data_version`] says it.
+//! - Every state the SQL names (a plan's status, its verdict) is bound from its core enum or,
+//!   for the publishable verdicts, generated from [`Verdict::is_publishable`]; the
+//!   migrations' copies are held to the enums by `schema_tests`.
 
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
@@ -57,7 +73,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 use zonegate_core::gate::cleanup_audit_entry;
 use zonegate_core::gate::{
-    AuditEntry, Generation, NewPlan, PlanStatus, Published, Store, StoreError, StoredPlan, Verdict,
+    Actor, AuditAction, AuditEntry, Generation, NewPlan, PlanStatus, Published, ReasonCode, Store,
+    StoreError, StoredPlan, Verdict, optional_reason,
 };
 use zonegate_core::{ContentHash, Name};
 
@@ -95,8 +112,10 @@ pub struct ZoneRow {
     pub origin: Name,
     /// The published generation, if anything was ever published.
     pub published: Option<Generation>,
-    /// Bumped by every successful publish.
-    pub version: u64,
+    /// Bumped by every successful publish (the `version` column; see [`Published`]). Still
+    /// `version` in `--json`.
+    #[serde(rename = "version")]
+    pub publish_count: u64,
     /// The newest plan still stored.
     pub newest: Option<Generation>,
     /// Hash of the published plan.
@@ -134,10 +153,12 @@ pub struct AuditRow {
     pub at: u64,
     pub origin: Name,
     pub generation: Option<Generation>,
-    pub action: String,
-    pub reason: String,
+    pub action: AuditAction,
+    /// Stored and serialized as `''` when the row is not a refusal.
+    #[serde(with = "optional_reason")]
+    pub reason: Option<ReasonCode>,
     pub detail: String,
-    pub actor: String,
+    pub actor: Actor,
 }
 
 impl AuditRow {
@@ -256,6 +277,10 @@ fn verdict_from_sql(text: &str) -> Result<Verdict, StoreError> {
     Verdict::parse(text).ok_or_else(|| corrupt(&format!("plan verdict {text:?}")))
 }
 
+fn audit_action(text: &str) -> AuditAction {
+    text.parse().unwrap_or_else(|never| match never {})
+}
+
 fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
@@ -271,10 +296,10 @@ async fn insert_audit(conn: &mut SqliteConnection, entry: &AuditEntry) -> Result
     .bind(to_sql(entry.at)?)
     .bind(entry.zone.to_string())
     .bind(entry.generation.map(|g| to_sql(g.0)).transpose()?)
-    .bind(&entry.action)
-    .bind(&entry.reason)
+    .bind(entry.action.as_str())
+    .bind(optional_reason::to_text(&entry.reason))
     .bind(&entry.detail)
-    .bind(&entry.actor)
+    .bind(entry.actor.as_str())
     .execute(conn)
     .await
     .map_err(store_error)?;
@@ -308,6 +333,35 @@ const HORIZON: &str =
                        UNION ALL SELECT generation FROM targets WHERE origin = ?1
                        UNION ALL SELECT generation FROM pins WHERE origin = ?1 AND expires_at > ?2))
         END)";
+
+/// The verdicts the compare-and-swap publishes, as an SQL list (`'pass', 'approved'`) made
+/// from [`Verdict::is_publishable`], so the statement cannot disagree with the core. The
+/// migrations' triggers keep their own copy (applied migrations never change);
+/// `schema_tests` holds them to the same rule.
+static PUBLISHABLE: LazyLock<String> = LazyLock::new(|| {
+    Verdict::ALL
+        .into_iter()
+        .filter(|v| v.is_publishable())
+        .map(|v| format!("'{}'", v.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
+/// THE compare-and-swap, one statement: `?1` the generation, `?2` the origin, `?3` the
+/// expected base, `?4` now. The freshness check, the verdict check and the pointer write are
+/// the same `UPDATE`.
+static PUBLISH_CAS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE zones SET published_generation = ?1, version = version + 1, published_at = ?4
+         WHERE origin = ?2
+           AND published_generation IS ?3
+           AND COALESCE(published_generation, 0) < ?1
+           AND EXISTS (SELECT 1 FROM plans WHERE origin = ?2 AND generation = ?1
+                                             AND verdict IN ({}))
+         RETURNING version",
+        *PUBLISHABLE
+    )
+});
 
 impl SqliteStore {
     /// Opens (creating it if missing) the database at `path` and brings its schema up to date.
@@ -413,7 +467,7 @@ impl SqliteStore {
             .map_err(store_error)
     }
 
-    /// Every zone with a published generation, as (zone, generation, version). Cheap enough
+    /// Every zone with a published generation, as (zone, generation, publish count). Cheap enough
     /// for a poll loop.
     pub async fn published_plans(&self) -> Result<Vec<(Name, Generation, u64)>, StoreError> {
         let rows = sqlx::query(
@@ -429,7 +483,7 @@ impl SqliteStore {
                 Ok((
                     name_from_sql(&get::<String>(row, "origin")?)?,
                     generation_from_sql(get(row, "published_generation")?)?,
-                    from_sql(get(row, "version")?, "version")?,
+                    from_sql(get(row, "version")?, "publish count")?,
                 ))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -447,7 +501,7 @@ impl SqliteStore {
         Ok(ZoneRow {
             origin: name_from_sql(&get::<String>(row, "origin")?)?,
             published: optional_generation_from_sql(get(row, "published_generation")?)?,
-            version: from_sql(get(row, "version")?, "version")?,
+            publish_count: from_sql(get(row, "version")?, "publish count")?,
             newest: optional_generation_from_sql(get(row, "newest")?)?,
             hash: get::<Option<String>>(row, "hash")?
                 .as_deref()
@@ -539,10 +593,12 @@ impl SqliteStore {
                     at: from_sql(get(row, "at")?, "time")?,
                     origin: name_from_sql(&get::<String>(row, "origin")?)?,
                     generation: optional_generation_from_sql(get(row, "generation")?)?,
-                    action: get(row, "action")?,
-                    reason: get(row, "reason")?,
+                    // Parsing stored text never fails: an action or reason this build does
+                    // not know reads back verbatim, so the log stays readable (I5).
+                    action: audit_action(&get::<String>(row, "action")?),
+                    reason: optional_reason::from_text(&get::<String>(row, "reason")?),
                     detail: get(row, "detail")?,
-                    actor: get(row, "actor")?,
+                    actor: Actor::recorded(get(row, "actor")?),
                 })
             })
             .collect()
@@ -606,7 +662,7 @@ impl Store for SqliteStore {
         row.map(|row| {
             Ok(Published {
                 generation: generation_from_sql(get(&row, "published_generation")?)?,
-                version: from_sql(get(&row, "version")?, "version")?,
+                publish_count: from_sql(get(&row, "version")?, "publish count")?,
             })
         })
         .transpose()
@@ -675,7 +731,7 @@ impl Store for SqliteStore {
         .map_err(store_error)?;
         sqlx::query(
             "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status, verdict)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'staged', ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
         )
         .bind(&origin)
         .bind(taken)
@@ -686,6 +742,7 @@ impl Store for SqliteStore {
         .bind(plan.body)
         .bind(to_sql(plan.created_at)?)
         .bind(plan.verdict.as_str())
+        .bind(PlanStatus::Staged.as_str())
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
@@ -709,23 +766,15 @@ impl Store for SqliteStore {
         let mut tx = self.begin_write().await?;
         // THE compare-and-swap: the freshness check, the verdict check and the pointer write
         // are one statement.
-        let version = sqlx::query_scalar::<_, i64>(
-            "UPDATE zones SET published_generation = ?1, version = version + 1, published_at = ?4
-             WHERE origin = ?2
-               AND published_generation IS ?3
-               AND COALESCE(published_generation, 0) < ?1
-               AND EXISTS (SELECT 1 FROM plans WHERE origin = ?2 AND generation = ?1
-                                                 AND verdict IN ('pass', 'approved'))
-             RETURNING version",
-        )
-        .bind(g)
-        .bind(&origin)
-        .bind(base)
-        .bind(to_sql(audit.at)?)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let Some(version) = version else {
+        let publish_count = sqlx::query_scalar::<_, i64>(&PUBLISH_CAS)
+            .bind(g)
+            .bind(&origin)
+            .bind(base)
+            .bind(to_sql(audit.at)?)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let Some(publish_count) = publish_count else {
             // Lost: say why, and commit nothing.
             let error = if !plan_exists(&mut tx, &origin, g).await? {
                 StoreError::PlanMissing {
@@ -769,17 +818,20 @@ impl Store for SqliteStore {
             return Err(error);
         };
         sqlx::query(
-            "UPDATE plans SET status = 'superseded'
-             WHERE origin = ?1 AND status = 'published' AND generation <> ?2",
+            "UPDATE plans SET status = ?3
+             WHERE origin = ?1 AND status = ?4 AND generation <> ?2",
         )
         .bind(&origin)
         .bind(g)
+        .bind(PlanStatus::Superseded.as_str())
+        .bind(PlanStatus::Published.as_str())
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
-        sqlx::query("UPDATE plans SET status = 'published' WHERE origin = ?1 AND generation = ?2")
+        sqlx::query("UPDATE plans SET status = ?3 WHERE origin = ?1 AND generation = ?2")
             .bind(&origin)
             .bind(g)
+            .bind(PlanStatus::Published.as_str())
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
@@ -788,7 +840,7 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(store_error)?;
         Ok(Published {
             generation,
-            version: from_sql(version, "version")?,
+            publish_count: from_sql(publish_count, "publish count")?,
         })
     }
 
@@ -1001,13 +1053,14 @@ impl Store for SqliteStore {
         }
         let moved = sqlx::query(
             "UPDATE plans SET verdict = ?3
-             WHERE origin = ?1 AND generation = ?2 AND status = 'staged' AND verdict = ?4 AND hash = ?5",
+             WHERE origin = ?1 AND generation = ?2 AND status = ?6 AND verdict = ?4 AND hash = ?5",
         )
         .bind(&origin)
         .bind(g)
         .bind(to.as_str())
         .bind(verdict.as_str())
         .bind(recorded.to_string())
+        .bind(PlanStatus::Staged.as_str())
         .execute(&mut *tx)
         .await
         .map_err(store_error)?
@@ -1023,3 +1076,6 @@ impl Store for SqliteStore {
         Ok(verdict)
     }
 }
+
+#[cfg(test)]
+mod schema_tests;

@@ -15,7 +15,8 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection};
 use zonegate_core::gate::{
-    AuditEntry, Generation, NewPlan, PlanStatus, Store, StoreError, Verdict,
+    Actor, AuditAction, AuditEntry, Generation, NewPlan, PlanStatus, ReasonCode, Store, StoreError,
+    Verdict,
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::{ContentHash, Name};
@@ -39,16 +40,21 @@ fn gens(ns: &[u64]) -> Vec<Generation> {
     ns.iter().copied().map(Generation).collect()
 }
 
-fn entry(zone: &Name, action: &str) -> AuditEntry {
+fn entry(zone: &Name, action: AuditAction) -> AuditEntry {
     AuditEntry {
         zone: zone.clone(),
         generation: None,
-        action: action.into(),
-        reason: String::new(),
         detail: format!("{action} in a contract test"),
-        actor: "contract-test".into(),
+        action,
+        reason: None,
+        actor: Actor::new("contract-test").expect("a valid actor"),
         at: NOW,
     }
+}
+
+/// An audit row without an action, which both stores refuse.
+fn no_action() -> AuditAction {
+    AuditAction::Unrecognized(String::new())
 }
 
 /// A plan with an opaque body: the store never looks inside.
@@ -66,9 +72,12 @@ fn new_plan(zone: &Name, base: Option<Generation>, tag: &str) -> NewPlan {
 }
 
 async fn stage<S: Store>(s: &S, zone: &Name, base: Option<Generation>) -> Generation {
-    s.stage(new_plan(zone, base, "plan"), entry(zone, "staged"))
-        .await
-        .expect("stage")
+    s.stage(
+        new_plan(zone, base, "plan"),
+        entry(zone, AuditAction::Staged),
+    )
+    .await
+    .expect("stage")
 }
 
 async fn publish<S: Store>(
@@ -77,9 +86,9 @@ async fn publish<S: Store>(
     generation: Generation,
     base: Option<Generation>,
 ) -> Result<(Generation, u64), StoreError> {
-    s.publish_cas(zone, generation, base, entry(zone, "published"))
+    s.publish_cas(zone, generation, base, entry(zone, AuditAction::Published))
         .await
-        .map(|p| (p.generation, p.version))
+        .map(|p| (p.generation, p.publish_count))
 }
 
 /// Stages g1 and publishes it, then stages g2..=g`n` on base g1.
@@ -96,14 +105,14 @@ async fn history<S: Store>(s: &S, zone: &Name, n: u64) {
 trait Inspect: Store {
     async fn generations(&self, zone: &Name) -> Vec<Generation>;
     /// (action, generation) of every audit row of `zone`, oldest first.
-    async fn audit_actions(&self, zone: &Name) -> Vec<(String, Option<Generation>)>;
+    async fn audit_actions(&self, zone: &Name) -> Vec<(AuditAction, Option<Generation>)>;
 }
 
 impl Inspect for MemStore {
     async fn generations(&self, zone: &Name) -> Vec<Generation> {
         MemStore::generations(self, zone)
     }
-    async fn audit_actions(&self, zone: &Name) -> Vec<(String, Option<Generation>)> {
+    async fn audit_actions(&self, zone: &Name) -> Vec<(AuditAction, Option<Generation>)> {
         self.audit_log()
             .into_iter()
             .filter(|e| &e.zone == zone)
@@ -121,16 +130,16 @@ impl Inspect for SqliteStore {
             .map(|p| p.generation)
             .collect()
     }
-    async fn audit_actions(&self, zone: &Name) -> Vec<(String, Option<Generation>)> {
+    async fn audit_actions(&self, zone: &Name) -> Vec<(AuditAction, Option<Generation>)> {
         let mut rows = self.audit_log(Some(zone), 10_000).await.expect("audit log");
         rows.reverse();
         rows.into_iter().map(|r| (r.action, r.generation)).collect()
     }
 }
 
-fn actions(list: &[(&str, Option<u64>)]) -> Vec<(String, Option<Generation>)> {
+fn actions(list: &[(AuditAction, Option<u64>)]) -> Vec<(AuditAction, Option<Generation>)> {
     list.iter()
-        .map(|(a, n)| (a.to_string(), n.map(Generation)))
+        .map(|(a, n)| (a.clone(), n.map(Generation)))
         .collect()
 }
 
@@ -246,7 +255,10 @@ async fn contract_stage_assigns_increasing_generations<S: Inspect>(s: &S) {
     assert_eq!(s.generations(&a).await, gens(&[1, 2, 3]));
 
     let staged = new_plan(&a, None, "fourth");
-    let g4 = s.stage(staged.clone(), entry(&a, "staged")).await.unwrap();
+    let g4 = s
+        .stage(staged.clone(), entry(&a, AuditAction::Staged))
+        .await
+        .unwrap();
     let plan = s.load_plan(&a, g4).await.unwrap().expect("staged plan");
     assert_eq!(plan.zone, a);
     assert_eq!(plan.generation, g(4));
@@ -261,10 +273,10 @@ async fn contract_stage_assigns_increasing_generations<S: Inspect>(s: &S) {
     assert_eq!(
         s.audit_actions(&a).await,
         actions(&[
-            ("staged", Some(1)),
-            ("staged", Some(2)),
-            ("staged", Some(3)),
-            ("staged", Some(4))
+            (AuditAction::Staged, Some(1)),
+            (AuditAction::Staged, Some(2)),
+            (AuditAction::Staged, Some(3)),
+            (AuditAction::Staged, Some(4))
         ])
     );
     // Nothing is published by staging.
@@ -288,23 +300,26 @@ async fn contract_refused_stage_takes_no_generation<S: Inspect>(s: &S) {
     let mut empty = new_plan(&z, None, "empty");
     empty.record_count = 0;
     assert!(matches!(
-        s.stage(empty, entry(&z, "staged")).await,
+        s.stage(empty, entry(&z, AuditAction::Staged)).await,
         Err(StoreError::Constraint { .. })
     ));
     let mut bodiless = new_plan(&z, None, "bodiless");
     bodiless.body.clear();
     assert!(matches!(
-        s.stage(bodiless, entry(&z, "staged")).await,
+        s.stage(bodiless, entry(&z, AuditAction::Staged)).await,
         Err(StoreError::Constraint { .. })
     ));
     // A base must be older than the plan it is the base of.
     assert!(matches!(
-        s.stage(new_plan(&z, Some(g(1)), "future base"), entry(&z, "staged"))
-            .await,
+        s.stage(
+            new_plan(&z, Some(g(1)), "future base"),
+            entry(&z, AuditAction::Staged)
+        )
+        .await,
         Err(StoreError::Constraint { .. })
     ));
     assert!(matches!(
-        s.stage(new_plan(&z, None, "no action"), entry(&z, ""))
+        s.stage(new_plan(&z, None, "no action"), entry(&z, no_action()))
             .await,
         Err(StoreError::Constraint { .. })
     ));
@@ -319,7 +334,7 @@ async fn contract_publish_cas_succeeds<S: Inspect>(s: &S) {
     let g1 = stage(s, &z, None).await;
     assert_eq!(publish(s, &z, g1, None).await.unwrap(), (g(1), 1));
     let published = s.published(&z).await.unwrap().expect("published");
-    assert_eq!((published.generation, published.version), (g(1), 1));
+    assert_eq!((published.generation, published.publish_count), (g(1), 1));
     assert_eq!(
         s.load_plan(&z, g1).await.unwrap().unwrap().status,
         PlanStatus::Published
@@ -350,13 +365,13 @@ async fn contract_publish_cas_succeeds<S: Inspect>(s: &S) {
     assert_eq!(
         s.audit_actions(&z).await,
         actions(&[
-            ("staged", Some(1)),
-            ("published", Some(1)),
-            ("staged", Some(2)),
-            ("published", Some(2)),
-            ("staged", Some(3)),
-            ("staged", Some(4)),
-            ("published", Some(4)),
+            (AuditAction::Staged, Some(1)),
+            (AuditAction::Published, Some(1)),
+            (AuditAction::Staged, Some(2)),
+            (AuditAction::Published, Some(2)),
+            (AuditAction::Staged, Some(3)),
+            (AuditAction::Staged, Some(4)),
+            (AuditAction::Published, Some(4)),
         ])
     );
 }
@@ -386,7 +401,7 @@ async fn contract_stale_when_generation_not_above_published<S: Inspect>(s: &S) {
         })
     );
     let p = s.published(&z).await.unwrap().unwrap();
-    assert_eq!((p.generation, p.version), (g2, 1));
+    assert_eq!((p.generation, p.publish_count), (g2, 1));
     assert_eq!(
         s.load_plan(&z, g1).await.unwrap().unwrap().status,
         PlanStatus::Staged
@@ -430,7 +445,7 @@ async fn contract_stale_when_base_moved<S: Inspect>(s: &S) {
         })
     );
     let p = s.published(&z).await.unwrap().unwrap();
-    assert_eq!((p.generation, p.version), (g2, 2));
+    assert_eq!((p.generation, p.publish_count), (g2, 2));
     // Re-planned on the current base, it goes through.
     let g4 = stage(s, &z, Some(g2)).await;
     assert_eq!(publish(s, &z, g4, Some(g2)).await.unwrap(), (g4, 3));
@@ -530,7 +545,7 @@ async fn contract_plan_missing<S: Inspect>(s: &S) {
         })
     );
     let p = s.published(&z).await.unwrap().unwrap();
-    assert_eq!((p.generation, p.version), (g(3), 2));
+    assert_eq!((p.generation, p.publish_count), (g(3), 2));
 }
 
 async fn contract_concurrent_publishes_exactly_one_wins<S: Inspect>(s: &S) {
@@ -553,13 +568,13 @@ async fn contract_concurrent_publishes_exactly_one_wins<S: Inspect>(s: &S) {
         };
         let p = s.published(&z).await.unwrap().unwrap();
         assert_eq!(p.generation, winner);
-        assert_eq!(p.version, round + 1, "one version bump per round");
+        assert_eq!(p.publish_count, round + 1, "one version bump per round");
     }
     let published_rows = s
         .audit_actions(&z)
         .await
         .into_iter()
-        .filter(|(a, _)| a == "published")
+        .filter(|(a, _)| *a == AuditAction::Published)
         .count();
     assert_eq!(published_rows, 5);
 }
@@ -572,11 +587,12 @@ async fn contract_failed_publish_changes_nothing<S: Inspect>(s: &S) {
     let audit_before = s.audit_actions(&z).await;
     // The audit row is refused (no action); the pointer and version must not move without it.
     assert!(matches!(
-        s.publish_cas(&z, g2, Some(g1), entry(&z, "")).await,
+        s.publish_cas(&z, g2, Some(g1), entry(&z, no_action()))
+            .await,
         Err(StoreError::Constraint { .. })
     ));
     let p = s.published(&z).await.unwrap().unwrap();
-    assert_eq!((p.generation, p.version), (g1, 1));
+    assert_eq!((p.generation, p.publish_count), (g1, 1));
     assert_eq!(
         s.load_plan(&z, g1).await.unwrap().unwrap().status,
         PlanStatus::Published
@@ -624,7 +640,7 @@ async fn contract_cleanup_keeps_live_and_newest<S: Inspect>(s: &S) {
         .audit_actions(&z)
         .await
         .into_iter()
-        .filter(|(a, _)| a == "cleanup")
+        .filter(|(a, _)| *a == AuditAction::Cleanup)
         .count();
     assert_eq!(cleanups, 4);
 }
@@ -711,20 +727,20 @@ async fn contract_pins_expire<S: Inspect>(s: &S) {
 
 async fn contract_audit_appends<S: Inspect>(s: &S) {
     let z = name("example.com.");
-    let mut refused = entry(&z, "refused");
-    refused.reason = "empty".into();
+    let mut refused = entry(&z, AuditAction::Refused);
+    refused.reason = Some(ReasonCode::Empty);
     s.audit(refused.clone()).await.unwrap();
-    s.audit(entry(&z, "stale")).await.unwrap();
-    s.audit(entry(&name("other.example."), "refused"))
+    s.audit(entry(&z, AuditAction::Stale)).await.unwrap();
+    s.audit(entry(&name("other.example."), AuditAction::Refused))
         .await
         .unwrap();
     assert!(matches!(
-        s.audit(entry(&z, "")).await,
+        s.audit(entry(&z, no_action())).await,
         Err(StoreError::Constraint { .. })
     ));
     assert_eq!(
         s.audit_actions(&z).await,
-        actions(&[("refused", None), ("stale", None)])
+        actions(&[(AuditAction::Refused, None), (AuditAction::Stale, None)])
     );
     // Auditing does not create plans or generations.
     assert_eq!(s.newest_generation(&z).await.unwrap(), None);
@@ -874,8 +890,9 @@ async fn zone_state(conn: &mut SqliteConnection) -> (Option<i64>, i64, i64) {
     .await
     .unwrap();
     let audits: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit WHERE action = 'published' AND origin = 'example.com.'",
+        "SELECT COUNT(*) FROM audit WHERE action = ?1 AND origin = 'example.com.'",
     )
+    .bind(AuditAction::Published.as_str())
     .fetch_one(&mut *conn)
     .await
     .unwrap();
@@ -894,14 +911,15 @@ async fn sqlite_publish_commits_pointer_version_and_audit_together() {
     assert_eq!(zone_state(&mut conn).await, (Some(3), 2, 2));
     let row = &s.audit_log(Some(&z), 1).await.unwrap()[0];
     assert_eq!(
-        (row.action.as_str(), row.generation),
-        ("published", Some(g(3)))
+        (&row.action, row.generation),
+        (&AuditAction::Published, Some(g(3)))
     );
     // A lost CAS and a refused audit row both leave all three as they were.
     assert!(publish(&s, &z, g(2), Some(g(1))).await.is_err());
     let g4 = stage(&s, &z, Some(g(3))).await;
     assert!(matches!(
-        s.publish_cas(&z, g4, Some(g(3)), entry(&z, "")).await,
+        s.publish_cas(&z, g4, Some(g(3)), entry(&z, no_action()))
+            .await,
         Err(StoreError::Constraint { .. })
     ));
     assert_eq!(zone_state(&mut conn).await, (Some(3), 2, 2));
@@ -937,7 +955,7 @@ async fn sqlite_busy_database_is_a_backend_error() {
     let mut conn = raw(&db.path, true).await;
     exec(&mut conn, "BEGIN IMMEDIATE").await.unwrap();
     let err = s
-        .publish_cas(&z, g(2), Some(g(1)), entry(&z, "published"))
+        .publish_cas(&z, g(2), Some(g(1)), entry(&z, AuditAction::Published))
         .await
         .unwrap_err();
     assert!(
@@ -997,13 +1015,9 @@ async fn sqlite_racing_processes_publish_exactly_once_per_round() {
             let generation = stage(s, &z, base).await;
             let (s, z) = (s.clone(), z.clone());
             tasks.push(tokio::spawn(async move {
-                s.publish_cas(
-                    &z,
-                    generation,
-                    base,
-                    entry(&z, &format!("published-by-{i}")),
-                )
-                .await
+                let mut published = entry(&z, AuditAction::Published);
+                published.actor = Actor::new(&format!("enactor-{i}")).expect("a valid actor");
+                s.publish_cas(&z, generation, base, published).await
             }));
         }
         let mut wins = 0;
@@ -1016,7 +1030,12 @@ async fn sqlite_racing_processes_publish_exactly_once_per_round() {
         }
         assert_eq!(wins, 1, "round {round}");
         assert_eq!(
-            stores[1].published(&z).await.unwrap().unwrap().version,
+            stores[1]
+                .published(&z)
+                .await
+                .unwrap()
+                .unwrap()
+                .publish_count,
             round + 1
         );
     }
@@ -1025,7 +1044,7 @@ async fn sqlite_racing_processes_publish_exactly_once_per_round() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|r| r.action.starts_with("published-by-"))
+        .filter(|r| r.action == AuditAction::Published && r.actor.as_str().starts_with("enactor-"))
         .count() as u64;
     assert_eq!(published, rounds);
     for s in &stores {
@@ -1074,7 +1093,7 @@ async fn sqlite_read_models_for_the_cli() {
     stage(&s, &a, None).await;
     s.record_target("server-1", &z, g(1)).await.unwrap();
     s.pin(&z, g(3), "enactor", NOW + 60).await.unwrap();
-    let mut published_at = entry(&z, "published");
+    let mut published_at = entry(&z, AuditAction::Published);
     published_at.at = 4_242;
     s.publish_cas(&z, g(3), Some(g(1)), published_at)
         .await
@@ -1090,7 +1109,7 @@ async fn sqlite_read_models_for_the_cli() {
     let row = s.zone(&z).await.unwrap().unwrap();
     assert_eq!(row, zones[0]);
     assert_eq!(row.published, Some(g(3)));
-    assert_eq!(row.version, 2);
+    assert_eq!(row.publish_count, 2);
     assert_eq!(row.newest, Some(g(3)));
     assert_eq!(row.record_count, Some(3));
     assert_eq!(row.published_at, Some(4_242));
@@ -1270,7 +1289,9 @@ async fn stage_as<S: Store>(
 ) -> Generation {
     let mut plan = new_plan(zone, base, tag);
     plan.verdict = verdict;
-    s.stage(plan, entry(zone, "staged")).await.expect("stage")
+    s.stage(plan, entry(zone, AuditAction::Staged))
+        .await
+        .expect("stage")
 }
 
 async fn verdict_of<S: Store>(s: &S, zone: &Name, generation: Generation) -> Verdict {
@@ -1306,7 +1327,7 @@ async fn contract_stage_records_the_verdict_and_refuses_final_ones<S: Inspect>(s
         plan.verdict = verdict;
         assert!(
             matches!(
-                s.stage(plan, entry(&z, "staged")).await,
+                s.stage(plan, entry(&z, AuditAction::Staged)).await,
                 Err(StoreError::Constraint { .. })
             ),
             "{verdict}"
@@ -1339,7 +1360,7 @@ async fn contract_publish_needs_a_publishable_verdict<S: Inspect>(s: &S) {
             held,
             Some(hash),
             Verdict::Approved,
-            entry(&z, "approved"),
+            entry(&z, AuditAction::Approved),
         )
         .await
         .unwrap();
@@ -1368,7 +1389,7 @@ async fn contract_set_verdict_is_bound_to_hash_and_state<S: Inspect>(s: &S) {
             refused,
             Some(other),
             Verdict::Approved,
-            entry(&z, "approved"),
+            entry(&z, AuditAction::Approved),
         )
         .await
         .unwrap_err();
@@ -1383,7 +1404,7 @@ async fn contract_set_verdict_is_bound_to_hash_and_state<S: Inspect>(s: &S) {
             g(9),
             Some(hash),
             Verdict::Approved,
-            entry(&z, "approved")
+            entry(&z, AuditAction::Approved)
         )
         .await,
         Err(StoreError::PlanMissing { .. })
@@ -1395,7 +1416,7 @@ async fn contract_set_verdict_is_bound_to_hash_and_state<S: Inspect>(s: &S) {
             refused,
             Some(hash),
             Verdict::Pass,
-            entry(&z, "approved")
+            entry(&z, AuditAction::Approved)
         )
         .await,
         Err(StoreError::VerdictLocked { .. })
@@ -1409,14 +1430,14 @@ async fn contract_set_verdict_is_bound_to_hash_and_state<S: Inspect>(s: &S) {
         refused,
         Some(hash),
         Verdict::Approved,
-        entry(&z, "approved"),
+        entry(&z, AuditAction::Approved),
     )
     .await
     .unwrap();
     assert_eq!(verdict_of(s, &z, refused).await, Verdict::Approved);
     assert_eq!(
         s.audit_actions(&z).await.last().cloned(),
-        Some(("approved".to_string(), Some(refused)))
+        Some((AuditAction::Approved, Some(refused)))
     );
     // Approving twice is not a move.
     assert!(matches!(
@@ -1425,7 +1446,7 @@ async fn contract_set_verdict_is_bound_to_hash_and_state<S: Inspect>(s: &S) {
             refused,
             Some(hash),
             Verdict::Approved,
-            entry(&z, "approved")
+            entry(&z, AuditAction::Approved)
         )
         .await,
         Err(StoreError::VerdictLocked {
@@ -1437,9 +1458,15 @@ async fn contract_set_verdict_is_bound_to_hash_and_state<S: Inspect>(s: &S) {
     // A rejection is final, with or without a hash.
     let held = stage_as(s, &z, None, "held", Verdict::Held).await;
     assert_eq!(
-        s.set_verdict(&z, held, None, Verdict::Rejected, entry(&z, "rejected"))
-            .await
-            .unwrap(),
+        s.set_verdict(
+            &z,
+            held,
+            None,
+            Verdict::Rejected,
+            entry(&z, AuditAction::Rejected)
+        )
+        .await
+        .unwrap(),
         Verdict::Held
     );
     let held_hash = hash_of(s, &z, held).await;
@@ -1449,7 +1476,7 @@ async fn contract_set_verdict_is_bound_to_hash_and_state<S: Inspect>(s: &S) {
             held,
             Some(held_hash),
             Verdict::Approved,
-            entry(&z, "approved")
+            entry(&z, AuditAction::Approved)
         )
         .await,
         Err(StoreError::VerdictLocked {
@@ -1468,8 +1495,14 @@ async fn contract_set_verdict_is_bound_to_hash_and_state<S: Inspect>(s: &S) {
     // A published plan's verdict never moves again.
     publish(s, &z, refused, None).await.unwrap();
     assert!(matches!(
-        s.set_verdict(&z, refused, None, Verdict::Rejected, entry(&z, "rejected"))
-            .await,
+        s.set_verdict(
+            &z,
+            refused,
+            None,
+            Verdict::Rejected,
+            entry(&z, AuditAction::Rejected)
+        )
+        .await,
         Err(StoreError::VerdictLocked {
             status: PlanStatus::Published,
             ..
@@ -1486,9 +1519,15 @@ async fn sqlite_refuses_publishing_or_reopening_by_hand() {
     let z = name("example.com.");
     let refused = stage_as(&s, &z, None, "refused", Verdict::Refused).await;
     let rejected = stage_as(&s, &z, None, "rejected", Verdict::Held).await;
-    s.set_verdict(&z, rejected, None, Verdict::Rejected, entry(&z, "rejected"))
-        .await
-        .unwrap();
+    s.set_verdict(
+        &z,
+        rejected,
+        None,
+        Verdict::Rejected,
+        entry(&z, AuditAction::Rejected),
+    )
+    .await
+    .unwrap();
     for foreign_keys in [true, false] {
         let mut conn = raw(&db.path, foreign_keys).await;
         for sql in [

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::Args;
 use serde_json::Value;
-use zonegate_core::gate::{self, PlanOutcome};
+use zonegate_core::gate::{self, Actor, PlanOutcome};
 use zonegate_core::{GateConfig, ParsedZone};
 use zonegate_store::SqliteStore;
 
@@ -31,7 +31,7 @@ pub struct ApplyArgs {
 pub async fn run(ctx: &Ctx, args: ApplyArgs) -> Result<u8, Failure> {
     let parsed = read_zone(&args.zonefile, args.zone.as_deref())?;
     let store = ctx.open_store().await?;
-    apply_parsed(&store, &ctx.gate, parsed, "apply", &ctx.emit, &[]).await
+    apply_parsed(&store, &ctx.gate, parsed, &Actor::APPLY, &ctx.emit, &[]).await
 }
 
 /// `zonegate apply` and `zonegate rollback`: plan, review, publish.
@@ -39,7 +39,7 @@ pub async fn apply_parsed(
     store: &SqliteStore,
     cfg: &GateConfig,
     parsed: ParsedZone,
-    actor: &str,
+    actor: &Actor,
     emit: &Emit,
     extra: &[(&str, Value)],
 ) -> Result<u8, Failure> {

@@ -3,7 +3,9 @@
 
 use anyhow::anyhow;
 use serde_json::json;
-use zonegate_core::gate::{self, AuditEntry, Generation, Store, StoreError, Verdict};
+use zonegate_core::gate::{
+    self, Actor, AuditAction, AuditEntry, Generation, ReasonCode, Store, StoreError, Verdict,
+};
 use zonegate_core::{ContentHash, Name};
 use zonegate_store::SqliteStore;
 
@@ -12,13 +14,32 @@ use crate::exit;
 use crate::failure::Failure;
 use crate::outcome::Outcome;
 use crate::output::Emit;
-use crate::reason::Reason;
 
-/// Who approves or rejects: `--by`, else `$USER`, else "unknown".
-fn actor(by: Option<String>) -> String {
-    by.filter(|b| !b.trim().is_empty())
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+/// Who approves or rejects: `--by`, else `$USER` or `$LOGNAME`, else the account the command
+/// runs as (`uid:<n>`). The audit log must name someone, so with none of them the command
+/// refuses instead of recording a placeholder.
+fn actor(by: Option<String>) -> Result<Actor, Failure> {
+    let from_env = |key| {
+        std::env::var(key)
+            .ok()
+            .filter(|v: &String| !v.trim().is_empty())
+    };
+    let name = by
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| from_env("USER"))
+        .or_else(|| from_env("LOGNAME"))
+        .or_else(account)
+        .ok_or_else(|| {
+            Failure::input("say who decides with --by (or set $USER); it goes into the audit log")
+        })?;
+    Actor::new(&name).map_err(Failure::input)
+}
+
+/// The account this process runs as, `uid:<n>`, read from `/proc/self` (Linux).
+fn account() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    Some(format!("uid:{uid}"))
 }
 
 /// One approval or rejection, as the command line asked for it.
@@ -41,7 +62,7 @@ struct Checked {
     hash: Option<ContentHash>,
     to: Verdict,
     reason: String,
-    who: String,
+    who: Actor,
 }
 
 impl Checked {
@@ -68,7 +89,7 @@ impl Checked {
             hash,
             to: d.to,
             reason: d.reason,
-            who: actor(d.by),
+            who: actor(d.by)?,
         })
     }
 
@@ -138,17 +159,17 @@ async fn refused(
     let (code, reason_code, hint) = match &e {
         StoreError::HashMismatch { .. } => (
             exit::REFUSED,
-            Reason::HashMismatch,
+            ReasonCode::HashMismatch,
             "the hash names other content than the stored plan; check the generation and copy the hash from `zonegate plan` or `zonegate history`",
         ),
         StoreError::VerdictLocked { .. } => (
             exit::REFUSED,
-            Reason::Verdict,
+            ReasonCode::Verdict,
             "only a staged plan that was never published can be approved or rejected, and a rejection is final; plan again",
         ),
         StoreError::PlanMissing { .. } => (
             exit::STALE,
-            Reason::Missing,
+            ReasonCode::Missing,
             "the plan is gone (never staged, or cleaned up); plan again",
         ),
         _ => return Err(Failure::Internal(anyhow!(e))),
@@ -160,8 +181,8 @@ async fn refused(
         .audit(AuditEntry {
             zone: origin.clone(),
             generation: Some(generation),
-            action: "refused".into(),
-            reason: reason_code.to_string(),
+            action: AuditAction::Refused,
+            reason: Some(reason_code.clone()),
             detail: format!("{message} (requested by {who}: {})", d.reason),
             actor: who.clone(),
             at: now(),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use zonegate_core::gate::{self, PlanOutcome, Preview, Verdict};
+use zonegate_core::gate::{self, Actor, PlanOutcome, Preview, Verdict};
 use zonegate_core::{GateConfig, ParsedZone};
 use zonegate_store::SqliteStore;
 
@@ -50,7 +50,7 @@ pub async fn run(ctx: &Ctx, args: PlanArgs) -> Result<u8, Failure> {
     if args.expect_no_changes {
         return drift(&store, parsed, cfg, emit).await;
     }
-    let outcome = match gate::plan(&store, parsed, cfg, now(), "plan").await {
+    let outcome = match gate::plan(&store, parsed, cfg, now(), &Actor::PLAN).await {
         Ok(outcome) => outcome,
         Err(e) => return step_failure(emit, &origin, e),
     };

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use clap::Args;
 use zonegate_core::Name;
-use zonegate_core::gate::{self, Generation, PublishOutcome, Store};
+use zonegate_core::gate::{self, Actor, Generation, PublishOutcome, ReasonCode, Store};
 use zonegate_store::SqliteStore;
 
 use super::OutputArgs;
@@ -53,7 +53,16 @@ async fn publish_staged(
 ) -> Result<u8, Failure> {
     // Test-only delays between check and act when asked for (see chaos.rs); a no-op else.
     let store = crate::chaos::ChaosStore::from_env(ctx.open_store().await?);
-    match gate::publish(&store, origin, generation, &ctx.gate, now(), "publish").await {
+    match gate::publish(
+        &store,
+        origin,
+        generation,
+        &ctx.gate,
+        now(),
+        &Actor::PUBLISH,
+    )
+    .await
+    {
         Ok(outcome) => {
             output::publish(&ctx.emit, origin, &outcome);
             Ok(exit::OK)
@@ -78,7 +87,17 @@ async fn publish_saved(ctx: &Ctx, origin: Option<&str>, path: &Path) -> Result<u
     let Some(g) = artifact.generation else {
         return publish_no_changes(&store, &zone, &artifact, &ctx.emit).await;
     };
-    match gate::publish_exact(&store, &zone, g, artifact.hash, &ctx.gate, now(), "publish").await {
+    match gate::publish_exact(
+        &store,
+        &zone,
+        g,
+        artifact.hash,
+        &ctx.gate,
+        now(),
+        &Actor::PUBLISH,
+    )
+    .await
+    {
         Ok(outcome) => {
             output::publish(&ctx.emit, &zone, &outcome);
             Ok(exit::OK)
@@ -130,7 +149,7 @@ async fn publish_no_changes(
                 gate::OptGen(artifact.published),
                 gate::OptGen(other.map(|p| p.generation))
             );
-            output::failure(emit, zone, Reason::Stale, &message);
+            output::failure(emit, zone, Reason::Gate(ReasonCode::Stale), &message);
             Ok(exit::STALE)
         }
     }

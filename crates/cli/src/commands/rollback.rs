@@ -4,7 +4,7 @@
 use clap::Args;
 use serde_json::json;
 use zonegate_core::ParsedZone;
-use zonegate_core::gate::Generation;
+use zonegate_core::gate::{Actor, Generation};
 
 use super::OutputArgs;
 use super::apply::apply_parsed;
@@ -40,7 +40,7 @@ pub async fn run(ctx: &Ctx, args: RollbackArgs) -> Result<u8, Failure> {
         &store,
         cfg,
         parsed,
-        &format!("rollback to {to}"),
+        &Actor::rollback_to(to),
         emit,
         &[("rollback_to", json!(to.0))],
     )

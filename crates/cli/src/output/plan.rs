@@ -75,7 +75,7 @@ pub fn plan(
                 (
                     Some(PublishOutcome::Published {
                         generation,
-                        version,
+                        publish_count: version,
                         ..
                     }),
                     _,

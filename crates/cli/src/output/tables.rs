@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use zonegate_core::Name;
-use zonegate_core::gate::{OptGen, PublishOutcome};
+use zonegate_core::gate::{OptGen, PublishOutcome, optional_reason};
 use zonegate_store::{AuditRow, PlanRow, ZoneRow};
 
 use super::Emit;
@@ -14,7 +14,7 @@ pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
         PublishOutcome::Published {
             generation,
             base,
-            version,
+            publish_count: version,
         } => {
             if emit.json {
                 emit.object(json!({
@@ -47,7 +47,7 @@ pub fn status(emit: &Emit, rows: &[ZoneRow]) {
             .map(|r| {
                 json!({
                     "zone": r.origin.to_string(), "published": gen_json(r.published),
-                    "version": r.version, "hash": r.hash.map(|h| h.to_string()),
+                    "version": r.publish_count, "hash": r.hash.map(|h| h.to_string()),
                     "record_count": r.record_count, "newest": gen_json(r.newest),
                 })
             })
@@ -68,7 +68,7 @@ pub fn status(emit: &Emit, rows: &[ZoneRow]) {
             "{:<32} {:>10} {:>8} {:>9} {:>10}  {}",
             r.origin.to_string(),
             OptGen(r.published).to_string(),
-            r.version,
+            r.publish_count,
             r.record_count
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "-".into()),
@@ -95,7 +95,7 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
             .map(|a| {
                 json!({
                     "id": a.id, "at": a.at, "generation": gen_json(a.generation), "action": a.action,
-                    "reason": a.reason, "detail": a.detail, "actor": a.actor,
+                    "reason": optional_reason::to_text(&a.reason), "detail": a.detail, "actor": a.actor,
                 })
             })
             .collect();
@@ -118,10 +118,9 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
     }
     println!("audit (newest first):");
     for a in audit {
-        let reason = if a.reason.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", a.reason)
+        let reason = match &a.reason {
+            None => String::new(),
+            Some(reason) => format!(" [{reason}]"),
         };
         println!(
             "  #{:<5} {}  {:<10} {:>8} by {}{}: {}",

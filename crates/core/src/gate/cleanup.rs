@@ -2,6 +2,7 @@
 
 use crate::dns::name::Name;
 use crate::gate::audit::AuditEntry;
+use crate::gate::audit::{Actor, AuditAction};
 use crate::gate::config::GateConfig;
 use crate::gate::error::StepError;
 use crate::gate::store::Store;
@@ -29,12 +30,12 @@ pub fn cleanup_audit_entry(
     AuditEntry {
         zone: zone.clone(),
         generation: None,
-        action: "cleanup".into(),
-        reason: String::new(),
+        action: AuditAction::Cleanup,
+        reason: None,
         detail: format!(
             "deleted {deleted} plan(s) below the horizon {horizon}, keeping the newest {keep}"
         ),
-        actor: "cleanup".into(),
+        actor: Actor::CLEANUP,
         at: now,
     }
 }

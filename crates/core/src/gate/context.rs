@@ -1,5 +1,6 @@
 //! [`StepContext`]: what every step that writes runs with.
 
+use crate::gate::audit::Actor;
 use crate::gate::config::GateConfig;
 
 /// The settings, the time and the actor a step runs with. The core never reads the clock, so
@@ -8,5 +9,5 @@ use crate::gate::config::GateConfig;
 pub(crate) struct StepContext<'a> {
     pub(crate) cfg: &'a GateConfig,
     pub(crate) now: u64,
-    pub(crate) actor: &'a str,
+    pub(crate) actor: &'a Actor,
 }

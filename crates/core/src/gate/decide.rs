@@ -1,7 +1,7 @@
 //! The review step: approve or reject one staged plan, audited in the same store operation.
 
 use crate::dns::name::Name;
-use crate::gate::audit::entry;
+use crate::gate::audit::{Actor, AuditAction, entry};
 use crate::gate::store::{Store, StoreError};
 use crate::gate::types::{Generation, Verdict};
 use crate::zone::ContentHash;
@@ -25,7 +25,7 @@ pub async fn decide<S: Store>(
     store: &S,
     zone: &Name,
     decision: Decision<'_>,
-    actor: &str,
+    actor: &Actor,
     now: u64,
 ) -> Result<Verdict, StoreError> {
     let Decision {
@@ -35,9 +35,10 @@ pub async fn decide<S: Store>(
         why,
     } = decision;
     let action = match to {
-        Verdict::Approved => "approved",
-        Verdict::Rejected => "rejected",
-        other => other.as_str(),
+        Verdict::Approved => AuditAction::Approved,
+        Verdict::Rejected => AuditAction::Rejected,
+        // `set_verdict` refuses any other move; the row it would have written names the verdict.
+        other => AuditAction::Unrecognized(other.as_str().to_string()),
     };
     let bound = hash.map(|h| format!(" (hash {h})")).unwrap_or_default();
     let detail = format!("{action} {generation}{bound} by {actor}: {why}");
@@ -47,7 +48,7 @@ pub async fn decide<S: Store>(
             generation,
             hash,
             to,
-            entry(zone, Some(generation), action, "", detail, actor, now),
+            entry(zone, Some(generation), action, None, detail, actor, now),
         )
         .await
 }

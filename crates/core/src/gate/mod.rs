@@ -41,7 +41,10 @@ mod store;
 mod target;
 mod types;
 
-pub use audit::AuditEntry;
+pub use audit::{
+    Actor, ActorError, AuditAction, AuditEntry, LimitKind, ReasonCode, ThresholdKind, UnknownText,
+    optional_reason,
+};
 pub use cleanup::{cleanup, cleanup_audit_entry};
 pub use config::GateConfig;
 pub use converge::{ConvergeOutcome, converge};

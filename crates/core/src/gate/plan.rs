@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::dns::name::Name;
 use crate::gate::audit::entry;
+use crate::gate::audit::{Actor, AuditAction, ReasonCode};
 use crate::gate::config::GateConfig;
 use crate::gate::context::StepContext;
 use crate::gate::error::StepError;
@@ -49,7 +50,7 @@ pub async fn plan<S: Store>(
     parsed: crate::zone::ParsedZone,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<PlanOutcome, StepError> {
     Ok(plan_keeping(store, parsed, cfg, now, actor).await?.0)
 }
@@ -89,7 +90,7 @@ pub async fn plan_keeping<S: Store>(
     parsed: crate::zone::ParsedZone,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<(PlanOutcome, Option<Planned>), StepError> {
     let ctx = StepContext { cfg, now, actor };
     let origin = parsed.origin.clone();
@@ -134,7 +135,7 @@ pub async fn plan_keeping<S: Store>(
     let generation = store
         .stage(
             new,
-            entry(&origin, None, action, &reason, detail, actor, now),
+            entry(&origin, None, action, reason, detail, actor, now),
         )
         .await?;
     let planned = Planned {
@@ -169,8 +170,8 @@ async fn refuse_invalid<S: Store>(
     let audit = entry(
         origin,
         None,
-        "refused",
-        &refusal.reason(),
+        AuditAction::Refused,
+        Some(refusal.reason()),
         refusal.to_string(),
         ctx.actor,
         ctx.now,
@@ -183,13 +184,16 @@ async fn refuse_invalid<S: Store>(
 
 /// The verdict a new plan is staged with, with its audit action and reason: refused if it
 /// crosses a threshold, held if the zone is reviewed, else pass.
-fn verdict_for(thresholds: &[Threshold], review: Review) -> (Verdict, &'static str, String) {
+fn verdict_for(
+    thresholds: &[Threshold],
+    review: Review,
+) -> (Verdict, AuditAction, Option<ReasonCode>) {
     if let Some(first) = thresholds.first() {
-        (Verdict::Refused, "refused", first.reason())
+        (Verdict::Refused, AuditAction::Refused, Some(first.reason()))
     } else if review != Review::Off {
-        (Verdict::Held, "held", "review".to_string())
+        (Verdict::Held, AuditAction::Held, Some(ReasonCode::Review))
     } else {
-        (Verdict::Pass, "staged", String::new())
+        (Verdict::Pass, AuditAction::Staged, None)
     }
 }
 

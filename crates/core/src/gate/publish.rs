@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use crate::dns::name::Name;
 use crate::gate::audit::entry;
+use crate::gate::audit::{Actor, AuditAction};
 use crate::gate::config::GateConfig;
 use crate::gate::context::StepContext;
 use crate::gate::error::StepError;
@@ -20,7 +21,8 @@ pub enum PublishOutcome {
     Published {
         generation: Generation,
         base: Option<Generation>,
-        version: u64,
+        /// The zone's publish count after this publish.
+        publish_count: u64,
     },
     /// The requested generation is already the published one; nothing changed.
     AlreadyPublished { generation: Generation },
@@ -40,7 +42,7 @@ pub async fn publish<S: Store>(
     generation: Option<Generation>,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<PublishOutcome, StepError> {
     let from = match generation {
         Some(g) => PublishFrom::Generation(g),
@@ -66,7 +68,7 @@ pub async fn publish_planned<S: Store>(
     planned: &Planned,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<PublishOutcome, StepError> {
     let ctx = StepContext { cfg, now, actor };
     publish_checked(store, &ctx, zone, PublishFrom::Planned(planned)).await
@@ -81,7 +83,7 @@ pub async fn publish_exact<S: Store>(
     hash: ContentHash,
     cfg: &GateConfig,
     now: u64,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<PublishOutcome, StepError> {
     let ctx = StepContext { cfg, now, actor };
     publish_checked(store, &ctx, zone, PublishFrom::Exact { generation, hash }).await
@@ -148,23 +150,23 @@ async fn publish_checked<S: Store>(
     };
     let (now, actor) = (ctx.now, ctx.actor);
     store
-        .pin(zone, g, actor, now.saturating_add(ctx.cfg.pin_lease_s))
+        .pin(
+            zone,
+            g,
+            actor.as_str(),
+            now.saturating_add(ctx.cfg.pin_lease_s),
+        )
         .await?;
     let result = publish_pinned(store, ctx, zone, g, from).await;
     // Releasing the pin is best effort: an unreleased pin only delays clean-up until it expires.
-    let _ = store.unpin(zone, g, actor).await;
+    let _ = store.unpin(zone, g, actor.as_str()).await;
     if let Err(StepError::Refused(refusal)) = &result {
-        let action = if refusal.is_stale() {
-            "stale"
-        } else {
-            "refused"
-        };
         store
             .audit(entry(
                 zone,
                 Some(g),
-                action,
-                &refusal.reason(),
+                refusal.action(),
+                Some(refusal.reason()),
                 refusal.to_string(),
                 actor,
                 now,
@@ -289,7 +291,15 @@ async fn swap<S: Store>(
         plan.hash,
         plan.verdict
     );
-    let audit = entry(zone, Some(g), "published", "", detail, ctx.actor, ctx.now);
+    let audit = entry(
+        zone,
+        Some(g),
+        AuditAction::Published,
+        None,
+        detail,
+        ctx.actor,
+        ctx.now,
+    );
     let published = match store.publish_cas(zone, g, plan.base, audit).await {
         Ok(published) => published,
         // Rejected between our read and the compare-and-swap: the CAS saw it.
@@ -307,7 +317,7 @@ async fn swap<S: Store>(
     Ok(PublishOutcome::Published {
         generation: published.generation,
         base: plan.base,
-        version: published.version,
+        publish_count: published.publish_count,
     })
 }
 

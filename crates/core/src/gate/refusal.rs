@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::gate::audit::{AuditAction, LimitKind, ReasonCode};
 use crate::gate::policy::Threshold;
 use crate::gate::types::{Generation, OptGen, Verdict};
 use crate::zone::{ContentHash, DecodeError};
@@ -111,32 +112,41 @@ impl fmt::Display for ReviewText {
 
 impl Refusal {
     /// Machine-readable reason code.
-    pub fn reason(&self) -> String {
+    pub fn reason(&self) -> ReasonCode {
         match self {
             Refusal::Invalid(i)
                 if i.violations
                     .iter()
                     .any(|v| matches!(v, crate::zone::validate::Violation::Empty)) =>
             {
-                "empty".into()
+                ReasonCode::Empty
             }
             Refusal::Invalid(i) => match i.violations.first() {
                 Some(crate::zone::validate::Violation::TooManyRecords { .. }) => {
-                    "limit:records_max".into()
+                    ReasonCode::Limit(LimitKind::RecordsMax)
                 }
                 Some(crate::zone::validate::Violation::BodyTooLarge { .. }) => {
-                    "limit:body_bytes_max".into()
+                    ReasonCode::Limit(LimitKind::BodyBytesMax)
                 }
-                _ => format!("invalid:{}", i.first_rule()),
+                _ => ReasonCode::invalid(i.first_rule()),
             },
-            Refusal::Stale { .. } | Refusal::TooOld { .. } => "stale".into(),
-            Refusal::Corrupt { .. } => "invalid:corrupt-body".into(),
+            Refusal::Stale { .. } | Refusal::TooOld { .. } => ReasonCode::Stale,
+            Refusal::Corrupt { .. } => ReasonCode::CorruptBody,
             Refusal::Policy { thresholds, .. } => thresholds
                 .first()
-                .map(Threshold::reason)
-                .unwrap_or_else(|| "threshold".into()),
-            Refusal::Review { .. } => "review".into(),
-            Refusal::HashMismatch { .. } => "hash-mismatch".into(),
+                .map_or(ReasonCode::ThresholdUnnamed, Threshold::reason),
+            Refusal::Review { .. } => ReasonCode::Review,
+            Refusal::HashMismatch { .. } => ReasonCode::HashMismatch,
+        }
+    }
+
+    /// The audit action of this refusal: `stale` for a plan overtaken or too old, `refused`
+    /// otherwise.
+    pub fn action(&self) -> AuditAction {
+        if self.is_stale() {
+            AuditAction::Stale
+        } else {
+            AuditAction::Refused
         }
     }
 

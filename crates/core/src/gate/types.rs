@@ -50,6 +50,13 @@ pub enum PlanStatus {
 }
 
 impl PlanStatus {
+    /// Every status, so the store can check its schema against them.
+    pub const ALL: [PlanStatus; 3] = [
+        PlanStatus::Staged,
+        PlanStatus::Published,
+        PlanStatus::Superseded,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PlanStatus::Staged => "staged",
@@ -97,6 +104,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, so the store can build and check its SQL from [`Verdict::is_publishable`]
+    /// and the other rules below rather than repeat them by hand.
+    pub const ALL: [Verdict; 5] = [
+        Verdict::Pass,
+        Verdict::Held,
+        Verdict::Refused,
+        Verdict::Approved,
+        Verdict::Rejected,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
@@ -176,6 +193,7 @@ pub struct NewPlan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Published {
     pub generation: Generation,
-    /// Bumped by every successful publish; lets watchers notice change cheaply.
-    pub version: u64,
+    /// The zone's publish count: bumped by every successful publish, so watchers notice
+    /// change cheaply. (The store's column is still `version`; see `zonegate-store`.)
+    pub publish_count: u64,
 }

@@ -45,7 +45,7 @@ struct State {
 
 struct ZoneState {
     published: Option<Generation>,
-    version: u64,
+    publish_count: u64,
     /// The generation the next `stage` takes; never goes back, even when plans are deleted.
     next_generation: u64,
     plans: BTreeMap<Generation, StoredPlan>,
@@ -57,7 +57,7 @@ impl ZoneState {
     fn new() -> Self {
         ZoneState {
             published: None,
-            version: 0,
+            publish_count: 0,
             next_generation: 1,
             plans: BTreeMap::new(),
             pins: BTreeMap::new(),
@@ -72,7 +72,7 @@ fn constraint(detail: &str) -> StoreError {
 }
 
 fn check_audit(entry: &AuditEntry) -> Result<(), StoreError> {
-    if entry.action.is_empty() {
+    if entry.action.as_str().is_empty() {
         return Err(constraint("an audit entry needs an action"));
     }
     Ok(())
@@ -175,7 +175,7 @@ impl Store for MemStore {
             s.zones.get(zone).and_then(|z| {
                 z.published.map(|generation| Published {
                     generation,
-                    version: z.version,
+                    publish_count: z.publish_count,
                 })
             })
         }))
@@ -284,13 +284,13 @@ impl Store for MemStore {
             }
             z.plans.get_mut(&generation).expect("checked above").status = PlanStatus::Published;
             z.published = Some(generation);
-            z.version += 1;
-            let version = z.version;
+            z.publish_count += 1;
+            let publish_count = z.publish_count;
             audit.generation.get_or_insert(generation);
             s.audit.push(audit);
             Ok(Published {
                 generation,
-                version,
+                publish_count,
             })
         })
     }

@@ -342,7 +342,7 @@ impl World {
                 .store
                 .audit_log()
                 .into_iter()
-                .filter(|e| &e.zone == zone && e.action == "published")
+                .filter(|e| &e.zone == zone && e.action == gate::AuditAction::Published)
                 .filter_map(|e| e.generation)
                 .collect();
             if let Some(w) = published.windows(2).find(|w| w[1] <= w[0]) {
@@ -388,11 +388,24 @@ impl World {
                 .expect("every scenario staged something");
             let n = newest.0 + 1;
             let parsed = self.contents.get(zone, n);
-            let g = match block_on(gate::plan(&me, parsed, &self.cfg, NOW, "after join")) {
+            let g = match block_on(gate::plan(
+                &me,
+                parsed,
+                &self.cfg,
+                NOW,
+                &named("after join"),
+            )) {
                 Ok(PlanOutcome::Staged { generation, .. }) if generation.0 == n => generation,
                 other => self.fail("I5", format!("planning {zone} content {n}: {other:?}")),
             };
-            match block_on(gate::publish(&me, zone, None, &self.cfg, NOW, "after join")) {
+            match block_on(gate::publish(
+                &me,
+                zone,
+                None,
+                &self.cfg,
+                NOW,
+                &named("after join"),
+            )) {
                 Ok(PublishOutcome::Published { generation, .. }) if generation == g => {}
                 other => self.fail(
                     "I5",
@@ -505,7 +518,7 @@ impl Store for Actor<'_> {
             .publish_cas(zone, generation, expected_base, audit)
             .await;
         let text = match &r {
-            Ok(p) => format!("PUBLISHED {} (version {})", p.generation, p.version),
+            Ok(p) => format!("PUBLISHED {} (version {})", p.generation, p.publish_count),
             Err(e) => format!("refused: {e}"),
         };
         self.after(
@@ -600,7 +613,11 @@ impl Store for Actor<'_> {
     }
 
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
-        let line = format!("audit {} {}", entry.action, entry.reason);
+        let line = format!(
+            "audit {} {}",
+            entry.action,
+            gate::optional_reason::to_text(&entry.reason)
+        );
         let r = self.world.store.audit(entry).await;
         self.after(line, true).await;
         r
@@ -661,12 +678,17 @@ impl Target for Actor<'_> {
 // Helpers for scenario set-up and threads.
 // ---------------------------------------------------------------------------------------------
 
+/// The audit log's name for a scenario's actor.
+pub fn named(actor: &'static str) -> gate::Actor {
+    gate::Actor::new(actor).expect("scenario actors are named")
+}
+
 /// Stages content `n` of `zone` (which must become generation `n`) with the production
 /// planner.
 pub fn stage(world: &World, actor: &'static str, zone: &Name, n: u64) -> Generation {
     let me = world.actor(actor);
     let parsed = world.contents.get(zone, n);
-    match block_on(gate::plan(&me, parsed, &world.cfg, NOW, actor)) {
+    match block_on(gate::plan(&me, parsed, &world.cfg, NOW, &named(actor))) {
         Ok(PlanOutcome::Staged { generation, .. }) if generation.0 == n => generation,
         other => world.fail("set-up", format!("staging {zone} content {n}: {other:?}")),
     }
@@ -685,7 +707,7 @@ pub fn publish(
         g.map(Generation),
         &world.cfg,
         NOW,
-        actor,
+        &named(actor),
     ))
 }
 

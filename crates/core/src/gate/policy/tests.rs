@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::dns::name::Name;
+use crate::gate::audit::{ReasonCode, ThresholdKind};
 use crate::zone::Zone;
 use crate::zone::diff::Diff;
 use crate::zone::limits::Limits;
@@ -36,7 +37,7 @@ fn default_for(toml_policy: &str) -> ZonePolicy {
 fn default_policy_table() {
     let base = "@ NS ns1.example.net.\na A 192.0.2.1\nb A 192.0.2.2\nc A 192.0.2.3\nd A 192.0.2.4\ne A 192.0.2.5\n";
     let p = Policy::default().for_zone(&Name::parse("example.com.").unwrap());
-    let cases: &[(&str, &str, &[&str])] = &[
+    let cases: &[(&str, &str, &[ReasonCode])] = &[
         // Same content with a new serial: nothing.
         (base, base, &[]),
         // One of 7 records updated (14%): fine.
@@ -48,29 +49,32 @@ fn default_policy_table() {
                 .replace("192.0.2.3", "192.0.2.33")
                 .replace("192.0.2.4", "192.0.2.44")
                 .replace("192.0.2.5", "192.0.2.55"),
-            &["threshold:update"],
+            &[ReasonCode::Threshold(ThresholdKind::Update)],
         ),
         // Three of 7 deleted (42.9%).
         (
             base,
             "@ NS ns1.example.net.\na A 192.0.2.1\nb A 192.0.2.2\n",
-            &["threshold:delete"],
+            &[ReasonCode::Threshold(ThresholdKind::Delete)],
         ),
         // Five of 7 gone: shrink (71.4%) and delete.
         (
             base,
             "@ NS ns1.example.net.\n",
-            &["threshold:shrink", "threshold:delete"],
+            &[
+                ReasonCode::Threshold(ThresholdKind::Shrink),
+                ReasonCode::Threshold(ThresholdKind::Delete),
+            ],
         ),
         // A changed apex NS set.
         (
             base,
             &base.replace("ns1.example.net.", "ns2.example.net."),
-            &["threshold:apex"],
+            &[ReasonCode::Threshold(ThresholdKind::Apex)],
         ),
     ];
     for (old, new, want) in cases {
-        let got: Vec<String> = run(&p, old, new).iter().map(Threshold::reason).collect();
+        let got: Vec<ReasonCode> = run(&p, old, new).iter().map(Threshold::reason).collect();
         assert_eq!(&got, want, "{old} -> {new}");
     }
 }
@@ -100,8 +104,12 @@ fn shrink_holds_when_delete_limit_is_raised() {
         "@ NS ns1.example.net.\na A 192.0.2.1\nb A 192.0.2.2\nc A 192.0.2.3\n",
         "@ NS ns1.example.net.\n",
     );
-    let reasons: Vec<String> = got.iter().map(Threshold::reason).collect();
-    assert_eq!(reasons, ["threshold:shrink"], "{got:?}");
+    let reasons: Vec<ReasonCode> = got.iter().map(Threshold::reason).collect();
+    assert_eq!(
+        reasons,
+        [ReasonCode::Threshold(ThresholdKind::Shrink)],
+        "{got:?}"
+    );
     assert!(got[0].to_string().contains("from 5 to 2 records (-60.0%)"));
 }
 
@@ -143,7 +151,7 @@ fn floors_limit_how_far_a_set_drops() {
     let got = run(&p, &two, &two.replace("v6 AAAA 2001:db8::1\n", ""));
     assert_eq!(
         got.iter().map(Threshold::reason).collect::<Vec<_>>(),
-        ["threshold:floor"]
+        [ReasonCode::Threshold(ThresholdKind::Floor)]
     );
     // The zone's floor is added to the default one; other zones get only the default.
     assert_eq!(p.floors.len(), 2);

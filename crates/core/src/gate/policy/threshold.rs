@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::dns::name::Name;
 use crate::dns::record::RType;
+use crate::gate::audit::{ReasonCode, ThresholdKind};
 use crate::gate::policy::config::Floor;
 
 /// Which limit a change count crossed.
@@ -64,20 +65,20 @@ pub enum Threshold {
 }
 
 impl Threshold {
-    /// The check's name, as in the reason code `threshold:<kind>`.
-    pub fn kind(&self) -> &'static str {
+    /// The check, as in the reason code `threshold:<kind>`.
+    pub fn kind(&self) -> ThresholdKind {
         match self {
-            Threshold::Update { .. } => "update",
-            Threshold::Delete { .. } => "delete",
-            Threshold::Shrink { .. } => "shrink",
-            Threshold::Floor { .. } => "floor",
-            Threshold::ApexNs { .. } | Threshold::ApexSoa { .. } => "apex",
+            Threshold::Update { .. } => ThresholdKind::Update,
+            Threshold::Delete { .. } => ThresholdKind::Delete,
+            Threshold::Shrink { .. } => ThresholdKind::Shrink,
+            Threshold::Floor { .. } => ThresholdKind::Floor,
+            Threshold::ApexNs { .. } | Threshold::ApexSoa { .. } => ThresholdKind::Apex,
         }
     }
 
     /// The machine-readable reason code, `threshold:<kind>`.
-    pub fn reason(&self) -> String {
-        format!("threshold:{}", self.kind())
+    pub fn reason(&self) -> ReasonCode {
+        ReasonCode::Threshold(self.kind())
     }
 }
 
