@@ -180,11 +180,10 @@ pub fn served_serial_never_goes_back<T: Observed>(make: impl Fn() -> T) {
 }
 
 /// The contract's four checks as `#[test]` functions on `$fresh`, a factory of fresh empty
-/// targets, so each implementation's test file is one line. Attributes given after the
-/// factory go on `served_serial_never_goes_back` (an `#[ignore = "..."]` for a known finding).
+/// targets, so each implementation's test file is one line.
 #[macro_export]
 macro_rules! target_contract {
-    ($fresh:expr $(, #[$serial:meta])* $(,)?) => {
+    ($fresh:expr $(,)?) => {
         #[test]
         fn install_refuses_an_older_or_equal_generation() {
             $crate::target::install_refuses_an_older_or_equal_generation($fresh);
@@ -201,7 +200,6 @@ macro_rules! target_contract {
         }
 
         #[test]
-        $(#[$serial])*
         fn served_serial_never_goes_back() {
             $crate::target::served_serial_never_goes_back($fresh);
         }

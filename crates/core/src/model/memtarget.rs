@@ -10,6 +10,10 @@
 //! what a target serves. That is the difference from the naive design in [`crate::model::naive`],
 //! whose endpoints point at stored plans.
 //!
+//! It serves the SOA serial the catalog would under its default policy (`increment`): the
+//! generation, made greater than the serial it replaces with [`next_serial`], so the served
+//! serial never goes back whatever the zone file says (the `Target` contract checks both).
+//!
 //! Besides the served zones it keeps the history of every install, in order, so the loom suite
 //! can check that a target's generation never went back (I1) without having to observe every
 //! intermediate state itself. The history is written in the same critical section as the swap.
@@ -20,6 +24,7 @@ use crate::dns::name::Name;
 use crate::gate::{Generation, Target};
 use crate::model::sync::Mutex;
 use crate::zone::Zone;
+use crate::zone::serial::{SerialPolicy, next_serial, with_serial};
 
 /// The in-memory target. Share it by reference (or in an `Arc`).
 pub struct MemTarget {
@@ -79,6 +84,9 @@ impl Target for MemTarget {
             if let Some((held, _)) = s.served.get(&origin).filter(|(h, _)| *h >= generation) {
                 return Err(*held);
             }
+            let previous = s.served.get(&origin).map(|(_, z)| z.soa().serial);
+            let candidate = SerialPolicy::Increment.candidate(generation, 0);
+            let zone = with_serial(zone, next_serial(previous, candidate));
             s.installs.push((origin.clone(), generation));
             s.served.insert(origin, (generation, zone));
             Ok(())
