@@ -57,9 +57,10 @@ pub struct StagedArtifact {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishedRef {
     pub generation: u64,
-    /// The publish counter after the swap; absent when the plan was already published.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<u64>,
+    /// The publish count after the swap; absent when the plan was already published. Its
+    /// key stays `version`, as artifacts have always written it.
+    #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
+    pub publish_count: Option<u64>,
 }
 
 /// A plan that found the published content unchanged.
@@ -140,15 +141,15 @@ impl StagedArtifact {
         let published = published.map(|p| match p {
             PublishOutcome::Published {
                 generation,
-                publish_count: version,
+                publish_count,
                 ..
             } => PublishedRef {
                 generation: generation.0,
-                version: Some(*version),
+                publish_count: Some(*publish_count),
             },
             PublishOutcome::AlreadyPublished { generation } => PublishedRef {
                 generation: generation.0,
-                version: None,
+                publish_count: None,
             },
         });
         let outcome = match (published, verdict) {

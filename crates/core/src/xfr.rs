@@ -1,13 +1,13 @@
-//! Zone transfer logic without the wire: IXFR deltas between served versions (RFC 1995), the
+//! Zone transfer logic without the wire: IXFR deltas between served generations (RFC 1995), the
 //! choice between an incremental and a full answer, and how a transfer splits into messages.
 //!
 //! # Design
 //!
-//! A server keeps, per zone, the [`Delta`]s between the versions it served, oldest first: each
+//! A server keeps, per zone, the [`Delta`]s between the generations it served, oldest first: each
 //! one is what RFC 1995 §4 calls a difference sequence, the old SOA, the records deleted, the
 //! new SOA and the records added. [`ixfr_reply`] picks the deltas that lead from a client's
 //! serial to the current one, or says a full transfer is needed because the history does not
-//! reach back that far. [`history_start`] bounds the history: beyond a number of versions, or
+//! reach back that far. [`history_start`] bounds the history: beyond a number of deltas, or
 //! once the deltas hold more records than the zone itself, a full transfer is cheaper.
 //!
 //! Messages are cut by [`split`] on the uncompressed wire size of their records, so that no
@@ -20,21 +20,21 @@ use crate::dns::record::{RType, Record};
 use crate::zone::Zone;
 use crate::zone::serial::serial_gt;
 
-/// The changes from one served version of a zone to the next.
+/// The changes from one served generation of a zone to the next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delta {
-    /// The apex SOA of the older version.
+    /// The apex SOA of the older generation.
     pub old_soa: Record,
-    /// The apex SOA of the newer version.
+    /// The apex SOA of the newer generation.
     pub new_soa: Record,
-    /// Records of the older version that the newer one lacks, SOA excluded.
+    /// Records of the older generation that the newer one lacks, SOA excluded.
     pub removed: Vec<Record>,
-    /// Records of the newer version that the older one lacks, SOA excluded.
+    /// Records of the newer generation that the older one lacks, SOA excluded.
     pub added: Vec<Record>,
 }
 
 impl Delta {
-    /// The records that leave and come between `old` and `new`, two versions of one zone. A
+    /// The records that leave and come between `old` and `new`, two generations of one zone. A
     /// record whose TTL changed leaves and comes back.
     pub fn between(old: &Zone, new: &Zone) -> Delta {
         let (a, b) = (old.records(), new.records());
@@ -135,13 +135,13 @@ pub fn ixfr_reply(steps: &[(u32, u32)], current: u32, client: u32) -> IxfrReply 
 }
 
 /// Which steps of a history to keep: the index of the first kept one, given each step's
-/// [`Delta::len`], oldest first. The oldest are dropped until at most `versions_max` remain and
+/// [`Delta::len`], oldest first. The oldest are dropped until at most `deltas_max` remain and
 /// together they hold no more than `records_max` records (usually the zone's size: past that a
 /// full transfer is smaller).
-pub fn history_start(lens: &[usize], versions_max: usize, records_max: usize) -> usize {
+pub fn history_start(lens: &[usize], deltas_max: usize, records_max: usize) -> usize {
     let mut total: usize = lens.iter().sum();
     let mut start = 0;
-    while start < lens.len() && (lens.len() - start > versions_max || total > records_max) {
+    while start < lens.len() && (lens.len() - start > deltas_max || total > records_max) {
         total -= lens[start];
         start += 1;
     }
@@ -305,7 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn history_is_bounded_by_versions_and_records() {
+    fn history_is_bounded_by_deltas_and_records() {
         assert_eq!(history_start(&[2, 2, 2, 2], 2, usize::MAX), 2);
         assert_eq!(history_start(&[2, 2, 2, 2], 10, 5), 2);
         assert_eq!(history_start(&[2, 2, 2, 2], 10, 8), 0);
