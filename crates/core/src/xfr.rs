@@ -175,15 +175,11 @@ pub fn split(sizes: impl IntoIterator<Item = usize>, budget: usize) -> Vec<Range
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::name::Name;
     use crate::dns::record::Soa;
+    use crate::testkit::n;
     use crate::zone::serial::with_serial;
     use crate::zone::validate::validate;
     use crate::{Limits, ParsedZone};
-
-    fn n(s: &str) -> Name {
-        Name::parse(s).unwrap()
-    }
 
     fn a(owner: &str, last: u8, ttl: u32) -> Record {
         Record {

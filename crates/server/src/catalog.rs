@@ -183,27 +183,9 @@ impl Target for Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zonegate_core::RType;
     use zonegate_core::dns::record::Soa;
-    use zonegate_core::{RType, Record};
-
-    fn n(s: &str) -> Name {
-        Name::parse(s).unwrap()
-    }
-
-    fn wire(name: &str) -> Box<[u8]> {
-        let mut v = Vec::new();
-        n(name).write_wire(&mut v);
-        v.into_boxed_slice()
-    }
-
-    fn rec(owner: &str, rtype: RType, rdata: Box<[u8]>) -> Record {
-        Record {
-            owner: n(owner),
-            rtype,
-            ttl: 300,
-            rdata,
-        }
-    }
+    use zonegate_testkit::{n, name_rdata, rec};
 
     fn zone(serial: u32) -> Zone {
         let soa = Soa {
@@ -216,8 +198,8 @@ mod tests {
             minimum: 1,
         };
         let records = vec![
-            rec("example.", RType::SOA, soa.to_rdata()),
-            rec("example.", RType::NS, wire("ns.other.")),
+            rec("example.", 300, RType::SOA, soa.to_rdata()),
+            rec("example.", 300, RType::NS, name_rdata("ns.other.")),
         ];
         zonegate_core::zone::validate::validate(
             zonegate_core::ParsedZone {
@@ -239,6 +221,7 @@ mod tests {
             for i in 0..20u8 {
                 records.push(rec(
                     &format!("h{i}.example."),
+                    300,
                     RType::A,
                     Box::new([10, 0, 0, i]),
                 ));

@@ -56,25 +56,7 @@ mod tests {
     use super::*;
     use zonegate_core::RType;
     use zonegate_core::dns::record::Soa;
-
-    fn n(s: &str) -> Name {
-        Name::parse(s).unwrap()
-    }
-
-    fn wire(name: &str) -> Box<[u8]> {
-        let mut v = Vec::new();
-        n(name).write_wire(&mut v);
-        v.into_boxed_slice()
-    }
-
-    fn rec(owner: &str, rtype: RType, rdata: Box<[u8]>) -> Record {
-        Record {
-            owner: n(owner),
-            rtype,
-            ttl: 300,
-            rdata,
-        }
-    }
+    use zonegate_testkit::{n, name_rdata, rec};
 
     /// Emits the rdata uncompressed, as the canonical form.
     fn canonical_rdata(r: &HRecord) -> Vec<u8> {
@@ -99,22 +81,23 @@ mod tests {
         let mut mx = vec![0, 10];
         n("mx.example.").write_wire(&mut mx);
         let records = [
-            rec("a.example.", RType::A, Box::new([192, 0, 2, 1])),
+            rec("a.example.", 300, RType::A, Box::new([192, 0, 2, 1])),
             rec(
                 "a.example.",
+                300,
                 RType::AAAA,
                 Box::new([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
             ),
-            rec("example.", RType::NS, wire("ns.example.")),
-            rec("example.", RType::SOA, soa.to_rdata()),
-            rec("c.example.", RType::CNAME, wire("a.example.")),
-            rec("d.example.", RType::DNAME, wire("other.test.")),
-            rec("m.example.", RType::MX, mx.into_boxed_slice()),
-            rec("t.example.", RType::TXT, Box::new(*b"\x05hello\x00")),
-            rec("*.example.", RType(65280), Box::new([1, 2, 3])),
-            rec("e.example.", RType(65281), Box::new([])),
+            rec("example.", 300, RType::NS, name_rdata("ns.example.")),
+            rec("example.", 300, RType::SOA, soa.to_rdata()),
+            rec("c.example.", 300, RType::CNAME, name_rdata("a.example.")),
+            rec("d.example.", 300, RType::DNAME, name_rdata("other.test.")),
+            rec("m.example.", 300, RType::MX, mx.into_boxed_slice()),
+            rec("t.example.", 300, RType::TXT, Box::new(*b"\x05hello\x00")),
+            rec("*.example.", 300, RType(65280), Box::new([1, 2, 3])),
+            rec("e.example.", 300, RType(65281), Box::new([])),
             // Malformed for its type: carried as opaque bytes.
-            rec("bad.example.", RType::A, Box::new([1, 2, 3])),
+            rec("bad.example.", 300, RType::A, Box::new([1, 2, 3])),
         ];
         for r in &records {
             let h = to_hickory(r);

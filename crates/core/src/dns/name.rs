@@ -593,6 +593,7 @@ impl<'de> serde::Deserialize<'de> for Name {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::n;
 
     #[test]
     fn parse_display_and_order() {
@@ -613,10 +614,6 @@ mod tests {
         assert_eq!(Name::from_wire(&wire).unwrap(), (a.clone(), wire.len()));
         assert_eq!(Name::parse("a\\.b.c.").unwrap().label_count(), 2);
         assert!(matches!(Name::parse("rel"), Err(NameError::Relative)));
-    }
-
-    fn n(s: &str) -> Name {
-        Name::parse(s).unwrap()
     }
 
     #[test]

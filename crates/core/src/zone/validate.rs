@@ -669,6 +669,7 @@ const RTYPE_NSEC: RType = RType(47);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::n;
     use crate::zonefile::parse;
 
     const HEAD: &str = "ex. 300 IN SOA ns.ex. hm.ex. 1 7200 3600 1209600 300\n\
@@ -689,10 +690,6 @@ mod tests {
 
     fn violations(body: &str) -> Vec<Violation> {
         run(body).err().map(|e| e.violations).unwrap_or_default()
-    }
-
-    fn n(s: &str) -> Name {
-        Name::parse(s).unwrap()
     }
 
     #[test]

@@ -227,29 +227,11 @@ pub(crate) fn sections<'z>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zonegate_core::RType;
     use zonegate_core::dns::record::Soa;
-    use zonegate_core::{RType, Record};
+    use zonegate_testkit::{n, name_rdata, rec};
 
     use crate::zone::served::prepared::Question;
-
-    fn n(s: &str) -> Name {
-        Name::parse(s).unwrap()
-    }
-
-    fn wire(name: &str) -> Box<[u8]> {
-        let mut v = Vec::new();
-        n(name).write_wire(&mut v);
-        v.into_boxed_slice()
-    }
-
-    fn rec(owner: &str, rtype: RType, rdata: Box<[u8]>) -> Record {
-        Record {
-            owner: n(owner),
-            rtype,
-            ttl: 300,
-            rdata,
-        }
-    }
 
     /// The hickory records converted on demand, in runs, are the records converted one by
     /// one, in the same order, however they are first reached; and the zone answers (by the
@@ -266,16 +248,16 @@ mod tests {
             minimum: 1,
         };
         let mut records = vec![
-            rec("example.", RType::SOA, soa.to_rdata()),
-            rec("example.", RType::NS, wire("ns.other.")),
+            rec("example.", 300, RType::SOA, soa.to_rdata()),
+            rec("example.", 300, RType::NS, name_rdata("ns.other.")),
         ];
         for i in 0..1000u32 {
             let [_, a, b, c] = i.to_be_bytes();
             let owner = format!("h{i}.example.");
             records.push(match i % 3 {
-                0 => rec(&owner, RType::A, Box::new([10, a, b, c])),
-                1 => rec(&owner, RType::NS, wire("ns.other.")),
-                _ => rec(&owner, RType(65280), Box::new([a, b, c])),
+                0 => rec(&owner, 300, RType::A, Box::new([10, a, b, c])),
+                1 => rec(&owner, 300, RType::NS, name_rdata("ns.other.")),
+                _ => rec(&owner, 300, RType(65280), Box::new([a, b, c])),
             });
         }
         let zone = zonegate_core::zone::validate::validate(

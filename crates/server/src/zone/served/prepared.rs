@@ -702,27 +702,11 @@ pub(crate) fn answer_tcp(zone: &ServedZone, query: &[u8], q: &Question, out: &mu
 mod tests {
     use zonegate_core::dns::record::Soa;
     use zonegate_core::gate::Generation;
-    use zonegate_core::{Limits, ParsedZone, Record};
+    use zonegate_core::{Limits, ParsedZone};
 
     use super::*;
     use crate::options::ZoneOptions;
-
-    fn n(s: &str) -> Name {
-        Name::parse(s).unwrap()
-    }
-
-    fn wire(s: &str) -> Box<[u8]> {
-        n(s).wire().into()
-    }
-
-    fn rec(owner: &str, rtype: RType, rdata: Box<[u8]>) -> Record {
-        Record {
-            owner: n(owner),
-            rtype,
-            ttl: 300,
-            rdata,
-        }
-    }
+    use zonegate_testkit::{n, name_rdata, rec};
 
     /// A zone of `hosts` hosts with some of everything the prepared path distinguishes:
     /// several types at a name, CNAMEs, delegations with glue, a wildcard, a DNAME, empty
@@ -738,27 +722,42 @@ mod tests {
             minimum: 300,
         };
         let mut records = vec![
-            rec("example.", RType::SOA, soa.to_rdata()),
-            rec("example.", RType::NS, wire("ns1.example.")),
-            rec("ns1.example.", RType::A, Box::new([192, 0, 2, 1])),
-            rec("*.wild.example.", RType::A, Box::new([192, 0, 2, 9])),
-            rec("old.example.", RType::DNAME, wire("new.example.")),
+            rec("example.", 300, RType::SOA, soa.to_rdata()),
+            rec("example.", 300, RType::NS, name_rdata("ns1.example.")),
+            rec("ns1.example.", 300, RType::A, Box::new([192, 0, 2, 1])),
+            rec("*.wild.example.", 300, RType::A, Box::new([192, 0, 2, 9])),
+            rec(
+                "old.example.",
+                300,
+                RType::DNAME,
+                name_rdata("new.example."),
+            ),
         ];
         for i in 0..40u8 {
-            records.push(rec("big.example.", RType::A, Box::new([198, 51, 100, i])));
+            records.push(rec(
+                "big.example.",
+                300,
+                RType::A,
+                Box::new([198, 51, 100, i]),
+            ));
         }
         for i in 0..hosts {
             let h = format!("h{i}.e{}.example.", i % 7);
             let ip = Box::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
-            records.push(rec(&h, RType::A, ip));
+            records.push(rec(&h, 300, RType::A, ip));
             match i % 10 {
-                1 => records.push(rec(&h, RType::TXT, Box::new(*b"\x05hello"))),
-                2 => records.push(rec(&format!("c{i}.example."), RType::CNAME, wire(&h))),
+                1 => records.push(rec(&h, 300, RType::TXT, Box::new(*b"\x05hello"))),
+                2 => records.push(rec(
+                    &format!("c{i}.example."),
+                    300,
+                    RType::CNAME,
+                    name_rdata(&h),
+                )),
                 3 => {
                     let d = format!("d{i}.example.");
                     let ns = format!("ns.d{i}.example.");
-                    records.push(rec(&d, RType::NS, wire(&ns)));
-                    records.push(rec(&ns, RType::A, Box::new([192, 0, 2, 53])));
+                    records.push(rec(&d, 300, RType::NS, name_rdata(&ns)));
+                    records.push(rec(&ns, 300, RType::A, Box::new([192, 0, 2, 53])));
                 }
                 _ => {}
             }
