@@ -19,6 +19,7 @@ use zonegate_core::gate::{
     Verdict,
 };
 use zonegate_core::model::MemStore;
+use zonegate_core::testkit::n;
 use zonegate_core::{ContentHash, Name};
 use zonegate_store::SqliteStore;
 
@@ -27,10 +28,6 @@ use zonegate_store::SqliteStore;
 // ---------------------------------------------------------------------------------------------
 
 const NOW: u64 = 1_000;
-
-fn name(text: &str) -> Name {
-    Name::parse(text).expect("test names are valid")
-}
 
 fn g(n: u64) -> Generation {
     Generation(n)
@@ -241,8 +238,8 @@ contract!(
 // ---------------------------------------------------------------------------------------------
 
 async fn contract_stage_assigns_increasing_generations<S: Inspect>(s: &S) {
-    let a = name("a.example.");
-    let b = name("b.example.");
+    let a = n("a.example.");
+    let b = n("b.example.");
     assert_eq!(s.newest_generation(&a).await.unwrap(), None);
     assert_eq!(s.published(&a).await.unwrap(), None);
     assert_eq!(stage(s, &a, None).await, g(1));
@@ -284,7 +281,7 @@ async fn contract_stage_assigns_increasing_generations<S: Inspect>(s: &S) {
 }
 
 async fn contract_generations_never_reused_after_cleanup<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     history(s, &z, 5).await;
     publish(s, &z, g(5), Some(g(1))).await.unwrap();
     assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 4);
@@ -296,7 +293,7 @@ async fn contract_generations_never_reused_after_cleanup<S: Inspect>(s: &S) {
 }
 
 async fn contract_refused_stage_takes_no_generation<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     let mut empty = new_plan(&z, None, "empty");
     empty.record_count = 0;
     assert!(matches!(
@@ -330,7 +327,7 @@ async fn contract_refused_stage_takes_no_generation<S: Inspect>(s: &S) {
 }
 
 async fn contract_publish_cas_succeeds<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     let g1 = stage(s, &z, None).await;
     assert_eq!(publish(s, &z, g1, None).await.unwrap(), (g(1), 1));
     let published = s.published(&z).await.unwrap().expect("published");
@@ -377,7 +374,7 @@ async fn contract_publish_cas_succeeds<S: Inspect>(s: &S) {
 }
 
 async fn contract_stale_when_generation_not_above_published<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     let g1 = stage(s, &z, None).await;
     let g2 = stage(s, &z, None).await;
     publish(s, &z, g2, None).await.unwrap();
@@ -411,7 +408,7 @@ async fn contract_stale_when_generation_not_above_published<S: Inspect>(s: &S) {
 }
 
 async fn contract_stale_when_base_moved<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     let g1 = stage(s, &z, None).await;
     publish(s, &z, g1, None).await.unwrap();
     let g2 = stage(s, &z, Some(g1)).await;
@@ -461,7 +458,7 @@ async fn contract_stale_when_base_moved<S: Inspect>(s: &S) {
 /// Here A's check and write are one CAS, so A's late publish is refused as stale; the pointer
 /// stays on B's plan; clean-up never deletes the live plan; and a later plan still publishes.
 async fn contract_october_race_is_refused<S: Inspect>(s: &S) {
-    let z = name("dynamodb.us-east-1.example.");
+    let z = n("dynamodb.us-east-1.example.");
     let g1 = stage(s, &z, None).await;
     publish(s, &z, g1, None).await.unwrap();
     // A picks up g2 (planned on g1) and stalls.
@@ -495,8 +492,8 @@ async fn contract_october_race_is_refused<S: Inspect>(s: &S) {
 }
 
 async fn contract_plan_missing<S: Inspect>(s: &S) {
-    let z = name("example.com.");
-    let unknown = name("unknown.example.");
+    let z = n("example.com.");
+    let unknown = n("unknown.example.");
     assert_eq!(
         publish(s, &unknown, g(1), None).await,
         Err(StoreError::PlanMissing {
@@ -549,7 +546,7 @@ async fn contract_plan_missing<S: Inspect>(s: &S) {
 }
 
 async fn contract_concurrent_publishes_exactly_one_wins<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     for round in 0..5u64 {
         let base = s.published(&z).await.unwrap().map(|p| p.generation);
         let left = stage(s, &z, base).await;
@@ -580,7 +577,7 @@ async fn contract_concurrent_publishes_exactly_one_wins<S: Inspect>(s: &S) {
 }
 
 async fn contract_failed_publish_changes_nothing<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     let g1 = stage(s, &z, None).await;
     publish(s, &z, g1, None).await.unwrap();
     let g2 = stage(s, &z, Some(g1)).await;
@@ -607,8 +604,8 @@ async fn contract_failed_publish_changes_nothing<S: Inspect>(s: &S) {
 }
 
 async fn contract_cleanup_keeps_live_and_newest<S: Inspect>(s: &S) {
-    let z = name("example.com.");
-    let other = name("other.example.");
+    let z = n("example.com.");
+    let other = n("other.example.");
     history(s, &z, 10).await;
     history(s, &other, 3).await;
     publish(s, &z, g(8), Some(g(1))).await.unwrap();
@@ -646,16 +643,13 @@ async fn contract_cleanup_keeps_live_and_newest<S: Inspect>(s: &S) {
 }
 
 async fn contract_cleanup_without_publish_deletes_nothing<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     for _ in 0..5 {
         stage(s, &z, None).await;
     }
     assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 0);
     assert_eq!(s.generations(&z).await, gens(&[1, 2, 3, 4, 5]));
-    assert_eq!(
-        s.cleanup(&name("unknown.example."), 0, NOW).await.unwrap(),
-        0
-    );
+    assert_eq!(s.cleanup(&n("unknown.example."), 0, NOW).await.unwrap(), 0);
     // The first publish may pick any of them, old or new.
     assert_eq!(publish(s, &z, g(2), None).await.unwrap(), (g(2), 1));
     assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 1);
@@ -663,8 +657,8 @@ async fn contract_cleanup_without_publish_deletes_nothing<S: Inspect>(s: &S) {
 }
 
 async fn contract_record_target_never_goes_backwards<S: Inspect>(s: &S) {
-    let z = name("example.com.");
-    let other = name("other.example.");
+    let z = n("example.com.");
+    let other = n("other.example.");
     history(s, &z, 4).await;
     history(s, &other, 1).await;
     s.record_target("server-1", &z, g(2)).await.unwrap();
@@ -704,7 +698,7 @@ async fn contract_record_target_never_goes_backwards<S: Inspect>(s: &S) {
 }
 
 async fn contract_pins_expire<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     history(s, &z, 4).await;
     publish(s, &z, g(4), Some(g(1))).await.unwrap();
     s.pin(&z, g(2), "enactor-a", NOW + 100).await.unwrap();
@@ -726,12 +720,12 @@ async fn contract_pins_expire<S: Inspect>(s: &S) {
 }
 
 async fn contract_audit_appends<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     let mut refused = entry(&z, AuditAction::Refused);
     refused.reason = Some(ReasonCode::Empty);
     s.audit(refused.clone()).await.unwrap();
     s.audit(entry(&z, AuditAction::Stale)).await.unwrap();
-    s.audit(entry(&name("other.example."), AuditAction::Refused))
+    s.audit(entry(&n("other.example."), AuditAction::Refused))
         .await
         .unwrap();
     assert!(matches!(
@@ -761,7 +755,7 @@ async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<u64, sqlx::Error
 async fn sqlite_refuses_deleting_live_plans() {
     let db = TempDb::new("refuses-deleting-live");
     let s = db.open().await;
-    let z = name("example.com.");
+    let z = n("example.com.");
     history(&s, &z, 5).await;
     s.record_target("server-1", &z, g(2)).await.unwrap();
     s.pin(&z, g(3), "enactor", NOW + 60).await.unwrap();
@@ -831,7 +825,7 @@ async fn sqlite_refuses_deleting_live_plans() {
 async fn sqlite_refuses_zero_record_plans() {
     let db = TempDb::new("zero-record");
     let s = db.open().await;
-    let z = name("example.com.");
+    let z = n("example.com.");
     stage(&s, &z, None).await;
     let hash = ContentHash::of(b"x").to_string();
     let mut conn = raw(&db.path, true).await;
@@ -863,7 +857,7 @@ async fn sqlite_refuses_zero_record_plans() {
 async fn sqlite_audit_rows_are_append_only() {
     let db = TempDb::new("audit-append-only");
     let s = db.open().await;
-    let z = name("example.com.");
+    let z = n("example.com.");
     history(&s, &z, 2).await;
     let before = s.audit_log(None, 100).await.unwrap();
     assert_eq!(before.len(), 3);
@@ -903,7 +897,7 @@ async fn zone_state(conn: &mut SqliteConnection) -> (Option<i64>, i64, i64) {
 async fn sqlite_publish_commits_pointer_version_and_audit_together() {
     let db = TempDb::new("publish-atomic");
     let s = db.open().await;
-    let z = name("example.com.");
+    let z = n("example.com.");
     history(&s, &z, 3).await;
     let mut conn = raw(&db.path, true).await;
     assert_eq!(zone_state(&mut conn).await, (Some(1), 1, 1));
@@ -950,7 +944,7 @@ async fn sqlite_busy_database_is_a_backend_error() {
     let s = SqliteStore::open_with(&db.path, Duration::from_millis(100))
         .await
         .unwrap();
-    let z = name("example.com.");
+    let z = n("example.com.");
     history(&s, &z, 2).await;
     let mut conn = raw(&db.path, true).await;
     exec(&mut conn, "BEGIN IMMEDIATE").await.unwrap();
@@ -975,7 +969,7 @@ async fn sqlite_two_instances_see_each_others_writes() {
     let db = TempDb::new("two-instances");
     let a = db.open().await;
     let b = db.open().await;
-    let z = name("example.com.");
+    let z = n("example.com.");
     let g1 = stage(&a, &z, None).await;
     assert_eq!(b.newest_generation(&z).await.unwrap(), Some(g1));
     publish(&b, &z, g1, None).await.unwrap();
@@ -1006,7 +1000,7 @@ async fn sqlite_two_instances_see_each_others_writes() {
 async fn sqlite_racing_processes_publish_exactly_once_per_round() {
     let db = TempDb::new("racing");
     let stores = [db.open().await, db.open().await, db.open().await];
-    let z = name("example.com.");
+    let z = n("example.com.");
     let rounds = 10u64;
     for round in 0..rounds {
         let base = stores[0].published(&z).await.unwrap().map(|p| p.generation);
@@ -1057,7 +1051,7 @@ async fn sqlite_data_version_moves_when_others_commit() {
     let db = TempDb::new("data-version");
     let a = db.open().await;
     let b = db.open().await;
-    let z = name("example.com.");
+    let z = n("example.com.");
     let v0 = a.data_version().await.unwrap();
     // Reading does not move it.
     assert_eq!(a.published_plans().await.unwrap(), vec![]);
@@ -1087,8 +1081,8 @@ async fn sqlite_data_version_moves_when_others_commit() {
 async fn sqlite_read_models_for_the_cli() {
     let db = TempDb::new("read-models");
     let s = db.open().await;
-    let z = name("example.com.");
-    let a = name("a.example.");
+    let z = n("example.com.");
+    let a = n("a.example.");
     history(&s, &z, 3).await;
     stage(&s, &a, None).await;
     s.record_target("server-1", &z, g(1)).await.unwrap();
@@ -1115,7 +1109,7 @@ async fn sqlite_read_models_for_the_cli() {
     assert_eq!(row.published_at, Some(4_242));
     let plan3 = s.load_plan(&z, g(3)).await.unwrap().unwrap();
     assert_eq!(row.hash, Some(plan3.hash));
-    assert_eq!(s.zone(&name("unknown.example.")).await.unwrap(), None);
+    assert_eq!(s.zone(&n("unknown.example.")).await.unwrap(), None);
 
     let plans = s.plans(&z).await.unwrap();
     assert_eq!(
@@ -1171,7 +1165,7 @@ async fn sqlite_read_models_for_the_cli() {
 #[tokio::test]
 async fn sqlite_reopen_keeps_everything() {
     let db = TempDb::new("reopen");
-    let z = name("example.com.");
+    let z = n("example.com.");
     {
         let s = db.open().await;
         history(&s, &z, 2).await;
@@ -1198,7 +1192,7 @@ async fn sqlite_reopen_keeps_everything() {
 async fn sqlite_read_then_write_operations_never_fail_under_contention() {
     let db = TempDb::new("contention");
     let stores = [db.open().await, db.open().await, db.open().await];
-    let z = name("example.com.");
+    let z = n("example.com.");
     history(&stores[0], &z, 8).await;
     let mut tasks = Vec::new();
     for (i, s) in stores.iter().enumerate() {
@@ -1233,7 +1227,7 @@ async fn sqlite_read_then_write_operations_never_fail_under_contention() {
 async fn sqlite_generations_never_reused_after_newest_plan_deleted() {
     let db = TempDb::new("never-reused");
     let s = db.open().await;
-    let z = name("example.com.");
+    let z = n("example.com.");
     history(&s, &z, 3).await;
     let mut conn = raw(&db.path, true).await;
     let deleted = "DELETE FROM plans WHERE origin = 'example.com.' AND generation >= 2";
@@ -1247,7 +1241,7 @@ async fn sqlite_generations_never_reused_after_newest_plan_deleted() {
 #[tokio::test]
 async fn mem_generations_never_reused_after_newest_plan_removed() {
     let s = MemStore::new();
-    let z = name("example.com.");
+    let z = n("example.com.");
     history(&s, &z, 3).await;
     assert!(s.remove_plan(&z, g(3)));
     assert!(s.remove_plan(&z, g(2)));
@@ -1261,7 +1255,7 @@ async fn mem_generations_never_reused_after_newest_plan_removed() {
 #[tokio::test]
 async fn mem_corrupt_body_does_not_block_later_plans() {
     let s = MemStore::new();
-    let z = name("example.com.");
+    let z = n("example.com.");
     history(&s, &z, 2).await;
     assert!(s.corrupt_body(&z, g(1)));
     assert!(!s.corrupt_body(&z, g(9)));
@@ -1311,7 +1305,7 @@ async fn hash_of<S: Store>(s: &S, zone: &Name, generation: Generation) -> Conten
 }
 
 async fn contract_stage_records_the_verdict_and_refuses_final_ones<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     for (verdict, n) in [
         (Verdict::Pass, 1),
         (Verdict::Held, 2),
@@ -1337,7 +1331,7 @@ async fn contract_stage_records_the_verdict_and_refuses_final_ones<S: Inspect>(s
 }
 
 async fn contract_publish_needs_a_publishable_verdict<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     let held = stage_as(s, &z, None, "held", Verdict::Held).await;
     let refused = stage_as(s, &z, None, "refused", Verdict::Refused).await;
     let before = s.audit_actions(&z).await;
@@ -1376,7 +1370,7 @@ async fn contract_publish_needs_a_publishable_verdict<S: Inspect>(s: &S) {
 }
 
 async fn contract_set_verdict_is_bound_to_hash_and_state<S: Inspect>(s: &S) {
-    let z = name("example.com.");
+    let z = n("example.com.");
     let refused = stage_as(s, &z, None, "refused", Verdict::Refused).await;
     let hash = hash_of(s, &z, refused).await;
     let other = ContentHash::of(b"one byte different");
@@ -1516,7 +1510,7 @@ async fn contract_set_verdict_is_bound_to_hash_and_state<S: Inspect>(s: &S) {
 async fn sqlite_refuses_publishing_or_reopening_by_hand() {
     let db = TempDb::new("verdict-triggers");
     let s = db.open().await;
-    let z = name("example.com.");
+    let z = n("example.com.");
     let refused = stage_as(&s, &z, None, "refused", Verdict::Refused).await;
     let rejected = stage_as(&s, &z, None, "rejected", Verdict::Held).await;
     s.set_verdict(
@@ -1611,7 +1605,7 @@ async fn sqlite_migration_keeps_existing_plans_publishable() {
 
     // Opening the store applies the second migration only.
     let s = db.open().await;
-    let z = name("example.com.");
+    let z = n("example.com.");
     assert_eq!(verdict_of(&s, &z, g(1)).await, Verdict::Pass);
     assert_eq!(publish(&s, &z, g(1), None).await.unwrap(), (g(1), 1));
     s.close().await;

@@ -34,6 +34,7 @@ use zonegate_core::gate::{
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::model::MemTarget;
+use zonegate_core::testkit::n;
 use zonegate_core::{ContentHash, GateConfig, Name, ParsedZone, RType, Zone, zonefile};
 
 /// How many times loom may switch away from a runnable thread in one execution. Two covers
@@ -65,10 +66,6 @@ pub fn config() -> GateConfig {
         pin_lease_s: 300,
         ..GateConfig::default()
     }
-}
-
-pub fn name(origin: &str) -> Name {
-    Name::parse(origin).expect("scenario origins are valid")
 }
 
 /// Zone content whose TXT record `gen.<origin>` says which plan it is: the n-th plan the
@@ -149,7 +146,7 @@ impl World {
             store: MemStore::new(),
             target: MemTarget::new(TARGET),
             cfg: config(),
-            zones: zones.iter().map(|z| name(z)).collect(),
+            zones: zones.iter().map(|z| n(z)).collect(),
             contents: contents.clone(),
             damaged: Mutex::new(Vec::new()),
             observed: Mutex::new(Observed::default()),
