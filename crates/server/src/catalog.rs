@@ -15,6 +15,7 @@ use zonegate_core::{Name, Zone};
 use crate::convert::to_hickory;
 use crate::net::notify::Notifier;
 use crate::options::ServerOptions;
+use crate::stats::ServerStats;
 use crate::zone::history::HistorySeed;
 use crate::zone::served::ServedZone;
 use crate::zone::served::prepared::Question;
@@ -26,6 +27,7 @@ pub struct Catalog {
     id: String,
     set: ZoneSet,
     notifier: Notifier,
+    stats: Arc<ServerStats>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -46,12 +48,20 @@ impl Catalog {
 
     /// An empty catalog with the given serving options.
     pub fn with_options(id: impl Into<String>, options: ServerOptions) -> Self {
-        let notifier = Notifier::new(&options);
+        let stats = Arc::new(ServerStats::default());
+        let notifier = Notifier::new(&options, stats.clone());
         Catalog {
             id: id.into(),
             set: ZoneSet::new(options),
             notifier,
+            stats,
         }
+    }
+
+    /// The server's counters (queries, TCP connections, transfers, NOTIFY, installs), for
+    /// `/metrics` and `/readyz`.
+    pub fn stats(&self) -> &Arc<ServerStats> {
+        &self.stats
     }
 
     pub fn options(&self) -> &ServerOptions {
@@ -146,12 +156,15 @@ impl Catalog {
         seed: Option<HistorySeed>,
         before_swap: impl std::future::Future<Output = ()>,
     ) -> Result<(), Generation> {
+        let started = std::time::Instant::now();
+        let origin = zone.origin().clone();
         let swapped = self
             .set
             .swap_after(generation, zone, seed, before_swap)
             .await?;
         self.announce(&swapped);
         swapped.finish().await;
+        self.stats.installed(&origin, started.elapsed());
         Ok(())
     }
 

@@ -16,6 +16,7 @@
 //!   (`zone/set.rs`) has swapped a generation in, the catalog sends NOTIFY.
 //! - [`Handler`]: the hickory request handler over a catalog.
 //! - [`ServerOptions`] / [`ZoneOptions`]: serial policy, transfer ACL and NOTIFY targets.
+//! - [`ServerStats`]: what the server counts for `/metrics` (`stats.rs`).
 //! - [`serve`] / [`Listeners`]: bind and run until shut down.
 
 use std::future::Future;
@@ -35,6 +36,7 @@ mod convert;
 mod fast_tests;
 mod net;
 mod options;
+mod stats;
 mod wire;
 mod zone;
 
@@ -46,6 +48,10 @@ pub use net::tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
 pub use options::{
     AddressMatch, AddressMatchError, ServerOptions, TsigAlgorithm, TsigKey, TsigKeyError,
     ZoneOptions,
+};
+pub use stats::{
+    INSTALL_BUCKETS, InstallTimes, NotifyOutcome, Proto, ServerStats, StatsSnapshot, TransferKind,
+    TransferOutcome, rcode_name,
 };
 pub use wire::UDP_PAYLOAD_MAX;
 pub use zone::history::HistorySeed;

@@ -18,6 +18,7 @@ use crate::answer::respond::{failed, send_error};
 use crate::answer::tsig::{self, Check, ResponseSigner};
 use crate::answer::xfr::transfer;
 use crate::catalog::Catalog;
+use crate::stats::TransferKind;
 use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata};
 use crate::zone::served::{ServedZone, made_records, sections};
 
@@ -142,7 +143,7 @@ impl RequestHandler for Handler {
             Err(code) => send_error(request, code, edns, signer.as_mut(), response_handle).await,
             Ok(Asked::Transfer { qname, qtype }) => {
                 let catalog = &self.catalog;
-                transfer(
+                let info = transfer(
                     catalog,
                     request,
                     &qname,
@@ -151,7 +152,16 @@ impl RequestHandler for Handler {
                     signer,
                     response_handle,
                 )
-                .await
+                .await;
+                let kind = if qtype == RecordType::AXFR {
+                    TransferKind::Axfr
+                } else {
+                    TransferKind::Ixfr
+                };
+                catalog
+                    .stats()
+                    .transfer(kind, u16::from(info.response_code));
+                info
             }
             Ok(Asked::Query { zone, qname, qtype }) => {
                 let signer = signer.as_mut();

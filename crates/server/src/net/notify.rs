@@ -31,6 +31,7 @@ use zonegate_core::gate::Generation;
 
 use crate::convert::to_hickory_name;
 use crate::options::ServerOptions;
+use crate::stats::{NotifyOutcome, ServerStats};
 
 /// Sends NOTIFY messages and remembers which generation of each zone is the newest notified.
 #[derive(Debug)]
@@ -41,16 +42,18 @@ pub(crate) struct Notifier {
     options: ServerOptions,
     newest: Arc<Mutex<HashMap<Name, Generation>>>,
     acknowledged: Arc<AtomicU64>,
+    stats: Arc<ServerStats>,
 }
 
 impl Notifier {
-    pub(crate) fn new(options: &ServerOptions) -> Self {
+    pub(crate) fn new(options: &ServerOptions, stats: Arc<ServerStats>) -> Self {
         Notifier {
             retries: options.notify_retries,
             timeout: options.notify_timeout,
             options: options.clone(),
             newest: Arc::new(Mutex::new(HashMap::new())),
             acknowledged: Arc::new(AtomicU64::new(0)),
+            stats,
         }
     }
 
@@ -87,6 +90,7 @@ impl Notifier {
                 timeout: self.timeout,
                 newest: self.newest.clone(),
                 acknowledged: self.acknowledged.clone(),
+                stats: self.stats.clone(),
             };
             runtime.spawn(job.run());
         }
@@ -120,6 +124,7 @@ struct Job {
     timeout: Duration,
     newest: Arc<Mutex<HashMap<Name, Generation>>>,
     acknowledged: Arc<AtomicU64>,
+    stats: Arc<ServerStats>,
 }
 
 /// What one NOTIFY ended with.
@@ -144,7 +149,15 @@ impl Job {
             _ => 0,
         };
         let (zone, target) = (&self.zone, self.target);
-        match self.exchange().await {
+        let outcome = self.exchange().await;
+        self.stats.notify(match &outcome {
+            Ok(Outcome::Acknowledged) => NotifyOutcome::Acknowledged,
+            Ok(Outcome::Refused(_)) => NotifyOutcome::Refused,
+            Ok(Outcome::Superseded) => NotifyOutcome::Superseded,
+            Ok(Outcome::NoAnswer) => NotifyOutcome::NoAnswer,
+            Err(_) => NotifyOutcome::Error,
+        });
+        match outcome {
             Ok(Outcome::Acknowledged) => {
                 self.acknowledged.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%zone, serial, %target, "NOTIFY acknowledged");

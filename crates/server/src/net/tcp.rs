@@ -39,6 +39,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::answer::handler::Handler;
+use crate::stats::LocalCounts;
 use crate::wire::encode_tcp;
 use crate::zone::served::prepared::Question;
 
@@ -111,6 +112,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, handler: Handler, idle:
         writer: Arc::new(Mutex::new(writer)),
     };
     let catalog = handler.catalog().clone();
+    let _open = catalog.stats().tcp_opened();
+    let mut counts = LocalCounts::new();
     // Octets read and not yet answered are `buf[start..end]`; every complete message there
     // is answered, in order, before the next read.
     let mut buf = vec![0u8; READ_CHUNK];
@@ -135,23 +138,28 @@ async fn connection(stream: TcpStream, peer: SocketAddr, handler: Handler, idle:
                 let _ = flush(&responder.writer, &mut out).await;
                 return;
             }
+            let at = out.len();
             if let Some(q) = Question::parse(body)
                 && catalog.prepared_answer_tcp(body, &q, &mut out)
             {
+                // After the two-octet length prefix, the flags' second octet.
+                counts.add(u16::from(out[at + 5] & 0x0f));
                 if out.len() >= OUT_FLUSH && flush(&responder.writer, &mut out).await.is_err() {
                     return;
                 }
                 continue;
             }
             // The general path writes its own answers: the ones before it go first.
-            if flush(&responder.writer, &mut out).await.is_err()
-                || general(&handler, body, peer, responder.clone())
-                    .await
-                    .is_err()
-            {
+            if flush(&responder.writer, &mut out).await.is_err() {
                 return;
             }
+            match general(&handler, body, peer, responder.clone()).await {
+                Ok(Some(rcode)) => counts.add(rcode),
+                Ok(None) => {}
+                Err(_) => return,
+            }
         }
+        counts.flush(catalog.stats().tcp_shard());
         if flush(&responder.writer, &mut out).await.is_err() {
             return;
         }
@@ -196,29 +204,31 @@ async fn flush(writer: &Mutex<OwnedWriteHalf>, out: &mut Vec<u8>) -> Result<(), 
 
 /// The general path for one message `body` (at least a header) from `peer` over TCP, as
 /// hickory's TCP loop handles it: FORMERR if undecodable, responses dropped, the rest to the
-/// handler, which writes its answers (any number, for a transfer) to `responder`. An error
-/// means the connection is to be closed.
+/// handler, which writes its answers (any number, for a transfer) to `responder`. Returns the
+/// response code answered; an error means the connection is to be closed.
 pub(crate) async fn general(
     handler: &Handler,
     body: &[u8],
     peer: SocketAddr,
     responder: impl ResponseHandler,
-) -> Result<(), NetError> {
+) -> Result<Option<u16>, NetError> {
     let request = match Request::from_bytes(body.to_vec(), peer, Protocol::Tcp) {
         Ok(r) => r,
         Err(error) => {
             tracing::debug!(%peer, %error, "undecodable DNS message over TCP");
-            return form_error(body, responder).await.map(|_| ());
+            return form_error(body, responder)
+                .await
+                .map(|_| Some(u16::from(ResponseCode::FormErr)));
         }
     };
     if request.metadata.message_type == hickory_proto::op::MessageType::Response {
         // Never answer a response (reflection).
-        return Ok(());
+        return Ok(None);
     }
-    handler
+    let info = handler
         .handle_request::<_, TokioTime>(&request, responder)
         .await;
-    Ok(())
+    Ok(Some(u16::from(info.response_code)))
 }
 
 /// FORMERR for a message whose header could be read but the rest could not.

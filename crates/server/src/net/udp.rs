@@ -40,6 +40,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 
 use crate::answer::handler::Handler;
+use crate::stats::LocalCounts;
 use crate::wire::encode_udp;
 use crate::zone::served::prepared::Question;
 
@@ -147,6 +148,8 @@ pub(crate) fn run(
 
     socket.set_read_timeout(Some(POLL))?;
     let catalog = handler.catalog().clone();
+    let shard = catalog.stats().udp_shard();
+    let mut counts = LocalCounts::new();
     let fd = socket.as_raw_fd();
     let mut bufs = vec![0u8; BATCH * RECEIVE_MAX];
     let mut outs: Vec<Vec<u8>> = (0..BATCH)
@@ -200,6 +203,7 @@ pub(crate) fn run(
             if let Some(q) = Question::parse(query)
                 && catalog.prepared_answer(query, &q, &mut outs[ready])
             {
+                counts.add(u16::from(outs[ready][3] & 0x0f));
                 to[ready] = Some(src);
                 ready += 1;
                 continue;
@@ -208,9 +212,12 @@ pub(crate) fn run(
                 socket: socket.clone(),
                 dst: src,
             };
-            rt.block_on(general(&handler, query, src, responder));
+            if let Some(rcode) = rt.block_on(general(&handler, query, src, responder)) {
+                counts.add(rcode);
+            }
         }
         send_batch(&socket, &outs[..ready], &to[..ready]);
+        counts.flush(&shard);
     }
     Ok(())
 }
@@ -273,6 +280,8 @@ pub(crate) fn run(
 ) -> Result<(), std::io::Error> {
     socket.set_read_timeout(Some(POLL))?;
     let catalog = handler.catalog().clone();
+    let shard = catalog.stats().udp_shard();
+    let mut counts = LocalCounts::new();
     let mut buf = vec![0u8; RECEIVE_MAX];
     let mut out: Vec<u8> = Vec::with_capacity(OUT_CAPACITY);
     while !stop.load(Ordering::Relaxed) {
@@ -297,49 +306,55 @@ pub(crate) fn run(
             if let Err(error) = socket.send_to(&out, src) {
                 tracing::debug!(%error, %src, "cannot send a DNS response");
             }
+            counts.add(u16::from(out[3] & 0x0f));
+            counts.flush(&shard);
             continue;
         }
         let responder = UdpResponder {
             socket: socket.clone(),
             dst: src,
         };
-        rt.block_on(general(&handler, query, src, responder));
+        if let Some(rcode) = rt.block_on(general(&handler, query, src, responder)) {
+            counts.add(rcode);
+            counts.flush(&shard);
+        }
     }
     Ok(())
 }
 
 /// The general path for one datagram from `src`, as hickory's UDP loop handles it; the
-/// response, if any, goes to `responder`.
+/// response, if any, goes to `responder`. Returns the response code answered, if any.
 pub(crate) async fn general(
     handler: &Handler,
     query: &[u8],
     src: SocketAddr,
     mut responder: impl ResponseHandler,
-) {
+) -> Option<u16> {
     let Ok(header) = Header::read(&mut BinDecoder::new(query)) else {
         // Not even a header: nothing to answer.
-        return;
+        return None;
     };
     let request = match Request::from_bytes(query.to_vec(), src, Protocol::Udp) {
         Ok(r) => r,
         Err(error) => {
             tracing::debug!(%src, %error, "undecodable DNS message over UDP");
             let Ok(queries) = Queries::read(&mut BinDecoder::new(&[]), 0) else {
-                return;
+                return None;
             };
             let response = MessageResponseBuilder::new(&queries, None)
                 .error_msg(&header.metadata, ResponseCode::FormErr);
             if let Err(error) = responder.send_response(response).await {
                 tracing::debug!(%src, %error, "cannot send a DNS response");
             }
-            return;
+            return Some(u16::from(ResponseCode::FormErr));
         }
     };
     if request.metadata.message_type == MessageType::Response {
         // Never answer a response (reflection).
-        return;
+        return None;
     }
-    handler
+    let info = handler
         .handle_request::<_, TokioTime>(&request, responder)
         .await;
+    Some(u16::from(info.response_code))
 }
