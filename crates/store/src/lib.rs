@@ -1077,5 +1077,8 @@ impl Store for SqliteStore {
     }
 }
 
+mod observe;
+pub use observe::AuditCount;
+
 #[cfg(test)]
 mod schema_tests;
