@@ -137,7 +137,9 @@ mod tests {
         };
         assert_eq!(n(ReasonCode::Empty), Some(2));
         assert_eq!(n(ReasonCode::Stale), Some(1));
-        let seen = SqliteStore::probe(&db, Duration::from_secs(2)).await.unwrap();
+        let seen = SqliteStore::probe(&db, Duration::from_secs(2))
+            .await
+            .unwrap();
         assert!(seen.is_empty());
         std::fs::write(dir.join("garbage.db"), vec![0x5a; 8192]).unwrap();
         assert!(

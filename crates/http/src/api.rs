@@ -1,0 +1,215 @@
+//! The API routes under `/api/v1`, each checking its token's role before it asks the
+//! backend, and the HTTP status of each answer.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::Shared;
+use crate::auth::{Denied, Role};
+use crate::backend::{Action, AnswerKind, Backend, Caller, DecisionBody, DecisionKind};
+
+/// The name of the cookie the status page sets from `/?token=`.
+pub const TOKEN_COOKIE: &str = "zonegate_token";
+
+/// The token a request presents: `Authorization: Bearer TOKEN`, else the status page's cookie.
+pub fn presented(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return v.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == TOKEN_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A refused request: 401 (with `WWW-Authenticate`) or 403, as JSON.
+pub fn denied(d: &Denied) -> Response {
+    let (status, reason) = match d {
+        Denied::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        Denied::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+    };
+    let body = json!({"outcome": "error", "reason": reason, "message": d.to_string()});
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn status(kind: AnswerKind) -> StatusCode {
+    match kind {
+        AnswerKind::Ok => StatusCode::OK,
+        AnswerKind::Created => StatusCode::CREATED,
+        AnswerKind::BadRequest => StatusCode::BAD_REQUEST,
+        AnswerKind::NotFound => StatusCode::NOT_FOUND,
+        AnswerKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        AnswerKind::Conflict => StatusCode::CONFLICT,
+        AnswerKind::Refused => StatusCode::UNPROCESSABLE_ENTITY,
+        AnswerKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Checks the role, runs the action as the token's name, and answers with its JSON.
+async fn run<B: Backend>(
+    shared: &Shared<B>,
+    headers: &HeaderMap,
+    role: Role,
+    action: Action,
+) -> Response {
+    let token = match shared.tokens.check(presented(headers).as_deref(), role) {
+        Ok(t) => t,
+        Err(d) => return denied(&d),
+    };
+    let answer = shared.backend.act(Caller(token.name.clone()), action).await;
+    (status(answer.kind), Json(answer.body)).into_response()
+}
+
+/// A request the API cannot take as it is: 400 (or 428 for a missing `If-Match`).
+fn bad_request(status: StatusCode, message: &str) -> Response {
+    let body = json!({"outcome": "error", "reason": "input", "message": message});
+    (status, Json(body)).into_response()
+}
+
+pub async fn zones<B: Backend>(State(s): State<Arc<Shared<B>>>, headers: HeaderMap) -> Response {
+    run(&s, &headers, Role::Read, Action::Zones).await
+}
+
+pub async fn zone<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Path(origin): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    run(&s, &headers, Role::Read, Action::Zone { origin }).await
+}
+
+pub async fn history<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Path(origin): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    run(&s, &headers, Role::Read, Action::History { origin }).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DiffQuery {
+    from: Option<u64>,
+    to: u64,
+}
+
+pub async fn diff<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Path(origin): Path<String>,
+    Query(q): Query<DiffQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let action = Action::Diff {
+        origin,
+        from: q.from,
+        to: q.to,
+    };
+    run(&s, &headers, Role::Read, action).await
+}
+
+pub async fn plan<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Path(origin): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(zonefile) = String::from_utf8(body.to_vec()) else {
+        return bad_request(
+            StatusCode::BAD_REQUEST,
+            "the zone file in the body is not UTF-8",
+        );
+    };
+    run(&s, &headers, Role::Plan, Action::Plan { origin, zonefile }).await
+}
+
+pub async fn publish<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Path((origin, generation)): Path<(String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(hash) = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.trim()
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .to_string()
+        })
+    else {
+        return bad_request(
+            StatusCode::PRECONDITION_REQUIRED,
+            "publishing needs `If-Match: HASH` with the plan's hash (sha256:...) from the plan answer",
+        );
+    };
+    let action = Action::Publish {
+        origin,
+        generation,
+        hash,
+    };
+    run(&s, &headers, Role::Publish, action).await
+}
+
+async fn decide<B: Backend>(
+    s: &Shared<B>,
+    (origin, generation): (String, u64),
+    headers: &HeaderMap,
+    body: &Bytes,
+    kind: DecisionKind,
+) -> Response {
+    let body: DecisionBody = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => {
+            return bad_request(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "the body must be JSON {{\"hash\": \"sha256:...\", \"reason\": \"why\"}}: {e}"
+                ),
+            );
+        }
+    };
+    let action = Action::Decide {
+        origin,
+        generation,
+        kind,
+        body,
+    };
+    run(s, headers, Role::Approve, action).await
+}
+
+pub async fn approve<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Path(at): Path<(String, u64)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    decide(&s, at, &headers, &body, DecisionKind::Approve).await
+}
+
+pub async fn reject<B: Backend>(
+    State(s): State<Arc<Shared<B>>>,
+    Path(at): Path<(String, u64)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    decide(&s, at, &headers, &body, DecisionKind::Reject).await
+}
