@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
+use zonegate_core::gate::Actor;
 use zonegate_core::{GateConfig, Name, ParsedZone, zonefile};
 use zonegate_store::SqliteStore;
 
@@ -21,11 +22,24 @@ pub struct Ctx {
     pub gate: GateConfig,
     /// Human or `--json` output.
     pub emit: Emit,
+    /// Who the audit log names for the steps this context runs, instead of each step's own
+    /// name (`plan`, `publish`): the API token's name for a request over HTTP.
+    pub actor: Option<Actor>,
+    /// An open store to use instead of opening `db` (the HTTP listener shares one).
+    pub store: Option<SqliteStore>,
 }
 
 impl Ctx {
     pub async fn open_store(&self) -> Result<SqliteStore, Failure> {
-        open_store(&self.db).await
+        match &self.store {
+            Some(store) => Ok(store.clone()),
+            None => open_store(&self.db).await,
+        }
+    }
+
+    /// The actor of a step whose own name is `step`.
+    pub fn actor(&self, step: &Actor) -> Actor {
+        self.actor.clone().unwrap_or_else(|| step.clone())
     }
 }
 

@@ -15,10 +15,10 @@ use crate::output;
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    origin: String,
+    pub origin: String,
     /// One generation (diffed against its base) or two (from, to).
     #[arg(num_args = 1..=2, required = true)]
-    generations: Vec<u64>,
+    pub generations: Vec<u64>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

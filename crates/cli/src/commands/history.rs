@@ -11,10 +11,10 @@ use crate::output;
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    origin: String,
+    pub origin: String,
     /// Show at most this many audit rows (newest first).
     #[arg(long, default_value_t = 50)]
-    limit: u32,
+    pub limit: u32,
     #[command(flatten)]
     pub output: OutputArgs,
 }

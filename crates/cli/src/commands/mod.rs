@@ -8,17 +8,17 @@
 mod apply;
 mod approve;
 mod cleanup;
-mod decide;
-mod diff;
-mod history;
+pub(crate) mod decide;
+pub(crate) mod diff;
+pub(crate) mod history;
 mod kept;
-mod plan;
-mod publish;
+pub(crate) mod plan;
+pub(crate) mod publish;
 mod reject;
 mod rollback;
 mod serve;
 mod staged;
-mod status;
+pub(crate) mod status;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -101,6 +101,8 @@ pub async fn run(cli: Cli) -> u8 {
                 config: cli.config,
                 gate,
                 emit,
+                actor: None,
+                store: None,
             };
             dispatch(&ctx, cli.command).await
         }
@@ -129,7 +131,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
 }
 
 /// Prints an error that is not a gate outcome and returns its exit code.
-fn report(emit: &Emit, failure: &Failure) -> u8 {
+pub(crate) fn report(emit: &Emit, failure: &Failure) -> u8 {
     let (code, reason) = match failure {
         Failure::Input(_) => (exit::INPUT, Reason::Input),
         Failure::Internal(_) => (exit::INTERNAL, Reason::Internal),

@@ -43,19 +43,31 @@ pub struct PlanArgs {
 
 /// `zonegate plan`.
 pub async fn run(ctx: &Ctx, args: PlanArgs) -> Result<u8, Failure> {
-    let (cfg, emit) = (&ctx.gate, &ctx.emit);
     let parsed = read_zone(&args.zonefile, args.zone.as_deref())?;
+    if args.expect_no_changes {
+        let store = ctx.open_store().await?;
+        return drift(&store, parsed, &ctx.gate, &ctx.emit).await;
+    }
+    plan_parsed(ctx, parsed, args.out.as_deref()).await
+}
+
+/// Stages `parsed` (and writes its artifact to `out`): `zonegate plan` once the file is read,
+/// and the API's `POST .../plans`.
+pub async fn plan_parsed(
+    ctx: &Ctx,
+    parsed: ParsedZone,
+    out: Option<&std::path::Path>,
+) -> Result<u8, Failure> {
+    let (cfg, emit) = (&ctx.gate, &ctx.emit);
     let store = ctx.open_store().await?;
     let origin = parsed.origin.clone();
-    if args.expect_no_changes {
-        return drift(&store, parsed, cfg, emit).await;
-    }
-    let outcome = match gate::plan(&store, parsed, cfg, now(), &Actor::PLAN).await {
+    let actor = ctx.actor(&Actor::PLAN);
+    let outcome = match gate::plan(&store, parsed, cfg, now(), &actor).await {
         Ok(outcome) => outcome,
         Err(e) => return step_failure(emit, &origin, e),
     };
     let verdict = review_if_needed(&store, cfg, &origin, &outcome).await?;
-    if let Some(path) = args.out.as_deref() {
+    if let Some(path) = out {
         PlanArtifact::new(&origin, &outcome, verdict, None)
             .write(path)
             .with_context(|| format!("cannot write the plan artifact {}", path.display()))?;

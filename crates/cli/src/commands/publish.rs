@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use clap::Args;
-use zonegate_core::Name;
+use zonegate_core::{ContentHash, Name};
 use zonegate_core::gate::{self, Actor, Generation, PublishOutcome, ReasonCode, Store};
 use zonegate_store::SqliteStore;
 
@@ -59,7 +59,7 @@ async fn publish_staged(
         generation,
         &ctx.gate,
         now(),
-        &Actor::PUBLISH,
+        &ctx.actor(&Actor::PUBLISH),
     )
     .await
     {
@@ -83,26 +83,29 @@ async fn publish_saved(ctx: &Ctx, origin: Option<&str>, path: &Path) -> Result<u
             path.display()
         )));
     }
-    let store = ctx.open_store().await?;
     let Some(g) = artifact.generation else {
+        let store = ctx.open_store().await?;
         return publish_no_changes(&store, &zone, &artifact, &ctx.emit).await;
     };
-    match gate::publish_exact(
-        &store,
-        &zone,
-        g,
-        artifact.hash,
-        &ctx.gate,
-        now(),
-        &Actor::PUBLISH,
-    )
-    .await
-    {
+    publish_exact(ctx, &zone, g, artifact.hash).await
+}
+
+/// Publishes generation `g` of `zone` only if its stored hash is `hash`: `publish --plan`,
+/// and the API's `POST .../publish` with `If-Match`.
+pub async fn publish_exact(
+    ctx: &Ctx,
+    zone: &Name,
+    g: Generation,
+    hash: ContentHash,
+) -> Result<u8, Failure> {
+    let store = ctx.open_store().await?;
+    let actor = ctx.actor(&Actor::PUBLISH);
+    match gate::publish_exact(&store, zone, g, hash, &ctx.gate, now(), &actor).await {
         Ok(outcome) => {
-            output::publish(&ctx.emit, &zone, &outcome);
+            output::publish(&ctx.emit, zone, &outcome);
             Ok(exit::OK)
         }
-        Err(e) => step_failure(&ctx.emit, &zone, e),
+        Err(e) => step_failure(&ctx.emit, zone, e),
     }
 }
 

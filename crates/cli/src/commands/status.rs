@@ -12,7 +12,7 @@ use crate::output;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    origin: Option<String>,
+    pub origin: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -19,11 +19,38 @@ pub struct Emit {
     pub json: bool,
 }
 
+tokio::task_local! {
+    /// Where [`Emit::object`] puts its object instead of stdout while [`capture`] runs: the
+    /// HTTP API answers with exactly the object the command prints with `--json`.
+    static CAPTURED: std::cell::RefCell<Option<Value>>;
+}
+
 impl Emit {
     pub fn object(&self, value: Value) {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).expect("JSON values serialize")
-        );
+        let mut value = Some(value);
+        if CAPTURED
+            .try_with(|c| *c.borrow_mut() = value.take())
+            .is_ok()
+        {
+            return;
+        }
+        if let Some(value) = value {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).expect("JSON values serialize")
+            );
+        }
     }
+}
+
+/// Runs `work` with [`Emit::object`] captured: returns its result and the last object it
+/// emitted, which is not printed.
+pub async fn capture<F: std::future::Future>(work: F) -> (F::Output, Option<Value>) {
+    CAPTURED
+        .scope(std::cell::RefCell::new(None), async move {
+            let out = work.await;
+            let value = CAPTURED.with(|c| c.borrow_mut().take());
+            (out, value)
+        })
+        .await
 }
