@@ -19,6 +19,7 @@ mod reason;
 mod review;
 mod serve;
 mod snapshot;
+mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

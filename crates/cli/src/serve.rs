@@ -37,17 +37,34 @@ const FULL_PASS_EVERY: Duration = Duration::from_secs(5);
 /// How often a server that could not open its store tries again.
 const REOPEN_EVERY: Duration = Duration::from_secs(2);
 
-pub async fn run(
-    db: PathBuf,
-    cfg: GateConfig,
-    listen: Vec<SocketAddr>,
-    poll_ms: u64,
-    target_id: Option<String>,
-    options: ServerOptions,
-    snapshots: Snapshots,
-) -> anyhow::Result<()> {
+/// Everything `serve` runs with (the flags, the `[server]` options, the snapshot directory
+/// and the HTTP listener's settings).
+pub struct ServeRun {
+    pub db: PathBuf,
+    pub cfg: GateConfig,
+    pub listen: Vec<SocketAddr>,
+    pub poll_ms: u64,
+    pub target_id: Option<String>,
+    pub options: ServerOptions,
+    pub snapshots: Snapshots,
+    pub web: crate::web::WebStart,
+}
+
+pub async fn run(serve: ServeRun) -> anyhow::Result<()> {
+    let ServeRun {
+        db,
+        cfg,
+        listen,
+        poll_ms,
+        target_id,
+        options,
+        snapshots,
+        web,
+    } = serve;
     let id = target_id.unwrap_or_else(|| format!("serve@{}", listen[0]));
     let catalog = Arc::new(Catalog::with_options(id, options));
+    // Metrics, health, the API and the status page (off unless configured); SIGHUP.
+    let _web = crate::web::start(web, catalog.clone()).await?;
     // Static stability (I7): answer from the last good snapshots first, so that a restart
     // serves at once even if the store is missing, locked or corrupt.
     snapshots.load_into(catalog.as_ref(), &cfg).await;
@@ -291,6 +308,7 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snap
             }
             Ok(_) => {}
             Err(e) => {
+                catalog.stats().install_failed(&zone, e.to_string());
                 tracing::error!(%zone, error = %e, "cannot install the published generation; still serving the last good one");
             }
         }

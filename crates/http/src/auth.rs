@@ -1,6 +1,8 @@
 //! Bearer tokens: `Authorization: Bearer TOKEN`, checked against the SHA-256 of each
 //! configured token. Only the hashes are kept; a secret is never logged or shown. A leaf.
 
+use std::sync::{Arc, PoisonError, RwLock};
+
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -58,9 +60,10 @@ pub enum Denied {
     Forbidden { token: String, role: &'static str },
 }
 
-/// The configured tokens.
+/// The configured tokens. Clones share one list, which [`Tokens::replace`] swaps whole
+/// (a SIGHUP re-reading the config).
 #[derive(Debug, Clone, Default)]
-pub struct Tokens(pub Vec<Token>);
+pub struct Tokens(Arc<RwLock<Vec<Token>>>);
 
 /// The SHA-256 of `secret`.
 pub fn sha256(secret: &str) -> [u8; 32] {
@@ -81,15 +84,34 @@ pub fn parse_sha256_hex(hex: &str) -> Option<[u8; 32]> {
 }
 
 impl Tokens {
+    pub fn new(tokens: Vec<Token>) -> Self {
+        Tokens(Arc::new(RwLock::new(tokens)))
+    }
+
+    /// Replaces every token at once.
+    pub fn replace(&self, tokens: Vec<Token>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = tokens;
+    }
+
+    /// How many tokens there are.
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The token whose secret is `presented`, if it has `role`. Compares hashes, so the time
     /// taken says nothing about the secret.
-    pub fn check(&self, presented: Option<&str>, role: Role) -> Result<&Token, Denied> {
+    pub fn check(&self, presented: Option<&str>, role: Role) -> Result<Token, Denied> {
         let presented = presented.ok_or(Denied::Unauthenticated)?;
         let digest = sha256(presented);
-        let token = self
-            .0
+        let tokens = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        let token = tokens
             .iter()
             .find(|t| t.secret_sha256 == digest)
+            .cloned()
             .ok_or(Denied::Unauthenticated)?;
         if token.roles.contains(&role) {
             Ok(token)
@@ -108,7 +130,7 @@ mod tests {
 
     #[test]
     fn roles_and_secrets() {
-        let tokens = Tokens(vec![Token {
+        let tokens = Tokens::new(vec![Token {
             name: "ci".into(),
             roles: vec![Role::Read, Role::Plan],
             secret_sha256: sha256("s3cret"),
@@ -129,6 +151,8 @@ mod tests {
         let hex: String = sha256("x").iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(parse_sha256_hex(&hex), Some(sha256("x")));
         assert_eq!(parse_sha256_hex("abc"), None);
-        assert!(!format!("{:?}", tokens.0[0]).contains("secret_sha256"));
+        assert!(!format!("{tokens:?}").contains("secret_sha256"));
+        tokens.replace(Vec::new());
+        assert!(tokens.is_empty());
     }
 }

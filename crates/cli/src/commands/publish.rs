@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use clap::Args;
-use zonegate_core::{ContentHash, Name};
 use zonegate_core::gate::{self, Actor, Generation, PublishOutcome, ReasonCode, Store};
+use zonegate_core::{ContentHash, Name};
 use zonegate_store::SqliteStore;
 
 use super::OutputArgs;

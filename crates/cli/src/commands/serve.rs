@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// unreachable at start; defaults to <db>.snapshots beside the database.
     #[arg(long)]
     snapshot_dir: Option<PathBuf>,
+    /// Serve metrics, /healthz, /readyz, the API and the status page over HTTP on this
+    /// address (default: `[server] http_listen`; off if neither is set).
+    #[arg(long, value_name = "ADDR:PORT")]
+    http: Option<SocketAddr>,
 }
 
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<u8, Failure> {
@@ -36,16 +40,24 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<u8, Failure> {
     let dir = args
         .snapshot_dir
         .unwrap_or_else(|| snapshot::default_dir(&ctx.db));
+    let web = crate::web::WebStart {
+        db: ctx.db.clone(),
+        config: ctx.config.clone(),
+        gate: ctx.gate.clone(),
+        listen: args.http,
+        snapshot_dir: dir.clone(),
+    };
     let snapshots = Snapshots::new(dir);
-    crate::serve::run(
-        ctx.db.clone(),
-        ctx.gate.clone(),
-        args.listen,
-        args.poll_ms,
-        args.target_id,
+    crate::serve::run(crate::serve::ServeRun {
+        db: ctx.db.clone(),
+        cfg: ctx.gate.clone(),
+        listen: args.listen,
+        poll_ms: args.poll_ms,
+        target_id: args.target_id,
         options,
         snapshots,
-    )
+        web,
+    })
     .await?;
     Ok(exit::OK)
 }

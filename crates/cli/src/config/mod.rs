@@ -2,6 +2,7 @@
 //! and `[policy]`, and the serving options in `[server]` (see [`server`]). Every key, with its
 //! type and default, is in docs/configuration.md.
 
+pub mod http;
 pub mod server;
 
 use std::path::Path;

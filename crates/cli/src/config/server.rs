@@ -13,6 +13,8 @@ use zonegate_core::Name;
 use zonegate_core::zone::serial::SerialPolicy;
 use zonegate_server::{AddressMatch, ServerOptions, TsigKey, ZoneOptions};
 
+use super::http::{ApiTokenSection, HttpSettings, READY_LAG_S_DEFAULT};
+
 /// The `[server]` section of the config file. Every key is optional:
 ///
 /// ```toml
@@ -30,11 +32,19 @@ use zonegate_server::{AddressMatch, ServerOptions, TsigKey, ZoneOptions};
 /// algorithm = "hmac-sha256"        # or "hmac-sha384", "hmac-sha512"
 /// secret = "base64..."
 ///
+/// http_listen = "127.0.0.1:9153"   # metrics, health, API and status page; off unless set
+/// ready_lag_s = 10                 # /readyz: how long a zone may trail the store
+///
+/// [[server.api_tokens]]            # API tokens (config::http)
+/// name = "ci"
+/// roles = ["read", "plan", "publish"]
+/// secret_sha256 = "hex..."         # or secret_file = "/etc/zonegate/ci.token"
+///
 /// [server.zones."example.com."]    # overrides for one zone
 /// allow_transfer = ["192.0.2.53"]
 /// notify = ["192.0.2.53:53"]
 /// ```
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     #[serde(flatten)]
@@ -45,6 +55,13 @@ pub struct ServerSection {
     zones: HashMap<String, ZoneSection>,
     #[serde(default)]
     tsig_keys: Vec<TsigKeySection>,
+    /// The HTTP listener (metrics, health, API, status page); off unless set.
+    http_listen: Option<SocketAddr>,
+    /// How long a served generation may trail the published one before `/readyz` says the
+    /// zone is lagging, in seconds.
+    ready_lag_s: Option<u64>,
+    #[serde(default)]
+    api_tokens: Vec<ApiTokenSection>,
 }
 
 /// One `[[server.tsig_keys]]` entry. `Debug` does not show the secret.
@@ -121,6 +138,26 @@ impl ZoneSection {
 }
 
 impl ServerSection {
+    /// The HTTP listener's settings; secret files are read now.
+    pub fn http(&self) -> anyhow::Result<HttpSettings> {
+        let mut tokens: Vec<zonegate_http::Token> = Vec::new();
+        for t in &self.api_tokens {
+            let token = t.token()?;
+            if tokens.iter().any(|other| other.name == token.name) {
+                anyhow::bail!(
+                    "[[server.api_tokens]]: the name {:?} is used twice",
+                    token.name
+                );
+            }
+            tokens.push(token);
+        }
+        Ok(HttpSettings {
+            listen: self.http_listen,
+            ready_lag_s: self.ready_lag_s.unwrap_or(READY_LAG_S_DEFAULT),
+            tokens,
+        })
+    }
+
     fn options(&self) -> anyhow::Result<ServerOptions> {
         let mut out = ServerOptions::default();
         for k in &self.tsig_keys {
@@ -156,6 +193,24 @@ impl ServerSection {
         }
         Ok(out)
     }
+}
+
+/// The config file's `[server]` section as written (without a file, or without the
+/// section, every key at its default).
+pub fn server_section(config: Option<&Path>) -> anyhow::Result<ServerSection> {
+    let Some(path) = config else {
+        return Ok(ServerSection::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let mut table: toml::Table = toml::from_str(&text)
+        .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+    let Some(section) = table.remove("server") else {
+        return Ok(ServerSection::default());
+    };
+    section
+        .try_into()
+        .with_context(|| format!("the [server] section of {} is not valid", path.display()))
 }
 
 /// The serving options in the config file's `[server]` section; the defaults without a file.
