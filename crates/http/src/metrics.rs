@@ -24,6 +24,10 @@ fn gauge<V: prometheus_client::encoding::EncodeGaugeValue>(
 ) -> Result<(), std::fmt::Error> {
     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (labels, v) in values {
+        if labels.is_empty() {
+            // One sample without labels: `name value`, not `name{} value`.
+            return ConstGauge::new(v).encode(metric);
+        }
         ConstGauge::new(v).encode(metric.encode_family(&labels)?)?;
     }
     Ok(())
@@ -37,6 +41,9 @@ fn counter(
 ) -> Result<(), std::fmt::Error> {
     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
     for (labels, v) in values {
+        if labels.is_empty() {
+            return ConstCounter::new(v).encode(metric);
+        }
         ConstCounter::new(v).encode(metric.encode_family(&labels)?)?;
     }
     Ok(())
