@@ -112,8 +112,7 @@ pub fn serve_http(s: &Scratch, config: &Path) -> HttpServer {
         .expect("spawn zonegate serve");
     let server = HttpServer { child, dns, http };
     let up = wait_until_every(Duration::from_secs(30), Duration::from_millis(50), || {
-        TcpStream::connect(http)
-            .is_ok_and(|_| get(http, "/healthz", None).0 == 200)
+        TcpStream::connect(http).is_ok_and(|_| get(http, "/healthz", None).0 == 200)
     });
     assert!(up.is_some(), "no /healthz on {http} within 30 s");
     server
@@ -565,4 +564,161 @@ fn server_alive(server: &HttpServer) -> bool {
         .args(["-0", &server.child.id().to_string()])
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// Runs Debian's headless Chromium on `url` with a fresh profile: the DOM it rendered, and a
+/// screenshot at `png`.
+fn chromium(url: &str, png: &Path, profile: &Path) -> String {
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+    ];
+    let profile_flag = format!("--user-data-dir={}", profile.display());
+    let run = |extra: &str| {
+        Command::new("chromium")
+            .args(flags)
+            .arg(&profile_flag)
+            .arg(extra)
+            .arg(url)
+            .output()
+            .expect("Debian's chromium must be installed (.ci/run installs it)")
+    };
+    let dom = run("--dump-dom");
+    assert!(
+        dom.status.success(),
+        "chromium --dump-dom failed: {}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let shot = run(&format!("--screenshot={}", png.display()));
+    assert!(
+        shot.status.success(),
+        "chromium --screenshot failed: {}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    String::from_utf8(dom.stdout).unwrap()
+}
+
+/// The `data-NAME="..."` attribute values of every element that has `class="CLASS` in `dom`.
+fn attrs(dom: &str, class: &str, name: &str) -> Vec<String> {
+    dom.split('<')
+        .filter(|tag| tag.contains(&format!("class=\"{class}")))
+        .filter_map(|tag| {
+            let key = format!("{name}=\"");
+            let at = tag.find(&key)? + key.len();
+            Some(tag[at..].split('"').next()?.to_string())
+        })
+        .collect()
+}
+
+/// The status page in headless Chromium: a `read` token from `/?token=` (kept in a cookie),
+/// the zone rows and the timelines against the store, a coloured diff; a screenshot is saved
+/// in the test's output directory.
+#[test]
+fn the_status_page_in_headless_chromium() {
+    let s = Scratch::new("http-page");
+    let cfg = config(&s);
+    let four = ["192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.13"];
+    for (serial, www) in [(1, &four[..]), (2, &four[..3]), (3, &four[..])] {
+        let f = s.write("z.zone", &zone(serial, www));
+        s.run_ok(&["apply", f.to_str().unwrap()]);
+    }
+    // A refusal on the timeline: deleting every address crosses the delete limit.
+    let cut = s.write("cut.zone", &zone(4, &[]));
+    assert_eq!(
+        s.run(&["plan", cut.to_str().unwrap()]).status.code(),
+        Some(3)
+    );
+    let other = s.write(
+        "o.zone",
+        "$ORIGIN example.org.\n$TTL 60\n@ SOA ns1 h 1 3600 600 604800 60\n@ NS ns1\nns1 A 192.0.2.9\n",
+    );
+    s.run_ok(&["apply", other.to_str().unwrap()]);
+    let server = serve_http(&s, &cfg);
+
+    // Without a token: 401, and the page says how to get in.
+    let (code, body) = get(server.http, "/", None);
+    assert_eq!(code, 401);
+    assert!(body.contains("/?token="), "{body}");
+    let r = request(server.http, "GET", &format!("/?token={READER}"), &[], b"");
+    assert_eq!(r.status, 303);
+    let cookie = r.headers.get("set-cookie").cloned().unwrap_or_default();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("status-page");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let png = out.join("status-page.png");
+    let url = format!(
+        "http://{}/?token={READER}&zone=example.com.&generation=3",
+        server.http
+    );
+    let dom = chromium(&url, &png, &s.dir.join("chromium-profile"));
+
+    // Zone rows: as `zonegate status` says, served at the published generation.
+    let status = s.json(&["status", "--json"]);
+    let zones: Vec<String> = status["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z["zone"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(attrs(&dom, "zone", "data-zone"), zones, "{dom}");
+    let published: Vec<String> = status["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z["published"].to_string())
+        .collect();
+    assert_eq!(attrs(&dom, "zone", "data-published"), published, "{dom}");
+    assert_eq!(attrs(&dom, "zone", "data-served"), published, "{dom}");
+
+    // Timelines: every stored generation of each zone, with its status and verdict.
+    let history = s.json(&["history", "example.com.", "--json"]);
+    let gens: Vec<String> = history["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["generation"].to_string())
+        .collect();
+    let com = dom
+        .split("<svg")
+        .skip(1)
+        .find(|t| t.contains("data-zone=\"example.com.\""))
+        .unwrap();
+    assert_eq!(attrs(com, "gen", "data-generation"), gens, "{com}");
+    let statuses: Vec<String> = history["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(attrs(com, "gen", "data-status"), statuses, "{com}");
+    assert_eq!(
+        attrs(com, "refusal", "data-reason"),
+        vec!["threshold:delete"],
+        "{com}"
+    );
+    // The chosen diff, coloured: g3 put back the address g2 removed.
+    assert!(
+        dom.contains(r#"<section id="diff" data-zone="example.com." data-from="2" data-to="3">"#),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(r#"<span class="add">+ www.example.com. 300 IN A 192.0.2.13</span>"#),
+        "{dom}"
+    );
+
+    let meta = std::fs::metadata(&png).expect("chromium must save the screenshot");
+    assert!(
+        meta.len() > 10_000,
+        "a blank screenshot? {} bytes",
+        meta.len()
+    );
+    println!("screenshot: {}", png.display());
 }

@@ -171,7 +171,11 @@ async fn status_page<B: Backend>(
             "{}={token}; HttpOnly; SameSite=Strict; Path=/",
             api::TOKEN_COOKIE
         );
-        let mut response = Redirect::to("/").into_response();
+        let target = match (&q.zone, q.generation) {
+            (Some(z), Some(g)) => format!("/?zone={}&generation={g}", url_escape(z)),
+            _ => "/".to_string(),
+        };
+        let mut response = Redirect::to(&target).into_response();
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             response.headers_mut().insert(header::SET_COOKIE, v);
         }
@@ -216,6 +220,19 @@ async fn status_page<B: Backend>(
         _ => None,
     };
     Html(page::render(&facts, &histories, diff.as_ref())).into_response()
+}
+
+/// `text` with everything but unreserved characters percent-encoded (RFC 3986 §2.3).
+fn url_escape(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn page_denied() -> Response {
