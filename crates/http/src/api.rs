@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -65,6 +66,18 @@ fn status(kind: AnswerKind) -> StatusCode {
     }
 }
 
+/// Generations are stored as SQLite integers: anything above `i64::MAX` names no plan.
+const GENERATION_MAX: u64 = i64::MAX as u64;
+
+/// The generation an action names, if it names one.
+fn generation_of(action: &Action) -> Option<u64> {
+    match action {
+        Action::Publish { generation, .. } | Action::Decide { generation, .. } => Some(*generation),
+        Action::Diff { from, to, .. } => Some((*to).max(from.unwrap_or(0))),
+        _ => None,
+    }
+}
+
 /// Checks the role, runs the action as the token's name, and answers with its JSON.
 async fn run<B: Backend>(
     shared: &Shared<B>,
@@ -76,6 +89,11 @@ async fn run<B: Backend>(
         Ok(t) => t,
         Err(d) => return denied(&d),
     };
+    if generation_of(&action).is_some_and(|g| g > GENERATION_MAX) {
+        let body =
+            json!({"outcome": "error", "reason": "missing", "message": "no such generation"});
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
     let answer = shared.backend.act(Caller(token.name.clone()), action).await;
     (status(answer.kind), Json(answer.body)).into_response()
 }
@@ -90,19 +108,32 @@ pub async fn zones<B: Backend>(State(s): State<Arc<Shared<B>>>, headers: HeaderM
     run(&s, &headers, Role::Read, Action::Zones).await
 }
 
+/// A path or query the router could not read: 400 as JSON, like every other answer.
+fn rejected(e: &dyn std::fmt::Display) -> Response {
+    bad_request(StatusCode::BAD_REQUEST, &e.to_string())
+}
+
 pub async fn zone<B: Backend>(
     State(s): State<Arc<Shared<B>>>,
-    Path(origin): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let Path(origin) = match path {
+        Ok(p) => p,
+        Err(e) => return rejected(&e),
+    };
     run(&s, &headers, Role::Read, Action::Zone { origin }).await
 }
 
 pub async fn history<B: Backend>(
     State(s): State<Arc<Shared<B>>>,
-    Path(origin): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let Path(origin) = match path {
+        Ok(p) => p,
+        Err(e) => return rejected(&e),
+    };
     run(&s, &headers, Role::Read, Action::History { origin }).await
 }
 
@@ -114,10 +145,15 @@ pub struct DiffQuery {
 
 pub async fn diff<B: Backend>(
     State(s): State<Arc<Shared<B>>>,
-    Path(origin): Path<String>,
-    Query(q): Query<DiffQuery>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<DiffQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let (Path(origin), Query(q)) = match (path, query) {
+        (Ok(p), Ok(q)) => (p, q),
+        (Err(e), _) => return rejected(&e),
+        (_, Err(e)) => return rejected(&e),
+    };
     let action = Action::Diff {
         origin,
         from: q.from,
@@ -128,10 +164,14 @@ pub async fn diff<B: Backend>(
 
 pub async fn plan<B: Backend>(
     State(s): State<Arc<Shared<B>>>,
-    Path(origin): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Path(origin) = match path {
+        Ok(p) => p,
+        Err(e) => return rejected(&e),
+    };
     let Ok(zonefile) = String::from_utf8(body.to_vec()) else {
         return bad_request(
             StatusCode::BAD_REQUEST,
@@ -143,9 +183,13 @@ pub async fn plan<B: Backend>(
 
 pub async fn publish<B: Backend>(
     State(s): State<Arc<Shared<B>>>,
-    Path((origin, generation)): Path<(String, u64)>,
+    path: Result<Path<(String, u64)>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let Path((origin, generation)) = match path {
+        Ok(p) => p,
+        Err(e) => return rejected(&e),
+    };
     let Some(hash) = headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -198,18 +242,24 @@ async fn decide<B: Backend>(
 
 pub async fn approve<B: Backend>(
     State(s): State<Arc<Shared<B>>>,
-    Path(at): Path<(String, u64)>,
+    path: Result<Path<(String, u64)>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    decide(&s, at, &headers, &body, DecisionKind::Approve).await
+    match path {
+        Ok(Path(at)) => decide(&s, at, &headers, &body, DecisionKind::Approve).await,
+        Err(e) => rejected(&e),
+    }
 }
 
 pub async fn reject<B: Backend>(
     State(s): State<Arc<Shared<B>>>,
-    Path(at): Path<(String, u64)>,
+    path: Result<Path<(String, u64)>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    decide(&s, at, &headers, &body, DecisionKind::Reject).await
+    match path {
+        Ok(Path(at)) => decide(&s, at, &headers, &body, DecisionKind::Reject).await,
+        Err(e) => rejected(&e),
+    }
 }

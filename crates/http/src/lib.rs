@@ -138,11 +138,12 @@ async fn healthz() -> Response {
 async fn readyz<B: Backend>(State(s): State<Arc<Shared<B>>>) -> Response {
     let facts = s.backend.facts().await;
     let behind = ready::behind(&facts);
+    let ready = ready::is_ready(&facts, &behind);
     let body = json!({
-        "ready": behind.is_empty(), "behind": behind, "lag_allowed_s": facts.ready_lag_seconds,
-        "store_up": facts.store.up,
+        "ready": ready, "behind": behind, "lag_allowed_s": facts.ready_lag_seconds,
+        "store_up": facts.store.up, "store_error": facts.store.error,
     });
-    let code = if behind.is_empty() {
+    let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -30,7 +30,12 @@ pub struct Behind {
     pub detail: String,
 }
 
-/// Every zone that is not ready; empty means ready.
+/// Ready: nothing is behind and the store can be read.
+pub fn is_ready(facts: &Facts, behind: &[Behind]) -> bool {
+    behind.is_empty() && facts.store.up
+}
+
+/// Every zone that is not ready.
 pub fn behind(facts: &Facts) -> Vec<Behind> {
     let mut out = Vec::new();
     for z in &facts.zones {
@@ -52,6 +57,14 @@ pub fn behind(facts: &Facts) -> Vec<Behind> {
         }
         let Some(p) = published else { continue };
         if served.is_some_and(|s| s >= p) {
+            continue;
+        }
+        if served.is_none() {
+            // Not one generation of a published zone is served (a server starting).
+            out.push(entry(
+                Why::Lagging,
+                format!("generation {p} is published and nothing of the zone is served yet"),
+            ));
             continue;
         }
         if let Some(why) = &z.install_failure {
@@ -100,6 +113,8 @@ mod tests {
             ..Facts::default()
         };
         assert!(behind(&f).is_empty());
+        f.zones = vec![zone(Some(3), None, 95)];
+        assert_eq!(behind(&f)[0].reason, Why::Lagging, "nothing served yet");
         f.zones = vec![zone(Some(3), Some(2), 95)];
         assert!(behind(&f).is_empty(), "within the lag");
         f.zones = vec![zone(Some(3), Some(2), 80)];
@@ -108,6 +123,11 @@ mod tests {
         assert_eq!(behind(&f)[0].reason, Why::InstallFailed);
         f.store.up = false;
         assert_eq!(behind(&f)[0].reason, Why::StoreDown);
+        f.zones.clear();
+        assert!(
+            !is_ready(&f, &behind(&f)),
+            "a store that cannot be read is not ready"
+        );
         assert_eq!(behind(&f)[0].zone, "example.com.");
     }
 }
