@@ -779,3 +779,41 @@ fn the_openapi_description_holds_against_the_server() {
     assert!(out.status.success(), "schemathesis found problems:\n{text}");
     assert!(text.contains("passed"), "{text}");
 }
+
+/// contrib/zonegate.service passes `systemd-analyze verify` (with ExecStart pointed at the
+/// binary under test), with no warning about the unit at all, and keeps its promises: its own
+/// user, CAP_NET_BIND_SERVICE alone, a read-only file system but the state directory.
+#[test]
+fn the_systemd_unit_verifies() {
+    let s = Scratch::new("http-systemd");
+    let unit =
+        std::fs::read_to_string(common::repo_root().join("contrib/zonegate.service")).unwrap();
+    for line in [
+        "DynamicUser=yes",
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/zonegate",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "the unit must say {line}");
+    }
+    let local = s.write(
+        "zonegate.service",
+        &unit.replace("/usr/local/bin/zonegate", BIN),
+    );
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&local)
+        .output()
+        .expect("systemd-analyze (Debian's systemd package) must be installed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("zonegate.service"),
+        "warnings about the unit:\n{stderr}"
+    );
+}
