@@ -329,6 +329,58 @@ mod tests {
         assert!(format!("{e:#}").contains("hmac-md5"), "{e:#}");
     }
 
+    /// `[[server.api_tokens]]`: by hash or by file, one of the two, named once, with roles;
+    /// `Debug` shows no secret.
+    #[test]
+    fn api_tokens_http_listen_and_ready_lag() {
+        let section = |text: &str| -> anyhow::Result<ServerSection> {
+            let mut table: toml::Table = toml::from_str(text)?;
+            Ok(table.remove("server").unwrap().try_into()?)
+        };
+        let hex = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8";
+        let dir = std::env::temp_dir().join(format!("zonegate-tokens-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("t");
+        std::fs::write(&file, "password\n").unwrap();
+        let text = format!(
+            "[server]\nhttp_listen = \"127.0.0.1:9153\"\nready_lag_s = 3\n\
+             [[server.api_tokens]]\nname = \"ci\"\nroles = [\"read\", \"plan\"]\nsecret_sha256 = \"{hex}\"\n\
+             [[server.api_tokens]]\nname = \"ops\"\nroles = [\"approve\"]\nsecret_file = {:?}\n",
+            file.display().to_string()
+        );
+        let s = section(&text).unwrap();
+        let http = s.http().unwrap();
+        assert_eq!(http.listen, Some("127.0.0.1:9153".parse().unwrap()));
+        assert_eq!(http.ready_lag_s, 3);
+        assert_eq!(http.tokens.len(), 2);
+        // Both secrets are "password": by its hash and from the file.
+        assert_eq!(http.tokens[0].secret_sha256, http.tokens[1].secret_sha256);
+        assert!(
+            !format!("{s:?}").contains(hex),
+            "Debug shows a secret: {s:?}"
+        );
+        assert_eq!(
+            section("[server]\n").unwrap().http().unwrap().ready_lag_s,
+            10
+        );
+
+        let token = "[server]\n[[server.api_tokens]]\nname = \"a\"\nroles = [\"read\"]\n";
+        let both = format!("{token}secret_sha256 = \"{hex}\"\nsecret_file = \"/x\"\n");
+        let e = section(&both).unwrap().http().unwrap_err();
+        assert!(format!("{e:#}").contains("exactly one"), "{e:#}");
+        let short = format!("{token}secret_sha256 = \"abc\"\n");
+        assert!(section(&short).unwrap().http().is_err());
+        let once = format!("{token}secret_sha256 = \"{hex}\"\n");
+        let twice = format!("{once}{}", &once[9..]);
+        let e = section(&twice).unwrap().http().unwrap_err();
+        assert!(format!("{e:#}").contains("twice"), "{e:#}");
+        let bad_role = "[server]\n[[server.api_tokens]]\nname = \"a\"\nroles = [\"root\"]\nsecret_file = \"/x\"\n";
+        assert!(section(bad_role).is_err());
+        let missing = format!("{token}secret_file = \"/nonexistent/zonegate.token\"\n");
+        assert!(section(&missing).unwrap().http().is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn server_section_errors_are_named() {
         let e = parse("[server]\nallow_transfer = [\"10.0.0.0/40\"]").unwrap_err();
