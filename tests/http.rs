@@ -2,6 +2,8 @@
 //! only over HTTP (plus `dig` and the CLI to check what the API says against the store).
 //! The HTTP client is a few lines of HTTP/1.1 over a loopback TCP socket.
 
+#![allow(clippy::too_many_lines)] // Long test functions: each walks one scenario end to end.
+
 mod common;
 
 use std::collections::HashMap;
