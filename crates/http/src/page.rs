@@ -126,6 +126,11 @@ pub fn diff_html(diff: &Value) -> String {
     out
 }
 
+/// Unix seconds as an HTTP date (`Tue, 01 Dec 2026 23:33:19 GMT`).
+fn date(unix: u64) -> String {
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix))
+}
+
 fn row(z: &ZoneFacts) -> String {
     let behind = match (z.published, z.served) {
         (Some(p), Some(s)) if s >= p => "",
@@ -133,13 +138,14 @@ fn row(z: &ZoneFacts) -> String {
         _ => " behind",
     };
     format!(
-        r#"<tr class="zone{behind}" data-zone="{o}" data-published="{p}" data-served="{s}" data-serial="{serial}" data-records="{r}"><td>{o}</td><td>{p}</td><td>{s}</td><td>{serial}</td><td>{r}</td><td>{at}</td></tr>"#,
+        r#"<tr class="zone{behind}" data-zone="{o}" data-published="{p}" data-served="{s}" data-serial="{serial}" data-records="{r}" data-published-at="{unix}"><td>{o}</td><td>{p}</td><td>{s}</td><td>{serial}</td><td>{r}</td><td>{at}</td></tr>"#,
         o = esc(&z.origin),
         p = opt(z.published),
         s = opt(z.served),
         serial = opt(z.serial),
         r = opt(z.records),
-        at = opt(z.published_at),
+        at = z.published_at.map_or_else(|| "-".to_string(), date),
+        unix = opt(z.published_at),
     )
 }
 
@@ -205,5 +211,6 @@ mod tests {
             "{html}"
         );
         assert!(html.contains(r#"<span class="add">+ www A 2</span>"#));
+        assert_eq!(date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

@@ -123,11 +123,11 @@ mod tests {
         assert_eq!(behind(&f)[0].reason, Why::InstallFailed);
         f.store.up = false;
         assert_eq!(behind(&f)[0].reason, Why::StoreDown);
+        assert_eq!(behind(&f)[0].zone, "example.com.");
         f.zones.clear();
         assert!(
             !is_ready(&f, &behind(&f)),
             "a store that cannot be read is not ready"
         );
-        assert_eq!(behind(&f)[0].zone, "example.com.");
     }
 }
