@@ -20,6 +20,7 @@ pub mod lookup;
 pub mod model;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod watch;
 pub mod xfr;
 pub mod zone;
 pub mod zonefile;
