@@ -5,6 +5,7 @@ mod diff;
 mod plan;
 mod refusal;
 mod tables;
+pub mod watch;
 
 use serde_json::Value;
 
