@@ -13,6 +13,7 @@
 //! - `model` (only under `cfg(loom)`, `cfg(test)` or the `model` feature): the in-memory store
 //!   and target and the naive design the loom suite checks.
 
+pub mod deps;
 pub mod dns;
 pub mod gate;
 pub mod lookup;
