@@ -165,7 +165,7 @@ fn watch_once(s: &Scratch, config: &Path, args: &[&str]) -> (Option<i32>, Value)
     (out.status.code(), v)
 }
 
-fn findings_of<'v>(v: &'v Value, server: SocketAddr) -> Vec<&'v Value> {
+fn findings_of(v: &Value, server: SocketAddr) -> Vec<&Value> {
     v["findings"]
         .as_array()
         .unwrap()

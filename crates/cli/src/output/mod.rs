@@ -1,6 +1,7 @@
 //! Human and JSON rendering. With `--json`, exactly one JSON object goes to stdout; refusals
 //! also go to stderr in words, with what to do next.
 
+pub mod deps;
 mod diff;
 mod plan;
 mod refusal;

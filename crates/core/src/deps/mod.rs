@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::dns::name::Name;
 use crate::dns::record::{RType, Record};
 use crate::zone::Zone;
+use crate::zone::diff::{Change, Diff};
 
 /// The longest CNAME chain followed inside the zone.
 pub const CHAIN_MAX: usize = 16;
@@ -164,6 +165,38 @@ fn follow(
     }
     // A chain longer than any resolver follows ends nowhere; count it as inside.
     deps.ends_inside = true;
+}
+
+/// The types whose records point to other names: only a change to one of them can change
+/// the map.
+const POINTING: [RType; 7] = [
+    RType::CNAME,
+    RType::DNAME,
+    RType::MX,
+    RType::NS,
+    RType::SRV,
+    SVCB,
+    HTTPS,
+];
+
+/// True if `diff` changes a record that points somewhere, so that the map may differ (a
+/// caller skips building two maps of a large zone when it cannot).
+pub fn touches(diff: &Diff) -> bool {
+    diff.changes.iter().any(|c| {
+        let (Change::Added { rtype, .. }
+        | Change::Removed { rtype, .. }
+        | Change::Changed { rtype, .. }) = c;
+        POINTING.contains(rtype)
+    })
+}
+
+/// What the change from `old` to `new` (whose difference is `diff`) does to the map; nothing
+/// without building either map when the diff touches no record that points somewhere.
+pub fn change_of(old: &Zone, new: &Zone, diff: &Diff) -> Vec<DepChange> {
+    if !touches(diff) {
+        return Vec::new();
+    }
+    changes(&DepMap::of(old), &DepMap::of(new))
 }
 
 /// The registrable domain of an outside name.
