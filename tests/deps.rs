@@ -162,3 +162,32 @@ fn a_plan_that_adds_a_dependency_shows_it() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("dependencies:"), "{text}");
 }
+
+#[test]
+fn the_dependency_share_policy_key_refuses_a_plan_that_concentrates() {
+    let s = Scratch::new("deps-policy");
+    let cfg = s.write(
+        "zonegate.toml",
+        "[policy]\ndependency_share_max_percent = 72\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+    s.run_ok(&["--config", cfg, "apply", &example("shop.example.org.zone")]);
+    // 7 of 10 (70%) lean on cloud-provider.example.; two more names there make it 9 of 12 (75%).
+    let base = std::fs::read_to_string(example("shop.example.org.zone")).unwrap();
+    let next = base
+        + "promo IN CNAME edge\n\
+           sale IN CNAME lb-1234.us-east-1.elb.cloud-provider.example.\n";
+    let next = s.write("next.zone", &next);
+    let out = s.run(&["--config", cfg, "plan", next.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "refused", "{v:#}");
+    let t = &v["thresholds"][0];
+    assert_eq!(t["reason"], "threshold:dependency-share", "{v:#}");
+    assert!(
+        t["message"].as_str().unwrap().starts_with(
+            "would make 75.0% of the names with outside targets depend on cloud-provider.example. (was 70.0%)"
+        ),
+        "{t}"
+    );
+}
