@@ -85,7 +85,9 @@ pub async fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8, Failure> {
         crate::watcher::continuous(ctx, &round, &mut known, settings.interval).await;
         return Ok(exit::OK);
     }
-    let report = round::run(&mut known, &ctx.db, &round, 0, now()).await;
+    // Successive `--once` runs (from cron) move the sample along by the minute.
+    let at = now();
+    let report = round::run(&mut known, &ctx.db, &round, at / 60, at).await;
     if ctx.emit.json {
         ctx.emit.object(round_json(&report));
     } else {
