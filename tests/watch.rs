@@ -347,6 +347,28 @@ fn watch_finds_lag_mismatch_blackholing_and_survives_the_store() {
         f[0]["got"],
         "NOERROR: www.example.test. 300 IN A 192.0.2.99"
     );
+    // The same in words, with the exit code.
+    let out = s.run(&[
+        "--config",
+        watch_cfg.to_str().unwrap(),
+        "watch",
+        "--server",
+        &knot_addr.to_string(),
+        "--once",
+    ]);
+    assert_eq!(out.status.code(), Some(6), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "mismatch {knot_addr} example.test. www.example.test./A: expected NOERROR: \
+             www.example.test. 300 IN A 192.0.2.1, got NOERROR: www.example.test. 300 IN A 192.0.2.99"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("UNHEALTHY: 1 zone(s), 1 server(s), 9 checks, 1 finding(s)"),
+        "{text}"
+    );
 
     // 4. Knot serves a copy in which the floored name was emptied: blackholed, even with a
     // sample of one name (the floor is always checked).
