@@ -17,7 +17,7 @@ use crate::output::watch::{round_json, round_line};
 use known::Known;
 use round::{RoundReport, RoundSettings};
 
-/// Continuous mode: a round every `interval` until SIGINT or SIGTERM. With `json`, one JSON
+/// Continuous mode: a round every `interval` until SIGINT or SIGTERM (as `serve` stops). With `json`, one JSON
 /// object per round on a line of its own; otherwise each change of state is logged once.
 pub async fn continuous(
     ctx: &Ctx,
@@ -28,7 +28,7 @@ pub async fn continuous(
     let mut changes = StateChanges::default();
     let mut store_down = false;
     let mut round = 0u64;
-    let mut stop = Box::pin(shutdown());
+    let mut stop = Box::pin(crate::serve::shutdown_signal());
     loop {
         let report = round::run(known, &ctx.db, settings, round, now()).await;
         if ctx.emit.json {
@@ -71,28 +71,5 @@ fn log_changes(report: &RoundReport, changes: &mut StateChanges, store_down: &mu
     }
     if report.round == 0 {
         tracing::info!("first round: {}", round_line(report));
-    }
-}
-
-async fn shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }
