@@ -18,6 +18,7 @@
 //! - [`ServerOptions`] / [`ZoneOptions`]: serial policy, transfer ACL and NOTIFY targets.
 //! - [`ServerStats`]: what the server counts for `/metrics` (`stats.rs`).
 //! - [`serve`] / [`Listeners`]: bind and run until shut down.
+//! - [`probe`]: the bounded DNS client `zonegate watch` asks servers with.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -36,6 +37,7 @@ mod convert;
 mod fast_tests;
 mod net;
 mod options;
+pub mod probe;
 mod stats;
 mod wire;
 mod zone;
