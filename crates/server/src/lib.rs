@@ -33,6 +33,8 @@ mod catalog;
 mod convert;
 #[cfg(test)]
 mod fast_tests;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod net;
 mod options;
 mod wire;

@@ -12,6 +12,7 @@ use crate::context::{Ctx, parse_origin};
 use crate::exit;
 use crate::failure::Failure;
 use crate::output;
+use crate::output::outln;
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -56,7 +57,7 @@ pub async fn run(ctx: &Ctx, args: DiffArgs) -> Result<u8, Failure> {
             "diff": crate::json::diff_json(&diff),
         }));
     } else {
-        println!(
+        outln!(
             "zone {origin}: {} -> {to}: +{} -{} records, {} unchanged",
             gate::OptGen(from),
             diff.records_added,

@@ -18,6 +18,7 @@ use crate::context::{Ctx, now, read_zone};
 use crate::exit;
 use crate::failure::{Failure, step_failure};
 use crate::outcome::Outcome;
+use crate::output::outln;
 use crate::output::{self, Emit};
 use crate::reason::Reason;
 use crate::review::review_if_needed;
@@ -100,9 +101,7 @@ async fn drift(
                     "hash": hash.to_string(), "record_count": record_count,
                 }));
             } else {
-                println!(
-                    "zone {origin}: no changes; {published} is published with the same content"
-                );
+                outln!("zone {origin}: no changes; {published} is published with the same content");
             }
             Ok(exit::OK)
         }
@@ -121,7 +120,7 @@ async fn drift(
                     "thresholds": crate::json::thresholds_json(&thresholds),
                 }));
             } else {
-                println!(
+                outln!(
                     "zone {origin}: the file differs from {}: +{} -{} records",
                     gate::OptGen(base),
                     diff.records_added,

@@ -22,7 +22,7 @@ pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
                     "base": gen_json(*base), "version": version,
                 }));
             } else {
-                println!(
+                outln!(
                     "zone {origin}: published {generation} (base {}, version {version})",
                     OptGen(*base)
                 );
@@ -34,7 +34,7 @@ pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
                     "zone": origin.to_string(), "outcome": Outcome::AlreadyPublished, "generation": generation.0,
                 }));
             } else {
-                println!("zone {origin}: {generation} is already published; nothing to do");
+                outln!("zone {origin}: {generation} is already published; nothing to do");
             }
         }
     }
@@ -56,15 +56,19 @@ pub fn status(emit: &Emit, rows: &[ZoneRow]) {
         return;
     }
     if rows.is_empty() {
-        println!("no zones yet; stage one with `zonegate plan ZONEFILE`");
+        outln!("no zones yet; stage one with `zonegate plan ZONEFILE`");
         return;
     }
-    println!(
+    outln!(
         "{:<32} {:>10} {:>8} {:>9} {:>10}  hash",
-        "zone", "published", "version", "records", "newest"
+        "zone",
+        "published",
+        "version",
+        "records",
+        "newest"
     );
     for r in rows {
-        println!(
+        outln!(
             "{:<32} {:>10} {:>8} {:>9} {:>10}  {}",
             r.origin.to_string(),
             OptGen(r.published).to_string(),
@@ -102,10 +106,10 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
         emit.object(json!({"zone": origin.to_string(), "plans": plans, "audit": audit}));
         return;
     }
-    println!("zone {origin}");
-    println!("generations:");
+    outln!("zone {origin}");
+    outln!("generations:");
     for p in plans {
-        println!(
+        outln!(
             "  {:>8}  {:<10}  {:<8}  base {:>6}  {:>8} records  {}  created {}",
             p.generation.to_string(),
             p.status.as_str(),
@@ -116,13 +120,13 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
             p.created_at
         );
     }
-    println!("audit (newest first):");
+    outln!("audit (newest first):");
     for a in audit {
         let reason = match &a.reason {
             None => String::new(),
             Some(reason) => format!(" [{reason}]"),
         };
-        println!(
+        outln!(
             "  #{:<5} {}  {:<10} {:>8} by {}{}: {}",
             a.id,
             a.at,
@@ -139,7 +143,7 @@ pub fn cleanup(emit: &Emit, origin: &Name, keep: u32, deleted: u64) {
     if emit.json {
         emit.object(json!({"zone": origin.to_string(), "outcome": Outcome::Cleaned, "keep": keep, "deleted": deleted}));
     } else {
-        println!(
+        outln!(
             "zone {origin}: deleted {deleted} old plans (kept live generations and the newest {keep})"
         );
     }
