@@ -374,19 +374,33 @@ impl SqliteStore {
     /// [`SqliteStore::open`] with another busy timeout: how long an operation waits for another
     /// connection's write lock before failing with [`StoreError::Backend`].
     pub async fn open_with(path: &Path, busy_timeout: Duration) -> Result<SqliteStore, StoreError> {
+        Self::connect(path, busy_timeout, true).await
+    }
+
+    /// [`SqliteStore::open`] for commands that only read: a missing file is an error, never
+    /// created.
+    pub async fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
+        Self::connect(path, BUSY_TIMEOUT_DEFAULT, false).await
+    }
+
+    async fn connect(
+        path: &Path,
+        busy_timeout: Duration,
+        create: bool,
+    ) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(busy_timeout);
-        let opening = |e: sqlx::Error| StoreError::Backend {
-            detail: format!(
-                "cannot open the store {}: {}",
-                path.display(),
-                store_error(e)
-            ),
+        // The caller names the file; the detail says only what SQLite said, once.
+        let opening = |e: sqlx::Error| match store_error(e) {
+            StoreError::Backend { detail } | StoreError::Constraint { detail } => {
+                StoreError::Backend { detail }
+            }
+            other => other,
         };
         let pool = SqlitePoolOptions::new()
             .max_connections(POOL_CONNECTIONS_MAX)
@@ -397,10 +411,7 @@ impl SqliteStore {
         // loser's transaction fails, and a second run finds the migration applied.
         if let Err(first) = MIGRATOR.run(&pool).await {
             MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend {
-                detail: format!(
-                    "cannot bring the schema of {} up to date: {e} (first attempt: {first})",
-                    path.display()
-                ),
+                detail: format!("cannot bring the schema up to date: {e} (first attempt: {first})"),
             })?;
         }
         let watch = SqlitePoolOptions::new()

@@ -29,7 +29,7 @@ pub async fn run(ctx: &Ctx, args: DiffArgs) -> Result<u8, Failure> {
     let (cfg, emit) = (&ctx.gate, &ctx.emit);
     let generations = &args.generations[..];
     let origin = parse_origin(&args.origin)?;
-    let store = ctx.open_store().await?;
+    let store = ctx.open_store_existing().await?;
     let (from, to) = match generations {
         [to] => (None, Generation(*to)),
         [from, to] => (Some(Generation(*from)), Generation(*to)),

@@ -45,7 +45,7 @@ pub struct PlanArgs {
 /// `zonegate plan`.
 pub async fn run(ctx: &Ctx, args: PlanArgs) -> Result<u8, Failure> {
     let (cfg, emit) = (&ctx.gate, &ctx.emit);
-    let parsed = read_zone(&args.zonefile, args.zone.as_deref())?;
+    let parsed = read_zone(&args.zonefile, args.zone.as_deref(), &ctx.gate.limits)?;
     let store = ctx.open_store().await?;
     let origin = parsed.origin.clone();
     if args.expect_no_changes {

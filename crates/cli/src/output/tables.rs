@@ -117,7 +117,7 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
             OptGen(p.base).to_string(),
             p.record_count,
             p.hash.short(),
-            p.created_at
+            rfc3339(p.created_at)
         );
     }
     outln!("audit (newest first):");
@@ -129,7 +129,7 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
         outln!(
             "  #{:<5} {}  {:<10} {:>8} by {}{}: {}",
             a.id,
-            a.at,
+            rfc3339(a.at),
             a.action,
             OptGen(a.generation).to_string(),
             a.actor,
@@ -137,6 +137,15 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
             a.detail
         );
     }
+}
+
+/// Seconds since the epoch as people read them, in RFC 3339 (UTC): `2026-12-01T23:58:12Z`.
+/// The `--json` forms keep the seconds.
+fn rfc3339(seconds: u64) -> String {
+    i64::try_from(seconds)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(|| format!("{seconds} s after the epoch"), |t| t.to_string())
 }
 
 pub fn cleanup(emit: &Emit, origin: &Name, keep: u32, deleted: u64) {
