@@ -423,3 +423,77 @@ fn history_prints_rfc3339_times() {
     assert!(text.contains(date.trim()), "{text}");
     assert!(!text.contains(&at.to_string()), "{text}");
 }
+
+/// A small volume of its own (tmpfs), unmounted on drop. Needs root and the right to mount, as
+/// CI has.
+struct Volume(std::path::PathBuf);
+
+impl Volume {
+    fn new(at: std::path::PathBuf, size: &str) -> Volume {
+        std::fs::create_dir_all(&at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&at)
+            .output()
+            .expect("mount");
+        assert!(
+            out.status.success(),
+            "cannot mount a tmpfs: {}",
+            describe(&out)
+        );
+        Volume(at)
+    }
+}
+
+impl Drop for Volume {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+#[test]
+fn a_failed_oversized_write_leaves_the_write_ahead_log_truncated() {
+    let s = Scratch::new("full-disk");
+    let volume = Volume::new(s.dir.join("vol"), "12m");
+    let db = volume.0.join("z.db");
+    let run = |zonefile: &Path| {
+        Command::new(BIN)
+            .arg("--db")
+            .arg(&db)
+            .args(["apply", zonefile.to_str().unwrap()])
+            .env_remove("ZONEGATE_DB")
+            .env_remove("ZONEGATE_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let small = s.write("small.zone", &zone(1, OK_ZONE));
+    let out = run(&small);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    // About 24 MB of body: more than the volume holds.
+    let mut records = String::from(OK_ZONE);
+    for i in 0..300_000 {
+        records.push_str(&format!("t{i} TXT \"{i:0>48}\"\n"));
+    }
+    let big = s.write("big.zone", &zone(2, &records));
+    let out = run(&big);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("full"), "{stderr}");
+    let mut wal = db.clone().into_os_string();
+    wal.push("-wal");
+    let wal = std::path::PathBuf::from(wal);
+    assert!(
+        file_len(&wal) < 1024 * 1024,
+        "the write-ahead log kept {} bytes after the failed write",
+        file_len(&wal)
+    );
+    // The disk has room again: the next small apply works.
+    let next = s.write("next.zone", &zone(3, "www A 192.0.2.9\n"));
+    let out = run(&next);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    drop(volume);
+}

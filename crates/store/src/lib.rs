@@ -440,6 +440,68 @@ impl SqliteStore {
         self.watch.close().await;
     }
 
+    /// After a failed write (a plan body too large for the disk, typically), the write-ahead
+    /// log keeps the size the rolled-back transaction gave it, and a full disk stays full.
+    /// A `TRUNCATE` checkpoint empties it and cuts it to zero bytes. Best effort: when another
+    /// connection is reading, the log is cut at its next checkpoint instead.
+    async fn truncate_wal(&self) {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::debug!(error = %e, "cannot truncate the write-ahead log after a failed write");
+        }
+    }
+
+    /// One attempt at [`Store::stage`]: the zone row, the generation and the plan with its
+    /// audit row, in one transaction.
+    async fn stage_once(
+        &self,
+        plan: NewPlan,
+        mut audit: AuditEntry,
+    ) -> Result<Generation, StoreError> {
+        let origin = plan.zone.to_string();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO zones (origin) VALUES (?1) ON CONFLICT (origin) DO NOTHING")
+            .bind(&origin)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        // Taking the number and bumping the counter is one statement; the counter never goes
+        // back (a trigger refuses it), so a generation is never handed out twice, even after
+        // clean-up deleted its plan.
+        let taken = sqlx::query_scalar::<_, i64>(
+            "UPDATE zones SET next_generation = next_generation + 1 WHERE origin = ?1
+             RETURNING next_generation - 1",
+        )
+        .bind(&origin)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status, verdict)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
+        )
+        .bind(&origin)
+        .bind(taken)
+        .bind(plan.base.map(|b| to_sql(b.0)).transpose()?)
+        .bind(plan.hash.to_string())
+        .bind(to_sql(plan.record_count)?)
+        // By value: a borrowed body would be copied once more on its way to SQLite.
+        .bind(plan.body)
+        .bind(to_sql(plan.created_at)?)
+        .bind(plan.verdict.as_str())
+        .bind(PlanStatus::Staged.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let generation = generation_from_sql(taken)?;
+        audit.generation = Some(generation);
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(generation)
+    }
+
     /// A write transaction holding the database's write lock from its first statement.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.pool
@@ -721,47 +783,12 @@ impl Store for SqliteStore {
         optional_generation_from_sql(newest)
     }
 
-    async fn stage(&self, plan: NewPlan, mut audit: AuditEntry) -> Result<Generation, StoreError> {
-        let origin = plan.zone.to_string();
-        let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO zones (origin) VALUES (?1) ON CONFLICT (origin) DO NOTHING")
-            .bind(&origin)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        // Taking the number and bumping the counter is one statement; the counter never goes
-        // back (a trigger refuses it), so a generation is never handed out twice, even after
-        // clean-up deleted its plan.
-        let taken = sqlx::query_scalar::<_, i64>(
-            "UPDATE zones SET next_generation = next_generation + 1 WHERE origin = ?1
-             RETURNING next_generation - 1",
-        )
-        .bind(&origin)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status, verdict)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
-        )
-        .bind(&origin)
-        .bind(taken)
-        .bind(plan.base.map(|b| to_sql(b.0)).transpose()?)
-        .bind(plan.hash.to_string())
-        .bind(to_sql(plan.record_count)?)
-        // By value: a borrowed body would be copied once more on its way to SQLite.
-        .bind(plan.body)
-        .bind(to_sql(plan.created_at)?)
-        .bind(plan.verdict.as_str())
-        .bind(PlanStatus::Staged.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let generation = generation_from_sql(taken)?;
-        audit.generation = Some(generation);
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(generation)
+    async fn stage(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError> {
+        let staged = self.stage_once(plan, audit).await;
+        if staged.is_err() {
+            self.truncate_wal().await;
+        }
+        staged
     }
 
     async fn publish_cas(
