@@ -1,8 +1,8 @@
 //! What the server targets share: the catalog of Ferret zones (built once per process), the
+//! TSIG key, and the checks on what the answer path sent.
 
 // Each target uses part of this module.
 #![allow(dead_code)]
-//! TSIG key, and the checks on what the answer path sent.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -10,10 +10,10 @@ use std::sync::{Arc, OnceLock};
 use hickory_proto::op::Message;
 use hickory_proto::rr::TSigner;
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm as HAlgorithm;
+use zonegate_core::Limits;
 use zonegate_core::gate::{Generation, Target};
 use zonegate_core::zone::validate::validate;
 use zonegate_core::zonefile::parse;
-use zonegate_core::Limits;
 use zonegate_server::fuzzing::Answers;
 use zonegate_server::{
     AddressMatch, Catalog, Handler, ServerOptions, TsigKey, UDP_PAYLOAD_MAX, ZoneOptions,
@@ -57,13 +57,19 @@ fn options() -> ServerOptions {
 
 fn ferret_file() -> String {
     std::env::var("ZONEGATE_FERRET_VALID").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/ferret-valid-dev.jsonl")
-            .to_string()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/conformance/ferret-valid-dev.jsonl"
+        )
+        .to_string()
     })
 }
 
 fn build() -> World {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let options = options();
     let catalog = Arc::new(Catalog::with_options("fuzz", options.clone()));
     let text = std::fs::read_to_string(ferret_file()).expect("the Ferret data (../shared)");
@@ -79,12 +85,17 @@ fn build() -> World {
         if !seen.insert(zone.origin().clone()) {
             continue;
         }
-        rt.block_on(catalog.install(Generation(1), zone)).expect("install");
+        rt.block_on(catalog.install(Generation(1), zone))
+            .expect("install");
         if seen.len() >= ZONES_MAX {
             break;
         }
     }
-    World { rt, handler: Handler::new(catalog), options }
+    World {
+        rt,
+        handler: Handler::new(catalog),
+        options,
+    }
 }
 
 pub fn world() -> &'static World {
@@ -107,9 +118,16 @@ fn parses(what: &str, query: &[u8], response: &[u8]) {
 }
 
 fn unframe<'a>(query: &[u8], framed: &'a [u8]) -> &'a [u8] {
-    assert!(framed.len() >= 2, "a TCP answer without its length: {query:?}");
+    assert!(
+        framed.len() >= 2,
+        "a TCP answer without its length: {query:?}"
+    );
     let len = usize::from(u16::from_be_bytes([framed[0], framed[1]]));
-    assert_eq!(len, framed.len() - 2, "a TCP length prefix is wrong: {query:?}");
+    assert_eq!(
+        len,
+        framed.len() - 2,
+        "a TCP length prefix is wrong: {query:?}"
+    );
     &framed[2..]
 }
 
@@ -117,14 +135,24 @@ fn unframe<'a>(query: &[u8], framed: &'a [u8]) -> &'a [u8] {
 pub fn check(query: &[u8], a: &Answers) {
     if let Some(prepared) = &a.prepared_udp {
         assert_eq!(a.general_udp.len(), 1, "query {query:?}");
-        assert_eq!(*prepared, a.general_udp[0], "prepared and general differ over UDP: {query:?}");
+        assert_eq!(
+            *prepared, a.general_udp[0],
+            "prepared and general differ over UDP: {query:?}"
+        );
     }
     if let Some(prepared) = &a.prepared_tcp {
         assert_eq!(a.general_tcp.len(), 1, "query {query:?}");
-        assert_eq!(*prepared, a.general_tcp[0], "prepared and general differ over TCP: {query:?}");
+        assert_eq!(
+            *prepared, a.general_tcp[0],
+            "prepared and general differ over TCP: {query:?}"
+        );
     }
     for r in &a.general_udp {
-        assert!(r.len() <= UDP_PAYLOAD_MAX as usize, "a UDP answer of {} octets", r.len());
+        assert!(
+            r.len() <= UDP_PAYLOAD_MAX as usize,
+            "a UDP answer of {} octets",
+            r.len()
+        );
         parses("UDP", query, r);
     }
     for r in &a.general_tcp {

@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
     let world = common::world();
     let outcome = tsig_check(data, world.handler_options(), common::TSIG_NOW);
     if outcome == TsigOutcome::Signed {
-        assert!(common::verifies_independently(data), "accepted a TSIG hickory refuses");
+        assert!(
+            common::verifies_independently(data),
+            "accepted a TSIG hickory refuses"
+        );
     }
     let answers = world.rt.block_on(zonegate_server::fuzzing::answer_both(
         &world.handler,

@@ -40,7 +40,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let cfg = GateConfig::default();
     let store = MemStore::new();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     rt.block_on(async {
         if let Ok(base) = parse(base, Some(&parsed.origin), "base") {
             if gate::plan(&store, base, &cfg, 1, &Actor::PLAN).await.is_ok() {

@@ -429,6 +429,29 @@ impl SqliteStore {
         })
     }
 
+    /// SQLite's own checks of the file (`PRAGMA integrity_check`) and of every foreign key
+    /// (`PRAGMA foreign_key_check`): the problems found, none when the file is sound.
+    pub async fn integrity_problems(&self) -> Result<Vec<String>, StoreError> {
+        let mut problems: Vec<String> = sqlx::query_scalar::<_, String>("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .filter(|line| line != "ok")
+            .collect();
+        let dangling = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        for row in dangling {
+            let table: String = get(&row, "table")?;
+            problems.push(format!(
+                "a row of {table} refers to a row that does not exist"
+            ));
+        }
+        Ok(problems)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
