@@ -123,8 +123,10 @@ mod tests {
                 ..
             })
         ));
-        let mut c = GateConfig::default();
-        c.plan_age_max_s = 0;
+        let c = GateConfig {
+            plan_age_max_s: 0,
+            ..GateConfig::default()
+        };
         assert!(matches!(
             c.check(),
             Err(ConfigError::Unworkable {
