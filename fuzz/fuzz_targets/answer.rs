@@ -9,7 +9,8 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
-fuzz_target!(|data: &[u8]| {
+// The catalog is built before the first input, outside libFuzzer's per-input timeout.
+fuzz_target!(init: { common::world(); }, |data: &[u8]| {
     let world = common::world();
     let answers = world.rt.block_on(zonegate_server::fuzzing::answer_both(
         &world.handler,

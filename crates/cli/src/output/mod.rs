@@ -12,10 +12,12 @@ macro_rules! outln {
 }
 pub(crate) use outln;
 
+pub mod deps;
 mod diff;
 mod plan;
 mod refusal;
 mod tables;
+pub mod watch;
 
 use serde_json::Value;
 
