@@ -35,6 +35,8 @@ mod catalog;
 mod convert;
 #[cfg(test)]
 mod fast_tests;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod net;
 mod options;
 pub mod probe;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use zonegate_core::watch::StateChanges;
 
 use crate::context::{Ctx, now};
+use crate::output::outln;
 use crate::output::watch::{round_json, round_line};
 use known::Known;
 use round::{RoundReport, RoundSettings};
@@ -32,7 +33,7 @@ pub async fn continuous(
     loop {
         let report = round::run(known, &ctx.db, settings, round, now()).await;
         if ctx.emit.json {
-            println!("{}", round_json(&report));
+            outln!("{}", round_json(&report));
         }
         log_changes(&report, &mut changes, &mut store_down);
         round += 1;

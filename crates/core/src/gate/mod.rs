@@ -46,7 +46,7 @@ pub use audit::{
     optional_reason,
 };
 pub use cleanup::{cleanup, cleanup_audit_entry};
-pub use config::GateConfig;
+pub use config::{ConfigError, GateConfig};
 pub use converge::{ConvergeOutcome, converge};
 pub use decide::{Decision, decide};
 pub use error::StepError;
