@@ -44,8 +44,8 @@ pub use answer::xfr::XFR_MESSAGE_BYTES_MAX;
 pub use catalog::Catalog;
 pub use net::tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
 pub use options::{
-    AddressMatch, AddressMatchError, ServerOptions, TsigAlgorithm, TsigKey, TsigKeyError,
-    ZoneOptions,
+    AddressMatch, AddressMatchError, ServerOptions, TSIG_SECRET_MIN, TsigAlgorithm, TsigKey,
+    TsigKeyError, ZoneOptions,
 };
 pub use wire::UDP_PAYLOAD_MAX;
 pub use zone::history::HistorySeed;

@@ -113,6 +113,18 @@ impl TsigAlgorithm {
     }
 }
 
+impl TsigAlgorithm {
+    /// The length of the algorithm's hash output in octets: the secret length RFC 8945 §6
+    /// recommends at least.
+    pub fn output_len(self) -> usize {
+        match self {
+            TsigAlgorithm::HmacSha256 => 32,
+            TsigAlgorithm::HmacSha384 => 48,
+            TsigAlgorithm::HmacSha512 => 64,
+        }
+    }
+}
+
 impl std::fmt::Display for TsigAlgorithm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -155,7 +167,21 @@ pub enum TsigKeyError {
     Secret { name: String },
     #[error("the secret of TSIG key {name:?} is empty")]
     EmptySecret { name: String },
+    /// RFC 8945 §6: a secret shorter than 16 octets is too easy to guess.
+    #[error(
+        "the secret of TSIG key {name:?} is {octets} octets, fewer than the {min} RFC 8945 asks for (make one with `tsig-keygen -a {algorithm} {name}`)"
+    )]
+    ShortSecret {
+        name: String,
+        octets: usize,
+        min: usize,
+        algorithm: TsigAlgorithm,
+    },
 }
+
+/// The shortest TSIG secret accepted, in octets (RFC 8945 §6 and the secrets `tsig-keygen`
+/// and `keymgr` make are at least this long).
+pub const TSIG_SECRET_MIN: usize = 16;
 
 impl FromStr for TsigAlgorithm {
     type Err = TsigKeyError;
@@ -200,11 +226,27 @@ impl TsigKey {
                 name: name.to_string(),
             });
         }
+        if secret.len() < TSIG_SECRET_MIN {
+            return Err(TsigKeyError::ShortSecret {
+                name: name.to_string(),
+                octets: secret.len(),
+                min: TSIG_SECRET_MIN,
+                algorithm,
+            });
+        }
         Ok(TsigKey {
             name: key_name,
             algorithm,
             secret,
         })
+    }
+}
+
+impl TsigKey {
+    /// True if the secret is shorter than the algorithm's hash output, which RFC 8945 §6
+    /// recommends as the least (the binary warns about such a key when it loads it).
+    pub fn is_weak(&self) -> bool {
+        self.secret.len() < self.algorithm.output_len()
     }
 }
 

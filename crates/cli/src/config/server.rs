@@ -126,6 +126,15 @@ impl ServerSection {
         for k in &self.tsig_keys {
             let key = TsigKey::parse(&k.name, &k.algorithm, &k.secret)
                 .with_context(|| format!("[[server.tsig_keys]] {:?}", k.name))?;
+            if key.is_weak() {
+                tracing::warn!(
+                    key = %key.name,
+                    octets = key.secret.len(),
+                    recommended = key.algorithm.output_len(),
+                    "the TSIG key's secret is shorter than its algorithm's hash output (RFC 8945 §6); make a new one with `tsig-keygen -a {}`",
+                    key.algorithm
+                );
+            }
             if out.tsig_key(&key.name).is_some() {
                 anyhow::bail!(
                     "[[server.tsig_keys]]: the key {:?} is defined twice",
@@ -242,11 +251,11 @@ mod tests {
             [[server.tsig_keys]]
             name = "xfr-key."
             algorithm = "hmac-sha256"
-            secret = "c2VjcmV0"
+            secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ="
             [[server.tsig_keys]]
             name = "other."
             algorithm = "hmac-sha512"
-            secret = "b3RoZXI="
+            secret = "b3RoZXItb3RoZXItb3RoZXI="
             [server.zones."example.com."]
             transfer_keys = ["other.", "xfr-key."]
             [server.zones."open.example."]
@@ -256,7 +265,10 @@ mod tests {
         .unwrap();
         let key = |s: &str| Name::parse(s).unwrap();
         assert_eq!(o.tsig_keys.len(), 2);
-        assert_eq!(o.tsig_key(&key("other.")).unwrap().secret, b"other");
+        assert_eq!(
+            o.tsig_key(&key("other.")).unwrap().secret,
+            b"other-other-other"
+        );
         assert_eq!(o.default.transfer_keys, vec![key("xfr-key.")]);
         assert_eq!(
             o.zone(&key("example.com.")).transfer_keys,
@@ -266,12 +278,34 @@ mod tests {
 
         let unknown = parse("[server]\ntransfer_keys = [\"nope.\"]").unwrap_err();
         assert!(format!("{unknown:#}").contains("nope."), "{unknown:#}");
-        let twice = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n";
+        let twice = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQ=\"\n";
         let e = parse(&format!("{twice}{}", &twice[9..])).unwrap_err();
         assert!(format!("{e:#}").contains("twice"), "{e:#}");
-        let bad = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0\"\n";
+        let bad = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQ=\"\n";
         let e = parse(bad).unwrap_err();
         assert!(format!("{e:#}").contains("hmac-md5"), "{e:#}");
+    }
+
+    /// A secret under 16 octets is refused at load, naming the key; one of 16 octets loads.
+    #[test]
+    fn short_tsig_secrets_are_refused() {
+        let key = |secret: &str| {
+            format!(
+                "[server]\n[[server.tsig_keys]]\nname = \"short.key.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n"
+            )
+        };
+        // One octet ("A").
+        let e = parse(&key("QQ==")).unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("short.key.") && text.contains("1 octets"),
+            "{text}"
+        );
+        // Fifteen octets.
+        assert!(parse(&key("MDEyMzQ1Njc4OWFiY2Rl")).is_err());
+        // Sixteen octets: accepted (with a warning, since SHA-256's output is 32).
+        let o = parse(&key("MDEyMzQ1Njc4OWFiY2RlZg==")).unwrap();
+        assert!(o.tsig_keys[0].is_weak());
     }
 
     #[test]

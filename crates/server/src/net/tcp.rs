@@ -39,7 +39,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::answer::handler::Handler;
-use crate::wire::encode_tcp;
+use crate::wire::{encode_tcp, is_response};
 use crate::zone::served::prepared::Question;
 
 /// Longest a single response write may take before the connection is closed.
@@ -204,6 +204,10 @@ pub(crate) async fn general(
     peer: SocketAddr,
     responder: impl ResponseHandler,
 ) -> Result<(), NetError> {
+    if is_response(body) {
+        // Never answer a response, however malformed.
+        return Ok(());
+    }
     let request = match Request::from_bytes(body.to_vec(), peer, Protocol::Tcp) {
         Ok(r) => r,
         Err(error) => {

@@ -40,7 +40,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 
 use crate::answer::handler::Handler;
-use crate::wire::encode_udp;
+use crate::wire::{encode_udp, is_response};
 use crate::zone::served::prepared::Question;
 
 /// How long a receive loop waits for a datagram before it checks for shutdown.
@@ -316,6 +316,10 @@ pub(crate) async fn general(
     src: SocketAddr,
     mut responder: impl ResponseHandler,
 ) {
+    if is_response(query) {
+        // Never answer a response, however malformed (reflection loops).
+        return;
+    }
     let Ok(header) = Header::read(&mut BinDecoder::new(query)) else {
         // Not even a header: nothing to answer.
         return;
