@@ -42,10 +42,11 @@ pub use answer::handler::Handler;
 pub use answer::tsig::TSIG_FUDGE_SECS;
 pub use answer::xfr::XFR_MESSAGE_BYTES_MAX;
 pub use catalog::Catalog;
+pub use net::rrl::RrlCounters;
 pub use net::tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
 pub use options::{
-    AddressMatch, AddressMatchError, ServerOptions, TSIG_SECRET_MIN, TsigAlgorithm, TsigKey,
-    TsigKeyError, ZoneOptions,
+    AddressMatch, AddressMatchError, RrlOptions, ServerOptions, TSIG_SECRET_MIN, TcpOptions,
+    TsigAlgorithm, TsigKey, TsigKeyError, ZoneOptions,
 };
 pub use wire::UDP_PAYLOAD_MAX;
 pub use zone::history::HistorySeed;

@@ -111,7 +111,7 @@ fn truncated(bytes: &[u8], edns: Option<&Edns>) -> Vec<u8> {
 
 /// Where the first question of an encoded message ends, if it has one. The encoder writes
 /// the first name uncompressed (nothing precedes it to point at).
-fn question_end(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn question_end(bytes: &[u8]) -> Option<usize> {
     if bytes.get(4..6)? == [0, 0] {
         return Some(12);
     }

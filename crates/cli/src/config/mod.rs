@@ -3,6 +3,7 @@
 //! type and default, is in docs/configuration.md.
 
 pub mod server;
+mod server_net;
 
 use std::path::Path;
 

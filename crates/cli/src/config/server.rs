@@ -13,6 +13,8 @@ use zonegate_core::Name;
 use zonegate_core::zone::serial::SerialPolicy;
 use zonegate_server::{AddressMatch, ServerOptions, TsigKey, ZoneOptions};
 
+use super::server_net::{RrlSection, TcpSection};
+
 /// The `[server]` section of the config file. Every key is optional:
 ///
 /// ```toml
@@ -45,6 +47,10 @@ pub struct ServerSection {
     zones: HashMap<String, ZoneSection>,
     #[serde(default)]
     tsig_keys: Vec<TsigKeySection>,
+    #[serde(default)]
+    rrl: RrlSection,
+    #[serde(default)]
+    tcp: TcpSection,
 }
 
 /// One `[[server.tsig_keys]]` entry. `Debug` does not show the secret.
@@ -150,6 +156,8 @@ impl ServerSection {
         if let Some(ms) = self.notify_timeout_ms {
             out.notify_timeout = Duration::from_millis(ms.max(1));
         }
+        self.rrl.apply(&mut out.rrl)?;
+        self.tcp.apply(&mut out.tcp)?;
         for (zone, section) in &self.zones {
             let absolute = if zone.ends_with('.') {
                 zone.clone()
@@ -306,6 +314,48 @@ mod tests {
         // Sixteen octets: accepted (with a warning, since SHA-256's output is 32).
         let o = parse(&key("MDEyMzQ1Njc4OWFiY2RlZg==")).unwrap();
         assert!(o.tsig_keys[0].is_weak());
+    }
+
+    #[test]
+    fn rate_limiting_and_tcp_limits() {
+        let o = parse("[server]\n").unwrap();
+        assert_eq!(o.rrl.responses_per_second, 0);
+        assert_eq!(o.tcp.connections_per_client_max, 16);
+        let o = parse(
+            "[server.rrl]\nresponses_per_second = 5\nslip = 3\nwindow = 4\nipv4_prefix_length = 32\nipv6_prefix_length = 64\nexempt = [\"10.0.0.0/8\"]\n[server.tcp]\nconnections_max = 100\nconnections_per_client_max = 4\nidle_timeout_ms = 3000\nidle_timeout_busy_ms = 200\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (o.rrl.responses_per_second, o.rrl.slip, o.rrl.window),
+            (5, 3, 4)
+        );
+        assert_eq!(
+            (o.rrl.ipv4_prefix_length, o.rrl.ipv6_prefix_length),
+            (32, 64)
+        );
+        assert_eq!(o.rrl.exempt.len(), 1);
+        assert_eq!(o.tcp.connections_max, 100);
+        assert_eq!(o.tcp.idle_timeout_busy, Duration::from_millis(200));
+        for (bad, key) in [
+            ("[server.rrl]\nwindow = 0", "window"),
+            (
+                "[server.rrl]\nipv4_prefix_length = 33",
+                "ipv4_prefix_length",
+            ),
+            ("[server.rrl]\nexempt = [\"host\"]", "exempt"),
+            ("[server.rrl]\nrate = 5", "rate"),
+            (
+                "[server.tcp]\nconnections_per_client_max = 300",
+                "connections_per_client_max",
+            ),
+            (
+                "[server.tcp]\nidle_timeout_busy_ms = 20000",
+                "idle_timeout_busy_ms",
+            ),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(format!("{e:#}").contains(key), "{bad}: {e:#}");
+        }
     }
 
     #[test]

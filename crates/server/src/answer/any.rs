@@ -49,6 +49,7 @@ mod tests {
             "example.",
             1,
             vec![
+                a("ns1.example.", [192, 0, 2, 53]),
                 a("www.example.", [192, 0, 2, 1]),
                 txt("www.example.", "hello"),
                 mx("www.example.", 10, "mail.example."),

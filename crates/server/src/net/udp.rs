@@ -40,6 +40,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 
 use crate::answer::handler::Handler;
+use crate::net::rrl::Rrl;
 use crate::wire::{encode_udp, is_response};
 use crate::zone::served::prepared::Question;
 
@@ -62,6 +63,8 @@ const OUT_CAPACITY: usize = crate::wire::UDP_PAYLOAD_MAX as usize + 512;
 struct UdpResponder {
     socket: Arc<UdpSocket>,
     dst: SocketAddr,
+    /// The rate limiter that charges the answer, if rate limiting is on.
+    rrl: Option<Arc<Rrl>>,
 }
 
 #[async_trait::async_trait]
@@ -78,7 +81,15 @@ impl ResponseHandler for UdpResponder {
         >,
     ) -> Result<ResponseInfo, NetError> {
         let mut header = *response.metadata();
-        let (bytes, _) = encode_udp(response);
+        let (mut bytes, _) = encode_udp(response);
+        if let Some(rrl) = &self.rrl
+            && !rrl.admit(self.dst.ip(), &mut bytes)
+        {
+            return Ok(ResponseInfo::from(Header {
+                metadata: header,
+                counts: HeaderCounts::default(),
+            }));
+        }
         if let Ok(h) = Header::read(&mut BinDecoder::new(&bytes)) {
             header = h.metadata;
         }
@@ -200,6 +211,11 @@ pub(crate) fn run(
             if let Some(q) = Question::parse(query)
                 && catalog.prepared_answer(query, &q, &mut outs[ready])
             {
+                if let Some(rrl) = catalog.rrl()
+                    && !rrl.admit(src.ip(), &mut outs[ready])
+                {
+                    continue;
+                }
                 to[ready] = Some(src);
                 ready += 1;
                 continue;
@@ -207,6 +223,7 @@ pub(crate) fn run(
             let responder = UdpResponder {
                 socket: socket.clone(),
                 dst: src,
+                rrl: catalog.rrl().cloned(),
             };
             rt.block_on(general(&handler, query, src, responder));
         }
@@ -294,6 +311,11 @@ pub(crate) fn run(
         if let Some(q) = Question::parse(query)
             && catalog.prepared_answer(query, &q, &mut out)
         {
+            if let Some(rrl) = catalog.rrl()
+                && !rrl.admit(src.ip(), &mut out)
+            {
+                continue;
+            }
             if let Err(error) = socket.send_to(&out, src) {
                 tracing::debug!(%error, %src, "cannot send a DNS response");
             }
@@ -302,6 +324,7 @@ pub(crate) fn run(
         let responder = UdpResponder {
             socket: socket.clone(),
             dst: src,
+            rrl: catalog.rrl().cloned(),
         };
         rt.block_on(general(&handler, query, src, responder));
     }
