@@ -3,4 +3,5 @@
 pub(crate) mod notify;
 pub(crate) mod rrl;
 pub(crate) mod tcp;
+pub(crate) mod tcp_limits;
 pub(crate) mod udp;

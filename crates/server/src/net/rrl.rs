@@ -29,7 +29,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::options::RrlOptions;
+use crate::options::{RrlOptions, prefix_of};
 use crate::wire::question_end;
 
 /// Most buckets kept (BIND's `max-table-size` is 20,000 by default; a bucket here is 48
@@ -216,27 +216,6 @@ impl Rrl {
     }
 }
 
-/// `ip` with all but its first `v4` (IPv4) or `v6` (IPv6) bits cleared: the client it counts
-/// as. IPv4 addresses mapped into IPv6 count as IPv4.
-pub(crate) fn prefix_of(ip: IpAddr, v4: u8, v6: u8) -> IpAddr {
-    let ip = match ip {
-        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    };
-    match ip {
-        IpAddr::V4(a) => {
-            let bits = u32::from(v4.min(32));
-            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
-            IpAddr::V4((u32::from(a) & mask).into())
-        }
-        IpAddr::V6(a) => {
-            let bits = u32::from(v6.min(128));
-            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-            IpAddr::V6((u128::from(a) & mask).into())
-        }
-    }
-}
-
 /// Rewrites the answer `bytes` into its slipped form: the header with TC set, the question,
 /// and the OPT record if the answer ends with one (ours have no options, so it is the last 11
 /// octets), nothing else.
@@ -359,15 +338,5 @@ mod tests {
         assert_eq!(b[2] & 0x02, 0x02);
         assert_eq!(&b[4..12], &[0, 1, 0, 0, 0, 0, 0, 1]);
         assert_eq!(&b[question_end..], &opt);
-    }
-
-    #[test]
-    fn prefixes() {
-        let p = |s: &str, v4, v6| prefix_of(s.parse().unwrap(), v4, v6).to_string();
-        assert_eq!(p("198.51.100.9", 24, 56), "198.51.100.0");
-        assert_eq!(p("198.51.100.9", 32, 56), "198.51.100.9");
-        assert_eq!(p("198.51.100.9", 0, 56), "0.0.0.0");
-        assert_eq!(p("2001:db8:1:2ff:1::1", 24, 56), "2001:db8:1:200::");
-        assert_eq!(p("::ffff:198.51.100.9", 24, 56), "198.51.100.0");
     }
 }
