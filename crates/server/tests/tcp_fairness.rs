@@ -174,6 +174,9 @@ async fn idle_connections_are_reclaimed_when_the_listener_is_busy() {
     }
     let took = started.elapsed();
     assert!(closed >= 1, "no idle connection reclaimed in {took:?}");
-    assert!(took < Duration::from_millis(1500), "reclaimed after {took:?}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "reclaimed after {took:?}"
+    );
     server.stop().await.unwrap();
 }
