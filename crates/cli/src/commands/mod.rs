@@ -9,6 +9,7 @@ mod apply;
 mod approve;
 mod cleanup;
 mod decide;
+mod deps;
 mod diff;
 mod history;
 mod kept;
@@ -19,6 +20,7 @@ mod rollback;
 mod serve;
 mod staged;
 mod status;
+mod watch;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -68,6 +70,13 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Delete old plans below the horizon (published, targets and pins), keeping the newest N.
     Cleanup(cleanup::CleanupArgs),
+    /// List every out-of-zone name a zone's records point to (through CNAME chains inside the
+    /// zone), grouped by registrable domain, with each group's share and the concentration.
+    Deps(deps::DepsArgs),
+    /// Ask every server of each zone what it really answers (serial, content, blackholed
+    /// names) and compare with what was published. `--once` exits 0 if every check holds,
+    /// 6 if any does not; otherwise a round every `--interval-s`.
+    Watch(watch::WatchArgs),
 }
 
 impl Command {
@@ -84,6 +93,8 @@ impl Command {
             Command::Status(a) => a.output,
             Command::History(a) => a.output,
             Command::Cleanup(a) => a.output,
+            Command::Deps(a) => a.output,
+            Command::Watch(a) => a.output,
             Command::Serve(_) => OutputArgs::default(),
         }
     }
@@ -125,6 +136,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::Status(a) => status::run(ctx, a).await,
         Command::History(a) => history::run(ctx, a).await,
         Command::Cleanup(a) => cleanup::run(ctx, a).await,
+        Command::Deps(a) => deps::run(ctx, a).await,
+        Command::Watch(a) => watch::run(ctx, a).await,
     }
 }
 
