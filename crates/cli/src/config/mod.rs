@@ -4,8 +4,8 @@
 //! type and default, is in docs/configuration.md.
 
 pub mod server;
-pub mod watch;
 mod server_net;
+pub mod watch;
 
 use std::path::Path;
 
