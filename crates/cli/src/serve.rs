@@ -27,6 +27,9 @@ use zonegate_store::SqliteStore;
 
 use crate::snapshot::Snapshots;
 
+mod replaced;
+mod startup;
+
 /// How often `data_version` is asked even when the store's files look unchanged (see
 /// `SqliteStore::change_stamp`): the bound on noticing a change the file stamp missed.
 const DATA_VERSION_EVERY: Duration = Duration::from_millis(100);
@@ -91,11 +94,14 @@ pub async fn run(serve: ServeRun) -> anyhow::Result<()> {
             })
             .context("cannot start the thread that follows the store")?
     };
-    // Bring every zone up to the store's published generation before answering anything.
-    ready_rx
+    // Bind, then answer from the snapshots if the store is slow to open (I7; `startup`).
+    let listeners = zonegate_server::Listeners::bind(&listen)
         .await
-        .context("the thread that follows the store stopped before its first pass")?;
-    let result = zonegate_server::serve(&listen, catalog, shutdown_signal())
+        .context("the DNS server failed")?;
+    if !startup::wait_first_pass(ready_rx, !catalog.zones().is_empty()).await {
+        anyhow::bail!("the thread that follows the store stopped before its first pass");
+    }
+    let result = zonegate_server::serve_on(listeners, catalog, shutdown_signal())
         .await
         .with_context(|| "the DNS server failed");
     // The follower stops at its next tick; an install it is in the middle of is abandoned
@@ -119,6 +125,7 @@ async fn follow(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut store = open(&db).await;
+    let mut opened = replaced::Opened::new(&db);
     let mut last_version = None;
     if let Some(store) = &store {
         last_version = store.data_version().await.ok();
@@ -135,6 +142,12 @@ async fn follow(
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
+        }
+        if opened.replaced() {
+            // Another file at the path: follow it from scratch (`replaced`).
+            store = open(&db).await;
+            opened = replaced::Opened::new(&db);
+            (last_version, last_stamp) = (None, None);
         }
         let Some(current) = &store else {
             // Keep serving the snapshots; try the store again now and then.

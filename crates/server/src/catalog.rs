@@ -14,6 +14,7 @@ use zonegate_core::{Name, Zone};
 
 use crate::convert::to_hickory;
 use crate::net::notify::Notifier;
+use crate::net::rrl::{Rrl, RrlCounters};
 use crate::options::ServerOptions;
 use crate::stats::ServerStats;
 use crate::zone::history::HistorySeed;
@@ -28,6 +29,8 @@ pub struct Catalog {
     set: ZoneSet,
     notifier: Notifier,
     stats: Arc<ServerStats>,
+    /// Response rate limiting of UDP answers, if configured.
+    rrl: Option<Arc<Rrl>>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -50,11 +53,13 @@ impl Catalog {
     pub fn with_options(id: impl Into<String>, options: ServerOptions) -> Self {
         let stats = Arc::new(ServerStats::default());
         let notifier = Notifier::new(&options, stats.clone());
+        let rrl = Rrl::new(&options.rrl).map(Arc::new);
         Catalog {
             id: id.into(),
             set: ZoneSet::new(options),
             notifier,
             stats,
+            rrl,
         }
     }
 
@@ -66,6 +71,16 @@ impl Catalog {
 
     pub fn options(&self) -> &ServerOptions {
         self.set.options()
+    }
+
+    /// How many UDP answers rate limiting truncated and dropped, if it is on.
+    pub fn rrl_counters(&self) -> Option<&RrlCounters> {
+        self.rrl.as_deref().map(Rrl::counters)
+    }
+
+    /// The rate limiter of UDP answers, if rate limiting is on.
+    pub(crate) fn rrl(&self) -> Option<&Arc<Rrl>> {
+        self.rrl.as_ref()
     }
 
     /// Every zone served, with its generation, in canonical name order.

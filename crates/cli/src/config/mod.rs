@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod server;
+mod server_net;
 pub mod watch;
 
 use std::path::Path;

@@ -14,6 +14,7 @@ use zonegate_core::zone::serial::SerialPolicy;
 use zonegate_server::{AddressMatch, ServerOptions, TsigKey, ZoneOptions};
 
 use super::http::{ApiTokenSection, HttpSettings, READY_LAG_S_DEFAULT};
+use super::server_net::{RrlSection, TcpSection};
 
 /// The `[server]` section of the config file. Every key is optional:
 ///
@@ -62,6 +63,10 @@ pub struct ServerSection {
     ready_lag_s: Option<u64>,
     #[serde(default)]
     api_tokens: Vec<ApiTokenSection>,
+    #[serde(default)]
+    rrl: RrlSection,
+    #[serde(default)]
+    tcp: TcpSection,
 }
 
 /// One `[[server.tsig_keys]]` entry. `Debug` does not show the secret.
@@ -163,6 +168,15 @@ impl ServerSection {
         for k in &self.tsig_keys {
             let key = TsigKey::parse(&k.name, &k.algorithm, &k.secret)
                 .with_context(|| format!("[[server.tsig_keys]] {:?}", k.name))?;
+            if key.is_weak() {
+                tracing::warn!(
+                    key = %key.name,
+                    octets = key.secret.len(),
+                    recommended = key.algorithm.output_len(),
+                    "the TSIG key's secret is shorter than its algorithm's hash output (RFC 8945 §6); make a new one with `tsig-keygen -a {}`",
+                    key.algorithm
+                );
+            }
             if out.tsig_key(&key.name).is_some() {
                 anyhow::bail!(
                     "[[server.tsig_keys]]: the key {:?} is defined twice",
@@ -178,6 +192,8 @@ impl ServerSection {
         if let Some(ms) = self.notify_timeout_ms {
             out.notify_timeout = Duration::from_millis(ms.max(1));
         }
+        self.rrl.apply(&mut out.rrl)?;
+        self.tcp.apply(&mut out.tcp)?;
         for (zone, section) in &self.zones {
             let absolute = if zone.ends_with('.') {
                 zone.clone()
@@ -299,11 +315,11 @@ mod tests {
             [[server.tsig_keys]]
             name = "xfr-key."
             algorithm = "hmac-sha256"
-            secret = "c2VjcmV0"
+            secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ="
             [[server.tsig_keys]]
             name = "other."
             algorithm = "hmac-sha512"
-            secret = "b3RoZXI="
+            secret = "b3RoZXItb3RoZXItb3RoZXI="
             [server.zones."example.com."]
             transfer_keys = ["other.", "xfr-key."]
             [server.zones."open.example."]
@@ -313,7 +329,10 @@ mod tests {
         .unwrap();
         let key = |s: &str| Name::parse(s).unwrap();
         assert_eq!(o.tsig_keys.len(), 2);
-        assert_eq!(o.tsig_key(&key("other.")).unwrap().secret, b"other");
+        assert_eq!(
+            o.tsig_key(&key("other.")).unwrap().secret,
+            b"other-other-other"
+        );
         assert_eq!(o.default.transfer_keys, vec![key("xfr-key.")]);
         assert_eq!(
             o.zone(&key("example.com.")).transfer_keys,
@@ -323,10 +342,10 @@ mod tests {
 
         let unknown = parse("[server]\ntransfer_keys = [\"nope.\"]").unwrap_err();
         assert!(format!("{unknown:#}").contains("nope."), "{unknown:#}");
-        let twice = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n";
+        let twice = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQ=\"\n";
         let e = parse(&format!("{twice}{}", &twice[9..])).unwrap_err();
         assert!(format!("{e:#}").contains("twice"), "{e:#}");
-        let bad = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0\"\n";
+        let bad = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQ=\"\n";
         let e = parse(bad).unwrap_err();
         assert!(format!("{e:#}").contains("hmac-md5"), "{e:#}");
     }
@@ -381,6 +400,70 @@ mod tests {
         let missing = format!("{token}secret_file = \"/nonexistent/zonegate.token\"\n");
         assert!(section(&missing).unwrap().http().is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A secret under 16 octets is refused at load, naming the key; one of 16 octets loads.
+    #[test]
+    fn short_tsig_secrets_are_refused() {
+        let key = |secret: &str| {
+            format!(
+                "[server]\n[[server.tsig_keys]]\nname = \"short.key.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n"
+            )
+        };
+        // One octet ("A").
+        let e = parse(&key("QQ==")).unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("short.key.") && text.contains("1 octets"),
+            "{text}"
+        );
+        // Fifteen octets.
+        assert!(parse(&key("MDEyMzQ1Njc4OWFiY2Rl")).is_err());
+        // Sixteen octets: accepted (with a warning, since SHA-256's output is 32).
+        let o = parse(&key("MDEyMzQ1Njc4OWFiY2RlZg==")).unwrap();
+        assert!(o.tsig_keys[0].is_weak());
+    }
+
+    #[test]
+    fn rate_limiting_and_tcp_limits() {
+        let o = parse("[server]\n").unwrap();
+        assert_eq!(o.rrl.responses_per_second, 0);
+        assert_eq!(o.tcp.connections_per_client_max, 16);
+        let o = parse(
+            "[server.rrl]\nresponses_per_second = 5\nslip = 3\nwindow = 4\nipv4_prefix_length = 32\nipv6_prefix_length = 64\nexempt = [\"10.0.0.0/8\"]\n[server.tcp]\nconnections_max = 100\nconnections_per_client_max = 4\nidle_timeout_ms = 3000\nidle_timeout_busy_ms = 200\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (o.rrl.responses_per_second, o.rrl.slip, o.rrl.window),
+            (5, 3, 4)
+        );
+        assert_eq!(
+            (o.rrl.ipv4_prefix_length, o.rrl.ipv6_prefix_length),
+            (32, 64)
+        );
+        assert_eq!(o.rrl.exempt.len(), 1);
+        assert_eq!(o.tcp.connections_max, 100);
+        assert_eq!(o.tcp.idle_timeout_busy, Duration::from_millis(200));
+        for (bad, key) in [
+            ("[server.rrl]\nwindow = 0", "window"),
+            (
+                "[server.rrl]\nipv4_prefix_length = 33",
+                "ipv4_prefix_length",
+            ),
+            ("[server.rrl]\nexempt = [\"host\"]", "exempt"),
+            ("[server.rrl]\nrate = 5", "rate"),
+            (
+                "[server.tcp]\nconnections_per_client_max = 300",
+                "connections_per_client_max",
+            ),
+            (
+                "[server.tcp]\nidle_timeout_busy_ms = 20000",
+                "idle_timeout_busy_ms",
+            ),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(format!("{e:#}").contains(key), "{bad}: {e:#}");
+        }
     }
 
     #[test]

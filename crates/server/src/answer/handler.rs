@@ -14,6 +14,8 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use zonegate_core::{Name, RType};
 
+use crate::answer::any;
+use crate::answer::question::reencoded;
 use crate::answer::respond::{failed, send_error};
 use crate::answer::tsig::{self, Check, ResponseSigner};
 use crate::answer::xfr::transfer;
@@ -182,12 +184,16 @@ async fn answer(
     signer: Option<&mut ResponseSigner>,
     mut response_handle: impl ResponseHandler,
 ) -> ResponseInfo {
-    let res = zone.index().resolve(qname, qtype);
+    let mut res = zone.index().resolve(qname, qtype);
+    if qtype == RType::ANY {
+        res = any::minimal(zone.index(), qname, res);
+    }
     let made = made_records(zone, &res);
     let [answers, authorities, additionals] = sections(zone, &res, &made);
     let metadata = answer_metadata(&request.metadata, &res);
+    let queries = reencoded(request);
     let build = || {
-        MessageResponseBuilder::new(&request.queries, edns).build(
+        MessageResponseBuilder::new(&queries, edns).build(
             metadata,
             answers.iter().copied(),
             authorities.iter().copied(),
