@@ -52,7 +52,9 @@ pub fn apply(zone: &Zone, msg: &UpdateMessage) -> Result<Applied, UpdateRefusal>
             .or_insert_with_key(|name| node_of(zone, name));
         apply_change(zone.origin(), node, change);
     }
-    let unchanged = touched.iter().all(|(name, node)| *node == node_of(zone, name));
+    let unchanged = touched
+        .iter()
+        .all(|(name, node)| *node == node_of(zone, name));
     if unchanged {
         return Ok(Applied::Unchanged);
     }

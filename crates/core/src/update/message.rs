@@ -107,7 +107,7 @@ pub struct UpdateMessage {
 
 /// Types that name no data: they cannot be added or deleted as records (§3.4.1.3).
 fn is_meta(rtype: RType) -> bool {
-    matches!(rtype.0, 41 | 249 | 250 | 251 | 252 | 253 | 254 | 255)
+    matches!(rtype.0, 41 | 249..=255)
 }
 
 fn malformed(section: Section, name: &Name, what: Malformed) -> UpdateRefusal {
@@ -250,7 +250,7 @@ fn read_change(rr: &RawRr) -> Result<Change, UpdateRefusal> {
             }))
         }
         Class::Any => {
-            if rr.ttl != 0 || rr.rdata.is_some() || matches!(rtype.0, 251 | 252 | 253 | 254) {
+            if rr.ttl != 0 || rr.rdata.is_some() || matches!(rtype.0, 251..=254) {
                 return Err(malformed(s, &name, Malformed::DeleteForm));
             }
             if rtype == RType::ANY {

@@ -82,8 +82,12 @@ impl fmt::Display for Malformed {
             Malformed::PrereqTtl => "a prerequisite must have TTL 0",
             Malformed::PrereqData => "a class ANY or NONE prerequisite must have no data",
             Malformed::Class => "the class must be the zone's (IN), ANY or NONE",
-            Malformed::MetaType => "a meta type (ANY, AXFR, IXFR, MAILA, MAILB) cannot be added or deleted as data",
-            Malformed::DeleteForm => "a class ANY delete needs TTL 0 and no data, a class NONE delete TTL 0",
+            Malformed::MetaType => {
+                "a meta type (ANY, AXFR, IXFR, MAILA, MAILB) cannot be added or deleted as data"
+            }
+            Malformed::DeleteForm => {
+                "a class ANY delete needs TTL 0 and no data, a class NONE delete TTL 0"
+            }
             Malformed::Rdata => "the record data is not valid for its type",
         })
     }

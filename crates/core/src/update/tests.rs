@@ -73,12 +73,18 @@ fn zone_section_is_checked() {
     let bad_type = UpdateMessage::read(&[(n(Z), RType::A, Class::Zone)], &[], &[]);
     assert_eq!(bad_type.unwrap_err().rcode(), UpdateRcode::FormErr);
     let two = UpdateMessage::read(
-        &[(n(Z), RType::SOA, Class::Zone), (n(Z), RType::SOA, Class::Zone)],
+        &[
+            (n(Z), RType::SOA, Class::Zone),
+            (n(Z), RType::SOA, Class::Zone),
+        ],
         &[],
         &[],
     );
     assert_eq!(two.unwrap_err().rcode(), UpdateRcode::FormErr);
-    let outside = read(&[], &[raw(&a("www.example.net.", [1, 2, 3, 4]), Class::Zone)]);
+    let outside = read(
+        &[],
+        &[raw(&a("www.example.net.", [1, 2, 3, 4]), Class::Zone)],
+    );
     assert!(matches!(outside, Err(UpdateRefusal::NotZone { .. })));
     assert_eq!(outside.unwrap_err().rcode(), UpdateRcode::NotZone);
 }
@@ -87,18 +93,30 @@ fn zone_section_is_checked() {
 fn prescan_refuses_malformed_records() {
     let mut ttl = empty("www.example.com.", Class::Any, RType::A);
     ttl.ttl = 5;
-    assert_eq!(read(&[ttl.clone()], &[]).unwrap_err().rcode(), UpdateRcode::FormErr);
+    assert_eq!(
+        read(&[ttl.clone()], &[]).unwrap_err().rcode(),
+        UpdateRcode::FormErr
+    );
     assert_eq!(read(&[], &[ttl]).unwrap_err().rcode(), UpdateRcode::FormErr);
     let meta = empty("www.example.com.", Class::Zone, RType::AXFR);
-    assert_eq!(read(&[], &[meta]).unwrap_err().rcode(), UpdateRcode::FormErr);
+    assert_eq!(
+        read(&[], &[meta]).unwrap_err().rcode(),
+        UpdateRcode::FormErr
+    );
     let mut bad = raw(&a("x.example.com.", [1, 2, 3, 4]), Class::Zone);
     bad.rdata = Some(vec![1, 2, 3]);
     assert!(matches!(
         read(&[], &[bad]),
-        Err(UpdateRefusal::Malformed { what: Malformed::Rdata, .. })
+        Err(UpdateRefusal::Malformed {
+            what: Malformed::Rdata,
+            ..
+        })
     ));
     let other = raw(&a("x.example.com.", [1, 2, 3, 4]), Class::Other(3));
-    assert_eq!(read(&[], &[other]).unwrap_err().rcode(), UpdateRcode::FormErr);
+    assert_eq!(
+        read(&[], &[other]).unwrap_err().rcode(),
+        UpdateRcode::FormErr
+    );
 }
 
 #[test]
@@ -106,11 +124,17 @@ fn each_prerequisite_kind_has_its_rcode() {
     let z = base();
     let www = "www.example.com.";
     let cases = [
-        (empty("nope.example.com.", Class::Any, RType::ANY), UpdateRcode::NxDomain),
+        (
+            empty("nope.example.com.", Class::Any, RType::ANY),
+            UpdateRcode::NxDomain,
+        ),
         (empty(www, Class::None, RType::ANY), UpdateRcode::YxDomain),
         (empty(www, Class::Any, RType::TXT), UpdateRcode::NxRrset),
         (empty(www, Class::None, RType::A), UpdateRcode::YxRrset),
-        (raw(&a(www, [192, 0, 2, 1]), Class::Zone), UpdateRcode::NxRrset),
+        (
+            raw(&a(www, [192, 0, 2, 1]), Class::Zone),
+            UpdateRcode::NxRrset,
+        ),
     ];
     for (p, code) in cases {
         let mut p = p;
@@ -154,7 +178,12 @@ fn add_replace_delete() {
     let gone = run(&z, &[], &[empty("www.example.com.", Class::Any, RType::A)])
         .unwrap()
         .unwrap();
-    assert!(!gone.records().iter().any(|r| r.owner == n("www.example.com.")));
+    assert!(
+        !gone
+            .records()
+            .iter()
+            .any(|r| r.owner == n("www.example.com."))
+    );
     let gone = run(&z, &[], &[empty("t.example.com.", Class::Any, RType::ANY)])
         .unwrap()
         .unwrap();
@@ -191,7 +220,11 @@ fn cname_conflicts_are_ignored() {
     // A CNAME where other data lives, and data where a CNAME lives.
     let c = cname("www.example.com.", "t.example.com.");
     let d = a("alias.example.com.", [1, 2, 3, 4]);
-    assert!(run(&z, &[], &[raw(&c, Class::Zone), raw(&d, Class::Zone)]).unwrap().is_none());
+    assert!(
+        run(&z, &[], &[raw(&c, Class::Zone), raw(&d, Class::Zone)])
+            .unwrap()
+            .is_none()
+    );
     // A CNAME replaces a CNAME.
     let c2 = cname("alias.example.com.", "t.example.com.");
     let out = run(&z, &[], &[raw(&c2, Class::Zone)]).unwrap().unwrap();
@@ -211,12 +244,22 @@ fn apex_soa_and_ns_are_kept() {
     ];
     assert!(run(&z, &[], &apex).unwrap().is_none());
     // An older SOA is ignored, a newer one replaces it.
-    assert!(run(&z, &[], &[raw(&soa(Z, 9), Class::Zone)]).unwrap().is_none());
-    let newer = run(&z, &[], &[raw(&soa(Z, 11), Class::Zone)]).unwrap().unwrap();
+    assert!(
+        run(&z, &[], &[raw(&soa(Z, 9), Class::Zone)])
+            .unwrap()
+            .is_none()
+    );
+    let newer = run(&z, &[], &[raw(&soa(Z, 11), Class::Zone)])
+        .unwrap()
+        .unwrap();
     assert_eq!(newer.soa().serial, 11);
     // With a second NS, one of them may go.
-    let two = run(&z, &[], &[raw(&ns(Z, "ns2.example.net."), Class::Zone)]).unwrap().unwrap();
-    let one = run(&two, &[], &[raw(&ns(Z, "ns1.example.com."), Class::None)]).unwrap().unwrap();
+    let two = run(&z, &[], &[raw(&ns(Z, "ns2.example.net."), Class::Zone)])
+        .unwrap()
+        .unwrap();
+    let one = run(&two, &[], &[raw(&ns(Z, "ns1.example.com."), Class::None)])
+        .unwrap()
+        .unwrap();
     assert!(has(&one, &ns(Z, "ns2.example.net.")));
     assert!(!has(&one, &ns(Z, "ns1.example.com.")));
 }
@@ -246,17 +289,38 @@ fn grants_limit_names_and_types() {
     let msg = |r: Record| read(&[], &[raw(&r, Class::Zone)]).unwrap().changes;
     let ok = msg(txt("_acme-challenge.www.example.com.", "tok"));
     assert!(check_grants(&grants, &key, &ok).is_ok());
-    assert!(check_grants(&grants, &key, &msg(txt("_acme-challenge.example.com.", "t"))).is_ok());
-    assert!(check_grants(&grants, &key, &msg(txt("_acme-challenge.a.b.example.com.", "t"))).is_ok());
+    assert!(
+        check_grants(
+            &grants,
+            &key,
+            &msg(txt("_acme-challenge.example.com.", "t"))
+        )
+        .is_ok()
+    );
+    assert!(
+        check_grants(
+            &grants,
+            &key,
+            &msg(txt("_acme-challenge.a.b.example.com.", "t"))
+        )
+        .is_ok()
+    );
     let wrong_type = msg(a("_acme-challenge.www.example.com.", [1, 2, 3, 4]));
     let e = check_grants(&grants, &key, &wrong_type).unwrap_err();
     assert_eq!(e.rcode(), UpdateRcode::Refused);
     assert!(e.to_string().contains("acme."), "{e}");
     let wrong_name = msg(txt("www.example.com.", "tok"));
     assert!(check_grants(&grants, &key, &wrong_name).is_err());
-    let any = read(&[], &[empty("_acme-challenge.www.example.com.", Class::Any, RType::ANY)])
-        .unwrap()
-        .changes;
+    let any = read(
+        &[],
+        &[empty(
+            "_acme-challenge.www.example.com.",
+            Class::Any,
+            RType::ANY,
+        )],
+    )
+    .unwrap()
+    .changes;
     assert!(check_grants(&grants, &key, &any).is_err());
     // Another key has no grants: unrestricted.
     assert!(check_grants(&grants, &n("ops."), &wrong_name).is_ok());
