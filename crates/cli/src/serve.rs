@@ -27,6 +27,8 @@ use zonegate_store::SqliteStore;
 
 use crate::snapshot::Snapshots;
 
+mod update;
+
 /// How often `data_version` is asked even when the store's files look unchanged (see
 /// `SqliteStore::change_stamp`): the bound on noticing a change the file stamp missed.
 const DATA_VERSION_EVERY: Duration = Duration::from_millis(100);
@@ -51,6 +53,12 @@ pub async fn run(
     // Static stability (I7): answer from the last good snapshots first, so that a restart
     // serves at once even if the store is missing, locked or corrupt.
     snapshots.load_into(catalog.as_ref(), &cfg).await;
+    update::start(update::Worker {
+        db: db.clone(),
+        catalog: catalog.clone(),
+        cfg: cfg.clone(),
+        snapshots: snapshots.clone(),
+    })?;
     // Following the store (reading, decoding and validating bodies, building and installing
     // generations) runs on a thread of its own with its own small runtime, never on the
     // threads and tasks that answer queries: a million-record install must not stall them,

@@ -7,7 +7,7 @@
 //! served, NOTIFYs that zone's secondaries, before the prepared answers are built (a secondary
 //! that asks at once is answered by the general path, with the same bytes).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{Name, Zone};
@@ -18,6 +18,7 @@ use crate::options::ServerOptions;
 use crate::zone::history::HistorySeed;
 use crate::zone::served::ServedZone;
 use crate::zone::served::prepared::Question;
+use crate::sink::UpdateSink;
 use crate::zone::set::{Swapped, ZoneSet};
 
 /// The zones a server answers for, swapped atomically as a whole, and the NOTIFY sender that
@@ -26,6 +27,8 @@ pub struct Catalog {
     id: String,
     set: ZoneSet,
     notifier: Notifier,
+    /// Where admitted DNS UPDATEs go; none until the binary sets one (UPDATE is then NOTIMP).
+    updates: OnceLock<Arc<dyn UpdateSink>>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -51,7 +54,18 @@ impl Catalog {
             id: id.into(),
             set: ZoneSet::new(options),
             notifier,
+            updates: OnceLock::new(),
         }
+    }
+
+    /// Sets where admitted DNS UPDATEs go (once; false if one was set already).
+    pub fn set_update_sink(&self, sink: Arc<dyn UpdateSink>) -> bool {
+        self.updates.set(sink).is_ok()
+    }
+
+    /// The update sink, if one was set.
+    pub(crate) fn update_sink(&self) -> Option<&Arc<dyn UpdateSink>> {
+        self.updates.get()
     }
 
     pub fn options(&self) -> &ServerOptions {

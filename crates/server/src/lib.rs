@@ -35,6 +35,7 @@ mod convert;
 mod fast_tests;
 mod net;
 mod options;
+mod sink;
 mod wire;
 mod zone;
 
@@ -47,6 +48,7 @@ pub use options::{
     AddressMatch, AddressMatchError, ServerOptions, TsigAlgorithm, TsigKey, TsigKeyError,
     ZoneOptions,
 };
+pub use sink::{UpdateCall, UpdateFuture, UpdateResult, UpdateSink};
 pub use wire::UDP_PAYLOAD_MAX;
 pub use zone::history::HistorySeed;
 pub use zone::served::ServedZone;

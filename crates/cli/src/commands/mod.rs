@@ -10,6 +10,7 @@ mod approve;
 mod cleanup;
 mod decide;
 mod diff;
+mod export;
 mod history;
 mod kept;
 mod plan;
@@ -68,6 +69,9 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Delete old plans below the horizon (published, targets and pins), keeping the newest N.
     Cleanup(cleanup::CleanupArgs),
+    /// Print a generation (default: the published one) as an RFC 1035 master file, which
+    /// `plan` reads back as "no changes": the zone as DNS UPDATEs left it.
+    Export(export::ExportArgs),
 }
 
 impl Command {
@@ -84,6 +88,7 @@ impl Command {
             Command::Status(a) => a.output,
             Command::History(a) => a.output,
             Command::Cleanup(a) => a.output,
+            Command::Export(a) => a.output,
             Command::Serve(_) => OutputArgs::default(),
         }
     }
@@ -125,6 +130,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::Status(a) => status::run(ctx, a).await,
         Command::History(a) => history::run(ctx, a).await,
         Command::Cleanup(a) => cleanup::run(ctx, a).await,
+        Command::Export(a) => export::run(ctx, a).await,
     }
 }
 

@@ -16,6 +16,7 @@ use zonegate_core::{Name, RType};
 
 use crate::answer::respond::{failed, send_error};
 use crate::answer::tsig::{self, Check, ResponseSigner};
+use crate::answer::update::update;
 use crate::answer::xfr::transfer;
 use crate::catalog::Catalog;
 use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata};
@@ -138,6 +139,9 @@ impl RequestHandler for Handler {
                 return refuse_signature(request, failure, edns, response_handle).await;
             }
         };
+        if request.metadata.op_code == OpCode::Update && !bad_version {
+            return update(&self.catalog, request, edns, signer, response_handle).await;
+        }
         match self.precheck(request, bad_version) {
             Err(code) => send_error(request, code, edns, signer.as_mut(), response_handle).await,
             Ok(Asked::Transfer { qname, qtype }) => {
