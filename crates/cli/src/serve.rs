@@ -36,6 +36,9 @@ const DATA_VERSION_EVERY: Duration = Duration::from_millis(100);
 /// How often a full pass runs even when `data_version` did not move.
 const FULL_PASS_EVERY: Duration = Duration::from_secs(5);
 
+/// Held while a generation is installed (see `Seeding::install`).
+static INSTALLS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How often a server that could not open its store tries again.
 const REOPEN_EVERY: Duration = Duration::from_secs(2);
 
@@ -191,6 +194,17 @@ impl Target for Seeding<'_> {
     }
 
     async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {
+        // The follower and the DNS UPDATE worker both install: one at a time, and never a
+        // generation the catalog already holds or has passed (its snapshot would overwrite a
+        // newer one).
+        let _one = INSTALLS.lock().await;
+        if let Some(held) = self
+            .catalog
+            .held(zone.origin())
+            .filter(|h| *h >= generation)
+        {
+            return Err(held);
+        }
         // The snapshot is written while the catalog builds the generation, and the catalog
         // swaps it in only once the file is in place: it is the same validated content, and a
         // server that crashes right after installing must find it on restart (I7).

@@ -15,10 +15,10 @@ use zonegate_core::{Name, Zone};
 use crate::convert::to_hickory;
 use crate::net::notify::Notifier;
 use crate::options::ServerOptions;
+use crate::sink::UpdateSink;
 use crate::zone::history::HistorySeed;
 use crate::zone::served::ServedZone;
 use crate::zone::served::prepared::Question;
-use crate::sink::UpdateSink;
 use crate::zone::set::{Swapped, ZoneSet};
 
 /// The zones a server answers for, swapped atomically as a whole, and the NOTIFY sender that

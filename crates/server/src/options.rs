@@ -71,7 +71,8 @@ impl ZoneOptions {
     /// True if `client`, having signed with `key` (if it signed), may update the zone.
     pub fn may_update(&self, client: IpAddr, key: Option<&Name>) -> bool {
         let address = self.allow_update.iter().any(|m| m.contains(client));
-        let keyed = self.update_keys.is_empty() || key.is_some_and(|k| self.update_keys.contains(k));
+        let keyed =
+            self.update_keys.is_empty() || key.is_some_and(|k| self.update_keys.contains(k));
         address && keyed
     }
 }

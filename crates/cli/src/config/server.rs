@@ -108,7 +108,9 @@ fn key_name(name: &str, keys: &[TsigKey], what: &str) -> anyhow::Result<Name> {
     Name::parse(&absolute)
         .ok()
         .filter(|n| keys.iter().any(|k| k.name == *n))
-        .with_context(|| format!("{what}: {name:?} is not the name of a [[server.tsig_keys]] entry"))
+        .with_context(|| {
+            format!("{what}: {name:?} is not the name of a [[server.tsig_keys]] entry")
+        })
 }
 
 impl GrantSection {
@@ -118,7 +120,9 @@ impl GrantSection {
             .iter()
             .map(|t| {
                 t.parse::<RType>().map_err(|()| {
-                    anyhow::anyhow!("update_policy: {t:?} is not a record type (write TXT, A, TYPE65280...)")
+                    anyhow::anyhow!(
+                        "update_policy: {t:?} is not a record type (write TXT, A, TYPE65280...)"
+                    )
                 })
             })
             .collect::<anyhow::Result<_>>()?;

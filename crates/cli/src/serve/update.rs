@@ -73,9 +73,14 @@ pub fn start(worker: Worker) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("zonegate-update".into())
         .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt.block_on(work(worker, rx)),
-                Err(e) => tracing::error!(error = %e, "cannot start the runtime that runs DNS UPDATEs"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the runtime that runs DNS UPDATEs")
+                }
             }
         })
         .context("cannot start the thread that runs DNS UPDATEs")?;

@@ -111,9 +111,8 @@ async fn decide(catalog: &Catalog, request: &Request, key: Option<Name>) -> Answ
         RType(u16::from(zq.query_type())),
         Class::from(u16::from(zq.query_class())),
     )];
-    let read = raw_records(&request.answers).and_then(|prereqs| {
-        raw_records(&request.authorities).map(|updates| (prereqs, updates))
-    });
+    let read = raw_records(&request.answers)
+        .and_then(|prereqs| raw_records(&request.authorities).map(|updates| (prereqs, updates)));
     let Some((prereqs, updates)) = read else {
         return Answer::plain(ResponseCode::FormErr, UpdateResult::Malformed);
     };
