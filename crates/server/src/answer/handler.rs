@@ -2,8 +2,8 @@
 //!
 //! hickory decodes the message, drops responses, answers undecodable queries with FORMERR and
 //! truncates UDP answers to the client's payload size. This handler does the rest: TSIG
-//! verification (`tsig.rs`; a signed request gets signed answers), EDNS version check, opcode
-//! and class checks, zone selection and the lookup.
+//! verification (`tsig.rs`; a signed request gets signed answers), DNS UPDATE (`update.rs`),
+//! EDNS version check, opcode and class checks, zone selection and the lookup.
 
 use std::sync::Arc;
 
