@@ -573,7 +573,7 @@ fn cert_manager_pattern() {
 #[test]
 fn concurrent_clients_lose_nothing() {
     require("python3", "python3");
-    let (_s, _server, addr, _log) = start("concurrent", "");
+    let (s, _server, addr, _log) = start("concurrent", "");
     let clients: Vec<_> = (0..4)
         .map(|c| {
             let messages: Vec<Value> = (0..10)
@@ -627,6 +627,16 @@ fn concurrent_clients_lose_nothing() {
             [format!("203.0.113.{}", 10 + winners[0])]
         );
     }
+    // 50 generations were published, but serve cleaned up after each: the store keeps the
+    // newest `generations_keep` (10) and nothing else.
+    let h = history(&s);
+    let published = actors(&h, "published").len();
+    assert_eq!(published, 51, "{h}");
+    let kept = h["plans"].as_array().unwrap().len();
+    assert!(
+        kept <= 10,
+        "{kept} plans kept after {published} publications: {h}"
+    );
 }
 
 /// A Knot secondary follows an update by NOTIFY and IXFR.
