@@ -104,7 +104,15 @@ fn an_update_publishes_one_generation_with_the_key_as_actor() {
         &[],
         &[a("new.example.com.", Class::Zone, [198, 51, 100, 7])],
     );
-    let out = run(gate::update(&store, req(&m, None, &[]), &cfg, NOW, &key())).unwrap();
+    let out = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap();
     let UpdateOutcome::Published {
         generation,
         base,
@@ -128,7 +136,15 @@ fn an_update_publishes_one_generation_with_the_key_as_actor() {
         "ddns-key."
     );
     // The same message again changes nothing and takes no generation.
-    let again = run(gate::update(&store, req(&m, None, &[]), &cfg, NOW, &key())).unwrap();
+    let again = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap();
     assert_eq!(
         again,
         UpdateOutcome::Unchanged {
@@ -154,7 +170,15 @@ fn a_failed_prerequisite_stages_nothing() {
         &[absent],
         &[a("www.example.com.", Class::Zone, [1, 2, 3, 4])],
     );
-    let err = run(gate::update(&store, req(&m, None, &[]), &cfg, NOW, &key())).unwrap_err();
+    let err = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap_err();
     let UpdateError::Update(refusal) = &err else {
         panic!("{err:?}")
     };
@@ -175,7 +199,15 @@ fn the_shrink_guard_refuses_an_empty_source_and_audits_it() {
             a("api.example.com.", Class::None, [192, 0, 2, 3]),
         ],
     );
-    let err = run(gate::update(&store, req(&m, None, &[]), &cfg, NOW, &key())).unwrap_err();
+    let err = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap_err();
     let reason = err.reason().expect("a gate reason");
     assert!(reason.to_string().starts_with("threshold:"), "{reason}");
     let log = store.audit_log();
@@ -206,6 +238,7 @@ fn a_key_outside_its_grants_and_a_reviewed_zone_are_refused_and_audited() {
     let m = msg(&[], &[a("www.example.com.", Class::Zone, [1, 2, 3, 4])]);
     let err = run(gate::update(
         &store,
+        &mut None,
         req(&m, Some(&acme), &grants),
         &cfg,
         NOW,
@@ -214,7 +247,15 @@ fn a_key_outside_its_grants_and_a_reviewed_zone_are_refused_and_audited() {
     .unwrap_err();
     assert_eq!(err.reason(), Some(ReasonCode::UpdatePolicy));
     cfg.policy.review = Review::Manual;
-    let err = run(gate::update(&store, req(&m, None, &[]), &cfg, NOW, &key())).unwrap_err();
+    let err = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap_err();
     assert_eq!(err.reason(), Some(ReasonCode::Review));
     assert!(err.to_string().contains("review"), "{err}");
     let reasons: Vec<Option<ReasonCode>> = store
@@ -322,7 +363,15 @@ fn a_race_is_judged_again_on_the_new_base_and_loses_nothing() {
         &[],
         &[a("new.example.com.", Class::Zone, [198, 51, 100, 7])],
     );
-    let out = run(gate::update(&store, req(&m, None, &[]), &cfg, NOW, &key())).unwrap();
+    let out = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap();
     let UpdateOutcome::Published {
         generation,
         attempts,
@@ -355,10 +404,80 @@ fn a_race_is_judged_again_on_the_new_base_and_loses_nothing() {
         &[],
         &[a("late.example.com.", Class::Zone, [198, 51, 100, 8])],
     );
-    let err = run(gate::update(&store, req(&m, None, &[]), &cfg, NOW, &key())).unwrap_err();
+    let err = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap_err();
     assert!(
         matches!(err, UpdateError::Raced { attempts: 3, .. }),
         "{err:?}"
     );
     assert_eq!(err.reason(), Some(ReasonCode::Stale));
+}
+
+/// What the caller keeps from one update is the next one's base while it is still published;
+/// after another publication it is not used, and the update is judged on what is published.
+#[test]
+fn known_content_is_used_only_while_it_is_published() {
+    let store = MemStore::new();
+    let cfg = GateConfig::default();
+    publish(&store, &cfg, BASE);
+    let mut known = None;
+    let m1 = msg(
+        &[],
+        &[a("one.example.com.", Class::Zone, [198, 51, 100, 1])],
+    );
+    run(gate::update(
+        &store,
+        &mut known,
+        req(&m1, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap();
+    let g2 = known.as_ref().map(|k| k.generation());
+    assert_eq!(g2, Some(Generation(2)));
+    // Someone else publishes: the kept content is stale and must not be the base.
+    let other = publish(&store, &cfg, &format!("{BASE}other A 203.0.113.1\n"));
+    let m2 = msg(
+        &[],
+        &[a("two.example.com.", Class::Zone, [198, 51, 100, 2])],
+    );
+    let out = run(gate::update(
+        &store,
+        &mut known,
+        req(&m2, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap();
+    let UpdateOutcome::Published {
+        generation, base, ..
+    } = out
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(base, other);
+    let (_, zone) = run(gate::load_content(&store, &origin(), generation, &cfg)).unwrap();
+    let owners: Vec<String> = zone.records().iter().map(|r| r.owner.to_string()).collect();
+    assert!(
+        owners.contains(&"other.example.com.".to_string()),
+        "{owners:?}"
+    );
+    assert!(
+        owners.contains(&"two.example.com.".to_string()),
+        "{owners:?}"
+    );
+    assert!(
+        !owners.contains(&"one.example.com.".to_string()),
+        "{owners:?}"
+    );
+    assert_eq!(known.as_ref().map(|k| k.generation()), Some(generation));
 }

@@ -13,13 +13,14 @@
 //! One worker serialises the updates this server receives: they would serialise on SQLite's
 //! write lock anyway, and in order they never race each other, only other publishers.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
 use zonegate_core::gate::{
-    self, Actor, StepError, StoreError, UpdateError, UpdateOutcome, UpdateRequest,
+    self, Actor, KnownContent, StepError, StoreError, UpdateError, UpdateOutcome, UpdateRequest,
 };
 use zonegate_core::{GateConfig, Name};
 use zonegate_server::{Catalog, UpdateCall, UpdateFuture, UpdateSink};
@@ -91,6 +92,9 @@ pub fn start(worker: Worker) -> anyhow::Result<()> {
 /// Runs each queued update and answers it, until every sender is gone.
 async fn work(w: Worker, mut rx: mpsc::Receiver<(UpdateCall, Reply)>) {
     let mut store: Option<SqliteStore> = None;
+    // What this worker last published of each zone: the next update's base while it is still
+    // the published generation, so it is not decoded and validated again.
+    let mut known: HashMap<Name, KnownContent> = HashMap::new();
     while let Some((call, reply)) = rx.recv().await {
         if store.is_none() {
             store = match SqliteStore::open(&w.db).await {
@@ -103,7 +107,12 @@ async fn work(w: Worker, mut rx: mpsc::Receiver<(UpdateCall, Reply)>) {
             };
         }
         let Some(s) = &store else { continue };
-        let _ = reply.send(one(&w, s, &call).await);
+        let zone = call.message.zone.clone();
+        let mut kept = known.remove(&zone);
+        let _ = reply.send(one(&w, s, &call, &mut kept).await);
+        if let Some(k) = kept {
+            known.insert(zone, k);
+        }
     }
 }
 
@@ -121,6 +130,7 @@ async fn one(
     w: &Worker,
     store: &SqliteStore,
     call: &UpdateCall,
+    known: &mut Option<KnownContent>,
 ) -> Result<UpdateOutcome, UpdateError> {
     let actor = actor(call);
     let req = UpdateRequest {
@@ -130,7 +140,7 @@ async fn one(
         attempts_max: ATTEMPTS_MAX,
     };
     let zone = &call.message.zone;
-    let outcome = gate::update(store, req, &w.cfg, now(), &actor).await;
+    let outcome = gate::update(store, known, req, &w.cfg, now(), &actor).await;
     if let Err(UpdateError::Raced { attempts, .. }) = &outcome {
         tracing::error!(%zone, attempts, actor = %actor, "DNS UPDATE gave up: other publications kept moving the zone");
     }
@@ -143,7 +153,11 @@ async fn one(
         cfg: &w.cfg,
         snapshots: &w.snapshots,
     };
-    if let Err(e) = gate::converge(store, &target, zone, &w.cfg).await {
+    let installed = match known.as_ref() {
+        Some(k) => gate::converge_known(store, &target, zone, k, &w.cfg).await,
+        None => gate::converge(store, &target, zone, &w.cfg).await,
+    };
+    if let Err(e) = installed {
         // Published durably; the follower installs it at its next pass.
         tracing::warn!(%zone, %generation, error = %e, "published by DNS UPDATE but not installed yet");
     }

@@ -48,7 +48,7 @@ pub use audit::{
 };
 pub use cleanup::{cleanup, cleanup_audit_entry};
 pub use config::GateConfig;
-pub use converge::{ConvergeOutcome, converge};
+pub use converge::{ConvergeOutcome, converge, converge_known};
 pub use decide::{Decision, decide};
 pub use error::StepError;
 pub use load::{load_content, load_published};
@@ -58,4 +58,4 @@ pub use refusal::Refusal;
 pub use store::{Store, StoreError};
 pub use target::Target;
 pub use types::{Generation, NewPlan, OptGen, PlanStatus, Published, StoredPlan, Verdict};
-pub use update::{UpdateError, UpdateOutcome, UpdateRequest, update};
+pub use update::{KnownContent, UpdateError, UpdateOutcome, UpdateRequest, update};

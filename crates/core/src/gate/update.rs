@@ -21,6 +21,40 @@ use crate::gate::refusal::Refusal;
 use crate::gate::store::Store;
 use crate::gate::types::{Generation, Verdict};
 use crate::update::{Applied, UpdateGrant, UpdateMessage, UpdateRefusal, apply, check_grants};
+use crate::zone::limits::Limits;
+use crate::zone::{ContentHash, Zone};
+
+/// A generation's content as this process last published it, kept by the caller between
+/// updates so that the next one need not decode and validate the same content again. Only
+/// [`update`] makes one. It stands for the published body only while that generation is
+/// published and the body read back hashes to its hash (as in `publish_planned`).
+pub struct KnownContent {
+    generation: Generation,
+    hash: ContentHash,
+    zone: Zone,
+    limits: Limits,
+}
+
+impl KnownContent {
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// The content, for installing into a target (a copy: the next update still needs it).
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+}
+
+impl std::fmt::Debug for KnownContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "KnownContent({} {}, {:?})",
+            self.generation, self.hash, self.zone
+        )
+    }
+}
 
 /// One UPDATE as the gate sees it: the message, the TSIG key that signed it (if any) and the
 /// zone's grants.
@@ -98,8 +132,12 @@ impl UpdateError {
 
 /// Runs one UPDATE through the gate: judge, plan on the judged generation, publish with the
 /// compare-and-swap; again on a newer generation if another publication got in between.
+///
+/// `known` is what the caller kept from its last update of the zone: used as the base when it
+/// is still the published content, and replaced by the new content when this one publishes.
 pub async fn update<S: Store>(
     store: &S,
+    known: &mut Option<KnownContent>,
     req: UpdateRequest<'_>,
     cfg: &GateConfig,
     now: u64,
@@ -138,7 +176,7 @@ pub async fn update<S: Store>(
     }
     let mut last = None;
     for attempt in 1..=req.attempts_max.max(1) {
-        match attempt_once(store, req.message, cfg, now, actor).await? {
+        match attempt_once(store, req.message, known, cfg, now, actor).await? {
             Attempt::Done(outcome) => {
                 return Ok(match outcome {
                     UpdateOutcome::Published {
@@ -171,10 +209,36 @@ enum Attempt {
     Stale(Refusal),
 }
 
+/// The published generation and its content: `known`'s when it is that generation, under
+/// these limits, and the body read back hashes to its hash; else decoded and validated.
+async fn published_base<S: Store>(
+    store: &S,
+    zone: &Name,
+    known: &mut Option<KnownContent>,
+    cfg: &GateConfig,
+) -> Result<(Generation, Zone), UpdateError> {
+    let store_err = |e: crate::gate::store::StoreError| UpdateError::Step(e.into());
+    let Some(published) = store.published(zone).await.map_err(store_err)? else {
+        return Err(UpdateError::NotPublished { zone: zone.clone() });
+    };
+    let g = published.generation;
+    if let Some(k) = known.take_if(|k| k.generation == g && k.limits == cfg.limits) {
+        let plan = store.load_plan(zone, g).await.map_err(store_err)?;
+        if plan.is_some_and(|p| p.hash == k.hash && ContentHash::of(&p.body) == k.hash) {
+            return Ok((g, k.zone));
+        }
+    }
+    match load_published(store, zone, cfg).await.map_err(store_err)? {
+        None => Err(UpdateError::NotPublished { zone: zone.clone() }),
+        Some((g, content)) => Ok((g, content.map_err(UpdateError::Step)?)),
+    }
+}
+
 /// Judges the message on the published generation, plans and publishes the result.
 async fn attempt_once<S: Store>(
     store: &S,
     msg: &UpdateMessage,
+    known: &mut Option<KnownContent>,
     cfg: &GateConfig,
     now: u64,
     actor: &Actor,
@@ -185,16 +249,23 @@ async fn attempt_once<S: Store>(
         StepError::Refused(r) => Err(UpdateError::Gate(r)),
         other => Err(UpdateError::Step(other)),
     };
-    let published = load_published(store, zone, cfg)
-        .await
-        .map_err(|e| UpdateError::Step(e.into()))?;
-    let Some((g, content)) = published else {
-        return Err(UpdateError::NotPublished { zone: zone.clone() });
-    };
-    let base = content.map_err(UpdateError::Step)?;
-    let parsed = match apply(&base, msg)? {
-        Applied::Unchanged => return Ok(Attempt::Done(UpdateOutcome::Unchanged { published: g })),
-        Applied::Changed(parsed) => parsed,
+    let (g, base) = published_base(store, zone, known, cfg).await?;
+    let parsed = match apply(&base, msg) {
+        Ok(Applied::Changed(parsed)) => parsed,
+        other => {
+            let unchanged = matches!(other, Ok(Applied::Unchanged));
+            *known = Some(KnownContent {
+                generation: g,
+                hash: base.hash(),
+                zone: base,
+                limits: cfg.limits.clone(),
+            });
+            return if unchanged {
+                Ok(Attempt::Done(UpdateOutcome::Unchanged { published: g }))
+            } else {
+                Err(other.expect_err("not changed, not unchanged").into())
+            };
+        }
     };
     let (outcome, planned) = match plan_on_base(store, parsed, (g, base), cfg, now, actor).await {
         Ok(kept) => kept,
@@ -226,12 +297,20 @@ async fn attempt_once<S: Store>(
             generation,
             publish_count,
             ..
-        }) => Ok(Attempt::Done(UpdateOutcome::Published {
-            generation,
-            base: g,
-            publish_count,
-            attempts: 1,
-        })),
+        }) => {
+            *known = Some(KnownContent {
+                generation,
+                hash: planned.hash,
+                zone: planned.zone,
+                limits: planned.limits,
+            });
+            Ok(Attempt::Done(UpdateOutcome::Published {
+                generation,
+                base: g,
+                publish_count,
+                attempts: 1,
+            }))
+        }
         Ok(PublishOutcome::AlreadyPublished { generation }) => {
             Ok(Attempt::Done(UpdateOutcome::Unchanged {
                 published: generation,
