@@ -194,10 +194,10 @@ impl Target for Seeding<'_> {
     }
 
     async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {
-        // The follower and the DNS UPDATE worker both install: one at a time, and never a
-        // generation the catalog already holds or has passed (its snapshot would overwrite a
-        // newer one).
-        let _one = INSTALLS.lock().await;
+        // The follower and the DNS UPDATE worker both install: never a generation the catalog
+        // already holds or has passed, and one at a time up to the snapshot write (so an older
+        // snapshot never lands after a newer one); the prepared answers may build meanwhile.
+        let one = INSTALLS.lock().await;
         if let Some(held) = self
             .catalog
             .held(zone.origin())
@@ -215,6 +215,7 @@ impl Target for Seeding<'_> {
             if let Err(e) = write.await {
                 tracing::warn!(zone = %origin, %generation, dir = %dir.display(), error = %format!("{e:#}"), "cannot write the last-good snapshot");
             }
+            drop(one);
         };
         let seed = if self.catalog.held(zone.origin()).is_some() {
             None

@@ -5,10 +5,12 @@
 //! published with the compare-and-swap, judged again if another publication got in between,
 //! at most [`ATTEMPTS_MAX`] times). The actor is the TSIG key's name, else the client's
 //! address. After a publication the new generation is installed into the running catalog at
-//! once (the same `gate::converge` the follower runs, so snapshots and IXFR history are kept
-//! as for any publication), then the clean-up step runs, keeping `generations_keep` and every
-//! live or pinned plan, so that a stream of updates does not grow the store. Only then is the
-//! answer sent: NOERROR means durably published and served.
+//! once (`gate::converge_known`, with the follower's own target, so snapshots and IXFR
+//! history are kept as for any publication), and the answer waits until the catalog serves
+//! it: NOERROR means durably published and served. The fast answers of that generation go on
+//! building after the answer (queries take the general path, with the same bytes, meanwhile).
+//! Then the clean-up step runs, keeping `generations_keep` and every live or pinned plan, so
+//! that a stream of updates does not grow the store.
 //!
 //! One worker serialises the updates this server receives: they would serialise on SQLite's
 //! write lock anyway, and in order they never race each other, only other publishers.
@@ -16,11 +18,13 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
 use zonegate_core::gate::{
-    self, Actor, KnownContent, StepError, StoreError, UpdateError, UpdateOutcome, UpdateRequest,
+    self, Actor, KnownContent, StepError, StoreError, Target, UpdateError, UpdateOutcome,
+    UpdateRequest,
 };
 use zonegate_core::{GateConfig, Name};
 use zonegate_server::{Catalog, UpdateCall, UpdateFuture, UpdateSink};
@@ -78,7 +82,8 @@ pub fn start(worker: Worker) -> anyhow::Result<()> {
                 .enable_all()
                 .build()
             {
-                Ok(rt) => rt.block_on(work(worker, rx)),
+                // A local set: the installs the worker starts borrow its state.
+                Ok(rt) => rt.block_on(tokio::task::LocalSet::new().run_until(work(worker, rx))),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start the runtime that runs DNS UPDATEs")
                 }
@@ -91,6 +96,7 @@ pub fn start(worker: Worker) -> anyhow::Result<()> {
 
 /// Runs each queued update and answers it, until every sender is gone.
 async fn work(w: Worker, mut rx: mpsc::Receiver<(UpdateCall, Reply)>) {
+    let w = Arc::new(w);
     let mut store: Option<SqliteStore> = None;
     // What this worker last published of each zone: the next update's base while it is still
     // the published generation, so it is not decoded and validated again.
@@ -109,9 +115,18 @@ async fn work(w: Worker, mut rx: mpsc::Receiver<(UpdateCall, Reply)>) {
         let Some(s) = &store else { continue };
         let zone = call.message.zone.clone();
         let mut kept = known.remove(&zone);
-        let _ = reply.send(one(&w, s, &call, &mut kept).await);
+        let outcome = one(&w, s, &call, &mut kept).await;
+        let published = matches!(outcome, Ok(UpdateOutcome::Published { .. }));
+        let _ = reply.send(outcome);
         if let Some(k) = kept {
-            known.insert(zone, k);
+            known.insert(zone.clone(), k);
+        }
+        if published {
+            match gate::cleanup(s, &zone, &w.cfg, now()).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::debug!(%zone, deleted, "cleaned up after a DNS UPDATE"),
+                Err(e) => tracing::warn!(%zone, error = %e, "clean-up after a DNS UPDATE failed"),
+            }
         }
     }
 }
@@ -125,9 +140,10 @@ fn actor(call: &UpdateCall) -> Actor {
     Actor::new(&name).unwrap_or_else(|_| Actor::recorded(name))
 }
 
-/// One update: the gate, then install and clean up after a publication.
+/// One update through the gate; after a publication, the install started and waited for until
+/// the catalog serves the new generation (the prepared answers go on building after that).
 async fn one(
-    w: &Worker,
+    w: &Arc<Worker>,
     store: &SqliteStore,
     call: &UpdateCall,
     known: &mut Option<KnownContent>,
@@ -147,25 +163,43 @@ async fn one(
     let Ok(UpdateOutcome::Published { generation, .. }) = outcome else {
         return outcome;
     };
-    let target = Seeding {
-        catalog: &w.catalog,
-        store,
-        cfg: &w.cfg,
-        snapshots: &w.snapshots,
-    };
-    let installed = match known.as_ref() {
-        Some(k) => gate::converge_known(store, &target, zone, k, &w.cfg).await,
-        None => gate::converge(store, &target, zone, &w.cfg).await,
-    };
-    if let Err(e) = installed {
-        // Published durably; the follower installs it at its next pass.
-        tracing::warn!(%zone, %generation, error = %e, "published by DNS UPDATE but not installed yet");
-    }
-    match gate::cleanup(store, zone, &w.cfg, now()).await {
-        Ok(0) => {}
-        Ok(deleted) => tracing::debug!(%zone, deleted, "cleaned up after a DNS UPDATE"),
-        Err(e) => tracing::warn!(%zone, error = %e, "clean-up after a DNS UPDATE failed"),
+    let install = tokio::task::spawn_local(install(
+        w.clone(),
+        store.clone(),
+        zone.clone(),
+        known.clone(),
+    ));
+    // Served once the catalog holds it; an install that fails or is overtaken ends the wait too.
+    let waited = tokio::time::timeout(SERVED_WAIT, async {
+        while w.catalog.held(zone).is_none_or(|held| held < generation) && !install.is_finished() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    if waited.is_err() {
+        tracing::warn!(%zone, %generation, "published by DNS UPDATE, not served within {SERVED_WAIT:?}; answering anyway");
     }
     tracing::info!(%zone, %generation, actor = %actor, serial = w.catalog.serial(zone).unwrap_or(0), "published by DNS UPDATE");
     outcome
+}
+
+/// How long an update that was published waits for the catalog to serve it before answering.
+const SERVED_WAIT: Duration = Duration::from_secs(60);
+
+/// Installs what was just published into the catalog, with the follower's own target.
+async fn install(w: Arc<Worker>, store: SqliteStore, zone: Name, known: Option<KnownContent>) {
+    let target = Seeding {
+        catalog: &w.catalog,
+        store: &store,
+        cfg: &w.cfg,
+        snapshots: &w.snapshots,
+    };
+    let installed = match known {
+        Some(k) => gate::converge_known(&store, &target, &zone, k, &w.cfg).await,
+        None => gate::converge(&store, &target, &zone, &w.cfg).await,
+    };
+    if let Err(e) = installed {
+        // Published durably; the follower installs it at its next pass.
+        tracing::warn!(%zone, error = %e, "published by DNS UPDATE but not installed yet");
+    }
 }

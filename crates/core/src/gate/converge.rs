@@ -81,7 +81,7 @@ pub async fn converge_known<S: Store, T: Target>(
     store: &S,
     target: &T,
     zone: &Name,
-    known: &KnownContent,
+    known: KnownContent,
     cfg: &GateConfig,
 ) -> Result<ConvergeOutcome, StepError> {
     let g = known.generation();
@@ -98,7 +98,7 @@ pub async fn converge_known<S: Store, T: Target>(
         Ok(()) | Err(StoreError::TargetNewer { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    match target.install(g, known.zone().clone()).await {
+    match target.install(g, known.zone).await {
         Ok(()) => Ok(ConvergeOutcome::Installed {
             generation: g,
             previous,

@@ -28,10 +28,11 @@ use crate::zone::{ContentHash, Zone};
 /// updates so that the next one need not decode and validate the same content again. Only
 /// [`update`] makes one. It stands for the published body only while that generation is
 /// published and the body read back hashes to its hash (as in `publish_planned`).
+#[derive(Clone)]
 pub struct KnownContent {
     generation: Generation,
     hash: ContentHash,
-    zone: Zone,
+    pub(super) zone: Zone,
     limits: Limits,
 }
 
