@@ -38,12 +38,17 @@ fn zone_text() -> String {
 }
 
 fn config(extra: &str) -> String {
+    config_with(extra, "")
+}
+
+/// [`config`] with `tail` (more tables) at its end.
+fn config_with(extra: &str, tail: &str) -> String {
     format!(
         "[server]\nallow_update = [\"127.0.0.1\"]\nallow_transfer = [\"127.0.0.1\"]\n{extra}\n\
          [[server.tsig_keys]]\nname = \"{}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{}\"\n\
          [[server.tsig_keys]]\nname = \"{}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{}\"\n\
          [server.zones.\"example.com.\"]\nupdate_policy = [{{ key = \"acme.\", name = \"_acme-challenge.*.example.com.\", types = [\"TXT\"] }}, \
-         {{ key = \"acme.\", name = \"_acme-challenge.example.com.\", types = [\"TXT\"] }}]\n",
+         {{ key = \"acme.\", name = \"_acme-challenge.example.com.\", types = [\"TXT\"] }}]\n{tail}",
         DDNS.0, DDNS.1, ACME.0, ACME.1
     )
 }
@@ -177,12 +182,16 @@ fn export_plans_as_no_changes(s: &Scratch) {
 }
 
 fn start(name: &str, extra: &str) -> (Scratch, Process, SocketAddr, PathBuf) {
+    start_with(name, &config(extra))
+}
+
+fn start_with(name: &str, config_text: &str) -> (Scratch, Process, SocketAddr, PathBuf) {
     require("nsupdate", "bind9-dnsutils");
     require("dig", "bind9-dnsutils");
     let s = Scratch::new(name);
     let zone = s.write("zone.txt", &zone_text());
     s.run_ok(&["apply", zone.to_str().unwrap(), "--zone", "example.com."]);
-    let (p, addr, log) = serve(&s, &config(extra));
+    let (p, addr, log) = serve(&s, config_text);
     (s, p, addr, log)
 }
 
@@ -303,6 +312,40 @@ fn nsupdate_with_and_without_tsig() {
     export_plans_as_no_changes(&s);
 }
 
+/// A zone under review refuses every update at once, with the reason: an update never waits
+/// for a person.
+#[test]
+fn a_reviewed_zone_refuses_updates() {
+    require("python3", "python3");
+    let cfg = config_with("", "[policy]\nreview = \"manual\"\n");
+    let (s, _server, addr, _log) = start_with("review", &cfg);
+    let add = json!([["add", "new.example.com.", 300, "A", "203.0.113.1"]]);
+    let r = dnspython(&[msg(addr, true, Some(DDNS), json!([]), add)]);
+    assert_eq!(r[0]["rcode"], "REFUSED", "{r:?}");
+    let text = r[0]["ede"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("review: ") && text.contains("review = \"off\""),
+        "{r:?}"
+    );
+    assert_eq!(
+        dig_at(addr, &["new.example.com.", "A"], false)
+            .status
+            .as_deref(),
+        Some("NXDOMAIN")
+    );
+    let h = history(&s);
+    let refused = h["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "refused");
+    assert_eq!(
+        refused.map(|r| r["reason"].clone()),
+        Some(json!("review")),
+        "{h}"
+    );
+}
+
 /// Sends messages with dnspython; one result per message.
 fn dnspython(messages: &[Value]) -> Vec<Value> {
     let script = repo_root().join("tests/update_client.py");
@@ -333,6 +376,12 @@ fn dnspython(messages: &[Value]) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// `m` with `key` set to `value`.
+fn with(mut m: Value, key: &str, value: Value) -> Value {
+    m[key] = value;
+    m
 }
 
 fn msg(
@@ -415,6 +464,23 @@ fn dnspython_over_udp_and_tcp() {
                 json!([]),
                 json!([["add", "a.example.net.", 300, "A", "203.0.113.1"]]),
             ),
+            // A zone not served here, and an address not in allow_update.
+            with(
+                msg(addr, tcp, ddns, json!([]), json!([])),
+                "zone",
+                json!("example.net."),
+            ),
+            with(
+                msg(
+                    addr,
+                    tcp,
+                    ddns,
+                    json!([]),
+                    json!([["add", name, 300, "A", "203.0.113.1"]]),
+                ),
+                "source",
+                json!("127.0.0.2"),
+            ),
         ]);
         let rcodes: Vec<&str> = results
             .iter()
@@ -424,7 +490,7 @@ fn dnspython_over_udp_and_tcp() {
             rcodes,
             [
                 "NOERROR", "NOERROR", "YXDOMAIN", "NXDOMAIN", "YXRRSET", "NXRRSET", "NXRRSET",
-                "REFUSED", "NOTZONE"
+                "REFUSED", "NOTZONE", "NOTAUTH", "REFUSED"
             ],
             "{host}: {results:?}"
         );

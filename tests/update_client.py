@@ -4,7 +4,8 @@ Reads one JSON object per line on stdin, each a message to send, and prints one 
 per line: the response code and the Extended DNS Errors of the answer.
 
 A message: {"zone", "server", "port", "tcp": bool, "edns": bool, "key": [name, secret] or
-null, "prereqs": [[kind, name, ...]], "updates": [[op, name, ttl, type, data]]}.
+null, "prereqs": [[kind, name, ...]], "updates": [[op, name, ttl, type, data]], and
+optionally "source", the loopback address to send from}.
 Prerequisite kinds: yxdomain, nxdomain, yxrrset (type, optional data), nxrrset (type).
 Update ops: add, delete (type and data optional), replace.
 """
@@ -57,7 +58,7 @@ def main():
         u = build(m)
         send = dns.query.tcp if m.get("tcp") else dns.query.udp
         try:
-            r = send(u, m["server"], port=m["port"], timeout=30)
+            r = send(u, m["server"], port=m["port"], timeout=30, source=m.get("source"))
             ede = [
                 {"code": o.code, "text": o.text}
                 for o in r.options
