@@ -89,6 +89,10 @@ pub(crate) async fn update(
 
 /// Admits the request, reads it and hands it to the sink.
 async fn decide(catalog: &Catalog, request: &Request, key: Option<Name>) -> Answer {
+    // A server without a sink does not implement UPDATE at all.
+    let Some(sink) = catalog.update_sink() else {
+        return Answer::plain(ResponseCode::NotImp, UpdateResult::NotAllowed);
+    };
     let queries = request.queries.queries();
     let [zq] = queries else {
         return Answer::plain(ResponseCode::FormErr, UpdateResult::Malformed);
@@ -103,9 +107,6 @@ async fn decide(catalog: &Catalog, request: &Request, key: Option<Name>) -> Answ
     if !options.may_update(request.src().ip(), key.as_ref()) {
         return Answer::plain(ResponseCode::Refused, UpdateResult::NotAllowed);
     }
-    let Some(sink) = catalog.update_sink() else {
-        return Answer::plain(ResponseCode::NotImp, UpdateResult::NotAllowed);
-    };
     let zone = [(
         origin,
         RType(u16::from(zq.query_type())),
