@@ -7,3 +7,5 @@ pub const REFUSED: u8 = 3;
 pub const STALE: u8 = 4;
 /// `plan --expect-no-changes` found changes.
 pub const CHANGES: u8 = 5;
+/// `watch --once` found a check that does not hold (lag, mismatch, unreachable, blackholed).
+pub const UNHEALTHY: u8 = 6;

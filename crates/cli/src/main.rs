@@ -2,7 +2,7 @@
 //!
 //! Exit codes are a contract scripts rely on:
 //! 0 success, 1 internal or usage error, 2 invalid input, 3 refused by the gate, 4 stale,
-//! 5 changes present (`plan --expect-no-changes`).
+//! 5 changes present (`plan --expect-no-changes`), 6 a check failed (`watch --once`).
 
 mod artifact;
 mod chaos;
@@ -19,6 +19,7 @@ mod reason;
 mod review;
 mod serve;
 mod snapshot;
+mod watcher;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -320,7 +320,7 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snap
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -15,6 +15,7 @@
 //! - `model` (only under `cfg(loom)`, `cfg(test)` or the `model` feature): the in-memory store
 //!   and target and the naive design the loom suite checks.
 
+pub mod deps;
 pub mod dns;
 pub mod gate;
 pub mod lookup;
@@ -23,6 +24,7 @@ pub mod model;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod update;
+pub mod watch;
 pub mod xfr;
 pub mod zone;
 pub mod zonefile;

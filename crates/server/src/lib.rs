@@ -17,6 +17,7 @@
 //! - [`Handler`]: the hickory request handler over a catalog.
 //! - [`ServerOptions`] / [`ZoneOptions`]: serial policy, transfer ACL and NOTIFY targets.
 //! - [`serve`] / [`Listeners`]: bind and run until shut down.
+//! - [`probe`]: the bounded DNS client `zonegate watch` asks servers with.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ mod convert;
 mod fast_tests;
 mod net;
 mod options;
+pub mod probe;
 mod sink;
 mod wire;
 mod zone;

@@ -3,6 +3,7 @@
 
 use clap::Args;
 use serde_json::json;
+use zonegate_core::deps;
 use zonegate_core::gate::{self, Generation};
 use zonegate_core::zone::diff::Diff;
 
@@ -12,6 +13,7 @@ use crate::context::{Ctx, parse_origin};
 use crate::exit;
 use crate::failure::Failure;
 use crate::output;
+use crate::output::deps::{changes_json, print_changes};
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -48,12 +50,17 @@ pub async fn run(ctx: &Ctx, args: DiffArgs) -> Result<u8, Failure> {
         Some((_, z)) => Diff::between(z, &to_zone),
         None => Diff::from_nothing(&to_zone),
     };
+    let dependencies = match &from_zone {
+        Some((_, z)) => deps::change_of(z, &to_zone, &diff),
+        None => Vec::new(),
+    };
     if emit.json {
         emit.object(json!({
             "zone": origin.to_string(), "from": from.map(|g| g.0), "to": to.0,
             "from_hash": from_zone.as_ref().map(|(p, _)| p.hash.to_string()),
             "to_hash": to_plan.hash.to_string(), "to_verdict": to_plan.verdict.as_str(),
             "diff": crate::json::diff_json(&diff),
+            "dependency_changes": changes_json(&dependencies),
         }));
     } else {
         println!(
@@ -64,6 +71,7 @@ pub async fn run(ctx: &Ctx, args: DiffArgs) -> Result<u8, Failure> {
             diff.records_unchanged
         );
         output::print_diff(&diff, 100_000);
+        print_changes(&dependencies);
     }
     Ok(exit::OK)
 }

@@ -9,6 +9,7 @@ mod apply;
 mod approve;
 mod cleanup;
 mod decide;
+mod deps;
 mod diff;
 mod export;
 mod history;
@@ -20,6 +21,7 @@ mod rollback;
 mod serve;
 mod staged;
 mod status;
+mod watch;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -72,6 +74,13 @@ pub enum Command {
     /// Print a generation (default: the published one) as an RFC 1035 master file, which
     /// `plan` reads back as "no changes": the zone as DNS UPDATEs left it.
     Export(export::ExportArgs),
+    /// List every out-of-zone name a zone's records point to (through CNAME chains inside the
+    /// zone), grouped by registrable domain, with each group's share and the concentration.
+    Deps(deps::DepsArgs),
+    /// Ask every server of each zone what it really answers (serial, content, blackholed
+    /// names) and compare with what was published. `--once` exits 0 if every check holds,
+    /// 6 if any does not; otherwise a round every `--interval-s`.
+    Watch(watch::WatchArgs),
 }
 
 impl Command {
@@ -89,6 +98,8 @@ impl Command {
             Command::History(a) => a.output,
             Command::Cleanup(a) => a.output,
             Command::Export(a) => a.output,
+            Command::Deps(a) => a.output,
+            Command::Watch(a) => a.output,
             Command::Serve(_) => OutputArgs::default(),
         }
     }
@@ -131,6 +142,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::History(a) => history::run(ctx, a).await,
         Command::Cleanup(a) => cleanup::run(ctx, a).await,
         Command::Export(a) => export::run(ctx, a).await,
+        Command::Deps(a) => deps::run(ctx, a).await,
+        Command::Watch(a) => watch::run(ctx, a).await,
     }
 }
 

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use zonegate_core::gate::{self, Actor, PlanOutcome, Preview, Verdict};
+use zonegate_core::deps::{self, DepChange};
+use zonegate_core::gate::{self, Actor, PlanOutcome, Planned, Preview, Verdict};
 use zonegate_core::{GateConfig, ParsedZone};
 use zonegate_store::SqliteStore;
 
@@ -18,6 +19,7 @@ use crate::context::{Ctx, now, read_zone};
 use crate::exit;
 use crate::failure::{Failure, step_failure};
 use crate::outcome::Outcome;
+use crate::output::deps::{changes_json, print_changes};
 use crate::output::{self, Emit};
 use crate::reason::Reason;
 use crate::review::review_if_needed;
@@ -50,17 +52,30 @@ pub async fn run(ctx: &Ctx, args: PlanArgs) -> Result<u8, Failure> {
     if args.expect_no_changes {
         return drift(&store, parsed, cfg, emit).await;
     }
-    let outcome = match gate::plan(&store, parsed, cfg, now(), &Actor::PLAN).await {
-        Ok(outcome) => outcome,
-        Err(e) => return step_failure(emit, &origin, e),
-    };
+    let (outcome, planned) =
+        match gate::plan_keeping(&store, parsed, cfg, now(), &Actor::PLAN).await {
+            Ok(kept) => kept,
+            Err(e) => return step_failure(emit, &origin, e),
+        };
+    let dependencies = dependency_changes(&outcome, planned.as_ref());
+    drop(planned);
     let verdict = review_if_needed(&store, cfg, &origin, &outcome).await?;
     if let Some(path) = args.out.as_deref() {
         PlanArtifact::new(&origin, &outcome, verdict, None)
             .write(path)
             .with_context(|| format!("cannot write the plan artifact {}", path.display()))?;
     }
-    show_plan(emit, &origin, &outcome, verdict, None, &[]);
+    show_plan(
+        emit,
+        &origin,
+        &outcome,
+        verdict,
+        None,
+        &[("dependency_changes", changes_json(&dependencies))],
+    );
+    if !emit.json {
+        print_changes(&dependencies);
+    }
     let policy = cfg.policy.for_zone(&origin);
     let effective = match &outcome {
         PlanOutcome::Staged { verdict: v, .. } => verdict.unwrap_or(*v),
@@ -73,6 +88,17 @@ pub async fn run(ctx: &Ctx, args: PlanArgs) -> Result<u8, Failure> {
             Ok(exit::REFUSED)
         }
         _ => Ok(exit::OK),
+    }
+}
+
+/// What the staged plan adds to or removes from the zone's dependency map against its base.
+fn dependency_changes(outcome: &PlanOutcome, planned: Option<&Planned>) -> Vec<DepChange> {
+    match (outcome, planned) {
+        (PlanOutcome::Staged { diff, .. }, Some(p)) => p
+            .base_zone()
+            .map(|base| deps::change_of(base, p.zone(), diff))
+            .unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 

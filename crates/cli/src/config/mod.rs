@@ -1,8 +1,10 @@
 //! The config file (`--config`, TOML): the gate settings at the top level and in `[limits]`
-//! and `[policy]`, and the serving options in `[server]` (see [`server`]). Every key, with its
+//! and `[policy]`, the serving options in `[server]` (see [`server`]) and the outside-in checks
+//! in `[watch]` (see [`watch`]). Every key, with its
 //! type and default, is in docs/configuration.md.
 
 pub mod server;
+pub mod watch;
 
 use std::path::Path;
 

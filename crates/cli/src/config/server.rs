@@ -253,6 +253,8 @@ pub fn server_options(config: Option<&Path>) -> anyhow::Result<ServerOptions> {
 pub fn without_server_section(text: &str) -> Result<toml::Value, toml::de::Error> {
     let mut table: toml::Table = toml::from_str(text)?;
     table.remove("server");
+    // `[watch]` belongs to `watch` (see watch.rs).
+    table.remove("watch");
     Ok(toml::Value::Table(table))
 }
 

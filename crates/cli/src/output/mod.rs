@@ -1,10 +1,12 @@
 //! Human and JSON rendering. With `--json`, exactly one JSON object goes to stdout; refusals
 //! also go to stderr in words, with what to do next.
 
+pub mod deps;
 mod diff;
 mod plan;
 mod refusal;
 mod tables;
+pub mod watch;
 
 use serde_json::Value;
 

@@ -182,15 +182,21 @@ pub enum ThresholdKind {
     Floor,
     /// The apex NS set, or the SOA beyond its serial.
     Apex,
+    /// The largest share of the zone's outside dependencies rose above its limit.
+    DependencyShare,
+    /// A floored name was left depending on a single outside target.
+    SingleTarget,
 }
 
 impl ThresholdKind {
-    pub const ALL: [ThresholdKind; 5] = [
+    pub const ALL: [ThresholdKind; 7] = [
         ThresholdKind::Update,
         ThresholdKind::Delete,
         ThresholdKind::Shrink,
         ThresholdKind::Floor,
         ThresholdKind::Apex,
+        ThresholdKind::DependencyShare,
+        ThresholdKind::SingleTarget,
     ];
 
     /// The check's name, as the reason code names it.
@@ -201,6 +207,8 @@ impl ThresholdKind {
             ThresholdKind::Shrink => "shrink",
             ThresholdKind::Floor => "floor",
             ThresholdKind::Apex => "apex",
+            ThresholdKind::DependencyShare => "dependency-share",
+            ThresholdKind::SingleTarget => "single-target",
         }
     }
 }

@@ -70,6 +70,18 @@ pub struct Planned {
     pub(super) limits: crate::zone::limits::Limits,
 }
 
+impl Planned {
+    /// The staged content, as validated.
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+
+    /// The base generation's content the plan was measured against, if it could be read.
+    pub fn base_zone(&self) -> Option<&Zone> {
+        self.base.as_ref().map(|(_, z)| z)
+    }
+}
+
 impl fmt::Debug for Planned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

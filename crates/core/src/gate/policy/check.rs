@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::deps::{self, DepMap};
 use crate::dns::name::Name;
 use crate::dns::record::{RType, Record, Soa};
 use crate::gate::policy::config::ZonePolicy;
@@ -122,7 +123,7 @@ fn soa_changes(old: &Zone, new: &Zone) -> Vec<SoaChange> {
 }
 
 /// Every threshold the change from `base` to `plan` crosses under `policy`, in reason order
-/// (shrink, floor, apex, delete, update). `diff` must be `Diff::between(base, plan)`.
+/// (shrink, floor, apex, dependency-share, single-target, delete, update). `diff` must be `Diff::between(base, plan)`.
 pub fn check(policy: &ZonePolicy, base: &Zone, plan: &Zone, diff: &Diff) -> Vec<Threshold> {
     let mut out = Vec::new();
     let c = count(diff);
@@ -174,6 +175,8 @@ pub fn check(policy: &ZonePolicy, base: &Zone, plan: &Zone, diff: &Diff) -> Vec<
         }
     }
 
+    dependencies(policy, base, plan, diff, &mut out);
+
     if let Some(limit) = crosses(
         c.deleted,
         c.before,
@@ -199,4 +202,44 @@ pub fn check(policy: &ZonePolicy, base: &Zone, plan: &Zone, diff: &Diff) -> Vec<
         });
     }
     out
+}
+
+/// The dependency-map checks, both off by default; neither map is built unless one is on and
+/// the diff touches a record that points somewhere.
+fn dependencies(
+    policy: &ZonePolicy,
+    base: &Zone,
+    plan: &Zone,
+    diff: &Diff,
+    out: &mut Vec<Threshold>,
+) {
+    let share_max = policy.dependency_share_max_percent;
+    let single = policy.dependency_floored_single_target && !policy.floors.is_empty();
+    if (share_max.is_none() && !single) || !deps::touches(diff) {
+        return;
+    }
+    let (old, new) = (DepMap::of(base), DepMap::of(plan));
+    if let (Some(max), Some(top)) = (share_max, new.concentration()) {
+        let before = old.concentration().map_or(0.0, |g| g.share_percent);
+        if top.share_percent > max && top.share_percent > before {
+            out.push(Threshold::DependencyShare {
+                domain: top.domain.clone(),
+                before_percent: before,
+                after_percent: top.share_percent,
+                max_percent: max,
+            });
+        }
+    }
+    if single {
+        for (owner, target) in new.single_target() {
+            let floored = policy.floors.iter().any(|f| f.name.matches(owner));
+            let was = old.names.get(owner).and_then(|d| d.single_target());
+            if floored && was != Some(target) {
+                out.push(Threshold::SingleTarget {
+                    owner: owner.clone(),
+                    target: target.clone(),
+                });
+            }
+        }
+    }
 }

@@ -148,6 +148,8 @@ pub struct ZonePolicy {
     pub shrink_max_percent: f64,
     pub apex_guard: bool,
     pub floors: Vec<Floor>,
+    pub dependency_share_max_percent: Option<f64>,
+    pub dependency_floored_single_target: bool,
     pub review: Review,
     pub review_command: Vec<String>,
     pub review_timeout_s: u64,
@@ -174,6 +176,13 @@ pub struct Policy {
     pub apex_guard: bool,
     /// RRset floors. Default none.
     pub floors: Vec<Floor>,
+    /// Largest share (percent) of the zone's names with outside targets that may depend on
+    /// one registrable domain (`zonegate deps`); a plan that raises the largest share above
+    /// it crosses a threshold. Default none (off).
+    pub dependency_share_max_percent: Option<f64>,
+    /// Whether a plan that leaves a name covered by a floor depending on a single outside
+    /// target (no second choice) crosses a threshold. Default false (off).
+    pub dependency_floored_single_target: bool,
     /// How plans are reviewed. Default off.
     pub review: Review,
     /// The program (and its arguments) `review = "command"` runs. Default none.
@@ -195,6 +204,8 @@ impl Default for Policy {
             shrink_max_percent: 50.0,
             apex_guard: true,
             floors: Vec::new(),
+            dependency_share_max_percent: None,
+            dependency_floored_single_target: false,
             review: Review::Off,
             review_command: Vec::new(),
             review_timeout_s: 300,
@@ -215,6 +226,8 @@ pub struct ZoneOverride {
     pub shrink_max_percent: Option<f64>,
     pub apex_guard: Option<bool>,
     pub floors: Vec<Floor>,
+    pub dependency_share_max_percent: Option<f64>,
+    pub dependency_floored_single_target: Option<bool>,
     pub review: Option<Review>,
     pub review_command: Option<Vec<String>>,
     pub review_timeout_s: Option<u64>,
@@ -240,6 +253,8 @@ impl Policy {
             shrink_max_percent: self.shrink_max_percent,
             apex_guard: self.apex_guard,
             floors: self.floors.clone(),
+            dependency_share_max_percent: self.dependency_share_max_percent,
+            dependency_floored_single_target: self.dependency_floored_single_target,
             review: self.review,
             review_command: self.review_command.clone(),
             review_timeout_s: self.review_timeout_s,
@@ -256,6 +271,12 @@ impl Policy {
             p.shrink_max_percent = o.shrink_max_percent.unwrap_or(p.shrink_max_percent);
             p.apex_guard = o.apex_guard.unwrap_or(p.apex_guard);
             p.floors.extend(o.floors.iter().cloned());
+            p.dependency_share_max_percent = o
+                .dependency_share_max_percent
+                .or(p.dependency_share_max_percent);
+            p.dependency_floored_single_target = o
+                .dependency_floored_single_target
+                .unwrap_or(p.dependency_floored_single_target);
             p.review = o.review.unwrap_or(p.review);
             if let Some(c) = &o.review_command {
                 p.review_command = c.clone();
@@ -290,6 +311,10 @@ impl Policy {
         percent("update_max_percent".into(), Some(self.update_max_percent))?;
         percent("delete_max_percent".into(), Some(self.delete_max_percent))?;
         percent("shrink_max_percent".into(), Some(self.shrink_max_percent))?;
+        percent(
+            "dependency_share_max_percent".into(),
+            self.dependency_share_max_percent,
+        )?;
         let mut seen: Vec<Name> = Vec::new();
         for (key, o) in &self.zones {
             let zone = absolute(key).map_err(|problem| PolicyError {
@@ -306,6 +331,10 @@ impl Policy {
             percent(k("update_max_percent"), o.update_max_percent)?;
             percent(k("delete_max_percent"), o.delete_max_percent)?;
             percent(k("shrink_max_percent"), o.shrink_max_percent)?;
+            percent(
+                k("dependency_share_max_percent"),
+                o.dependency_share_max_percent,
+            )?;
             let resolved = self.for_zone(&zone);
             review(k("review"), resolved.review, &resolved.review_command)?;
             seen.push(zone);

@@ -236,3 +236,73 @@ fn config_mistakes_are_named() {
     );
     assert!(toml::from_str::<Policy>("delete_max_pct = 3\n").is_err());
 }
+
+#[test]
+fn dependency_checks_are_off_by_default() {
+    let p = Policy::default().for_zone(&Name::parse("example.com.").unwrap());
+    assert_eq!(p.dependency_share_max_percent, None);
+    assert!(!p.dependency_floored_single_target);
+    let base = "@ NS ns1.example.net.\na CNAME a.cloud.example.\nb A 192.0.2.2\nc A 192.0.2.3\n";
+    let all_cloud = base.replace("b A 192.0.2.2", "b CNAME b.cloud.example.");
+    assert!(run(&p, base, &all_cloud).is_empty());
+}
+
+#[test]
+fn raising_the_largest_dependency_share_above_its_limit_is_a_threshold() {
+    let p = default_for("dependency_share_max_percent = 60\nupdate_max_percent = 100\n");
+    // Names with outside targets: the apex (ns1.example.net.), a and b.
+    let base = "@ NS ns1.example.net.\na CNAME a.cloud.example.\nb CNAME b.other.example.\nc A 192.0.2.3\nd A 192.0.2.4\n";
+    // b moves to the cloud: 2 of 3 (66.7%) depend on cloud.example.
+    let more = base.replace("b.other.example.", "b.cloud.example.");
+    let got = run(&p, base, &more);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].reason().to_string(), "threshold:dependency-share");
+    assert_eq!(
+        got[0].to_string(),
+        "would make 66.7% of the names with outside targets depend on cloud.example. (was 33.3%), \
+         limit 60% (policy.dependency_share_max_percent); see `zonegate deps`"
+    );
+    // Already above and not rising: not this plan's doing.
+    assert!(run(&p, &more, &more.replace("c A 192.0.2.3", "c A 192.0.2.33")).is_empty());
+    assert!(
+        run(
+            &p,
+            &more,
+            &more.replace("a.cloud.example.", "a2.cloud.example.")
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn a_floored_name_left_on_a_single_target_is_a_threshold() {
+    let p = default_for(
+        "dependency_floored_single_target = true\nupdate_max_percent = 100\n\
+         [[floors]]\nname = \"www.example.com.\"\ntype = \"A\"\nmin = 1\n",
+    );
+    let base = "@ NS ns1.example.net.\nwww A 192.0.2.1\nwww A 192.0.2.2\nother A 192.0.2.3\nx A 192.0.2.4\ny A 192.0.2.5\n";
+    // www becomes a CNAME to one load balancer: no second choice. `other` has no floor.
+    let lb = base
+        .replace(
+            "www A 192.0.2.1\nwww A 192.0.2.2\n",
+            "www CNAME lb.cloud.example.\n",
+        )
+        .replace("other A 192.0.2.3", "other CNAME lb.cloud.example.");
+    let got: Vec<Threshold> = run(&p, base, &lb)
+        .into_iter()
+        .filter(|t| t.kind() == ThresholdKind::SingleTarget)
+        .collect();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got[0].to_string(),
+        "would leave www.example.com., which has a floor, depending on the single outside target \
+         lb.cloud.example. with no second choice (policy.dependency_floored_single_target)"
+    );
+    // Pointing the same name at the same target again is not a new single dependency.
+    let again = lb.replace("x A 192.0.2.4", "x A 192.0.2.44");
+    assert!(
+        run(&p, &lb, &again)
+            .iter()
+            .all(|t| t.kind() != ThresholdKind::SingleTarget)
+    );
+}

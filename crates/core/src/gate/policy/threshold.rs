@@ -62,6 +62,15 @@ pub enum Threshold {
     },
     /// The apex SOA changed in more than its serial.
     ApexSoa { changes: Vec<SoaChange> },
+    /// The largest group of the dependency map (`zonegate deps`) rose above its limit.
+    DependencyShare {
+        domain: Name,
+        before_percent: f64,
+        after_percent: f64,
+        max_percent: f64,
+    },
+    /// A name covered by a floor now depends on one outside target, with no second choice.
+    SingleTarget { owner: Name, target: Name },
 }
 
 impl Threshold {
@@ -73,6 +82,8 @@ impl Threshold {
             Threshold::Shrink { .. } => ThresholdKind::Shrink,
             Threshold::Floor { .. } => ThresholdKind::Floor,
             Threshold::ApexNs { .. } | Threshold::ApexSoa { .. } => ThresholdKind::Apex,
+            Threshold::DependencyShare { .. } => ThresholdKind::DependencyShare,
+            Threshold::SingleTarget { .. } => ThresholdKind::SingleTarget,
         }
     }
 
@@ -163,6 +174,22 @@ impl fmt::Display for Threshold {
                     list.join(", ")
                 )
             }
+            Threshold::DependencyShare {
+                domain,
+                before_percent,
+                after_percent,
+                max_percent,
+            } => write!(
+                f,
+                "would make {after_percent:.1}% of the names with outside targets depend on \
+                 {domain} (was {before_percent:.1}%), limit {max_percent}% \
+                 (policy.dependency_share_max_percent); see `zonegate deps`"
+            ),
+            Threshold::SingleTarget { owner, target } => write!(
+                f,
+                "would leave {owner}, which has a floor, depending on the single outside target \
+                 {target} with no second choice (policy.dependency_floored_single_target)"
+            ),
         }
     }
 }
