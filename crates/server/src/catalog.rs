@@ -7,7 +7,7 @@
 //! served, NOTIFYs that zone's secondaries, before the prepared answers are built (a secondary
 //! that asks at once is answered by the general path, with the same bytes).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{Name, Zone};
@@ -16,6 +16,7 @@ use crate::convert::to_hickory;
 use crate::net::notify::Notifier;
 use crate::net::rrl::{Rrl, RrlCounters};
 use crate::options::ServerOptions;
+use crate::sink::UpdateSink;
 use crate::stats::ServerStats;
 use crate::zone::history::HistorySeed;
 use crate::zone::served::ServedZone;
@@ -31,6 +32,8 @@ pub struct Catalog {
     stats: Arc<ServerStats>,
     /// Response rate limiting of UDP answers, if configured.
     rrl: Option<Arc<Rrl>>,
+    /// Where admitted DNS UPDATEs go; none until the binary sets one (UPDATE is then NOTIMP).
+    updates: OnceLock<Arc<dyn UpdateSink>>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -60,6 +63,7 @@ impl Catalog {
             notifier,
             stats,
             rrl,
+            updates: OnceLock::new(),
         }
     }
 
@@ -67,6 +71,16 @@ impl Catalog {
     /// `/metrics` and `/readyz`.
     pub fn stats(&self) -> &Arc<ServerStats> {
         &self.stats
+    }
+
+    /// Sets where admitted DNS UPDATEs go (once; false if one was set already).
+    pub fn set_update_sink(&self, sink: Arc<dyn UpdateSink>) -> bool {
+        self.updates.set(sink).is_ok()
+    }
+
+    /// The update sink, if one was set.
+    pub(crate) fn update_sink(&self) -> Option<&Arc<dyn UpdateSink>> {
+        self.updates.get()
     }
 
     pub fn options(&self) -> &ServerOptions {

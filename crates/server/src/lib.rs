@@ -42,6 +42,7 @@ pub mod fuzzing;
 mod net;
 mod options;
 pub mod probe;
+mod sink;
 mod stats;
 mod wire;
 mod zone;
@@ -56,6 +57,7 @@ pub use options::{
     AddressMatch, AddressMatchError, RrlOptions, ServerOptions, TSIG_SECRET_MIN, TcpOptions,
     TsigAlgorithm, TsigKey, TsigKeyError, ZoneOptions,
 };
+pub use sink::{UpdateCall, UpdateFuture, UpdateResult, UpdateSink};
 pub use stats::{
     INSTALL_BUCKETS, InstallTimes, NotifyOutcome, Proto, ServerStats, StatsSnapshot, TransferKind,
     TransferOutcome, rcode_name,

@@ -1,8 +1,9 @@
 //! Per-zone serving options: SOA serial policy, who may transfer the zone (addresses and TSIG
-//! keys), whom to NOTIFY.
+//! keys), who may update it (addresses, TSIG keys and per-key grants), whom to NOTIFY.
 //!
 //! The binary reads them from the `[server]` section of its TOML config; here they are plain
-//! values with documented defaults. The defaults are the safe ones: no transfers, no NOTIFY.
+//! values with documented defaults. The defaults are the safe ones: no transfers, no
+//! updates, no NOTIFY.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -10,6 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use zonegate_core::Name;
+use zonegate_core::update::UpdateGrant;
 use zonegate_core::zone::serial::SerialPolicy;
 
 /// How a zone is served.
@@ -32,6 +34,17 @@ pub struct ZoneOptions {
     /// because a full transfer is then smaller. (The config key was `history_versions_max`,
     /// which is still accepted.)
     pub history_deltas_max: usize,
+    /// Clients allowed to send DNS UPDATE (RFC 2136) for the zone. Default: none (updates
+    /// refused).
+    pub allow_update: Vec<AddressMatch>,
+    /// Names of the TSIG keys an UPDATE must be signed with. When not empty, an UPDATE needs
+    /// both an `allow_update` address and a valid TSIG made with one of these keys. Default:
+    /// none (the address alone decides).
+    pub update_keys: Vec<Name>,
+    /// Per-key grants: a key with grants here may change only the names and types they
+    /// cover (BIND's `update-policy`, Knot's `update-owner`); a key without any is
+    /// unrestricted. Default: none.
+    pub update_policy: Vec<UpdateGrant>,
 }
 
 impl Default for ZoneOptions {
@@ -42,6 +55,9 @@ impl Default for ZoneOptions {
             transfer_keys: Vec::new(),
             notify: Vec::new(),
             history_deltas_max: 10,
+            allow_update: Vec::new(),
+            update_keys: Vec::new(),
+            update_policy: Vec::new(),
         }
     }
 }
@@ -50,6 +66,14 @@ impl ZoneOptions {
     /// True if `client` may transfer the zone.
     pub fn may_transfer(&self, client: IpAddr) -> bool {
         self.allow_transfer.iter().any(|m| m.contains(client))
+    }
+
+    /// True if `client`, having signed with `key` (if it signed), may update the zone.
+    pub fn may_update(&self, client: IpAddr, key: Option<&Name>) -> bool {
+        let address = self.allow_update.iter().any(|m| m.contains(client));
+        let keyed =
+            self.update_keys.is_empty() || key.is_some_and(|k| self.update_keys.contains(k));
+        address && keyed
     }
 }
 
@@ -487,6 +511,24 @@ mod tests {
         let short = TsigKey::parse("tiny.key.", "hmac-sha256", "QQ==").unwrap_err();
         assert!(matches!(short, TsigKeyError::ShortSecret { octets: 1, .. }));
         assert!(short.to_string().contains("tiny.key."), "{short}");
+    }
+
+    #[test]
+    fn updates_are_refused_by_default_and_keys_narrow_them() {
+        let zone = Name::parse("example.").unwrap();
+        let key = Name::parse("ddns.").unwrap();
+        let local = ip("127.0.0.1");
+        assert!(!ServerOptions::default().zone(&zone).may_update(local, None));
+        let mut opts = ZoneOptions {
+            allow_update: vec![m("127.0.0.0/8")],
+            ..ZoneOptions::default()
+        };
+        assert!(opts.may_update(local, None));
+        assert!(!opts.may_update(ip("192.0.2.1"), Some(&key)));
+        opts.update_keys = vec![key.clone()];
+        assert!(!opts.may_update(local, None));
+        assert!(!opts.may_update(local, Some(&Name::parse("other.").unwrap())));
+        assert!(opts.may_update(local, Some(&key)));
     }
 
     #[test]

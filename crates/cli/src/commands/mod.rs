@@ -12,6 +12,7 @@ mod cleanup;
 pub(crate) mod decide;
 mod deps;
 pub(crate) mod diff;
+mod export;
 pub(crate) mod history;
 mod kept;
 pub(crate) mod plan;
@@ -76,6 +77,9 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Delete old plans below the horizon (published, targets and pins), keeping the newest N.
     Cleanup(cleanup::CleanupArgs),
+    /// Print a generation (default: the published one) as an RFC 1035 master file, which
+    /// `plan` reads back as "no changes": the zone as DNS UPDATEs left it.
+    Export(export::ExportArgs),
     /// List every out-of-zone name a zone's records point to (through CNAME chains inside the
     /// zone), grouped by registrable domain, with each group's share and the concentration.
     Deps(deps::DepsArgs),
@@ -100,6 +104,7 @@ impl Command {
             Command::Status(a) => a.output,
             Command::History(a) => a.output,
             Command::Cleanup(a) => a.output,
+            Command::Export(a) => a.output,
             Command::Deps(a) => a.output,
             Command::Watch(a) => a.output,
             Command::Serve(_) => OutputArgs::default(),
@@ -146,6 +151,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::Status(a) => status::run(ctx, a).await,
         Command::History(a) => history::run(ctx, a).await,
         Command::Cleanup(a) => cleanup::run(ctx, a).await,
+        Command::Export(a) => export::run(ctx, a).await,
         Command::Deps(a) => deps::run(ctx, a).await,
         Command::Watch(a) => watch::run(ctx, a).await,
     }

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
-use zonegate_core::Name;
+use zonegate_core::update::UpdateGrant;
 use zonegate_core::zone::serial::SerialPolicy;
+use zonegate_core::{Name, RType};
 use zonegate_server::{AddressMatch, ServerOptions, TsigKey, ZoneOptions};
 
 use super::http::{ApiTokenSection, HttpSettings, READY_LAG_S_DEFAULT};
@@ -27,6 +28,11 @@ use super::server_net::{RrlSection, TcpSection};
 /// notify_timeout_ms = 2000
 /// history_deltas_max = 10         # IXFR deltas kept (the older key history_versions_max works too)
 /// transfer_keys = ["xfr-key."]     # transfers also need a TSIG with one of these keys
+/// allow_update = ["127.0.0.1"]     # who may send DNS UPDATE (default: nobody)
+/// update_keys = ["ddns-key."]      # updates also need a TSIG with one of these keys
+/// update_policy = [                # a key with grants may change only what they cover
+///   { key = "acme-key.", name = "_acme-challenge.*.example.com.", types = ["TXT"] },
+/// ]
 ///
 /// [[server.tsig_keys]]             # TSIG keys (RFC 8945), as many as needed
 /// name = "xfr-key."
@@ -98,6 +104,56 @@ struct ZoneSection {
     /// Formerly `history_versions_max`, still accepted.
     #[serde(alias = "history_versions_max")]
     history_deltas_max: Option<usize>,
+    allow_update: Option<Vec<String>>,
+    update_keys: Option<Vec<String>>,
+    update_policy: Option<Vec<GrantSection>>,
+}
+
+/// One `update_policy` grant: `key` may change names matching `name`, of `types` (every type
+/// when empty or absent).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantSection {
+    key: String,
+    name: String,
+    #[serde(default)]
+    types: Vec<String>,
+}
+
+/// `name` as an absolute name that is one of `keys`.
+fn key_name(name: &str, keys: &[TsigKey], what: &str) -> anyhow::Result<Name> {
+    let absolute = if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    };
+    Name::parse(&absolute)
+        .ok()
+        .filter(|n| keys.iter().any(|k| k.name == *n))
+        .with_context(|| {
+            format!("{what}: {name:?} is not the name of a [[server.tsig_keys]] entry")
+        })
+}
+
+impl GrantSection {
+    fn grant(&self, keys: &[TsigKey]) -> anyhow::Result<UpdateGrant> {
+        let types = self
+            .types
+            .iter()
+            .map(|t| {
+                t.parse::<RType>().map_err(|()| {
+                    anyhow::anyhow!(
+                        "update_policy: {t:?} is not a record type (write TXT, A, TYPE65280...)"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(UpdateGrant {
+            key: key_name(&self.key, keys, "update_policy")?,
+            name: self.name.parse().context("update_policy")?,
+            types,
+        })
+    }
 }
 
 impl ZoneSection {
@@ -117,21 +173,10 @@ impl ZoneSection {
         if let Some(list) = &self.transfer_keys {
             out.transfer_keys = list
                 .iter()
-                .map(|name| {
-                    let absolute = if name.ends_with('.') {
-                        name.clone()
-                    } else {
-                        format!("{name}.")
-                    };
-                    Name::parse(&absolute)
-                        .ok()
-                        .filter(|n| keys.iter().any(|k| k.name == *n))
-                        .with_context(|| {
-                            format!("transfer_keys: {name:?} is not the name of a [[server.tsig_keys]] entry")
-                        })
-                })
+                .map(|name| key_name(name, keys, "transfer_keys"))
                 .collect::<anyhow::Result<_>>()?;
         }
+        self.apply_update(&mut out, keys)?;
         if let Some(list) = &self.notify {
             out.notify = list.clone();
         }
@@ -139,6 +184,32 @@ impl ZoneSection {
             out.history_deltas_max = n;
         }
         Ok(out)
+    }
+}
+
+impl ZoneSection {
+    /// The `allow_update`, `update_keys` and `update_policy` keys on top of `out`.
+    fn apply_update(&self, out: &mut ZoneOptions, keys: &[TsigKey]) -> anyhow::Result<()> {
+        if let Some(list) = &self.allow_update {
+            out.allow_update = list
+                .iter()
+                .map(|s| s.parse::<AddressMatch>())
+                .collect::<Result<_, _>>()
+                .context("allow_update")?;
+        }
+        if let Some(list) = &self.update_keys {
+            out.update_keys = list
+                .iter()
+                .map(|name| key_name(name, keys, "update_keys"))
+                .collect::<anyhow::Result<_>>()?;
+        }
+        if let Some(list) = &self.update_policy {
+            out.update_policy = list
+                .iter()
+                .map(|g| g.grant(keys))
+                .collect::<anyhow::Result<_>>()?;
+        }
+        Ok(())
     }
 }
 
@@ -463,6 +534,39 @@ mod tests {
         ] {
             let e = parse(bad).unwrap_err();
             assert!(format!("{e:#}").contains(key), "{bad}: {e:#}");
+        }
+    }
+
+    #[test]
+    fn update_acl_keys_and_policy() {
+        let o = parse(
+            r#"
+            [server]
+            allow_update = ["127.0.0.1"]
+            [[server.tsig_keys]]
+            name = "acme."
+            algorithm = "hmac-sha256"
+            secret = "c2VjcmV0"
+            [server.zones."example.com."]
+            update_keys = ["acme"]
+            update_policy = [{ key = "acme.", name = "_acme-challenge.*.example.com.", types = ["TXT"] }]
+            "#,
+        )
+        .unwrap();
+        let z = o.zone(&Name::parse("example.com.").unwrap());
+        let acme = Name::parse("acme.").unwrap();
+        assert!(z.may_update("127.0.0.1".parse().unwrap(), Some(&acme)));
+        assert!(!z.may_update("127.0.0.1".parse().unwrap(), None));
+        assert_eq!(z.update_policy.len(), 1);
+        assert_eq!(z.update_policy[0].types, vec![RType::TXT]);
+        assert!(o.default.update_policy.is_empty());
+        for bad in [
+            "[server]\nupdate_keys = [\"nope.\"]",
+            "[server]\nallow_update = [\"host\"]",
+            "[server]\nupdate_policy = [{ key = \"nope.\", name = \"a.\" }]",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(format!("{e:#}").contains("update"), "{e:#}");
         }
     }
 

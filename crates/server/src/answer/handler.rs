@@ -2,8 +2,8 @@
 //!
 //! hickory decodes the message, drops responses, answers undecodable queries with FORMERR and
 //! truncates UDP answers to the client's payload size. This handler does the rest: TSIG
-//! verification (`tsig.rs`; a signed request gets signed answers), EDNS version check, opcode
-//! and class checks, zone selection and the lookup.
+//! verification (`tsig.rs`; a signed request gets signed answers), DNS UPDATE (`update.rs`),
+//! EDNS version check, opcode and class checks, zone selection and the lookup.
 
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ use crate::answer::any;
 use crate::answer::question::reencoded;
 use crate::answer::respond::{failed, send_error};
 use crate::answer::tsig::{self, Check, ResponseSigner};
+use crate::answer::update::update;
 use crate::answer::xfr::transfer;
 use crate::catalog::Catalog;
 use crate::stats::TransferKind;
@@ -141,6 +142,9 @@ impl RequestHandler for Handler {
                 return refuse_signature(request, failure, edns, response_handle).await;
             }
         };
+        if request.metadata.op_code == OpCode::Update && !bad_version {
+            return update(&self.catalog, request, edns, signer, response_handle).await;
+        }
         match self.precheck(request, bad_version) {
             Err(code) => send_error(request, code, edns, signer.as_mut(), response_handle).await,
             Ok(Asked::Transfer { qname, qtype }) => {

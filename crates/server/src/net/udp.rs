@@ -27,7 +27,7 @@
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::{Header, HeaderCounts, MessageType, ResponseCode};
@@ -229,7 +229,7 @@ pub(crate) fn run(
                 dst: src,
                 rrl: catalog.rrl().cloned(),
             };
-            if let Some(rcode) = rt.block_on(general(&handler, query, src, responder)) {
+            if let Some(rcode) = answer_general(&handler, &rt, query, src, responder) {
                 counts.add(rcode);
             }
         }
@@ -337,12 +337,48 @@ pub(crate) fn run(
             dst: src,
             rrl: catalog.rrl().cloned(),
         };
-        if let Some(rcode) = rt.block_on(general(&handler, query, src, responder)) {
+        if let Some(rcode) = answer_general(&handler, &rt, query, src, responder) {
             counts.add(rcode);
             counts.flush(&shard);
         }
     }
     Ok(())
+}
+
+/// DNS UPDATEs answered on the runtime at once, beyond which this loop waits for them itself.
+const UPDATES_IN_FLIGHT_MAX: usize = 64;
+
+static UPDATES_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// True if the datagram's header says opcode UPDATE (RFC 2136 §2.2).
+fn is_update(query: &[u8]) -> bool {
+    query.len() > 2 && (query[2] >> 3) & 0x0f == 5
+}
+
+/// Runs the general path for one datagram. An UPDATE waits for the store and the gate (the
+/// largest zones take seconds), so it runs as a task of its own, up to
+/// [`UPDATES_IN_FLIGHT_MAX`] at once, and this loop goes on answering queries; everything
+/// else, and an UPDATE beyond the bound, is answered before the next datagram.
+fn answer_general(
+    handler: &Handler,
+    rt: &tokio::runtime::Handle,
+    query: &[u8],
+    src: SocketAddr,
+    responder: UdpResponder,
+) -> Option<u16> {
+    if is_update(query) && UPDATES_IN_FLIGHT.fetch_add(1, Ordering::Relaxed) < UPDATES_IN_FLIGHT_MAX
+    {
+        let (handler, query) = (handler.clone(), query.to_vec());
+        rt.spawn(async move {
+            general(&handler, &query, src, responder).await;
+            UPDATES_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+        });
+        return None;
+    }
+    if is_update(query) {
+        UPDATES_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
+    rt.block_on(general(handler, query, src, responder))
 }
 
 /// The general path for one datagram from `src`, as hickory's UDP loop handles it; the
