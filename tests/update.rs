@@ -604,7 +604,8 @@ fn external_dns_pattern() {
 #[test]
 fn cert_manager_pattern() {
     require("python3", "python3");
-    let (s, _server, addr, _log) = start("cert-manager", "");
+    let http = free_addr();
+    let (s, _server, addr, _log) = start("cert-manager", &format!("http_listen = \"{http}\""));
     let name = "_acme-challenge.www.example.com.";
     let token = "\"LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0\"";
     let add = msg(
@@ -631,6 +632,26 @@ fn cert_manager_pattern() {
         Some("NXDOMAIN")
     );
     assert_eq!(actors(&history(&s), "published")[..2], ["acme.", "acme."]);
+    // Both are counted on this server's /metrics (issue 13: UPDATE by outcome).
+    let metrics = http_get(http, "/metrics");
+    assert!(
+        metrics.contains("zonegate_dns_updates_total{outcome=\"published\"} 2"),
+        "{metrics}"
+    );
+}
+
+/// The body of `GET path` from the HTTP listener at `addr`.
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("the HTTP listener is up");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
 }
 
 /// Several clients at once, over UDP and TCP: every change answered NOERROR is served at the

@@ -81,4 +81,10 @@ pub struct DnsCounts {
     pub transfers: Vec<(String, String, u64)>,
     /// (outcome, messages).
     pub notifies: Vec<(String, u64)>,
+    /// DNS UPDATE messages: (outcome, messages).
+    pub updates: Vec<(String, u64)>,
+    /// UDP answers rate limiting sent truncated instead (slipped) or did not send (dropped);
+    /// both zero while `[server.rrl]` is off.
+    pub rrl_slipped: u64,
+    pub rrl_dropped: u64,
 }

@@ -199,6 +199,24 @@ impl FactsCollector {
                 .iter()
                 .map(|(o, n)| (vec![("outcome", o.as_str())], *n))
                 .collect(),
+        )?;
+        counter(
+            e,
+            "zonegate_dns_updates",
+            "DNS UPDATE messages by outcome.",
+            d.updates
+                .iter()
+                .map(|(o, n)| (vec![("outcome", o.as_str())], *n))
+                .collect(),
+        )?;
+        counter(
+            e,
+            "zonegate_rrl_answers",
+            "UDP answers response rate limiting slipped (sent truncated) or dropped.",
+            vec![
+                (vec![("action", "slipped")], d.rrl_slipped),
+                (vec![("action", "dropped")], d.rrl_dropped),
+            ],
         )
     }
 }

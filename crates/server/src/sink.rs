@@ -5,6 +5,7 @@
 //! message in the core's model and answers with the gate's outcome, which the server maps to a
 //! response code and an Extended DNS Error. A leaf: it uses only the core.
 
+pub use crate::stats::UpdateResult;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -34,37 +35,4 @@ pub type UpdateFuture<'a> =
 /// answers from.
 pub trait UpdateSink: Send + Sync {
     fn update(&self, call: UpdateCall) -> UpdateFuture<'_>;
-}
-
-/// What became of an UPDATE, one word each, for logs and counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum UpdateResult {
-    /// NOERROR, a new generation published.
-    Published,
-    /// NOERROR, nothing to change.
-    Unchanged,
-    /// A failed prerequisite (YXDOMAIN, NXDOMAIN, YXRRSET, NXRRSET).
-    Prerequisite,
-    /// FORMERR or NOTZONE.
-    Malformed,
-    /// REFUSED or NOTAUTH before the gate: the address, the key, the zone.
-    NotAllowed,
-    /// REFUSED by the gate, the grants or the review setting.
-    Refused,
-    /// SERVFAIL: the store failed, or the retries ran out.
-    Failed,
-}
-
-impl UpdateResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UpdateResult::Published => "published",
-            UpdateResult::Unchanged => "unchanged",
-            UpdateResult::Prerequisite => "prerequisite",
-            UpdateResult::Malformed => "malformed",
-            UpdateResult::NotAllowed => "not-allowed",
-            UpdateResult::Refused => "refused",
-            UpdateResult::Failed => "failed",
-        }
-    }
 }

@@ -133,6 +133,49 @@ impl NotifyOutcome {
     }
 }
 
+/// What became of an UPDATE, one word each, for logs and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UpdateResult {
+    /// NOERROR, a new generation published.
+    Published,
+    /// NOERROR, nothing to change.
+    Unchanged,
+    /// A failed prerequisite (YXDOMAIN, NXDOMAIN, YXRRSET, NXRRSET).
+    Prerequisite,
+    /// FORMERR or NOTZONE.
+    Malformed,
+    /// REFUSED or NOTAUTH before the gate: the address, the key, the zone.
+    NotAllowed,
+    /// REFUSED by the gate, the grants or the review setting.
+    Refused,
+    /// SERVFAIL: the store failed, or the retries ran out.
+    Failed,
+}
+
+impl UpdateResult {
+    pub const ALL: [UpdateResult; 7] = [
+        UpdateResult::Published,
+        UpdateResult::Unchanged,
+        UpdateResult::Prerequisite,
+        UpdateResult::Malformed,
+        UpdateResult::NotAllowed,
+        UpdateResult::Refused,
+        UpdateResult::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateResult::Published => "published",
+            UpdateResult::Unchanged => "unchanged",
+            UpdateResult::Prerequisite => "prerequisite",
+            UpdateResult::Malformed => "malformed",
+            UpdateResult::NotAllowed => "not-allowed",
+            UpdateResult::Refused => "refused",
+            UpdateResult::Failed => "failed",
+        }
+    }
+}
+
 /// One loop's share of the query counters, on its own cache line(s).
 #[repr(align(128))]
 pub(crate) struct Shard {
@@ -204,6 +247,7 @@ pub struct ServerStats {
     tcp_open: AtomicI64,
     transfers: [[AtomicU64; 3]; 2],
     notifies: [AtomicU64; 5],
+    updates: [AtomicU64; 7],
     installs: Mutex<BTreeMap<Name, InstallTimes>>,
     failures: Mutex<BTreeMap<Name, String>>,
 }
@@ -222,6 +266,8 @@ pub struct StatsSnapshot {
     pub tcp_open: i64,
     pub transfers: Vec<(TransferKind, TransferOutcome, u64)>,
     pub notifies: Vec<(NotifyOutcome, u64)>,
+    /// DNS UPDATE messages by outcome.
+    pub updates: Vec<(UpdateResult, u64)>,
     pub installs: BTreeMap<Name, InstallTimes>,
     /// Per zone, why its last install failed, until one succeeds.
     pub install_failures: BTreeMap<Name, String>,
@@ -247,6 +293,7 @@ impl Default for ServerStats {
             tcp_open: AtomicI64::new(0),
             transfers: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
             notifies: std::array::from_fn(|_| AtomicU64::new(0)),
+            updates: std::array::from_fn(|_| AtomicU64::new(0)),
             installs: Mutex::new(BTreeMap::new()),
             failures: Mutex::new(BTreeMap::new()),
         }
@@ -290,6 +337,15 @@ impl ServerStats {
             .position(|&x| x == outcome)
             .unwrap_or(0);
         self.notifies[o].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One DNS UPDATE was answered with `result`.
+    pub(crate) fn update(&self, result: UpdateResult) {
+        let o = UpdateResult::ALL
+            .iter()
+            .position(|&x| x == result)
+            .unwrap_or(0);
+        self.updates[o].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A generation of `zone` was installed in `took`: observed, and any failure noted for the
@@ -337,6 +393,11 @@ impl ServerStats {
             notifies: NotifyOutcome::ALL
                 .iter()
                 .zip(&self.notifies)
+                .map(|(o, n)| (*o, n.load(Ordering::Relaxed)))
+                .collect(),
+            updates: UpdateResult::ALL
+                .iter()
+                .zip(&self.updates)
                 .map(|(o, n)| (*o, n.load(Ordering::Relaxed)))
                 .collect(),
             installs: lock(&self.installs).clone(),

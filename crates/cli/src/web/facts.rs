@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use zonegate_core::gate::{AuditAction, StoreError};
 use zonegate_http::{DnsCounts, Facts, GateCounts, Histogram, StoreFacts, ZoneFacts};
-use zonegate_server::{INSTALL_BUCKETS, InstallTimes, StatsSnapshot, rcode_name};
+use zonegate_server::{INSTALL_BUCKETS, InstallTimes, RrlCounters, StatsSnapshot, rcode_name};
 use zonegate_store::{AuditCount, ZoneRow};
 
 use super::Web;
@@ -56,7 +56,7 @@ pub async fn read(web: &Web) -> Facts {
         },
         zones: zones(web, &rows, &stats),
         gate: gate(&counts),
-        dns: dns(&stats),
+        dns: dns(&stats, web.catalog.rrl_counters()),
         ready_lag_seconds: web.ready_lag_s.load(Ordering::Relaxed),
     }
 }
@@ -128,7 +128,8 @@ fn gate(counts: &[AuditCount]) -> GateCounts {
     g
 }
 
-fn dns(s: &StatsSnapshot) -> DnsCounts {
+fn dns(s: &StatsSnapshot, rrl: Option<&RrlCounters>) -> DnsCounts {
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     DnsCounts {
         queries: s
             .queries
@@ -146,6 +147,13 @@ fn dns(s: &StatsSnapshot) -> DnsCounts {
             .iter()
             .map(|(o, n)| (o.as_str().to_string(), *n))
             .collect(),
+        updates: s
+            .updates
+            .iter()
+            .map(|(o, n)| (o.as_str().to_string(), *n))
+            .collect(),
+        rrl_slipped: rrl.map_or(0, |r| load(&r.slipped)),
+        rrl_dropped: rrl.map_or(0, |r| load(&r.dropped)),
     }
 }
 

@@ -63,6 +63,7 @@ pub(crate) async fn update(
 ) -> ResponseInfo {
     let key = signer.as_ref().map(|s| s.key().clone());
     let answer = decide(catalog, request, key).await;
+    catalog.stats().update(answer.result);
     tracing::info!(
         client = %request.src(),
         key = ?signer.as_ref().map(|s| s.key().to_string()),
