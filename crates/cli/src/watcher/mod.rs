@@ -36,11 +36,12 @@ pub async fn continuous(
     let mut stop = Box::pin(crate::serve::shutdown_signal());
     loop {
         let report = round::run(known, &ctx.db, settings, round, now()).await;
-        if ctx.emit.json {
-            println!("{}", round_json(&report));
-        }
+        // The metrics first: whoever reads the line can scrape this round.
         if let Some(e) = &exporter {
             e.record(&report);
+        }
+        if ctx.emit.json {
+            println!("{}", round_json(&report));
         }
         log_changes(&report, &mut changes, &mut store_down);
         round += 1;
