@@ -1,7 +1,7 @@
 //! Errors that are not gate outcomes, and how a protocol step's error becomes an exit code.
 
 use zonegate_core::Name;
-use zonegate_core::gate::{ReasonCode, StepError};
+use zonegate_core::gate::{LimitKind, ReasonCode, StepError};
 
 use crate::exit;
 use crate::output::{self, Emit};
@@ -13,6 +13,9 @@ pub enum Failure {
     Input(anyhow::Error),
     /// Anything else: store unavailable, bind failure. Exit 1.
     Internal(anyhow::Error),
+    /// Input over a limit, found before the gate saw it (a file larger than
+    /// `body_bytes_max`, more records than `records_max`): refused, exit 3, reason `limit:…`.
+    Limit { kind: LimitKind, message: String },
 }
 
 impl Failure {

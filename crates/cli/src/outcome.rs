@@ -28,6 +28,8 @@ pub enum Outcome {
     Stale,
     /// Old plans were cleaned up.
     Cleaned,
+    /// `check`: the zone file parses and is valid under the limits.
+    Valid,
     /// Not a gate outcome: bad input or an internal failure.
     Error,
 }
@@ -45,6 +47,7 @@ impl Outcome {
             Outcome::AlreadyPublished => "already-published",
             Outcome::Stale => "stale",
             Outcome::Cleaned => "cleaned",
+            Outcome::Valid => "valid",
             Outcome::Error => "error",
         }
     }
@@ -74,6 +77,7 @@ mod tests {
             Outcome::AlreadyPublished,
             Outcome::Stale,
             Outcome::Cleaned,
+            Outcome::Valid,
             Outcome::Error,
         ] {
             assert_eq!(serde_json::to_value(o).unwrap(), o.to_string());

@@ -27,12 +27,19 @@ use zonegate_store::SqliteStore;
 
 use crate::snapshot::Snapshots;
 
+mod replaced;
+mod startup;
+mod update;
+
 /// How often `data_version` is asked even when the store's files look unchanged (see
 /// `SqliteStore::change_stamp`): the bound on noticing a change the file stamp missed.
 const DATA_VERSION_EVERY: Duration = Duration::from_millis(100);
 
 /// How often a full pass runs even when `data_version` did not move.
 const FULL_PASS_EVERY: Duration = Duration::from_secs(5);
+
+/// Held while a generation is installed (see `Seeding::install`).
+static INSTALLS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// How often a server that could not open its store tries again.
 const REOPEN_EVERY: Duration = Duration::from_secs(2);
@@ -68,6 +75,12 @@ pub async fn run(serve: ServeRun) -> anyhow::Result<()> {
     // Static stability (I7): answer from the last good snapshots first, so that a restart
     // serves at once even if the store is missing, locked or corrupt.
     snapshots.load_into(catalog.as_ref(), &cfg).await;
+    update::start(update::Worker {
+        db: db.clone(),
+        catalog: catalog.clone(),
+        cfg: cfg.clone(),
+        snapshots: snapshots.clone(),
+    })?;
     // Following the store (reading, decoding and validating bodies, building and installing
     // generations) runs on a thread of its own with its own small runtime, never on the
     // threads and tasks that answer queries: a million-record install must not stall them,
@@ -91,11 +104,14 @@ pub async fn run(serve: ServeRun) -> anyhow::Result<()> {
             })
             .context("cannot start the thread that follows the store")?
     };
-    // Bring every zone up to the store's published generation before answering anything.
-    ready_rx
+    // Bind, then answer from the snapshots if the store is slow to open (I7; `startup`).
+    let listeners = zonegate_server::Listeners::bind(&listen)
         .await
-        .context("the thread that follows the store stopped before its first pass")?;
-    let result = zonegate_server::serve(&listen, catalog, shutdown_signal())
+        .context("the DNS server failed")?;
+    if !startup::wait_first_pass(ready_rx, !catalog.zones().is_empty()).await {
+        anyhow::bail!("the thread that follows the store stopped before its first pass");
+    }
+    let result = zonegate_server::serve_on(listeners, catalog, shutdown_signal())
         .await
         .with_context(|| "the DNS server failed");
     // The follower stops at its next tick; an install it is in the middle of is abandoned
@@ -119,6 +135,7 @@ async fn follow(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut store = open(&db).await;
+    let mut opened = replaced::Opened::new(&db);
     let mut last_version = None;
     if let Some(store) = &store {
         last_version = store.data_version().await.ok();
@@ -135,6 +152,12 @@ async fn follow(
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
+        }
+        if opened.replaced() {
+            // Another file at the path: follow it from scratch (`replaced`).
+            store = open(&db).await;
+            opened = replaced::Opened::new(&db);
+            (last_version, last_stamp) = (None, None);
         }
         let Some(current) = &store else {
             // Keep serving the snapshots; try the store again now and then.
@@ -200,6 +223,17 @@ impl Target for Seeding<'_> {
     }
 
     async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {
+        // The follower and the DNS UPDATE worker both install: never a generation the catalog
+        // already holds or has passed, and one at a time up to the snapshot write (so an older
+        // snapshot never lands after a newer one); the prepared answers may build meanwhile.
+        let one = INSTALLS.lock().await;
+        if let Some(held) = self
+            .catalog
+            .held(zone.origin())
+            .filter(|h| *h >= generation)
+        {
+            return Err(held);
+        }
         // The snapshot is written while the catalog builds the generation, and the catalog
         // swaps it in only once the file is in place: it is the same validated content, and a
         // server that crashes right after installing must find it on restart (I7).
@@ -210,6 +244,7 @@ impl Target for Seeding<'_> {
             if let Err(e) = write.await {
                 tracing::warn!(zone = %origin, %generation, dir = %dir.display(), error = %format!("{e:#}"), "cannot write the last-good snapshot");
             }
+            drop(one);
         };
         let seed = if self.catalog.held(zone.origin()).is_some() {
             None

@@ -100,8 +100,17 @@ impl Snapshots {
             Ok(e) => e,
             Err(_) => return installed,
         };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
+        let all: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        for leftover in all
+            .iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "tmp"))
+        {
+            if std::fs::remove_file(leftover).is_ok() {
+                tracing::info!(file = %leftover.display(), "removed a temporary snapshot file a crash left");
+            }
+        }
+        let mut paths: Vec<PathBuf> = all
+            .into_iter()
             .filter(|p| p.extension().is_some_and(|x| x == "snapshot"))
             .collect();
         paths.sort();
@@ -123,8 +132,10 @@ impl Snapshots {
     }
 }
 
-/// Writes the snapshot of `origin` at `generation` with `body` into `dir`: a temporary file,
-/// synced, then renamed over the old one.
+/// Writes the snapshot of `origin` at `generation` with `body` into `dir`: a temporary file
+/// with a fresh name (`tempfile`), synced, renamed over the old one, and the directory synced
+/// so that the rename itself survives a power cut. On any failure the temporary file is
+/// removed (dropping it does), so a full disk leaves no `.tmp` file behind.
 fn write(dir: &Path, origin: &Name, generation: Generation, body: &[u8]) -> anyhow::Result<()> {
     let header = Header {
         zone: origin.clone(),
@@ -133,17 +144,34 @@ fn write(dir: &Path, origin: &Name, generation: Generation, body: &[u8]) -> anyh
     };
     let path = dir.join(file_name(origin));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = path.with_extension("tmp");
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    serde_json::to_writer(&mut f, &header)?;
-    f.write_all(b"\n")?;
-    f.write_all(body)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)
-        .with_context(|| format!("cannot rename {} into place", tmp.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".snapshot-")
+        .suffix(TMP_SUFFIX)
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write a snapshot in {}", dir.display()))?;
+    let written = (|| -> std::io::Result<()> {
+        let f = tmp.as_file_mut();
+        serde_json::to_writer(&mut *f, &header)?;
+        f.write_all(b"\n")?;
+        f.write_all(body)?;
+        f.sync_all()
+    })();
+    written.with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    tmp.persist(&path).map_err(|e| e.error).with_context(|| {
+        format!(
+            "cannot rename the snapshot into place as {}",
+            path.display()
+        )
+    })?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync the directory {}", dir.display()))?;
     Ok(())
 }
+
+/// How a temporary snapshot file's name ends. One left by a crash (a `kill -9` mid-write,
+/// which runs no destructor) is removed when the snapshots are next loaded.
+const TMP_SUFFIX: &str = ".tmp";
 
 fn read(path: &Path, cfg: &GateConfig) -> anyhow::Result<(Generation, Zone)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -160,6 +188,31 @@ fn read(path: &Path, cfg: &GateConfig) -> anyhow::Result<(Generation, Zone)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failed write (here the rename: a directory stands where the snapshot goes) leaves no
+    /// temporary file; a good one leaves only the snapshot.
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = Name::parse("example.com.").unwrap();
+        let blocker = dir.path().join(file_name(&origin));
+        std::fs::create_dir(&blocker).unwrap();
+        std::fs::write(blocker.join("keep"), b"x").unwrap();
+        assert!(write(dir.path(), &origin, Generation(1), b"body").is_err());
+        let names = |d: &Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(dir.path()), vec!["example.com.snapshot".to_string()]);
+        std::fs::remove_dir_all(&blocker).unwrap();
+        write(dir.path(), &origin, Generation(2), b"body").unwrap();
+        assert_eq!(names(dir.path()), vec!["example.com.snapshot".to_string()]);
+        assert!(std::fs::read(&blocker).unwrap().ends_with(b"\nbody"));
+    }
 
     #[test]
     fn file_names_are_safe() {

@@ -8,6 +8,8 @@
 //!   serials.
 //! - [`zonefile`]: master-file text in and out.
 //! - [`lookup`] and [`xfr`]: what a server answers from a zone.
+//! - [`update`]: DNS UPDATE (RFC 2136) on zone content: prescan, prerequisites, changes,
+//!   per-key grants.
 //! - [`gate`]: the publish protocol (types, the store and target traits, policy, one file per
 //!   step).
 //! - `model` (only under `cfg(loom)`, `cfg(test)` or the `model` feature): the in-memory store
@@ -21,6 +23,7 @@ pub mod lookup;
 pub mod model;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod update;
 pub mod watch;
 pub mod xfr;
 pub mod zone;

@@ -7,14 +7,16 @@
 //! served, NOTIFYs that zone's secondaries, before the prepared answers are built (a secondary
 //! that asks at once is answered by the general path, with the same bytes).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{Name, Zone};
 
 use crate::convert::to_hickory;
 use crate::net::notify::Notifier;
+use crate::net::rrl::{Rrl, RrlCounters};
 use crate::options::ServerOptions;
+use crate::sink::UpdateSink;
 use crate::stats::ServerStats;
 use crate::zone::history::HistorySeed;
 use crate::zone::served::ServedZone;
@@ -28,6 +30,10 @@ pub struct Catalog {
     set: ZoneSet,
     notifier: Notifier,
     stats: Arc<ServerStats>,
+    /// Response rate limiting of UDP answers, if configured.
+    rrl: Option<Arc<Rrl>>,
+    /// Where admitted DNS UPDATEs go; none until the binary sets one (UPDATE is then NOTIMP).
+    updates: OnceLock<Arc<dyn UpdateSink>>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -50,11 +56,14 @@ impl Catalog {
     pub fn with_options(id: impl Into<String>, options: ServerOptions) -> Self {
         let stats = Arc::new(ServerStats::default());
         let notifier = Notifier::new(&options, stats.clone());
+        let rrl = Rrl::new(&options.rrl).map(Arc::new);
         Catalog {
             id: id.into(),
             set: ZoneSet::new(options),
             notifier,
             stats,
+            rrl,
+            updates: OnceLock::new(),
         }
     }
 
@@ -64,8 +73,28 @@ impl Catalog {
         &self.stats
     }
 
+    /// Sets where admitted DNS UPDATEs go (once; false if one was set already).
+    pub fn set_update_sink(&self, sink: Arc<dyn UpdateSink>) -> bool {
+        self.updates.set(sink).is_ok()
+    }
+
+    /// The update sink, if one was set.
+    pub(crate) fn update_sink(&self) -> Option<&Arc<dyn UpdateSink>> {
+        self.updates.get()
+    }
+
     pub fn options(&self) -> &ServerOptions {
         self.set.options()
+    }
+
+    /// How many UDP answers rate limiting truncated and dropped, if it is on.
+    pub fn rrl_counters(&self) -> Option<&RrlCounters> {
+        self.rrl.as_deref().map(Rrl::counters)
+    }
+
+    /// The rate limiter of UDP answers, if rate limiting is on.
+    pub(crate) fn rrl(&self) -> Option<&Arc<Rrl>> {
+        self.rrl.as_ref()
     }
 
     /// Every zone served, with its generation, in canonical name order.

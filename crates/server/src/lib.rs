@@ -30,14 +30,19 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::net::tcp_limits::TcpLimits;
+
 mod answer;
 mod catalog;
 mod convert;
 #[cfg(test)]
 mod fast_tests;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod net;
 mod options;
 pub mod probe;
+mod sink;
 mod stats;
 mod wire;
 mod zone;
@@ -46,11 +51,13 @@ pub use answer::handler::Handler;
 pub use answer::tsig::TSIG_FUDGE_SECS;
 pub use answer::xfr::XFR_MESSAGE_BYTES_MAX;
 pub use catalog::Catalog;
+pub use net::rrl::RrlCounters;
 pub use net::tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
 pub use options::{
-    AddressMatch, AddressMatchError, ServerOptions, TsigAlgorithm, TsigKey, TsigKeyError,
-    ZoneOptions,
+    AddressMatch, AddressMatchError, RrlOptions, ServerOptions, TSIG_SECRET_MIN, TcpOptions,
+    TsigAlgorithm, TsigKey, TsigKeyError, ZoneOptions,
 };
+pub use sink::{UpdateCall, UpdateFuture, UpdateResult, UpdateSink};
 pub use stats::{
     INSTALL_BUCKETS, InstallTimes, NotifyOutcome, Proto, ServerStats, StatsSnapshot, TransferKind,
     TransferOutcome, rcode_name,
@@ -60,7 +67,8 @@ pub use zone::history::HistorySeed;
 pub use zone::served::ServedZone;
 pub use zonegate_core::zone::serial::SerialPolicy;
 
-/// How long a TCP connection may stay idle between queries before the server closes it.
+/// How long a TCP connection may stay idle between queries before the server closes it, by
+/// default (`TcpOptions::idle_timeout`).
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the server could not start or stopped.
@@ -240,6 +248,32 @@ impl Drop for StopUdp {
     }
 }
 
+/// Raises this process's soft limit of open files to its hard limit, as BIND and NSD do at
+/// start, so that the TCP connection limits are the ones that hold (each connection is a
+/// file). Returns the limit now in force, if it could be read.
+#[cfg(target_os = "linux")]
+pub fn raise_open_files_limit() -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some() && limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => return limit.maximum,
+            Err(error) => tracing::debug!(%error, "cannot raise the open-files limit"),
+        }
+    }
+    limit.current.or(limit.maximum)
+}
+
+/// Raises this process's soft limit of open files (nothing to do here off Linux).
+#[cfg(not(target_os = "linux"))]
+pub fn raise_open_files_limit() -> Option<u64> {
+    None
+}
+
 /// Binds UDP and TCP on every address in `listen` and answers from `catalog` until `shutdown`
 /// completes, then stops accepting and waits for the listeners to finish.
 pub async fn serve(
@@ -258,6 +292,7 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let addrs = listeners.local_addrs();
+    let open_files = raise_open_files_limit();
     let handler = Handler::new(catalog);
     let stop_udp = Arc::new(AtomicBool::new(false));
     let mut udp_loops = JoinSet::new();
@@ -276,15 +311,20 @@ pub async fn serve_on(
     }
     let (stop_tcp, stopped) = watch::channel(false);
     let mut tcp_loops = JoinSet::new();
+    let tcp_options = handler.catalog().options().tcp.clone();
     for listener in listeners.tcp {
         tcp_loops.spawn(net::tcp::run(
             listener,
             handler.clone(),
-            TCP_IDLE_TIMEOUT,
+            TcpLimits::new(tcp_options.clone()),
             stopped.clone(),
         ));
     }
-    tracing::info!(?addrs, "answering DNS queries over UDP and TCP");
+    tracing::info!(
+        ?addrs,
+        ?open_files,
+        "answering DNS queries over UDP and TCP"
+    );
     let outcome = tokio::select! {
         Some(result) = udp_loops.join_next() => {
             let detail = match result {

@@ -1,8 +1,9 @@
 //! Per-zone serving options: SOA serial policy, who may transfer the zone (addresses and TSIG
-//! keys), whom to NOTIFY.
+//! keys), who may update it (addresses, TSIG keys and per-key grants), whom to NOTIFY.
 //!
 //! The binary reads them from the `[server]` section of its TOML config; here they are plain
-//! values with documented defaults. The defaults are the safe ones: no transfers, no NOTIFY.
+//! values with documented defaults. The defaults are the safe ones: no transfers, no
+//! updates, no NOTIFY.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -10,6 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use zonegate_core::Name;
+use zonegate_core::update::UpdateGrant;
 use zonegate_core::zone::serial::SerialPolicy;
 
 /// How a zone is served.
@@ -32,6 +34,17 @@ pub struct ZoneOptions {
     /// because a full transfer is then smaller. (The config key was `history_versions_max`,
     /// which is still accepted.)
     pub history_deltas_max: usize,
+    /// Clients allowed to send DNS UPDATE (RFC 2136) for the zone. Default: none (updates
+    /// refused).
+    pub allow_update: Vec<AddressMatch>,
+    /// Names of the TSIG keys an UPDATE must be signed with. When not empty, an UPDATE needs
+    /// both an `allow_update` address and a valid TSIG made with one of these keys. Default:
+    /// none (the address alone decides).
+    pub update_keys: Vec<Name>,
+    /// Per-key grants: a key with grants here may change only the names and types they
+    /// cover (BIND's `update-policy`, Knot's `update-owner`); a key without any is
+    /// unrestricted. Default: none.
+    pub update_policy: Vec<UpdateGrant>,
 }
 
 impl Default for ZoneOptions {
@@ -42,6 +55,9 @@ impl Default for ZoneOptions {
             transfer_keys: Vec::new(),
             notify: Vec::new(),
             history_deltas_max: 10,
+            allow_update: Vec::new(),
+            update_keys: Vec::new(),
+            update_policy: Vec::new(),
         }
     }
 }
@@ -50,6 +66,14 @@ impl ZoneOptions {
     /// True if `client` may transfer the zone.
     pub fn may_transfer(&self, client: IpAddr) -> bool {
         self.allow_transfer.iter().any(|m| m.contains(client))
+    }
+
+    /// True if `client`, having signed with `key` (if it signed), may update the zone.
+    pub fn may_update(&self, client: IpAddr, key: Option<&Name>) -> bool {
+        let address = self.allow_update.iter().any(|m| m.contains(client));
+        let keyed =
+            self.update_keys.is_empty() || key.is_some_and(|k| self.update_keys.contains(k));
+        address && keyed
     }
 }
 
@@ -68,6 +92,72 @@ pub struct ServerOptions {
     /// The TSIG keys this server knows, by name. A signed request is verified with the key it
     /// names, whatever the zone; its response is signed with the same key. Default: none.
     pub tsig_keys: Vec<TsigKey>,
+    /// Response rate limiting of UDP answers. Default: off.
+    pub rrl: RrlOptions,
+    /// Limits on TCP connections.
+    pub tcp: TcpOptions,
+}
+
+/// Response rate limiting (RRL) of UDP answers, with BIND's `rate-limit` names and meanings.
+/// TCP answers are never limited: a client that can complete a TCP handshake is not spoofed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RrlOptions {
+    /// Answers per second one client prefix may get of one kind (the same name and type, or
+    /// NXDOMAIN, or errors). Default 0: rate limiting off.
+    pub responses_per_second: u32,
+    /// Of the answers over the limit, every `slip`-th is sent truncated (TC=1, no records),
+    /// so that a real client behind a spoofed prefix retries over TCP; the rest are dropped.
+    /// 0 drops them all, 1 truncates them all. Default 2.
+    pub slip: u32,
+    /// Seconds over which the rate is measured: a prefix that went over the limit stays
+    /// limited until its average over this window is back under it. At least 1. Default 15.
+    pub window: u32,
+    /// The prefix length that makes IPv4 clients one client. Default 24.
+    pub ipv4_prefix_length: u8,
+    /// The prefix length that makes IPv6 clients one client. Default 56.
+    pub ipv6_prefix_length: u8,
+    /// Clients never limited. Default: none.
+    pub exempt: Vec<AddressMatch>,
+}
+
+impl Default for RrlOptions {
+    fn default() -> Self {
+        RrlOptions {
+            responses_per_second: 0,
+            slip: 2,
+            window: 15,
+            ipv4_prefix_length: 24,
+            ipv6_prefix_length: 56,
+            exempt: Vec::new(),
+        }
+    }
+}
+
+/// Limits on TCP connections (compare NSD's `tcp-count`, Knot's `tcp-max-clients`, BIND's
+/// `tcp-clients`, and dnsdist's per-client cap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// Most connections open at once. Default 256.
+    pub connections_max: usize,
+    /// Most connections open at once from one client (one IPv4 address, one IPv6 /64).
+    /// A connection over it is closed as soon as it is accepted. Default 16.
+    pub connections_per_client_max: usize,
+    /// How long a connection may stay idle between queries. Default 10 s.
+    pub idle_timeout: Duration,
+    /// How long a connection may stay idle once three quarters of `connections_max` are
+    /// open: idle connections are then reclaimed for new clients. Default 1 s.
+    pub idle_timeout_busy: Duration,
+}
+
+impl Default for TcpOptions {
+    fn default() -> Self {
+        TcpOptions {
+            connections_max: 256,
+            connections_per_client_max: 16,
+            idle_timeout: Duration::from_secs(10),
+            idle_timeout_busy: Duration::from_secs(1),
+        }
+    }
 }
 
 impl Default for ServerOptions {
@@ -78,6 +168,8 @@ impl Default for ServerOptions {
             notify_retries: 5,
             notify_timeout: Duration::from_secs(2),
             tsig_keys: Vec::new(),
+            rrl: RrlOptions::default(),
+            tcp: TcpOptions::default(),
         }
     }
 }
@@ -109,6 +201,18 @@ impl TsigAlgorithm {
             TsigAlgorithm::HmacSha256 => "hmac-sha256",
             TsigAlgorithm::HmacSha384 => "hmac-sha384",
             TsigAlgorithm::HmacSha512 => "hmac-sha512",
+        }
+    }
+}
+
+impl TsigAlgorithm {
+    /// The length of the algorithm's hash output in octets: the secret length RFC 8945 §6
+    /// recommends at least.
+    pub fn output_len(self) -> usize {
+        match self {
+            TsigAlgorithm::HmacSha256 => 32,
+            TsigAlgorithm::HmacSha384 => 48,
+            TsigAlgorithm::HmacSha512 => 64,
         }
     }
 }
@@ -155,7 +259,21 @@ pub enum TsigKeyError {
     Secret { name: String },
     #[error("the secret of TSIG key {name:?} is empty")]
     EmptySecret { name: String },
+    /// RFC 8945 §6: a secret shorter than 16 octets is too easy to guess.
+    #[error(
+        "the secret of TSIG key {name:?} is {octets} octets, fewer than the {min} RFC 8945 asks for (make one with `tsig-keygen -a {algorithm} {name}`)"
+    )]
+    ShortSecret {
+        name: String,
+        octets: usize,
+        min: usize,
+        algorithm: TsigAlgorithm,
+    },
 }
+
+/// The shortest TSIG secret accepted, in octets (RFC 8945 §6 and the secrets `tsig-keygen`
+/// and `keymgr` make are at least this long).
+pub const TSIG_SECRET_MIN: usize = 16;
 
 impl FromStr for TsigAlgorithm {
     type Err = TsigKeyError;
@@ -200,11 +318,27 @@ impl TsigKey {
                 name: name.to_string(),
             });
         }
+        if secret.len() < TSIG_SECRET_MIN {
+            return Err(TsigKeyError::ShortSecret {
+                name: name.to_string(),
+                octets: secret.len(),
+                min: TSIG_SECRET_MIN,
+                algorithm,
+            });
+        }
         Ok(TsigKey {
             name: key_name,
             algorithm,
             secret,
         })
+    }
+}
+
+impl TsigKey {
+    /// True if the secret is shorter than the algorithm's hash output, which RFC 8945 §6
+    /// recommends as the least (the binary warns about such a key when it loads it).
+    pub fn is_weak(&self) -> bool {
+        self.secret.len() < self.algorithm.output_len()
     }
 }
 
@@ -230,6 +364,27 @@ impl AddressMatch {
                 prefix_eq(&net.octets(), &a.octets(), self.prefix_len)
             }
             _ => false,
+        }
+    }
+}
+
+/// `ip` with all but its first `v4` (IPv4) or `v6` (IPv6) bits cleared: the client it counts
+/// as. IPv4 addresses mapped into IPv6 count as IPv4.
+pub(crate) fn prefix_of(ip: IpAddr, v4: u8, v6: u8) -> IpAddr {
+    let ip = match ip {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(a) => {
+            let bits = u32::from(v4.min(32));
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            IpAddr::V4((u32::from(a) & mask).into())
+        }
+        IpAddr::V6(a) => {
+            let bits = u32::from(v6.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            IpAddr::V6((u128::from(a) & mask).into())
         }
     }
 }
@@ -317,17 +472,31 @@ mod tests {
     }
 
     #[test]
+    fn prefixes() {
+        let p = |s: &str, v4, v6| prefix_of(s.parse().unwrap(), v4, v6).to_string();
+        assert_eq!(p("198.51.100.9", 24, 56), "198.51.100.0");
+        assert_eq!(p("198.51.100.9", 32, 56), "198.51.100.9");
+        assert_eq!(p("198.51.100.9", 0, 56), "0.0.0.0");
+        assert_eq!(p("2001:db8:1:2ff:1::1", 24, 56), "2001:db8:1:200::");
+        assert_eq!(p("::ffff:198.51.100.9", 24, 56), "198.51.100.0");
+    }
+
+    #[test]
     fn tsig_keys_parse() {
-        let k = TsigKey::parse("Xfr.Example", "HMAC-SHA256", "c2VjcmV0").unwrap();
+        let k =
+            TsigKey::parse("Xfr.Example", "HMAC-SHA256", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=").unwrap();
         assert_eq!(k.name, Name::parse("xfr.example.").unwrap());
         assert_eq!(k.algorithm, TsigAlgorithm::HmacSha256);
-        assert_eq!(k.secret, b"secret");
+        assert_eq!(k.secret, b"secret-secret-secret");
         assert!(!format!("{k:?}").contains("c2VjcmV0"));
         for alg in ["hmac-sha384", "hmac-sha512."] {
-            assert!(TsigKey::parse("k.", alg, "c2VjcmV0").is_ok(), "{alg}");
+            assert!(
+                TsigKey::parse("k.", alg, "c2VjcmV0LXNlY3JldC1zZWNyZXQ=").is_ok(),
+                "{alg}"
+            );
         }
         assert!(matches!(
-            TsigKey::parse("k.", "hmac-md5", "c2VjcmV0"),
+            TsigKey::parse("k.", "hmac-md5", "c2VjcmV0LXNlY3JldC1zZWNyZXQ="),
             Err(TsigKeyError::Algorithm { .. })
         ));
         assert!(matches!(
@@ -338,6 +507,28 @@ mod tests {
             TsigKey::parse("k.", "hmac-sha256", ""),
             Err(TsigKeyError::EmptySecret { .. })
         ));
+        // One octet: refused, naming the key.
+        let short = TsigKey::parse("tiny.key.", "hmac-sha256", "QQ==").unwrap_err();
+        assert!(matches!(short, TsigKeyError::ShortSecret { octets: 1, .. }));
+        assert!(short.to_string().contains("tiny.key."), "{short}");
+    }
+
+    #[test]
+    fn updates_are_refused_by_default_and_keys_narrow_them() {
+        let zone = Name::parse("example.").unwrap();
+        let key = Name::parse("ddns.").unwrap();
+        let local = ip("127.0.0.1");
+        assert!(!ServerOptions::default().zone(&zone).may_update(local, None));
+        let mut opts = ZoneOptions {
+            allow_update: vec![m("127.0.0.0/8")],
+            ..ZoneOptions::default()
+        };
+        assert!(opts.may_update(local, None));
+        assert!(!opts.may_update(ip("192.0.2.1"), Some(&key)));
+        opts.update_keys = vec![key.clone()];
+        assert!(!opts.may_update(local, None));
+        assert!(!opts.may_update(local, Some(&Name::parse("other.").unwrap())));
+        assert!(opts.may_update(local, Some(&key)));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! A leaf: it knows hickory's types and the core's lookup results, nothing of the server.
 
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::Record as HRecord;
 use hickory_proto::serialize::binary::BinEncoder;
 use hickory_server::net::NetError;
@@ -52,8 +52,15 @@ pub(crate) fn encode_udp<'a>(
     >,
 ) -> (Vec<u8>, bool) {
     let id = response.metadata().id;
-    let max = response.edns().map_or(512, |e| e.max_payload());
+    let edns = response.edns();
+    let max = edns.map_or(512, |e| e.max_payload());
+    // A caller that truncates on purpose (a signed answer too large for its TSIG) has
+    // already emptied the answer.
+    let truncated_by_caller = response.metadata().truncation;
     match emit(response, max) {
+        Ok((bytes, _)) if !truncated_by_caller && bytes.get(2).is_some_and(|f| f & TC != 0) => {
+            (truncated(&bytes, edns), true)
+        }
         Ok((bytes, _)) => (bytes, true),
         Err(error) => {
             tracing::error!(%error, "cannot encode a DNS response");
@@ -70,6 +77,56 @@ pub(crate) fn encode_udp<'a>(
             (bytes, false)
         }
     }
+}
+
+/// The TC bit, in the third octet of a message.
+const TC: u8 = 0x02;
+
+/// A truncated answer as it goes out: header (TC set, no records counted but the OPT), the
+/// question and the OPT record, no other record. hickory fills a truncated answer with every
+/// record that fits, which only adds to what an attacker reflects (the client asks again
+/// over TCP and ignores them anyway).
+fn truncated(bytes: &[u8], edns: Option<&Edns>) -> Vec<u8> {
+    let question_end = question_end(bytes).unwrap_or(bytes.len().min(12));
+    let mut out = Vec::with_capacity(question_end + 11);
+    out.extend_from_slice(&bytes[..question_end]);
+    if out.len() >= 12 {
+        let questions = if question_end > 12 { 1u16 } else { 0 };
+        out[4..6].copy_from_slice(&questions.to_be_bytes());
+        out[6..12].copy_from_slice(&[0, 0, 0, 0, 0, u8::from(edns.is_some())]);
+    }
+    if let Some(e) = edns {
+        // RFC 6891 §6.1.2: root owner, type OPT, the payload size as class, extended RCODE,
+        // version and the DO flag in the TTL, no options.
+        out.push(0);
+        out.extend_from_slice(&41u16.to_be_bytes());
+        out.extend_from_slice(&e.max_payload().to_be_bytes());
+        out.extend_from_slice(&[e.rcode_high(), e.version()]);
+        let flags: u16 = if e.flags().dnssec_ok { 0x8000 } else { 0 };
+        out.extend_from_slice(&flags.to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+    }
+    out
+}
+
+/// Where the first question of an encoded message ends, if it has one. The encoder writes
+/// the first name uncompressed (nothing precedes it to point at).
+pub(crate) fn question_end(bytes: &[u8]) -> Option<usize> {
+    if bytes.get(4..6)? == [0, 0] {
+        return Some(12);
+    }
+    let mut at = 12;
+    loop {
+        let len = usize::from(*bytes.get(at)?);
+        if len > 63 {
+            return None;
+        }
+        at += 1 + len;
+        if len == 0 {
+            break;
+        }
+    }
+    (at + 4 <= bytes.len()).then_some(at + 4)
 }
 
 /// Encodes a TCP response with its length prefix, as it is written: nothing truncated, at
@@ -93,6 +150,12 @@ pub(crate) fn encode_tcp<'a>(
     frame.extend_from_slice(&len.to_be_bytes());
     frame.extend_from_slice(&message);
     Ok((frame, info))
+}
+
+/// True if `message` has the QR bit set: it is a response, which is never answered, whatever
+/// else it holds (RFC 1035 §4.1.1; answering one invites reflection loops).
+pub(crate) fn is_response(message: &[u8]) -> bool {
+    message.get(2).is_some_and(|flags| flags & 0x80 != 0)
 }
 
 fn response_code(rcode: Rcode) -> ResponseCode {

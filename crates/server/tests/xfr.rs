@@ -729,3 +729,38 @@ async fn edns_and_opcode_rules_over_the_wire() {
     assert_eq!(r.answers.len(), 1);
     server.stop().await.unwrap();
 }
+
+/// An IXFR whose authority SOA belongs to another name is not read as the client's serial of
+/// this zone: FORMERR (RFC 1995 §3: the SOA is the client's version of *this* zone). Before
+/// the fix, serial 3 under `other.` made the server answer "up to date".
+#[tokio::test]
+async fn ixfr_with_another_names_soa_is_formerr() {
+    let (catalog, server) = start(options(|_| {})).await;
+    catalog
+        .install(Generation(3), ixfr_zone(1, vec![]))
+        .await
+        .unwrap();
+    let mut q = query(9, "example.", RecordType::IXFR);
+    let soa = HSOA::new(
+        HName::from_ascii("ns.").unwrap(),
+        HName::from_ascii("h.").unwrap(),
+        3,
+        0,
+        0,
+        0,
+        0,
+    );
+    q.add_authority(HRecord::from_rdata(
+        HName::from_ascii("other.").unwrap(),
+        0,
+        RData::SOA(soa),
+    ));
+    assert_eq!(
+        rcode(&transfer(server.addr, &q).await),
+        ResponseCode::FormErr
+    );
+    // The same SOA under the zone's own name is the client's serial: up to date.
+    let messages = transfer(server.addr, &ixfr_query(10, "example.", 3)).await;
+    assert_eq!(shape(&answers(&messages)), vec!["SOA 3"]);
+    server.stop().await.unwrap();
+}

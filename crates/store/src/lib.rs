@@ -374,19 +374,33 @@ impl SqliteStore {
     /// [`SqliteStore::open`] with another busy timeout: how long an operation waits for another
     /// connection's write lock before failing with [`StoreError::Backend`].
     pub async fn open_with(path: &Path, busy_timeout: Duration) -> Result<SqliteStore, StoreError> {
+        Self::connect(path, busy_timeout, true).await
+    }
+
+    /// [`SqliteStore::open`] for commands that only read: a missing file is an error, never
+    /// created.
+    pub async fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
+        Self::connect(path, BUSY_TIMEOUT_DEFAULT, false).await
+    }
+
+    async fn connect(
+        path: &Path,
+        busy_timeout: Duration,
+        create: bool,
+    ) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(busy_timeout);
-        let opening = |e: sqlx::Error| StoreError::Backend {
-            detail: format!(
-                "cannot open the store {}: {}",
-                path.display(),
-                store_error(e)
-            ),
+        // The caller names the file; the detail says only what SQLite said, once.
+        let opening = |e: sqlx::Error| match store_error(e) {
+            StoreError::Backend { detail } | StoreError::Constraint { detail } => {
+                StoreError::Backend { detail }
+            }
+            other => other,
         };
         let pool = SqlitePoolOptions::new()
             .max_connections(POOL_CONNECTIONS_MAX)
@@ -397,10 +411,7 @@ impl SqliteStore {
         // loser's transaction fails, and a second run finds the migration applied.
         if let Err(first) = MIGRATOR.run(&pool).await {
             MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend {
-                detail: format!(
-                    "cannot bring the schema of {} up to date: {e} (first attempt: {first})",
-                    path.display()
-                ),
+                detail: format!("cannot bring the schema up to date: {e} (first attempt: {first})"),
             })?;
         }
         let watch = SqlitePoolOptions::new()
@@ -418,6 +429,29 @@ impl SqliteStore {
         })
     }
 
+    /// SQLite's own checks of the file (`PRAGMA integrity_check`) and of every foreign key
+    /// (`PRAGMA foreign_key_check`): the problems found, none when the file is sound.
+    pub async fn integrity_problems(&self) -> Result<Vec<String>, StoreError> {
+        let mut problems: Vec<String> = sqlx::query_scalar::<_, String>("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .filter(|line| line != "ok")
+            .collect();
+        let dangling = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        for row in dangling {
+            let table: String = get(&row, "table")?;
+            problems.push(format!(
+                "a row of {table} refers to a row that does not exist"
+            ));
+        }
+        Ok(problems)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -427,6 +461,68 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
         self.watch.close().await;
+    }
+
+    /// After a failed write (a plan body too large for the disk, typically), the write-ahead
+    /// log keeps the size the rolled-back transaction gave it, and a full disk stays full.
+    /// A `TRUNCATE` checkpoint empties it and cuts it to zero bytes. Best effort: when another
+    /// connection is reading, the log is cut at its next checkpoint instead.
+    async fn truncate_wal(&self) {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::debug!(error = %e, "cannot truncate the write-ahead log after a failed write");
+        }
+    }
+
+    /// One attempt at [`Store::stage`]: the zone row, the generation and the plan with its
+    /// audit row, in one transaction.
+    async fn stage_once(
+        &self,
+        plan: NewPlan,
+        mut audit: AuditEntry,
+    ) -> Result<Generation, StoreError> {
+        let origin = plan.zone.to_string();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO zones (origin) VALUES (?1) ON CONFLICT (origin) DO NOTHING")
+            .bind(&origin)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        // Taking the number and bumping the counter is one statement; the counter never goes
+        // back (a trigger refuses it), so a generation is never handed out twice, even after
+        // clean-up deleted its plan.
+        let taken = sqlx::query_scalar::<_, i64>(
+            "UPDATE zones SET next_generation = next_generation + 1 WHERE origin = ?1
+             RETURNING next_generation - 1",
+        )
+        .bind(&origin)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status, verdict)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
+        )
+        .bind(&origin)
+        .bind(taken)
+        .bind(plan.base.map(|b| to_sql(b.0)).transpose()?)
+        .bind(plan.hash.to_string())
+        .bind(to_sql(plan.record_count)?)
+        // By value: a borrowed body would be copied once more on its way to SQLite.
+        .bind(plan.body)
+        .bind(to_sql(plan.created_at)?)
+        .bind(plan.verdict.as_str())
+        .bind(PlanStatus::Staged.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        let generation = generation_from_sql(taken)?;
+        audit.generation = Some(generation);
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(generation)
     }
 
     /// A write transaction holding the database's write lock from its first statement.
@@ -710,47 +806,12 @@ impl Store for SqliteStore {
         optional_generation_from_sql(newest)
     }
 
-    async fn stage(&self, plan: NewPlan, mut audit: AuditEntry) -> Result<Generation, StoreError> {
-        let origin = plan.zone.to_string();
-        let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO zones (origin) VALUES (?1) ON CONFLICT (origin) DO NOTHING")
-            .bind(&origin)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        // Taking the number and bumping the counter is one statement; the counter never goes
-        // back (a trigger refuses it), so a generation is never handed out twice, even after
-        // clean-up deleted its plan.
-        let taken = sqlx::query_scalar::<_, i64>(
-            "UPDATE zones SET next_generation = next_generation + 1 WHERE origin = ?1
-             RETURNING next_generation - 1",
-        )
-        .bind(&origin)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status, verdict)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
-        )
-        .bind(&origin)
-        .bind(taken)
-        .bind(plan.base.map(|b| to_sql(b.0)).transpose()?)
-        .bind(plan.hash.to_string())
-        .bind(to_sql(plan.record_count)?)
-        // By value: a borrowed body would be copied once more on its way to SQLite.
-        .bind(plan.body)
-        .bind(to_sql(plan.created_at)?)
-        .bind(plan.verdict.as_str())
-        .bind(PlanStatus::Staged.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let generation = generation_from_sql(taken)?;
-        audit.generation = Some(generation);
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(generation)
+    async fn stage(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError> {
+        let staged = self.stage_once(plan, audit).await;
+        if staged.is_err() {
+            self.truncate_wal().await;
+        }
+        staged
     }
 
     async fn publish_cas(

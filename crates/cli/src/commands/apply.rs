@@ -29,7 +29,7 @@ pub struct ApplyArgs {
 
 /// `zonegate apply`.
 pub async fn run(ctx: &Ctx, args: ApplyArgs) -> Result<u8, Failure> {
-    let parsed = read_zone(&args.zonefile, args.zone.as_deref())?;
+    let parsed = read_zone(&args.zonefile, args.zone.as_deref(), &ctx.gate.limits)?;
     let store = ctx.open_store().await?;
     apply_parsed(&store, &ctx.gate, parsed, &Actor::APPLY, &ctx.emit, &[]).await
 }

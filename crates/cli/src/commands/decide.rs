@@ -14,6 +14,7 @@ use crate::exit;
 use crate::failure::Failure;
 use crate::outcome::Outcome;
 use crate::output::Emit;
+use crate::output::outln;
 
 /// Who approves or rejects: `--by`, else `$USER` or `$LOGNAME`, else the account the command
 /// runs as (`uid:<n>`). The audit log must name someone, so with none of them the command
@@ -139,9 +140,9 @@ fn decided(emit: &Emit, d: &Checked, previous: Verdict) {
             "by": who, "reason": reason,
         }));
     } else {
-        println!("zone {origin}: {generation} is {to} (was {previous}) by {who}: {reason}");
+        outln!("zone {origin}: {generation} is {to} (was {previous}) by {who}: {reason}");
         if *to == Verdict::Approved {
-            println!(
+            outln!(
                 "publish it with: zonegate publish {origin} --generation {}",
                 generation.0
             );

@@ -26,7 +26,7 @@ pub struct DepsArgs {
 /// `zonegate deps`.
 pub async fn run(ctx: &Ctx, args: DepsArgs) -> Result<u8, Failure> {
     let origin = parse_origin(&args.origin)?;
-    let store = ctx.open_store().await?;
+    let store = ctx.open_store_existing().await?;
     let generation = match args.generation {
         Some(g) => Generation(g),
         None => store

@@ -14,6 +14,7 @@ use crate::exit;
 use crate::failure::Failure;
 use crate::output;
 use crate::output::deps::{changes_json, print_changes};
+use crate::output::outln;
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -30,7 +31,7 @@ pub async fn run(ctx: &Ctx, args: DiffArgs) -> Result<u8, Failure> {
     let (cfg, emit) = (&ctx.gate, &ctx.emit);
     let generations = &args.generations[..];
     let origin = parse_origin(&args.origin)?;
-    let store = ctx.open_store().await?;
+    let store = ctx.open_store_existing().await?;
     let (from, to) = match generations {
         [to] => (None, Generation(*to)),
         [from, to] => (Some(Generation(*from)), Generation(*to)),
@@ -63,7 +64,7 @@ pub async fn run(ctx: &Ctx, args: DiffArgs) -> Result<u8, Failure> {
             "dependency_changes": changes_json(&dependencies),
         }));
     } else {
-        println!(
+        outln!(
             "zone {origin}: {} -> {to}: +{} -{} records, {} unchanged",
             gate::OptGen(from),
             diff.records_added,

@@ -21,7 +21,7 @@ pub struct HistoryArgs {
 
 pub async fn run(ctx: &Ctx, args: HistoryArgs) -> Result<u8, Failure> {
     let origin = parse_origin(&args.origin)?;
-    let store = ctx.open_store().await?;
+    let store = ctx.open_store_existing().await?;
     let plans = store.plans(&origin).await.context("cannot read plans")?;
     let audit = store
         .audit_log(Some(&origin), args.limit)

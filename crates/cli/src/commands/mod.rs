@@ -7,10 +7,12 @@
 
 mod apply;
 mod approve;
+mod check;
 mod cleanup;
 pub(crate) mod decide;
 mod deps;
 pub(crate) mod diff;
+mod export;
 pub(crate) mod history;
 mod kept;
 pub(crate) mod plan;
@@ -24,6 +26,8 @@ mod watch;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
+
+use zonegate_core::gate::ReasonCode;
 
 use crate::context::Ctx;
 use crate::failure::Failure;
@@ -50,6 +54,9 @@ pub enum Command {
     Publish(publish::PublishArgs),
     /// Plan and publish in one step: the publish step for pipelines.
     Apply(apply::ApplyArgs),
+    /// Parse and validate a zone file without touching a database (like named-checkzone):
+    /// exit 0 valid, 2 unreadable or unparsable, 3 invalid or over a limit.
+    Check(check::CheckArgs),
     /// Approve exactly one staged plan that the policy refused or that waits for review. The
     /// approval is bound to the plan's hash and recorded in the audit log with who and why.
     Approve(approve::ApproveArgs),
@@ -70,6 +77,9 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Delete old plans below the horizon (published, targets and pins), keeping the newest N.
     Cleanup(cleanup::CleanupArgs),
+    /// Print a generation (default: the published one) as an RFC 1035 master file, which
+    /// `plan` reads back as "no changes": the zone as DNS UPDATEs left it.
+    Export(export::ExportArgs),
     /// List every out-of-zone name a zone's records point to (through CNAME chains inside the
     /// zone), grouped by registrable domain, with each group's share and the concentration.
     Deps(deps::DepsArgs),
@@ -86,6 +96,7 @@ impl Command {
             Command::Plan(a) => a.output,
             Command::Publish(a) => a.output,
             Command::Apply(a) => a.output,
+            Command::Check(a) => a.output,
             Command::Approve(a) => a.output,
             Command::Reject(a) => a.output,
             Command::Diff(a) => a.output,
@@ -93,6 +104,7 @@ impl Command {
             Command::Status(a) => a.output,
             Command::History(a) => a.output,
             Command::Cleanup(a) => a.output,
+            Command::Export(a) => a.output,
             Command::Deps(a) => a.output,
             Command::Watch(a) => a.output,
             Command::Serve(_) => OutputArgs::default(),
@@ -130,6 +142,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::Plan(a) => plan::run(ctx, a).await,
         Command::Publish(a) => publish::run(ctx, a).await,
         Command::Apply(a) => apply::run(ctx, a).await,
+        Command::Check(a) => check::run(ctx, a).await,
         Command::Approve(a) => approve::run(ctx, a).await,
         Command::Reject(a) => reject::run(ctx, a).await,
         Command::Diff(a) => diff::run(ctx, a).await,
@@ -138,6 +151,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::Status(a) => status::run(ctx, a).await,
         Command::History(a) => history::run(ctx, a).await,
         Command::Cleanup(a) => cleanup::run(ctx, a).await,
+        Command::Export(a) => export::run(ctx, a).await,
         Command::Deps(a) => deps::run(ctx, a).await,
         Command::Watch(a) => watch::run(ctx, a).await,
     }
@@ -148,9 +162,11 @@ pub(crate) fn report(emit: &Emit, failure: &Failure) -> u8 {
     let (code, reason) = match failure {
         Failure::Input(_) => (exit::INPUT, Reason::Input),
         Failure::Internal(_) => (exit::INTERNAL, Reason::Internal),
+        Failure::Limit { kind, .. } => (exit::REFUSED, Reason::Gate(ReasonCode::Limit(*kind))),
     };
     let message = match failure {
         Failure::Input(e) | Failure::Internal(e) => format!("{e:#}"),
+        Failure::Limit { message, .. } => message.clone(),
     };
     if emit.json {
         emit.object(json!({"outcome": Outcome::Error, "reason": reason, "message": message}));

@@ -20,6 +20,7 @@ use crate::exit;
 use crate::failure::{Failure, step_failure};
 use crate::outcome::Outcome;
 use crate::output::deps::{changes_json, print_changes};
+use crate::output::outln;
 use crate::output::{self, Emit};
 use crate::reason::Reason;
 use crate::review::review_if_needed;
@@ -45,7 +46,7 @@ pub struct PlanArgs {
 
 /// `zonegate plan`.
 pub async fn run(ctx: &Ctx, args: PlanArgs) -> Result<u8, Failure> {
-    let parsed = read_zone(&args.zonefile, args.zone.as_deref())?;
+    let parsed = read_zone(&args.zonefile, args.zone.as_deref(), &ctx.gate.limits)?;
     if args.expect_no_changes {
         let store = ctx.open_store().await?;
         return drift(&store, parsed, &ctx.gate, &ctx.emit).await;
@@ -137,9 +138,7 @@ async fn drift(
                     "hash": hash.to_string(), "record_count": record_count,
                 }));
             } else {
-                println!(
-                    "zone {origin}: no changes; {published} is published with the same content"
-                );
+                outln!("zone {origin}: no changes; {published} is published with the same content");
             }
             Ok(exit::OK)
         }
@@ -158,7 +157,7 @@ async fn drift(
                     "thresholds": crate::json::thresholds_json(&thresholds),
                 }));
             } else {
-                println!(
+                outln!(
                     "zone {origin}: the file differs from {}: +{} -{} records",
                     gate::OptGen(base),
                     diff.records_added,

@@ -11,6 +11,7 @@ use super::apply::apply_parsed;
 use super::kept::load_kept;
 use crate::context::{Ctx, parse_origin};
 use crate::failure::Failure;
+use crate::output::outln;
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -30,7 +31,7 @@ pub async fn run(ctx: &Ctx, args: RollbackArgs) -> Result<u8, Failure> {
     let to = Generation(args.to);
     let (_, content) = load_kept(&store, cfg, &origin, to).await?;
     if !emit.json {
-        println!("zone {origin}: rolling back to the content of {to}, as a new generation");
+        outln!("zone {origin}: rolling back to the content of {to}, as a new generation");
     }
     let parsed = ParsedZone {
         origin: origin.clone(),

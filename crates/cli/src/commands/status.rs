@@ -19,7 +19,7 @@ pub struct StatusArgs {
 
 pub async fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8, Failure> {
     let origin = args.origin.as_deref().map(parse_origin).transpose()?;
-    let store: SqliteStore = ctx.open_store().await?;
+    let store: SqliteStore = ctx.open_store_existing().await?;
     let rows = store.zones().await.context("cannot read zones")?;
     let rows: Vec<_> = rows
         .into_iter()

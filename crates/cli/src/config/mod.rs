@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod server;
+mod server_net;
 pub mod watch;
 
 use std::path::Path;
@@ -28,8 +29,8 @@ pub fn load_gate(path: Option<&Path>) -> Result<GateConfig, Failure> {
             .and_then(|v| v.try_into())
         .with_context(|| format!("config file {} is not valid", path.display()))
         .map_err(Failure::Input)?;
-    cfg.policy
-        .check()
+    // Settings under which no plan could pass are refused now, not by every plan later.
+    cfg.check()
         .with_context(|| format!("config file {} is not valid", path.display()))
         .map_err(Failure::Input)?;
     Ok(cfg)

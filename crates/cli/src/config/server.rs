@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
-use zonegate_core::Name;
+use zonegate_core::update::UpdateGrant;
 use zonegate_core::zone::serial::SerialPolicy;
+use zonegate_core::{Name, RType};
 use zonegate_server::{AddressMatch, ServerOptions, TsigKey, ZoneOptions};
 
 use super::http::{ApiTokenSection, HttpSettings, READY_LAG_S_DEFAULT};
+use super::server_net::{RrlSection, TcpSection};
 
 /// The `[server]` section of the config file. Every key is optional:
 ///
@@ -26,6 +28,11 @@ use super::http::{ApiTokenSection, HttpSettings, READY_LAG_S_DEFAULT};
 /// notify_timeout_ms = 2000
 /// history_deltas_max = 10         # IXFR deltas kept (the older key history_versions_max works too)
 /// transfer_keys = ["xfr-key."]     # transfers also need a TSIG with one of these keys
+/// allow_update = ["127.0.0.1"]     # who may send DNS UPDATE (default: nobody)
+/// update_keys = ["ddns-key."]      # updates also need a TSIG with one of these keys
+/// update_policy = [                # a key with grants may change only what they cover
+///   { key = "acme-key.", name = "_acme-challenge.*.example.com.", types = ["TXT"] },
+/// ]
 ///
 /// [[server.tsig_keys]]             # TSIG keys (RFC 8945), as many as needed
 /// name = "xfr-key."
@@ -62,6 +69,10 @@ pub struct ServerSection {
     ready_lag_s: Option<u64>,
     #[serde(default)]
     api_tokens: Vec<ApiTokenSection>,
+    #[serde(default)]
+    rrl: RrlSection,
+    #[serde(default)]
+    tcp: TcpSection,
 }
 
 /// One `[[server.tsig_keys]]` entry. `Debug` does not show the secret.
@@ -93,6 +104,56 @@ struct ZoneSection {
     /// Formerly `history_versions_max`, still accepted.
     #[serde(alias = "history_versions_max")]
     history_deltas_max: Option<usize>,
+    allow_update: Option<Vec<String>>,
+    update_keys: Option<Vec<String>>,
+    update_policy: Option<Vec<GrantSection>>,
+}
+
+/// One `update_policy` grant: `key` may change names matching `name`, of `types` (every type
+/// when empty or absent).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantSection {
+    key: String,
+    name: String,
+    #[serde(default)]
+    types: Vec<String>,
+}
+
+/// `name` as an absolute name that is one of `keys`.
+fn key_name(name: &str, keys: &[TsigKey], what: &str) -> anyhow::Result<Name> {
+    let absolute = if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    };
+    Name::parse(&absolute)
+        .ok()
+        .filter(|n| keys.iter().any(|k| k.name == *n))
+        .with_context(|| {
+            format!("{what}: {name:?} is not the name of a [[server.tsig_keys]] entry")
+        })
+}
+
+impl GrantSection {
+    fn grant(&self, keys: &[TsigKey]) -> anyhow::Result<UpdateGrant> {
+        let types = self
+            .types
+            .iter()
+            .map(|t| {
+                t.parse::<RType>().map_err(|()| {
+                    anyhow::anyhow!(
+                        "update_policy: {t:?} is not a record type (write TXT, A, TYPE65280...)"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(UpdateGrant {
+            key: key_name(&self.key, keys, "update_policy")?,
+            name: self.name.parse().context("update_policy")?,
+            types,
+        })
+    }
 }
 
 impl ZoneSection {
@@ -112,21 +173,10 @@ impl ZoneSection {
         if let Some(list) = &self.transfer_keys {
             out.transfer_keys = list
                 .iter()
-                .map(|name| {
-                    let absolute = if name.ends_with('.') {
-                        name.clone()
-                    } else {
-                        format!("{name}.")
-                    };
-                    Name::parse(&absolute)
-                        .ok()
-                        .filter(|n| keys.iter().any(|k| k.name == *n))
-                        .with_context(|| {
-                            format!("transfer_keys: {name:?} is not the name of a [[server.tsig_keys]] entry")
-                        })
-                })
+                .map(|name| key_name(name, keys, "transfer_keys"))
                 .collect::<anyhow::Result<_>>()?;
         }
+        self.apply_update(&mut out, keys)?;
         if let Some(list) = &self.notify {
             out.notify = list.clone();
         }
@@ -134,6 +184,32 @@ impl ZoneSection {
             out.history_deltas_max = n;
         }
         Ok(out)
+    }
+}
+
+impl ZoneSection {
+    /// The `allow_update`, `update_keys` and `update_policy` keys on top of `out`.
+    fn apply_update(&self, out: &mut ZoneOptions, keys: &[TsigKey]) -> anyhow::Result<()> {
+        if let Some(list) = &self.allow_update {
+            out.allow_update = list
+                .iter()
+                .map(|s| s.parse::<AddressMatch>())
+                .collect::<Result<_, _>>()
+                .context("allow_update")?;
+        }
+        if let Some(list) = &self.update_keys {
+            out.update_keys = list
+                .iter()
+                .map(|name| key_name(name, keys, "update_keys"))
+                .collect::<anyhow::Result<_>>()?;
+        }
+        if let Some(list) = &self.update_policy {
+            out.update_policy = list
+                .iter()
+                .map(|g| g.grant(keys))
+                .collect::<anyhow::Result<_>>()?;
+        }
+        Ok(())
     }
 }
 
@@ -163,6 +239,15 @@ impl ServerSection {
         for k in &self.tsig_keys {
             let key = TsigKey::parse(&k.name, &k.algorithm, &k.secret)
                 .with_context(|| format!("[[server.tsig_keys]] {:?}", k.name))?;
+            if key.is_weak() {
+                tracing::warn!(
+                    key = %key.name,
+                    octets = key.secret.len(),
+                    recommended = key.algorithm.output_len(),
+                    "the TSIG key's secret is shorter than its algorithm's hash output (RFC 8945 §6); make a new one with `tsig-keygen -a {}`",
+                    key.algorithm
+                );
+            }
             if out.tsig_key(&key.name).is_some() {
                 anyhow::bail!(
                     "[[server.tsig_keys]]: the key {:?} is defined twice",
@@ -178,6 +263,8 @@ impl ServerSection {
         if let Some(ms) = self.notify_timeout_ms {
             out.notify_timeout = Duration::from_millis(ms.max(1));
         }
+        self.rrl.apply(&mut out.rrl)?;
+        self.tcp.apply(&mut out.tcp)?;
         for (zone, section) in &self.zones {
             let absolute = if zone.ends_with('.') {
                 zone.clone()
@@ -299,11 +386,11 @@ mod tests {
             [[server.tsig_keys]]
             name = "xfr-key."
             algorithm = "hmac-sha256"
-            secret = "c2VjcmV0"
+            secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ="
             [[server.tsig_keys]]
             name = "other."
             algorithm = "hmac-sha512"
-            secret = "b3RoZXI="
+            secret = "b3RoZXItb3RoZXItb3RoZXI="
             [server.zones."example.com."]
             transfer_keys = ["other.", "xfr-key."]
             [server.zones."open.example."]
@@ -313,7 +400,10 @@ mod tests {
         .unwrap();
         let key = |s: &str| Name::parse(s).unwrap();
         assert_eq!(o.tsig_keys.len(), 2);
-        assert_eq!(o.tsig_key(&key("other.")).unwrap().secret, b"other");
+        assert_eq!(
+            o.tsig_key(&key("other.")).unwrap().secret,
+            b"other-other-other"
+        );
         assert_eq!(o.default.transfer_keys, vec![key("xfr-key.")]);
         assert_eq!(
             o.zone(&key("example.com.")).transfer_keys,
@@ -323,10 +413,10 @@ mod tests {
 
         let unknown = parse("[server]\ntransfer_keys = [\"nope.\"]").unwrap_err();
         assert!(format!("{unknown:#}").contains("nope."), "{unknown:#}");
-        let twice = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n";
+        let twice = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQ=\"\n";
         let e = parse(&format!("{twice}{}", &twice[9..])).unwrap_err();
         assert!(format!("{e:#}").contains("twice"), "{e:#}");
-        let bad = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0\"\n";
+        let bad = "[server]\n[[server.tsig_keys]]\nname = \"k.\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQ=\"\n";
         let e = parse(bad).unwrap_err();
         assert!(format!("{e:#}").contains("hmac-md5"), "{e:#}");
     }
@@ -381,6 +471,103 @@ mod tests {
         let missing = format!("{token}secret_file = \"/nonexistent/zonegate.token\"\n");
         assert!(section(&missing).unwrap().http().is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A secret under 16 octets is refused at load, naming the key; one of 16 octets loads.
+    #[test]
+    fn short_tsig_secrets_are_refused() {
+        let key = |secret: &str| {
+            format!(
+                "[server]\n[[server.tsig_keys]]\nname = \"short.key.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n"
+            )
+        };
+        // One octet ("A").
+        let e = parse(&key("QQ==")).unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("short.key.") && text.contains("1 octets"),
+            "{text}"
+        );
+        // Fifteen octets.
+        assert!(parse(&key("MDEyMzQ1Njc4OWFiY2Rl")).is_err());
+        // Sixteen octets: accepted (with a warning, since SHA-256's output is 32).
+        let o = parse(&key("MDEyMzQ1Njc4OWFiY2RlZg==")).unwrap();
+        assert!(o.tsig_keys[0].is_weak());
+    }
+
+    #[test]
+    fn rate_limiting_and_tcp_limits() {
+        let o = parse("[server]\n").unwrap();
+        assert_eq!(o.rrl.responses_per_second, 0);
+        assert_eq!(o.tcp.connections_per_client_max, 16);
+        let o = parse(
+            "[server.rrl]\nresponses_per_second = 5\nslip = 3\nwindow = 4\nipv4_prefix_length = 32\nipv6_prefix_length = 64\nexempt = [\"10.0.0.0/8\"]\n[server.tcp]\nconnections_max = 100\nconnections_per_client_max = 4\nidle_timeout_ms = 3000\nidle_timeout_busy_ms = 200\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (o.rrl.responses_per_second, o.rrl.slip, o.rrl.window),
+            (5, 3, 4)
+        );
+        assert_eq!(
+            (o.rrl.ipv4_prefix_length, o.rrl.ipv6_prefix_length),
+            (32, 64)
+        );
+        assert_eq!(o.rrl.exempt.len(), 1);
+        assert_eq!(o.tcp.connections_max, 100);
+        assert_eq!(o.tcp.idle_timeout_busy, Duration::from_millis(200));
+        for (bad, key) in [
+            ("[server.rrl]\nwindow = 0", "window"),
+            (
+                "[server.rrl]\nipv4_prefix_length = 33",
+                "ipv4_prefix_length",
+            ),
+            ("[server.rrl]\nexempt = [\"host\"]", "exempt"),
+            ("[server.rrl]\nrate = 5", "rate"),
+            (
+                "[server.tcp]\nconnections_per_client_max = 300",
+                "connections_per_client_max",
+            ),
+            (
+                "[server.tcp]\nidle_timeout_busy_ms = 20000",
+                "idle_timeout_busy_ms",
+            ),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(format!("{e:#}").contains(key), "{bad}: {e:#}");
+        }
+    }
+
+    #[test]
+    fn update_acl_keys_and_policy() {
+        let o = parse(
+            r#"
+            [server]
+            allow_update = ["127.0.0.1"]
+            [[server.tsig_keys]]
+            name = "acme."
+            algorithm = "hmac-sha256"
+            secret = "c2VjcmV0"
+            [server.zones."example.com."]
+            update_keys = ["acme"]
+            update_policy = [{ key = "acme.", name = "_acme-challenge.*.example.com.", types = ["TXT"] }]
+            "#,
+        )
+        .unwrap();
+        let z = o.zone(&Name::parse("example.com.").unwrap());
+        let acme = Name::parse("acme.").unwrap();
+        assert!(z.may_update("127.0.0.1".parse().unwrap(), Some(&acme)));
+        assert!(!z.may_update("127.0.0.1".parse().unwrap(), None));
+        assert_eq!(z.update_policy.len(), 1);
+        assert_eq!(z.update_policy[0].types, vec![RType::TXT]);
+        assert!(o.default.update_policy.is_empty());
+        for bad in [
+            "[server]\nupdate_keys = [\"nope.\"]",
+            "[server]\nallow_update = [\"host\"]",
+            "[server]\nupdate_policy = [{ key = \"nope.\", name = \"a.\" }]",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(format!("{e:#}").contains("update"), "{e:#}");
+        }
     }
 
     #[test]

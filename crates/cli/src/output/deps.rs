@@ -48,12 +48,12 @@ pub fn deps_json(zone: &Name, generation: u64, map: &DepMap) -> Value {
 
 /// `deps` in words.
 pub fn print_deps(zone: &Name, generation: u64, map: &DepMap) {
-    println!(
+    outln!(
         "zone {zone} (generation {generation}): {} name(s) point outside the zone",
         map.names.len()
     );
     for g in &map.groups {
-        println!(
+        outln!(
             "  {:<32} {:>5.1}%  {} name(s) via {}",
             g.domain.to_string(),
             share(g.share_percent),
@@ -61,25 +61,25 @@ pub fn print_deps(zone: &Name, generation: u64, map: &DepMap) {
             names(&g.targets).join(", ")
         );
         for n in &g.names {
-            println!("      {n}");
+            outln!("      {n}");
         }
     }
     match map.concentration() {
-        Some(g) => println!(
+        Some(g) => outln!(
             "concentration: {:.1}% of them depend on {}",
             share(g.share_percent),
             g.domain
         ),
-        None => println!("concentration: none (nothing points outside the zone)"),
+        None => outln!("concentration: none (nothing points outside the zone)"),
     }
     let single: Vec<String> = map
         .single_target()
         .map(|(n, t)| format!("{n} -> {t}"))
         .collect();
     if !single.is_empty() {
-        println!("single target, no second choice ({}):", single.len());
+        outln!("single target, no second choice ({}):", single.len());
         for s in single {
-            println!("  {s}");
+            outln!("  {s}");
         }
     }
 }
@@ -101,6 +101,6 @@ pub fn changes_json(changes: &[DepChange]) -> Value {
 /// Each change in words, one line each.
 pub fn print_changes(changes: &[DepChange]) {
     for c in changes {
-        println!("dependencies: {c}");
+        outln!("dependencies: {c}");
     }
 }

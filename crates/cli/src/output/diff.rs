@@ -41,12 +41,12 @@ pub fn print_diff(diff: &Diff, max_lines: usize) {
     let mut total = 0usize;
     for (sign, r) in lines {
         if total < max_lines {
-            println!("  {sign} {}", record_to_text(r));
+            outln!("  {sign} {}", record_to_text(r));
         }
         total += 1;
     }
     if total > max_lines {
-        println!(
+        outln!(
             "  ... {} more lines (use --json for the full diff)",
             total - max_lines
         );

@@ -1,6 +1,17 @@
 //! Human and JSON rendering. With `--json`, exactly one JSON object goes to stdout; refusals
 //! also go to stderr in words, with what to do next.
 
+/// `println!` for everything a command prints on stdout. A closed stdout (`zonegate apply
+/// z.zone | true`: EPIPE) loses the text but never the outcome: the write error is dropped, so
+/// the command finishes and exits with its documented code instead of panicking (101).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use outln;
+
 pub mod deps;
 mod diff;
 mod plan;
@@ -37,7 +48,7 @@ impl Emit {
             return;
         }
         if let Some(value) = value {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&value).expect("JSON values serialize")
             );

@@ -38,7 +38,7 @@ pub fn plan(
             hash,
             record_count,
         } => {
-            println!(
+            outln!(
                 "zone {origin}: no changes; {g} is published with the same content ({record_count} records, {})",
                 hash.short()
             );
@@ -53,12 +53,12 @@ pub fn plan(
             thresholds,
         } => {
             let verdict = verdict.unwrap_or(*staged);
-            println!(
+            outln!(
                 "zone {origin}: staged {generation} on base {} ({record_count} records, {})",
                 OptGen(*base),
                 hash.short()
             );
-            println!(
+            outln!(
                 "diff against {}: +{} -{} records, {} unchanged",
                 OptGen(*base),
                 diff.records_added,
@@ -66,10 +66,10 @@ pub fn plan(
                 diff.records_unchanged
             );
             print_diff(diff, 200);
-            println!("hash: {hash}");
-            println!("verdict: {verdict}");
+            outln!("hash: {hash}");
+            outln!("verdict: {verdict}");
             for t in thresholds {
-                println!("  {}: {t}", t.reason());
+                outln!("  {}: {t}", t.reason());
             }
             match (published, verdict) {
                 (
@@ -79,19 +79,19 @@ pub fn plan(
                         ..
                     }),
                     _,
-                ) => println!("published {generation} (version {version})"),
+                ) => outln!("published {generation} (version {version})"),
                 (Some(PublishOutcome::AlreadyPublished { generation }), _) => {
-                    println!("{generation} is already published")
+                    outln!("{generation} is already published")
                 }
-                (None, Verdict::Pass | Verdict::Approved) => println!(
+                (None, Verdict::Pass | Verdict::Approved) => outln!(
                     "publish it with: zonegate publish {origin} --generation {}",
                     generation.0
                 ),
                 // A refusal is explained on stderr, with this hint.
                 (None, Verdict::Refused) => {}
-                (None, Verdict::Held) => println!("{}", approve_hint(origin, *generation, hash)),
+                (None, Verdict::Held) => outln!("{}", approve_hint(origin, *generation, hash)),
                 (None, Verdict::Rejected) => {
-                    println!("rejected in review; fix the zone file and plan again")
+                    outln!("rejected in review; fix the zone file and plan again")
                 }
             }
         }

@@ -22,7 +22,7 @@ pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
                     "base": gen_json(*base), "version": version,
                 }));
             } else {
-                println!(
+                outln!(
                     "zone {origin}: published {generation} (base {}, version {version})",
                     OptGen(*base)
                 );
@@ -34,7 +34,7 @@ pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
                     "zone": origin.to_string(), "outcome": Outcome::AlreadyPublished, "generation": generation.0,
                 }));
             } else {
-                println!("zone {origin}: {generation} is already published; nothing to do");
+                outln!("zone {origin}: {generation} is already published; nothing to do");
             }
         }
     }
@@ -56,15 +56,19 @@ pub fn status(emit: &Emit, rows: &[ZoneRow]) {
         return;
     }
     if rows.is_empty() {
-        println!("no zones yet; stage one with `zonegate plan ZONEFILE`");
+        outln!("no zones yet; stage one with `zonegate plan ZONEFILE`");
         return;
     }
-    println!(
+    outln!(
         "{:<32} {:>10} {:>8} {:>9} {:>10}  hash",
-        "zone", "published", "version", "records", "newest"
+        "zone",
+        "published",
+        "version",
+        "records",
+        "newest"
     );
     for r in rows {
-        println!(
+        outln!(
             "{:<32} {:>10} {:>8} {:>9} {:>10}  {}",
             r.origin.to_string(),
             OptGen(r.published).to_string(),
@@ -102,10 +106,10 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
         emit.object(json!({"zone": origin.to_string(), "plans": plans, "audit": audit}));
         return;
     }
-    println!("zone {origin}");
-    println!("generations:");
+    outln!("zone {origin}");
+    outln!("generations:");
     for p in plans {
-        println!(
+        outln!(
             "  {:>8}  {:<10}  {:<8}  base {:>6}  {:>8} records  {}  created {}",
             p.generation.to_string(),
             p.status.as_str(),
@@ -113,19 +117,19 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
             OptGen(p.base).to_string(),
             p.record_count,
             p.hash.short(),
-            p.created_at
+            rfc3339(p.created_at)
         );
     }
-    println!("audit (newest first):");
+    outln!("audit (newest first):");
     for a in audit {
         let reason = match &a.reason {
             None => String::new(),
             Some(reason) => format!(" [{reason}]"),
         };
-        println!(
+        outln!(
             "  #{:<5} {}  {:<10} {:>8} by {}{}: {}",
             a.id,
-            a.at,
+            rfc3339(a.at),
             a.action,
             OptGen(a.generation).to_string(),
             a.actor,
@@ -135,11 +139,20 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
     }
 }
 
+/// Seconds since the epoch as people read them, in RFC 3339 (UTC): `2026-12-01T23:58:12Z`.
+/// The `--json` forms keep the seconds.
+fn rfc3339(seconds: u64) -> String {
+    i64::try_from(seconds)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(|| format!("{seconds} s after the epoch"), |t| t.to_string())
+}
+
 pub fn cleanup(emit: &Emit, origin: &Name, keep: u32, deleted: u64) {
     if emit.json {
         emit.object(json!({"zone": origin.to_string(), "outcome": Outcome::Cleaned, "keep": keep, "deleted": deleted}));
     } else {
-        println!(
+        outln!(
             "zone {origin}: deleted {deleted} old plans (kept live generations and the newest {keep})"
         );
     }

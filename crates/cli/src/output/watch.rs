@@ -73,15 +73,17 @@ pub fn round_line(r: &RoundReport) -> String {
 /// A round in words: the store's state, each zone and server, each finding, and the sum.
 pub fn print_round(r: &RoundReport) {
     if let Some(e) = &r.store_error {
-        println!(
+        outln!(
             "store unreadable ({e}): checked against the state read at {}",
             r.state_read_at.unwrap_or(0)
         );
     }
     for z in &r.zones {
-        println!(
+        outln!(
             "zone {}: published generation {} (serial {})",
-            z.zone, z.published, z.published.0 as u32
+            z.zone,
+            z.published,
+            z.published.0 as u32
         );
         for s in &z.servers {
             let serial = s.judgement.serial.map_or("-".into(), |v| v.to_string());
@@ -90,9 +92,10 @@ pub fn print_round(r: &RoundReport) {
                 (Some(g), Some(t)) => format!("{g} generation(s) behind, {t} s"),
                 _ => "no serial".to_string(),
             };
-            println!(
+            outln!(
                 "  {:<24} serial {serial:<10} {lag}, {} checks",
-                s.server, s.checks
+                s.server,
+                s.checks
             );
         }
         if let Some(d) = &z.disagree {
@@ -100,14 +103,14 @@ pub fn print_round(r: &RoundReport) {
                 .iter()
                 .map(|(s, v)| format!("{s}: {}", v.join(", ")))
                 .collect();
-            println!("  servers disagree: {}", groups.join("; "));
+            outln!("  servers disagree: {}", groups.join("; "));
         }
     }
     for m in &r.missing {
-        println!("zone {m}: nothing published to check against (publish it, or leave it out)");
+        outln!("zone {m}: nothing published to check against (publish it, or leave it out)");
     }
     for f in &r.findings {
-        println!("{f}");
+        outln!("{f}");
     }
-    println!("{}", round_line(r));
+    outln!("{}", round_line(r));
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use zonegate_core::watch::StateChanges;
 
 use crate::context::{Ctx, now};
+use crate::output::outln;
 use crate::output::watch::{round_json, round_line};
 use known::Known;
 use metrics::Exporter;
@@ -41,7 +42,7 @@ pub async fn continuous(
             e.record(&report);
         }
         if ctx.emit.json {
-            println!("{}", round_json(&report));
+            outln!("{}", round_json(&report));
         }
         log_changes(&report, &mut changes, &mut store_down);
         round += 1;

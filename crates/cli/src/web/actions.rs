@@ -3,13 +3,13 @@
 //! printed. The exit code and the object's `reason` give the HTTP status.
 
 use serde_json::{Value, json};
+use zonegate_core::ContentHash;
 use zonegate_core::gate::{Actor, Generation, Verdict};
-use zonegate_core::{ContentHash, zonefile};
 use zonegate_http::{Action, Answer, AnswerKind, Caller, DecisionKind};
 
 use super::Web;
 use crate::commands::{self, decide, diff, history, plan, publish, status};
-use crate::context::{Ctx, parse_origin};
+use crate::context::{Ctx, parse_origin, parse_text};
 use crate::exit;
 use crate::failure::Failure;
 use crate::output::{self, Emit};
@@ -111,8 +111,12 @@ async fn run(ctx: &Ctx, action: Action) -> Result<u8, Failure> {
         }
         Action::Plan { origin, zonefile } => {
             let origin = parse_origin(&origin)?;
-            let parsed = zonefile::parse(&zonefile, Some(&origin), "the request body")
-                .map_err(|e| Failure::Input(anyhow::anyhow!(e)))?;
+            let parsed = parse_text(
+                &zonefile,
+                Some(&origin),
+                "the request body",
+                &ctx.gate.limits,
+            )?;
             plan::plan_parsed(ctx, parsed, None).await
         }
         Action::Publish {

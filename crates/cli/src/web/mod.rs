@@ -166,6 +166,7 @@ async fn reload_on_hangup(web: Arc<Web>, tokens: Tokens) {
 fn reread(web: &Web) -> anyhow::Result<(GateConfig, config::http::HttpSettings)> {
     let gate = config::load_gate(web.config.as_deref()).map_err(|f| match f {
         crate::failure::Failure::Input(e) | crate::failure::Failure::Internal(e) => e,
+        crate::failure::Failure::Limit { message, .. } => anyhow::anyhow!(message),
     })?;
     let settings = config::server::server_section(web.config.as_deref())?.http()?;
     Ok((gate, settings))

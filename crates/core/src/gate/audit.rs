@@ -283,6 +283,8 @@ pub enum ReasonCode {
     Missing,
     NothingStaged,
     Verdict,
+    /// `update-policy`: a DNS UPDATE changes a name or type its key's grants do not cover.
+    UpdatePolicy,
     /// A stored reason this build does not know, as it was stored.
     Unrecognized(String),
 }
@@ -294,7 +296,7 @@ const CORRUPT_BODY: &str = "corrupt-body";
 
 impl ReasonCode {
     /// The codes whose text is one fixed word.
-    const WORDS: [(ReasonCode, &'static str); 8] = [
+    const WORDS: [(ReasonCode, &'static str); 9] = [
         (ReasonCode::Empty, "empty"),
         (ReasonCode::ThresholdUnnamed, THRESHOLD),
         (ReasonCode::Review, "review"),
@@ -303,6 +305,7 @@ impl ReasonCode {
         (ReasonCode::Missing, "missing"),
         (ReasonCode::NothingStaged, "nothing-staged"),
         (ReasonCode::Verdict, "verdict"),
+        (ReasonCode::UpdatePolicy, "update-policy"),
     ];
 
     /// The code of a refusal for invalid content whose first broken rule is `rule`.
@@ -536,6 +539,7 @@ mod tests {
             (ReasonCode::Missing, "missing"),
             (ReasonCode::NothingStaged, "nothing-staged"),
             (ReasonCode::Verdict, "verdict"),
+            (ReasonCode::UpdatePolicy, "update-policy"),
         ];
         for (code, text) in codes {
             assert_eq!(code.to_string(), text);

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::gate::policy::Policy;
+use crate::gate::policy::{Policy, PolicyError};
 use crate::zone::limits::Limits;
 
 /// Settings of the publish protocol.
@@ -35,5 +35,104 @@ impl Default for GateConfig {
             pin_lease_s: 300,
             policy: Policy::default(),
         }
+    }
+}
+
+/// Settings that cannot work: refused when the config is loaded, not by every plan later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A key whose value makes every plan fail.
+    #[error("{key} = {value} cannot work: {why}")]
+    Unworkable {
+        key: &'static str,
+        value: u64,
+        why: &'static str,
+    },
+    /// No TTL could pass both bounds.
+    #[error(
+        "limits.ttl_min = {min} is above limits.ttl_max = {max}, so no TTL could pass; make \
+         ttl_min at most ttl_max"
+    )]
+    TtlRange { min: u32, max: u32 },
+    /// The `[policy]` section.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+impl GateConfig {
+    /// Refuses settings under which no plan could ever pass or publish.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let unworkable = |key, value: u64, why| Err(ConfigError::Unworkable { key, value, why });
+        let l = &self.limits;
+        if l.records_max < 2 {
+            return unworkable(
+                "limits.records_max",
+                l.records_max as u64,
+                "a zone holds at least its SOA and NS records; use 2 or more",
+            );
+        }
+        if l.body_bytes_max == 0 {
+            return unworkable(
+                "limits.body_bytes_max",
+                0,
+                "no zone has an empty body; raise it",
+            );
+        }
+        if l.ttl_min > l.ttl_max {
+            return Err(ConfigError::TtlRange {
+                min: l.ttl_min,
+                max: l.ttl_max,
+            });
+        }
+        if self.plan_age_max_s == 0 {
+            return unworkable(
+                "plan_age_max_s",
+                0,
+                "every plan would be stale the moment it is staged; use a number of seconds",
+            );
+        }
+        if self.pin_lease_s == 0 {
+            return unworkable(
+                "pin_lease_s",
+                0,
+                "a publish's pin would expire before it is used; use a number of seconds",
+            );
+        }
+        Ok(self.policy.check()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ConfigError, GateConfig};
+
+    #[test]
+    fn settings_that_cannot_work_are_refused() {
+        assert_eq!(GateConfig::default().check(), Ok(()));
+        let mut c = GateConfig::default();
+        c.limits.ttl_min = 600;
+        c.limits.ttl_max = 60;
+        assert_eq!(c.check(), Err(ConfigError::TtlRange { min: 600, max: 60 }));
+        let mut c = GateConfig::default();
+        c.limits.records_max = 0;
+        assert!(matches!(
+            c.check(),
+            Err(ConfigError::Unworkable {
+                key: "limits.records_max",
+                ..
+            })
+        ));
+        let c = GateConfig {
+            plan_age_max_s: 0,
+            ..GateConfig::default()
+        };
+        assert!(matches!(
+            c.check(),
+            Err(ConfigError::Unworkable {
+                key: "plan_age_max_s",
+                ..
+            })
+        ));
     }
 }

@@ -40,20 +40,22 @@ mod refusal;
 mod store;
 mod target;
 mod types;
+mod update;
 
 pub use audit::{
     Actor, ActorError, AuditAction, AuditEntry, LimitKind, ReasonCode, ThresholdKind, UnknownText,
     optional_reason,
 };
 pub use cleanup::{cleanup, cleanup_audit_entry};
-pub use config::GateConfig;
-pub use converge::{ConvergeOutcome, converge};
+pub use config::{ConfigError, GateConfig};
+pub use converge::{ConvergeOutcome, converge, converge_known};
 pub use decide::{Decision, decide};
 pub use error::StepError;
 pub use load::{load_content, load_published};
-pub use plan::{PlanOutcome, Planned, Preview, plan, plan_keeping, preview};
+pub use plan::{PlanOutcome, Planned, Preview, plan, plan_keeping, plan_on_base, preview};
 pub use publish::{PublishOutcome, publish, publish_exact, publish_planned};
 pub use refusal::Refusal;
 pub use store::{Store, StoreError};
 pub use target::Target;
 pub use types::{Generation, NewPlan, OptGen, PlanStatus, Published, StoredPlan, Verdict};
+pub use update::{KnownContent, UpdateError, UpdateOutcome, UpdateRequest, update};

@@ -110,28 +110,62 @@ pub async fn plan_keeping<S: Store>(
         Ok(zone) => zone,
         Err(invalid) => return Err(refuse_invalid(store, &ctx, &origin, invalid).await),
     };
+    let compared = compare_with_published(store, &zone, cfg).await?;
+    stage_compared(store, &ctx, zone, compared).await
+}
+
+/// [`plan_keeping`] measured against `base`, content the caller read (hash-checked and
+/// validated) and judged, instead of reading the published generation again: a DNS UPDATE,
+/// whose prerequisites were judged on that generation. The plan is staged with `base` as its
+/// base, so the compare-and-swap refuses it as stale if the published generation moved since.
+pub async fn plan_on_base<S: Store>(
+    store: &S,
+    parsed: crate::zone::ParsedZone,
+    base: (Generation, Zone),
+    cfg: &GateConfig,
+    now: u64,
+    actor: &Actor,
+) -> Result<(PlanOutcome, Option<Planned>), StepError> {
+    let ctx = StepContext { cfg, now, actor };
+    let origin = parsed.origin.clone();
+    let zone = match crate::zone::validate::validate(parsed, &cfg.limits) {
+        Ok(zone) => zone,
+        Err(invalid) => return Err(refuse_invalid(store, &ctx, &origin, invalid).await),
+    };
+    let compared = compare_with(base.0, base.1, &zone, cfg);
+    stage_compared(store, &ctx, zone, compared).await
+}
+
+/// Stages `zone` as compared with its base, or returns [`PlanOutcome::NoChanges`].
+async fn stage_compared<S: Store>(
+    store: &S,
+    ctx: &StepContext<'_>,
+    zone: Zone,
+    compared: Compared,
+) -> Result<(PlanOutcome, Option<Planned>), StepError> {
+    let (cfg, now, actor) = (ctx.cfg, ctx.now, ctx.actor);
+    let origin = zone.origin().clone();
     let body = zone.body();
     let hash = ContentHash::of(&body);
     let record_count = zone.len() as u64;
-    let (base, diff, thresholds, base_content) =
-        match compare_with_published(store, &zone, cfg).await? {
-            Compared::Same { published } => {
-                return Ok((
-                    PlanOutcome::NoChanges {
-                        published,
-                        hash,
-                        record_count,
-                    },
-                    None,
-                ));
-            }
-            Compared::Changed {
-                base,
-                diff,
-                thresholds,
-                base_content,
-            } => (base, diff, thresholds, base_content),
-        };
+    let (base, diff, thresholds, base_content) = match compared {
+        Compared::Same { published } => {
+            return Ok((
+                PlanOutcome::NoChanges {
+                    published,
+                    hash,
+                    record_count,
+                },
+                None,
+            ));
+        }
+        Compared::Changed {
+            base,
+            diff,
+            thresholds,
+            base_content,
+        } => (base, diff, thresholds, base_content),
+    };
     let review = cfg.policy.for_zone(&origin).review;
     let (verdict, action, reason) = verdict_for(&thresholds, review);
     let detail = stage_detail(record_count, &diff, hash, verdict, review, &thresholds);
@@ -260,22 +294,7 @@ async fn compare_with_published<S: Store>(
             thresholds: Vec::new(),
             base_content: None,
         },
-        Some((g, Ok(old))) => {
-            // Equal contents are equal records (and have equal hashes): compared directly,
-            // without encoding and hashing both.
-            if old == *zone {
-                return Ok(Compared::Same { published: g });
-            }
-            let diff = Diff::between(&old, zone);
-            let thresholds =
-                crate::gate::policy::check(&cfg.policy.for_zone(origin), &old, zone, &diff);
-            Compared::Changed {
-                base: Some(g),
-                diff,
-                thresholds,
-                base_content: Some(old),
-            }
-        }
+        Some((g, Ok(old))) => compare_with(g, old, zone, cfg),
         // The published body is unusable: diff against nothing rather than wedge (I5). With
         // no base content there is nothing to measure a change against, so no threshold
         // applies; validity still does.
@@ -286,6 +305,24 @@ async fn compare_with_published<S: Store>(
             base_content: None,
         },
     })
+}
+
+/// How `zone` compares with `old`, the content of generation `g`.
+fn compare_with(g: Generation, old: Zone, zone: &Zone, cfg: &GateConfig) -> Compared {
+    // Equal contents are equal records (and have equal hashes): compared directly, without
+    // encoding and hashing both.
+    if old == *zone {
+        return Compared::Same { published: g };
+    }
+    let diff = Diff::between(&old, zone);
+    let thresholds =
+        crate::gate::policy::check(&cfg.policy.for_zone(zone.origin()), &old, zone, &diff);
+    Compared::Changed {
+        base: Some(g),
+        diff,
+        thresholds,
+        base_content: Some(old),
+    }
 }
 
 /// What a plan would do, without staging it (`plan --expect-no-changes`, drift checks).

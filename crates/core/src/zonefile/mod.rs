@@ -44,5 +44,5 @@ mod present;
 #[cfg(test)]
 mod tests;
 
-pub use parse::{ParseError, parse};
+pub use parse::{ParseError, parse, parse_limited};
 pub use present::{rdata_to_text, record_to_text};

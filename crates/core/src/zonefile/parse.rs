@@ -65,6 +65,17 @@ pub enum ParseError {
          please report this together with the file"
     )]
     Internal { file: String, message: String },
+    /// More records than the limit: parsing stopped at the first record past it, so a huge
+    /// file costs no more memory than the limit allows.
+    #[error(
+        "{file}:{line}: more than {max} records (limits.records_max); parsing stopped here. \
+         Split the zone, or raise records_max in the config if the server has the memory"
+    )]
+    TooManyRecords {
+        file: String,
+        line: usize,
+        max: usize,
+    },
 }
 
 impl ParseError {
@@ -75,7 +86,8 @@ impl ParseError {
             | ParseError::NoOrigin { line, .. }
             | ParseError::Class { line, .. }
             | ParseError::Rdata { line, .. }
-            | ParseError::Include { line, .. } => Some(*line),
+            | ParseError::Include { line, .. }
+            | ParseError::TooManyRecords { line, .. } => Some(*line),
             ParseError::Internal { .. } => None,
         }
     }
@@ -90,7 +102,31 @@ impl ParseError {
 /// The records come back in file order, with lower-cased names and canonical record data. No
 /// validity rule is checked here beyond syntax and class: see [`crate::zone::validate::validate`].
 pub fn parse(text: &str, origin: Option<&Name>, source: &str) -> Result<ParsedZone, ParseError> {
-    match catch_unwind(AssertUnwindSafe(|| parse_inner(text, origin, source))) {
+    parse_limited(text, origin, source, usize::MAX)
+}
+
+/// [`parse`] that stops at the first record past `records_max` with
+/// [`ParseError::TooManyRecords`]: memory stays bounded by the limit, however long the file.
+pub fn parse_limited(
+    text: &str,
+    origin: Option<&Name>,
+    source: &str,
+    records_max: usize,
+) -> Result<ParsedZone, ParseError> {
+    // A UTF-8 byte-order mark is not part of the text (editors on Windows write one).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // `domain` 0.12.3 indexes past its buffer when the text ends inside a quoted string's
+    // last token (`www TXT "abc"` with no line feed after it; found by fuzzing): a line feed
+    // at the end changes no line number and avoids it.
+    let ended;
+    let text = if text.is_empty() || text.ends_with('\n') {
+        text
+    } else {
+        ended = format!("{text}\n");
+        &ended
+    };
+    let run = || parse_inner(text, origin, source, records_max);
+    match catch_unwind(AssertUnwindSafe(run)) {
         Ok(result) => result,
         Err(panic) => {
             let message = panic
@@ -111,8 +147,13 @@ pub fn parse(text: &str, origin: Option<&Name>, source: &str) -> Result<ParsedZo
 /// The `\000` bytes keep it from meaning anything a real file would say.
 const BLANK_OWNER: &str = "\\000zonegate-blank-owner\\000.";
 
-fn parse_inner(text: &str, origin: Option<&Name>, source: &str) -> Result<ParsedZone, ParseError> {
-    let (spans, open) = entry_spans(text.as_bytes());
+fn parse_inner(
+    text: &str,
+    origin: Option<&Name>,
+    source: &str,
+    records_max: usize,
+) -> Result<ParsedZone, ParseError> {
+    let (spans, open) = entry_spans(text.as_bytes(), records_max);
     if let Some((line, what)) = open {
         return Err(ParseError::Syntax {
             file: source.to_string(),
@@ -151,6 +192,13 @@ fn parse_inner(text: &str, origin: Option<&Name>, source: &str) -> Result<Parsed
             }
             Entry::Record(record) => record,
         };
+        if records.len() == records_max {
+            return Err(ParseError::TooManyRecords {
+                file: source.to_string(),
+                line,
+                max: records_max,
+            });
+        }
         records.push(to_record(&record, line, source, &mut wire)?);
     }
     let origin = origin
@@ -327,6 +375,7 @@ fn scanner_error(text: &str, source: &str, zone_text: &str) -> ParseError {
         "expected decimal number" => {
             "expected a decimal number (TTLs are plain seconds, without units)".to_string()
         }
+        "bad name" => bad_name_why(zone_text.lines().nth(line - 1).unwrap_or("")),
         _ => message,
     };
     ParseError::Syntax {
@@ -334,6 +383,66 @@ fn scanner_error(text: &str, source: &str, zone_text: &str) -> ParseError {
         line,
         message,
     }
+}
+
+/// Why a name on `line` is not a name: the first token that breaks a rule, said with the rule.
+fn bad_name_why(line: &str) -> String {
+    let rule = "labels hold 1 to 63 octets, a name at most 255 in wire form (RFC 1035 §2.3.4), \
+                and an escape \\DDD is at most \\255";
+    let token_why = |token: &str| -> Option<String> {
+        let (mut labels, mut label, mut wire) = (Vec::new(), 0usize, 1usize);
+        let bytes = token.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                    let digits = token.get(i + 1..i + 4).unwrap_or("");
+                    if digits.parse::<u32>().map_or(true, |v| v > 255) {
+                        return Some(format!(
+                            "the escape `\\{digits}` in `{token}` is not an octet (\\000 to \\255)"
+                        ));
+                    }
+                    label += 1;
+                    i += 4;
+                }
+                b'\\' => {
+                    label += 1;
+                    i += 2;
+                }
+                b'.' => {
+                    if label == 0 && token != "." {
+                        return Some(format!(
+                            "`{token}` has an empty label (two dots in a row, or a leading dot)"
+                        ));
+                    }
+                    labels.push(label);
+                    wire += label + 1;
+                    label = 0;
+                    i += 1;
+                }
+                _ => {
+                    label += 1;
+                    i += 1;
+                }
+            }
+        }
+        labels.push(label);
+        wire += label + usize::from(label > 0);
+        if let Some(long) = labels.iter().find(|&&l| l > 63) {
+            return Some(format!(
+                "`{token}` has a label of {long} octets; a label holds at most 63"
+            ));
+        }
+        (wire > 255)
+            .then(|| format!("`{token}` is {wire} octets in wire form; a name holds at most 255"))
+    };
+    line.split_whitespace()
+        .take_while(|t| !t.starts_with(';'))
+        .find_map(token_why)
+        .map_or_else(
+            || format!("bad name: a name on this line is not a domain name ({rule})"),
+            |why| format!("bad name: {why} ({rule})"),
+        )
 }
 
 /// Converts a `domain` name to ours (lower-casing it).
@@ -366,8 +475,10 @@ struct EntrySpan {
 ///
 /// Also returns the line of a parenthesis or quote left open at the end of the text, with what
 /// it is: the scanner of `domain` does not always cope with those, so they are refused first.
-fn entry_spans(text: &[u8]) -> (Vec<EntrySpan>, Option<(usize, &'static str)>) {
+/// Stops after the first record past `records_max` (the parse stops there too).
+fn entry_spans(text: &[u8], records_max: usize) -> (Vec<EntrySpan>, Option<(usize, &'static str)>) {
     let mut spans = Vec::new();
+    let mut records = 0usize;
     let mut line = 1;
     let mut line_offset = 0;
     let mut parens = 0usize;
@@ -421,6 +532,10 @@ fn entry_spans(text: &[u8]) -> (Vec<EntrySpan>, Option<(usize, &'static str)>) {
                         directive,
                         include,
                     });
+                    records += usize::from(!directive);
+                    if records > records_max {
+                        return (spans, None);
+                    }
                 }
                 let quote_line = line;
                 let closed;
@@ -487,6 +602,7 @@ mod tests {
     fn entry_spans_follow_parens_quotes_and_comments() {
         let (spans, open) = entry_spans(
             b"; c\n$TTL 5\na ( 1\n 2 ) ; x\n\tb \"q\nq\" (\n)\n\n  ; only a comment\nc\n",
+            usize::MAX,
         );
         assert_eq!(open, None);
         let got: Vec<(usize, bool, bool)> = spans
@@ -503,12 +619,58 @@ mod tests {
             ]
         );
         assert_eq!(
-            entry_spans(b"a A 1.1.1.1\nb SOA ( 1\n2\n").1,
+            entry_spans(b"a A 1.1.1.1\nb SOA ( 1\n2\n", usize::MAX).1,
             Some((2, "unclosed parenthesis"))
         );
         assert_eq!(
-            entry_spans(b"a A 1.1.1.1\n\nb TXT \"x\n").1,
+            entry_spans(b"a A 1.1.1.1\n\nb TXT \"x\n", usize::MAX).1,
             Some((3, "unterminated quoted string"))
         );
+    }
+
+    #[test]
+    fn a_bad_name_says_why_and_a_byte_order_mark_is_accepted() {
+        let zone = |name: &str| format!("$ORIGIN e.\n@ SOA ns h 1 1 1 1 1\n{name} A 1.1.1.1\n");
+        let long = "a".repeat(64);
+        let e = parse(&zone(&long), None, "f").unwrap_err().to_string();
+        assert!(
+            e.contains("f:3: bad name: ") && e.contains("a label of 64 octets"),
+            "{e}"
+        );
+        let e = parse(&zone(&"abcd.".repeat(60)), None, "f")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("octets in wire form; a name holds at most 255"),
+            "{e}"
+        );
+        let plain = parse(&zone("www"), None, "f").unwrap();
+        let bom = parse(&format!("\u{feff}{}", zone("www")), None, "f").unwrap();
+        assert_eq!((bom.origin, bom.records), (plain.origin, plain.records));
+    }
+
+    #[test]
+    fn parsing_stops_at_the_first_record_past_the_limit() {
+        let text =
+            "$ORIGIN e.\n$TTL 5\n@ SOA ns h 1 1 1 1 1\na A 1.1.1.1\nb A 1.1.1.2\nc A 1.1.1.3\n";
+        assert_eq!(parse_limited(text, None, "f", 4).unwrap().records.len(), 4);
+        let e = parse_limited(text, None, "f", 2).unwrap_err();
+        assert_eq!(
+            e,
+            ParseError::TooManyRecords {
+                file: "f".into(),
+                line: 5,
+                max: 2
+            },
+            "{e}"
+        );
+        // The scan of entries stops there too: it never holds more than the limit and one.
+        let many = "a A 1.1.1.1\n".repeat(1000);
+        assert_eq!(entry_spans(many.as_bytes(), 10).0.len(), 11);
+        // Past a limit of zero, the first record is already too many.
+        assert!(matches!(
+            parse_limited(text, None, "f", 0),
+            Err(ParseError::TooManyRecords { line: 3, .. })
+        ));
     }
 }

@@ -423,3 +423,17 @@ fn the_canonical_hash_of_a_content_is_pinned() {
     let reversed: String = text.lines().rev().map(|l| format!("{l}\n")).collect();
     assert_eq!(zone(&reversed).hash().to_string(), pinned);
 }
+
+/// Found by the `zonefile` fuzz target: a file that ends inside its last quoted string's
+/// token, with no line feed after it, made `domain`'s scanner index past its buffer (the
+/// panic was caught and the file refused as an internal error). It parses now.
+#[test]
+fn fuzz_regression_a_quoted_string_at_the_very_end() {
+    let crash = "email.\t\t\t\t\t      500 IN SOA\tns1.outside.edu. root.campus.edu. 3 604800 86400 2419200 604800\n\
+                 email.\t\t\t\t\t      500 IN NS\t\tns1.outside.edu.\n\
+                 email.\t\t\t\t\t      500 IN TXT\t\"T chis_is_a_sample_textom.\"";
+    let parsed = parse(crash, None, "fuzz").unwrap();
+    assert_eq!(parsed.records.len(), 3);
+    let text = p("$ORIGIN e.\n@ SOA ns h 1 1 1 1 1\nwww TXT \"abc\"");
+    assert_eq!(text.records[1].rdata[..], b"\x03abc"[..]);
+}

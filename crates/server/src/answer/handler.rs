@@ -2,8 +2,8 @@
 //!
 //! hickory decodes the message, drops responses, answers undecodable queries with FORMERR and
 //! truncates UDP answers to the client's payload size. This handler does the rest: TSIG
-//! verification (`tsig.rs`; a signed request gets signed answers), EDNS version check, opcode
-//! and class checks, zone selection and the lookup.
+//! verification (`tsig.rs`; a signed request gets signed answers), DNS UPDATE (`update.rs`),
+//! EDNS version check, opcode and class checks, zone selection and the lookup.
 
 use std::sync::Arc;
 
@@ -14,8 +14,11 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use zonegate_core::{Name, RType};
 
+use crate::answer::any;
+use crate::answer::question::reencoded;
 use crate::answer::respond::{failed, send_error};
 use crate::answer::tsig::{self, Check, ResponseSigner};
+use crate::answer::update::update;
 use crate::answer::xfr::transfer;
 use crate::catalog::Catalog;
 use crate::stats::TransferKind;
@@ -139,6 +142,9 @@ impl RequestHandler for Handler {
                 return refuse_signature(request, failure, edns, response_handle).await;
             }
         };
+        if request.metadata.op_code == OpCode::Update && !bad_version {
+            return update(&self.catalog, request, edns, signer, response_handle).await;
+        }
         match self.precheck(request, bad_version) {
             Err(code) => send_error(request, code, edns, signer.as_mut(), response_handle).await,
             Ok(Asked::Transfer { qname, qtype }) => {
@@ -182,12 +188,16 @@ async fn answer(
     signer: Option<&mut ResponseSigner>,
     mut response_handle: impl ResponseHandler,
 ) -> ResponseInfo {
-    let res = zone.index().resolve(qname, qtype);
+    let mut res = zone.index().resolve(qname, qtype);
+    if qtype == RType::ANY {
+        res = any::minimal(zone.index(), qname, res);
+    }
     let made = made_records(zone, &res);
     let [answers, authorities, additionals] = sections(zone, &res, &made);
     let metadata = answer_metadata(&request.metadata, &res);
+    let queries = reencoded(request);
     let build = || {
-        MessageResponseBuilder::new(&request.queries, edns).build(
+        MessageResponseBuilder::new(&queries, edns).build(
             metadata,
             answers.iter().copied(),
             authorities.iter().copied(),

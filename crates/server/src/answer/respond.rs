@@ -6,6 +6,7 @@ use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
+use crate::answer::question::reencoded;
 use crate::answer::tsig::{self, ResponseSigner};
 
 /// Sends a response with no records and `code`, signed if `signer` is given.
@@ -24,8 +25,8 @@ pub(crate) async fn send_error(
         with_high.set_rcode_high(code.high());
         edns = Some(&with_high);
     }
-    let build =
-        || MessageResponseBuilder::new(&request.queries, edns).error_msg(&request.metadata, code);
+    let queries = reencoded(request);
+    let build = || MessageResponseBuilder::new(&queries, edns).error_msg(&request.metadata, code);
     match tsig::send(request, signer, build, &mut response_handle).await {
         Ok(info) => info,
         Err(error) => {

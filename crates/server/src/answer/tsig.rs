@@ -37,6 +37,7 @@ use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
 use zonegate_core::Name;
 
+use crate::answer::question::reencoded;
 use crate::convert::to_hickory_name;
 use crate::options::{ServerOptions, TsigAlgorithm, TsigKey};
 
@@ -266,8 +267,9 @@ where
         let mut metadata: Metadata = *probe.metadata();
         metadata.truncation = true;
         let edns = probe.edns();
+        let queries = reencoded(request);
         let empty = || {
-            hickory_server::zone_handler::MessageResponseBuilder::new(&request.queries, edns)
+            hickory_server::zone_handler::MessageResponseBuilder::new(&queries, edns)
                 .build_no_records(metadata)
         };
         let bytes = encode(empty(), max)?;
@@ -287,8 +289,9 @@ pub(crate) async fn send_failure(
     edns: Option<&hickory_proto::op::Edns>,
     mut response_handle: impl ResponseHandler,
 ) -> Result<ResponseInfo, NetError> {
+    let queries = reencoded(request);
     let build = || {
-        hickory_server::zone_handler::MessageResponseBuilder::new(&request.queries, edns)
+        hickory_server::zone_handler::MessageResponseBuilder::new(&queries, edns)
             .error_msg(&request.metadata, ResponseCode::NotAuth)
     };
     match failure {

@@ -27,6 +27,7 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use zonegate_core::xfr::{IxfrReply, ixfr_reply, record_wire_len, split};
 use zonegate_core::{Name, RType};
 
+use crate::answer::question::reencoded;
 use crate::answer::respond::{failed, send_bad_key, send_error};
 use crate::answer::tsig::{self, ResponseSigner};
 use crate::catalog::Catalog;
@@ -106,6 +107,17 @@ pub(crate) async fn transfer(
     ixfr(request, qname, &zone, edns, signer, response_handle).await
 }
 
+/// The serial of the client's version of zone `qname`: the SOA of the request's authority
+/// section, if that section starts with an SOA owned by `qname`.
+fn client_serial(request: &Request, qname: &Name) -> Option<u32> {
+    let record = request.authorities.first()?;
+    let owner = Name::from_labels(record.name.iter()).ok()?;
+    match &record.data {
+        RData::SOA(soa) if owner == *qname => Some(soa.serial),
+        _ => None,
+    }
+}
+
 /// Answers an IXFR query for `qname` from `zone`: the deltas from the client's serial if the
 /// history reaches it, else the whole zone; over UDP, or to a client that is up to date, the
 /// SOA alone.
@@ -119,11 +131,11 @@ async fn ixfr(
 ) -> ResponseInfo {
     let udp = request.protocol() == Protocol::Udp;
     let soa = soa_of(zone);
-    // IXFR: the client's serial is in the SOA of the authority section (RFC 1995 §3).
-    let Some(client_serial) = request.authorities.iter().find_map(|r| match &r.data {
-        RData::SOA(soa) if r.record_type() == RecordType::SOA => Some(soa.serial),
-        _ => None,
-    }) else {
+    // IXFR: the client's serial is in the SOA of the authority section (RFC 1995 §3), the
+    // SOA of its version of this zone. One that belongs to another name says nothing about
+    // this zone: the request is malformed (FORMERR, as BIND and Knot answer), never read as a
+    // serial of this zone.
+    let Some(client_serial) = client_serial(request, qname) else {
         return send_error(
             request,
             ResponseCode::FormErr,
@@ -263,13 +275,14 @@ async fn send_stream(
     let parts = split(items.iter().map(|(_, size)| *size), budget);
     let mut last = failed(request);
     let mut sent = 0;
+    let queries = reencoded(request);
     for part in parts {
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.authoritative = true;
         metadata.recursion_available = false;
         metadata.response_code = ResponseCode::NoError;
         let build = || {
-            MessageResponseBuilder::new(&request.queries, edns).build(
+            MessageResponseBuilder::new(&queries, edns).build(
                 metadata,
                 items[part.clone()].iter().map(|(r, _)| *r),
                 std::iter::empty(),

@@ -16,8 +16,10 @@
 //! to the general path ([`general`], hickory's decoder, the handler and [`encode_tcp`]), after
 //! the prepared answers before it have been written, so the answers leave in request order.
 //!
-//! Every wait is bounded: reading a request by [`crate::TCP_IDLE_TIMEOUT`], writing a response
-//! by [`TCP_WRITE_TIMEOUT`], and the number of open connections by [`TCP_CONNECTIONS_MAX`].
+//! Every wait is bounded: reading a request by the idle timeout (`TcpOptions`, shorter while the
+//! listener is busy), writing a response by [`TCP_WRITE_TIMEOUT`], the number of open
+//! connections by `connections_max` and those of one client by `connections_per_client_max`
+//! (`tcp_limits.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,24 +41,27 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::answer::handler::Handler;
+use crate::net::tcp_limits::TcpLimits;
 use crate::stats::LocalCounts;
-use crate::wire::encode_tcp;
+use crate::wire::{encode_tcp, is_response};
 use crate::zone::served::prepared::Question;
 
 /// Longest a single response write may take before the connection is closed.
 pub const TCP_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Most TCP connections served at once; further clients wait in the listen backlog.
+/// Most TCP connections served at once by default (`TcpOptions::connections_max`); further
+/// clients wait in the listen backlog.
 pub const TCP_CONNECTIONS_MAX: usize = 256;
 
-/// Accepts connections until `stop` turns true, then closes every connection.
+/// Accepts connections until `stop` turns true, then closes every connection. A client over
+/// its share of connections is closed as soon as it is accepted (`tcp_limits.rs`).
 pub(crate) async fn run(
     listener: TcpListener,
     handler: Handler,
-    idle: Duration,
+    limits: Arc<TcpLimits>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(TCP_CONNECTIONS_MAX));
+    let permits = Arc::new(Semaphore::new(limits.connections_max()));
     let mut connections = JoinSet::new();
     loop {
         let permit = tokio::select! {
@@ -75,10 +80,15 @@ pub(crate) async fn run(
             },
             () = stopped(&mut stop) => break,
         };
-        let handler = handler.clone();
+        let Some(slot) = limits.admit(peer.ip()) else {
+            tracing::debug!(%peer, "closing a TCP connection over the client's share");
+            drop(stream);
+            continue;
+        };
+        let (handler, limits) = (handler.clone(), limits.clone());
         connections.spawn(async move {
-            connection(stream, peer, handler, idle).await;
-            drop(permit);
+            connection(stream, peer, handler, &limits).await;
+            drop((slot, permit));
         });
         while connections.try_join_next().is_some() {}
     }
@@ -105,7 +115,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// even in the middle of a batch.
 const OUT_FLUSH: usize = 64 * 1024;
 
-async fn connection(stream: TcpStream, peer: SocketAddr, handler: Handler, idle: Duration) {
+async fn connection(stream: TcpStream, peer: SocketAddr, handler: Handler, limits: &TcpLimits) {
     let _ = stream.set_nodelay(true);
     let (mut reader, writer) = stream.into_split();
     let responder = TcpResponder {
@@ -120,9 +130,11 @@ async fn connection(stream: TcpStream, peer: SocketAddr, handler: Handler, idle:
     let (mut start, mut end) = (0, 0);
     // Prepared answers not yet written, each with its length prefix.
     let mut out: Vec<u8> = Vec::with_capacity(4096);
-    // A request's length must arrive within `idle` of the previous answer, and its body
-    // within `idle` of its length, as with one timed read for each.
-    let mut deadline = Instant::now() + idle;
+    // A request's length must arrive within the idle timeout of the previous answer, and its
+    // body within the idle timeout of its length, as with one timed read for each. The
+    // timeout shortens while the listener is busy, also for a connection already waiting.
+    let mut since = Instant::now();
+    let mut busy = limits.watch_busy();
     loop {
         let mut answered = false;
         while end - start >= 2 {
@@ -168,7 +180,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, handler: Handler, idle:
         end -= start;
         start = 0;
         if answered {
-            deadline = Instant::now() + idle;
+            since = Instant::now();
         }
         // Room for the whole of a message whose length is known; `end` is then below it, so
         // the read below never gets an empty buffer.
@@ -178,12 +190,20 @@ async fn connection(stream: TcpStream, peer: SocketAddr, handler: Handler, idle:
                 buf.resize(need, 0);
             }
         }
-        match tokio::time::timeout_at(deadline, reader.read(&mut buf[end..])).await {
+        let read = loop {
+            let deadline = since + limits.idle_timeout();
+            tokio::select! {
+                read = tokio::time::timeout_at(deadline, reader.read(&mut buf[end..])) => break read,
+                // Reading is cancel-safe: nothing is lost when the timeout changes.
+                Ok(()) = busy.changed() => {}
+            }
+        };
+        match read {
             Ok(Ok(n)) if n > 0 => end += n,
             _ => return,
         }
         if !had_len && end >= 2 {
-            deadline = Instant::now() + idle;
+            since = Instant::now();
         }
     }
 }
@@ -212,6 +232,10 @@ pub(crate) async fn general(
     peer: SocketAddr,
     responder: impl ResponseHandler,
 ) -> Result<Option<u16>, NetError> {
+    if is_response(body) {
+        // Never answer a response, however malformed.
+        return Ok(None);
+    }
     let request = match Request::from_bytes(body.to_vec(), peer, Protocol::Tcp) {
         Ok(r) => r,
         Err(error) => {

@@ -27,7 +27,7 @@
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::{Header, HeaderCounts, MessageType, ResponseCode};
@@ -40,8 +40,9 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 
 use crate::answer::handler::Handler;
+use crate::net::rrl::Rrl;
 use crate::stats::LocalCounts;
-use crate::wire::encode_udp;
+use crate::wire::{encode_udp, is_response};
 use crate::zone::served::prepared::Question;
 
 /// How long a receive loop waits for a datagram before it checks for shutdown.
@@ -63,6 +64,8 @@ const OUT_CAPACITY: usize = crate::wire::UDP_PAYLOAD_MAX as usize + 512;
 struct UdpResponder {
     socket: Arc<UdpSocket>,
     dst: SocketAddr,
+    /// The rate limiter that charges the answer, if rate limiting is on.
+    rrl: Option<Arc<Rrl>>,
 }
 
 #[async_trait::async_trait]
@@ -79,7 +82,15 @@ impl ResponseHandler for UdpResponder {
         >,
     ) -> Result<ResponseInfo, NetError> {
         let mut header = *response.metadata();
-        let (bytes, _) = encode_udp(response);
+        let (mut bytes, _) = encode_udp(response);
+        if let Some(rrl) = &self.rrl
+            && !rrl.admit(self.dst.ip(), &mut bytes)
+        {
+            return Ok(ResponseInfo::from(Header {
+                metadata: header,
+                counts: HeaderCounts::default(),
+            }));
+        }
         if let Ok(h) = Header::read(&mut BinDecoder::new(&bytes)) {
             header = h.metadata;
         }
@@ -203,6 +214,11 @@ pub(crate) fn run(
             if let Some(q) = Question::parse(query)
                 && catalog.prepared_answer(query, &q, &mut outs[ready])
             {
+                if let Some(rrl) = catalog.rrl()
+                    && !rrl.admit(src.ip(), &mut outs[ready])
+                {
+                    continue;
+                }
                 counts.add(u16::from(outs[ready][3] & 0x0f));
                 to[ready] = Some(src);
                 ready += 1;
@@ -211,8 +227,9 @@ pub(crate) fn run(
             let responder = UdpResponder {
                 socket: socket.clone(),
                 dst: src,
+                rrl: catalog.rrl().cloned(),
             };
-            if let Some(rcode) = rt.block_on(general(&handler, query, src, responder)) {
+            if let Some(rcode) = answer_general(&handler, &rt, query, src, responder) {
                 counts.add(rcode);
             }
         }
@@ -303,6 +320,11 @@ pub(crate) fn run(
         if let Some(q) = Question::parse(query)
             && catalog.prepared_answer(query, &q, &mut out)
         {
+            if let Some(rrl) = catalog.rrl()
+                && !rrl.admit(src.ip(), &mut out)
+            {
+                continue;
+            }
             if let Err(error) = socket.send_to(&out, src) {
                 tracing::debug!(%error, %src, "cannot send a DNS response");
             }
@@ -313,13 +335,50 @@ pub(crate) fn run(
         let responder = UdpResponder {
             socket: socket.clone(),
             dst: src,
+            rrl: catalog.rrl().cloned(),
         };
-        if let Some(rcode) = rt.block_on(general(&handler, query, src, responder)) {
+        if let Some(rcode) = answer_general(&handler, &rt, query, src, responder) {
             counts.add(rcode);
             counts.flush(&shard);
         }
     }
     Ok(())
+}
+
+/// DNS UPDATEs answered on the runtime at once, beyond which this loop waits for them itself.
+const UPDATES_IN_FLIGHT_MAX: usize = 64;
+
+static UPDATES_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// True if the datagram's header says opcode UPDATE (RFC 2136 §2.2).
+fn is_update(query: &[u8]) -> bool {
+    query.len() > 2 && (query[2] >> 3) & 0x0f == 5
+}
+
+/// Runs the general path for one datagram. An UPDATE waits for the store and the gate (the
+/// largest zones take seconds), so it runs as a task of its own, up to
+/// [`UPDATES_IN_FLIGHT_MAX`] at once, and this loop goes on answering queries; everything
+/// else, and an UPDATE beyond the bound, is answered before the next datagram.
+fn answer_general(
+    handler: &Handler,
+    rt: &tokio::runtime::Handle,
+    query: &[u8],
+    src: SocketAddr,
+    responder: UdpResponder,
+) -> Option<u16> {
+    if is_update(query) && UPDATES_IN_FLIGHT.fetch_add(1, Ordering::Relaxed) < UPDATES_IN_FLIGHT_MAX
+    {
+        let (handler, query) = (handler.clone(), query.to_vec());
+        rt.spawn(async move {
+            general(&handler, &query, src, responder).await;
+            UPDATES_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+        });
+        return None;
+    }
+    if is_update(query) {
+        UPDATES_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
+    rt.block_on(general(handler, query, src, responder))
 }
 
 /// The general path for one datagram from `src`, as hickory's UDP loop handles it; the
@@ -330,6 +389,10 @@ pub(crate) async fn general(
     src: SocketAddr,
     mut responder: impl ResponseHandler,
 ) -> Option<u16> {
+    if is_response(query) {
+        // Never answer a response, however malformed (reflection loops).
+        return None;
+    }
     let Ok(header) = Header::read(&mut BinDecoder::new(query)) else {
         // Not even a header: nothing to answer.
         return None;

@@ -1,0 +1,205 @@
+//! The binary's [`UpdateSink`]: DNS UPDATEs the server admitted, run through the gate against
+//! the store, one at a time, on a thread of their own.
+//!
+//! Each message is one `gate::update` (judged on the published generation, planned on it,
+//! published with the compare-and-swap, judged again if another publication got in between,
+//! at most [`ATTEMPTS_MAX`] times). The actor is the TSIG key's name, else the client's
+//! address. After a publication the new generation is installed into the running catalog at
+//! once (`gate::converge_known`, with the follower's own target, so snapshots and IXFR
+//! history are kept as for any publication), and the answer waits until the catalog serves
+//! it: NOERROR means durably published and served. The fast answers of that generation go on
+//! building after the answer (queries take the general path, with the same bytes, meanwhile).
+//! Then the clean-up step runs, keeping `generations_keep` and every live or pinned plan, so
+//! that a stream of updates does not grow the store.
+//!
+//! One worker serialises the updates this server receives: they would serialise on SQLite's
+//! write lock anyway, and in order they never race each other, only other publishers.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{mpsc, oneshot};
+use zonegate_core::gate::{
+    self, Actor, KnownContent, StepError, StoreError, Target, UpdateError, UpdateOutcome,
+    UpdateRequest,
+};
+use zonegate_core::{GateConfig, Name};
+use zonegate_server::{Catalog, UpdateCall, UpdateFuture, UpdateSink};
+use zonegate_store::SqliteStore;
+
+use super::Seeding;
+use crate::context::now;
+use crate::snapshot::Snapshots;
+
+/// How many times one message is judged before a race with other publishers is given up
+/// (SERVFAIL, with a log line).
+pub const ATTEMPTS_MAX: u32 = 5;
+
+/// Updates waiting for the worker; a client beyond this waits for room.
+const QUEUE: usize = 256;
+
+type Reply = oneshot::Sender<Result<UpdateOutcome, UpdateError>>;
+
+/// The sink the catalog hands admitted UPDATEs to.
+pub struct StoreSink {
+    queue: mpsc::Sender<(UpdateCall, Reply)>,
+}
+
+impl UpdateSink for StoreSink {
+    fn update(&self, call: UpdateCall) -> UpdateFuture<'_> {
+        Box::pin(async move {
+            let (tx, rx) = oneshot::channel();
+            let gone = || {
+                UpdateError::Step(StepError::Store(StoreError::Backend {
+                    detail: "the update worker stopped".into(),
+                }))
+            };
+            self.queue.send((call, tx)).await.map_err(|_| gone())?;
+            rx.await.map_err(|_| gone())?
+        })
+    }
+}
+
+/// What the worker needs.
+pub struct Worker {
+    pub db: PathBuf,
+    pub catalog: Arc<Catalog>,
+    pub cfg: GateConfig,
+    pub snapshots: Snapshots,
+}
+
+/// Starts the worker thread and sets its sink on the catalog.
+pub fn start(worker: Worker) -> anyhow::Result<()> {
+    let (queue, rx) = mpsc::channel(QUEUE);
+    let catalog = worker.catalog.clone();
+    std::thread::Builder::new()
+        .name("zonegate-update".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                // A local set: the installs the worker starts borrow its state.
+                Ok(rt) => rt.block_on(tokio::task::LocalSet::new().run_until(work(worker, rx))),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the runtime that runs DNS UPDATEs")
+                }
+            }
+        })
+        .context("cannot start the thread that runs DNS UPDATEs")?;
+    catalog.set_update_sink(Arc::new(StoreSink { queue }));
+    Ok(())
+}
+
+/// Runs each queued update and answers it, until every sender is gone.
+async fn work(w: Worker, mut rx: mpsc::Receiver<(UpdateCall, Reply)>) {
+    let w = Arc::new(w);
+    let mut store: Option<SqliteStore> = None;
+    // What this worker last published of each zone: the next update's base while it is still
+    // the published generation, so it is not decoded and validated again.
+    let mut known: HashMap<Name, KnownContent> = HashMap::new();
+    while let Some((call, reply)) = rx.recv().await {
+        if store.is_none() {
+            store = match SqliteStore::open(&w.db).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(db = %w.db.display(), error = %e, "cannot open the store for a DNS UPDATE");
+                    let _ = reply.send(Err(UpdateError::Step(StepError::Store(e))));
+                    continue;
+                }
+            };
+        }
+        let Some(s) = &store else { continue };
+        let zone = call.message.zone.clone();
+        let mut kept = known.remove(&zone);
+        let outcome = one(&w, s, &call, &mut kept).await;
+        let published = matches!(outcome, Ok(UpdateOutcome::Published { .. }));
+        let _ = reply.send(outcome);
+        if let Some(k) = kept {
+            known.insert(zone.clone(), k);
+        }
+        if published {
+            match gate::cleanup(s, &zone, &w.cfg, now()).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::debug!(%zone, deleted, "cleaned up after a DNS UPDATE"),
+                Err(e) => tracing::warn!(%zone, error = %e, "clean-up after a DNS UPDATE failed"),
+            }
+        }
+    }
+}
+
+/// The actor of an update: the key's name, else the client's address.
+fn actor(call: &UpdateCall) -> Actor {
+    let name = call
+        .key
+        .as_ref()
+        .map_or_else(|| call.client.ip().to_string(), Name::to_string);
+    Actor::new(&name).unwrap_or_else(|_| Actor::recorded(name))
+}
+
+/// One update through the gate; after a publication, the install started and waited for until
+/// the catalog serves the new generation (the prepared answers go on building after that).
+async fn one(
+    w: &Arc<Worker>,
+    store: &SqliteStore,
+    call: &UpdateCall,
+    known: &mut Option<KnownContent>,
+) -> Result<UpdateOutcome, UpdateError> {
+    let actor = actor(call);
+    let req = UpdateRequest {
+        message: &call.message,
+        key: call.key.as_ref(),
+        grants: &call.grants,
+        attempts_max: ATTEMPTS_MAX,
+    };
+    let zone = &call.message.zone;
+    let outcome = gate::update(store, known, req, &w.cfg, now(), &actor).await;
+    if let Err(UpdateError::Raced { attempts, .. }) = &outcome {
+        tracing::error!(%zone, attempts, actor = %actor, "DNS UPDATE gave up: other publications kept moving the zone");
+    }
+    let Ok(UpdateOutcome::Published { generation, .. }) = outcome else {
+        return outcome;
+    };
+    let install = tokio::task::spawn_local(install(
+        w.clone(),
+        store.clone(),
+        zone.clone(),
+        known.clone(),
+    ));
+    // Served once the catalog holds it; an install that fails or is overtaken ends the wait too.
+    let waited = tokio::time::timeout(SERVED_WAIT, async {
+        while w.catalog.held(zone).is_none_or(|held| held < generation) && !install.is_finished() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    if waited.is_err() {
+        tracing::warn!(%zone, %generation, "published by DNS UPDATE, not served within {SERVED_WAIT:?}; answering anyway");
+    }
+    tracing::info!(%zone, %generation, actor = %actor, serial = w.catalog.serial(zone).unwrap_or(0), "published by DNS UPDATE");
+    outcome
+}
+
+/// How long an update that was published waits for the catalog to serve it before answering.
+const SERVED_WAIT: Duration = Duration::from_secs(60);
+
+/// Installs what was just published into the catalog, with the follower's own target.
+async fn install(w: Arc<Worker>, store: SqliteStore, zone: Name, known: Option<KnownContent>) {
+    let target = Seeding {
+        catalog: &w.catalog,
+        store: &store,
+        cfg: &w.cfg,
+        snapshots: &w.snapshots,
+    };
+    let installed = match known {
+        Some(k) => gate::converge_known(&store, &target, &zone, k, &w.cfg).await,
+        None => gate::converge(&store, &target, &zone, &w.cfg).await,
+    };
+    if let Err(e) = installed {
+        // Published durably; the follower installs it at its next pass.
+        tracing::warn!(%zone, error = %e, "published by DNS UPDATE but not installed yet");
+    }
+}

@@ -1,0 +1,322 @@
+//! The DNS UPDATE step (RFC 2136): one message, one plan, through the whole gate.
+//!
+//! The message's prerequisites are judged and its changes applied (`crate::update`) on the
+//! published generation `G`; the result is planned with `G` as its base (the plan step's
+//! validity and change policy) and published with the same compare-and-swap as every plan.
+//! If another publication moved the zone in between, the compare-and-swap refuses the plan
+//! as stale and the whole message is judged again on the new published generation, up to
+//! `attempts_max` times. A message whose result equals the published content stages nothing.
+//! A zone whose review mode is not `off` refuses updates at once: an UPDATE never waits on a
+//! person. Every refusal by the gate or the grants is in the audit log with the actor.
+
+use crate::dns::name::Name;
+use crate::gate::audit::{Actor, AuditAction, ReasonCode, entry};
+use crate::gate::config::GateConfig;
+use crate::gate::error::StepError;
+use crate::gate::load::load_published;
+use crate::gate::plan::{PlanOutcome, plan_on_base};
+use crate::gate::policy::Review;
+use crate::gate::publish::{PublishOutcome, publish_planned};
+use crate::gate::refusal::Refusal;
+use crate::gate::store::Store;
+use crate::gate::types::{Generation, Verdict};
+use crate::update::{Applied, UpdateGrant, UpdateMessage, UpdateRefusal, apply, check_grants};
+use crate::zone::limits::Limits;
+use crate::zone::{ContentHash, Zone};
+
+/// A generation's content as this process last published it, kept by the caller between
+/// updates so that the next one need not decode and validate the same content again. Only
+/// [`update`] makes one. It stands for the published body only while that generation is
+/// published and the body read back hashes to its hash (as in `publish_planned`).
+#[derive(Clone)]
+pub struct KnownContent {
+    generation: Generation,
+    hash: ContentHash,
+    pub(super) zone: Zone,
+    limits: Limits,
+}
+
+impl KnownContent {
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// The content, for installing into a target (a copy: the next update still needs it).
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+}
+
+impl std::fmt::Debug for KnownContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "KnownContent({} {}, {:?})",
+            self.generation, self.hash, self.zone
+        )
+    }
+}
+
+/// One UPDATE as the gate sees it: the message, the TSIG key that signed it (if any) and the
+/// zone's grants.
+#[derive(Debug, Clone, Copy)]
+pub struct UpdateRequest<'a> {
+    pub message: &'a UpdateMessage,
+    pub key: Option<&'a Name>,
+    pub grants: &'a [UpdateGrant],
+    /// How many times the message is judged before a race with other publications is given
+    /// up as an error.
+    pub attempts_max: u32,
+}
+
+/// What an UPDATE did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// The new generation is published (durably: the compare-and-swap committed).
+    Published {
+        generation: Generation,
+        base: Generation,
+        publish_count: u64,
+        /// How many times the message was judged (1 without a race).
+        attempts: u32,
+    },
+    /// The result equals the published generation: nothing was staged.
+    Unchanged { published: Generation },
+}
+
+/// Why an UPDATE was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpdateError {
+    /// RFC 2136 said no: malformed, outside the zone, a failed prerequisite, or (audited) a
+    /// change the key's grants do not cover.
+    #[error(transparent)]
+    Update(#[from] UpdateRefusal),
+    /// Nothing is published for the zone, so there is nothing to update.
+    #[error("zone {zone} has no published generation; publish it with `zonegate apply` first")]
+    NotPublished { zone: Name },
+    /// The zone is reviewed (audited): an update must never wait on a person.
+    #[error(
+        "zone {zone} has review = \"{}\", and an UPDATE cannot wait for a review; set review = \"off\" for the zone or change it with `zonegate plan`/`apply`",
+        review.as_str()
+    )]
+    Review { zone: Name, review: Review },
+    /// The gate refused the resulting plan (audited by the step that refused it).
+    #[error(transparent)]
+    Gate(Refusal),
+    /// Other publications kept moving the zone: every attempt was stale.
+    #[error(
+        "gave up after {attempts} attempts: other publications kept moving zone {zone} ({last})"
+    )]
+    Raced {
+        zone: Name,
+        attempts: u32,
+        last: Refusal,
+    },
+    /// The store failed, or the published content cannot be read.
+    #[error(transparent)]
+    Step(StepError),
+}
+
+impl UpdateError {
+    /// The gate's reason code, for the refusals the gate (or the audit log) names one.
+    pub fn reason(&self) -> Option<ReasonCode> {
+        match self {
+            UpdateError::Update(UpdateRefusal::NotGranted { .. }) => Some(ReasonCode::UpdatePolicy),
+            UpdateError::Review { .. } => Some(ReasonCode::Review),
+            UpdateError::Gate(r) => Some(r.reason()),
+            UpdateError::Raced { .. } => Some(ReasonCode::Stale),
+            _ => None,
+        }
+    }
+}
+
+/// Runs one UPDATE through the gate: judge, plan on the judged generation, publish with the
+/// compare-and-swap; again on a newer generation if another publication got in between.
+///
+/// `known` is what the caller kept from its last update of the zone: used as the base when it
+/// is still the published content, and replaced by the new content when this one publishes.
+pub async fn update<S: Store>(
+    store: &S,
+    known: &mut Option<KnownContent>,
+    req: UpdateRequest<'_>,
+    cfg: &GateConfig,
+    now: u64,
+    actor: &Actor,
+) -> Result<UpdateOutcome, UpdateError> {
+    let zone = &req.message.zone;
+    let audit_refusal = async |reason: ReasonCode, detail: String| {
+        let row = entry(
+            zone,
+            None,
+            AuditAction::Refused,
+            Some(reason),
+            detail,
+            actor,
+            now,
+        );
+        store
+            .audit(row)
+            .await
+            .map_err(|e| UpdateError::Step(e.into()))
+    };
+    if let Some(key) = req.key
+        && let Err(refusal) = check_grants(req.grants, key, &req.message.changes)
+    {
+        audit_refusal(ReasonCode::UpdatePolicy, refusal.to_string()).await?;
+        return Err(refusal.into());
+    }
+    let review = cfg.policy.for_zone(zone).review;
+    if review != Review::Off {
+        let e = UpdateError::Review {
+            zone: zone.clone(),
+            review,
+        };
+        audit_refusal(ReasonCode::Review, e.to_string()).await?;
+        return Err(e);
+    }
+    let mut last = None;
+    for attempt in 1..=req.attempts_max.max(1) {
+        match attempt_once(store, req.message, known, cfg, now, actor).await? {
+            Attempt::Done(outcome) => {
+                return Ok(match outcome {
+                    UpdateOutcome::Published {
+                        generation,
+                        base,
+                        publish_count,
+                        ..
+                    } => UpdateOutcome::Published {
+                        generation,
+                        base,
+                        publish_count,
+                        attempts: attempt,
+                    },
+                    unchanged => unchanged,
+                });
+            }
+            Attempt::Stale(refusal) => last = Some(refusal),
+        }
+    }
+    Err(UpdateError::Raced {
+        zone: zone.clone(),
+        attempts: req.attempts_max.max(1),
+        last: last.expect("at least one attempt ran"),
+    })
+}
+
+/// One attempt's result: done, or overtaken by another publication.
+enum Attempt {
+    Done(UpdateOutcome),
+    Stale(Refusal),
+}
+
+/// The published generation and its content: `known`'s when it is that generation, under
+/// these limits, and the body read back hashes to its hash; else decoded and validated.
+async fn published_base<S: Store>(
+    store: &S,
+    zone: &Name,
+    known: &mut Option<KnownContent>,
+    cfg: &GateConfig,
+) -> Result<(Generation, Zone), UpdateError> {
+    let store_err = |e: crate::gate::store::StoreError| UpdateError::Step(e.into());
+    let Some(published) = store.published(zone).await.map_err(store_err)? else {
+        return Err(UpdateError::NotPublished { zone: zone.clone() });
+    };
+    let g = published.generation;
+    if let Some(k) = known.take_if(|k| k.generation == g && k.limits == cfg.limits) {
+        let plan = store.load_plan(zone, g).await.map_err(store_err)?;
+        if plan.is_some_and(|p| p.hash == k.hash && ContentHash::of(&p.body) == k.hash) {
+            return Ok((g, k.zone));
+        }
+    }
+    match load_published(store, zone, cfg).await.map_err(store_err)? {
+        None => Err(UpdateError::NotPublished { zone: zone.clone() }),
+        Some((g, content)) => Ok((g, content.map_err(UpdateError::Step)?)),
+    }
+}
+
+/// Judges the message on the published generation, plans and publishes the result.
+async fn attempt_once<S: Store>(
+    store: &S,
+    msg: &UpdateMessage,
+    known: &mut Option<KnownContent>,
+    cfg: &GateConfig,
+    now: u64,
+    actor: &Actor,
+) -> Result<Attempt, UpdateError> {
+    let zone = &msg.zone;
+    let step = |e: StepError| match e {
+        StepError::Refused(r) if r.is_stale() => Ok(Attempt::Stale(r)),
+        StepError::Refused(r) => Err(UpdateError::Gate(r)),
+        other => Err(UpdateError::Step(other)),
+    };
+    let (g, base) = published_base(store, zone, known, cfg).await?;
+    let parsed = match apply(&base, msg) {
+        Ok(Applied::Changed(parsed)) => parsed,
+        other => {
+            let unchanged = matches!(other, Ok(Applied::Unchanged));
+            *known = Some(KnownContent {
+                generation: g,
+                hash: base.hash(),
+                zone: base,
+                limits: cfg.limits.clone(),
+            });
+            return if unchanged {
+                Ok(Attempt::Done(UpdateOutcome::Unchanged { published: g }))
+            } else {
+                Err(other.expect_err("not changed, not unchanged").into())
+            };
+        }
+    };
+    let (outcome, planned) = match plan_on_base(store, parsed, (g, base), cfg, now, actor).await {
+        Ok(kept) => kept,
+        Err(e) => return step(e),
+    };
+    let (generation, hash, verdict, thresholds) = match outcome {
+        PlanOutcome::NoChanges { published, .. } => {
+            return Ok(Attempt::Done(UpdateOutcome::Unchanged { published }));
+        }
+        PlanOutcome::Staged {
+            generation,
+            hash,
+            verdict,
+            thresholds,
+            ..
+        } => (generation, hash, verdict, thresholds),
+    };
+    if verdict == Verdict::Refused {
+        // The plan step staged it refused and audited why.
+        return Err(UpdateError::Gate(Refusal::Policy {
+            generation,
+            hash,
+            thresholds,
+        }));
+    }
+    let planned = planned.expect("a staged plan is kept");
+    match publish_planned(store, zone, &planned, cfg, now, actor).await {
+        Ok(PublishOutcome::Published {
+            generation,
+            publish_count,
+            ..
+        }) => {
+            *known = Some(KnownContent {
+                generation,
+                hash: planned.hash,
+                zone: planned.zone,
+                limits: planned.limits,
+            });
+            Ok(Attempt::Done(UpdateOutcome::Published {
+                generation,
+                base: g,
+                publish_count,
+                attempts: 1,
+            }))
+        }
+        Ok(PublishOutcome::AlreadyPublished { generation }) => {
+            Ok(Attempt::Done(UpdateOutcome::Unchanged {
+                published: generation,
+            }))
+        }
+        Err(e) => step(e),
+    }
+}

@@ -1,0 +1,483 @@
+//! The DNS UPDATE step through the gate, on the in-memory store: published changes, no-ops,
+//! prerequisites judged on the published generation, refusals audited with the actor, the
+//! review refusal, and the retry when another publication moves the zone in between.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use zonegate_core::gate::policy::Review;
+use zonegate_core::gate::{
+    self, Actor, AuditAction, AuditEntry, Generation, NewPlan, PlanOutcome, Published, ReasonCode,
+    Store, StoreError, StoredPlan, UpdateError, UpdateOutcome, UpdateRequest, Verdict,
+};
+use zonegate_core::model::MemStore;
+use zonegate_core::update::{Class, RawRr, UpdateGrant, UpdateMessage, UpdateRcode};
+use zonegate_core::{ContentHash, GateConfig, Name, RType, zonefile};
+
+fn run<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("a MemStore step awaited something"),
+    }
+}
+
+const NOW: u64 = 1_000;
+
+fn n(s: &str) -> Name {
+    Name::parse(s).unwrap()
+}
+
+fn origin() -> Name {
+    n("example.com.")
+}
+
+fn key() -> Actor {
+    Actor::new("ddns-key.").unwrap()
+}
+
+fn parsed(records: &str) -> zonegate_core::ParsedZone {
+    let text = format!(
+        "$ORIGIN example.com.\n$TTL 300\n@ SOA ns1.example.net. h.example.net. 1 3600 600 604800 60\n\
+         @ NS ns1.example.net.\n{records}"
+    );
+    zonefile::parse(&text, Some(&origin()), "test").unwrap()
+}
+
+/// Plans and publishes `records` as the next generation.
+fn publish(store: &impl Store, cfg: &GateConfig, records: &str) -> Generation {
+    let actor = Actor::new("t").unwrap();
+    let PlanOutcome::Staged { generation, .. } =
+        run(gate::plan(store, parsed(records), cfg, NOW, &actor)).unwrap()
+    else {
+        panic!("nothing staged");
+    };
+    run(gate::publish(
+        store,
+        &origin(),
+        Some(generation),
+        cfg,
+        NOW,
+        &actor,
+    ))
+    .unwrap();
+    generation
+}
+
+fn a(owner: &str, class: Class, ip: [u8; 4]) -> RawRr {
+    RawRr {
+        owner: n(owner),
+        class,
+        rtype: RType::A,
+        ttl: if class == Class::Zone { 300 } else { 0 },
+        rdata: Some(ip.to_vec()),
+    }
+}
+
+fn msg(prereqs: &[RawRr], updates: &[RawRr]) -> UpdateMessage {
+    UpdateMessage::read(&[(origin(), RType::SOA, Class::Zone)], prereqs, updates).unwrap()
+}
+
+fn req<'a>(
+    m: &'a UpdateMessage,
+    key: Option<&'a Name>,
+    grants: &'a [UpdateGrant],
+) -> UpdateRequest<'a> {
+    UpdateRequest {
+        message: m,
+        key,
+        grants,
+        attempts_max: 3,
+    }
+}
+
+const BASE: &str = "www A 192.0.2.1\nmail A 192.0.2.2\napi A 192.0.2.3\n";
+
+#[test]
+fn an_update_publishes_one_generation_with_the_key_as_actor() {
+    let store = MemStore::new();
+    let cfg = GateConfig::default();
+    let g1 = publish(&store, &cfg, BASE);
+    let m = msg(
+        &[],
+        &[a("new.example.com.", Class::Zone, [198, 51, 100, 7])],
+    );
+    let out = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap();
+    let UpdateOutcome::Published {
+        generation,
+        base,
+        attempts,
+        ..
+    } = out
+    else {
+        panic!("{out:?}");
+    };
+    assert_eq!((base, attempts), (g1, 1));
+    assert_eq!(
+        run(store.published(&origin())).unwrap().unwrap().generation,
+        generation
+    );
+    let log = store.audit_log();
+    let published = log
+        .iter()
+        .find(|e| e.action == AuditAction::Published && e.generation == Some(generation));
+    assert_eq!(
+        published.expect("a publish row").actor.as_str(),
+        "ddns-key."
+    );
+    // The same message again changes nothing and takes no generation.
+    let again = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap();
+    assert_eq!(
+        again,
+        UpdateOutcome::Unchanged {
+            published: generation
+        }
+    );
+    assert_eq!(store.generations(&origin()).len(), 2);
+}
+
+#[test]
+fn a_failed_prerequisite_stages_nothing() {
+    let store = MemStore::new();
+    let cfg = GateConfig::default();
+    publish(&store, &cfg, BASE);
+    let absent = RawRr {
+        owner: n("www.example.com."),
+        class: Class::None,
+        rtype: RType::A,
+        ttl: 0,
+        rdata: None,
+    };
+    let m = msg(
+        &[absent],
+        &[a("www.example.com.", Class::Zone, [1, 2, 3, 4])],
+    );
+    let err = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap_err();
+    let UpdateError::Update(refusal) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(refusal.rcode(), UpdateRcode::YxRrset);
+    assert_eq!(store.generations(&origin()).len(), 1);
+}
+
+#[test]
+fn the_shrink_guard_refuses_an_empty_source_and_audits_it() {
+    let store = MemStore::new();
+    let cfg = GateConfig::default();
+    publish(&store, &cfg, BASE);
+    let m = msg(
+        &[],
+        &[
+            a("www.example.com.", Class::None, [192, 0, 2, 1]),
+            a("mail.example.com.", Class::None, [192, 0, 2, 2]),
+            a("api.example.com.", Class::None, [192, 0, 2, 3]),
+        ],
+    );
+    let err = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap_err();
+    let reason = err.reason().expect("a gate reason");
+    assert!(reason.to_string().starts_with("threshold:"), "{reason}");
+    let log = store.audit_log();
+    let refused = log
+        .iter()
+        .find(|e| e.action == AuditAction::Refused)
+        .expect("the refusal is audited");
+    assert_eq!(refused.actor.as_str(), "ddns-key.");
+    assert_eq!(refused.reason.as_ref(), Some(&reason));
+    // Nothing was published.
+    assert_eq!(
+        run(store.published(&origin())).unwrap().unwrap().generation,
+        Generation(1)
+    );
+}
+
+#[test]
+fn a_key_outside_its_grants_and_a_reviewed_zone_are_refused_and_audited() {
+    let store = MemStore::new();
+    let mut cfg = GateConfig::default();
+    publish(&store, &cfg, BASE);
+    let acme = n("acme.");
+    let grants = [UpdateGrant {
+        key: acme.clone(),
+        name: "_acme-challenge.*.example.com.".parse().unwrap(),
+        types: vec![RType::TXT],
+    }];
+    let m = msg(&[], &[a("www.example.com.", Class::Zone, [1, 2, 3, 4])]);
+    let err = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, Some(&acme), &grants),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap_err();
+    assert_eq!(err.reason(), Some(ReasonCode::UpdatePolicy));
+    cfg.policy.review = Review::Manual;
+    let err = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap_err();
+    assert_eq!(err.reason(), Some(ReasonCode::Review));
+    assert!(err.to_string().contains("review"), "{err}");
+    let reasons: Vec<Option<ReasonCode>> = store
+        .audit_log()
+        .into_iter()
+        .filter(|e| e.action == AuditAction::Refused)
+        .map(|e| e.reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![Some(ReasonCode::UpdatePolicy), Some(ReasonCode::Review)]
+    );
+    assert_eq!(store.generations(&origin()).len(), 1);
+}
+
+/// A store whose first `races` compare-and-swaps each find that another publication got in
+/// first: right before the swap, a competing plan adding `other<i>` is published.
+struct Racing {
+    inner: MemStore,
+    races: Cell<u32>,
+}
+
+impl Store for Racing {
+    async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
+        self.inner.published(zone).await
+    }
+    async fn load_plan(
+        &self,
+        zone: &Name,
+        g: Generation,
+    ) -> Result<Option<StoredPlan>, StoreError> {
+        self.inner.load_plan(zone, g).await
+    }
+    async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError> {
+        self.inner.newest_generation(zone).await
+    }
+    async fn stage(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError> {
+        self.inner.stage(plan, audit).await
+    }
+    async fn publish_cas(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        expected_base: Option<Generation>,
+        audit: AuditEntry,
+    ) -> Result<Published, StoreError> {
+        let left = self.races.get();
+        if left > 0 {
+            self.races.set(left - 1);
+            let records = format!("{BASE}other{left} A 203.0.113.{left}\n");
+            Box::pin(async { publish(&self.inner, &GateConfig::default(), &records) }).await;
+        }
+        self.inner
+            .publish_cas(zone, generation, expected_base, audit)
+            .await
+    }
+    async fn pin(
+        &self,
+        zone: &Name,
+        g: Generation,
+        holder: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.inner.pin(zone, g, holder, expires_at).await
+    }
+    async fn unpin(&self, zone: &Name, g: Generation, holder: &str) -> Result<(), StoreError> {
+        self.inner.unpin(zone, g, holder).await
+    }
+    async fn record_target(
+        &self,
+        target: &str,
+        zone: &Name,
+        g: Generation,
+    ) -> Result<(), StoreError> {
+        self.inner.record_target(target, zone, g).await
+    }
+    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError> {
+        self.inner.cleanup(zone, keep, now).await
+    }
+    async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        self.inner.audit(entry).await
+    }
+    async fn set_verdict(
+        &self,
+        zone: &Name,
+        g: Generation,
+        hash: Option<ContentHash>,
+        to: Verdict,
+        audit: AuditEntry,
+    ) -> Result<Verdict, StoreError> {
+        self.inner.set_verdict(zone, g, hash, to, audit).await
+    }
+}
+
+#[test]
+fn a_race_is_judged_again_on_the_new_base_and_loses_nothing() {
+    let cfg = GateConfig::default();
+    let store = Racing {
+        inner: MemStore::new(),
+        races: Cell::new(0),
+    };
+    publish(&store.inner, &cfg, BASE);
+    store.races.set(2);
+    let m = msg(
+        &[],
+        &[a("new.example.com.", Class::Zone, [198, 51, 100, 7])],
+    );
+    let out = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap();
+    let UpdateOutcome::Published {
+        generation,
+        attempts,
+        ..
+    } = out
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(attempts, 3);
+    // The published content has the competitor's record and the update's.
+    let (_, zone) = run(gate::load_content(
+        &store.inner,
+        &origin(),
+        generation,
+        &cfg,
+    ))
+    .unwrap();
+    let owners: Vec<String> = zone.records().iter().map(|r| r.owner.to_string()).collect();
+    assert!(
+        owners.contains(&"new.example.com.".to_string()),
+        "{owners:?}"
+    );
+    assert!(
+        owners.contains(&"other1.example.com.".to_string()),
+        "{owners:?}"
+    );
+    // When the races outlast the attempts, the update gives up as a race, publishing nothing.
+    store.races.set(5);
+    let m = msg(
+        &[],
+        &[a("late.example.com.", Class::Zone, [198, 51, 100, 8])],
+    );
+    let err = run(gate::update(
+        &store,
+        &mut None,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(err, UpdateError::Raced { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.reason(), Some(ReasonCode::Stale));
+}
+
+/// What the caller keeps from one update is the next one's base while it is still published;
+/// after another publication it is not used, and the update is judged on what is published.
+#[test]
+fn known_content_is_used_only_while_it_is_published() {
+    let store = MemStore::new();
+    let cfg = GateConfig::default();
+    publish(&store, &cfg, BASE);
+    let mut known = None;
+    let m1 = msg(
+        &[],
+        &[a("one.example.com.", Class::Zone, [198, 51, 100, 1])],
+    );
+    run(gate::update(
+        &store,
+        &mut known,
+        req(&m1, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap();
+    let g2 = known.as_ref().map(|k| k.generation());
+    assert_eq!(g2, Some(Generation(2)));
+    // Someone else publishes: the kept content is stale and must not be the base.
+    let other = publish(&store, &cfg, &format!("{BASE}other A 203.0.113.1\n"));
+    let m2 = msg(
+        &[],
+        &[a("two.example.com.", Class::Zone, [198, 51, 100, 2])],
+    );
+    let out = run(gate::update(
+        &store,
+        &mut known,
+        req(&m2, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap();
+    let UpdateOutcome::Published {
+        generation, base, ..
+    } = out
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(base, other);
+    let (_, zone) = run(gate::load_content(&store, &origin(), generation, &cfg)).unwrap();
+    let owners: Vec<String> = zone.records().iter().map(|r| r.owner.to_string()).collect();
+    assert!(
+        owners.contains(&"other.example.com.".to_string()),
+        "{owners:?}"
+    );
+    assert!(
+        owners.contains(&"two.example.com.".to_string()),
+        "{owners:?}"
+    );
+    assert!(
+        !owners.contains(&"one.example.com.".to_string()),
+        "{owners:?}"
+    );
+    assert_eq!(known.as_ref().map(|k| k.generation()), Some(generation));
+}
