@@ -3,7 +3,7 @@
 //! of the zone. The five cases of issue 15: all healthy; the secondary's transfers stopped and
 //! a new publication (lag, exit 6); one A record changed by hand (mismatch); a floored name
 //! emptied (blackholed); the store made unreadable under a running watch (it keeps checking
-//! against the last state it read, and says so).
+//! against the last state it read, and says so, in its output and in its `--http` metrics).
 //!
 //! `.ci/run` installs `knot` and `dig`.
 
@@ -11,8 +11,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -182,6 +182,41 @@ fn server_state(v: &Value, server: SocketAddr) -> Value {
         .find(|s| s["server"] == server.to_string())
         .cloned()
         .unwrap_or_else(|| panic!("no state for {server} in {v:#}"))
+}
+
+/// `GET /metrics` on `addr` with a plain HTTP/1.1 request: the status line and the body.
+fn scrape(addr: SocketAddr) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to watch --http");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+/// The value of the sample `name{labels}` in a Prometheus text, if present.
+fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (k, v) = l.rsplit_once(' ')?;
+        (k == name_and_labels).then(|| v.parse().ok())?
+    })
+}
+
+/// `zonegate_watch_check_ok` of one server and check for example.test.
+fn check_ok(text: &str, server: SocketAddr, check: &str) -> Option<f64> {
+    sample(
+        text,
+        &format!(
+            "zonegate_watch_check_ok{{server=\"{server}\",zone=\"example.test.\",check=\"{check}\"}}"
+        ),
+    )
 }
 
 #[test]
@@ -420,6 +455,10 @@ fn watch_finds_lag_mismatch_blackholing_and_survives_the_store() {
     // 5. The store becomes unreadable under a running watch: it keeps checking against the
     // state it read last, and says so, in its output and once in its log.
     let wlog = s.dir.join("watch.log");
+    let mut http_addr = free_addr();
+    while [primary_addr, knot_addr].contains(&http_addr) {
+        http_addr = free_addr();
+    }
     let mut watcher = Process(
         Command::new(BIN)
             .arg("--db")
@@ -438,6 +477,8 @@ fn watch_finds_lag_mismatch_blackholing_and_survives_the_store() {
                 "--interval-s",
                 "1",
                 "--json",
+                "--http",
+                &http_addr.to_string(),
             ])
             .env("ZONEGATE_LOG", "info")
             .stdout(Stdio::piped())
@@ -476,6 +517,50 @@ fn watch_finds_lag_mismatch_blackholing_and_survives_the_store() {
     });
     let read_at = first["store"]["state_read_at"].clone();
     assert_eq!(findings_of(&first, knot_addr)[0]["kind"], "blackholed");
+    // The same round in the metrics: Knot's blackholed check fails, the rest hold, and both
+    // servers serve the published generation (serial 2 of generation 2: no lag).
+    let (status, text) = scrape(http_addr);
+    assert!(status.contains(" 200"), "{status}\n{text}");
+    assert_eq!(
+        check_ok(&text, knot_addr, "blackholed"),
+        Some(0.0),
+        "{text}"
+    );
+    for check in ["lag", "mismatch", "unreachable"] {
+        assert_eq!(
+            check_ok(&text, knot_addr, check),
+            Some(1.0),
+            "{check}: {text}"
+        );
+    }
+    for check in ["lag", "mismatch", "unreachable", "blackholed"] {
+        assert_eq!(
+            check_ok(&text, primary_addr, check),
+            Some(1.0),
+            "{check}: {text}"
+        );
+    }
+    for server in [primary_addr, knot_addr] {
+        let lag = format!(
+            "zonegate_watch_serial_lag_generations{{server=\"{server}\",zone=\"example.test.\"}}"
+        );
+        assert_eq!(
+            sample(&text, &lag),
+            server_state(&first, server)["lag_generations"].as_f64(),
+            "{text}"
+        );
+        assert_eq!(sample(&text, &lag), Some(0.0), "{text}");
+    }
+    assert_eq!(
+        sample(&text, "zonegate_watch_store_readable"),
+        Some(1.0),
+        "{text}"
+    );
+    let at = sample(&text, "zonegate_watch_last_round_timestamp_seconds").expect("a last round");
+    assert!(
+        at >= first["checked_at"].as_f64().unwrap_or(f64::MAX),
+        "{text}\n{first:#}"
+    );
     for side in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{side}", s.db().display()));
     }
@@ -498,6 +583,17 @@ fn watch_finds_lag_mismatch_blackholing_and_survives_the_store() {
         "the last state read stays in force"
     );
     assert_eq!(stale["zones"][0]["published"], 2, "{stale:#}");
+    let (_, text) = scrape(http_addr);
+    assert_eq!(
+        sample(&text, "zonegate_watch_store_readable"),
+        Some(0.0),
+        "static stability shows in the metrics: {text}"
+    );
+    assert_eq!(
+        check_ok(&text, knot_addr, "blackholed"),
+        Some(0.0),
+        "{text}"
+    );
     assert_eq!(server_state(&stale, primary_addr)["checks"], 9, "{stale:#}");
     assert_eq!(
         findings_of(&stale, primary_addr),

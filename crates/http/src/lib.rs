@@ -13,6 +13,7 @@
 //! - `ready.rs`: what `/readyz` reports.
 //! - `api.rs`: the `/api/v1` routes.
 //! - `page.rs`: the status page.
+//! - `watch.rs`: the gauges of `zonegate watch --http`, fed by the binary once per round.
 
 mod api;
 mod auth;
@@ -21,6 +22,7 @@ mod facts;
 mod metrics;
 mod page;
 mod ready;
+mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,6 +42,7 @@ pub use facts::{DnsCounts, Facts, GateCounts, Histogram, StoreFacts, ZoneFacts};
 pub use metrics::encode as encode_registry;
 pub use prometheus_client::registry::Registry;
 pub use ready::{Behind, Why};
+pub use watch::{WatchMetrics, WatchRound, WatchedServer};
 
 /// The largest request body (a zone file to plan).
 pub const BODY_MAX: usize = 256 * 1024 * 1024;

@@ -1,5 +1,5 @@
 //! `zonegate watch [ORIGIN...] --server ADDR:PORT... [--expect NAME/TYPE]... [--sample N]
-//! [--once] [--json] [--interval-s N]`: ask every server of each zone what it really answers
+//! [--once] [--json] [--interval-s N] [--http ADDR:PORT]`: ask every server of each zone what it really answers
 //! and compare with what was published. `--once` exits 0 when every check holds, 6 when any
 //! does not.
 
@@ -16,6 +16,7 @@ use crate::exit;
 use crate::failure::Failure;
 use crate::output::watch::{print_round, round_json};
 use crate::watcher::known::Known;
+use crate::watcher::metrics::Exporter;
 use crate::watcher::round::{self, RoundSettings, Target};
 
 #[derive(Debug, Args)]
@@ -37,6 +38,9 @@ pub struct WatchArgs {
     /// Seconds between rounds in continuous mode (default 60, or `[watch] interval_s`).
     #[arg(long = "interval-s", value_name = "N", conflicts_with = "once")]
     interval_s: Option<u64>,
+    /// Continuous mode: serve Prometheus metrics of the last round at http://ADDR:PORT/metrics.
+    #[arg(long = "http", value_name = "ADDR:PORT", conflicts_with = "once")]
+    http: Option<SocketAddr>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -82,7 +86,8 @@ pub async fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8, Failure> {
         cfg: &ctx.gate,
     };
     if !args.once {
-        crate::watcher::continuous(ctx, &round, &mut known, settings.interval).await;
+        let exporter = exporter(args.http).await?;
+        crate::watcher::continuous(ctx, &round, &mut known, settings.interval, exporter).await;
         return Ok(exit::OK);
     }
     // Successive `--once` runs (from cron) move the sample along by the minute.
@@ -97,6 +102,18 @@ pub async fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8, Failure> {
         exit::OK
     } else {
         exit::UNHEALTHY
+    })
+}
+
+/// The `--http` listener, bound before the first round.
+async fn exporter(http: Option<SocketAddr>) -> Result<Option<Exporter>, Failure> {
+    let Some(addr) = http else {
+        return Ok(None);
+    };
+    Exporter::bind(addr).await.map(Some).map_err(|e| {
+        Failure::input(format!(
+            "cannot listen on {addr} for --http: {e} (pick a free ADDR:PORT)"
+        ))
     })
 }
 

@@ -4,8 +4,10 @@
 //!
 //! - `known.rs`: the published state read from the store, kept when the store cannot be read.
 //! - `round.rs`: one round: refresh, ask every server, judge.
+//! - `metrics.rs`: `--http`: each round handed to the HTTP crate's gauges.
 
 pub mod known;
+pub mod metrics;
 pub mod round;
 
 use std::time::Duration;
@@ -16,15 +18,18 @@ use crate::context::{Ctx, now};
 use crate::output::outln;
 use crate::output::watch::{round_json, round_line};
 use known::Known;
+use metrics::Exporter;
 use round::{RoundReport, RoundSettings};
 
 /// Continuous mode: a round every `interval` until SIGINT or SIGTERM (as `serve` stops). With `json`, one JSON
-/// object per round on a line of its own; otherwise each change of state is logged once.
+/// object per round on a line of its own; otherwise each change of state is logged once. With
+/// `exporter`, each round also shows in its metrics.
 pub async fn continuous(
     ctx: &Ctx,
     settings: &RoundSettings<'_>,
     known: &mut Known,
     interval: Duration,
+    exporter: Option<Exporter>,
 ) {
     let mut changes = StateChanges::default();
     let mut store_down = false;
@@ -32,6 +37,10 @@ pub async fn continuous(
     let mut stop = Box::pin(crate::serve::shutdown_signal());
     loop {
         let report = round::run(known, &ctx.db, settings, round, now()).await;
+        // The metrics first: whoever reads the line can scrape this round.
+        if let Some(e) = &exporter {
+            e.record(&report);
+        }
         if ctx.emit.json {
             outln!("{}", round_json(&report));
         }
