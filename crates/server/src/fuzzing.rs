@@ -1,5 +1,7 @@
 //! The fuzz targets' way in (cargo feature `fuzzing`, off in the binary): one DNS message
-//! through the whole answer path, prepared and general, over UDP and TCP, and one TSIG check.
+//! through the whole answer path, prepared and general, over UDP and TCP (or once, through
+//! the general path of one transport: a DNS UPDATE changes the zone each time it is sent),
+//! and one TSIG check.
 //! The fuzz workspace (`fuzz/`) asserts on what these return; nothing here decides anything.
 
 use std::net::SocketAddr;
@@ -95,6 +97,24 @@ pub async fn answer_both(handler: &Handler, query: &[u8], src: SocketAddr) -> An
         prepared_tcp,
         general_tcp: taken(&tcp),
     }
+}
+
+/// Sends `message` once through the general path, over UDP or (with `tcp`) over TCP, from
+/// `src`; what it sent (over TCP with each message's length prefix).
+pub async fn answer_once(
+    handler: &Handler,
+    message: &[u8],
+    src: SocketAddr,
+    tcp: bool,
+) -> Vec<Vec<u8>> {
+    let capture = Capture(Arc::default(), tcp);
+    if !tcp {
+        crate::net::udp::general(handler, message, src, capture.clone()).await;
+    } else if message.len() >= 12 {
+        // The TCP loop hands the general path only messages of at least a header.
+        let _ = crate::net::tcp::general(handler, message, src, capture.clone()).await;
+    }
+    taken(&capture)
 }
 
 /// How a TSIG check of one message ended.
