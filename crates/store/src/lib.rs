@@ -467,27 +467,58 @@ impl SqliteStore {
     /// log keeps the size the rolled-back transaction gave it, and a full disk stays full.
     /// A `TRUNCATE` checkpoint empties it and cuts it to zero bytes. Best effort: when another
     /// connection is reading, the log is cut at its next checkpoint instead.
+    ///
+    /// The failed transaction's rollback is only queued when it is dropped (sqlx rolls back
+    /// lazily), so the first checkpoint can find it still holding the log: the checkpoint then
+    /// reports itself busy (or fails), and is tried again a bounded number of times.
     async fn truncate_wal(&self) {
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await
-        {
-            tracing::debug!(error = %e, "cannot truncate the write-ahead log after a failed write");
+        const ATTEMPTS: u32 = 40;
+        for _ in 0..ATTEMPTS {
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await
+            {
+                Ok((0, _, _)) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot truncate the write-ahead log after a failed write yet");
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
+        tracing::debug!("the write-ahead log stayed busy; it is cut at its next checkpoint");
     }
 
     /// One attempt at [`Store::stage`]: the zone row, the generation and the plan with its
     /// audit row, in one transaction.
-    async fn stage_once(
-        &self,
-        plan: NewPlan,
-        mut audit: AuditEntry,
-    ) -> Result<Generation, StoreError> {
-        let origin = plan.zone.to_string();
+    async fn stage_once(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError> {
         let mut tx = self.begin_write().await?;
+        match stage_in(&mut tx, plan, audit).await {
+            Ok(generation) => {
+                tx.commit().await.map_err(store_error)?;
+                Ok(generation)
+            }
+            Err(e) => {
+                // At once, not when the transaction is dropped (sqlx rolls back lazily), so
+                // that the write-ahead log can be cut right after (`truncate_wal`).
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The statements of [`SqliteStore::stage_once`], inside its transaction.
+async fn stage_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    plan: NewPlan,
+    mut audit: AuditEntry,
+) -> Result<Generation, StoreError> {
+    {
+        let origin = plan.zone.to_string();
         sqlx::query("INSERT INTO zones (origin) VALUES (?1) ON CONFLICT (origin) DO NOTHING")
             .bind(&origin)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(store_error)?;
         // Taking the number and bumping the counter is one statement; the counter never goes
@@ -498,7 +529,7 @@ impl SqliteStore {
              RETURNING next_generation - 1",
         )
         .bind(&origin)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await
         .map_err(store_error)?;
         sqlx::query(
@@ -515,16 +546,17 @@ impl SqliteStore {
         .bind(to_sql(plan.created_at)?)
         .bind(plan.verdict.as_str())
         .bind(PlanStatus::Staged.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(store_error)?;
         let generation = generation_from_sql(taken)?;
         audit.generation = Some(generation);
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(store_error)?;
+        insert_audit(tx, &audit).await?;
         Ok(generation)
     }
+}
 
+impl SqliteStore {
     /// A write transaction holding the database's write lock from its first statement.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.pool

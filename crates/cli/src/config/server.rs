@@ -546,7 +546,7 @@ mod tests {
             [[server.tsig_keys]]
             name = "acme."
             algorithm = "hmac-sha256"
-            secret = "c2VjcmV0"
+            secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ="
             [server.zones."example.com."]
             update_keys = ["acme"]
             update_policy = [{ key = "acme.", name = "_acme-challenge.*.example.com.", types = ["TXT"] }]
