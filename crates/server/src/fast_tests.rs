@@ -10,54 +10,18 @@
 #![allow(clippy::too_many_lines)]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use hickory_proto::rr::Record as HRecord;
-use hickory_server::net::NetError;
-use hickory_server::server::{ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
 use zonegate_core::gate::{Generation, Target};
 use zonegate_core::zone::validate::validate;
 use zonegate_core::zonefile::parse;
 use zonegate_core::{Limits, Name};
 use zonegate_testkit::ferret;
 
+use crate::fuzzing::Capture;
 use crate::net::udp::general;
-use crate::wire::{encode_tcp, encode_udp};
 use crate::zone::served::prepared::Question;
 use crate::{Catalog, Handler};
-
-/// Collects the responses the general path sends, encoded as the UDP loop does, or as the
-/// TCP loop does (with the length prefix) if the flag is set.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Vec<u8>>>>, bool);
-
-#[async_trait::async_trait]
-impl ResponseHandler for Capture {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a HRecord> + Send + 'a,
-            impl Iterator<Item = &'a HRecord> + Send + 'a,
-            impl Iterator<Item = &'a HRecord> + Send + 'a,
-            impl Iterator<Item = &'a HRecord> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let header = *response.metadata();
-        let bytes = if self.1 {
-            encode_tcp(response)?.0
-        } else {
-            encode_udp(response).0
-        };
-        self.0.lock().unwrap().push(bytes);
-        Ok(ResponseInfo::from(hickory_proto::op::Header {
-            metadata: header,
-            counts: Default::default(),
-        }))
-    }
-}
 
 /// xorshift64*: reproducible randomness without a dependency.
 struct Rng(u64);

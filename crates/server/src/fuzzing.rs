@@ -35,7 +35,7 @@ pub struct Answers {
 /// Collects what the general path sends, encoded as the UDP loop (or, with the flag, the TCP
 /// loop) would.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Vec<u8>>>>, bool);
+pub(crate) struct Capture(pub(crate) Arc<Mutex<Vec<Vec<u8>>>>, pub(crate) bool);
 
 #[async_trait::async_trait]
 impl ResponseHandler for Capture {

@@ -37,7 +37,8 @@ mod catalog;
 mod convert;
 #[cfg(test)]
 mod fast_tests;
-#[cfg(feature = "fuzzing")]
+// Also in the unit tests, whose prepared-versus-general checks share its `Capture`.
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 mod net;
 mod options;
