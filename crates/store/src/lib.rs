@@ -28,7 +28,7 @@
 //! Every arrow into `plans` is a foreign key with `ON DELETE RESTRICT`, backed by a trigger
 //! that holds even on connections with foreign keys off: the database itself refuses to delete
 //! a plan that is published, held by a target or pinned (I2). The schema lives in the
-//! top-level `migrations/` directory, embedded at compile time and applied by [`SqliteStore::open`].
+//! top-level `migrations/sqlite/` directory, embedded at compile time and applied by [`SqliteStore::open`].
 //!
 //! ## Clean-up
 //!
@@ -86,7 +86,7 @@ pub const BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 /// readers proceed while a writer holds the lock (WAL mode).
 const POOL_CONNECTIONS_MAX: u32 = 4;
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 /// The SQLite store. Cheap to share by reference; every method is safe to call concurrently,
 /// and several processes may open the same file.

@@ -1574,7 +1574,7 @@ async fn sqlite_migration_keeps_existing_plans_publishable() {
     let first = std::env::temp_dir().join(format!("zonegate-first-schema-{}", std::process::id()));
     std::fs::create_dir_all(&first).unwrap();
     std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/0001_init.sql"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite/0001_init.sql"),
         first.join("0001_init.sql"),
     )
     .unwrap();
