@@ -607,13 +607,7 @@ impl SqliteStore {
         .map_err(store_error)?;
         let mut out = rows
             .iter()
-            .map(|row| {
-                Ok((
-                    name_from_sql(&get::<String>(row, "origin")?)?,
-                    generation_from_sql(get(row, "published_generation")?)?,
-                    from_sql(get(row, "version")?, "publish count")?,
-                ))
-            })
+            .map(rows::published_row)
             .collect::<Result<Vec<_>, StoreError>>()?;
         out.sort();
         Ok(out)
@@ -625,25 +619,6 @@ impl SqliteStore {
          FROM zones z
          LEFT JOIN plans p ON p.origin = z.origin AND p.generation = z.published_generation";
 
-    fn zone_row(row: &SqliteRow) -> Result<ZoneRow, StoreError> {
-        Ok(ZoneRow {
-            origin: name_from_sql(&get::<String>(row, "origin")?)?,
-            published: optional_generation_from_sql(get(row, "published_generation")?)?,
-            publish_count: from_sql(get(row, "version")?, "publish count")?,
-            newest: optional_generation_from_sql(get(row, "newest")?)?,
-            hash: get::<Option<String>>(row, "hash")?
-                .as_deref()
-                .map(hash_from_sql)
-                .transpose()?,
-            record_count: get::<Option<i64>>(row, "record_count")?
-                .map(|n| from_sql(n, "record count"))
-                .transpose()?,
-            published_at: get::<Option<i64>>(row, "published_at")?
-                .map(|t| from_sql(t, "time"))
-                .transpose()?,
-        })
-    }
-
     /// Every zone the store knows, in canonical name order.
     pub async fn zones(&self) -> Result<Vec<ZoneRow>, StoreError> {
         let rows = sqlx::query(Self::ZONE_SELECT)
@@ -652,7 +627,7 @@ impl SqliteStore {
             .map_err(store_error)?;
         let mut out = rows
             .iter()
-            .map(Self::zone_row)
+            .map(rows::zone_row)
             .collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| a.origin.cmp(&b.origin));
         Ok(out)
@@ -666,7 +641,7 @@ impl SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
-        row.as_ref().map(Self::zone_row).transpose()
+        row.as_ref().map(rows::zone_row).transpose()
     }
 
     /// The zone's stored plans without their bodies, oldest first.
@@ -681,20 +656,7 @@ impl SqliteStore {
         .await
         .map_err(store_error)?;
         rows.iter()
-            .map(|row| {
-                Ok(PlanRow {
-                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
-                    generation: generation_from_sql(get(row, "generation")?)?,
-                    base: optional_generation_from_sql(get(row, "base")?)?,
-                    hash: hash_from_sql(&get::<String>(row, "hash")?)?,
-                    record_count: from_sql(get(row, "record_count")?, "record count")?,
-                    body_bytes: from_sql(get(row, "body_bytes")?, "body length")?,
-                    created_at: from_sql(get(row, "created_at")?, "time")?,
-                    status: PlanStatus::parse(&get::<String>(row, "status")?)
-                        .ok_or_else(|| corrupt("plan status"))?,
-                    verdict: verdict_from_sql(&get::<String>(row, "verdict")?)?,
-                })
-            })
+            .map(rows::plan_row)
             .collect()
     }
 
@@ -715,20 +677,7 @@ impl SqliteStore {
         .await
         .map_err(store_error)?;
         rows.iter()
-            .map(|row| {
-                Ok(AuditRow {
-                    id: get(row, "id")?,
-                    at: from_sql(get(row, "at")?, "time")?,
-                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
-                    generation: optional_generation_from_sql(get(row, "generation")?)?,
-                    // Parsing stored text never fails: an action or reason this build does
-                    // not know reads back verbatim, so the log stays readable (I5).
-                    action: audit_action(&get::<String>(row, "action")?),
-                    reason: optional_reason::from_text(&get::<String>(row, "reason")?),
-                    detail: get(row, "detail")?,
-                    actor: Actor::recorded(get(row, "actor")?),
-                })
-            })
+            .map(rows::audit_row)
             .collect()
     }
 
@@ -743,14 +692,7 @@ impl SqliteStore {
         .await
         .map_err(store_error)?;
         rows.iter()
-            .map(|row| {
-                Ok(TargetRow {
-                    target: get(row, "target")?,
-                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
-                    generation: generation_from_sql(get(row, "generation")?)?,
-                    updated_at: from_sql(get(row, "updated_at")?, "time")?,
-                })
-            })
+            .map(rows::target_row)
             .collect()
     }
 
@@ -765,14 +707,7 @@ impl SqliteStore {
         .await
         .map_err(store_error)?;
         rows.iter()
-            .map(|row| {
-                Ok(PinRow {
-                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
-                    generation: generation_from_sql(get(row, "generation")?)?,
-                    holder: get(row, "holder")?,
-                    expires_at: from_sql(get(row, "expires_at")?, "time")?,
-                })
-            })
+            .map(rows::pin_row)
             .collect()
     }
 }
@@ -810,20 +745,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        row.map(|row| {
-            Ok(StoredPlan {
-                zone: zone.clone(),
-                generation,
-                base: optional_generation_from_sql(get(&row, "base")?)?,
-                hash: hash_from_sql(&get::<String>(&row, "hash")?)?,
-                record_count: from_sql(get(&row, "record_count")?, "record count")?,
-                body: get(&row, "body")?,
-                created_at: from_sql(get(&row, "created_at")?, "time")?,
-                status: PlanStatus::parse(&get::<String>(&row, "status")?)
-                    .ok_or_else(|| corrupt("plan status"))?,
-                verdict: verdict_from_sql(&get::<String>(&row, "verdict")?)?,
-            })
-        })
+        row.map(|row| rows::stored_plan(zone, generation, &row))
         .transpose()
     }
 
@@ -1172,6 +1094,17 @@ impl Store for SqliteStore {
 
 mod observe;
 pub use observe::AuditCount;
+mod rows;
+
+mod location;
+pub use location::{PgLocation, StoreLocation};
+mod postgres;
+pub use postgres::{
+    CONNECT_TIMEOUT_DEFAULT, PUBLISHED_CHANNEL, PgFollower, PgStore, PublishedNotice,
+    STATEMENT_TIMEOUT_DEFAULT,
+};
+mod any;
+pub use any::AnyStore;
 
 #[cfg(test)]
 mod schema_tests;

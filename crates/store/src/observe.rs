@@ -12,9 +12,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use zonegate_core::Name;
 use zonegate_core::gate::{AuditAction, Generation, ReasonCode, StoreError, optional_reason};
 
-use crate::{
-    SqliteStore, audit_action, from_sql, generation_from_sql, get, name_from_sql, store_error,
-};
+use crate::{SqliteStore, rows, store_error};
 
 /// How many audit rows have one action and one reason, over every zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,13 +35,7 @@ impl SqliteStore {
         .await
         .map_err(store_error)?;
         rows.iter()
-            .map(|row| {
-                Ok(AuditCount {
-                    action: audit_action(&get::<String>(row, "action")?),
-                    reason: optional_reason::from_text(&get::<String>(row, "reason")?),
-                    count: from_sql(get(row, "n")?, "count")?,
-                })
-            })
+            .map(rows::audit_count_row)
             .collect()
     }
 
@@ -72,13 +64,7 @@ impl SqliteStore {
             .map_err(store_error)?;
             let _ = conn.close().await;
             rows.iter()
-                .map(|row| {
-                    Ok((
-                        name_from_sql(&get::<String>(row, "origin")?)?,
-                        generation_from_sql(get(row, "published_generation")?)?,
-                        from_sql(get(row, "version")?, "publish count")?,
-                    ))
-                })
+                .map(rows::published_row)
                 .collect::<Result<Vec<_>, StoreError>>()
         };
         match tokio::time::timeout(timeout, work).await {
