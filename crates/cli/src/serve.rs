@@ -4,7 +4,8 @@
 //! with [`gate::converge`], the same step the loom suite checks. New publications, also
 //! those made by other processes, are noticed by polling SQLite's `data_version`, which is
 //! cheap, every `poll_ms` (default 10 ms); a full pass also runs every few seconds as a safety
-//! net. All of this (reading bodies, decoding and re-validating them, installing) runs on a
+//! net. On PostgreSQL they arrive by `LISTEN`/`NOTIFY` instead (`serve/postgres.rs`), with a
+//! slow fallback poll. All of this (reading bodies, decoding and re-validating them, installing) runs on a
 //! thread of its own with its own runtime, so it never holds up a thread or task that answers
 //! queries.
 //!
@@ -23,10 +24,11 @@ use anyhow::Context;
 use zonegate_core::gate::{self, ConvergeOutcome, Generation, PlanStatus, Store, Target};
 use zonegate_core::{GateConfig, Name, Zone};
 use zonegate_server::{Catalog, HistorySeed, ServerOptions};
-use zonegate_store::SqliteStore;
+use zonegate_store::{AnyStore, StoreLocation};
 
 use crate::snapshot::Snapshots;
 
+mod postgres;
 mod replaced;
 mod startup;
 mod update;
@@ -47,7 +49,7 @@ const REOPEN_EVERY: Duration = Duration::from_secs(2);
 /// Everything `serve` runs with (the flags, the `[server]` options, the snapshot directory
 /// and the HTTP listener's settings).
 pub struct ServeRun {
-    pub db: PathBuf,
+    pub db: StoreLocation,
     pub cfg: GateConfig,
     pub listen: Vec<SocketAddr>,
     pub poll_ms: u64,
@@ -121,11 +123,37 @@ pub async fn run(serve: ServeRun) -> anyhow::Result<()> {
     result
 }
 
-/// Follows the store: one pass over every zone at once (then `ready` is sent), and another
+/// Follows the store until `stop` turns true: SQLite by its `data_version`, PostgreSQL by
+/// its notifications (`serve/postgres.rs`).
+async fn follow(
+    db: StoreLocation,
+    catalog: Arc<Catalog>,
+    cfg: GateConfig,
+    snapshots: Snapshots,
+    poll_ms: u64,
+    ready: tokio::sync::oneshot::Sender<()>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    match db {
+        StoreLocation::File(path) => {
+            follow_file(path, catalog, cfg, snapshots, poll_ms, ready, stop).await;
+        }
+        StoreLocation::Postgres(pg) => {
+            let follow = postgres::Follow {
+                catalog,
+                cfg,
+                snapshots,
+            };
+            follow.run(pg, ready, stop).await;
+        }
+    }
+}
+
+/// Follows a SQLite file: one pass over every zone at once (then `ready` is sent), and another
 /// whenever SQLite's `data_version` moves (checked every `poll_ms`) or every
 /// [`FULL_PASS_EVERY`], until `stop` turns true. Keeps serving what it holds while the store
 /// is unreachable (I7), and reopens it every [`REOPEN_EVERY`] if it could not be opened.
-async fn follow(
+async fn follow_file(
     db: PathBuf,
     catalog: Arc<Catalog>,
     cfg: GateConfig,
@@ -138,14 +166,14 @@ async fn follow(
     let mut opened = replaced::Opened::new(&db);
     let mut last_version = None;
     if let Some(store) = &store {
-        last_version = store.data_version().await.ok();
+        last_version = sqlite(store).data_version().await.ok();
         sync_all(store, &catalog, &cfg, &snapshots).await;
     }
     let _ = ready.send(());
     let mut last_full = Instant::now();
     let mut last_open = Instant::now();
     let mut last_asked = Instant::now();
-    let mut last_stamp = store.as_ref().and_then(SqliteStore::change_stamp);
+    let mut last_stamp = store.as_ref().and_then(|s| sqlite(s).change_stamp());
     let mut tick = tokio::time::interval(Duration::from_millis(poll_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -169,13 +197,13 @@ async fn follow(
         };
         // Asking SQLite costs a round trip through its worker thread; a stat of its files
         // costs two system calls. Ask SQLite when the files moved, or now and then anyway.
-        let stamp = current.change_stamp();
+        let stamp = sqlite(current).change_stamp();
         if stamp.is_some() && stamp == last_stamp && last_asked.elapsed() < DATA_VERSION_EVERY {
             continue;
         }
         last_stamp = stamp;
         last_asked = Instant::now();
-        let version = match current.data_version().await {
+        let version = match sqlite(current).data_version().await {
             Ok(v) => Some(v),
             Err(e) => {
                 // The store is unreachable: keep serving what we hold (I7).
@@ -194,9 +222,9 @@ async fn follow(
 
 /// Opens the store, or says why not and returns `None`: the server keeps answering from what
 /// it holds and tries again later.
-async fn open(db: &Path) -> Option<SqliteStore> {
-    match SqliteStore::open(db).await {
-        Ok(s) => Some(s),
+async fn open(db: &Path) -> Option<AnyStore> {
+    match zonegate_store::SqliteStore::open(db).await {
+        Ok(s) => Some(s.into()),
         Err(e) => {
             tracing::error!(db = %db.display(), error = %e, "cannot open the store; serving the last good snapshots and retrying");
             None
@@ -204,11 +232,18 @@ async fn open(db: &Path) -> Option<SqliteStore> {
     }
 }
 
+/// The SQLite store inside a store `follow_file` opened (always one).
+fn sqlite(store: &AnyStore) -> &zonegate_store::SqliteStore {
+    store
+        .as_sqlite()
+        .expect("follow_file opens SQLite stores only")
+}
+
 /// The catalog as the protocol's target, seeding the IXFR history from the store on a zone's
 /// first install.
 struct Seeding<'a> {
     catalog: &'a Catalog,
-    store: &'a SqliteStore,
+    store: &'a AnyStore,
     cfg: &'a GateConfig,
     snapshots: &'a Snapshots,
 }
@@ -269,7 +304,7 @@ impl Target for Seeding<'_> {
 /// (oldest first), so that only one earlier version is held in memory at once. Anything
 /// unreadable is skipped: history is an optimisation, and a full transfer is always correct.
 async fn earlier_published(
-    store: &SqliteStore,
+    store: &AnyStore,
     catalog: &Catalog,
     cfg: &GateConfig,
     origin: &Name,
@@ -313,7 +348,7 @@ async fn earlier_published(
     Some(seed)
 }
 
-async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snapshots: &Snapshots) {
+async fn sync_all(store: &AnyStore, catalog: &Catalog, cfg: &GateConfig, snapshots: &Snapshots) {
     let zones = match store.published_plans().await {
         Ok(z) => z,
         Err(e) => {
@@ -321,15 +356,28 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snap
             return;
         }
     };
+    for (zone, _generation, _version) in zones {
+        sync_zone(store, catalog, cfg, snapshots, &zone).await;
+    }
+}
+
+/// Converges one zone to its published generation, and says what happened.
+async fn sync_zone(
+    store: &AnyStore,
+    catalog: &Catalog,
+    cfg: &GateConfig,
+    snapshots: &Snapshots,
+    zone: &Name,
+) {
     let target = Seeding {
         catalog,
         store,
         cfg,
         snapshots,
     };
-    for (zone, _generation, _version) in zones {
+    {
         let started = Instant::now();
-        match gate::converge(store, &target, &zone, cfg).await {
+        match gate::converge(store, &target, zone, cfg).await {
             Ok(ConvergeOutcome::Installed {
                 generation,
                 previous,
@@ -343,7 +391,7 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snap
             }
             Ok(_) => {}
             Err(e) => {
-                catalog.stats().install_failed(&zone, e.to_string());
+                catalog.stats().install_failed(zone, e.to_string());
                 tracing::error!(%zone, error = %e, "cannot install the published generation; still serving the last good one");
             }
         }

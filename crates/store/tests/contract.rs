@@ -1,10 +1,12 @@
 //! The store contract: one suite, run against the in-memory model (`MemStore`, which the loom
-//! suite drives) and against the SQLite store, so that what loom proves about the model holds
-//! for the store the binary runs.
+//! suite drives), against the SQLite store and against the PostgreSQL store, so that what loom
+//! proves about the model holds for the stores the binary runs.
 //!
 //! Each `contract_*` function is generic over [`Store`]; the `contract!` macro instantiates it
-//! twice, in `mem::` and in `sqlite::`. The SQLite-only tests at the end check what only a
-//! database can get wrong: its own constraints, several connections and several processes.
+//! three times, in `mem::`, `sqlite::` and `postgres::` (a database of its own per test, on the
+//! test process's throwaway cluster from `zonegate_testkit::postgres`). The SQLite-only tests
+//! at the end check what only a database can get wrong: its own constraints, several
+//! connections and several processes; `tests/postgres.rs` has PostgreSQL's.
 
 #![allow(clippy::too_many_lines)] // Long test functions: each walks one scenario end to end.
 
@@ -21,7 +23,7 @@ use zonegate_core::gate::{
 use zonegate_core::model::MemStore;
 use zonegate_core::testkit::n;
 use zonegate_core::{ContentHash, Name};
-use zonegate_store::SqliteStore;
+use zonegate_store::{PgStore, SqliteStore, StoreLocation};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -134,6 +136,31 @@ impl Inspect for SqliteStore {
     }
 }
 
+impl Inspect for PgStore {
+    async fn generations(&self, zone: &Name) -> Vec<Generation> {
+        self.plans(zone)
+            .await
+            .expect("plans")
+            .into_iter()
+            .map(|p| p.generation)
+            .collect()
+    }
+    async fn audit_actions(&self, zone: &Name) -> Vec<(AuditAction, Option<Generation>)> {
+        let mut rows = self.audit_log(Some(zone), 10_000).await.expect("audit log");
+        rows.reverse();
+        rows.into_iter().map(|r| (r.action, r.generation)).collect()
+    }
+}
+
+/// A PostgreSQL store on a fresh database of the test process's cluster.
+async fn pg_store(test: &str) -> PgStore {
+    let url = zonegate_testkit::postgres::shared().fresh_database(test);
+    let StoreLocation::Postgres(location) = StoreLocation::parse(&url) else {
+        panic!("{url} is a PostgreSQL URL");
+    };
+    PgStore::open(&location).await.expect("open the PostgreSQL store")
+}
+
 fn actions(list: &[(AuditAction, Option<u64>)]) -> Vec<(AuditAction, Option<Generation>)> {
     list.iter()
         .map(|(a, n)| (a.clone(), n.map(Generation)))
@@ -204,6 +231,16 @@ macro_rules! contract {
                 async fn $test() {
                     let db = super::TempDb::new(stringify!($test));
                     let store = db.open().await;
+                    super::$test(&store).await;
+                    store.close().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let store = super::pg_store(stringify!($test)).await;
                     super::$test(&store).await;
                     store.close().await;
                 }
