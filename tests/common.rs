@@ -16,6 +16,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_zonegate");
 /// A scratch directory with a database, removed on drop.
 pub struct Scratch {
     pub dir: PathBuf,
+    /// A PostgreSQL store instead of the SQLite file: the URL without its password, and the
+    /// password, given to every command by `PGPASSWORD` (see [`Scratch::on_postgres`]).
+    pub postgres: Option<(String, String)>,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -27,7 +30,46 @@ impl Scratch {
             std::env::temp_dir().join(format!("zonegate-e2e-{}-{name}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        Scratch { dir }
+        Scratch {
+            dir,
+            postgres: None,
+        }
+    }
+
+    /// A scratch directory whose commands use a fresh database on `cluster`, the URL in
+    /// `--db` and the password in `PGPASSWORD`; `serve` keeps its snapshots under the
+    /// directory (`XDG_STATE_HOME`, the default place for a URL).
+    pub fn on_postgres(name: &str, cluster: &zonegate_testkit::postgres::PgCluster) -> Scratch {
+        let mut scratch = Scratch::new(name);
+        let url = cluster.fresh_database(name);
+        let without = url.replacen(&format!(":{}@", cluster.password()), "@", 1);
+        scratch.postgres = Some((without, cluster.password().to_string()));
+        scratch
+    }
+
+    /// What `--db` says: the SQLite file or the PostgreSQL URL.
+    pub fn db_arg(&self) -> std::ffi::OsString {
+        match &self.postgres {
+            Some((url, _)) => url.into(),
+            None => self.db().into_os_string(),
+        }
+    }
+
+    /// `zonegate --db … args…` as a command, with the environment the store needs.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .arg("--db")
+            .arg(self.db_arg())
+            .args(args)
+            .env_remove("ZONEGATE_DB")
+            .env_remove("ZONEGATE_CONFIG")
+            .env_remove("PGPASSWORD")
+            .env("XDG_STATE_HOME", self.dir.join("state"));
+        if let Some((_, password)) = &self.postgres {
+            command.env("PGPASSWORD", password);
+        }
+        command
     }
 
     pub fn db(&self) -> PathBuf {
@@ -42,14 +84,7 @@ impl Scratch {
 
     /// Runs `zonegate --db <db> args...`.
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--db")
-            .arg(self.db())
-            .args(args)
-            .env_remove("ZONEGATE_DB")
-            .env_remove("ZONEGATE_CONFIG")
-            .output()
-            .expect("run zonegate")
+        self.command(args).output().expect("run zonegate")
     }
 
     pub fn run_ok(&self, args: &[&str]) -> Output {
@@ -75,10 +110,8 @@ impl Scratch {
 
     pub fn serve(&self) -> Server {
         let addr = free_addr();
-        let child = Command::new(BIN)
-            .arg("--db")
-            .arg(self.db())
-            .args(["serve", "--listen", &addr.to_string()])
+        let child = self
+            .command(&["serve", "--listen", &addr.to_string()])
             .env("ZONEGATE_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -47,7 +47,12 @@ pub struct Cli {
     pub db: String,
 
     /// A file holding the PostgreSQL password (its first line), for a `--db` URL.
-    #[arg(long, global = true, env = "ZONEGATE_DB_PASSWORD_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZONEGATE_DB_PASSWORD_FILE",
+        value_name = "FILE"
+    )]
     pub db_password_file: Option<PathBuf>,
 
     /// TOML config file: gate settings, `[limits]`, `[policy]` and, for `serve`, `[server]`

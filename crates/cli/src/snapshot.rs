@@ -53,7 +53,11 @@ pub fn default_dir_for(db: &zonegate_store::StoreLocation) -> PathBuf {
         zonegate_store::StoreLocation::File(path) => return default_dir(path),
         zonegate_store::StoreLocation::Postgres(pg) => pg,
     };
-    let non_empty = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let non_empty = |key: &str| {
+        std::env::var_os(key)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     let state = non_empty("XDG_STATE_HOME")
         .or_else(|| non_empty("HOME").map(|home| home.join(".local/state")))
         .map_or_else(|| PathBuf::from("/var/lib"), |state| state);

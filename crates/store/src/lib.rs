@@ -1,5 +1,7 @@
-//! The SQLite store: plans, the published pointer, targets, pins and the audit log. This is the
-//! only crate that speaks SQL.
+//! The stores: plans, the published pointer, targets, pins and the audit log, on SQLite
+//! ([`SqliteStore`], embedded, the default) or PostgreSQL ([`PgStore`], shared by several
+//! hosts; its design notes are in `postgres/mod.rs`), and [`AnyStore`], which the binary holds.
+//! This is the only crate that speaks SQL.
 //!
 //! # Design
 //!
@@ -655,9 +657,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter()
-            .map(rows::plan_row)
-            .collect()
+        rows.iter().map(rows::plan_row).collect()
     }
 
     /// The newest `limit` audit rows, newest first; of one zone, or of all zones if `origin`
@@ -676,9 +676,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter()
-            .map(rows::audit_row)
-            .collect()
+        rows.iter().map(rows::audit_row).collect()
     }
 
     /// The generations every target recorded for the zone, by target.
@@ -691,9 +689,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter()
-            .map(rows::target_row)
-            .collect()
+        rows.iter().map(rows::target_row).collect()
     }
 
     /// The pins on the zone's plans, expired ones included until clean-up drops them.
@@ -706,9 +702,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter()
-            .map(rows::pin_row)
-            .collect()
+        rows.iter().map(rows::pin_row).collect()
     }
 }
 
@@ -746,7 +740,7 @@ impl Store for SqliteStore {
         .await
         .map_err(store_error)?;
         row.map(|row| rows::stored_plan(zone, generation, &row))
-        .transpose()
+            .transpose()
     }
 
     async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError> {

@@ -160,7 +160,10 @@ mod tests {
             assert!(!pg.url().contains("s3cret"), "{}", pg.url());
             assert!(!pg.to_string().contains("s3cret"), "{pg}");
             assert!(!format!("{pg:?}").contains("s3cret"), "{pg:?}");
-            assert!(pg.to_string().contains(":***@db.example:5433/zonegate"), "{pg}");
+            assert!(
+                pg.to_string().contains(":***@db.example:5433/zonegate"),
+                "{pg}"
+            );
             assert_eq!(pg.password(), Some("s3cret"));
             assert_eq!(pg.sanitized(), "db.example_5433_zonegate");
         }

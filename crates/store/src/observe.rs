@@ -34,9 +34,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter()
-            .map(rows::audit_count_row)
-            .collect()
+        rows.iter().map(rows::audit_count_row).collect()
     }
 
     /// Opens `path` read-only with a fresh connection (never creating or migrating it), reads

@@ -158,7 +158,9 @@ async fn pg_store(test: &str) -> PgStore {
     let StoreLocation::Postgres(location) = StoreLocation::parse(&url) else {
         panic!("{url} is a PostgreSQL URL");
     };
-    PgStore::open(&location).await.expect("open the PostgreSQL store")
+    PgStore::open(&location)
+        .await
+        .expect("open the PostgreSQL store")
 }
 
 fn actions(list: &[(AuditAction, Option<u64>)]) -> Vec<(AuditAction, Option<Generation>)> {

@@ -13,8 +13,7 @@ use std::time::Duration;
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, Executor};
 use zonegate_core::gate::{
-    Actor, AuditAction, AuditEntry, Generation, NewPlan, Store,
-    StoreError, Verdict,
+    Actor, AuditAction, AuditEntry, Generation, NewPlan, Store, StoreError, Verdict,
 };
 use zonegate_core::testkit::n;
 use zonegate_core::{ContentHash, Name};
@@ -104,7 +103,8 @@ async fn postgres_refuses_deleting_live_plans_and_moving_back() {
     s.pin(&z, g(3), "enactor", NOW + 60).await.unwrap();
     let mut conn = raw(&url).await;
     for (live, what) in [(1, "published"), (2, "held by a target"), (3, "pinned")] {
-        let sql = format!("DELETE FROM plans WHERE origin = 'example.com.' AND generation = {live}");
+        let sql =
+            format!("DELETE FROM plans WHERE origin = 'example.com.' AND generation = {live}");
         let err = exec(&mut conn, &sql).await.expect_err(what);
         assert!(
             err.to_string().contains("live") || err.to_string().contains("foreign key"),
@@ -116,12 +116,19 @@ async fn postgres_refuses_deleting_live_plans_and_moving_back() {
     assert_eq!(generations(&s.plans(&z).await.unwrap()), [1, 2, 3, 4, 5]);
     // The positive space: a plan nobody uses can be deleted.
     assert_eq!(
-        exec(&mut conn, "DELETE FROM plans WHERE origin = 'example.com.' AND generation = 5")
-            .await
-            .unwrap(),
+        exec(
+            &mut conn,
+            "DELETE FROM plans WHERE origin = 'example.com.' AND generation = 5"
+        )
+        .await
+        .unwrap(),
         1
     );
-    assert!(exec(&mut conn, "UPDATE zones SET published_generation = NULL").await.is_err());
+    assert!(
+        exec(&mut conn, "UPDATE zones SET published_generation = NULL")
+            .await
+            .is_err()
+    );
     s.publish_cas(&z, g(4), Some(g(1)), entry(&z, AuditAction::Published))
         .await
         .unwrap();
@@ -158,13 +165,29 @@ async fn postgres_refuses_zero_record_plans_and_rewriting_the_audit_log() {
              VALUES ('example.com.', 7, NULL, '{hash}', {count}, {body}, 0, 'staged')"
         )
     };
-    assert!(exec(&mut conn, &insert(0, "'\\x01'::bytea")).await.is_err(), "zero records");
-    assert!(exec(&mut conn, &insert(1, "''::bytea")).await.is_err(), "empty body");
-    assert!(exec(&mut conn, &insert(1, "NULL")).await.is_err(), "no body");
-    assert_eq!(exec(&mut conn, &insert(1, "'\\x01'::bytea")).await.unwrap(), 1);
+    assert!(
+        exec(&mut conn, &insert(0, "'\\x01'::bytea")).await.is_err(),
+        "zero records"
+    );
+    assert!(
+        exec(&mut conn, &insert(1, "''::bytea")).await.is_err(),
+        "empty body"
+    );
+    assert!(
+        exec(&mut conn, &insert(1, "NULL")).await.is_err(),
+        "no body"
+    );
+    assert_eq!(
+        exec(&mut conn, &insert(1, "'\\x01'::bytea")).await.unwrap(),
+        1
+    );
     let before = s.audit_log(None, 100).await.unwrap();
     assert_eq!(before.len(), 3);
-    for sql in ["UPDATE audit SET detail = 'rewritten'", "DELETE FROM audit", "TRUNCATE audit"] {
+    for sql in [
+        "UPDATE audit SET detail = 'rewritten'",
+        "DELETE FROM audit",
+        "TRUNCATE audit",
+    ] {
         let err = exec(&mut conn, sql).await.unwrap_err();
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
@@ -197,18 +220,27 @@ async fn postgres_sixteen_enactors_publish_exactly_once_per_round() {
             tasks.push(tokio::spawn(async move {
                 barrier.wait().await;
                 let generation = s
-                    .stage(new_plan(&z, base, &format!("{round}-{i}")), entry(&z, AuditAction::Staged))
+                    .stage(
+                        new_plan(&z, base, &format!("{round}-{i}")),
+                        entry(&z, AuditAction::Staged),
+                    )
                     .await
                     .expect("stage");
                 let mut published = entry(&z, AuditAction::Published);
                 published.actor = Actor::new(&format!("enactor-{i}")).expect("a valid actor");
-                (generation, s.publish_cas(&z, generation, base, published).await)
+                (
+                    generation,
+                    s.publish_cas(&z, generation, base, published).await,
+                )
             }));
         }
         let mut wins = Vec::new();
         for task in tasks {
             let (generation, outcome) = tokio::time::timeout(BOUND, task).await.unwrap().unwrap();
-            assert!(staged.insert(generation), "generation {generation} handed out twice");
+            assert!(
+                staged.insert(generation),
+                "generation {generation} handed out twice"
+            );
             match outcome {
                 Ok(p) => wins.push(p.generation),
                 Err(StoreError::Stale { .. }) => {}
@@ -249,8 +281,14 @@ async fn postgres_cleanup_racing_pins_never_deletes_a_pinned_plan() {
     history(&stores[0], &z, PLANS).await;
     stores[0].record_target("server-1", &z, g(1)).await.unwrap();
     // The target moves up so the horizon rises, and clean-up has something to delete.
-    stores[0].publish_cas(&z, g(PLANS), Some(g(1)), entry(&z, AuditAction::Published)).await.unwrap();
-    stores[0].record_target("server-1", &z, g(PLANS)).await.unwrap();
+    stores[0]
+        .publish_cas(&z, g(PLANS), Some(g(1)), entry(&z, AuditAction::Published))
+        .await
+        .unwrap();
+    stores[0]
+        .record_target("server-1", &z, g(PLANS))
+        .await
+        .unwrap();
     let barrier = Arc::new(tokio::sync::Barrier::new(stores.len()));
     let mut tasks = Vec::new();
     for (i, s) in stores.iter().enumerate() {
@@ -262,7 +300,10 @@ async fn postgres_cleanup_racing_pins_never_deletes_a_pinned_plan() {
             for k in 0..PLANS / 2 {
                 if i % 2 == 0 {
                     let generation = g(2 + (k * 7 + i as u64) % (PLANS - 2));
-                    match s.pin(&z, generation, &format!("enactor-{i}"), NOW + 3_600).await {
+                    match s
+                        .pin(&z, generation, &format!("enactor-{i}"), NOW + 3_600)
+                        .await
+                    {
                         Ok(()) => pinned.push(generation),
                         Err(StoreError::PlanMissing { .. }) => {}
                         Err(other) => panic!("pin: {other:?}"),
@@ -282,13 +323,28 @@ async fn postgres_cleanup_racing_pins_never_deletes_a_pinned_plan() {
         deleted += d;
     }
     deleted += stores[0].cleanup(&z, 0, NOW).await.unwrap();
-    let left: BTreeSet<u64> = generations(&stores[0].plans(&z).await.unwrap()).into_iter().collect();
+    let left: BTreeSet<u64> = generations(&stores[0].plans(&z).await.unwrap())
+        .into_iter()
+        .collect();
     for generation in &pinned {
-        assert!(left.contains(&generation.0), "pinned {generation} was deleted; left {left:?}");
+        assert!(
+            left.contains(&generation.0),
+            "pinned {generation} was deleted; left {left:?}"
+        );
     }
-    assert!(left.contains(&PLANS), "the published and held plan was deleted");
-    assert!(deleted > 0, "clean-up deleted nothing: the race was not run");
-    assert_eq!(left.len() as u64 + deleted, PLANS, "left {left:?}, deleted {deleted}");
+    assert!(
+        left.contains(&PLANS),
+        "the published and held plan was deleted"
+    );
+    assert!(
+        deleted > 0,
+        "clean-up deleted nothing: the race was not run"
+    );
+    assert_eq!(
+        left.len() as u64 + deleted,
+        PLANS,
+        "left {left:?}, deleted {deleted}"
+    );
     for s in &stores {
         s.close().await;
     }
@@ -305,11 +361,17 @@ async fn postgres_steps_on_one_zone_queue_and_on_others_do_not_wait() {
     history(&s, &b, 2).await;
     let mut holder = raw(&url).await;
     exec(&mut holder, "BEGIN").await.unwrap();
-    exec(&mut holder, "SELECT 1 FROM zones WHERE origin = 'a.example.' FOR UPDATE").await.unwrap();
+    exec(
+        &mut holder,
+        "SELECT 1 FROM zones WHERE origin = 'a.example.' FOR UPDATE",
+    )
+    .await
+    .unwrap();
     let waiting = {
         let (s, a) = (s.clone(), a.clone());
         tokio::spawn(async move {
-            s.publish_cas(&a, g(2), Some(g(1)), entry(&a, AuditAction::Published)).await
+            s.publish_cas(&a, g(2), Some(g(1)), entry(&a, AuditAction::Published))
+                .await
         })
     };
     // The other zone goes ahead while a is locked.
@@ -324,7 +386,11 @@ async fn postgres_steps_on_one_zone_queue_and_on_others_do_not_wait() {
     assert!(!waiting.is_finished(), "a step on a locked zone went ahead");
     assert_eq!(s.published(&a).await.unwrap().unwrap().generation, g(1));
     exec(&mut holder, "COMMIT").await.unwrap();
-    let published = tokio::time::timeout(BOUND, waiting).await.unwrap().unwrap().unwrap();
+    let published = tokio::time::timeout(BOUND, waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(published.generation, g(2));
     holder.close().await.unwrap();
     s.close().await;
@@ -339,13 +405,21 @@ async fn postgres_publish_notifies_followers_when_it_commits() {
     let mut follower = PgFollower::connect(&location).await.unwrap();
     let (a, b) = (n("a.example."), n("b.example."));
     history(&s, &a, 3).await;
-    let heard = tokio::time::timeout(BOUND, follower.next()).await.unwrap().unwrap();
+    let heard = tokio::time::timeout(BOUND, follower.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(heard, PublishedNotice::Published(a.clone()));
     // Refused: nothing is sent.
-    let stale = s.publish_cas(&a, g(2), None, entry(&a, AuditAction::Published)).await;
+    let stale = s
+        .publish_cas(&a, g(2), None, entry(&a, AuditAction::Published))
+        .await;
     assert!(matches!(stale, Err(StoreError::Stale { .. })), "{stale:?}");
     history(&s, &b, 1).await;
-    let heard = tokio::time::timeout(BOUND, follower.next()).await.unwrap().unwrap();
+    let heard = tokio::time::timeout(BOUND, follower.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(heard, PublishedNotice::Published(b.clone()));
     s.close().await;
 }
@@ -354,7 +428,11 @@ async fn postgres_publish_notifies_followers_when_it_commits() {
 /// without the password in the message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_down_is_store_unavailable_without_the_password() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("postgres://zonegate:hunter2-secret@127.0.0.1:{port}/zonegate");
     let StoreLocation::Postgres(location) = StoreLocation::parse(&url) else {
         panic!("a URL");

@@ -86,12 +86,22 @@ impl PgCluster {
         let pwfile = root.join("pwfile");
         std::fs::write(&pwfile, PASSWORD).expect("write the password file");
         if is_root() {
-            run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(&root));
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(&root));
         }
         run(as_postgres(&bin.join("initdb"))
             .arg("-D")
             .arg(root.join("data"))
-            .args(["-U", "postgres", "-E", "UTF8", "--no-sync", "--auth=scram-sha-256"])
+            .args([
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--auth=scram-sha-256",
+            ])
             .arg(format!("--pwfile={}", pwfile.display())));
         let port = free_port();
         let own = Own { root, bin, port };
@@ -130,7 +140,13 @@ impl PgCluster {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let clean: String = tag
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(30)
             .collect();
         let name = format!(
@@ -144,7 +160,10 @@ impl PgCluster {
         };
         run(Command::new(createdb)
             .env("PGPASSWORD", &self.password)
-            .arg(format!("--maintenance-db={}", self.url_without_password("postgres")))
+            .arg(format!(
+                "--maintenance-db={}",
+                self.url_without_password("postgres")
+            ))
             .arg(&name));
         self.url(&name)
     }
@@ -152,7 +171,10 @@ impl PgCluster {
     /// Stops this cluster's server (fast shutdown: open connections are cut). Only for a
     /// cluster of its own.
     pub fn stop(&self) {
-        let own = self.own.as_ref().expect("only a cluster this module started can be stopped");
+        let own = self
+            .own
+            .as_ref()
+            .expect("only a cluster this module started can be stopped");
         run(as_postgres(&own.bin.join("pg_ctl"))
             .arg("-D")
             .arg(own.root.join("data"))

@@ -151,12 +151,7 @@ fn decided(emit: &Emit, d: &Checked, previous: Verdict) {
 }
 
 /// A decision the store refused: audited (I8), explained, and mapped to its exit code.
-async fn refused(
-    store: &AnyStore,
-    emit: &Emit,
-    d: &Checked,
-    e: StoreError,
-) -> Result<u8, Failure> {
+async fn refused(store: &AnyStore, emit: &Emit, d: &Checked, e: StoreError) -> Result<u8, Failure> {
     let (code, reason_code, hint) = match &e {
         StoreError::HashMismatch { .. } => (
             exit::REFUSED,

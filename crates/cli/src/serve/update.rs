@@ -16,7 +16,6 @@
 //! write lock anyway, and in order they never race each other, only other publishers.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -4,7 +4,6 @@
 //! kept for the output and the metrics.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use zonegate_core::gate::policy::Floor;

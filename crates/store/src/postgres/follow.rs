@@ -41,7 +41,9 @@ impl PgFollower {
         match tokio::time::timeout(CONNECT_TIMEOUT_DEFAULT, listener.listen(PUBLISHED_CHANNEL))
             .await
         {
-            Ok(listened) => listened.map(|()| PgFollower { listener }).map_err(store_error),
+            Ok(listened) => listened
+                .map(|()| PgFollower { listener })
+                .map_err(store_error),
             Err(_) => Err(StoreError::Backend {
                 detail: format!(
                     "no answer from PostgreSQL within {} s",
@@ -54,9 +56,7 @@ impl PgFollower {
     /// Waits for the next notification, or for the connection to be lost.
     pub async fn next(&mut self) -> Result<PublishedNotice, StoreError> {
         match self.listener.try_recv().await.map_err(store_error)? {
-            Some(notice) => Ok(PublishedNotice::Published(name_from_sql(
-                notice.payload(),
-            )?)),
+            Some(notice) => Ok(PublishedNotice::Published(name_from_sql(notice.payload())?)),
             None => Ok(PublishedNotice::Lost),
         }
     }

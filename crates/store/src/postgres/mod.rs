@@ -89,7 +89,9 @@ fn store_error(error: sqlx::Error) -> StoreError {
                 }
             } else if code == "57014" {
                 StoreError::Backend {
-                    detail: format!("a statement took longer than the statement timeout: {message}"),
+                    detail: format!(
+                        "a statement took longer than the statement timeout: {message}"
+                    ),
                 }
             } else {
                 StoreError::Backend {

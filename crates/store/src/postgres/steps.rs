@@ -355,7 +355,8 @@ impl Store for PgStore {
             });
         };
         let recorded = hash_from_sql(&row.text("hash")?)?;
-        let status = PlanStatus::parse(&row.text("status")?).ok_or_else(|| corrupt("plan status"))?;
+        let status =
+            PlanStatus::parse(&row.text("status")?).ok_or_else(|| corrupt("plan status"))?;
         let verdict = verdict_from_sql(&row.text("verdict")?)?;
         if let Some(offered) = hash.filter(|h| *h != recorded) {
             return Err(StoreError::HashMismatch {
