@@ -384,7 +384,7 @@ async fn sync_zone(
             }) => {
                 tracing::info!(
                     %zone, %generation, previous = %gate::OptGen(previous),
-                    serial = catalog.serial(&zone).unwrap_or(0),
+                    serial = catalog.serial(zone).unwrap_or(0),
                     took = ?started.elapsed(),
                     "serving new generation"
                 );

@@ -60,7 +60,7 @@ pub fn default_dir_for(db: &zonegate_store::StoreLocation) -> PathBuf {
     };
     let state = non_empty("XDG_STATE_HOME")
         .or_else(|| non_empty("HOME").map(|home| home.join(".local/state")))
-        .map_or_else(|| PathBuf::from("/var/lib"), |state| state);
+        .unwrap_or_else(|| PathBuf::from("/var/lib"));
     state.join("zonegate/snapshots").join(pg.sanitized())
 }
 

@@ -298,11 +298,16 @@ fn watchdog(own: &Own) {
         data = own.root.join("data").display(),
         root = own.root.display(),
     );
-    Command::new("setsid")
-        .args(["sh", "-c", &script])
+    // `setsid --fork` returns at once, leaving the watchdog in a session of its own.
+    let started = Command::new("setsid")
+        .args(["--fork", "sh", "-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
+        .status()
         .expect("start the cluster's watchdog");
+    assert!(
+        started.success(),
+        "setsid failed to start the cluster's watchdog: {started}"
+    );
 }
