@@ -13,6 +13,21 @@ use zonegate_testkit::wait_until_every;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_zonegate");
 
+/// A small example.com. zone: its SOA serial and `www`'s addresses.
+pub fn example_zone(serial: u32, www: &[&str]) -> String {
+    let mut z = format!(
+        "$ORIGIN example.com.\n$TTL 300\n\
+         @ IN SOA ns1 hostmaster {serial} 3600 600 604800 60\n\
+         @ IN NS ns1\n\
+         ns1 IN A 192.0.2.1\n\
+         mail IN A 192.0.2.25\n"
+    );
+    for a in www {
+        z.push_str(&format!("www IN A {a}\n"));
+    }
+    z
+}
+
 /// A scratch directory with a database, removed on drop.
 pub struct Scratch {
     pub dir: PathBuf,

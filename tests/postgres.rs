@@ -23,19 +23,7 @@ use zonegate_testkit::wait_until;
 /// A bound on waits that must end (reconnect backoff, fallback poll); not a timing target.
 const BOUND: Duration = Duration::from_secs(40);
 
-fn zone(serial: u32, www: &[&str]) -> String {
-    let mut z = format!(
-        "$ORIGIN example.com.\n$TTL 300\n\
-         @ IN SOA ns1 hostmaster {serial} 3600 600 604800 60\n\
-         @ IN NS ns1\n\
-         ns1 IN A 192.0.2.1\n\
-         mail IN A 192.0.2.25\n"
-    );
-    for a in www {
-        z.push_str(&format!("www IN A {a}\n"));
-    }
-    z
-}
+use common::example_zone as zone;
 
 /// The fields of a `--json` output that say what happened, without times and ids.
 fn stable(mut v: serde_json::Value) -> serde_json::Value {

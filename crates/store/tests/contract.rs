@@ -17,8 +17,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection};
 use zonegate_core::gate::{
-    Actor, AuditAction, AuditEntry, Generation, NewPlan, PlanStatus, ReasonCode, Store, StoreError,
-    Verdict,
+    Actor, AuditAction, Generation, PlanStatus, ReasonCode, Store, StoreError, Verdict,
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::testkit::n;
@@ -29,45 +28,12 @@ use zonegate_store::{PgStore, SqliteStore, StoreLocation};
 // Fixtures
 // ---------------------------------------------------------------------------------------------
 
-const NOW: u64 = 1_000;
-
-fn g(n: u64) -> Generation {
-    Generation(n)
-}
-
-fn gens(ns: &[u64]) -> Vec<Generation> {
-    ns.iter().copied().map(Generation).collect()
-}
-
-fn entry(zone: &Name, action: AuditAction) -> AuditEntry {
-    AuditEntry {
-        zone: zone.clone(),
-        generation: None,
-        detail: format!("{action} in a contract test"),
-        action,
-        reason: None,
-        actor: Actor::new("contract-test").expect("a valid actor"),
-        at: NOW,
-    }
-}
+mod fixtures;
+use fixtures::{NOW, entry, g, gens, new_plan};
 
 /// An audit row without an action, which both stores refuse.
 fn no_action() -> AuditAction {
     AuditAction::Unrecognized(String::new())
-}
-
-/// A plan with an opaque body: the store never looks inside.
-fn new_plan(zone: &Name, base: Option<Generation>, tag: &str) -> NewPlan {
-    let body = format!("body of {zone} {tag}").into_bytes();
-    NewPlan {
-        zone: zone.clone(),
-        base,
-        hash: ContentHash::of(&body),
-        record_count: 3,
-        body,
-        created_at: NOW,
-        verdict: Verdict::Pass,
-    }
 }
 
 async fn stage<S: Store>(s: &S, zone: &Name, base: Option<Generation>) -> Generation {
@@ -120,37 +86,30 @@ impl Inspect for MemStore {
     }
 }
 
-impl Inspect for SqliteStore {
-    async fn generations(&self, zone: &Name) -> Vec<Generation> {
-        self.plans(zone)
-            .await
-            .expect("plans")
-            .into_iter()
-            .map(|p| p.generation)
-            .collect()
-    }
-    async fn audit_actions(&self, zone: &Name) -> Vec<(AuditAction, Option<Generation>)> {
-        let mut rows = self.audit_log(Some(zone), 10_000).await.expect("audit log");
-        rows.reverse();
-        rows.into_iter().map(|r| (r.action, r.generation)).collect()
-    }
+/// Both database stores answer through their read queries.
+macro_rules! inspect_by_reads {
+    ($($store:ty),*) => {
+        $(
+            impl Inspect for $store {
+                async fn generations(&self, zone: &Name) -> Vec<Generation> {
+                    self.plans(zone)
+                        .await
+                        .expect("plans")
+                        .into_iter()
+                        .map(|p| p.generation)
+                        .collect()
+                }
+                async fn audit_actions(&self, zone: &Name) -> Vec<(AuditAction, Option<Generation>)> {
+                    let mut rows = self.audit_log(Some(zone), 10_000).await.expect("audit log");
+                    rows.reverse();
+                    rows.into_iter().map(|r| (r.action, r.generation)).collect()
+                }
+            }
+        )*
+    };
 }
 
-impl Inspect for PgStore {
-    async fn generations(&self, zone: &Name) -> Vec<Generation> {
-        self.plans(zone)
-            .await
-            .expect("plans")
-            .into_iter()
-            .map(|p| p.generation)
-            .collect()
-    }
-    async fn audit_actions(&self, zone: &Name) -> Vec<(AuditAction, Option<Generation>)> {
-        let mut rows = self.audit_log(Some(zone), 10_000).await.expect("audit log");
-        rows.reverse();
-        rows.into_iter().map(|r| (r.action, r.generation)).collect()
-    }
-}
+inspect_by_reads!(SqliteStore, PgStore);
 
 /// A PostgreSQL store on a fresh database of the test process's cluster.
 async fn pg_store(test: &str) -> PgStore {

@@ -12,47 +12,17 @@ use std::time::Duration;
 
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, Executor};
-use zonegate_core::gate::{
-    Actor, AuditAction, AuditEntry, Generation, NewPlan, Store, StoreError, Verdict,
-};
+use zonegate_core::gate::{Actor, AuditAction, Generation, Store, StoreError};
 use zonegate_core::testkit::n;
 use zonegate_core::{ContentHash, Name};
 use zonegate_store::{PgFollower, PgLocation, PgStore, PublishedNotice, StoreLocation};
 
-const NOW: u64 = 1_000;
+mod fixtures;
+use fixtures::{NOW, entry, g, new_plan};
 
 /// Generous bounds on waits that must end: a deadlock or a lost notification fails the test
 /// instead of hanging it. Not timing targets.
 const BOUND: Duration = Duration::from_secs(30);
-
-fn g(n: u64) -> Generation {
-    Generation(n)
-}
-
-fn entry(zone: &Name, action: AuditAction) -> AuditEntry {
-    AuditEntry {
-        zone: zone.clone(),
-        generation: None,
-        detail: format!("{action} in a PostgreSQL test"),
-        action,
-        reason: None,
-        actor: Actor::new("pg-test").expect("a valid actor"),
-        at: NOW,
-    }
-}
-
-fn new_plan(zone: &Name, base: Option<Generation>, tag: &str) -> NewPlan {
-    let body = format!("body of {zone} {tag}").into_bytes();
-    NewPlan {
-        zone: zone.clone(),
-        base,
-        hash: ContentHash::of(&body),
-        record_count: 3,
-        body,
-        created_at: NOW,
-        verdict: Verdict::Pass,
-    }
-}
 
 /// A fresh database: its URL (with the password) and its location.
 fn database(test: &str) -> (String, PgLocation) {
