@@ -124,9 +124,15 @@ impl Scratch {
     }
 
     pub fn serve(&self) -> Server {
+        self.serve_with(&[])
+    }
+
+    /// `serve` on a free loopback port with `extra` arguments, once it answers.
+    pub fn serve_with(&self, extra: &[&str]) -> Server {
         let addr = free_addr();
         let child = self
             .command(&["serve", "--listen", &addr.to_string()])
+            .args(extra)
             .env("ZONEGATE_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
