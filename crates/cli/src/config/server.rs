@@ -39,6 +39,8 @@ use super::server_net::{RrlSection, TcpSection};
 /// algorithm = "hmac-sha256"        # or "hmac-sha384", "hmac-sha512"
 /// secret = "base64..."
 ///
+/// catalog = "catalog.zonegate."   # publish a catalog zone (RFC 9432) of every zone; off unless set
+///
 /// http_listen = "127.0.0.1:9153"   # metrics, health, API and status page; off unless set
 /// ready_lag_s = 10                 # /readyz: how long a zone may trail the store
 ///
@@ -73,6 +75,8 @@ pub struct ServerSection {
     rrl: RrlSection,
     #[serde(default)]
     tcp: TcpSection,
+    /// The catalog zone (RFC 9432) `serve` publishes, listing every published zone.
+    catalog: Option<String>,
 }
 
 /// One `[[server.tsig_keys]]` entry. `Debug` does not show the secret.
@@ -265,6 +269,7 @@ impl ServerSection {
         }
         self.rrl.apply(&mut out.rrl)?;
         self.tcp.apply(&mut out.tcp)?;
+        out.catalog = self.catalog.as_deref().map(absolute_name).transpose()?;
         for (zone, section) in &self.zones {
             let absolute = if zone.ends_with('.') {
                 zone.clone()
@@ -318,6 +323,36 @@ pub fn server_options(config: Option<&Path>) -> anyhow::Result<ServerOptions> {
     section
         .options()
         .with_context(|| format!("the [server] section of {} is not valid", path.display()))
+}
+
+/// `catalog`, the name of the catalog zone, as an absolute name.
+fn absolute_name(text: &str) -> anyhow::Result<Name> {
+    let absolute = if text.ends_with('.') {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    };
+    Name::parse(&absolute).with_context(|| format!("catalog: {text:?} is not a zone name"))
+}
+
+/// The catalog zone's name (`[server] catalog`) if the config file sets one. Only that key
+/// is read, so a command that plans (and refuses a plan for the catalog's name) does not
+/// depend on the rest of the `[server]` section.
+pub fn catalog_name(config: Option<&Path>) -> anyhow::Result<Option<Name>> {
+    let Some(path) = config else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text)
+        .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+    let Some(value) = table.get("server").and_then(|s| s.get("catalog")) else {
+        return Ok(None);
+    };
+    let text = value
+        .as_str()
+        .with_context(|| format!("[server] catalog in {} is not a string", path.display()))?;
+    absolute_name(text).map(Some)
 }
 
 /// The config file without its `[server]` section, which the gate settings do not know.
