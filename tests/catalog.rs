@@ -34,6 +34,16 @@ fn zone(origin: &str, www: &str) -> String {
     )
 }
 
+/// `zonegate --config cfg apply file`, which must succeed.
+fn apply(s: &Scratch, cfg: &std::path::Path, file: &std::path::Path) {
+    s.run_ok(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "apply",
+        file.to_str().unwrap(),
+    ]);
+}
+
 /// Two loopback addresses free for UDP and TCP, different from each other.
 fn two_addrs() -> (SocketAddr, SocketAddr) {
     let a = free_addr();
@@ -101,12 +111,7 @@ fn knot_interprets_the_catalog_and_follows_new_and_retired_zones() {
     let s = Scratch::new("catalog-knot");
     let first = s.write("first.zone", &zone("first.test.", "192.0.2.1"));
     let cfg = s.write("zonegate.toml", ""); // rewritten below, once Knot's port is known
-    s.run_ok(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "apply",
-        first.to_str().unwrap(),
-    ]);
+    apply(&s, &cfg, &first);
     let (primary, knot_addr) = two_addrs();
     std::fs::write(
         &cfg,
@@ -153,12 +158,7 @@ fn knot_interprets_the_catalog_and_follows_new_and_retired_zones() {
     // Knot transfers the catalog, adds the member and transfers it.
     let second = s.write("second.zone", &zone("second.test.", "192.0.2.2"));
     let serial_before = soa_serial(primary, CATALOG).unwrap();
-    s.run_ok(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "apply",
-        second.to_str().unwrap(),
-    ]);
+    apply(&s, &cfg, &second);
     wait_for(
         "Knot serves the newly published zone",
         Duration::from_secs(30),
@@ -189,12 +189,7 @@ fn knot_interprets_the_catalog_and_follows_new_and_retired_zones() {
 
     // An ordinary publication of a member changes the zone, not the catalog.
     let changed = s.write("second2.zone", &zone("second.test.", "192.0.2.22"));
-    s.run_ok(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "apply",
-        changed.to_str().unwrap(),
-    ]);
+    apply(&s, &cfg, &changed);
     wait_for(
         "Knot follows the member's new generation",
         Duration::from_secs(30),
@@ -246,12 +241,7 @@ fn knot_interprets_the_catalog_and_follows_new_and_retired_zones() {
 
     // Published again: back in the catalog, and Knot serves it again.
     let back = s.write("first2.zone", &zone("first.test.", "192.0.2.11"));
-    s.run_ok(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "apply",
-        back.to_str().unwrap(),
-    ]);
+    apply(&s, &cfg, &back);
     wait_for(
         "Knot serves the zone that came back",
         Duration::from_secs(30),
