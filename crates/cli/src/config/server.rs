@@ -411,6 +411,28 @@ mod tests {
         assert_eq!(old.default.history_deltas_max, 4);
     }
 
+    /// `catalog` names the catalog zone (the trailing dot optional); `catalog_name` reads that
+    /// key alone, whatever else the section holds.
+    #[test]
+    fn catalog_names_the_catalog_zone() {
+        let o = parse("[server]\ncatalog = \"catalog.example\"\n").unwrap();
+        assert_eq!(o.catalog, Some(Name::parse("catalog.example.").unwrap()));
+        assert_eq!(parse("[server]\n").unwrap().catalog, None);
+        assert!(parse("[server]\ncatalog = \"a..b\"\n").is_err());
+        let dir = std::env::temp_dir().join(format!("zonegate-catalog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "[server]\ncatalog = \"cat.\"\nunknown_key = 1\n").unwrap();
+        assert_eq!(
+            catalog_name(Some(&path)).unwrap(),
+            Some(Name::parse("cat.").unwrap())
+        );
+        std::fs::write(&path, "[policy]\n").unwrap();
+        assert_eq!(catalog_name(Some(&path)).unwrap(), None);
+        assert_eq!(catalog_name(None).unwrap(), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn tsig_keys_and_transfer_keys() {
         let o = parse(
