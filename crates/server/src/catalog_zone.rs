@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn empty_catalog_and_never_its_own_member() {
         let cat = n("cat.");
-        let zone = catalog_zone(&cat, Generation(1), &[cat.clone()]).unwrap();
+        let zone = catalog_zone(&cat, Generation(1), std::slice::from_ref(&cat)).unwrap();
         assert_eq!(zone.records().len(), 3);
         assert!(zone.records().iter().all(|r| r.rtype != RType::PTR));
     }
