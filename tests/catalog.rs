@@ -181,6 +181,23 @@ fn knot_interprets_the_catalog_and_follows_new_and_retired_zones() {
         members(&dig_axfr(primary, CATALOG, None)),
         vec!["first.test.", "second.test."]
     );
+    // The catalog's change came by NOTIFY and IXFR, like any zone's.
+    let log = std::fs::read_to_string(&klog).unwrap();
+    let catalog_lines = |what: &str| {
+        log.lines()
+            .filter(|l| l.contains(&format!("[{CATALOG}]")) && l.contains(what))
+            .count()
+    };
+    assert!(
+        catalog_lines("notify, incoming") >= 1,
+        "no NOTIFY of the catalog:\n{log}"
+    );
+    assert!(
+        log.lines().any(|l| l.contains(&format!("[{CATALOG}]"))
+            && l.contains("IXFR, incoming")
+            && l.contains("finished")),
+        "the catalog's change did not come by IXFR:\n{log}"
+    );
     // Knot answers from the member exactly what zonegate answers.
     assert_eq!(
         dig_at(knot_addr, &["second.test.", "NS"], false).rdata("NS"),
