@@ -83,6 +83,8 @@ mod tests {
             Outcome::AlreadyPublished,
             Outcome::Stale,
             Outcome::Cleaned,
+            Outcome::Retired,
+            Outcome::AlreadyRetired,
             Outcome::Valid,
             Outcome::Error,
         ] {
