@@ -283,6 +283,15 @@ impl ServerSection {
                 .with_context(|| format!("[server.zones.{zone:?}]"))?;
             out.zones.insert(origin, opts);
         }
+        // The catalog's serial is its generation (`increment`), so that every server on the
+        // same store serves the same one, unless its own `[server.zones]` entry says otherwise.
+        if let Some(name) = &out.catalog {
+            let default = out.default.clone();
+            out.zones.entry(name.clone()).or_insert(ZoneOptions {
+                serial_policy: SerialPolicy::Increment,
+                ..default
+            });
+        }
         Ok(out)
     }
 }
@@ -415,8 +424,21 @@ mod tests {
     /// key alone, whatever else the section holds.
     #[test]
     fn catalog_names_the_catalog_zone() {
-        let o = parse("[server]\ncatalog = \"catalog.example\"\n").unwrap();
-        assert_eq!(o.catalog, Some(Name::parse("catalog.example.").unwrap()));
+        let o = parse("[server]\ncatalog = \"catalog.example\"\nserial_policy = \"unixtime\"\n")
+            .unwrap();
+        let cat = Name::parse("catalog.example.").unwrap();
+        assert_eq!(o.catalog, Some(cat.clone()));
+        // Its serial is its generation, whatever the other zones' policy, unless set for it.
+        assert_eq!(o.zone(&cat).serial_policy, SerialPolicy::Increment);
+        assert_eq!(o.default.serial_policy, SerialPolicy::UnixTime);
+        let own = parse(
+            "[server]\ncatalog = \"cat.\"\n[server.zones.\"cat.\"]\nserial_policy = \"dateserial\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            own.zone(&Name::parse("cat.").unwrap()).serial_policy,
+            SerialPolicy::DateSerial
+        );
         assert_eq!(parse("[server]\n").unwrap().catalog, None);
         assert!(parse("[server]\ncatalog = \"a..b\"\n").is_err());
         let dir = std::env::temp_dir().join(format!("zonegate-catalog-{}", std::process::id()));
