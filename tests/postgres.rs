@@ -239,7 +239,10 @@ fn postgres_down_serve_answers_apply_exits_1_and_back_serve_follows() {
     // Stopped: the server keeps answering, and apply exits 1 by itself.
     assert_eq!(www(&first), vec!["192.0.2.10"]);
     let (out, took) = run_bounded(&s, &["apply", v2.to_str().unwrap()]);
-    eprintln!("apply with PostgreSQL stopped: exit {:?} after {took:?}", out.status.code());
+    eprintln!(
+        "apply with PostgreSQL stopped: exit {:?} after {took:?}",
+        out.status.code()
+    );
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
         describe(&out).contains("store unavailable"),
@@ -247,7 +250,10 @@ fn postgres_down_serve_answers_apply_exits_1_and_back_serve_follows() {
         describe(&out)
     );
     let (out, took) = run_bounded(&s, &["publish", "example.com."]);
-    eprintln!("publish with PostgreSQL stopped: exit {:?} after {took:?}", out.status.code());
+    eprintln!(
+        "publish with PostgreSQL stopped: exit {:?} after {took:?}",
+        out.status.code()
+    );
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     // A server started while PostgreSQL is down answers from its snapshots.
     let second = s.serve();
