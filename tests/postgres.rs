@@ -78,6 +78,27 @@ fn session(s: &Scratch) -> Vec<(String, Option<i32>, serde_json::Value)> {
         &["publish", "example.com.", "--generation", "2", "--json"],
     );
     step("apply empty", &["apply", empty.to_str().unwrap(), "--json"]);
+    step("diff g3", &["diff", "example.com.", "3", "--json"]);
+    step("diff g1 g3", &["diff", "example.com.", "1", "3", "--json"]);
+    step("export", &["export", "example.com."]);
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let approve = [
+        "approve",
+        "example.com.",
+        "2",
+        "--hash",
+        &wrong,
+        "--reason",
+        "test",
+        "--by",
+        "ci",
+        "--json",
+    ];
+    step("approve with a wrong hash", &approve);
+    step(
+        "rollback to g1",
+        &["rollback", "example.com.", "--to", "1", "--json"],
+    );
     step("status", &["status", "--json"]);
     step("status zone", &["status", "example.com.", "--json"]);
     step("history", &["history", "example.com.", "--json"]);
@@ -95,30 +116,29 @@ fn postgres_apply_publish_status_history_match_sqlite_exit_codes_included() {
     for (a, b) in on_sqlite.iter().zip(&on_postgres) {
         assert_eq!(a, b, "{} differs between SQLite and PostgreSQL", a.0);
     }
-    let codes: Vec<_> = on_postgres
-        .iter()
-        .map(|(n, c, _)| (n.as_str(), *c))
-        .collect();
-    assert_eq!(codes[0], ("apply v1", Some(0)));
-    assert_eq!(codes[4], ("publish g3", Some(0)));
-    assert_eq!(codes[5], ("publish g2 (stale)", Some(4)));
-    assert!(matches!(codes[6].1, Some(2 | 3)), "{codes:?}");
+    let seen = |name: &str| {
+        let (_, code, json) = on_postgres.iter().find(|(n, _, _)| n == name).unwrap();
+        (*code, json.clone())
+    };
+    assert_eq!(seen("apply v1").0, Some(0));
+    assert_eq!(seen("publish g3").0, Some(0));
+    assert_eq!(seen("publish g2 (stale)").0, Some(4));
+    assert!(matches!(seen("apply empty").0, Some(2 | 3)));
+    assert_eq!(seen("approve with a wrong hash").0, Some(3));
+    assert_eq!(seen("rollback to g1").0, Some(0));
     // What was compared is real output, not two empty ones.
-    let history = &on_postgres[9].2["audit"];
+    let history = seen("history").1;
     assert!(
-        history.as_array().is_some_and(|a| a.len() >= 4),
+        history["audit"].as_array().is_some_and(|a| a.len() >= 4),
         "{history}"
     );
-    assert_eq!(
-        on_postgres[8].2["zones"][0]["published"], 3,
-        "{}",
-        on_postgres[8].2
-    );
+    let status = seen("status zone").1;
+    assert_eq!(status["zones"][0]["published"], 4, "{status}");
     // The server follows PostgreSQL and answers what was published.
     let server = pg.serve();
     assert_eq!(
         server.dig("www.example.com.", "A").rdata("A"),
-        vec!["192.0.2.30"]
+        vec!["192.0.2.10"]
     );
 }
 
@@ -218,14 +238,22 @@ fn postgres_down_serve_answers_apply_exits_1_and_back_serve_follows() {
     cluster.stop();
     // Stopped: the server keeps answering, and apply exits 1 by itself.
     assert_eq!(www(&first), vec!["192.0.2.10"]);
-    let (out, _) = run_bounded(&s, &["apply", v2.to_str().unwrap()]);
+    let (out, took) = run_bounded(&s, &["apply", v2.to_str().unwrap()]);
+    eprintln!(
+        "apply with PostgreSQL stopped: exit {:?} after {took:?}",
+        out.status.code()
+    );
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
         describe(&out).contains("store unavailable"),
         "{}",
         describe(&out)
     );
-    let (out, _) = run_bounded(&s, &["publish", "example.com."]);
+    let (out, took) = run_bounded(&s, &["publish", "example.com."]);
+    eprintln!(
+        "publish with PostgreSQL stopped: exit {:?} after {took:?}",
+        out.status.code()
+    );
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     // A server started while PostgreSQL is down answers from its snapshots.
     let second = s.serve();

@@ -28,6 +28,7 @@ use zonegate_store::{AnyStore, StoreLocation};
 
 use crate::snapshot::Snapshots;
 
+mod catalog_zone;
 mod postgres;
 mod replaced;
 mod startup;
@@ -359,6 +360,27 @@ async fn sync_all(store: &AnyStore, catalog: &Catalog, cfg: &GateConfig, snapsho
     for (zone, _generation, _version) in zones {
         sync_zone(store, catalog, cfg, snapshots, &zone).await;
     }
+    refresh_catalog(store, catalog, cfg, snapshots).await;
+}
+
+/// Installs a newer catalog zone (`[server] catalog`), if one is configured and its members
+/// changed.
+async fn refresh_catalog(
+    store: &AnyStore,
+    catalog: &Catalog,
+    cfg: &GateConfig,
+    snapshots: &Snapshots,
+) {
+    let Some(name) = catalog.options().catalog.clone() else {
+        return;
+    };
+    let target = Seeding {
+        catalog,
+        store,
+        cfg,
+        snapshots,
+    };
+    catalog_zone::refresh(store, &target, &name).await;
 }
 
 /// Converges one zone to its published generation, and says what happened.
@@ -375,6 +397,11 @@ async fn sync_zone(
         cfg,
         snapshots,
     };
+    if catalog.options().catalog.as_ref() == Some(zone) {
+        // Planned before `[server] catalog` named it: the catalog zone wins.
+        tracing::error!(%zone, "a zone is published under the catalog zone's name; serving the catalog zone instead");
+        return;
+    }
     {
         let started = Instant::now();
         match gate::converge(store, &target, zone, cfg).await {

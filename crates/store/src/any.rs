@@ -9,7 +9,8 @@ use zonegate_core::gate::{
 use zonegate_core::{ContentHash, Name};
 
 use crate::{
-    AuditCount, AuditRow, PgStore, PinRow, PlanRow, SqliteStore, StoreLocation, TargetRow, ZoneRow,
+    AuditCount, AuditRow, CatalogMembers, PgStore, PinRow, PlanRow, RetireError, SqliteStore,
+    StoreLocation, TargetRow, ZoneRow,
 };
 
 /// SQLite or PostgreSQL, behind one type.
@@ -116,6 +117,14 @@ impl AnyStore {
 
     pub async fn audit_counts(&self) -> Result<Vec<AuditCount>, StoreError> {
         each!(self, s => s.audit_counts().await)
+    }
+
+    pub async fn catalog_members(&self) -> Result<CatalogMembers, StoreError> {
+        each!(self, s => s.catalog_members().await)
+    }
+
+    pub async fn retire(&self, zone: &Name, audit: AuditEntry) -> Result<Generation, RetireError> {
+        each!(self, s => s.retire(zone, audit).await)
     }
 }
 

@@ -1086,6 +1086,8 @@ impl Store for SqliteStore {
     }
 }
 
+mod catalog;
+pub use catalog::{CatalogMembers, RetireError};
 mod observe;
 pub use observe::AuditCount;
 mod rows;

@@ -12,7 +12,8 @@ use sqlx::sqlite::SqliteConnectOptions;
 use zonegate_core::Name;
 use zonegate_core::gate::{AuditAction, Generation, ReasonCode, StoreError, optional_reason};
 
-use crate::{SqliteStore, rows, store_error};
+use crate::rows::Columns;
+use crate::{SqliteStore, audit_action, from_sql, rows, store_error};
 
 /// How many audit rows have one action and one reason, over every zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,6 +22,15 @@ pub struct AuditCount {
     #[serde(with = "optional_reason")]
     pub reason: Option<ReasonCode>,
     pub count: u64,
+}
+
+/// `action, reason, n`.
+pub(crate) fn audit_count_row(row: &impl Columns) -> Result<AuditCount, StoreError> {
+    Ok(AuditCount {
+        action: audit_action(&row.text("action")?),
+        reason: optional_reason::from_text(&row.text("reason")?),
+        count: from_sql(row.int("n")?, "count")?,
+    })
 }
 
 impl SqliteStore {
@@ -34,7 +44,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter().map(rows::audit_count_row).collect()
+        rows.iter().map(audit_count_row).collect()
     }
 
     /// Opens `path` read-only with a fresh connection (never creating or migrating it), reads

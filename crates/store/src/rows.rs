@@ -8,7 +8,6 @@ use sqlx::sqlite::SqliteRow;
 use zonegate_core::Name;
 use zonegate_core::gate::{Actor, Generation, PlanStatus, StoredPlan, optional_reason};
 
-use crate::observe::AuditCount;
 use crate::{
     AuditRow, PinRow, PlanRow, StoreError, TargetRow, ZoneRow, audit_action, corrupt, from_sql,
     generation_from_sql, hash_from_sql, name_from_sql, optional_generation_from_sql,
@@ -160,13 +159,4 @@ pub(crate) fn published_row(row: &impl Columns) -> Result<(Name, Generation, u64
         generation_from_sql(row.int("published_generation")?)?,
         from_sql(row.int("version")?, "publish count")?,
     ))
-}
-
-/// `action, reason, n`.
-pub(crate) fn audit_count_row(row: &impl Columns) -> Result<AuditCount, StoreError> {
-    Ok(AuditCount {
-        action: audit_action(&row.text("action")?),
-        reason: optional_reason::from_text(&row.text("reason")?),
-        count: from_sql(row.int("n")?, "count")?,
-    })
 }

@@ -74,6 +74,7 @@ impl Follow {
                 heard = live.ear.next() => match heard {
                     Ok(PublishedNotice::Published(zone)) => {
                         super::sync_zone(&live.store, &self.catalog, &self.cfg, &self.snapshots, &zone).await;
+                        super::refresh_catalog(&live.store, &self.catalog, &self.cfg, &self.snapshots).await;
                     }
                     Ok(PublishedNotice::Lost) | Err(_) => {
                         tracing::warn!(db = %location, "lost the connection to PostgreSQL; still serving the last good generations, reconnecting");

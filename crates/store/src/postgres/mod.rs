@@ -46,6 +46,7 @@ use zonegate_core::gate::{AuditEntry, Generation, StoreError, optional_reason};
 
 use crate::{PUBLISHABLE, PgLocation, to_sql};
 
+mod catalog;
 mod follow;
 mod reads;
 mod steps;

@@ -7,7 +7,7 @@ use zonegate_core::Name;
 use zonegate_core::gate::{Generation, StoreError};
 
 use super::{CONNECT_TIMEOUT_DEFAULT, PgStore, store_error};
-use crate::observe::AuditCount;
+use crate::observe::{AuditCount, audit_count_row};
 use crate::{AuditRow, PgLocation, PinRow, PlanRow, TargetRow, ZoneRow, rows};
 
 const ZONE_SELECT: &str = "SELECT z.origin, z.published_generation, z.version, z.published_at,
@@ -126,7 +126,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter().map(rows::audit_count_row).collect()
+        rows.iter().map(audit_count_row).collect()
     }
 
     /// A fresh connection (never migrating anything) reads every published zone and closes,
