@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection, Postgres, Transaction};
 use zonegate_core::gate::{AuditEntry, Generation, StoreError, optional_reason};
 
 use crate::{PUBLISHABLE, PgLocation, to_sql};
@@ -136,20 +136,29 @@ impl PgStore {
             options = options.password(password);
         }
         let timeout_ms = STATEMENT_TIMEOUT_DEFAULT.as_millis().to_string();
-        Ok(options
-            .application_name("zonegate")
-            .options([("statement_timeout", timeout_ms.as_str())]))
+        // client_min_messages: the migrations' `CREATE … IF NOT EXISTS` notices would
+        // otherwise be logged at INFO by every command.
+        Ok(options.application_name("zonegate").options([
+            ("statement_timeout", timeout_ms.as_str()),
+            ("client_min_messages", "warning"),
+        ]))
     }
 
     async fn connect(location: &PgLocation, migrate: bool) -> Result<PgStore, StoreError> {
         let options = Self::options(location)?;
         let work = async {
+            // One connection first, outside the pool: the pool retries a refused connection
+            // until its timeout, so a server that is down would cost the whole timeout to
+            // report; a lone connection fails at once.
+            let first = PgConnection::connect_with(&options)
+                .await
+                .map_err(store_error)?;
+            // Closing is courtesy: a failure here leaves nothing behind on the server.
+            let _ = first.close().await;
             let pool = PgPoolOptions::new()
                 .max_connections(POOL_CONNECTIONS_MAX)
                 .acquire_timeout(CONNECT_TIMEOUT_DEFAULT)
-                .connect_with(options)
-                .await
-                .map_err(store_error)?;
+                .connect_lazy_with(options);
             if migrate {
                 MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend {
                     detail: format!("cannot bring the schema up to date: {e}"),
