@@ -114,7 +114,7 @@ async fn the_schema_publishes_exactly_the_publishable_verdicts() {
     for (i, v) in Verdict::ALL.into_iter().enumerate() {
         let origin = format!("z{i}.example.");
         staged_with(&store.pool, &origin, v).await;
-        let status = sqlx::query("UPDATE plans SET status = ?2 WHERE origin = ?1")
+        let status = sqlx::query("UPDATE plans SET status = ?2, serial = 1 WHERE origin = ?1")
             .bind(&origin)
             .bind(PlanStatus::Published.as_str())
             .execute(&store.pool)
@@ -124,7 +124,7 @@ async fn the_schema_publishes_exactly_the_publishable_verdicts() {
             v.is_publishable(),
             "status of {v}: {status:?}"
         );
-        let pointer = sqlx::query("UPDATE zones SET published_generation = 1 WHERE origin = ?1")
+        let pointer = sqlx::query("UPDATE zones SET published_generation = 1, published_serial = 1 WHERE origin = ?1")
             .bind(&origin)
             .execute(&store.pool)
             .await;
@@ -144,7 +144,7 @@ async fn the_schema_knows_exactly_the_plan_statuses() {
         .await
         .unwrap();
     for status in PlanStatus::ALL {
-        let set = sqlx::query("UPDATE plans SET status = ?1")
+        let set = sqlx::query("UPDATE plans SET status = ?1, serial = 1")
             .bind(status.as_str())
             .execute(&store.pool)
             .await;
