@@ -74,11 +74,18 @@ impl Scratch {
     }
 
     pub fn serve(&self) -> Server {
+        self.serve_with(&[], &[])
+    }
+
+    /// `zonegate --db <db> <global...> serve --listen <free address> <args...>`.
+    pub fn serve_with(&self, global: &[&str], args: &[&str]) -> Server {
         let addr = free_addr();
         let child = Command::new(BIN)
             .arg("--db")
             .arg(self.db())
+            .args(global)
             .args(["serve", "--listen", &addr.to_string()])
+            .args(args)
             .env("ZONEGATE_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
