@@ -217,7 +217,11 @@ fn a_dead_servers_row_stops_holding_cleanup_after_the_lease() {
             .iter()
             .any(|(t, _, at)| *t == live_id && first.iter().any(|(f, _, was)| f == t && at > was))
     });
-    assert!(renewed.is_some(), "{live_id} never renewed: {:?}", target_rows(&s));
+    assert!(
+        renewed.is_some(),
+        "{live_id} never renewed: {:?}",
+        target_rows(&s)
+    );
     let released = wait_until(Duration::from_secs(20), || {
         s.run_ok(&cleanup);
         generations(&s) == vec![3]

@@ -134,7 +134,11 @@ pub async fn run(serve: ServeRun) -> anyhow::Result<()> {
 fn default_target_id(listen: SocketAddr) -> String {
     let uname = rustix::system::uname();
     let host = uname.nodename().to_string_lossy();
-    let host = if host.is_empty() { "localhost".into() } else { host };
+    let host = if host.is_empty() {
+        "localhost".into()
+    } else {
+        host
+    };
     format!("serve@{host}/{listen}")
 }
 

@@ -124,10 +124,12 @@ async fn the_schema_publishes_exactly_the_publishable_verdicts() {
             v.is_publishable(),
             "status of {v}: {status:?}"
         );
-        let pointer = sqlx::query("UPDATE zones SET published_generation = 1, published_serial = 1 WHERE origin = ?1")
-            .bind(&origin)
-            .execute(&store.pool)
-            .await;
+        let pointer = sqlx::query(
+            "UPDATE zones SET published_generation = 1, published_serial = 1 WHERE origin = ?1",
+        )
+        .bind(&origin)
+        .execute(&store.pool)
+        .await;
         assert_eq!(
             pointer.is_ok(),
             v.is_publishable(),

@@ -96,9 +96,15 @@ async fn publish<S: Store>(
     generation: Generation,
     base: Option<Generation>,
 ) -> Result<(Generation, u64), StoreError> {
-    s.publish_cas(zone, generation, base, serial(), entry(zone, AuditAction::Published))
-        .await
-        .map(|p| (p.generation, p.publish_count))
+    s.publish_cas(
+        zone,
+        generation,
+        base,
+        serial(),
+        entry(zone, AuditAction::Published),
+    )
+    .await
+    .map(|p| (p.generation, p.publish_count))
 }
 
 /// Stages g1 and publishes it, then stages g2..=g`n` on base g1.
@@ -664,7 +670,12 @@ async fn contract_cleanup_without_publish_deletes_nothing<S: Inspect>(s: &S) {
     }
     assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW).await.unwrap(), 0);
     assert_eq!(s.generations(&z).await, gens(&[1, 2, 3, 4, 5]));
-    assert_eq!(s.cleanup(&n("unknown.example."), 0, LEASE_S, NOW).await.unwrap(), 0);
+    assert_eq!(
+        s.cleanup(&n("unknown.example."), 0, LEASE_S, NOW)
+            .await
+            .unwrap(),
+        0
+    );
     // The first publish may pick any of them, old or new.
     assert_eq!(publish(s, &z, g(2), None).await.unwrap(), (g(2), 1));
     assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW).await.unwrap(), 1);
@@ -686,7 +697,9 @@ async fn contract_record_target_never_goes_backwards<S: Inspect>(s: &S) {
         })
     );
     // The same generation again renews the row (the target's lease), and is no error.
-    s.record_target("server-1", &z, g(2), NOW + 1).await.unwrap();
+    s.record_target("server-1", &z, g(2), NOW + 1)
+        .await
+        .unwrap();
     s.record_target("server-1", &z, g(4), NOW).await.unwrap();
     assert_eq!(
         s.record_target("server-1", &z, g(3), NOW).await,
@@ -698,7 +711,9 @@ async fn contract_record_target_never_goes_backwards<S: Inspect>(s: &S) {
     );
     // Targets and zones are independent of each other.
     s.record_target("server-2", &z, g(1), NOW).await.unwrap();
-    s.record_target("server-1", &other, g(1), NOW).await.unwrap();
+    s.record_target("server-1", &other, g(1), NOW)
+        .await
+        .unwrap();
     // server-2 holding g1 keeps g1 alive through clean-up.
     publish(s, &z, g(4), Some(g(1))).await.unwrap();
     assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW).await.unwrap(), 0);
@@ -743,7 +758,9 @@ async fn contract_targets_that_stop_renewing_stop_holding_cleanup<S: Inspect>(s:
     assert_eq!(s.cleanup(&z, 0, lease, NOW + lease).await.unwrap(), 1);
     assert_eq!(s.generations(&z).await, gens(&[2, 3, 4, 5, 6]));
     // "live" renews (the same generation) just before the lease would run out.
-    s.record_target("live", &z, g(3), NOW + lease).await.unwrap();
+    s.record_target("live", &z, g(3), NOW + lease)
+        .await
+        .unwrap();
     // One second past the lease, "gone" no longer counts; "live" still holds g3.
     assert_eq!(s.cleanup(&z, 0, lease, NOW + lease + 1).await.unwrap(), 1);
     assert_eq!(s.generations(&z).await, gens(&[3, 4, 5, 6]));
@@ -756,7 +773,9 @@ async fn contract_targets_that_stop_renewing_stop_holding_cleanup<S: Inspect>(s:
             generation: g(2)
         })
     );
-    s.record_target("gone", &z, g(6), NOW + lease + 2).await.unwrap();
+    s.record_target("gone", &z, g(6), NOW + lease + 2)
+        .await
+        .unwrap();
     // "live" stops renewing too: after its lease only the published g6 holds.
     assert_eq!(s.cleanup(&z, 0, lease, NOW + 2 * lease).await.unwrap(), 0);
     assert_eq!(
@@ -793,14 +812,20 @@ async fn contract_serial_is_decided_at_publish_and_stored<S: Inspect>(s: &S) {
         .await
         .unwrap();
     assert_eq!(p2.serial, 2_024_010_102);
-    assert_eq!(s.published(&z).await.unwrap().unwrap().serial, 2_024_010_102);
+    assert_eq!(
+        s.published(&z).await.unwrap().unwrap().serial,
+        2_024_010_102
+    );
     // A lost compare-and-swap decides nothing and stores nothing.
     assert!(matches!(
         s.publish_cas(&z, g(3), Some(g(1)), file(2_030_000_000), entry_z())
             .await,
         Err(StoreError::Stale { .. })
     ));
-    assert_eq!(s.published(&z).await.unwrap().unwrap().serial, 2_024_010_102);
+    assert_eq!(
+        s.published(&z).await.unwrap().unwrap().serial,
+        2_024_010_102
+    );
     assert_eq!(s.load_plan(&z, g(3)).await.unwrap().unwrap().serial, None);
     // Another policy: the generation, still never below the published serial.
     let increment = SerialRequest {
@@ -1058,7 +1083,13 @@ async fn sqlite_busy_database_is_a_backend_error() {
     let mut conn = raw(&db.path, true).await;
     exec(&mut conn, "BEGIN IMMEDIATE").await.unwrap();
     let err = s
-        .publish_cas(&z, g(2), Some(g(1)), serial(), entry(&z, AuditAction::Published))
+        .publish_cas(
+            &z,
+            g(2),
+            Some(g(1)),
+            serial(),
+            entry(&z, AuditAction::Published),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -1120,7 +1151,8 @@ async fn sqlite_racing_processes_publish_exactly_once_per_round() {
             tasks.push(tokio::spawn(async move {
                 let mut published = entry(&z, AuditAction::Published);
                 published.actor = Actor::new(&format!("enactor-{i}")).expect("a valid actor");
-                s.publish_cas(&z, generation, base, serial(), published).await
+                s.publish_cas(&z, generation, base, serial(), published)
+                    .await
             }));
         }
         let mut wins = 0;
@@ -1727,10 +1759,8 @@ async fn sqlite_migration_keeps_existing_plans_publishable() {
 #[tokio::test]
 async fn sqlite_migration_gives_published_generations_their_served_serials() {
     let db = TempDb::new("migrate-0003");
-    let earlier = std::env::temp_dir().join(format!(
-        "zonegate-earlier-schema-{}",
-        std::process::id()
-    ));
+    let earlier =
+        std::env::temp_dir().join(format!("zonegate-earlier-schema-{}", std::process::id()));
     std::fs::create_dir_all(&earlier).unwrap();
     for file in ["0001_init.sql", "0002_policy.sql"] {
         std::fs::copy(

@@ -186,12 +186,20 @@ pub fn served_serial_never_goes_back<T: Observed>(make: impl Fn() -> T) {
 pub fn serves_the_serial_it_is_given<T: Observed>(make: impl Fn() -> T) {
     let target = make();
     let origin = n(ORIGIN);
-    for (g, serial) in [(1u64, 2_024_010_101u32), (2, 2_024_010_102), (7, 2_024_020_100)] {
+    for (g, serial) in [
+        (1u64, 2_024_010_101u32),
+        (2, 2_024_010_102),
+        (7, 2_024_020_100),
+    ] {
         assert_eq!(
             block_on(target.install(Generation(g), content(g, serial))),
             Ok(())
         );
-        assert_eq!(target.served_serial(&origin), Some(serial), "generation {g}");
+        assert_eq!(
+            target.served_serial(&origin),
+            Some(serial),
+            "generation {g}"
+        );
     }
     // Two targets given the same generations serve the same serials.
     let other = make();

@@ -122,7 +122,8 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
             p.record_count,
             p.hash.short(),
             rfc3339(p.created_at),
-            p.serial.map_or_else(String::new, |s| format!("  serial {s}"))
+            p.serial
+                .map_or_else(String::new, |s| format!("  serial {s}"))
         );
     }
     outln!("audit (newest first):");

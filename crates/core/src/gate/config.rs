@@ -97,7 +97,9 @@ pub enum ConfigError {
     )]
     TtlRange { min: u32, max: u32 },
     /// A `[serial.zones]` key that is not a zone name.
-    #[error("[serial.zones] key {origin:?} is not a valid zone name; write it like \"example.com.\"")]
+    #[error(
+        "[serial.zones] key {origin:?} is not a valid zone name; write it like \"example.com.\""
+    )]
     SerialZone { origin: String },
     /// The `[policy]` section.
     #[error(transparent)]

@@ -68,7 +68,10 @@ pub async fn converge<S: Store, T: Target>(
         Err(e) => return Err(e.into()),
     }
     // The serial was decided at publish; every target serves that one for `g`.
-    match target.install(g, with_serial(content, published.serial)).await {
+    match target
+        .install(g, with_serial(content, published.serial))
+        .await
+    {
         Ok(()) => {}
         Err(held) => return Ok(ConvergeOutcome::UpToDate { held }),
     }

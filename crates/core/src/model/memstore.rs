@@ -356,8 +356,7 @@ impl Store for MemStore {
     ) -> Result<(), StoreError> {
         self.with(|s| {
             let key = (target.to_string(), zone.clone());
-            if let Some(&(held, _)) = s.targets.get(&key).filter(|(held, _)| *held > generation)
-            {
+            if let Some(&(held, _)) = s.targets.get(&key).filter(|(held, _)| *held > generation) {
                 return Err(StoreError::TargetNewer {
                     target: target.to_string(),
                     held,

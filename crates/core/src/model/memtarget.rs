@@ -132,7 +132,10 @@ mod tests {
             block_on(t.install(Generation(2), zone(2))),
             Err(Generation(2))
         );
-        assert_eq!(block_on(t.install(Generation(3), zone(2_024_010_101))), Ok(()));
+        assert_eq!(
+            block_on(t.install(Generation(3), zone(2_024_010_101))),
+            Ok(())
+        );
         assert_eq!(t.held(&origin), Some(Generation(3)));
         // The zone's own serial (what the store decided at publish) is served.
         assert_eq!(t.content(&origin).unwrap().1.soa().serial, 2_024_010_101);

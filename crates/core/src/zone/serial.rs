@@ -256,14 +256,20 @@ mod tests {
             now_s: 0,
         };
         // Taking over a zone: the file's serial is served as it is.
-        assert_eq!(file(2_024_010_101).decide(None, Generation(1)), 2_024_010_101);
+        assert_eq!(
+            file(2_024_010_101).decide(None, Generation(1)),
+            2_024_010_101
+        );
         // The same file again: one more.
         assert_eq!(
             file(2_024_010_101).decide(Some(2_024_010_101), Generation(2)),
             2_024_010_102
         );
         // An older file serial never takes the serial back.
-        assert_eq!(file(5).decide(Some(2_024_010_102), Generation(3)), 2_024_010_103);
+        assert_eq!(
+            file(5).decide(Some(2_024_010_102), Generation(3)),
+            2_024_010_103
+        );
         // A newer one is taken.
         assert_eq!(
             file(2_024_020_100).decide(Some(2_024_010_103), Generation(4)),

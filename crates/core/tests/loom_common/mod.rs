@@ -34,8 +34,8 @@ use zonegate_core::gate::{
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::model::MemTarget;
-use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::testkit::n;
+use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::{ContentHash, GateConfig, Name, ParsedZone, RType, Zone, zonefile};
 
 /// How many times loom may switch away from a runnable thread in one execution. Two covers
