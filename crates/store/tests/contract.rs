@@ -1708,17 +1708,24 @@ async fn sqlite_refuses_publishing_or_reopening_by_hand() {
 
 /// A database made by the first schema gets the verdict column with `pass` for every plan it
 /// already holds, and keeps publishing.
-#[tokio::test]
-async fn sqlite_migration_keeps_existing_plans_publishable() {
-    let db = TempDb::new("migrate-0002");
-    // A migrations directory holding only the first schema, applied the way sqlx applies it.
-    let first = std::env::temp_dir().join(format!("zonegate-first-schema-{}", std::process::id()));
-    std::fs::create_dir_all(&first).unwrap();
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite/0001_init.sql"),
-        first.join("0001_init.sql"),
-    )
-    .unwrap();
+/// A database at `db` with only the `migrations` (file names under `migrations/sqlite/`)
+/// applied, the way sqlx applies them: a store of an earlier release.
+async fn earlier_schema(db: &TempDb, migrations: &[&str]) -> sqlx::SqlitePool {
+    let dir = std::env::temp_dir().join(format!(
+        "zonegate-earlier-schema-{}-{}",
+        std::process::id(),
+        migrations.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in migrations {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../migrations/sqlite")
+                .join(file),
+            dir.join(file),
+        )
+        .unwrap();
+    }
     let pool = sqlx::SqlitePool::connect_with(
         SqliteConnectOptions::new()
             .filename(&db.path)
@@ -1727,13 +1734,20 @@ async fn sqlite_migration_keeps_existing_plans_publishable() {
     )
     .await
     .unwrap();
-    sqlx::migrate::Migrator::new(first.as_path())
+    sqlx::migrate::Migrator::new(dir.as_path())
         .await
         .unwrap()
         .run(&pool)
         .await
         .unwrap();
-    std::fs::remove_dir_all(&first).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    pool
+}
+
+#[tokio::test]
+async fn sqlite_migration_keeps_existing_plans_publishable() {
+    let db = TempDb::new("migrate-0002");
+    let pool = earlier_schema(&db, &["0001_init.sql"]).await;
     for sql in [
         "INSERT INTO zones (origin) VALUES ('example.com.')",
         "INSERT INTO plans (origin, generation, hash, record_count, body, created_at)
@@ -1759,33 +1773,7 @@ async fn sqlite_migration_keeps_existing_plans_publishable() {
 #[tokio::test]
 async fn sqlite_migration_gives_published_generations_their_served_serials() {
     let db = TempDb::new("migrate-0003");
-    let earlier =
-        std::env::temp_dir().join(format!("zonegate-earlier-schema-{}", std::process::id()));
-    std::fs::create_dir_all(&earlier).unwrap();
-    for file in ["0001_init.sql", "0002_policy.sql"] {
-        std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../migrations/sqlite")
-                .join(file),
-            earlier.join(file),
-        )
-        .unwrap();
-    }
-    let pool = sqlx::SqlitePool::connect_with(
-        SqliteConnectOptions::new()
-            .filename(&db.path)
-            .create_if_missing(true)
-            .foreign_keys(true),
-    )
-    .await
-    .unwrap();
-    sqlx::migrate::Migrator::new(earlier.as_path())
-        .await
-        .unwrap()
-        .run(&pool)
-        .await
-        .unwrap();
-    std::fs::remove_dir_all(&earlier).unwrap();
+    let pool = earlier_schema(&db, &["0001_init.sql", "0002_policy.sql"]).await;
     for sql in [
         "INSERT INTO zones (origin) VALUES ('example.com.')",
         "INSERT INTO plans (origin, generation, hash, record_count, body, created_at, status)

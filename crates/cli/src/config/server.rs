@@ -346,11 +346,12 @@ fn adopt_serial_policies(server: &toml::Value, gate: &mut toml::Table) {
         // Not a table: the gate settings refuse it with their own message.
         return;
     };
-    if let Some(policy) = server.get("serial_policy") {
-        if !serial.contains_key("policy") {
-            serial.insert("policy".into(), policy.clone());
-            moved.push("[server] serial_policy".to_string());
-        }
+    if let Some(policy) = server
+        .get("serial_policy")
+        .filter(|_| !serial.contains_key("policy"))
+    {
+        serial.insert("policy".into(), policy.clone());
+        moved.push("[server] serial_policy".to_string());
     }
     let zones = server.get("zones").and_then(toml::Value::as_table);
     for (origin, zone) in zones.into_iter().flatten() {
