@@ -14,9 +14,27 @@ use zonegate_testkit::wait_until_every;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_zonegate");
 
+/// A small example.com. zone: its SOA serial and `www`'s addresses.
+pub fn example_zone(serial: u32, www: &[&str]) -> String {
+    let mut z = format!(
+        "$ORIGIN example.com.\n$TTL 300\n\
+         @ IN SOA ns1 hostmaster {serial} 3600 600 604800 60\n\
+         @ IN NS ns1\n\
+         ns1 IN A 192.0.2.1\n\
+         mail IN A 192.0.2.25\n"
+    );
+    for a in www {
+        z.push_str(&format!("www IN A {a}\n"));
+    }
+    z
+}
+
 /// A scratch directory with a database, removed on drop.
 pub struct Scratch {
     pub dir: PathBuf,
+    /// A PostgreSQL store instead of the SQLite file: the URL without its password, and the
+    /// password, given to every command by `PGPASSWORD` (see [`Scratch::on_postgres`]).
+    pub postgres: Option<(String, String)>,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -28,7 +46,46 @@ impl Scratch {
             std::env::temp_dir().join(format!("zonegate-e2e-{}-{name}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        Scratch { dir }
+        Scratch {
+            dir,
+            postgres: None,
+        }
+    }
+
+    /// A scratch directory whose commands use a fresh database on `cluster`, the URL in
+    /// `--db` and the password in `PGPASSWORD`; `serve` keeps its snapshots under the
+    /// directory (`XDG_STATE_HOME`, the default place for a URL).
+    pub fn on_postgres(name: &str, cluster: &zonegate_testkit::postgres::PgCluster) -> Scratch {
+        let mut scratch = Scratch::new(name);
+        let url = cluster.fresh_database(name);
+        let without = url.replacen(&format!(":{}@", cluster.password()), "@", 1);
+        scratch.postgres = Some((without, cluster.password().to_string()));
+        scratch
+    }
+
+    /// What `--db` says: the SQLite file or the PostgreSQL URL.
+    pub fn db_arg(&self) -> std::ffi::OsString {
+        match &self.postgres {
+            Some((url, _)) => url.into(),
+            None => self.db().into_os_string(),
+        }
+    }
+
+    /// `zonegate --db … args…` as a command, with the environment the store needs.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .arg("--db")
+            .arg(self.db_arg())
+            .args(args)
+            .env_remove("ZONEGATE_DB")
+            .env_remove("ZONEGATE_CONFIG")
+            .env_remove("PGPASSWORD")
+            .env("XDG_STATE_HOME", self.dir.join("state"));
+        if let Some((_, password)) = &self.postgres {
+            command.env("PGPASSWORD", password);
+        }
+        command
     }
 
     pub fn db(&self) -> PathBuf {
@@ -43,14 +100,7 @@ impl Scratch {
 
     /// Runs `zonegate --db <db> args...`.
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--db")
-            .arg(self.db())
-            .args(args)
-            .env_remove("ZONEGATE_DB")
-            .env_remove("ZONEGATE_CONFIG")
-            .output()
-            .expect("run zonegate")
+        self.command(args).output().expect("run zonegate")
     }
 
     pub fn run_ok(&self, args: &[&str]) -> Output {
@@ -81,12 +131,12 @@ impl Scratch {
     /// `zonegate --db <db> <global...> serve --listen <free address> <args...>`.
     pub fn serve_with(&self, global: &[&str], args: &[&str]) -> Server {
         let addr = free_addr();
-        let child = Command::new(BIN)
-            .arg("--db")
-            .arg(self.db())
-            .args(global)
-            .args(["serve", "--listen", &addr.to_string()])
-            .args(args)
+        let mut command_args: Vec<&str> = global.to_vec();
+        let listen = addr.to_string();
+        command_args.extend(["serve", "--listen", &listen]);
+        command_args.extend(args);
+        let child = self
+            .command(&command_args)
             .env("ZONEGATE_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

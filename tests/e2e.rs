@@ -9,19 +9,7 @@ use std::time::Duration;
 use common::*;
 use zonegate_testkit::wait_until;
 
-fn zone(serial: u32, www: &[&str]) -> String {
-    let mut z = format!(
-        "$ORIGIN example.com.\n$TTL 300\n\
-         @ IN SOA ns1 hostmaster {serial} 3600 600 604800 60\n\
-         @ IN NS ns1\n\
-         ns1 IN A 192.0.2.1\n\
-         mail IN A 192.0.2.25\n"
-    );
-    for a in www {
-        z.push_str(&format!("www IN A {a}\n"));
-    }
-    z
-}
+use common::example_zone as zone;
 
 fn published(s: &Scratch, origin: &str) -> Option<u64> {
     let v = s.json(&["status", origin, "--json"]);

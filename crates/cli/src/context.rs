@@ -2,20 +2,22 @@
 //! small readers (store, origin, zone file, clock) the commands all start with.
 
 use std::path::{Path, PathBuf};
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use zonegate_core::gate::{Actor, LimitKind, StoreError};
 use zonegate_core::{GateConfig, Limits, Name, ParsedZone, zonefile};
-use zonegate_store::SqliteStore;
+use zonegate_store::{AnyStore, StoreLocation};
 
 use crate::failure::Failure;
 use crate::output::Emit;
 
 /// The context a command runs in, built once from the global flags.
 pub struct Ctx {
-    /// The SQLite database file (`--db`).
-    pub db: PathBuf,
+    /// The store (`--db`): a SQLite file or a PostgreSQL URL. Its `Display` never shows a
+    /// password.
+    pub db: StoreLocation,
     /// The config file (`--config`), read again by `serve` for its `[server]` section.
     pub config: Option<PathBuf>,
     /// The gate settings from the config file, or the defaults.
@@ -26,11 +28,11 @@ pub struct Ctx {
     /// name (`plan`, `publish`): the API token's name for a request over HTTP.
     pub actor: Option<Actor>,
     /// An open store to use instead of opening `db` (the HTTP listener shares one).
-    pub store: Option<SqliteStore>,
+    pub store: Option<AnyStore>,
 }
 
 impl Ctx {
-    pub async fn open_store(&self) -> Result<SqliteStore, Failure> {
+    pub async fn open_store(&self) -> Result<AnyStore, Failure> {
         match &self.store {
             Some(store) => Ok(store.clone()),
             None => open_store(&self.db).await,
@@ -44,18 +46,41 @@ impl Ctx {
 
     /// The store for a command that only reads (`status`, `history`, `diff`): a missing
     /// database is an input error, and none is created.
-    pub async fn open_store_existing(&self) -> Result<SqliteStore, Failure> {
-        if !self.db.exists() {
+    pub async fn open_store_existing(&self) -> Result<AnyStore, Failure> {
+        if let Some(store) = &self.store {
+            return Ok(store.clone());
+        }
+        if let StoreLocation::File(path) = &self.db
+            && !path.exists()
+        {
             return Err(Failure::input(format!(
                 "there is no database at {path} (none was created): check --db or ZONEGATE_DB, \
                  or stage a zone there first with `zonegate --db {path} plan ZONEFILE`",
-                path = self.db.display()
+                path = path.display()
             )));
         }
-        SqliteStore::open_existing(&self.db)
+        AnyStore::open_existing(&self.db)
             .await
             .map_err(|e| store_open_failure(&self.db, &e))
     }
+}
+
+/// `--db` as a store location, with the password from `--db-password-file` (its first line)
+/// for a PostgreSQL URL.
+pub fn store_location(db: &str, password_file: Option<&Path>) -> Result<StoreLocation, Failure> {
+    let location = StoreLocation::parse(db);
+    let (StoreLocation::Postgres(pg), Some(file)) = (&location, password_file) else {
+        return Ok(location);
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Failure::input(format!(
+            "cannot read the database password file {}: {e}; check --db-password-file or \
+             ZONEGATE_DB_PASSWORD_FILE",
+            file.display()
+        ))
+    })?;
+    let password = text.lines().next().unwrap_or_default().to_string();
+    Ok(StoreLocation::Postgres(pg.clone().with_password(password)))
 }
 
 /// Seconds since the epoch: the core takes the clock as an argument.
@@ -66,15 +91,28 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-pub async fn open_store(path: &Path) -> Result<SqliteStore, Failure> {
-    SqliteStore::open(path)
+pub async fn open_store(location: &StoreLocation) -> Result<AnyStore, Failure> {
+    AnyStore::open(location)
         .await
-        .map_err(|e| store_open_failure(path, &e))
+        .map_err(|e| store_open_failure(location, &e))
 }
 
-/// Why a database could not be opened, said once, with what to do: a permission problem is
-/// named as one (SQLite only says "unable to open database file").
-fn store_open_failure(path: &Path, e: &StoreError) -> Failure {
+/// Why a store could not be opened, said once, with what to do.
+fn store_open_failure(location: &StoreLocation, e: &StoreError) -> Failure {
+    match location {
+        StoreLocation::File(path) => file_open_failure(path, e),
+        // The location prints without its password; the error never carries it.
+        StoreLocation::Postgres(pg) => Failure::Internal(anyhow::anyhow!(
+            "{e} (PostgreSQL at {pg}). Check that the server is up and reachable, the URL \
+             (--db or ZONEGATE_DB) and the password (PGPASSWORD, --db-password-file or the \
+             passfile), then run the command again; nothing was changed"
+        )),
+    }
+}
+
+/// Why a database file could not be opened: a permission problem is named as one (SQLite
+/// only says "unable to open database file").
+fn file_open_failure(path: &Path, e: &StoreError) -> Failure {
     let shown = path.display();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

@@ -34,14 +34,26 @@ use crate::commands::Command;
 #[derive(Debug, Parser)]
 #[command(name = "zonegate", version, about, long_about = None)]
 pub struct Cli {
-    /// SQLite database file; created on first use.
+    /// The store: a SQLite database file (created on first use), or a PostgreSQL URL
+    /// (`postgres://USER@HOST:PORT/DATABASE` or `postgresql://…`) shared by several hosts.
+    /// Give PostgreSQL's password by PGPASSWORD, --db-password-file or libpq's passfile rather
+    /// than in the URL; it is never printed.
     #[arg(
         long,
         global = true,
         env = "ZONEGATE_DB",
         default_value = "./zonegate.db"
     )]
-    pub db: PathBuf,
+    pub db: String,
+
+    /// A file holding the PostgreSQL password (its first line), for a `--db` URL.
+    #[arg(
+        long,
+        global = true,
+        env = "ZONEGATE_DB_PASSWORD_FILE",
+        value_name = "FILE"
+    )]
+    pub db_password_file: Option<PathBuf>,
 
     /// TOML config file: gate settings, `[limits]`, `[policy]` and, for `serve`, `[server]`
     /// (serial policy, allow_transfer, TSIG keys, notify). Every key and its default is in

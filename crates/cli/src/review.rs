@@ -26,7 +26,7 @@ use zonegate_core::gate::{
 };
 use zonegate_core::zone::diff::Diff;
 use zonegate_core::{ContentHash, GateConfig, Name};
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 use crate::artifact::PlanArtifact;
 use crate::context::now;
@@ -36,7 +36,7 @@ use crate::output;
 /// Runs the zone's review command on a freshly staged plan held for review. Returns the
 /// plan's new verdict, or `None` if no review ran.
 pub async fn review_if_needed(
-    store: &SqliteStore,
+    store: &AnyStore,
     cfg: &GateConfig,
     origin: &Name,
     outcome: &PlanOutcome,
@@ -85,7 +85,7 @@ enum ReviewEnd {
     Failed(String),
 }
 
-async fn run_review(store: &SqliteStore, request: &ReviewRequest<'_>) -> Result<Verdict, Failure> {
+async fn run_review(store: &AnyStore, request: &ReviewRequest<'_>) -> Result<Verdict, Failure> {
     let ReviewRequest {
         policy,
         origin,

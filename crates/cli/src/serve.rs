@@ -4,7 +4,8 @@
 //! with [`gate::converge`], the same step the loom suite checks. New publications, also
 //! those made by other processes, are noticed by polling SQLite's `data_version`, which is
 //! cheap, every `poll_ms` (default 10 ms); a full pass also runs every few seconds as a safety
-//! net. All of this (reading bodies, decoding and re-validating them, installing) runs on a
+//! net. On PostgreSQL they arrive by `LISTEN`/`NOTIFY` instead (`serve/postgres.rs`), with a
+//! slow fallback poll. All of this (reading bodies, decoding and re-validating them, installing) runs on a
 //! thread of its own with its own runtime, so it never holds up a thread or task that answers
 //! queries.
 //!
@@ -31,11 +32,12 @@ use zonegate_core::gate::{
 use zonegate_core::zone::serial::with_serial;
 use zonegate_core::{GateConfig, Name, Zone};
 use zonegate_server::{Catalog, HistorySeed, ServerOptions};
-use zonegate_store::SqliteStore;
+use zonegate_store::{AnyStore, StoreLocation};
 
 use crate::snapshot::Snapshots;
 
 mod catalog_zone;
+mod postgres;
 mod replaced;
 mod startup;
 mod update;
@@ -56,7 +58,7 @@ const REOPEN_EVERY: Duration = Duration::from_secs(2);
 /// Everything `serve` runs with (the flags, the `[server]` options, the snapshot directory
 /// and the HTTP listener's settings).
 pub struct ServeRun {
-    pub db: PathBuf,
+    pub db: StoreLocation,
     pub cfg: GateConfig,
     pub listen: Vec<SocketAddr>,
     pub poll_ms: u64,
@@ -153,7 +155,7 @@ fn renew_every(lease_s: u64) -> Duration {
 /// runs from now). A row clean-up already dropped (the server was cut off from the store for
 /// longer than the lease) comes back if its plan is still stored; if not, the next converge
 /// records the newer generation. Failures are logged; the next renewal tries again.
-async fn renew(store: &SqliteStore, catalog: &Catalog) {
+async fn renew<S: Store>(store: &S, catalog: &Catalog) {
     let now = crate::context::now();
     for (zone, held) in catalog.zones() {
         match store.record_target(catalog.id(), &zone, held, now).await {
@@ -165,11 +167,37 @@ async fn renew(store: &SqliteStore, catalog: &Catalog) {
     }
 }
 
-/// Follows the store: one pass over every zone at once (then `ready` is sent), and another
+/// Follows the store until `stop` turns true: SQLite by its `data_version`, PostgreSQL by
+/// its notifications (`serve/postgres.rs`).
+async fn follow(
+    db: StoreLocation,
+    catalog: Arc<Catalog>,
+    cfg: GateConfig,
+    snapshots: Snapshots,
+    poll_ms: u64,
+    ready: tokio::sync::oneshot::Sender<()>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    match db {
+        StoreLocation::File(path) => {
+            follow_file(path, catalog, cfg, snapshots, poll_ms, ready, stop).await;
+        }
+        StoreLocation::Postgres(pg) => {
+            let follow = postgres::Follow {
+                catalog,
+                cfg,
+                snapshots,
+            };
+            follow.run(pg, ready, stop).await;
+        }
+    }
+}
+
+/// Follows a SQLite file: one pass over every zone at once (then `ready` is sent), and another
 /// whenever SQLite's `data_version` moves (checked every `poll_ms`) or every
 /// [`FULL_PASS_EVERY`], until `stop` turns true. Keeps serving what it holds while the store
 /// is unreachable (I7), and reopens it every [`REOPEN_EVERY`] if it could not be opened.
-async fn follow(
+async fn follow_file(
     db: PathBuf,
     catalog: Arc<Catalog>,
     cfg: GateConfig,
@@ -182,7 +210,7 @@ async fn follow(
     let mut opened = replaced::Opened::new(&db);
     let mut last_version = None;
     if let Some(store) = &store {
-        last_version = store.data_version().await.ok();
+        last_version = sqlite(store).data_version().await.ok();
         sync_all(store, &catalog, &cfg, &snapshots).await;
         // Zones installed from snapshots and already up to date were not recorded by the
         // pass: record them now, not a renewal period later.
@@ -193,7 +221,7 @@ async fn follow(
     let mut last_renew = Instant::now();
     let mut last_open = Instant::now();
     let mut last_asked = Instant::now();
-    let mut last_stamp = store.as_ref().and_then(SqliteStore::change_stamp);
+    let mut last_stamp = store.as_ref().and_then(|s| sqlite(s).change_stamp());
     let mut tick = tokio::time::interval(Duration::from_millis(poll_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -217,13 +245,13 @@ async fn follow(
         };
         // Asking SQLite costs a round trip through its worker thread; a stat of its files
         // costs two system calls. Ask SQLite when the files moved, or now and then anyway.
-        let stamp = current.change_stamp();
+        let stamp = sqlite(current).change_stamp();
         if stamp.is_some() && stamp == last_stamp && last_asked.elapsed() < DATA_VERSION_EVERY {
             continue;
         }
         last_stamp = stamp;
         last_asked = Instant::now();
-        let version = match current.data_version().await {
+        let version = match sqlite(current).data_version().await {
             Ok(v) => Some(v),
             Err(e) => {
                 // The store is unreachable: keep serving what we hold (I7).
@@ -246,9 +274,9 @@ async fn follow(
 
 /// Opens the store, or says why not and returns `None`: the server keeps answering from what
 /// it holds and tries again later.
-async fn open(db: &Path) -> Option<SqliteStore> {
-    match SqliteStore::open(db).await {
-        Ok(s) => Some(s),
+async fn open(db: &Path) -> Option<AnyStore> {
+    match zonegate_store::SqliteStore::open(db).await {
+        Ok(s) => Some(s.into()),
         Err(e) => {
             tracing::error!(db = %db.display(), error = %e, "cannot open the store; serving the last good snapshots and retrying");
             None
@@ -256,11 +284,18 @@ async fn open(db: &Path) -> Option<SqliteStore> {
     }
 }
 
+/// The SQLite store inside a store `follow_file` opened (always one).
+fn sqlite(store: &AnyStore) -> &zonegate_store::SqliteStore {
+    store
+        .as_sqlite()
+        .expect("follow_file opens SQLite stores only")
+}
+
 /// The catalog as the protocol's target, seeding the IXFR history from the store on a zone's
 /// first install.
 struct Seeding<'a> {
     catalog: &'a Catalog,
-    store: &'a SqliteStore,
+    store: &'a AnyStore,
     cfg: &'a GateConfig,
     snapshots: &'a Snapshots,
 }
@@ -321,7 +356,7 @@ impl Target for Seeding<'_> {
 /// (oldest first), so that only one earlier version is held in memory at once. Anything
 /// unreadable is skipped: history is an optimisation, and a full transfer is always correct.
 async fn earlier_published(
-    store: &SqliteStore,
+    store: &AnyStore,
     catalog: &Catalog,
     cfg: &GateConfig,
     origin: &Name,
@@ -372,7 +407,7 @@ async fn earlier_published(
     Some(seed)
 }
 
-async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snapshots: &Snapshots) {
+async fn sync_all(store: &AnyStore, catalog: &Catalog, cfg: &GateConfig, snapshots: &Snapshots) {
     let zones = match store.published_plans().await {
         Ok(z) => z,
         Err(e) => {
@@ -380,41 +415,71 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snap
             return;
         }
     };
+    for (zone, _generation, _version) in zones {
+        sync_zone(store, catalog, cfg, snapshots, &zone).await;
+    }
+    refresh_catalog(store, catalog, cfg, snapshots).await;
+}
+
+/// Installs a newer catalog zone (`[server] catalog`), if one is configured and its members
+/// changed.
+async fn refresh_catalog(
+    store: &AnyStore,
+    catalog: &Catalog,
+    cfg: &GateConfig,
+    snapshots: &Snapshots,
+) {
+    let Some(name) = catalog.options().catalog.clone() else {
+        return;
+    };
     let target = Seeding {
         catalog,
         store,
         cfg,
         snapshots,
     };
-    let catalog_name = catalog.options().catalog.clone();
-    for (zone, _generation, _version) in zones {
-        if catalog_name.as_ref() == Some(&zone) {
-            // Planned before `[server] catalog` named it: the catalog zone wins.
-            tracing::error!(%zone, "a zone is published under the catalog zone's name; serving the catalog zone instead");
-            continue;
-        }
+    catalog_zone::refresh(store, &target, &name).await;
+}
+
+/// Converges one zone to its published generation, and says what happened.
+async fn sync_zone(
+    store: &AnyStore,
+    catalog: &Catalog,
+    cfg: &GateConfig,
+    snapshots: &Snapshots,
+    zone: &Name,
+) {
+    let target = Seeding {
+        catalog,
+        store,
+        cfg,
+        snapshots,
+    };
+    if catalog.options().catalog.as_ref() == Some(zone) {
+        // Planned before `[server] catalog` named it: the catalog zone wins.
+        tracing::error!(%zone, "a zone is published under the catalog zone's name; serving the catalog zone instead");
+        return;
+    }
+    {
         let started = Instant::now();
-        match gate::converge(store, &target, &zone, cfg, crate::context::now()).await {
+        match gate::converge(store, &target, zone, cfg, crate::context::now()).await {
             Ok(ConvergeOutcome::Installed {
                 generation,
                 previous,
             }) => {
                 tracing::info!(
                     %zone, %generation, previous = %gate::OptGen(previous),
-                    serial = catalog.serial(&zone).unwrap_or(0),
+                    serial = catalog.serial(zone).unwrap_or(0),
                     took = ?started.elapsed(),
                     "serving new generation"
                 );
             }
             Ok(_) => {}
             Err(e) => {
-                catalog.stats().install_failed(&zone, e.to_string());
+                catalog.stats().install_failed(zone, e.to_string());
                 tracing::error!(%zone, error = %e, "cannot install the published generation; still serving the last good one");
             }
         }
-    }
-    if let Some(name) = &catalog_name {
-        catalog_zone::refresh(store, &target, name).await;
     }
 }
 

@@ -44,6 +44,26 @@ pub fn default_dir(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
+/// The default snapshot directory of a server following a PostgreSQL store: a local directory
+/// per server and database, `$XDG_STATE_HOME/zonegate/snapshots/<host_port_database>`, with
+/// `$XDG_STATE_HOME` defaulting to `$HOME/.local/state`, and `/var/lib/zonegate/snapshots/…`
+/// when neither is set (a system service).
+pub fn default_dir_for(db: &zonegate_store::StoreLocation) -> PathBuf {
+    let pg = match db {
+        zonegate_store::StoreLocation::File(path) => return default_dir(path),
+        zonegate_store::StoreLocation::Postgres(pg) => pg,
+    };
+    let non_empty = |key: &str| {
+        std::env::var_os(key)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let state = non_empty("XDG_STATE_HOME")
+        .or_else(|| non_empty("HOME").map(|home| home.join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("/var/lib"));
+    state.join("zonegate/snapshots").join(pg.sanitized())
+}
+
 /// A file name for a zone: the origin with anything but `[a-z0-9._-]` percent-encoded.
 fn file_name(zone: &Name) -> String {
     if zone.is_root() {

@@ -17,8 +17,9 @@
 use zonegate_core::Name;
 use zonegate_core::gate::{AuditAction, AuditEntry, Generation, StoreError};
 
+use crate::rows::Columns;
 use crate::{
-    SqliteStore, from_sql, generation_from_sql, get, insert_audit, name_from_sql,
+    SqliteStore, from_sql, generation_from_sql, insert_audit, name_from_sql,
     optional_generation_from_sql, store_error,
 };
 
@@ -48,38 +49,67 @@ pub enum RetireError {
     Store(#[from] StoreError),
 }
 
-/// Member count query: one row per published zone, with its retirements.
+/// Member count query: one row per published zone, with its retirements; `$1` is the
+/// `retired` action (`?1` on SQLite, through [`members_sql`]).
 const MEMBERS: &str = "SELECT z.origin, z.published_generation,
-        (SELECT COUNT(*) FROM audit a WHERE a.origin = z.origin AND a.action = ?1) AS retirements,
-        (SELECT MAX(a.generation) FROM audit a WHERE a.origin = z.origin AND a.action = ?1)
+        (SELECT COUNT(*) FROM audit a WHERE a.origin = z.origin AND a.action = $1) AS retirements,
+        (SELECT MAX(a.generation) FROM audit a WHERE a.origin = z.origin AND a.action = $1)
             AS retired_at
      FROM zones z WHERE z.published_generation IS NOT NULL";
+
+/// [`MEMBERS`] with the engine's placeholder mark (`?` or `$`).
+pub(crate) fn members_sql(mark: &str) -> String {
+    MEMBERS.replace('$', mark)
+}
+
+/// The members and the change count from [`MEMBERS`]'s rows, on either engine.
+pub(crate) fn members_from(rows: &[impl Columns]) -> Result<CatalogMembers, StoreError> {
+    let mut out = CatalogMembers {
+        members: Vec::new(),
+        changes: 0,
+    };
+    for row in rows {
+        let published = generation_from_sql(row.int("published_generation")?)?;
+        let retirements: u64 = from_sql(row.int("retirements")?, "retirement count")?;
+        let retired_at = optional_generation_from_sql(row.optional_int("retired_at")?)?;
+        let retired_now = retired_at == Some(published);
+        out.changes += 1 + 2 * retirements - u64::from(retired_now);
+        if !retired_now {
+            out.members.push(name_from_sql(&row.text("origin")?)?);
+        }
+    }
+    out.members.sort();
+    Ok(out)
+}
+
+/// What `retire` decides from the zone's published generation and the generation of its last
+/// retirement (both read in its transaction): the generation to retire, or why not.
+pub(crate) fn retire_decision(
+    zone: &Name,
+    published: Option<i64>,
+    retired_at: Option<i64>,
+) -> Result<Generation, RetireError> {
+    let Some(published) = optional_generation_from_sql(published)? else {
+        return Err(RetireError::NotPublished { zone: zone.clone() });
+    };
+    if optional_generation_from_sql(retired_at)? == Some(published) {
+        return Err(RetireError::AlreadyRetired {
+            zone: zone.clone(),
+            generation: published,
+        });
+    }
+    Ok(published)
+}
 
 impl SqliteStore {
     /// The catalog zone's members and the count of member-set changes, in one read.
     pub async fn catalog_members(&self) -> Result<CatalogMembers, StoreError> {
-        let rows = sqlx::query(MEMBERS)
+        let rows = sqlx::query(&members_sql("?"))
             .bind(AuditAction::Retired.as_str())
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        let mut out = CatalogMembers {
-            members: Vec::new(),
-            changes: 0,
-        };
-        for row in &rows {
-            let published = generation_from_sql(get(row, "published_generation")?)?;
-            let retirements: u64 = from_sql(get(row, "retirements")?, "retirement count")?;
-            let retired_at = optional_generation_from_sql(get(row, "retired_at")?)?;
-            let retired_now = retired_at == Some(published);
-            out.changes += 1 + 2 * retirements - u64::from(retired_now);
-            if !retired_now {
-                out.members
-                    .push(name_from_sql(&get::<String>(row, "origin")?)?);
-            }
-        }
-        out.members.sort();
-        Ok(out)
+        members_from(&rows)
     }
 
     /// Takes `zone` out of the catalog zone, in one transaction: it must have a published
@@ -99,9 +129,6 @@ impl SqliteStore {
                 .await
                 .map_err(store_error)?
                 .flatten();
-        let Some(published) = optional_generation_from_sql(published)? else {
-            return Err(RetireError::NotPublished { zone: zone.clone() });
-        };
         let retired_at: Option<i64> = sqlx::query_scalar(
             "SELECT MAX(generation) FROM audit WHERE origin = ?1 AND action = ?2",
         )
@@ -110,12 +137,7 @@ impl SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
-        if optional_generation_from_sql(retired_at)? == Some(published) {
-            return Err(RetireError::AlreadyRetired {
-                zone: zone.clone(),
-                generation: published,
-            });
-        }
+        let published = retire_decision(zone, published, retired_at)?;
         audit.zone = zone.clone();
         audit.action = AuditAction::Retired;
         audit.generation = Some(published);

@@ -1,5 +1,7 @@
-//! The SQLite store: plans, the published pointer, targets, pins and the audit log. This is the
-//! only crate that speaks SQL.
+//! The stores: plans, the published pointer, targets, pins and the audit log, on SQLite
+//! ([`SqliteStore`], embedded, the default) or PostgreSQL ([`PgStore`], shared by several
+//! hosts; its design notes are in `postgres/mod.rs`), and [`AnyStore`], which the binary holds.
+//! This is the only crate that speaks SQL.
 //!
 //! # Design
 //!
@@ -619,13 +621,7 @@ impl SqliteStore {
         .map_err(store_error)?;
         let mut out = rows
             .iter()
-            .map(|row| {
-                Ok((
-                    name_from_sql(&get::<String>(row, "origin")?)?,
-                    generation_from_sql(get(row, "published_generation")?)?,
-                    from_sql(get(row, "version")?, "publish count")?,
-                ))
-            })
+            .map(rows::published_row)
             .collect::<Result<Vec<_>, StoreError>>()?;
         out.sort();
         Ok(out)
@@ -637,28 +633,6 @@ impl SqliteStore {
          FROM zones z
          LEFT JOIN plans p ON p.origin = z.origin AND p.generation = z.published_generation";
 
-    fn zone_row(row: &SqliteRow) -> Result<ZoneRow, StoreError> {
-        Ok(ZoneRow {
-            origin: name_from_sql(&get::<String>(row, "origin")?)?,
-            published: optional_generation_from_sql(get(row, "published_generation")?)?,
-            publish_count: from_sql(get(row, "version")?, "publish count")?,
-            newest: optional_generation_from_sql(get(row, "newest")?)?,
-            hash: get::<Option<String>>(row, "hash")?
-                .as_deref()
-                .map(hash_from_sql)
-                .transpose()?,
-            record_count: get::<Option<i64>>(row, "record_count")?
-                .map(|n| from_sql(n, "record count"))
-                .transpose()?,
-            published_at: get::<Option<i64>>(row, "published_at")?
-                .map(|t| from_sql(t, "time"))
-                .transpose()?,
-            serial: get::<Option<i64>>(row, "published_serial")?
-                .map(serial_from_sql)
-                .transpose()?,
-        })
-    }
-
     /// Every zone the store knows, in canonical name order.
     pub async fn zones(&self) -> Result<Vec<ZoneRow>, StoreError> {
         let rows = sqlx::query(Self::ZONE_SELECT)
@@ -667,7 +641,7 @@ impl SqliteStore {
             .map_err(store_error)?;
         let mut out = rows
             .iter()
-            .map(Self::zone_row)
+            .map(rows::zone_row)
             .collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| a.origin.cmp(&b.origin));
         Ok(out)
@@ -681,7 +655,7 @@ impl SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
-        row.as_ref().map(Self::zone_row).transpose()
+        row.as_ref().map(rows::zone_row).transpose()
     }
 
     /// The zone's stored plans without their bodies, oldest first.
@@ -695,25 +669,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(PlanRow {
-                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
-                    generation: generation_from_sql(get(row, "generation")?)?,
-                    base: optional_generation_from_sql(get(row, "base")?)?,
-                    hash: hash_from_sql(&get::<String>(row, "hash")?)?,
-                    record_count: from_sql(get(row, "record_count")?, "record count")?,
-                    body_bytes: from_sql(get(row, "body_bytes")?, "body length")?,
-                    created_at: from_sql(get(row, "created_at")?, "time")?,
-                    status: PlanStatus::parse(&get::<String>(row, "status")?)
-                        .ok_or_else(|| corrupt("plan status"))?,
-                    verdict: verdict_from_sql(&get::<String>(row, "verdict")?)?,
-                    serial: get::<Option<i64>>(row, "serial")?
-                        .map(serial_from_sql)
-                        .transpose()?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::plan_row).collect()
     }
 
     /// The newest `limit` audit rows, newest first; of one zone, or of all zones if `origin`
@@ -732,22 +688,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditRow {
-                    id: get(row, "id")?,
-                    at: from_sql(get(row, "at")?, "time")?,
-                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
-                    generation: optional_generation_from_sql(get(row, "generation")?)?,
-                    // Parsing stored text never fails: an action or reason this build does
-                    // not know reads back verbatim, so the log stays readable (I5).
-                    action: audit_action(&get::<String>(row, "action")?),
-                    reason: optional_reason::from_text(&get::<String>(row, "reason")?),
-                    detail: get(row, "detail")?,
-                    actor: Actor::recorded(get(row, "actor")?),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::audit_row).collect()
     }
 
     /// The generations every target recorded for the zone, by target.
@@ -760,16 +701,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(TargetRow {
-                    target: get(row, "target")?,
-                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
-                    generation: generation_from_sql(get(row, "generation")?)?,
-                    updated_at: from_sql(get(row, "updated_at")?, "time")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::target_row).collect()
     }
 
     /// The pins on the zone's plans, expired ones included until clean-up drops them.
@@ -782,16 +714,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(PinRow {
-                    origin: name_from_sql(&get::<String>(row, "origin")?)?,
-                    generation: generation_from_sql(get(row, "generation")?)?,
-                    holder: get(row, "holder")?,
-                    expires_at: from_sql(get(row, "expires_at")?, "time")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::pin_row).collect()
     }
 }
 
@@ -832,24 +755,8 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        row.map(|row| {
-            Ok(StoredPlan {
-                zone: zone.clone(),
-                generation,
-                base: optional_generation_from_sql(get(&row, "base")?)?,
-                hash: hash_from_sql(&get::<String>(&row, "hash")?)?,
-                record_count: from_sql(get(&row, "record_count")?, "record count")?,
-                body: get(&row, "body")?,
-                created_at: from_sql(get(&row, "created_at")?, "time")?,
-                status: PlanStatus::parse(&get::<String>(&row, "status")?)
-                    .ok_or_else(|| corrupt("plan status"))?,
-                verdict: verdict_from_sql(&get::<String>(&row, "verdict")?)?,
-                serial: get::<Option<i64>>(&row, "serial")?
-                    .map(serial_from_sql)
-                    .transpose()?,
-            })
-        })
-        .transpose()
+        row.map(|row| rows::stored_plan(zone, generation, &row))
+            .transpose()
     }
 
     async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError> {
@@ -1248,6 +1155,17 @@ mod catalog;
 pub use catalog::{CatalogMembers, RetireError};
 mod observe;
 pub use observe::AuditCount;
+mod rows;
+
+mod location;
+pub use location::{PgLocation, StoreLocation};
+mod postgres;
+pub use postgres::{
+    CONNECT_TIMEOUT_DEFAULT, PUBLISHED_CHANNEL, PgFollower, PgStore, PublishedNotice,
+    STATEMENT_TIMEOUT_DEFAULT,
+};
+mod any;
+pub use any::AnyStore;
 
 #[cfg(test)]
 mod schema_tests;

@@ -12,9 +12,8 @@ use sqlx::sqlite::SqliteConnectOptions;
 use zonegate_core::Name;
 use zonegate_core::gate::{AuditAction, Generation, ReasonCode, StoreError, optional_reason};
 
-use crate::{
-    SqliteStore, audit_action, from_sql, generation_from_sql, get, name_from_sql, store_error,
-};
+use crate::rows::Columns;
+use crate::{SqliteStore, audit_action, from_sql, rows, store_error};
 
 /// How many audit rows have one action and one reason, over every zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,6 +22,15 @@ pub struct AuditCount {
     #[serde(with = "optional_reason")]
     pub reason: Option<ReasonCode>,
     pub count: u64,
+}
+
+/// `action, reason, n`.
+pub(crate) fn audit_count_row(row: &impl Columns) -> Result<AuditCount, StoreError> {
+    Ok(AuditCount {
+        action: audit_action(&row.text("action")?),
+        reason: optional_reason::from_text(&row.text("reason")?),
+        count: from_sql(row.int("n")?, "count")?,
+    })
 }
 
 impl SqliteStore {
@@ -36,15 +44,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditCount {
-                    action: audit_action(&get::<String>(row, "action")?),
-                    reason: optional_reason::from_text(&get::<String>(row, "reason")?),
-                    count: from_sql(get(row, "n")?, "count")?,
-                })
-            })
-            .collect()
+        rows.iter().map(audit_count_row).collect()
     }
 
     /// Opens `path` read-only with a fresh connection (never creating or migrating it), reads
@@ -72,13 +72,7 @@ impl SqliteStore {
             .map_err(store_error)?;
             let _ = conn.close().await;
             rows.iter()
-                .map(|row| {
-                    Ok((
-                        name_from_sql(&get::<String>(row, "origin")?)?,
-                        generation_from_sql(get(row, "published_generation")?)?,
-                        from_sql(get(row, "version")?, "publish count")?,
-                    ))
-                })
+                .map(rows::published_row)
                 .collect::<Result<Vec<_>, StoreError>>()
         };
         match tokio::time::timeout(timeout, work).await {

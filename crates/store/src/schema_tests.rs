@@ -1,17 +1,19 @@
-//! The schema's own copies of the state rules, held against the core's.
+//! The schema's own copies of the state rules, held against the core's, on both engines.
 //!
 //! The migrations are applied history (sqlx refuses a database whose applied migrations
 //! changed), so their `CHECK` lists and triggers name verdicts and statuses as SQL text that
-//! cannot be generated from the enums. These tests drive the raw schema with every value and
-//! every move and fail when it disagrees with [`Verdict::is_initial`],
-//! [`Verdict::may_become`], [`Verdict::is_publishable`] or [`PlanStatus::ALL`].
+//! cannot be generated from the enums. These tests drive the raw schema of each engine
+//! (`migrations/sqlite/` and `migrations/postgres/`) with every value and every move and fail
+//! when it disagrees with [`Verdict::is_initial`], [`Verdict::may_become`],
+//! [`Verdict::is_publishable`] or [`PlanStatus::ALL`]. PostgreSQL's run on the test
+//! process's throwaway cluster (`zonegate_testkit::postgres`); a missing PostgreSQL fails them.
 
 use std::path::{Path, PathBuf};
 
-use sqlx::SqlitePool;
+use sqlx::{PgPool, SqlitePool};
 use zonegate_core::gate::{PlanStatus, Verdict};
 
-use crate::SqliteStore;
+use crate::{PgStore, StoreLocation};
 
 /// A fresh database file, removed with its WAL files on drop.
 struct Scratch(PathBuf);
@@ -39,124 +41,178 @@ impl Drop for Scratch {
     }
 }
 
-/// Stages plan 1 of zone `origin` with `verdict` written straight into the table.
-async fn insert(pool: &SqlitePool, origin: &str, verdict: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO zones (origin, next_generation) VALUES (?1, 2)")
-        .bind(origin)
-        .execute(pool)
-        .await?;
-    sqlx::query(
-        "INSERT INTO plans (origin, generation, hash, record_count, body, created_at, verdict)
-         VALUES (?1, 1, 'sha256:' || printf('%064d', 0), 1, x'00', 0, ?2)",
-    )
-    .bind(origin)
-    .bind(verdict)
-    .execute(pool)
-    .await
-    .map(drop)
+/// The four raw writes the tests make, in each engine's dialect.
+trait Raw {
+    /// Stages plan 1 of zone `origin` with `verdict` written straight into the table.
+    async fn insert(&self, origin: &str, verdict: &str) -> Result<(), sqlx::Error>;
+    async fn set_verdict(&self, origin: &str, to: &str) -> Result<(), sqlx::Error>;
+    /// Sets the status of every plan, or of `origin`'s.
+    async fn set_status(&self, origin: Option<&str>, status: &str) -> Result<(), sqlx::Error>;
+    /// Points `origin` at its plan 1.
+    async fn set_pointer(&self, origin: &str) -> Result<(), sqlx::Error>;
 }
+
+/// The same four statements for both engines, written with `$1` placeholders; `$mark` is the
+/// engine's (`?` for SQLite's `?1`).
+macro_rules! raw_for {
+    ($pool:ty, $mark:literal, $body:literal) => {
+        impl Raw for $pool {
+            async fn insert(&self, origin: &str, verdict: &str) -> Result<(), sqlx::Error> {
+                sqlx::query(&"INSERT INTO zones (origin, next_generation) VALUES ($1, 2)".replace('$', $mark))
+                    .bind(origin)
+                    .execute(self)
+                    .await?;
+                sqlx::query(&concat!(
+                    "INSERT INTO plans (origin, generation, hash, record_count, body, created_at, verdict)
+                     VALUES ($1, 1, $3, 1, ",
+                    $body,
+                    ", 0, $2)"
+                ).replace('$', $mark))
+                .bind(origin)
+                .bind(verdict)
+                .bind(format!("sha256:{}", "0".repeat(64)))
+                .execute(self)
+                .await
+                .map(drop)
+            }
+            async fn set_verdict(&self, origin: &str, to: &str) -> Result<(), sqlx::Error> {
+                sqlx::query(&"UPDATE plans SET verdict = $2 WHERE origin = $1".replace('$', $mark))
+                    .bind(origin)
+                    .bind(to)
+                    .execute(self)
+                    .await
+                    .map(drop)
+            }
+            async fn set_status(
+                &self,
+                origin: Option<&str>,
+                status: &str,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(&"UPDATE plans SET status = $2, serial = 1 WHERE $1 IS NULL OR origin = $1".replace('$', $mark))
+                    .bind(origin)
+                    .bind(status)
+                    .execute(self)
+                    .await
+                    .map(drop)
+            }
+            async fn set_pointer(&self, origin: &str) -> Result<(), sqlx::Error> {
+                sqlx::query(&"UPDATE zones SET published_generation = 1, published_serial = 1 WHERE origin = $1".replace('$', $mark))
+                    .bind(origin)
+                    .execute(self)
+                    .await
+                    .map(drop)
+            }
+        }
+    };
+}
+
+raw_for!(SqlitePool, "?", "x'00'");
+raw_for!(PgPool, "$", "'\\x00'::bytea");
 
 /// A staged plan of its own zone holding `verdict`, reached the way the store reaches it.
-async fn staged_with(pool: &SqlitePool, origin: &str, verdict: Verdict) {
+async fn staged_with(raw: &impl Raw, origin: &str, verdict: Verdict) {
     if verdict.is_initial() {
-        insert(pool, origin, verdict.as_str()).await.unwrap();
+        raw.insert(origin, verdict.as_str()).await.unwrap();
     } else {
-        insert(pool, origin, Verdict::Pass.as_str()).await.unwrap();
-        set_verdict(pool, origin, verdict).await.unwrap();
+        raw.insert(origin, Verdict::Pass.as_str()).await.unwrap();
+        raw.set_verdict(origin, verdict.as_str()).await.unwrap();
     }
 }
 
-async fn set_verdict(pool: &SqlitePool, origin: &str, to: Verdict) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE plans SET verdict = ?2 WHERE origin = ?1")
-        .bind(origin)
-        .bind(to.as_str())
-        .execute(pool)
-        .await
-        .map(drop)
-}
-
-async fn open(tag: &str) -> (Scratch, SqliteStore) {
-    let scratch = Scratch::new(tag);
-    let store = SqliteStore::open(&scratch.0).await.unwrap();
-    (scratch, store)
-}
-
-#[tokio::test]
-async fn the_schema_stages_exactly_the_initial_verdicts() {
-    let (_db, store) = open("stage").await;
+async fn stages_exactly_the_initial_verdicts(raw: &impl Raw) {
     for (i, v) in Verdict::ALL.into_iter().enumerate() {
-        let staged = insert(&store.pool, &format!("z{i}.example."), v.as_str()).await;
+        let staged = raw.insert(&format!("z{i}.example."), v.as_str()).await;
         assert_eq!(staged.is_ok(), v.is_initial(), "{v}: {staged:?}");
     }
-    let unknown = insert(&store.pool, "unknown.example.", "maybe").await;
+    let unknown = raw.insert("unknown.example.", "maybe").await;
     assert!(unknown.is_err(), "an unknown verdict is refused");
-    store.close().await;
 }
 
-#[tokio::test]
-async fn the_schema_moves_verdicts_as_may_become_says() {
-    let (_db, store) = open("moves").await;
+async fn moves_verdicts_as_may_become_says(raw: &impl Raw) {
     for (i, from) in Verdict::ALL.into_iter().enumerate() {
         for (j, to) in Verdict::ALL.into_iter().enumerate() {
             let origin = format!("z{i}-{j}.example.");
-            staged_with(&store.pool, &origin, from).await;
-            let moved = set_verdict(&store.pool, &origin, to).await;
+            staged_with(raw, &origin, from).await;
+            let moved = raw.set_verdict(&origin, to.as_str()).await;
             let allowed = from == to || from.may_become(to);
             assert_eq!(moved.is_ok(), allowed, "{from} -> {to}: {moved:?}");
         }
     }
-    store.close().await;
 }
 
-#[tokio::test]
-async fn the_schema_publishes_exactly_the_publishable_verdicts() {
-    let (_db, store) = open("publish").await;
+async fn publishes_exactly_the_publishable_verdicts(raw: &impl Raw) {
     for (i, v) in Verdict::ALL.into_iter().enumerate() {
         let origin = format!("z{i}.example.");
-        staged_with(&store.pool, &origin, v).await;
-        let status = sqlx::query("UPDATE plans SET status = ?2, serial = 1 WHERE origin = ?1")
-            .bind(&origin)
-            .bind(PlanStatus::Published.as_str())
-            .execute(&store.pool)
+        staged_with(raw, &origin, v).await;
+        let status = raw
+            .set_status(Some(&origin), PlanStatus::Published.as_str())
             .await;
         assert_eq!(
             status.is_ok(),
             v.is_publishable(),
             "status of {v}: {status:?}"
         );
-        let pointer = sqlx::query(
-            "UPDATE zones SET published_generation = 1, published_serial = 1 WHERE origin = ?1",
-        )
-        .bind(&origin)
-        .execute(&store.pool)
-        .await;
+        let pointer = raw.set_pointer(&origin).await;
         assert_eq!(
             pointer.is_ok(),
             v.is_publishable(),
             "pointer to {v}: {pointer:?}"
         );
     }
-    store.close().await;
 }
 
-#[tokio::test]
-async fn the_schema_knows_exactly_the_plan_statuses() {
-    let (_db, store) = open("status").await;
-    insert(&store.pool, "example.com.", Verdict::Pass.as_str())
+async fn knows_exactly_the_plan_statuses(raw: &impl Raw) {
+    raw.insert("example.com.", Verdict::Pass.as_str())
         .await
         .unwrap();
     for status in PlanStatus::ALL {
-        let set = sqlx::query("UPDATE plans SET status = ?1, serial = 1")
-            .bind(status.as_str())
-            .execute(&store.pool)
-            .await;
+        let set = raw.set_status(None, status.as_str()).await;
         assert!(set.is_ok(), "{status:?}: {set:?}");
     }
-    let unknown = sqlx::query("UPDATE plans SET status = 'archived'")
-        .execute(&store.pool)
-        .await;
+    let unknown = raw.set_status(None, "archived").await;
     assert!(unknown.is_err(), "an unknown status is refused");
-    store.close().await;
+}
+
+/// Runs `check` on a fresh SQLite file and on a fresh PostgreSQL database.
+macro_rules! on_both {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let scratch = super::Scratch::new(stringify!($check));
+                    let store = crate::SqliteStore::open(&scratch.0).await.unwrap();
+                    super::$check(&store.pool).await;
+                    store.close().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let store = super::pg_open(stringify!($check)).await;
+                    super::$check(crate::postgres::pool(&store)).await;
+                    store.close().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    stages_exactly_the_initial_verdicts,
+    moves_verdicts_as_may_become_says,
+    publishes_exactly_the_publishable_verdicts,
+    knows_exactly_the_plan_statuses,
+);
+
+async fn pg_open(tag: &str) -> PgStore {
+    let url = zonegate_testkit::postgres::shared().fresh_database(&format!("schema-{tag}"));
+    let StoreLocation::Postgres(location) = StoreLocation::parse(&url) else {
+        panic!("{url} is a PostgreSQL URL");
+    };
+    PgStore::open(&location).await.unwrap()
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! The store contract: one suite, run against the in-memory model (`MemStore`, which the loom
-//! suite drives) and against the SQLite store, so that what loom proves about the model holds
-//! for the store the binary runs.
+//! suite drives), against the SQLite store and against the PostgreSQL store, so that what loom
+//! proves about the model holds for the stores the binary runs.
 //!
 //! Each `contract_*` function is generic over [`Store`]; the `contract!` macro instantiates it
-//! twice, in `mem::` and in `sqlite::`. The SQLite-only tests at the end check what only a
-//! database can get wrong: its own constraints, several connections and several processes.
+//! three times, in `mem::`, `sqlite::` and `postgres::` (a database of its own per test, on the
+//! test process's throwaway cluster from `zonegate_testkit::postgres`). The SQLite-only tests
+//! at the end check what only a database can get wrong: its own constraints, several
+//! connections and several processes; `tests/postgres.rs` has PostgreSQL's.
 
 #![allow(clippy::too_many_lines)] // Long test functions: each walks one scenario end to end.
 
@@ -15,20 +17,20 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection};
 use zonegate_core::gate::{
-    Actor, AuditAction, AuditEntry, Generation, NewPlan, PlanStatus, ReasonCode, Store, StoreError,
-    Verdict,
+    Actor, AuditAction, Generation, PlanStatus, ReasonCode, Store, StoreError, Verdict,
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::testkit::n;
 use zonegate_core::zone::serial::{SerialPolicy, SerialRequest};
 use zonegate_core::{ContentHash, Name};
-use zonegate_store::SqliteStore;
+use zonegate_store::{AnyStore, PgStore, SqliteStore, StoreLocation};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------------
 
-const NOW: u64 = 1_000;
+mod fixtures;
+use fixtures::{NOW, entry, g, gens, new_plan};
 
 /// The target lease the contract's clean-ups run with, unless a test says otherwise.
 const LEASE_S: u64 = 3_600;
@@ -42,43 +44,9 @@ fn serial() -> SerialRequest {
     }
 }
 
-fn g(n: u64) -> Generation {
-    Generation(n)
-}
-
-fn gens(ns: &[u64]) -> Vec<Generation> {
-    ns.iter().copied().map(Generation).collect()
-}
-
-fn entry(zone: &Name, action: AuditAction) -> AuditEntry {
-    AuditEntry {
-        zone: zone.clone(),
-        generation: None,
-        detail: format!("{action} in a contract test"),
-        action,
-        reason: None,
-        actor: Actor::new("contract-test").expect("a valid actor"),
-        at: NOW,
-    }
-}
-
 /// An audit row without an action, which both stores refuse.
 fn no_action() -> AuditAction {
     AuditAction::Unrecognized(String::new())
-}
-
-/// A plan with an opaque body: the store never looks inside.
-fn new_plan(zone: &Name, base: Option<Generation>, tag: &str) -> NewPlan {
-    let body = format!("body of {zone} {tag}").into_bytes();
-    NewPlan {
-        zone: zone.clone(),
-        base,
-        hash: ContentHash::of(&body),
-        record_count: 3,
-        body,
-        created_at: NOW,
-        verdict: Verdict::Pass,
-    }
 }
 
 async fn stage<S: Store>(s: &S, zone: &Name, base: Option<Generation>) -> Generation {
@@ -137,20 +105,40 @@ impl Inspect for MemStore {
     }
 }
 
-impl Inspect for SqliteStore {
-    async fn generations(&self, zone: &Name) -> Vec<Generation> {
-        self.plans(zone)
-            .await
-            .expect("plans")
-            .into_iter()
-            .map(|p| p.generation)
-            .collect()
-    }
-    async fn audit_actions(&self, zone: &Name) -> Vec<(AuditAction, Option<Generation>)> {
-        let mut rows = self.audit_log(Some(zone), 10_000).await.expect("audit log");
-        rows.reverse();
-        rows.into_iter().map(|r| (r.action, r.generation)).collect()
-    }
+/// Both database stores answer through their read queries.
+macro_rules! inspect_by_reads {
+    ($($store:ty),*) => {
+        $(
+            impl Inspect for $store {
+                async fn generations(&self, zone: &Name) -> Vec<Generation> {
+                    self.plans(zone)
+                        .await
+                        .expect("plans")
+                        .into_iter()
+                        .map(|p| p.generation)
+                        .collect()
+                }
+                async fn audit_actions(&self, zone: &Name) -> Vec<(AuditAction, Option<Generation>)> {
+                    let mut rows = self.audit_log(Some(zone), 10_000).await.expect("audit log");
+                    rows.reverse();
+                    rows.into_iter().map(|r| (r.action, r.generation)).collect()
+                }
+            }
+        )*
+    };
+}
+
+inspect_by_reads!(SqliteStore, PgStore);
+
+/// A PostgreSQL store on a fresh database of the test process's cluster.
+async fn pg_store(test: &str) -> PgStore {
+    let url = zonegate_testkit::postgres::shared().fresh_database(test);
+    let StoreLocation::Postgres(location) = StoreLocation::parse(&url) else {
+        panic!("{url} is a PostgreSQL URL");
+    };
+    PgStore::open(&location)
+        .await
+        .expect("open the PostgreSQL store")
 }
 
 fn actions(list: &[(AuditAction, Option<u64>)]) -> Vec<(AuditAction, Option<Generation>)> {
@@ -223,6 +211,16 @@ macro_rules! contract {
                 async fn $test() {
                     let db = super::TempDb::new(stringify!($test));
                     let store = db.open().await;
+                    super::$test(&store).await;
+                    store.close().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let store = super::pg_store(stringify!($test)).await;
                     super::$test(&store).await;
                     store.close().await;
                 }
@@ -891,11 +889,23 @@ async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<u64, sqlx::Error
 /// and a second connection (another server) reads the same.
 #[tokio::test]
 async fn sqlite_catalog_members_and_retire() {
-    use zonegate_store::RetireError;
     let db = TempDb::new("catalog-members");
-    let s = db.open().await;
+    catalog_members_and_retire(db.open().await.into(), db.open().await.into()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_catalog_members_and_retire() {
+    let url = zonegate_testkit::postgres::shared().fresh_database("catalog-members");
+    let location = StoreLocation::parse(&url);
+    let s = AnyStore::open(&location).await.unwrap();
+    catalog_members_and_retire(s, AnyStore::open(&location).await.unwrap()).await;
+}
+
+/// `other` is a second store on the same database (another server).
+async fn catalog_members_and_retire(s: AnyStore, other: AnyStore) {
+    use zonegate_store::RetireError;
     let (a, b) = (n("a.example."), n("b.example."));
-    let read = |s: SqliteStore| async move {
+    let read = |s: AnyStore| async move {
         let m = s.catalog_members().await.unwrap();
         (m.members, m.changes)
     };
@@ -943,7 +953,6 @@ async fn sqlite_catalog_members_and_retire() {
     assert_eq!(read(s.clone()).await, (vec![a.clone(), b.clone()], 4));
     s.retire(&a, entry(&a, no_action())).await.unwrap();
     assert_eq!(read(s.clone()).await, (vec![b.clone()], 5));
-    let other = db.open().await;
     assert_eq!(read(other).await, (vec![b.clone()], 5));
 }
 

@@ -6,6 +6,7 @@
 //! - [`ferret`]: the one loader of the Ferret conformance data and its allow-list.
 //! - [`dns`]: a small DNS client (UDP and TCP queries with hickory's message types).
 //! - [`wait`]: polling until a condition holds.
+//! - [`postgres`]: a throwaway PostgreSQL cluster per test process, a database per test.
 //! - [`target`]: the `Target` contract suite, run against `MemTarget` and the server's
 //!   `Catalog`.
 //!
@@ -14,6 +15,7 @@
 pub mod dns;
 pub mod ferret;
 mod ferret_allow;
+pub mod postgres;
 pub mod target;
 pub mod wait;
 

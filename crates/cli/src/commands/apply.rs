@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::Value;
 use zonegate_core::gate::{self, Actor, PlanOutcome};
 use zonegate_core::{GateConfig, ParsedZone};
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 use super::OutputArgs;
 use super::staged::{explain, show_plan, verdict_refusal};
@@ -37,7 +37,7 @@ pub async fn run(ctx: &Ctx, args: ApplyArgs) -> Result<u8, Failure> {
 
 /// `zonegate apply` and `zonegate rollback`: plan, review, publish.
 pub async fn apply_parsed(
-    store: &SqliteStore,
+    store: &AnyStore,
     cfg: &GateConfig,
     parsed: ParsedZone,
     actor: &Actor,

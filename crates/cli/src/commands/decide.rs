@@ -7,7 +7,7 @@ use zonegate_core::gate::{
     self, Actor, AuditAction, AuditEntry, Generation, ReasonCode, Store, StoreError, Verdict,
 };
 use zonegate_core::{ContentHash, Name};
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 use crate::context::{Ctx, now, parse_origin};
 use crate::exit;
@@ -151,12 +151,7 @@ fn decided(emit: &Emit, d: &Checked, previous: Verdict) {
 }
 
 /// A decision the store refused: audited (I8), explained, and mapped to its exit code.
-async fn refused(
-    store: &SqliteStore,
-    emit: &Emit,
-    d: &Checked,
-    e: StoreError,
-) -> Result<u8, Failure> {
+async fn refused(store: &AnyStore, emit: &Emit, d: &Checked, e: StoreError) -> Result<u8, Failure> {
     let (code, reason_code, hint) = match &e {
         StoreError::HashMismatch { .. } => (
             exit::REFUSED,

@@ -30,7 +30,7 @@ pub async fn run(ctx: &Ctx, args: HistoryArgs) -> Result<u8, Failure> {
     if plans.is_empty() && audit.is_empty() {
         return Err(Failure::Input(anyhow::anyhow!(
             "zone {origin} has no history in {}",
-            ctx.db.display()
+            ctx.db
         )));
     }
     output::history(&ctx.emit, &origin, &plans, &audit);

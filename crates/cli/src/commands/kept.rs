@@ -4,13 +4,13 @@
 use anyhow::anyhow;
 use zonegate_core::gate::{self, Generation, StepError, StoredPlan};
 use zonegate_core::{GateConfig, Name, Zone};
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 use crate::failure::Failure;
 
 /// Loads a kept generation, or says which generations are kept.
 pub async fn load_kept(
-    store: &SqliteStore,
+    store: &AnyStore,
     cfg: &GateConfig,
     origin: &Name,
     generation: Generation,

@@ -123,10 +123,11 @@ pub async fn run(cli: Cli) -> u8 {
     let emit = Emit {
         json: cli.command.output().json,
     };
-    let result = match config::load_gate(cli.config.as_deref()) {
-        Ok(gate) => {
+    let location = crate::context::store_location(&cli.db, cli.db_password_file.as_deref());
+    let result = match location.and_then(|db| Ok((db, config::load_gate(cli.config.as_deref())?))) {
+        Ok((db, gate)) => {
             let ctx = Ctx {
-                db: cli.db,
+                db,
                 config: cli.config,
                 gate,
                 emit,

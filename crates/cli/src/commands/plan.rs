@@ -10,7 +10,7 @@ use serde_json::json;
 use zonegate_core::deps::{self, DepChange};
 use zonegate_core::gate::{self, Actor, PlanOutcome, Planned, Preview, Verdict};
 use zonegate_core::{GateConfig, ParsedZone};
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 use super::OutputArgs;
 use super::staged::{explain, show_plan, verdict_refusal};
@@ -117,7 +117,7 @@ fn dependency_changes(outcome: &PlanOutcome, planned: Option<&Planned>) -> Vec<D
 
 /// `plan --expect-no-changes`: compares without staging; exit 5 if there are changes.
 async fn drift(
-    store: &SqliteStore,
+    store: &AnyStore,
     parsed: ParsedZone,
     cfg: &GateConfig,
     emit: &Emit,

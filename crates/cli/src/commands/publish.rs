@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 use zonegate_core::gate::{self, Actor, Generation, PublishOutcome, ReasonCode, Store};
 use zonegate_core::{ContentHash, Name};
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 use super::OutputArgs;
 use crate::artifact::SavedPlan;
@@ -119,7 +119,7 @@ fn read_artifact(path: &Path) -> Result<SavedPlan, Failure> {
 
 /// A saved "no changes" plan: it stays true while the published content has its hash.
 async fn publish_no_changes(
-    store: &SqliteStore,
+    store: &AnyStore,
     zone: &Name,
     artifact: &SavedPlan,
     emit: &Emit,

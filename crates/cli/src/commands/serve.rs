@@ -27,7 +27,9 @@ pub struct ServeArgs {
     #[arg(long)]
     target_id: Option<String>,
     /// Where to keep the last-good snapshots this server answers from when the store is
-    /// unreachable at start; defaults to <db>.snapshots beside the database.
+    /// unreachable at start; defaults to <db>.snapshots beside a SQLite database, and for a
+    /// PostgreSQL URL to $XDG_STATE_HOME/zonegate/snapshots/<host_port_database>
+    /// ($HOME/.local/state when XDG_STATE_HOME is unset, /var/lib when HOME is too).
     #[arg(long)]
     snapshot_dir: Option<PathBuf>,
     /// Serve metrics, /healthz, /readyz, the API and the status page over HTTP on this
@@ -40,7 +42,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<u8, Failure> {
     let options = config::server::server_options(ctx.config.as_deref()).map_err(Failure::Input)?;
     let dir = args
         .snapshot_dir
-        .unwrap_or_else(|| snapshot::default_dir(&ctx.db));
+        .unwrap_or_else(|| snapshot::default_dir_for(&ctx.db));
     let web = crate::web::WebStart {
         db: ctx.db.clone(),
         config: ctx.config.clone(),

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 use super::OutputArgs;
 use crate::context::{Ctx, parse_origin};
@@ -19,7 +19,7 @@ pub struct StatusArgs {
 
 pub async fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8, Failure> {
     let origin = args.origin.as_deref().map(parse_origin).transpose()?;
-    let store: SqliteStore = ctx.open_store_existing().await?;
+    let store: AnyStore = ctx.open_store_existing().await?;
     let rows = store.zones().await.context("cannot read zones")?;
     let rows: Vec<_> = rows
         .into_iter()
@@ -28,7 +28,7 @@ pub async fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8, Failure> {
     if let (Some(o), true) = (&origin, rows.is_empty()) {
         return Err(Failure::Input(anyhow::anyhow!(
             "zone {o} is not in {}; stage it with `zonegate plan`",
-            ctx.db.display()
+            ctx.db
         )));
     }
     output::status(&ctx.emit, &rows);

@@ -69,7 +69,7 @@ pub async fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8, Failure> {
     {
         return Err(Failure::Internal(anyhow::anyhow!(
             "cannot read the published state from {} (watch needs it once to start): {}",
-            ctx.db.display(),
+            ctx.db,
             known.store_error.clone().unwrap_or_default()
         )));
     }

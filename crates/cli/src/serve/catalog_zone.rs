@@ -1,5 +1,5 @@
 //! The catalog zone (RFC 9432) `serve` publishes when `[server] catalog` names one: after
-//! every pass over the store, the member set is read (`SqliteStore::catalog_members`: every
+//! every pass over the store, the member set is read (`AnyStore::catalog_members`: every
 //! published zone not retired) and, when it changed, the zone made from it
 //! (`zonegate_server::catalog_zone`) is installed through the same target as every zone, so
 //! its snapshot is written, it is swapped in, and its secondaries are NOTIFYed.
@@ -11,11 +11,11 @@
 
 use zonegate_core::Name;
 use zonegate_core::gate::{Generation, Target};
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 /// Installs the catalog zone `name` into `target` if the store's member set is newer than
 /// the one served. Failures are logged; the served catalog stays as it is (I7).
-pub(super) async fn refresh(store: &SqliteStore, target: &impl Target, name: &Name) {
+pub(super) async fn refresh(store: &AnyStore, target: &impl Target, name: &Name) {
     let read = match store.catalog_members().await {
         Ok(m) => m,
         Err(e) => {

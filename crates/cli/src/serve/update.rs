@@ -16,7 +16,6 @@
 //! write lock anyway, and in order they never race each other, only other publishers.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +27,7 @@ use zonegate_core::gate::{
 };
 use zonegate_core::{GateConfig, Name};
 use zonegate_server::{Catalog, UpdateCall, UpdateFuture, UpdateSink};
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 use super::Seeding;
 use crate::context::now;
@@ -65,7 +64,7 @@ impl UpdateSink for StoreSink {
 
 /// What the worker needs.
 pub struct Worker {
-    pub db: PathBuf,
+    pub db: zonegate_store::StoreLocation,
     pub catalog: Arc<Catalog>,
     pub cfg: GateConfig,
     pub snapshots: Snapshots,
@@ -97,16 +96,16 @@ pub fn start(worker: Worker) -> anyhow::Result<()> {
 /// Runs each queued update and answers it, until every sender is gone.
 async fn work(w: Worker, mut rx: mpsc::Receiver<(UpdateCall, Reply)>) {
     let w = Arc::new(w);
-    let mut store: Option<SqliteStore> = None;
+    let mut store: Option<AnyStore> = None;
     // What this worker last published of each zone: the next update's base while it is still
     // the published generation, so it is not decoded and validated again.
     let mut known: HashMap<Name, KnownContent> = HashMap::new();
     while let Some((call, reply)) = rx.recv().await {
         if store.is_none() {
-            store = match SqliteStore::open(&w.db).await {
+            store = match AnyStore::open(&w.db).await {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    tracing::error!(db = %w.db.display(), error = %e, "cannot open the store for a DNS UPDATE");
+                    tracing::error!(db = %w.db, error = %e, "cannot open the store for a DNS UPDATE");
                     let _ = reply.send(Err(UpdateError::Step(StepError::Store(e))));
                     continue;
                 }
@@ -144,7 +143,7 @@ fn actor(call: &UpdateCall) -> Actor {
 /// the catalog serves the new generation (the prepared answers go on building after that).
 async fn one(
     w: &Arc<Worker>,
-    store: &SqliteStore,
+    store: &AnyStore,
     call: &UpdateCall,
     known: &mut Option<KnownContent>,
 ) -> Result<UpdateOutcome, UpdateError> {
@@ -187,7 +186,7 @@ async fn one(
 const SERVED_WAIT: Duration = Duration::from_secs(60);
 
 /// Installs what was just published into the catalog, with the follower's own target.
-async fn install(w: Arc<Worker>, store: SqliteStore, zone: Name, known: Option<KnownContent>) {
+async fn install(w: Arc<Worker>, store: AnyStore, zone: Name, known: Option<KnownContent>) {
     let target = Seeding {
         catalog: &w.catalog,
         store: &store,

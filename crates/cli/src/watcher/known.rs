@@ -4,7 +4,6 @@
 //! kept for the output and the metrics.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use zonegate_core::gate::policy::Floor;
@@ -12,7 +11,7 @@ use zonegate_core::gate::{self, Generation};
 use zonegate_core::lookup::ZoneIndex;
 use zonegate_core::watch::{Claim, ClaimedContent, ZoneView};
 use zonegate_core::{GateConfig, Name};
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 /// One zone as last read from the store.
 #[derive(Clone)]
@@ -45,11 +44,11 @@ impl Known {
     /// returned for the round's further reads.
     pub async fn refresh(
         &mut self,
-        db: &Path,
+        db: &zonegate_store::StoreLocation,
         cfg: &GateConfig,
         origins: &[Name],
         now: u64,
-    ) -> Option<SqliteStore> {
+    ) -> Option<AnyStore> {
         match self.read(db, cfg, origins).await {
             Ok((store, zones)) => {
                 self.zones = zones;
@@ -66,15 +65,17 @@ impl Known {
 
     async fn read(
         &self,
-        db: &Path,
+        db: &zonegate_store::StoreLocation,
         cfg: &GateConfig,
         origins: &[Name],
-    ) -> Result<(SqliteStore, BTreeMap<Name, KnownZone>), String> {
+    ) -> Result<(AnyStore, BTreeMap<Name, KnownZone>), String> {
         // Opening a missing file would create an empty store: that is not the store.
-        if !db.is_file() {
-            return Err(format!("the database {} does not exist", db.display()));
+        if let Some(path) = db.file()
+            && !path.is_file()
+        {
+            return Err(format!("the database {} does not exist", path.display()));
         }
-        let store = SqliteStore::open(db).await.map_err(|e| e.to_string())?;
+        let store = AnyStore::open(db).await.map_err(|e| e.to_string())?;
         let rows = store.zones().await.map_err(|e| e.to_string())?;
         let mut zones = BTreeMap::new();
         for row in rows {
@@ -124,7 +125,7 @@ impl Known {
     /// is open and the generation was not read before).
     pub async fn fetch_claimed(
         &mut self,
-        store: Option<&SqliteStore>,
+        store: Option<&AnyStore>,
         cfg: &GateConfig,
         zone: &Name,
         generation: Generation,
@@ -188,7 +189,7 @@ impl Known {
 }
 
 async fn load_published(
-    store: &SqliteStore,
+    store: &AnyStore,
     cfg: &GateConfig,
     origin: &Name,
 ) -> Result<ZoneIndex, String> {

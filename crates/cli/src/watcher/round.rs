@@ -9,7 +9,7 @@ use zonegate_core::gate::Generation;
 use zonegate_core::watch::{self, Check, Finding, Judgement, ServerObservation};
 use zonegate_core::{GateConfig, Name};
 use zonegate_server::probe::{ProbeLimits, Prober};
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 use super::known::Known;
 
@@ -108,7 +108,7 @@ async fn ask_all(
 /// Runs one round against the state in `known`, refreshed from `db` first.
 pub async fn run(
     known: &mut Known,
-    db: &std::path::Path,
+    db: &zonegate_store::StoreLocation,
     settings: &RoundSettings<'_>,
     round: u64,
     now: u64,
@@ -157,7 +157,7 @@ pub async fn run(
 /// Reads the older generations that lagging servers claim, while the store is open.
 async fn claimed_generations(
     known: &mut Known,
-    store: Option<&SqliteStore>,
+    store: Option<&AnyStore>,
     cfg: &GateConfig,
     asked: &Asked,
 ) {

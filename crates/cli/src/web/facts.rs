@@ -25,7 +25,7 @@ struct StoreRead {
 }
 
 async fn read_store(web: &Web) -> Result<StoreRead, StoreError> {
-    zonegate_store::SqliteStore::probe(&web.db, PROBE_TIMEOUT).await?;
+    zonegate_store::AnyStore::probe(&web.db, PROBE_TIMEOUT).await?;
     let store = web.store().await?;
     Ok(StoreRead {
         zones: store.zones().await?,

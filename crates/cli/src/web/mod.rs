@@ -22,14 +22,14 @@ use anyhow::Context;
 use zonegate_core::GateConfig;
 use zonegate_http::{Action, Answer, Backend, Caller, Facts, Tokens};
 use zonegate_server::Catalog;
-use zonegate_store::SqliteStore;
+use zonegate_store::AnyStore;
 
 use crate::config;
 
 /// What `serve` hands the HTTP side before it starts.
 #[derive(Debug, Clone)]
 pub struct WebStart {
-    pub db: PathBuf,
+    pub db: zonegate_store::StoreLocation,
     pub config: Option<PathBuf>,
     pub gate: GateConfig,
     /// `--http`, else `[server] http_listen`; off if neither.
@@ -39,7 +39,7 @@ pub struct WebStart {
 
 /// The backend: shared by every request.
 pub struct Web {
-    db: PathBuf,
+    db: zonegate_store::StoreLocation,
     config: Option<PathBuf>,
     gate: std::sync::RwLock<GateConfig>,
     catalog: Arc<Catalog>,
@@ -47,17 +47,17 @@ pub struct Web {
     ready_lag_s: AtomicU64,
     /// Unix seconds of the last successful read of the store (0: none yet).
     last_read_ok: AtomicU64,
-    store: tokio::sync::Mutex<Option<SqliteStore>>,
+    store: tokio::sync::Mutex<Option<AnyStore>>,
 }
 
 impl Web {
     /// The shared store, opened on first use (the store may be down when serve starts).
-    async fn store(&self) -> Result<SqliteStore, zonegate_core::gate::StoreError> {
+    async fn store(&self) -> Result<AnyStore, zonegate_core::gate::StoreError> {
         let mut held = self.store.lock().await;
         if let Some(s) = held.as_ref() {
             return Ok(s.clone());
         }
-        let s = SqliteStore::open(&self.db).await?;
+        let s = AnyStore::open(&self.db).await?;
         *held = Some(s.clone());
         Ok(s)
     }
