@@ -125,18 +125,15 @@ impl Scratch {
     }
 
     pub fn serve(&self) -> Server {
-        self.serve_with(&[], &[])
+        self.serve_with(&[])
     }
 
-    /// `zonegate --db <db> <global...> serve --listen <free address> <args...>`.
-    pub fn serve_with(&self, global: &[&str], args: &[&str]) -> Server {
+    /// `serve` on a free loopback port with `extra` arguments, once it answers.
+    pub fn serve_with(&self, extra: &[&str]) -> Server {
         let addr = free_addr();
-        let mut command_args: Vec<&str> = global.to_vec();
-        let listen = addr.to_string();
-        command_args.extend(["serve", "--listen", &listen]);
-        command_args.extend(args);
         let child = self
-            .command(&command_args)
+            .command(&["serve", "--listen", &addr.to_string()])
+            .args(extra)
             .env("ZONEGATE_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -64,8 +64,8 @@ fn the_file_serial_is_served_and_a_republished_file_gets_one_more() {
 
     let snapshots_a = s.dir.join("snapshots-a");
     let snapshots_b = s.dir.join("snapshots-b");
-    let a = s.serve_with(&[], &["--snapshot-dir", snapshots_a.to_str().unwrap()]);
-    let b = s.serve_with(&[], &["--snapshot-dir", snapshots_b.to_str().unwrap()]);
+    let a = s.serve_with(&["--snapshot-dir", snapshots_a.to_str().unwrap()]);
+    let b = s.serve_with(&["--snapshot-dir", snapshots_b.to_str().unwrap()]);
     assert_serves(&a, 2_024_010_101);
     assert_serves(&b, 2_024_010_101);
 
@@ -84,7 +84,7 @@ fn the_file_serial_is_served_and_a_republished_file_gets_one_more() {
     // A restarted server serves the same serial for the same generation, from its snapshot
     // and from the store.
     a.terminate();
-    let a = s.serve_with(&[], &["--snapshot-dir", snapshots_a.to_str().unwrap()]);
+    let a = s.serve_with(&["--snapshot-dir", snapshots_a.to_str().unwrap()]);
     assert_eq!(served_serial(&a), Some(2_024_010_102));
 
     // A newer file serial is taken as it is.
@@ -184,9 +184,9 @@ fn a_dead_servers_row_stops_holding_cleanup_after_the_lease() {
         s.run_ok(&args);
     };
     apply("192.0.2.10");
-    let dead = s.serve_with(&cfg, &["--target-id", "dead"]);
+    let dead = s.serve_with(&[cfg[0], cfg[1], "--target-id", "dead"]);
     assert_serves(&dead, 1);
-    let live = s.serve_with(&cfg, &[]);
+    let live = s.serve_with(&cfg);
     assert_serves(&live, 1);
     // The default id: serve@HOST/ADDR.
     let uname = Command::new("uname").arg("-n").output().unwrap();
