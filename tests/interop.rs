@@ -191,7 +191,7 @@ fn follow_by_notify_and_ixfr(key: Option<&Key>) {
     wait_for(
         "zonegate serves the zone",
         Duration::from_secs(30),
-        || serial(primary) == Some(1),
+        || serial(primary) == Some(2_024_010_101),
         &zonegate_log,
     );
 
@@ -200,7 +200,7 @@ fn follow_by_notify_and_ixfr(key: Option<&Key>) {
     wait_for(
         "Knot bootstraps the zone from zonegate",
         Duration::from_secs(30),
-        || serial(knot_addr) == Some(1),
+        || serial(knot_addr) == Some(2_024_010_101),
         &knot_log,
     );
 
@@ -210,19 +210,19 @@ fn follow_by_notify_and_ixfr(key: Option<&Key>) {
     let published_at = Instant::now();
     s.run_ok(&["apply", next.to_str().unwrap()]);
     wait_for(
-        "Knot picks up serial 2 after zonegate's NOTIFY",
+        "Knot picks up serial 2024010102 after zonegate's NOTIFY",
         Duration::from_secs(20),
-        || serial(knot_addr) == Some(2),
+        || serial(knot_addr) == Some(2_024_010_102),
         &knot_log,
     );
     eprintln!(
-        "Knot serves serial 2 {:?} after the publication",
+        "Knot serves serial 2024010102 {:?} after the publication",
         published_at.elapsed()
     );
     let log = std::fs::read_to_string(&knot_log).unwrap();
     assert!(
-        log.contains("notify, incoming") && log.contains("serial 2"),
-        "Knot logged no NOTIFY for serial 2:\n{log}"
+        log.contains("notify, incoming") && log.contains("serial 2024010102"),
+        "Knot logged no NOTIFY for serial 2024010102:\n{log}"
     );
     assert!(
         log.lines()

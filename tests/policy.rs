@@ -747,7 +747,7 @@ fn rollback_serves_the_old_answers_under_a_new_generation() {
     assert_eq!(p[0]["status"], "superseded");
 
     // diff shows what the rollback changed, from g2 to g3: www back to .1 (and the SOA serial
-    // of g1's content; the served serial follows the generation).
+    // of g1's content; the served serial is decided at publish and never goes back).
     let (code, d, _) = run_json(&s, &["diff", "example.com.", "2", "3"]);
     assert_eq!(code, Some(0), "{d}");
     let www = d["diff"]["changes"]

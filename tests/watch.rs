@@ -154,10 +154,13 @@ fn watch_finds_lag_mismatch_blackholing_and_survives_the_store() {
     while knot_addr == primary_addr {
         knot_addr = free_addr();
     }
-    // The gate's floor (so watch checks api every round, whatever the sample) and [watch].
+    // The gate's floor (so watch checks api every round, whatever the sample), the
+    // `increment` serial policy (so the hand-edited copies Knot serves below name generations
+    // by their serials: serial 2 is generation 2) and [watch].
     let watch_cfg = s.write(
         "watch.toml",
         "[policy]\nfloors = [{ name = \"api.example.test.\", type = \"A\", min = 1 }]\n\
+         [serial]\npolicy = \"increment\"\n\
          [watch]\ntimeout_ms = 500\nretries = 1\nqps = 200\n",
     );
     let zone1 = s.write("zone1.txt", &ZONE.replace("SERIAL", "2024010101"));

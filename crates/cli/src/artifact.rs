@@ -61,6 +61,9 @@ pub struct PublishedRef {
     /// key stays `version`, as artifacts have always written it.
     #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
     pub publish_count: Option<u64>,
+    /// The SOA serial the publication decided; absent when the plan was already published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u32>,
 }
 
 /// A plan that found the published content unchanged.
@@ -142,14 +145,17 @@ impl StagedArtifact {
             PublishOutcome::Published {
                 generation,
                 publish_count,
+                serial,
                 ..
             } => PublishedRef {
                 generation: generation.0,
                 publish_count: Some(*publish_count),
+                serial: Some(*serial),
             },
             PublishOutcome::AlreadyPublished { generation } => PublishedRef {
                 generation: generation.0,
                 publish_count: None,
+                serial: None,
             },
         });
         let outcome = match (published, verdict) {

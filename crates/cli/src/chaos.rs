@@ -22,6 +22,7 @@ use zonegate_core::gate::{
     AuditEntry, Generation, NewPlan, Published, Store, StoreError, StoredPlan, Verdict,
 };
 use zonegate_core::zone::ContentHash;
+use zonegate_core::zone::serial::SerialRequest;
 
 /// The environment variable that turns the delays on (milliseconds, upper bound).
 pub const DELAY_VAR: &str = "ZONEGATE_TEST_DELAY_MAX_MS";
@@ -102,11 +103,12 @@ impl<S: Store> Store for ChaosStore<S> {
         zone: &Name,
         generation: Generation,
         expected_base: Option<Generation>,
+        serial: SerialRequest,
         audit: AuditEntry,
     ) -> Result<Published, StoreError> {
         self.pause().await;
         self.inner
-            .publish_cas(zone, generation, expected_base, audit)
+            .publish_cas(zone, generation, expected_base, serial, audit)
             .await
     }
 
@@ -134,13 +136,22 @@ impl<S: Store> Store for ChaosStore<S> {
         target: &str,
         zone: &Name,
         generation: Generation,
+        now: u64,
     ) -> Result<(), StoreError> {
-        self.inner.record_target(target, zone, generation).await
+        self.inner
+            .record_target(target, zone, generation, now)
+            .await
     }
 
-    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError> {
+    async fn cleanup(
+        &self,
+        zone: &Name,
+        keep: u32,
+        target_lease_s: u64,
+        now: u64,
+    ) -> Result<u64, StoreError> {
         self.pause().await;
-        self.inner.cleanup(zone, keep, now).await
+        self.inner.cleanup(zone, keep, target_lease_s, now).await
     }
 
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {

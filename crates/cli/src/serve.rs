@@ -10,8 +10,13 @@
 //! queries.
 //!
 //! The first install of a zone (a server starting) also folds the zone's earlier published
-//! generations that the store still keeps into the catalog's IXFR history, one at a time, so
-//! that IXFR works from them at once.
+//! generations that the store still keeps into the catalog's IXFR history, one at a time, with
+//! the serials they were published with, so that IXFR works from them at once.
+//!
+//! The server is recorded in the store as a target (`serve@HOST/ADDR` unless `--target-id`
+//! says otherwise: two hosts both on `0.0.0.0:53` are two targets). It renews its rows every
+//! [`renew_every`] (a quarter of `target_lease_s`), so that clean-up, which stops counting a
+//! row older than the lease, never mistakes a live server for one that is gone.
 //! Serving options (serial policy, transfer ACL, NOTIFY targets) come from the `[server]`
 //! section of the config file; see `config::server`.
 
@@ -21,7 +26,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use zonegate_core::gate::{self, ConvergeOutcome, Generation, PlanStatus, Store, Target};
+use zonegate_core::gate::{
+    self, ConvergeOutcome, Generation, PlanStatus, Store, StoreError, Target,
+};
+use zonegate_core::zone::serial::with_serial;
 use zonegate_core::{GateConfig, Name, Zone};
 use zonegate_server::{Catalog, HistorySeed, ServerOptions};
 use zonegate_store::{AnyStore, StoreLocation};
@@ -71,7 +79,7 @@ pub async fn run(serve: ServeRun) -> anyhow::Result<()> {
         snapshots,
         web,
     } = serve;
-    let id = target_id.unwrap_or_else(|| format!("serve@{}", listen[0]));
+    let id = target_id.unwrap_or_else(|| default_target_id(listen[0]));
     let catalog = Arc::new(Catalog::with_options(id, options));
     // Metrics, health, the API and the status page (off unless configured); SIGHUP.
     let _web = crate::web::start(web, catalog.clone()).await?;
@@ -124,6 +132,41 @@ pub async fn run(serve: ServeRun) -> anyhow::Result<()> {
     result
 }
 
+/// `serve@HOST/ADDR`: the host name keeps two servers on two hosts with the same listen address
+/// (`0.0.0.0:53`) from sharing one target row.
+fn default_target_id(listen: SocketAddr) -> String {
+    let uname = rustix::system::uname();
+    let host = uname.nodename().to_string_lossy();
+    let host = if host.is_empty() {
+        "localhost".into()
+    } else {
+        host
+    };
+    format!("serve@{host}/{listen}")
+}
+
+/// How often a server renews its target rows: a quarter of the lease (at least a second, at
+/// most five minutes), so three renewals in a row can fail before a live server's rows lapse.
+fn renew_every(lease_s: u64) -> Duration {
+    Duration::from_secs((lease_s / 4).clamp(1, 300))
+}
+
+/// Renews this server's row for every zone it serves (the same generation again: its lease
+/// runs from now). A row clean-up already dropped (the server was cut off from the store for
+/// longer than the lease) comes back if its plan is still stored; if not, the next converge
+/// records the newer generation. Failures are logged; the next renewal tries again.
+async fn renew<S: Store>(store: &S, catalog: &Catalog) {
+    let now = crate::context::now();
+    for (zone, held) in catalog.zones() {
+        match store.record_target(catalog.id(), &zone, held, now).await {
+            Ok(()) | Err(StoreError::TargetNewer { .. } | StoreError::PlanMissing { .. }) => {}
+            Err(e) => {
+                tracing::warn!(%zone, target = catalog.id(), error = %e, "cannot renew this server's target row; retrying later");
+            }
+        }
+    }
+}
+
 /// Follows the store until `stop` turns true: SQLite by its `data_version`, PostgreSQL by
 /// its notifications (`serve/postgres.rs`).
 async fn follow(
@@ -169,9 +212,13 @@ async fn follow_file(
     if let Some(store) = &store {
         last_version = sqlite(store).data_version().await.ok();
         sync_all(store, &catalog, &cfg, &snapshots).await;
+        // Zones installed from snapshots and already up to date were not recorded by the
+        // pass: record them now, not a renewal period later.
+        renew(store, &catalog).await;
     }
     let _ = ready.send(());
     let mut last_full = Instant::now();
+    let mut last_renew = Instant::now();
     let mut last_open = Instant::now();
     let mut last_asked = Instant::now();
     let mut last_stamp = store.as_ref().and_then(|s| sqlite(s).change_stamp());
@@ -217,6 +264,10 @@ async fn follow_file(
             sync_all(current, &catalog, &cfg, &snapshots).await;
             last_version = version;
             last_full = Instant::now();
+        }
+        if version.is_some() && last_renew.elapsed() >= renew_every(cfg.target_lease_s) {
+            renew(current, &catalog).await;
+            last_renew = Instant::now();
         }
     }
 }
@@ -331,12 +382,19 @@ async fn earlier_published(
         .saturating_sub(catalog.options().zone(origin).history_deltas_max);
     for g in wanted.into_iter().skip(keep) {
         match store.load_plan(origin, g).await {
-            Ok(Some(plan)) => match Zone::decode(origin, &plan.body, &plan.hash, &cfg.limits) {
-                Ok(z) => {
+            // Each with the serial it was published with, which every server serves for it.
+            Ok(Some(plan)) => match (
+                Zone::decode(origin, &plan.body, &plan.hash, &cfg.limits),
+                plan.serial,
+            ) {
+                (Ok(z), Some(serial)) => {
                     drop(plan);
-                    seed.push(g, z);
+                    seed.push(g, with_serial(z, serial));
                 }
-                Err(e) => {
+                (Ok(_), None) => {
+                    tracing::warn!(zone = %origin, generation = %g, "skipping an earlier generation stored without its serial");
+                }
+                (Err(e), _) => {
                     tracing::warn!(zone = %origin, generation = %g, error = %e, "skipping an unreadable earlier generation")
                 }
             },
@@ -404,7 +462,7 @@ async fn sync_zone(
     }
     {
         let started = Instant::now();
-        match gate::converge(store, &target, zone, cfg).await {
+        match gate::converge(store, &target, zone, cfg, crate::context::now()).await {
             Ok(ConvergeOutcome::Installed {
                 generation,
                 previous,

@@ -14,6 +14,7 @@ use zonegate_core::gate::{
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::update::{Class, RawRr, UpdateGrant, UpdateMessage, UpdateRcode};
+use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::{ContentHash, GateConfig, Name, RType, zonefile};
 
 fn run<F: Future>(f: F) -> F::Output {
@@ -300,6 +301,7 @@ impl Store for Racing {
         zone: &Name,
         generation: Generation,
         expected_base: Option<Generation>,
+        serial: SerialRequest,
         audit: AuditEntry,
     ) -> Result<Published, StoreError> {
         let left = self.races.get();
@@ -309,7 +311,7 @@ impl Store for Racing {
             Box::pin(async { publish(&self.inner, &GateConfig::default(), &records) }).await;
         }
         self.inner
-            .publish_cas(zone, generation, expected_base, audit)
+            .publish_cas(zone, generation, expected_base, serial, audit)
             .await
     }
     async fn pin(
@@ -329,11 +331,18 @@ impl Store for Racing {
         target: &str,
         zone: &Name,
         g: Generation,
+        now: u64,
     ) -> Result<(), StoreError> {
-        self.inner.record_target(target, zone, g).await
+        self.inner.record_target(target, zone, g, now).await
     }
-    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError> {
-        self.inner.cleanup(zone, keep, now).await
+    async fn cleanup(
+        &self,
+        zone: &Name,
+        keep: u32,
+        lease_s: u64,
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        self.inner.cleanup(zone, keep, lease_s, now).await
     }
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
         self.inner.audit(entry).await

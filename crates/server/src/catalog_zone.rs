@@ -63,7 +63,8 @@ pub fn catalog_zone(
     let soa = Soa {
         mname: invalid.clone(),
         rname: invalid.clone(),
-        // The served serial is set by the zone's serial policy at install.
+        // The served serial: a server serves the serial a zone arrives with (raised only if it
+        // would go back), so every server serves the catalog's generation.
         serial: generation.0 as u32,
         refresh: 60,
         retry: 10,

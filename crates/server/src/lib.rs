@@ -68,7 +68,6 @@ pub use stats::{
 pub use wire::UDP_PAYLOAD_MAX;
 pub use zone::history::HistorySeed;
 pub use zone::served::ServedZone;
-pub use zonegate_core::zone::serial::SerialPolicy;
 
 /// How long a TCP connection may stay idle between queries before the server closes it, by
 /// default (`TcpOptions::idle_timeout`).

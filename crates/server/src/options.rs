@@ -1,4 +1,4 @@
-//! Per-zone serving options: SOA serial policy, who may transfer the zone (addresses and TSIG
+//! Per-zone serving options: who may transfer the zone (addresses and TSIG
 //! keys), who may update it (addresses, TSIG keys and per-key grants), whom to NOTIFY.
 //!
 //! The binary reads them from the `[server]` section of its TOML config; here they are plain
@@ -12,13 +12,11 @@ use std::time::Duration;
 
 use zonegate_core::Name;
 use zonegate_core::update::UpdateGrant;
-use zonegate_core::zone::serial::SerialPolicy;
 
-/// How a zone is served.
+/// How a zone is served. (The SOA serial is not a serving option: it is decided when a
+/// generation is published and arrives with the zone; see `zonegate_core::zone::serial`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneOptions {
-    /// How the served SOA serial is derived from the generation. Default `increment`.
-    pub serial_policy: SerialPolicy,
     /// Clients allowed to AXFR and IXFR the zone. Default: none (transfers refused).
     pub allow_transfer: Vec<AddressMatch>,
     /// Names of the TSIG keys (from [`ServerOptions::tsig_keys`]) a transfer of the zone must
@@ -50,7 +48,6 @@ pub struct ZoneOptions {
 impl Default for ZoneOptions {
     fn default() -> Self {
         ZoneOptions {
-            serial_policy: SerialPolicy::Increment,
             allow_transfer: Vec::new(),
             transfer_keys: Vec::new(),
             notify: Vec::new(),

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use zonegate_core::gate::{Generation, Target};
 use zonegate_core::{Record, Zone};
-use zonegate_server::{Catalog, SerialPolicy, ServerOptions, ZoneOptions};
+use zonegate_server::{Catalog, ServerOptions, ZoneOptions};
 use zonegate_testkit::dns::*;
 use zonegate_testkit::*;
 
@@ -210,8 +210,9 @@ async fn axfr_of_100k_records_streams_in_many_messages() {
         assert!(!m.metadata.truncation);
         assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     }
-    assert_eq!(serial_of(&records[0]), Some(7));
-    assert_eq!(serial_of(records.last().unwrap()), Some(7));
+    // The zone's own serial (decided at publish, arriving with the zone), not the generation.
+    assert_eq!(serial_of(&records[0]), Some(1));
+    assert_eq!(serial_of(records.last().unwrap()), Some(1));
     // Every record once, SOA framing aside: 100,000 A, the NS and its glue, the SOA twice.
     assert_eq!(records.len(), 100_000 + 2 + 2);
     let served = catalog.get(&n("example.")).unwrap();
@@ -363,16 +364,16 @@ fn shape(records: &[HRecord]) -> Vec<String> {
 #[tokio::test]
 async fn ixfr_carries_only_the_changes() {
     let (catalog, server) = start(options(|_| {})).await;
-    // The files' own serials are irrelevant: the served serial is the generation.
+    // Each zone arrives with the serial the store decided when it was published: 1, 2, 3.
     catalog
-        .install(Generation(1), ixfr_zone(2_024_010_101, vec![]))
+        .install(Generation(1), ixfr_zone(1, vec![]))
         .await
         .unwrap();
-    let mut changed = ixfr_zone(5, vec![]).records().to_vec();
+    let mut changed = ixfr_zone(2, vec![]).records().to_vec();
     changed.retain(|r| ![n("h7.example."), n("example."), n("ns1.example.")].contains(&r.owner));
     changed.push(a("h7.example.", [10, 9, 9, 9]));
     catalog
-        .install(Generation(2), zone("example.", 5, changed))
+        .install(Generation(2), zone("example.", 2, changed))
         .await
         .unwrap();
     let mut third = catalog
@@ -384,7 +385,7 @@ async fn ixfr_carries_only_the_changes() {
     third.retain(|r| r.owner != n("example.") && r.owner != n("ns1.example."));
     third.push(txt("new.example.", "hello"));
     catalog
-        .install(Generation(3), zone("example.", 1, third))
+        .install(Generation(3), zone("example.", 3, third))
         .await
         .unwrap();
     assert_eq!(catalog.serial(&n("example.")), Some(3));
@@ -453,12 +454,12 @@ async fn ixfr_history_is_bounded() {
     server.stop().await.unwrap();
 }
 
-/// A server that starts with earlier published generations handed to it can answer IXFR from
-/// them at once, under the deterministic `increment` policy.
+/// A server that starts with earlier published generations handed to it (each with the serial
+/// it was published with) can answer IXFR from them at once.
 #[tokio::test]
 async fn history_is_seeded_from_earlier_generations() {
     let (catalog, server) = start(options(|_| {})).await;
-    let v = |g: u64| ixfr_zone(1, vec![txt("t.example.", &format!("v{g}"))]);
+    let v = |g: u64| ixfr_zone(g as u32, vec![txt("t.example.", &format!("v{g}"))]);
     catalog
         .install_with_history(
             Generation(9),
@@ -494,63 +495,28 @@ async fn soa_serial(addr: SocketAddr) -> u32 {
     serial_of(&r.answers[0]).unwrap()
 }
 
-/// The served serial follows the policy and never goes back, whatever the zone file says.
+/// The server serves the serial a zone arrives with (the one decided and stored at publish),
+/// whatever the generation, and never goes back: a serial that would not be above the served
+/// one is raised to the served one plus one.
 #[tokio::test]
-async fn serial_policies() {
+async fn served_serials() {
     let (catalog, server) = start(options(|_| {})).await;
     catalog
         .install(Generation(1), zone("example.", 2_024_010_101, vec![]))
         .await
         .unwrap();
-    assert_eq!(soa_serial(server.addr).await, 1);
+    assert_eq!(soa_serial(server.addr).await, 2_024_010_101);
     catalog
-        .install(Generation(2), zone("example.", 7, vec![]))
+        .install(Generation(2), zone("example.", 2_024_010_102, vec![]))
         .await
         .unwrap();
-    assert_eq!(soa_serial(server.addr).await, 2);
-    server.stop().await.unwrap();
-
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as u32;
-    let (catalog, server) = start(options(|o| {
-        o.default.serial_policy = SerialPolicy::UnixTime
-    }))
-    .await;
+    assert_eq!(soa_serial(server.addr).await, 2_024_010_102);
+    // Only a serial that would go back (a store replaced under the server) is raised.
     catalog
-        .install(Generation(1), zone("example.", 1, vec![]))
+        .install(Generation(3), zone("example.", 7, vec![]))
         .await
         .unwrap();
-    let first = soa_serial(server.addr).await;
-    assert!(first >= now && first < now + 60, "{first} vs {now}");
-    catalog
-        .install(Generation(2), zone("example.", 1, vec![]))
-        .await
-        .unwrap();
-    let second = soa_serial(server.addr).await;
-    assert!(
-        second > first && second < now + 61,
-        "{second} after {first}"
-    );
-    server.stop().await.unwrap();
-
-    let (catalog, server) = start(options(|o| {
-        o.default.serial_policy = SerialPolicy::DateSerial
-    }))
-    .await;
-    catalog
-        .install(Generation(1), zone("example.", 1, vec![]))
-        .await
-        .unwrap();
-    let first = soa_serial(server.addr).await;
-    assert_eq!(first % 100, 0);
-    assert!((2_024_010_100..2_100_010_100).contains(&first), "{first}");
-    catalog
-        .install(Generation(2), zone("example.", 4_000_000_000, vec![]))
-        .await
-        .unwrap();
-    assert_eq!(soa_serial(server.addr).await, first + 1);
+    assert_eq!(soa_serial(server.addr).await, 2_024_010_103);
     server.stop().await.unwrap();
 }
 
@@ -737,7 +703,7 @@ async fn edns_and_opcode_rules_over_the_wire() {
 async fn ixfr_with_another_names_soa_is_formerr() {
     let (catalog, server) = start(options(|_| {})).await;
     catalog
-        .install(Generation(3), ixfr_zone(1, vec![]))
+        .install(Generation(3), ixfr_zone(3, vec![]))
         .await
         .unwrap();
     let mut q = query(9, "example.", RecordType::IXFR);

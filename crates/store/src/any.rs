@@ -2,6 +2,7 @@
 //! delegating every method to the engine, so no SQL and no engine choice leaks out.
 
 use std::time::Duration;
+use zonegate_core::zone::serial::SerialRequest;
 
 use zonegate_core::gate::{
     AuditEntry, Generation, NewPlan, Published, Store, StoreError, StoredPlan, Verdict,
@@ -154,9 +155,10 @@ impl Store for AnyStore {
         zone: &Name,
         generation: Generation,
         expected_base: Option<Generation>,
+        serial: SerialRequest,
         audit: AuditEntry,
     ) -> Result<Published, StoreError> {
-        each!(self, s => s.publish_cas(zone, generation, expected_base, audit).await)
+        each!(self, s => s.publish_cas(zone, generation, expected_base, serial, audit).await)
     }
 
     async fn pin(
@@ -183,12 +185,19 @@ impl Store for AnyStore {
         target: &str,
         zone: &Name,
         generation: Generation,
+        now: u64,
     ) -> Result<(), StoreError> {
-        each!(self, s => s.record_target(target, zone, generation).await)
+        each!(self, s => s.record_target(target, zone, generation, now).await)
     }
 
-    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError> {
-        each!(self, s => s.cleanup(zone, keep, now).await)
+    async fn cleanup(
+        &self,
+        zone: &Name,
+        keep: u32,
+        target_lease_s: u64,
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        each!(self, s => s.cleanup(zone, keep, target_lease_s, now).await)
     }
 
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {

@@ -34,8 +34,9 @@
 //!
 //! ## Clean-up
 //!
-//! The horizon is `min(published, every target's generation for the zone, every unexpired
-//! pin)`. Clean-up deletes, in one `DELETE`, the plans below the horizon that are not among the
+//! The horizon is `min(published, every live target's generation for the zone, every
+//! unexpired pin)`. A target row is live while it was recorded or renewed within the target
+//! lease; older rows (servers that are gone) are deleted first, like expired pins. Clean-up deletes, in one `DELETE`, the plans below the horizon that are not among the
 //! zone's newest `keep` plans (counted over all of the zone's plans, whatever their status).
 //! A zone that never published anything has no horizon, and clean-up deletes nothing from it:
 //! every plan it has may still be the first one published.
@@ -78,6 +79,7 @@ use zonegate_core::gate::{
     Actor, AuditAction, AuditEntry, Generation, NewPlan, PlanStatus, Published, ReasonCode, Store,
     StoreError, StoredPlan, Verdict, optional_reason,
 };
+use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::{ContentHash, Name};
 
 /// How long a writer waits for another writer's lock before giving up with
@@ -127,6 +129,8 @@ pub struct ZoneRow {
     pub record_count: Option<u64>,
     /// When the published generation was published, unix seconds.
     pub published_at: Option<u64>,
+    /// The SOA serial the published generation is served with (decided at publish).
+    pub serial: Option<u32>,
 }
 
 /// One plan without its body.
@@ -144,6 +148,8 @@ pub struct PlanRow {
     pub status: PlanStatus,
     /// Whether the gate lets it be published (pass, held, refused, approved, rejected).
     pub verdict: Verdict,
+    /// The SOA serial it was published with; `None` if it never was.
+    pub serial: Option<u32>,
 }
 
 /// One audit-log row.
@@ -184,7 +190,8 @@ pub struct TargetRow {
     pub target: String,
     pub origin: Name,
     pub generation: Generation,
-    /// When the target last recorded a generation, unix seconds (the store's clock).
+    /// When the target last recorded or renewed its generation, unix seconds (the target's
+    /// clock); clean-up ignores the row once it is older than the target lease.
     pub updated_at: u64,
 }
 
@@ -257,6 +264,10 @@ fn to_sql(value: u64) -> Result<i64, StoreError> {
 /// A number coming out of an INTEGER column.
 fn from_sql(value: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| corrupt(what))
+}
+
+fn serial_from_sql(value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| corrupt("serial"))
 }
 
 fn generation_from_sql(value: i64) -> Result<Generation, StoreError> {
@@ -350,11 +361,12 @@ static PUBLISHABLE: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// THE compare-and-swap, one statement: `?1` the generation, `?2` the origin, `?3` the
-/// expected base, `?4` now. The freshness check, the verdict check and the pointer write are
-/// the same `UPDATE`.
+/// expected base, `?4` now, `?5` the serial decided for the generation. The freshness check,
+/// the verdict check and the pointer write are the same `UPDATE`.
 static PUBLISH_CAS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE zones SET published_generation = ?1, version = version + 1, published_at = ?4
+        "UPDATE zones SET published_generation = ?1, version = version + 1, published_at = ?4,
+                          published_serial = ?5
          WHERE origin = ?2
            AND published_generation IS ?3
            AND COALESCE(published_generation, 0) < ?1
@@ -616,7 +628,7 @@ impl SqliteStore {
     }
 
     const ZONE_SELECT: &str = "SELECT z.origin, z.published_generation, z.version, z.published_at,
-                p.hash, p.record_count,
+                z.published_serial, p.hash, p.record_count,
                 (SELECT MAX(generation) FROM plans WHERE origin = z.origin) AS newest
          FROM zones z
          LEFT JOIN plans p ON p.origin = z.origin AND p.generation = z.published_generation";
@@ -650,7 +662,7 @@ impl SqliteStore {
     pub async fn plans(&self, origin: &Name) -> Result<Vec<PlanRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT origin, generation, base, hash, record_count, length(body) AS body_bytes,
-                    created_at, status, verdict
+                    created_at, status, verdict, serial
              FROM plans WHERE origin = ?1 ORDER BY generation",
         )
         .bind(origin.to_string())
@@ -709,7 +721,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
         let row = sqlx::query(
-            "SELECT published_generation, version FROM zones
+            "SELECT published_generation, version, published_serial FROM zones
              WHERE origin = ?1 AND published_generation IS NOT NULL",
         )
         .bind(zone.to_string())
@@ -720,6 +732,10 @@ impl Store for SqliteStore {
             Ok(Published {
                 generation: generation_from_sql(get(&row, "published_generation")?)?,
                 publish_count: from_sql(get(&row, "version")?, "publish count")?,
+                serial: get::<Option<i64>>(&row, "published_serial")?
+                    .map(serial_from_sql)
+                    .transpose()?
+                    .ok_or_else(|| corrupt("published serial"))?,
             })
         })
         .transpose()
@@ -731,7 +747,7 @@ impl Store for SqliteStore {
         generation: Generation,
     ) -> Result<Option<StoredPlan>, StoreError> {
         let row = sqlx::query(
-            "SELECT base, hash, record_count, body, created_at, status, verdict FROM plans
+            "SELECT base, hash, record_count, body, created_at, status, verdict, serial FROM plans
              WHERE origin = ?1 AND generation = ?2",
         )
         .bind(zone.to_string())
@@ -767,12 +783,26 @@ impl Store for SqliteStore {
         zone: &Name,
         generation: Generation,
         expected_base: Option<Generation>,
+        serial: SerialRequest,
         mut audit: AuditEntry,
     ) -> Result<Published, StoreError> {
         let origin = zone.to_string();
         let g = to_sql(generation.0)?;
         let base = expected_base.map(|b| to_sql(b.0)).transpose()?;
         let mut tx = self.begin_write().await?;
+        // The serial is decided under the write lock, from the serial published now: if the
+        // compare-and-swap below succeeds, that is the serial of the generation it replaces.
+        let previous = sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT published_serial FROM zones WHERE origin = ?1",
+        )
+        .bind(&origin)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?
+        .flatten()
+        .map(serial_from_sql)
+        .transpose()?;
+        let decided = serial.decide(previous, generation);
         // THE compare-and-swap: the freshness check, the verdict check and the pointer write
         // are one statement.
         let publish_count = sqlx::query_scalar::<_, i64>(&PUBLISH_CAS)
@@ -780,6 +810,7 @@ impl Store for SqliteStore {
             .bind(&origin)
             .bind(base)
             .bind(to_sql(audit.at)?)
+            .bind(i64::from(decided))
             .fetch_optional(&mut *tx)
             .await
             .map_err(store_error)?;
@@ -837,19 +868,23 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
-        sqlx::query("UPDATE plans SET status = ?3 WHERE origin = ?1 AND generation = ?2")
-            .bind(&origin)
-            .bind(g)
-            .bind(PlanStatus::Published.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
+        sqlx::query(
+            "UPDATE plans SET status = ?3, serial = ?4 WHERE origin = ?1 AND generation = ?2",
+        )
+        .bind(&origin)
+        .bind(g)
+        .bind(PlanStatus::Published.as_str())
+        .bind(i64::from(decided))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
         audit.generation.get_or_insert(generation);
         insert_audit(&mut tx, &audit).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(Published {
             generation,
             publish_count: from_sql(publish_count, "publish count")?,
+            serial: decided,
         })
     }
 
@@ -907,9 +942,11 @@ impl Store for SqliteStore {
         target: &str,
         zone: &Name,
         generation: Generation,
+        now: u64,
     ) -> Result<(), StoreError> {
         let origin = zone.to_string();
         let g = to_sql(generation.0)?;
+        let now_sql = to_sql(now)?;
         let mut tx = self.begin_write().await?;
         let held = sqlx::query_scalar::<_, i64>(
             "SELECT generation FROM targets WHERE target = ?1 AND origin = ?2",
@@ -926,8 +963,19 @@ impl Store for SqliteStore {
                 offered: generation,
             })
         };
-        if let Some(held) = held.filter(|held| *held >= g) {
+        if let Some(held) = held.filter(|held| *held > g) {
             return Err(newer(held)?);
+        }
+        if held == Some(g) {
+            // The same generation again: the target is alive, its lease runs from now.
+            sqlx::query("UPDATE targets SET updated_at = ?3 WHERE target = ?1 AND origin = ?2")
+                .bind(target)
+                .bind(&origin)
+                .bind(now_sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            return tx.commit().await.map_err(store_error);
         }
         if !plan_exists(&mut tx, &origin, g).await? {
             return Err(StoreError::PlanMissing {
@@ -940,7 +988,7 @@ impl Store for SqliteStore {
         // condition keeps it true even if this code changes.
         let moved = sqlx::query(
             "INSERT INTO targets (target, origin, generation, updated_at)
-             VALUES (?1, ?2, ?3, CAST(strftime('%s', 'now') AS INTEGER))
+             VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (target, origin) DO UPDATE
                 SET generation = excluded.generation, updated_at = excluded.updated_at
                 WHERE excluded.generation > targets.generation",
@@ -948,6 +996,7 @@ impl Store for SqliteStore {
         .bind(target)
         .bind(&origin)
         .bind(g)
+        .bind(now_sql)
         .execute(&mut *tx)
         .await
         .map_err(store_error)?
@@ -958,7 +1007,13 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(store_error)
     }
 
-    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError> {
+    async fn cleanup(
+        &self,
+        zone: &Name,
+        keep: u32,
+        target_lease_s: u64,
+        now: u64,
+    ) -> Result<u64, StoreError> {
         let origin = zone.to_string();
         let now_sql = to_sql(now)?;
         let mut tx = self.begin_write().await?;
@@ -970,6 +1025,16 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
+        // Likewise targets that have not renewed their row within the lease: they are gone
+        // (a server that ended for good), and must not hold clean-up back forever.
+        if let Some(cutoff) = now.checked_sub(target_lease_s) {
+            sqlx::query("DELETE FROM targets WHERE origin = ?1 AND updated_at < ?2")
+                .bind(&origin)
+                .bind(to_sql(cutoff)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
         // The horizon is read here only for the audit row; the DELETE below recomputes it in
         // the same statement that deletes, under the same write lock.
         let horizon = sqlx::query_scalar::<_, Option<i64>>(&format!("SELECT {HORIZON}"))

@@ -11,7 +11,7 @@ use zonegate_core::gate::{Actor, Generation, PlanStatus, StoredPlan, optional_re
 use crate::{
     AuditRow, PinRow, PlanRow, StoreError, TargetRow, ZoneRow, audit_action, corrupt, from_sql,
     generation_from_sql, hash_from_sql, name_from_sql, optional_generation_from_sql,
-    verdict_from_sql,
+    serial_from_sql, verdict_from_sql,
 };
 
 /// Columns by name, as the store's own types: what both engines' rows offer.
@@ -58,7 +58,8 @@ fn status(row: &impl Columns) -> Result<PlanStatus, StoreError> {
     PlanStatus::parse(&row.text("status")?).ok_or_else(|| corrupt("plan status"))
 }
 
-/// `origin, published_generation, version, published_at, hash, record_count, newest`.
+/// `origin, published_generation, version, published_at, published_serial, hash,
+/// record_count, newest`.
 pub(crate) fn zone_row(row: &impl Columns) -> Result<ZoneRow, StoreError> {
     Ok(ZoneRow {
         origin: name_from_sql(&row.text("origin")?)?,
@@ -78,11 +79,15 @@ pub(crate) fn zone_row(row: &impl Columns) -> Result<ZoneRow, StoreError> {
             .optional_int("published_at")?
             .map(|t| from_sql(t, "time"))
             .transpose()?,
+        serial: row
+            .optional_int("published_serial")?
+            .map(serial_from_sql)
+            .transpose()?,
     })
 }
 
-/// `base, hash, record_count, body, created_at, status, verdict` of plan `generation` of
-/// `zone`.
+/// `base, hash, record_count, body, created_at, status, verdict, serial` of plan
+/// `generation` of `zone`.
 pub(crate) fn stored_plan(
     zone: &Name,
     generation: Generation,
@@ -98,10 +103,15 @@ pub(crate) fn stored_plan(
         created_at: from_sql(row.int("created_at")?, "time")?,
         status: status(row)?,
         verdict: verdict_from_sql(&row.text("verdict")?)?,
+        serial: row
+            .optional_int("serial")?
+            .map(serial_from_sql)
+            .transpose()?,
     })
 }
 
-/// `origin, generation, base, hash, record_count, body_bytes, created_at, status, verdict`.
+/// `origin, generation, base, hash, record_count, body_bytes, created_at, status, verdict,
+/// serial`.
 pub(crate) fn plan_row(row: &impl Columns) -> Result<PlanRow, StoreError> {
     Ok(PlanRow {
         origin: name_from_sql(&row.text("origin")?)?,
@@ -113,6 +123,10 @@ pub(crate) fn plan_row(row: &impl Columns) -> Result<PlanRow, StoreError> {
         created_at: from_sql(row.int("created_at")?, "time")?,
         status: status(row)?,
         verdict: verdict_from_sql(&row.text("verdict")?)?,
+        serial: row
+            .optional_int("serial")?
+            .map(serial_from_sql)
+            .transpose()?,
     })
 }
 

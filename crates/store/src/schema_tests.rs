@@ -88,7 +88,7 @@ macro_rules! raw_for {
                 origin: Option<&str>,
                 status: &str,
             ) -> Result<(), sqlx::Error> {
-                sqlx::query(&"UPDATE plans SET status = $2 WHERE $1 IS NULL OR origin = $1".replace('$', $mark))
+                sqlx::query(&"UPDATE plans SET status = $2, serial = 1 WHERE $1 IS NULL OR origin = $1".replace('$', $mark))
                     .bind(origin)
                     .bind(status)
                     .execute(self)
@@ -96,7 +96,7 @@ macro_rules! raw_for {
                     .map(drop)
             }
             async fn set_pointer(&self, origin: &str) -> Result<(), sqlx::Error> {
-                sqlx::query(&"UPDATE zones SET published_generation = 1 WHERE origin = $1".replace('$', $mark))
+                sqlx::query(&"UPDATE zones SET published_generation = 1, published_serial = 1 WHERE origin = $1".replace('$', $mark))
                     .bind(origin)
                     .execute(self)
                     .await

@@ -21,6 +21,7 @@ use zonegate_core::gate::{
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::testkit::n;
+use zonegate_core::zone::serial::{SerialPolicy, SerialRequest};
 use zonegate_core::{ContentHash, Name};
 use zonegate_store::{AnyStore, PgStore, SqliteStore, StoreLocation};
 
@@ -30,6 +31,18 @@ use zonegate_store::{AnyStore, PgStore, SqliteStore, StoreLocation};
 
 mod fixtures;
 use fixtures::{NOW, entry, g, gens, new_plan};
+
+/// The target lease the contract's clean-ups run with, unless a test says otherwise.
+const LEASE_S: u64 = 3_600;
+
+/// The serial request of the contract's publications: the file serial of a zone taken over.
+fn serial() -> SerialRequest {
+    SerialRequest {
+        policy: SerialPolicy::File,
+        file_serial: 2_024_010_101,
+        now_s: NOW,
+    }
+}
 
 /// An audit row without an action, which both stores refuse.
 fn no_action() -> AuditAction {
@@ -51,9 +64,15 @@ async fn publish<S: Store>(
     generation: Generation,
     base: Option<Generation>,
 ) -> Result<(Generation, u64), StoreError> {
-    s.publish_cas(zone, generation, base, entry(zone, AuditAction::Published))
-        .await
-        .map(|p| (p.generation, p.publish_count))
+    s.publish_cas(
+        zone,
+        generation,
+        base,
+        serial(),
+        entry(zone, AuditAction::Published),
+    )
+    .await
+    .map(|p| (p.generation, p.publish_count))
 }
 
 /// Stages g1 and publishes it, then stages g2..=g`n` on base g1.
@@ -225,6 +244,8 @@ contract!(
     contract_cleanup_without_publish_deletes_nothing,
     contract_record_target_never_goes_backwards,
     contract_pins_expire,
+    contract_targets_that_stop_renewing_stop_holding_cleanup,
+    contract_serial_is_decided_at_publish_and_stored,
     contract_audit_appends,
     contract_stage_records_the_verdict_and_refuses_final_ones,
     contract_publish_needs_a_publishable_verdict,
@@ -282,7 +303,7 @@ async fn contract_generations_never_reused_after_cleanup<S: Inspect>(s: &S) {
     let z = n("example.com.");
     history(s, &z, 5).await;
     publish(s, &z, g(5), Some(g(1))).await.unwrap();
-    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 4);
+    assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW).await.unwrap(), 4);
     assert_eq!(s.generations(&z).await, gens(&[5]));
     assert_eq!(s.load_plan(&z, g(1)).await.unwrap(), None);
     // The numbers of deleted plans are not handed out again.
@@ -468,7 +489,7 @@ async fn contract_october_race_is_refused<S: Inspect>(s: &S) {
         newest = stage(s, &z, Some(g1)).await;
     }
     publish(s, &z, newest, Some(g1)).await.unwrap();
-    s.cleanup(&z, 1, NOW).await.unwrap();
+    s.cleanup(&z, 1, LEASE_S, NOW).await.unwrap();
     // A wakes up: its plan is newer than g1, the base it saw, but no longer than what is live.
     assert_eq!(
         publish(s, &z, old, Some(g1)).await,
@@ -480,7 +501,7 @@ async fn contract_october_race_is_refused<S: Inspect>(s: &S) {
     );
     s.unpin(&z, old, "enactor-a").await.unwrap();
     // Clean-up, however eager, leaves the live plan alone.
-    s.cleanup(&z, 0, NOW).await.unwrap();
+    s.cleanup(&z, 0, LEASE_S, NOW).await.unwrap();
     assert_eq!(s.published(&z).await.unwrap().unwrap().generation, newest);
     assert!(s.load_plan(&z, newest).await.unwrap().is_some());
     assert_eq!(s.generations(&z).await, vec![newest]);
@@ -509,7 +530,7 @@ async fn contract_plan_missing<S: Inspect>(s: &S) {
         })
     );
     publish(s, &z, g(3), Some(g(1))).await.unwrap();
-    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 2);
+    assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW).await.unwrap(), 2);
     // A deleted plan is missing, which says more than "stale".
     assert_eq!(
         publish(s, &z, g(1), Some(g(3))).await,
@@ -533,7 +554,7 @@ async fn contract_plan_missing<S: Inspect>(s: &S) {
         })
     );
     assert_eq!(
-        s.record_target("server-1", &z, g(2)).await,
+        s.record_target("server-1", &z, g(2), NOW).await,
         Err(StoreError::PlanMissing {
             zone: z.clone(),
             generation: g(2)
@@ -582,7 +603,7 @@ async fn contract_failed_publish_changes_nothing<S: Inspect>(s: &S) {
     let audit_before = s.audit_actions(&z).await;
     // The audit row is refused (no action); the pointer and version must not move without it.
     assert!(matches!(
-        s.publish_cas(&z, g2, Some(g1), entry(&z, no_action()))
+        s.publish_cas(&z, g2, Some(g1), serial(), entry(&z, no_action()))
             .await,
         Err(StoreError::Constraint { .. })
     ));
@@ -607,27 +628,27 @@ async fn contract_cleanup_keeps_live_and_newest<S: Inspect>(s: &S) {
     history(s, &z, 10).await;
     history(s, &other, 3).await;
     publish(s, &z, g(8), Some(g(1))).await.unwrap();
-    s.record_target("server-1", &z, g(4)).await.unwrap();
-    s.record_target("server-2", &z, g(8)).await.unwrap();
+    s.record_target("server-1", &z, g(4), NOW).await.unwrap();
+    s.record_target("server-2", &z, g(8), NOW).await.unwrap();
     s.pin(&z, g(6), "enactor", NOW + 500).await.unwrap();
     // Horizon min(g8, g4, g8, g6) = g4. Keeping the newest 9 (g2..g10) leaves only g1.
-    assert_eq!(s.cleanup(&z, 9, NOW).await.unwrap(), 1);
+    assert_eq!(s.cleanup(&z, 9, LEASE_S, NOW).await.unwrap(), 1);
     assert_eq!(s.generations(&z).await, gens(&[2, 3, 4, 5, 6, 7, 8, 9, 10]));
     // Keeping 1: everything below the horizon g4 goes; the target's g4 stays.
-    assert_eq!(s.cleanup(&z, 1, NOW).await.unwrap(), 2);
+    assert_eq!(s.cleanup(&z, 1, LEASE_S, NOW).await.unwrap(), 2);
     assert_eq!(s.generations(&z).await, gens(&[4, 5, 6, 7, 8, 9, 10]));
     // Idempotent.
-    assert_eq!(s.cleanup(&z, 1, NOW).await.unwrap(), 0);
+    assert_eq!(s.cleanup(&z, 1, LEASE_S, NOW).await.unwrap(), 0);
     // server-1 moves on; now the pin on g6 is the lowest live plan.
-    s.record_target("server-1", &z, g(8)).await.unwrap();
-    assert_eq!(s.cleanup(&z, 1, NOW).await.unwrap(), 2);
+    s.record_target("server-1", &z, g(8), NOW).await.unwrap();
+    assert_eq!(s.cleanup(&z, 1, LEASE_S, NOW).await.unwrap(), 2);
     assert_eq!(s.generations(&z).await, gens(&[6, 7, 8, 9, 10]));
     // The pin expires; the published g8 is the horizon. Plans above it (staged, maybe about
     // to be published) are never clean-up's business.
-    assert_eq!(s.cleanup(&z, 0, NOW + 500).await.unwrap(), 2);
+    assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW + 500).await.unwrap(), 2);
     assert_eq!(s.generations(&z).await, gens(&[8, 9, 10]));
     assert_eq!(s.published(&z).await.unwrap().unwrap().generation, g(8));
-    assert_eq!(s.cleanup(&z, 0, NOW + 10_000).await.unwrap(), 0);
+    assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW + 10_000).await.unwrap(), 0);
     // Other zones are untouched.
     assert_eq!(s.generations(&other).await, gens(&[1, 2, 3]));
     // Each clean-up that deleted something left one audit row; the empty ones left none.
@@ -645,12 +666,17 @@ async fn contract_cleanup_without_publish_deletes_nothing<S: Inspect>(s: &S) {
     for _ in 0..5 {
         stage(s, &z, None).await;
     }
-    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 0);
+    assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW).await.unwrap(), 0);
     assert_eq!(s.generations(&z).await, gens(&[1, 2, 3, 4, 5]));
-    assert_eq!(s.cleanup(&n("unknown.example."), 0, NOW).await.unwrap(), 0);
+    assert_eq!(
+        s.cleanup(&n("unknown.example."), 0, LEASE_S, NOW)
+            .await
+            .unwrap(),
+        0
+    );
     // The first publish may pick any of them, old or new.
     assert_eq!(publish(s, &z, g(2), None).await.unwrap(), (g(2), 1));
-    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 1);
+    assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW).await.unwrap(), 1);
     assert_eq!(s.generations(&z).await, gens(&[2, 3, 4, 5]));
 }
 
@@ -659,26 +685,22 @@ async fn contract_record_target_never_goes_backwards<S: Inspect>(s: &S) {
     let other = n("other.example.");
     history(s, &z, 4).await;
     history(s, &other, 1).await;
-    s.record_target("server-1", &z, g(2)).await.unwrap();
+    s.record_target("server-1", &z, g(2), NOW).await.unwrap();
     assert_eq!(
-        s.record_target("server-1", &z, g(1)).await,
+        s.record_target("server-1", &z, g(1), NOW).await,
         Err(StoreError::TargetNewer {
             target: "server-1".into(),
             held: g(2),
             offered: g(1)
         })
     );
+    // The same generation again renews the row (the target's lease), and is no error.
+    s.record_target("server-1", &z, g(2), NOW + 1)
+        .await
+        .unwrap();
+    s.record_target("server-1", &z, g(4), NOW).await.unwrap();
     assert_eq!(
-        s.record_target("server-1", &z, g(2)).await,
-        Err(StoreError::TargetNewer {
-            target: "server-1".into(),
-            held: g(2),
-            offered: g(2)
-        })
-    );
-    s.record_target("server-1", &z, g(4)).await.unwrap();
-    assert_eq!(
-        s.record_target("server-1", &z, g(3)).await,
+        s.record_target("server-1", &z, g(3), NOW).await,
         Err(StoreError::TargetNewer {
             target: "server-1".into(),
             held: g(4),
@@ -686,13 +708,15 @@ async fn contract_record_target_never_goes_backwards<S: Inspect>(s: &S) {
         })
     );
     // Targets and zones are independent of each other.
-    s.record_target("server-2", &z, g(1)).await.unwrap();
-    s.record_target("server-1", &other, g(1)).await.unwrap();
+    s.record_target("server-2", &z, g(1), NOW).await.unwrap();
+    s.record_target("server-1", &other, g(1), NOW)
+        .await
+        .unwrap();
     // server-2 holding g1 keeps g1 alive through clean-up.
     publish(s, &z, g(4), Some(g(1))).await.unwrap();
-    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 0);
-    s.record_target("server-2", &z, g(4)).await.unwrap();
-    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 3);
+    assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW).await.unwrap(), 0);
+    s.record_target("server-2", &z, g(4), NOW).await.unwrap();
+    assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW).await.unwrap(), 3);
 }
 
 async fn contract_pins_expire<S: Inspect>(s: &S) {
@@ -704,17 +728,127 @@ async fn contract_pins_expire<S: Inspect>(s: &S) {
     // Unpinning what is not pinned is fine.
     s.unpin(&z, g(3), "someone-else").await.unwrap();
     s.unpin(&z, g(9), "enactor-b").await.unwrap();
-    assert_eq!(s.cleanup(&z, 0, NOW).await.unwrap(), 1);
+    assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW).await.unwrap(), 1);
     assert_eq!(s.generations(&z).await, gens(&[2, 3, 4]));
     // Re-pinning extends the lease.
     s.pin(&z, g(2), "enactor-a", NOW + 1_000).await.unwrap();
     // enactor-b releases its pin; enactor-a's lease runs out at NOW + 1000, not NOW + 100.
     s.unpin(&z, g(3), "enactor-b").await.unwrap();
-    assert_eq!(s.cleanup(&z, 0, NOW + 100).await.unwrap(), 0);
+    assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW + 100).await.unwrap(), 0);
     assert_eq!(s.generations(&z).await, gens(&[2, 3, 4]));
     // A pin is expired at its expiry time.
-    assert_eq!(s.cleanup(&z, 0, NOW + 1_000).await.unwrap(), 2);
+    assert_eq!(s.cleanup(&z, 0, LEASE_S, NOW + 1_000).await.unwrap(), 2);
     assert_eq!(s.generations(&z).await, gens(&[4]));
+}
+
+/// Issue 11, item 6: a server that is gone for good must not hold clean-up back forever. Its
+/// row counts while it was recorded or renewed within the lease; after that it no longer
+/// counts, and is deleted, while a live target that renews keeps its plan.
+async fn contract_targets_that_stop_renewing_stop_holding_cleanup<S: Inspect>(s: &S) {
+    let z = n("example.com.");
+    history(s, &z, 6).await;
+    publish(s, &z, g(6), Some(g(1))).await.unwrap();
+    let lease = 100;
+    // "gone" holds g2 and never comes back; "live" holds g3 and renews.
+    s.record_target("gone", &z, g(2), NOW).await.unwrap();
+    s.record_target("live", &z, g(3), NOW).await.unwrap();
+    // Within the lease both count: the horizon is g2, only g1 goes.
+    assert_eq!(s.cleanup(&z, 0, lease, NOW + lease).await.unwrap(), 1);
+    assert_eq!(s.generations(&z).await, gens(&[2, 3, 4, 5, 6]));
+    // "live" renews (the same generation) just before the lease would run out.
+    s.record_target("live", &z, g(3), NOW + lease)
+        .await
+        .unwrap();
+    // One second past the lease, "gone" no longer counts; "live" still holds g3.
+    assert_eq!(s.cleanup(&z, 0, lease, NOW + lease + 1).await.unwrap(), 1);
+    assert_eq!(s.generations(&z).await, gens(&[3, 4, 5, 6]));
+    // "gone"'s row went with it: coming back, it records what it holds as any first record
+    // would, and a plan that is gone cannot be recorded.
+    assert_eq!(
+        s.record_target("gone", &z, g(2), NOW + lease + 2).await,
+        Err(StoreError::PlanMissing {
+            zone: z.clone(),
+            generation: g(2)
+        })
+    );
+    s.record_target("gone", &z, g(6), NOW + lease + 2)
+        .await
+        .unwrap();
+    // "live" stops renewing too: after its lease only the published g6 holds.
+    assert_eq!(s.cleanup(&z, 0, lease, NOW + 2 * lease).await.unwrap(), 0);
+    assert_eq!(
+        s.cleanup(&z, 0, lease, NOW + 2 * lease + 1).await.unwrap(),
+        3
+    );
+    assert_eq!(s.generations(&z).await, gens(&[6]));
+    // The published plan never goes, whatever the leases.
+    assert_eq!(s.cleanup(&z, 0, lease, NOW + 100 * lease).await.unwrap(), 0);
+    assert_eq!(s.published(&z).await.unwrap().unwrap().generation, g(6));
+}
+
+/// Issue 11, item 8: the compare-and-swap decides the serial from the one published before and
+/// stores it with the generation, so every reader gets the same serial for the same generation.
+async fn contract_serial_is_decided_at_publish_and_stored<S: Inspect>(s: &S) {
+    let z = n("example.com.");
+    for _ in 0..4 {
+        stage(s, &z, None).await;
+    }
+    let file = |file_serial| SerialRequest {
+        file_serial,
+        ..serial()
+    };
+    let entry_z = || entry(&z, AuditAction::Published);
+    // The first publication takes the file's serial.
+    let p1 = s
+        .publish_cas(&z, g(1), None, file(2_024_010_101), entry_z())
+        .await
+        .unwrap();
+    assert_eq!(p1.serial, 2_024_010_101);
+    // A file that still says the same: one more.
+    let p2 = s
+        .publish_cas(&z, g(2), Some(g(1)), file(2_024_010_101), entry_z())
+        .await
+        .unwrap();
+    assert_eq!(p2.serial, 2_024_010_102);
+    assert_eq!(
+        s.published(&z).await.unwrap().unwrap().serial,
+        2_024_010_102
+    );
+    // A lost compare-and-swap decides nothing and stores nothing.
+    assert!(matches!(
+        s.publish_cas(&z, g(3), Some(g(1)), file(2_030_000_000), entry_z())
+            .await,
+        Err(StoreError::Stale { .. })
+    ));
+    assert_eq!(
+        s.published(&z).await.unwrap().unwrap().serial,
+        2_024_010_102
+    );
+    assert_eq!(s.load_plan(&z, g(3)).await.unwrap().unwrap().serial, None);
+    // Another policy: the generation, still never below the published serial.
+    let increment = SerialRequest {
+        policy: SerialPolicy::Increment,
+        ..file(1)
+    };
+    let p4 = s
+        .publish_cas(&z, g(4), Some(g(2)), increment, entry_z())
+        .await
+        .unwrap();
+    assert_eq!(p4.serial, 2_024_010_103);
+    // Each generation keeps the serial it was published with.
+    let mut stored = Vec::new();
+    for n in 1..=4 {
+        stored.push(s.load_plan(&z, g(n)).await.unwrap().unwrap().serial);
+    }
+    assert_eq!(
+        stored,
+        vec![
+            Some(2_024_010_101),
+            Some(2_024_010_102),
+            None,
+            Some(2_024_010_103)
+        ]
+    );
 }
 
 async fn contract_audit_appends<S: Inspect>(s: &S) {
@@ -828,7 +962,7 @@ async fn sqlite_refuses_deleting_live_plans() {
     let s = db.open().await;
     let z = n("example.com.");
     history(&s, &z, 5).await;
-    s.record_target("server-1", &z, g(2)).await.unwrap();
+    s.record_target("server-1", &z, g(2), NOW).await.unwrap();
     s.pin(&z, g(3), "enactor", NOW + 60).await.unwrap();
     for foreign_keys in [true, false] {
         // With foreign keys off (the sqlite3 shell's default), the trigger still refuses.
@@ -983,7 +1117,7 @@ async fn sqlite_publish_commits_pointer_version_and_audit_together() {
     assert!(publish(&s, &z, g(2), Some(g(1))).await.is_err());
     let g4 = stage(&s, &z, Some(g(3))).await;
     assert!(matches!(
-        s.publish_cas(&z, g4, Some(g(3)), entry(&z, no_action()))
+        s.publish_cas(&z, g4, Some(g(3)), serial(), entry(&z, no_action()))
             .await,
         Err(StoreError::Constraint { .. })
     ));
@@ -1020,7 +1154,13 @@ async fn sqlite_busy_database_is_a_backend_error() {
     let mut conn = raw(&db.path, true).await;
     exec(&mut conn, "BEGIN IMMEDIATE").await.unwrap();
     let err = s
-        .publish_cas(&z, g(2), Some(g(1)), entry(&z, AuditAction::Published))
+        .publish_cas(
+            &z,
+            g(2),
+            Some(g(1)),
+            serial(),
+            entry(&z, AuditAction::Published),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -1082,7 +1222,8 @@ async fn sqlite_racing_processes_publish_exactly_once_per_round() {
             tasks.push(tokio::spawn(async move {
                 let mut published = entry(&z, AuditAction::Published);
                 published.actor = Actor::new(&format!("enactor-{i}")).expect("a valid actor");
-                s.publish_cas(&z, generation, base, published).await
+                s.publish_cas(&z, generation, base, serial(), published)
+                    .await
             }));
         }
         let mut wins = 0;
@@ -1156,11 +1297,11 @@ async fn sqlite_read_models_for_the_cli() {
     let a = n("a.example.");
     history(&s, &z, 3).await;
     stage(&s, &a, None).await;
-    s.record_target("server-1", &z, g(1)).await.unwrap();
+    s.record_target("server-1", &z, g(1), NOW).await.unwrap();
     s.pin(&z, g(3), "enactor", NOW + 60).await.unwrap();
     let mut published_at = entry(&z, AuditAction::Published);
     published_at.at = 4_242;
-    s.publish_cas(&z, g(3), Some(g(1)), published_at)
+    s.publish_cas(&z, g(3), Some(g(1)), serial(), published_at)
         .await
         .unwrap();
 
@@ -1204,7 +1345,7 @@ async fn sqlite_read_models_for_the_cli() {
         (targets[0].target.as_str(), targets[0].generation),
         ("server-1", g(1))
     );
-    assert!(targets[0].updated_at > 1_600_000_000, "the store's clock");
+    assert_eq!(targets[0].updated_at, NOW, "the caller's clock");
     let pins = s.pins(&z).await.unwrap();
     assert_eq!(pins.len(), 1);
     assert_eq!(
@@ -1272,9 +1413,9 @@ async fn sqlite_read_then_write_operations_never_fail_under_contention() {
             tasks.push(tokio::spawn(async move {
                 let target = format!("server-{i}-{j}");
                 for generation in 1..=8 {
-                    s.record_target(&target, &z, g(generation)).await?;
+                    s.record_target(&target, &z, g(generation), NOW).await?;
                 }
-                s.cleanup(&z, 2, NOW).await?;
+                s.cleanup(&z, 2, LEASE_S, NOW).await?;
                 Ok::<_, StoreError>(())
             }));
         }
@@ -1638,17 +1779,24 @@ async fn sqlite_refuses_publishing_or_reopening_by_hand() {
 
 /// A database made by the first schema gets the verdict column with `pass` for every plan it
 /// already holds, and keeps publishing.
-#[tokio::test]
-async fn sqlite_migration_keeps_existing_plans_publishable() {
-    let db = TempDb::new("migrate-0002");
-    // A migrations directory holding only the first schema, applied the way sqlx applies it.
-    let first = std::env::temp_dir().join(format!("zonegate-first-schema-{}", std::process::id()));
-    std::fs::create_dir_all(&first).unwrap();
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite/0001_init.sql"),
-        first.join("0001_init.sql"),
-    )
-    .unwrap();
+/// A database at `db` with only the `migrations` (file names under `migrations/sqlite/`)
+/// applied, the way sqlx applies them: a store of an earlier release.
+async fn earlier_schema(db: &TempDb, migrations: &[&str]) -> sqlx::SqlitePool {
+    let dir = std::env::temp_dir().join(format!(
+        "zonegate-earlier-schema-{}-{}",
+        std::process::id(),
+        migrations.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in migrations {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../migrations/sqlite")
+                .join(file),
+            dir.join(file),
+        )
+        .unwrap();
+    }
     let pool = sqlx::SqlitePool::connect_with(
         SqliteConnectOptions::new()
             .filename(&db.path)
@@ -1657,13 +1805,20 @@ async fn sqlite_migration_keeps_existing_plans_publishable() {
     )
     .await
     .unwrap();
-    sqlx::migrate::Migrator::new(first.as_path())
+    sqlx::migrate::Migrator::new(dir.as_path())
         .await
         .unwrap()
         .run(&pool)
         .await
         .unwrap();
-    std::fs::remove_dir_all(&first).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    pool
+}
+
+#[tokio::test]
+async fn sqlite_migration_keeps_existing_plans_publishable() {
+    let db = TempDb::new("migrate-0002");
+    let pool = earlier_schema(&db, &["0001_init.sql"]).await;
     for sql in [
         "INSERT INTO zones (origin) VALUES ('example.com.')",
         "INSERT INTO plans (origin, generation, hash, record_count, body, created_at)
@@ -1679,5 +1834,55 @@ async fn sqlite_migration_keeps_existing_plans_publishable() {
     let z = n("example.com.");
     assert_eq!(verdict_of(&s, &z, g(1)).await, Verdict::Pass);
     assert_eq!(publish(&s, &z, g(1), None).await.unwrap(), (g(1), 1));
+    s.close().await;
+}
+
+/// A database published under the previous schema, where every server served the generation as
+/// its serial (`increment`, the default then): the migration gives each published generation
+/// that serial, so servers restarted on the new release serve the same serials, and the next
+/// publication continues from there.
+#[tokio::test]
+async fn sqlite_migration_gives_published_generations_their_served_serials() {
+    let db = TempDb::new("migrate-0003");
+    let pool = earlier_schema(&db, &["0001_init.sql", "0002_policy.sql"]).await;
+    for sql in [
+        "INSERT INTO zones (origin) VALUES ('example.com.')",
+        "INSERT INTO plans (origin, generation, hash, record_count, body, created_at, status)
+         VALUES ('example.com.', 1, 'sha256:' || printf('%064d', 0), 1, x'00', 0, 'superseded'),
+                ('example.com.', 2, 'sha256:' || printf('%064d', 0), 1, x'00', 0, 'published'),
+                ('example.com.', 3, 'sha256:' || printf('%064d', 0), 1, x'00', 0, 'staged')",
+        "UPDATE zones SET next_generation = 4, published_generation = 2, version = 2",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let s = db.open().await;
+    let z = n("example.com.");
+    assert_eq!(s.published(&z).await.unwrap().unwrap().serial, 2);
+    let serials: Vec<Option<u32>> = s
+        .plans(&z)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.serial)
+        .collect();
+    assert_eq!(serials, vec![Some(1), Some(2), None]);
+    // The next publication of a file whose serial is older continues from 2.
+    let p = s
+        .publish_cas(
+            &z,
+            g(3),
+            Some(g(2)),
+            SerialRequest {
+                file_serial: 1,
+                ..serial()
+            },
+            entry(&z, AuditAction::Published),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.serial, 3);
+    assert_eq!(s.zone(&z).await.unwrap().unwrap().serial, Some(3));
     s.close().await;
 }

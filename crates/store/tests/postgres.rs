@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+use zonegate_core::zone::serial::{SerialPolicy, SerialRequest};
 
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, Executor};
@@ -42,9 +43,15 @@ async fn stage(s: &PgStore, zone: &Name, base: Option<Generation>, tag: &str) ->
 /// Stages g1 and publishes it, then stages g2..=g`n` on base g1.
 async fn history(s: &PgStore, zone: &Name, n: u64) {
     assert_eq!(stage(s, zone, None, "1").await, g(1));
-    s.publish_cas(zone, g(1), None, entry(zone, AuditAction::Published))
-        .await
-        .expect("publish g1");
+    s.publish_cas(
+        zone,
+        g(1),
+        None,
+        serial(),
+        entry(zone, AuditAction::Published),
+    )
+    .await
+    .expect("publish g1");
     for i in 2..=n {
         assert_eq!(stage(s, zone, Some(g(1)), &i.to_string()).await, g(i));
     }
@@ -69,7 +76,7 @@ async fn postgres_refuses_deleting_live_plans_and_moving_back() {
     let s = PgStore::open(&location).await.unwrap();
     let z = n("example.com.");
     history(&s, &z, 5).await;
-    s.record_target("server-1", &z, g(2)).await.unwrap();
+    s.record_target("server-1", &z, g(2), NOW).await.unwrap();
     s.pin(&z, g(3), "enactor", NOW + 60).await.unwrap();
     let mut conn = raw(&url).await;
     for (live, what) in [(1, "published"), (2, "held by a target"), (3, "pinned")] {
@@ -99,9 +106,15 @@ async fn postgres_refuses_deleting_live_plans_and_moving_back() {
             .await
             .is_err()
     );
-    s.publish_cas(&z, g(4), Some(g(1)), entry(&z, AuditAction::Published))
-        .await
-        .unwrap();
+    s.publish_cas(
+        &z,
+        g(4),
+        Some(g(1)),
+        serial(),
+        entry(&z, AuditAction::Published),
+    )
+    .await
+    .unwrap();
     for refused in [
         "UPDATE zones SET published_generation = 1",
         "UPDATE zones SET next_generation = 2",
@@ -113,7 +126,13 @@ async fn postgres_refuses_deleting_live_plans_and_moving_back() {
     }
     // Every refusal above is a constraint to the store too.
     let err = s
-        .publish_cas(&z, g(2), Some(g(4)), entry(&z, AuditAction::Published))
+        .publish_cas(
+            &z,
+            g(2),
+            Some(g(4)),
+            serial(),
+            entry(&z, AuditAction::Published),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Stale { .. }), "{err:?}");
@@ -200,7 +219,8 @@ async fn postgres_sixteen_enactors_publish_exactly_once_per_round() {
                 published.actor = Actor::new(&format!("enactor-{i}")).expect("a valid actor");
                 (
                     generation,
-                    s.publish_cas(&z, generation, base, published).await,
+                    s.publish_cas(&z, generation, base, serial(), published)
+                        .await,
                 )
             }));
         }
@@ -249,14 +269,23 @@ async fn postgres_cleanup_racing_pins_never_deletes_a_pinned_plan() {
     }
     let z = n("example.com.");
     history(&stores[0], &z, PLANS).await;
-    stores[0].record_target("server-1", &z, g(1)).await.unwrap();
+    stores[0]
+        .record_target("server-1", &z, g(1), NOW)
+        .await
+        .unwrap();
     // The target moves up so the horizon rises, and clean-up has something to delete.
     stores[0]
-        .publish_cas(&z, g(PLANS), Some(g(1)), entry(&z, AuditAction::Published))
+        .publish_cas(
+            &z,
+            g(PLANS),
+            Some(g(1)),
+            serial(),
+            entry(&z, AuditAction::Published),
+        )
         .await
         .unwrap();
     stores[0]
-        .record_target("server-1", &z, g(PLANS))
+        .record_target("server-1", &z, g(PLANS), NOW)
         .await
         .unwrap();
     let barrier = Arc::new(tokio::sync::Barrier::new(stores.len()));
@@ -279,7 +308,7 @@ async fn postgres_cleanup_racing_pins_never_deletes_a_pinned_plan() {
                         Err(other) => panic!("pin: {other:?}"),
                     }
                 } else {
-                    deleted += s.cleanup(&z, 0, NOW).await.expect("cleanup");
+                    deleted += s.cleanup(&z, 0, 3_600, NOW).await.expect("cleanup");
                 }
             }
             (pinned, deleted)
@@ -292,7 +321,7 @@ async fn postgres_cleanup_racing_pins_never_deletes_a_pinned_plan() {
         pinned.extend(p);
         deleted += d;
     }
-    deleted += stores[0].cleanup(&z, 0, NOW).await.unwrap();
+    deleted += stores[0].cleanup(&z, 0, 3_600, NOW).await.unwrap();
     let left: BTreeSet<u64> = generations(&stores[0].plans(&z).await.unwrap())
         .into_iter()
         .collect();
@@ -340,14 +369,26 @@ async fn postgres_steps_on_one_zone_queue_and_on_others_do_not_wait() {
     let waiting = {
         let (s, a) = (s.clone(), a.clone());
         tokio::spawn(async move {
-            s.publish_cas(&a, g(2), Some(g(1)), entry(&a, AuditAction::Published))
-                .await
+            s.publish_cas(
+                &a,
+                g(2),
+                Some(g(1)),
+                serial(),
+                entry(&a, AuditAction::Published),
+            )
+            .await
         })
     };
     // The other zone goes ahead while a is locked.
     let other = tokio::time::timeout(
         BOUND,
-        s.publish_cas(&b, g(2), Some(g(1)), entry(&b, AuditAction::Published)),
+        s.publish_cas(
+            &b,
+            g(2),
+            Some(g(1)),
+            serial(),
+            entry(&b, AuditAction::Published),
+        ),
     )
     .await
     .expect("a step on another zone must not wait")
@@ -382,7 +423,7 @@ async fn postgres_publish_notifies_followers_when_it_commits() {
     assert_eq!(heard, PublishedNotice::Published(a.clone()));
     // Refused: nothing is sent.
     let stale = s
-        .publish_cas(&a, g(2), None, entry(&a, AuditAction::Published))
+        .publish_cas(&a, g(2), None, serial(), entry(&a, AuditAction::Published))
         .await;
     assert!(matches!(stale, Err(StoreError::Stale { .. })), "{stale:?}");
     history(&s, &b, 1).await;
@@ -415,4 +456,13 @@ async fn postgres_down_is_store_unavailable_without_the_password() {
     assert!(text.starts_with("store unavailable"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
     assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+}
+
+/// The serial request of these publications: the zone file's serial.
+fn serial() -> SerialRequest {
+    SerialRequest {
+        policy: SerialPolicy::File,
+        file_serial: 1,
+        now_s: NOW,
+    }
 }

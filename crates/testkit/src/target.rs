@@ -179,7 +179,38 @@ pub fn served_serial_never_goes_back<T: Observed>(make: impl Fn() -> T) {
     }
 }
 
-/// The contract's four checks as `#[test]` functions on `$fresh`, a factory of fresh empty
+/// The serial a zone arrives with is the one decided and stored at publish
+/// (`gate::converge` sets it): a target serves exactly that serial whenever it is greater than
+/// the one it serves, from its first install on, so every target serves the same serial for
+/// the same generation. (Only a serial that would go back is raised instead, above.)
+pub fn serves_the_serial_it_is_given<T: Observed>(make: impl Fn() -> T) {
+    let target = make();
+    let origin = n(ORIGIN);
+    for (g, serial) in [
+        (1u64, 2_024_010_101u32),
+        (2, 2_024_010_102),
+        (7, 2_024_020_100),
+    ] {
+        assert_eq!(
+            block_on(target.install(Generation(g), content(g, serial))),
+            Ok(())
+        );
+        assert_eq!(
+            target.served_serial(&origin),
+            Some(serial),
+            "generation {g}"
+        );
+    }
+    // Two targets given the same generations serve the same serials.
+    let other = make();
+    assert_eq!(
+        block_on(other.install(Generation(7), content(7, 2_024_020_100))),
+        Ok(())
+    );
+    assert_eq!(other.served_serial(&origin), target.served_serial(&origin));
+}
+
+/// The contract's five checks as `#[test]` functions on `$fresh`, a factory of fresh empty
 /// targets, so each implementation's test file is one line.
 #[macro_export]
 macro_rules! target_contract {
@@ -202,6 +233,11 @@ macro_rules! target_contract {
         #[test]
         fn served_serial_never_goes_back() {
             $crate::target::served_serial_never_goes_back($fresh);
+        }
+
+        #[test]
+        fn serves_the_serial_it_is_given() {
+            $crate::target::serves_the_serial_it_is_given($fresh);
         }
     };
 }

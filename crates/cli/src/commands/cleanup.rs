@@ -1,4 +1,5 @@
-//! `zonegate cleanup`: delete old plans below the horizon, keeping the newest N.
+//! `zonegate cleanup`: delete old plans below the horizon, keeping the newest N. Servers that
+//! have not renewed their row within `target_lease_s` no longer hold the horizon back.
 
 use clap::Args;
 use zonegate_core::gate::Store;
@@ -25,7 +26,7 @@ pub async fn run(ctx: &Ctx, args: CleanupArgs) -> Result<u8, Failure> {
     let store = crate::chaos::ChaosStore::from_env(ctx.open_store().await?);
     let keep = args.keep.unwrap_or(ctx.gate.generations_keep);
     let deleted = store
-        .cleanup(&origin, keep, now())
+        .cleanup(&origin, keep, ctx.gate.target_lease_s, now())
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     output::cleanup(&ctx.emit, &origin, keep, deleted);

@@ -22,7 +22,8 @@ pub struct ServeArgs {
     /// moved.
     #[arg(long, default_value_t = 10)]
     poll_ms: u64,
-    /// Name this server records as its target in the store; defaults to serve@<first listen address>.
+    /// Name this server records as its target in the store; defaults to
+    /// serve@<host name>/<first listen address>, so servers on two hosts never share one.
     #[arg(long)]
     target_id: Option<String>,
     /// Where to keep the last-good snapshots this server answers from when the store is

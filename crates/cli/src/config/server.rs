@@ -21,7 +21,6 @@ use super::server_net::{RrlSection, TcpSection};
 ///
 /// ```toml
 /// [server]
-/// serial_policy = "increment"      # or "unixtime", "dateserial"
 /// allow_transfer = ["127.0.0.1", "10.0.0.0/8"]
 /// notify = ["127.0.0.1:5301"]
 /// notify_retries = 5
@@ -101,7 +100,10 @@ impl std::fmt::Debug for TsigKeySection {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ZoneSection {
-    serial_policy: Option<SerialPolicy>,
+    /// Moved to the gate's `[serial]` section (the serial is decided at publish); still read
+    /// from here by `without_server_section` when `[serial]` does not set it, and checked.
+    #[serde(rename = "serial_policy")]
+    _serial_policy: Option<SerialPolicy>,
     allow_transfer: Option<Vec<String>>,
     transfer_keys: Option<Vec<String>>,
     notify: Option<Vec<SocketAddr>>,
@@ -164,9 +166,6 @@ impl ZoneSection {
     /// These options on top of `base`; key names must be among `keys`.
     fn apply(&self, base: &ZoneOptions, keys: &[TsigKey]) -> anyhow::Result<ZoneOptions> {
         let mut out = base.clone();
-        if let Some(p) = self.serial_policy {
-            out.serial_policy = p;
-        }
         if let Some(list) = &self.allow_transfer {
             out.allow_transfer = list
                 .iter()
@@ -283,15 +282,9 @@ impl ServerSection {
                 .with_context(|| format!("[server.zones.{zone:?}]"))?;
             out.zones.insert(origin, opts);
         }
-        // The catalog's serial is its generation (`increment`), so that every server on the
-        // same store serves the same one, unless its own `[server.zones]` entry says otherwise.
-        if let Some(name) = &out.catalog {
-            let default = out.default.clone();
-            out.zones.entry(name.clone()).or_insert(ZoneOptions {
-                serial_policy: SerialPolicy::Increment,
-                ..default
-            });
-        }
+        // The catalog zone's serial is its generation (set in its SOA when it is built from the
+        // store's member set), so every server on the same store serves the same one: serials
+        // are no serving option (see `[serial]`).
         Ok(out)
     }
 }
@@ -365,12 +358,62 @@ pub fn catalog_name(config: Option<&Path>) -> anyhow::Result<Option<Name>> {
 }
 
 /// The config file without its `[server]` section, which the gate settings do not know.
+///
+/// The serial policy used to be a `[server]` key (`serial_policy`, also per zone), applied by
+/// each server at install; it is now decided at publish, so it belongs to the gate's `[serial]`
+/// section. A config that still sets it under `[server]` keeps working: each value is moved
+/// to `[serial]` unless that section sets the same zone's policy itself, with a warning.
 pub fn without_server_section(text: &str) -> Result<toml::Value, toml::de::Error> {
     let mut table: toml::Table = toml::from_str(text)?;
-    table.remove("server");
+    if let Some(server) = table.remove("server") {
+        adopt_serial_policies(&server, &mut table);
+    }
     // `[watch]` belongs to `watch` (see watch.rs).
     table.remove("watch");
     Ok(toml::Value::Table(table))
+}
+
+/// Moves `[server] serial_policy` and `[server.zones."X"] serial_policy` into `gate`'s
+/// `[serial]` section where it does not set them (see [`without_server_section`]).
+fn adopt_serial_policies(server: &toml::Value, gate: &mut toml::Table) {
+    let mut moved = Vec::new();
+    let serial = gate
+        .entry("serial")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let Some(serial) = serial.as_table_mut() else {
+        // Not a table: the gate settings refuse it with their own message.
+        return;
+    };
+    if let Some(policy) = server
+        .get("serial_policy")
+        .filter(|_| !serial.contains_key("policy"))
+    {
+        serial.insert("policy".into(), policy.clone());
+        moved.push("[server] serial_policy".to_string());
+    }
+    let zones = server.get("zones").and_then(toml::Value::as_table);
+    for (origin, zone) in zones.into_iter().flatten() {
+        let Some(policy) = zone.get("serial_policy") else {
+            continue;
+        };
+        let own = serial
+            .entry("zones")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let Some(own) = own.as_table_mut().filter(|t| !t.contains_key(origin)) {
+            own.insert(origin.clone(), policy.clone());
+            moved.push(format!("[server.zones.\"{origin}\"] serial_policy"));
+        }
+    }
+    if serial.is_empty() {
+        gate.remove("serial");
+    }
+    if !moved.is_empty() {
+        tracing::warn!(
+            keys = %moved.join(", "),
+            "the serial policy is decided at publish now and read from the [serial] section \
+             (policy, zones); these [server] keys still work, but move them there"
+        );
+    }
 }
 
 #[cfg(test)]
@@ -398,7 +441,6 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(o.default.serial_policy, SerialPolicy::DateSerial);
         assert!(o.default.may_transfer("10.1.2.3".parse().unwrap()));
         assert_eq!(o.notify_retries, 2);
         assert_eq!(o.notify_timeout, Duration::from_millis(300));
@@ -406,7 +448,6 @@ mod tests {
         // Overridden ACL, inherited policy and NOTIFY targets.
         assert!(!z.may_transfer("10.1.2.3".parse().unwrap()));
         assert!(z.may_transfer("192.0.2.53".parse().unwrap()));
-        assert_eq!(z.serial_policy, SerialPolicy::DateSerial);
         assert_eq!(z.notify, vec!["127.0.0.1:5301".parse().unwrap()]);
     }
 
@@ -424,21 +465,9 @@ mod tests {
     /// key alone, whatever else the section holds.
     #[test]
     fn catalog_names_the_catalog_zone() {
-        let o = parse("[server]\ncatalog = \"catalog.example\"\nserial_policy = \"unixtime\"\n")
-            .unwrap();
+        let o = parse("[server]\ncatalog = \"catalog.example\"\n").unwrap();
         let cat = Name::parse("catalog.example.").unwrap();
         assert_eq!(o.catalog, Some(cat.clone()));
-        // Its serial is its generation, whatever the other zones' policy, unless set for it.
-        assert_eq!(o.zone(&cat).serial_policy, SerialPolicy::Increment);
-        assert_eq!(o.default.serial_policy, SerialPolicy::UnixTime);
-        let own = parse(
-            "[server]\ncatalog = \"cat.\"\n[server.zones.\"cat.\"]\nserial_policy = \"dateserial\"\n",
-        )
-        .unwrap();
-        assert_eq!(
-            own.zone(&Name::parse("cat.").unwrap()).serial_policy,
-            SerialPolicy::DateSerial
-        );
         assert_eq!(parse("[server]\n").unwrap().catalog, None);
         assert!(parse("[server]\ncatalog = \"a..b\"\n").is_err());
         let dir = std::env::temp_dir().join(format!("zonegate-catalog-{}", std::process::id()));
@@ -659,5 +688,47 @@ mod tests {
         let rest = without_server_section("plan_age_max_s = 5\n[server]\nnotify = []\n").unwrap();
         assert!(rest.get("server").is_none());
         assert!(rest.get("plan_age_max_s").is_some());
+    }
+
+    /// The serial policy moved from `[server]` to the gate's `[serial]`: old configs keep
+    /// their policy, and `[serial]` wins where it says something itself.
+    #[test]
+    fn server_serial_policies_move_to_the_gate() {
+        let gate = |text: &str| -> zonegate_core::GateConfig {
+            without_server_section(text).unwrap().try_into().unwrap()
+        };
+        let old = gate(
+            r#"
+            [server]
+            serial_policy = "dateserial"
+            [server.zones."example.com."]
+            serial_policy = "unixtime"
+            "#,
+        );
+        assert_eq!(old.serial.policy, SerialPolicy::DateSerial);
+        let zone = Name::parse("example.com.").unwrap();
+        assert_eq!(old.serial.for_zone(&zone), SerialPolicy::UnixTime);
+        let both = gate(
+            r#"
+            [serial]
+            policy = "file"
+            [serial.zones]
+            "example.com" = "increment"
+            [server]
+            serial_policy = "dateserial"
+            [server.zones."example.com."]
+            serial_policy = "unixtime"
+            [server.zones."other.example."]
+            serial_policy = "unixtime"
+            "#,
+        );
+        assert_eq!(both.serial.policy, SerialPolicy::File);
+        assert_eq!(both.serial.for_zone(&zone), SerialPolicy::Increment);
+        let other = Name::parse("other.example.").unwrap();
+        assert_eq!(both.serial.for_zone(&other), SerialPolicy::UnixTime);
+        // Without either, the default: the zone file's serial.
+        assert_eq!(gate("").serial.policy, SerialPolicy::File);
+        // A bad value is still refused by the [server] section itself.
+        assert!(parse("[server]\nserial_policy = \"keep\"").is_err());
     }
 }

@@ -76,10 +76,11 @@ pub fn plan(
                     Some(PublishOutcome::Published {
                         generation,
                         publish_count: version,
+                        serial,
                         ..
                     }),
                     _,
-                ) => outln!("published {generation} (version {version})"),
+                ) => outln!("published {generation} (version {version}, serial {serial})"),
                 (Some(PublishOutcome::AlreadyPublished { generation }), _) => {
                     outln!("{generation} is already published")
                 }

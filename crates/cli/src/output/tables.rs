@@ -15,15 +15,16 @@ pub fn publish(emit: &Emit, origin: &Name, outcome: &PublishOutcome) {
             generation,
             base,
             publish_count: version,
+            serial,
         } => {
             if emit.json {
                 emit.object(json!({
                     "zone": origin.to_string(), "outcome": Outcome::Published, "generation": generation.0,
-                    "base": gen_json(*base), "version": version,
+                    "base": gen_json(*base), "version": version, "serial": serial,
                 }));
             } else {
                 outln!(
-                    "zone {origin}: published {generation} (base {}, version {version})",
+                    "zone {origin}: published {generation} (base {}, version {version}, serial {serial})",
                     OptGen(*base)
                 );
             }
@@ -49,6 +50,7 @@ pub fn status(emit: &Emit, rows: &[ZoneRow]) {
                     "zone": r.origin.to_string(), "published": gen_json(r.published),
                     "version": r.publish_count, "hash": r.hash.map(|h| h.to_string()),
                     "record_count": r.record_count, "newest": gen_json(r.newest),
+                    "serial": r.serial,
                 })
             })
             .collect();
@@ -60,18 +62,20 @@ pub fn status(emit: &Emit, rows: &[ZoneRow]) {
         return;
     }
     outln!(
-        "{:<32} {:>10} {:>8} {:>9} {:>10}  hash",
+        "{:<32} {:>10} {:>10} {:>8} {:>9} {:>10}  hash",
         "zone",
         "published",
+        "serial",
         "version",
         "records",
         "newest"
     );
     for r in rows {
         outln!(
-            "{:<32} {:>10} {:>8} {:>9} {:>10}  {}",
+            "{:<32} {:>10} {:>10} {:>8} {:>9} {:>10}  {}",
             r.origin.to_string(),
             OptGen(r.published).to_string(),
+            r.serial.map_or_else(|| "-".into(), |s| s.to_string()),
             r.publish_count,
             r.record_count
                 .map(|c| c.to_string())
@@ -90,7 +94,7 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
                 json!({
                     "generation": p.generation.0, "base": gen_json(p.base), "hash": p.hash.to_string(),
                     "record_count": p.record_count, "created_at": p.created_at, "status": p.status.as_str(),
-                    "verdict": p.verdict.as_str(),
+                    "verdict": p.verdict.as_str(), "serial": p.serial,
                 })
             })
             .collect();
@@ -110,14 +114,16 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
     outln!("generations:");
     for p in plans {
         outln!(
-            "  {:>8}  {:<10}  {:<8}  base {:>6}  {:>8} records  {}  created {}",
+            "  {:>8}  {:<10}  {:<8}  base {:>6}  {:>8} records  {}  created {}{}",
             p.generation.to_string(),
             p.status.as_str(),
             p.verdict.as_str(),
             OptGen(p.base).to_string(),
             p.record_count,
             p.hash.short(),
-            rfc3339(p.created_at)
+            rfc3339(p.created_at),
+            p.serial
+                .map_or_else(String::new, |s| format!("  serial {s}"))
         );
     }
     outln!("audit (newest first):");

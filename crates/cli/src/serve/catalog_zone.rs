@@ -6,8 +6,8 @@
 //!
 //! Its generation is the store's count of member-set changes plus one: it only grows, it moves
 //! only when the members change, and every server following the same store gives the same
-//! member set the same generation, and so (under the `increment` serial policy) the same
-//! serial, again after a restart.
+//! member set the same generation, and so the same serial (its SOA says the generation, and a
+//! server serves the serial a zone arrives with), again after a restart.
 
 use zonegate_core::Name;
 use zonegate_core::gate::{Generation, Target};

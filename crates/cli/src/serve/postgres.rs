@@ -54,6 +54,7 @@ impl Follow {
         let mut connected = self.connect(&location, &mut store).await;
         let _ = ready.send(());
         let mut backoff = BACKOFF_MIN;
+        let mut last_renew = Instant::now();
         let mut poll = tokio::time::interval_at(Instant::now() + FALLBACK_POLL, FALLBACK_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -83,6 +84,10 @@ impl Follow {
                 },
                 _ = poll.tick() => {
                     super::sync_all(&live.store, &self.catalog, &self.cfg, &self.snapshots).await;
+                    if last_renew.elapsed() >= super::renew_every(self.cfg.target_lease_s) {
+                        super::renew(&live.store, &self.catalog).await;
+                        last_renew = Instant::now();
+                    }
                 }
                 _ = stop.changed() => return,
             }
@@ -115,6 +120,9 @@ impl Follow {
         };
         let store = store.clone()?;
         super::sync_all(&store, &self.catalog, &self.cfg, &self.snapshots).await;
+        // Zones installed from snapshots and already up to date: recorded now (and renewed
+        // with the fallback poll, at most every 5 s, from then on).
+        super::renew(&store, &self.catalog).await;
         tracing::info!(db = %location, "following PostgreSQL by notification");
         Some(Connected { store, ear })
     }

@@ -194,8 +194,8 @@ async fn install(w: Arc<Worker>, store: AnyStore, zone: Name, known: Option<Know
         snapshots: &w.snapshots,
     };
     let installed = match known {
-        Some(k) => gate::converge_known(&store, &target, &zone, k, &w.cfg).await,
-        None => gate::converge(&store, &target, &zone, &w.cfg).await,
+        Some(k) => gate::converge_known(&store, &target, &zone, k, &w.cfg, now()).await,
+        None => gate::converge(&store, &target, &zone, &w.cfg, now()).await,
     };
     if let Err(e) = installed {
         // Published durably; the follower installs it at its next pass.

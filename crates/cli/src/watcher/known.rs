@@ -9,7 +9,7 @@ use std::sync::Arc;
 use zonegate_core::gate::policy::Floor;
 use zonegate_core::gate::{self, Generation};
 use zonegate_core::lookup::ZoneIndex;
-use zonegate_core::watch::{ClaimedContent, ZoneView};
+use zonegate_core::watch::{Claim, ClaimedContent, ZoneView};
 use zonegate_core::{GateConfig, Name};
 use zonegate_store::AnyStore;
 
@@ -20,6 +20,9 @@ pub struct KnownZone {
     pub index: Arc<ZoneIndex>,
     /// The zone's RRset floors, always checked.
     pub floors: Vec<Floor>,
+    /// The serial each generation the store still keeps was published with, so a served
+    /// serial maps back to the generation it claims whatever the serial policy.
+    pub serials: BTreeMap<u32, Generation>,
 }
 
 /// Everything read from the store so far.
@@ -82,10 +85,24 @@ impl Known {
             if !origins.is_empty() && !origins.contains(&row.origin) {
                 continue;
             }
+            let Some(serial) = row.serial else {
+                return Err(format!(
+                    "zone {}: the published generation has no serial",
+                    row.origin
+                ));
+            };
             let view = ZoneView {
                 published: generation,
+                serial,
                 published_at: row.published_at,
             };
+            let serials = store
+                .plans(&row.origin)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter_map(|p| p.serial.map(|s| (s, p.generation)))
+                .collect();
             let floors = cfg.policy.for_zone(&row.origin).floors;
             let index = match self.zones.get(&row.origin) {
                 Some(k) if k.view.published == generation => k.index.clone(),
@@ -97,6 +114,7 @@ impl Known {
                     view,
                     index,
                     floors,
+                    serials,
                 },
             );
         }
@@ -129,6 +147,29 @@ impl Known {
             Err(_) => None,
         };
         self.older.insert(key, content);
+    }
+
+    /// The generation of `zone` that was published with `serial`, if the store still keeps it.
+    pub fn generation_of(&self, zone: &Name, serial: u32) -> Option<Generation> {
+        let k = self.zones.get(zone)?;
+        if serial == k.view.serial {
+            return Some(k.view.published);
+        }
+        k.serials.get(&serial).copied()
+    }
+
+    /// What a server serving `serial` for `zone` claims: that generation and its content.
+    pub fn claim(&self, zone: &Name, serial: u32) -> Claim<'_> {
+        match self.generation_of(zone, serial) {
+            Some(g) => Claim {
+                generation: Some(g),
+                content: self.claimed(zone, g),
+            },
+            None => Claim {
+                generation: None,
+                content: ClaimedContent::Gone,
+            },
+        }
     }
 
     /// The content a server claiming `generation` of `zone` should serve.

@@ -162,15 +162,16 @@ async fn claimed_generations(
     asked: &Asked,
 ) {
     for ((_, zone), observed) in asked {
-        let Some(k) = known.zones.get(zone) else {
+        let Ok(serial) = watch::soa_serial(zone, &observed.soa) else {
             continue;
         };
-        if let Ok(serial) = watch::soa_serial(zone, &observed.soa) {
-            let behind = u64::from(k.view.expected_serial().wrapping_sub(serial));
-            if behind > 0 && behind < k.view.published.0 {
-                let g = Generation(k.view.published.0 - behind);
-                known.fetch_claimed(store, cfg, zone, g).await;
-            }
+        if let Some(g) = known.generation_of(zone, serial).filter(|g| {
+            known
+                .zones
+                .get(zone)
+                .is_some_and(|k| k.view.published != *g)
+        }) {
+            known.fetch_claimed(store, cfg, zone, g).await;
         }
     }
 }
@@ -192,7 +193,7 @@ fn judge_all(known: &Known, targets: &[Target], asked: &Asked, now: u64) -> Vec<
                 &t.zone,
                 &k.view,
                 observed,
-                |g| known.claimed(&t.zone, g),
+                |serial| known.claim(&t.zone, serial),
                 now,
             );
             servers.push(ServerReport {

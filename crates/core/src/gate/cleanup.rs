@@ -8,14 +8,17 @@ use crate::gate::error::StepError;
 use crate::gate::store::Store;
 use crate::gate::types::Generation;
 
-/// The cleaner: deletes old plans below the horizon in one store step.
+/// The cleaner: deletes old plans below the horizon in one store step. Targets that have not
+/// renewed their row within `cfg.target_lease_s` no longer hold it back.
 pub async fn cleanup<S: Store>(
     store: &S,
     zone: &Name,
     cfg: &GateConfig,
     now: u64,
 ) -> Result<u64, StepError> {
-    Ok(store.cleanup(zone, cfg.generations_keep, now).await?)
+    Ok(store
+        .cleanup(zone, cfg.generations_keep, cfg.target_lease_s, now)
+        .await?)
 }
 
 /// The audit row both stores append when clean-up deleted something, so that their logs read

@@ -4,8 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
+use crate::dns::name::Name;
 use crate::gate::policy::{Policy, PolicyError};
 use crate::zone::limits::Limits;
+use crate::zone::serial::SerialPolicy;
 
 /// Settings of the publish protocol.
 ///
@@ -21,6 +25,13 @@ pub struct GateConfig {
     /// How long an enactor's pin on a plan lasts if it never releases it (a crashed enactor),
     /// in seconds. Default 300.
     pub pin_lease_s: u64,
+    /// How long a target's row (a server's record of the generation it holds) counts in
+    /// clean-up's horizon without being renewed, in seconds. A live server renews it well
+    /// within this; a server that is gone for good stops holding clean-up back once it ends.
+    /// Default 3600.
+    pub target_lease_s: u64,
+    /// How the publishing step chooses each generation's SOA serial (`[serial]`).
+    pub serial: SerialSettings,
     /// The change policy (`[policy]`): thresholds, floors, the apex guard and review. See
     /// `docs/policy.md`.
     pub policy: Policy,
@@ -33,8 +44,38 @@ impl Default for GateConfig {
             plan_age_max_s: 3600,
             generations_keep: 10,
             pin_lease_s: 300,
+            target_lease_s: 3600,
+            serial: SerialSettings::default(),
             policy: Policy::default(),
         }
+    }
+}
+
+/// The `[serial]` section: the serial policy of every zone, and per-zone overrides in
+/// `[serial.zones]` (`"example.com." = "dateserial"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SerialSettings {
+    pub policy: SerialPolicy,
+    /// Per-zone policies, keyed by origin (the trailing dot is optional).
+    pub zones: BTreeMap<String, SerialPolicy>,
+}
+
+impl SerialSettings {
+    /// The serial policy of `zone`.
+    pub fn for_zone(&self, zone: &Name) -> SerialPolicy {
+        self.zones
+            .iter()
+            .find(|(origin, _)| {
+                let origin = origin.trim();
+                let absolute = if origin.ends_with('.') {
+                    Name::parse(origin)
+                } else {
+                    Name::parse(&format!("{origin}."))
+                };
+                absolute.is_ok_and(|o| o == *zone)
+            })
+            .map_or(self.policy, |(_, p)| *p)
     }
 }
 
@@ -55,6 +96,11 @@ pub enum ConfigError {
          ttl_min at most ttl_max"
     )]
     TtlRange { min: u32, max: u32 },
+    /// A `[serial.zones]` key that is not a zone name.
+    #[error(
+        "[serial.zones] key {origin:?} is not a valid zone name; write it like \"example.com.\""
+    )]
+    SerialZone { origin: String },
     /// The `[policy]` section.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -91,6 +137,23 @@ impl GateConfig {
                 0,
                 "every plan would be stale the moment it is staged; use a number of seconds",
             );
+        }
+        if self.target_lease_s == 0 {
+            return unworkable(
+                "target_lease_s",
+                0,
+                "every server's row would lapse before it is renewed; use a number of seconds",
+            );
+        }
+        if let Some(origin) = self
+            .serial
+            .zones
+            .keys()
+            .find(|o| Name::parse(&format!("{}.", o.trim().trim_end_matches('.'))).is_err())
+        {
+            return Err(ConfigError::SerialZone {
+                origin: origin.clone(),
+            });
         }
         if self.pin_lease_s == 0 {
             return unworkable(

@@ -9,6 +9,7 @@ use crate::gate::target::Target;
 use crate::gate::types::Generation;
 use crate::gate::update::KnownContent;
 use crate::zone::Zone;
+use crate::zone::serial::with_serial;
 
 /// What converging a target did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,14 +25,16 @@ pub enum ConvergeOutcome {
     },
 }
 
-/// Brings `target` to the zone's published generation. The content is re-validated before the
-/// target sees it; a target never installs invalid content and never goes back (I1, I3). On any
-/// failure the target keeps what it holds (I7) and the caller retries later (I6).
+/// Brings `target` to the zone's published generation, with the SOA serial stored with it. The
+/// content is re-validated before the target sees it; a target never installs invalid content
+/// and never goes back (I1, I3). On any failure the target keeps what it holds (I7) and the
+/// caller retries later (I6). `now` (unix seconds) stamps the target's row in the store.
 pub async fn converge<S: Store, T: Target>(
     store: &S,
     target: &T,
     zone: &Name,
     cfg: &GateConfig,
+    now: u64,
 ) -> Result<ConvergeOutcome, StepError> {
     let Some(published) = store.published(zone).await? else {
         return Ok(ConvergeOutcome::NothingPublished);
@@ -60,11 +63,15 @@ pub async fn converge<S: Store, T: Target>(
     // horizon protects plan g, so a store never holds a target whose content it might delete.
     // If clean-up got to g first (it was superseded meanwhile), this fails with `PlanMissing`
     // and the caller's next pass converges to the newer generation (I6).
-    match store.record_target(target.id(), zone, g).await {
+    match store.record_target(target.id(), zone, g, now).await {
         Ok(()) | Err(StoreError::TargetNewer { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    match target.install(g, content).await {
+    // The serial was decided at publish; every target serves that one for `g`.
+    match target
+        .install(g, with_serial(content, published.serial))
+        .await
+    {
         Ok(()) => {}
         Err(held) => return Ok(ConvergeOutcome::UpToDate { held }),
     }
@@ -83,22 +90,26 @@ pub async fn converge_known<S: Store, T: Target>(
     zone: &Name,
     known: KnownContent,
     cfg: &GateConfig,
+    now: u64,
 ) -> Result<ConvergeOutcome, StepError> {
     let g = known.generation();
-    let published = store.published(zone).await?.map(|p| p.generation);
-    if published != Some(g) || known.zone().origin() != zone {
-        return converge(store, target, zone, cfg).await;
-    }
+    let published = store.published(zone).await?;
+    let Some(serial) = published
+        .filter(|p| p.generation == g && known.zone().origin() == zone)
+        .map(|p| p.serial)
+    else {
+        return converge(store, target, zone, cfg, now).await;
+    };
     let previous = target.held(zone);
     if let Some(held) = previous.filter(|held| *held >= g) {
         return Ok(ConvergeOutcome::UpToDate { held });
     }
     // As in `converge`: the target's generation is recorded before it is installed.
-    match store.record_target(target.id(), zone, g).await {
+    match store.record_target(target.id(), zone, g, now).await {
         Ok(()) | Err(StoreError::TargetNewer { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    match target.install(g, known.zone).await {
+    match target.install(g, with_serial(known.zone, serial)).await {
         Ok(()) => Ok(ConvergeOutcome::Installed {
             generation: g,
             previous,

@@ -12,15 +12,20 @@
 //!   -------                    -------                          ---------------
 //!   stage(zone, base, body)    pin(zone, g)                     published(zone)
 //!     -> new generation g        load(zone, g), re-validate       load + re-validate
-//!                                publish_cas(zone, g, base)       record_target(g) if newer
-//!                                  = "g > published AND           install(g) if g > held
-//!                                     published == base"
-//!                                  + pointer + version + audit
+//!                                publish_cas(zone, g, base,       record_target(g, now)
+//!                                            serial request)        if not older (renews)
+//!                                  = "g > published AND           install(g, stored serial)
+//!                                     published == base"            if g > held
+//!                                  + pointer + version + serial
+//!                                  + audit
 //!                                unpin(zone, g)
-//!   clean-up: cleanup(zone, keep) deletes, in one statement, only generations below
-//!   min(published, every target's generation, every pinned generation), except the newest
-//!   `keep`.
+//!   clean-up: cleanup(zone, keep, target lease) deletes, in one statement, only generations
+//!   below min(published, every live target's generation, every pinned generation), except the
+//!   newest `keep`. A target row not renewed within the lease is a target that is gone.
 //! ```
+//!
+//! The SOA serial is decided inside the compare-and-swap (see `zone::serial`) and stored with
+//! the generation, so every target serves the same serial for the same generation.
 //!
 //! The store never exposes "set the pointer to g" without the comparison, so no caller can
 //! reintroduce the stale write.
@@ -47,7 +52,7 @@ pub use audit::{
     optional_reason,
 };
 pub use cleanup::{cleanup, cleanup_audit_entry};
-pub use config::{ConfigError, GateConfig};
+pub use config::{ConfigError, GateConfig, SerialSettings};
 pub use converge::{ConvergeOutcome, converge, converge_known};
 pub use decide::{Decision, decide};
 pub use error::StepError;

@@ -13,6 +13,7 @@ use crate::gate::refusal::Refusal;
 use crate::gate::store::{Store, StoreError};
 use crate::gate::types::{Generation, OptGen, PlanStatus, StoredPlan, Verdict};
 use crate::zone::diff::Diff;
+use crate::zone::serial::SerialRequest;
 use crate::zone::{ContentHash, Zone};
 
 /// What publishing did.
@@ -23,6 +24,8 @@ pub enum PublishOutcome {
         base: Option<Generation>,
         /// The zone's publish count after this publish.
         publish_count: u64,
+        /// The SOA serial the compare-and-swap decided for the generation.
+        serial: u32,
     },
     /// The requested generation is already the published one; nothing changed.
     AlreadyPublished { generation: Generation },
@@ -216,7 +219,7 @@ async fn publish_pinned<S: Store>(
     if let Err(refusal) = check_gate(store, zone, &plan, &content, known_base, ctx.cfg).await? {
         return Err(stale_or(store, zone, &plan, refusal).await?.into());
     }
-    swap(store, ctx, zone, &plan).await
+    swap(store, ctx, zone, &plan, content.soa().serial).await
 }
 
 /// Loads generation `g`, refusing it if its hash is not `expected` (when one is given).
@@ -276,12 +279,15 @@ async fn stale_or<S: Store>(
     Ok(refusal)
 }
 
-/// The one compare-and-swap that publishes `plan`, with its audit row.
+/// The one compare-and-swap that publishes `plan`, with its audit row; the store decides its
+/// serial in the same step from `file_serial` (the plan's own SOA serial) and the zone's
+/// serial policy.
 async fn swap<S: Store>(
     store: &S,
     ctx: &StepContext<'_>,
     zone: &Name,
     plan: &StoredPlan,
+    file_serial: u32,
 ) -> Result<PublishOutcome, StepError> {
     let g = plan.generation;
     let detail = format!(
@@ -300,7 +306,12 @@ async fn swap<S: Store>(
         ctx.actor,
         ctx.now,
     );
-    let published = match store.publish_cas(zone, g, plan.base, audit).await {
+    let serial = SerialRequest {
+        policy: ctx.cfg.serial.for_zone(zone),
+        file_serial,
+        now_s: ctx.now,
+    };
+    let published = match store.publish_cas(zone, g, plan.base, serial, audit).await {
         Ok(published) => published,
         // Rejected between our read and the compare-and-swap: the CAS saw it.
         Err(StoreError::Unpublishable { verdict, .. }) => {
@@ -318,6 +329,7 @@ async fn swap<S: Store>(
         generation: published.generation,
         base: plan.base,
         publish_count: published.publish_count,
+        serial: published.serial,
     })
 }
 

@@ -5,6 +5,7 @@ use crate::dns::name::Name;
 use crate::gate::audit::AuditEntry;
 use crate::gate::types::{Generation, NewPlan, OptGen, PlanStatus, Published, StoredPlan, Verdict};
 use crate::zone::ContentHash;
+use crate::zone::serial::SerialRequest;
 
 /// Errors a store operation can return.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,14 +92,17 @@ pub trait Store {
 
     /// THE compare-and-swap. Atomically: if `generation > published` and
     /// `published == expected_base` and the plan exists with a publishable verdict (pass or
-    /// approved), set the pointer to `generation`, bump the version, mark statuses and append
-    /// `audit`. Otherwise change nothing and return `PlanMissing`, `Stale` or
-    /// `Unpublishable`, checked in that order.
+    /// approved), set the pointer to `generation`, bump the version, decide the generation's
+    /// SOA serial with `serial` ([`SerialRequest::decide`] over the serial of the generation
+    /// it replaces) and store it with the plan, mark statuses and append `audit`. Otherwise
+    /// change nothing and return `PlanMissing`, `Stale` or `Unpublishable`, checked in that
+    /// order.
     async fn publish_cas(
         &self,
         zone: &Name,
         generation: Generation,
         expected_base: Option<Generation>,
+        serial: SerialRequest,
         audit: AuditEntry,
     ) -> Result<Published, StoreError>;
 
@@ -120,19 +124,29 @@ pub trait Store {
         holder: &str,
     ) -> Result<(), StoreError>;
 
-    /// Records that `target` now holds `generation`, only if that is newer than what it held
-    /// (`TargetNewer` otherwise).
+    /// Records that `target` holds `generation` at `now` (unix seconds), only if that is not
+    /// older than what it held (`TargetNewer` otherwise): a newer generation moves the row, the
+    /// same generation renews it (its lease runs from `now` again). A row for a plan that is
+    /// gone is `PlanMissing`.
     async fn record_target(
         &self,
         target: &str,
         zone: &Name,
         generation: Generation,
+        now: u64,
     ) -> Result<(), StoreError>;
 
     /// Deletes, in one statement, plans of `zone` below the horizon
-    /// `min(published, targets' generations, unexpired pins)` that are not among the newest
-    /// `keep`. Expired pins are dropped first. Returns how many plans were deleted.
-    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError>;
+    /// `min(published, live targets' generations, unexpired pins)` that are not among the
+    /// newest `keep`. Expired pins, and target rows not renewed in the last `target_lease_s`
+    /// seconds (targets that are gone), are dropped first. Returns how many plans were deleted.
+    async fn cleanup(
+        &self,
+        zone: &Name,
+        keep: u32,
+        target_lease_s: u64,
+        now: u64,
+    ) -> Result<u64, StoreError>;
 
     /// Appends an audit row on its own (refusals that stage nothing).
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError>;

@@ -14,6 +14,9 @@ pub trait Target {
     fn held(&self, zone: &Name) -> Option<Generation>;
 
     /// Installs `zone` at `generation` atomically. Refuses (returns `Err(held)`) if the target
-    /// already holds `generation` or newer: a target never goes back.
+    /// already holds `generation` or newer: a target never goes back. It serves the zone's own
+    /// SOA serial, which [`converge`](crate::gate::converge) sets to the serial stored with the
+    /// generation at publish, unless that is not greater (RFC 1982) than the serial it serves
+    /// now; then it serves that serial plus one, so its served serial never goes back either.
     async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation>;
 }

@@ -174,6 +174,9 @@ pub struct StoredPlan {
     pub created_at: u64,
     pub status: PlanStatus,
     pub verdict: Verdict,
+    /// The SOA serial decided when the plan was published (see `zone::serial`); `None` for a
+    /// plan that was never published. Fixed once set.
+    pub serial: Option<u32>,
 }
 
 /// What to stage: content that already passed validation.
@@ -196,4 +199,7 @@ pub struct Published {
     /// The zone's publish count: bumped by every successful publish, so watchers notice
     /// change cheaply. (The store's column is still `version`; see `zonegate-store`.)
     pub publish_count: u64,
+    /// The SOA serial this generation is served with, decided by the compare-and-swap that
+    /// published it and stored with it, so every server serves the same one.
+    pub serial: u32,
 }

@@ -29,6 +29,7 @@ use crate::gate::{
 };
 use crate::model::sync::Mutex;
 use crate::zone::ContentHash;
+use crate::zone::serial::SerialRequest;
 
 /// The in-memory store. Cheap to create; share it by reference (or in an `Arc`).
 pub struct MemStore {
@@ -38,13 +39,17 @@ pub struct MemStore {
 #[derive(Default)]
 struct State {
     zones: BTreeMap<Name, ZoneState>,
-    /// (target, zone) -> the generation that target holds.
-    targets: BTreeMap<(String, Name), Generation>,
+    /// (target, zone) -> the generation that target holds, and when it last recorded or
+    /// renewed that (unix seconds).
+    targets: BTreeMap<(String, Name), (Generation, u64)>,
     audit: Vec<AuditEntry>,
 }
 
 struct ZoneState {
     published: Option<Generation>,
+    /// The serial the published generation was published with (kept here as the SQLite store
+    /// keeps it in the zone's row, so a plan lost by fault injection does not lose it).
+    published_serial: Option<u32>,
     publish_count: u64,
     /// The generation the next `stage` takes; never goes back, even when plans are deleted.
     next_generation: u64,
@@ -57,6 +62,7 @@ impl ZoneState {
     fn new() -> Self {
         ZoneState {
             published: None,
+            published_serial: None,
             publish_count: 0,
             next_generation: 1,
             plans: BTreeMap::new(),
@@ -119,7 +125,11 @@ impl MemStore {
 
     /// The generation of `zone` that `target` recorded, if any.
     pub fn target_generation(&self, target: &str, zone: &Name) -> Option<Generation> {
-        self.with(|s| s.targets.get(&(target.to_string(), zone.clone())).copied())
+        self.with(|s| {
+            s.targets
+                .get(&(target.to_string(), zone.clone()))
+                .map(|(g, _)| *g)
+        })
     }
 
     /// The pins on `zone`'s plans as (generation, holder, expires_at), expired ones included
@@ -176,6 +186,7 @@ impl Store for MemStore {
                 z.published.map(|generation| Published {
                     generation,
                     publish_count: z.publish_count,
+                    serial: z.published_serial.expect("a published zone has a serial"),
                 })
             })
         }))
@@ -238,6 +249,7 @@ impl Store for MemStore {
                     created_at: plan.created_at,
                     status: PlanStatus::Staged,
                     verdict: plan.verdict,
+                    serial: None,
                 },
             );
             audit.generation = Some(generation);
@@ -251,6 +263,7 @@ impl Store for MemStore {
         zone: &Name,
         generation: Generation,
         expected_base: Option<Generation>,
+        serial: SerialRequest,
         mut audit: AuditEntry,
     ) -> Result<Published, StoreError> {
         self.with(|s| {
@@ -282,8 +295,13 @@ impl Store for MemStore {
             if let Some(previous) = z.published.and_then(|p| z.plans.get_mut(&p)) {
                 previous.status = PlanStatus::Superseded;
             }
-            z.plans.get_mut(&generation).expect("checked above").status = PlanStatus::Published;
+            // Decided here, in the same critical section as the pointer write.
+            let decided = serial.decide(z.published_serial, generation);
+            let plan = z.plans.get_mut(&generation).expect("checked above");
+            plan.status = PlanStatus::Published;
+            plan.serial = Some(decided);
             z.published = Some(generation);
+            z.published_serial = Some(decided);
             z.publish_count += 1;
             let publish_count = z.publish_count;
             audit.generation.get_or_insert(generation);
@@ -291,6 +309,7 @@ impl Store for MemStore {
             Ok(Published {
                 generation,
                 publish_count,
+                serial: decided,
             })
         })
     }
@@ -333,10 +352,11 @@ impl Store for MemStore {
         target: &str,
         zone: &Name,
         generation: Generation,
+        now: u64,
     ) -> Result<(), StoreError> {
         self.with(|s| {
             let key = (target.to_string(), zone.clone());
-            if let Some(&held) = s.targets.get(&key).filter(|held| **held >= generation) {
+            if let Some(&(held, _)) = s.targets.get(&key).filter(|(held, _)| *held > generation) {
                 return Err(StoreError::TargetNewer {
                     target: target.to_string(),
                     held,
@@ -354,17 +374,28 @@ impl Store for MemStore {
                     generation,
                 });
             }
-            s.targets.insert(key, generation);
+            s.targets.insert(key, (generation, now));
             Ok(())
         })
     }
 
-    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError> {
+    async fn cleanup(
+        &self,
+        zone: &Name,
+        keep: u32,
+        target_lease_s: u64,
+        now: u64,
+    ) -> Result<u64, StoreError> {
         self.with(|s| {
             let Some(z) = s.zones.get_mut(zone) else {
                 return Ok(0);
             };
             z.pins.retain(|_, expires_at| *expires_at > now);
+            // Targets that have not renewed within the lease are gone; their rows go too.
+            if let Some(cutoff) = now.checked_sub(target_lease_s) {
+                s.targets
+                    .retain(|(_, z), (_, renewed)| z != zone || *renewed >= cutoff);
+            }
             // Nothing was ever published: there is no horizon, so nothing is old enough.
             let Some(published) = z.published else {
                 return Ok(0);
@@ -373,7 +404,7 @@ impl Store for MemStore {
                 .targets
                 .iter()
                 .filter(|((_, z), _)| z == zone)
-                .map(|(_, g)| *g)
+                .map(|(_, (g, _))| *g)
                 .chain(z.pins.keys().map(|(g, _)| *g))
                 .fold(published, Generation::min);
             let kept: Vec<Generation> = z.plans.keys().rev().take(keep as usize).copied().collect();
@@ -387,7 +418,7 @@ impl Store for MemStore {
                 // What the SQLite store's RESTRICT foreign keys would refuse.
                 let live = Some(*g) == z.published
                     || z.pins.keys().any(|(p, _)| p == g)
-                    || s.targets.iter().any(|((_, t), h)| t == zone && h == g);
+                    || s.targets.iter().any(|((_, t), (h, _))| t == zone && h == g);
                 assert!(
                     !live,
                     "clean-up computed a horizon above the live plan {g} of {zone}"

@@ -10,9 +10,10 @@
 //! what a target serves. That is the difference from the naive design in [`crate::model::naive`],
 //! whose endpoints point at stored plans.
 //!
-//! It serves the SOA serial the catalog would under its default policy (`increment`): the
-//! generation, made greater than the serial it replaces with [`next_serial`], so the served
-//! serial never goes back whatever the zone file says (the `Target` contract checks both).
+//! It serves the SOA serial the catalog does: the zone's own, which `gate::converge` set to the
+//! serial stored with the generation at publish, made greater than the serial it replaces with
+//! [`next_serial`] when it is not (a store replaced under a target), so the served serial never
+//! goes back (the `Target` contract checks both).
 //!
 //! Besides the served zones it keeps the history of every install, in order, so the loom suite
 //! can check that a target's generation never went back (I1) without having to observe every
@@ -24,7 +25,7 @@ use crate::dns::name::Name;
 use crate::gate::{Generation, Target};
 use crate::model::sync::Mutex;
 use crate::zone::Zone;
-use crate::zone::serial::{SerialPolicy, next_serial, with_serial};
+use crate::zone::serial::{next_serial, with_serial};
 
 /// The in-memory target. Share it by reference (or in an `Arc`).
 pub struct MemTarget {
@@ -85,8 +86,8 @@ impl Target for MemTarget {
                 return Err(*held);
             }
             let previous = s.served.get(&origin).map(|(_, z)| z.soa().serial);
-            let candidate = SerialPolicy::Increment.candidate(generation, 0);
-            let zone = with_serial(zone, next_serial(previous, candidate));
+            let serial = next_serial(previous, zone.soa().serial);
+            let zone = with_serial(zone, serial);
             s.installs.push((origin.clone(), generation));
             s.served.insert(origin, (generation, zone));
             Ok(())
@@ -131,12 +132,23 @@ mod tests {
             block_on(t.install(Generation(2), zone(2))),
             Err(Generation(2))
         );
-        assert_eq!(block_on(t.install(Generation(3), zone(3))), Ok(()));
+        assert_eq!(
+            block_on(t.install(Generation(3), zone(2_024_010_101))),
+            Ok(())
+        );
         assert_eq!(t.held(&origin), Some(Generation(3)));
-        assert_eq!(t.content(&origin).unwrap().1.soa().serial, 3);
+        // The zone's own serial (what the store decided at publish) is served.
+        assert_eq!(t.content(&origin).unwrap().1.soa().serial, 2_024_010_101);
+        // One that would go back is raised above the served one instead.
+        assert_eq!(block_on(t.install(Generation(4), zone(7))), Ok(()));
+        assert_eq!(t.content(&origin).unwrap().1.soa().serial, 2_024_010_102);
         assert_eq!(
             t.installs(),
-            vec![(origin.clone(), Generation(2)), (origin, Generation(3))]
+            vec![
+                (origin.clone(), Generation(2)),
+                (origin.clone(), Generation(3)),
+                (origin, Generation(4))
+            ]
         );
     }
 }

@@ -11,20 +11,29 @@ use crate::lookup::{Answer, Rcode, ZoneIndex};
 use crate::zone::serial::serial_gt;
 use crate::zonefile::record_to_text;
 
-/// What the checker knows of one zone: the published generation and when it was published.
+/// What the checker knows of one zone: the published generation, the serial it was published
+/// with and when it was published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZoneView {
     pub published: Generation,
+    /// The SOA serial stored with the published generation, which every server serves it with.
+    pub serial: u32,
     /// Unix seconds, if the store says.
     pub published_at: Option<u64>,
 }
 
 impl ZoneView {
-    /// The serial every server serves the published generation with, under the `increment`
-    /// serial policy: the generation modulo 2^32.
+    /// The serial every server serves the published generation with.
     pub fn expected_serial(&self) -> u32 {
-        self.published.0 as u32
+        self.serial
     }
+}
+
+/// What a server's serial claims: the generation that was published with that serial (if the
+/// store still knows one), and its content.
+pub struct Claim<'a> {
+    pub generation: Option<Generation>,
+    pub content: ClaimedContent<'a>,
 }
 
 /// The content of the generation a server claims by its serial, if the store still keeps it.
@@ -66,15 +75,15 @@ pub fn soa_serial(zone: &Name, observed: &Observed) -> Result<u32, String> {
         .ok_or_else(|| "NOERROR without the SOA record".into())
 }
 
-/// Judges what `server` answered for `zone`. `content` is the content of the generation its
-/// serial claims (`claimed` is given the serial and returns it), so a lagging server is
-/// judged against what it claims to serve.
+/// Judges what `server` answered for `zone`. `claimed` is given the serial it serves (one not
+/// newer than the published serial) and returns the generation published with it and that
+/// generation's content, so a lagging server is judged against what it claims to serve.
 pub fn judge<'a>(
     server: &str,
     zone: &Name,
     view: &ZoneView,
     observation: &ServerObservation,
-    claimed: impl FnOnce(Generation) -> ClaimedContent<'a>,
+    claimed: impl FnOnce(u32) -> Claim<'a>,
     now: u64,
 ) -> Judgement {
     let finding = |name: &Name, rtype: RType, kind, expected: String, got: String| Finding {
@@ -117,22 +126,37 @@ pub fn judge<'a>(
         ));
         return out;
     }
-    let behind = u64::from(expected_serial.wrapping_sub(serial));
-    out.lag_generations = Some(behind);
+    let claim = if serial == expected_serial {
+        Claim {
+            generation: Some(view.published),
+            content: claimed(serial).content,
+        }
+    } else {
+        claimed(serial)
+    };
+    // Generations behind: known when the store still knows the generation of that serial.
+    let behind = claim
+        .generation
+        .map(|g| view.published.0.saturating_sub(g.0));
+    let lagging = serial != expected_serial;
+    out.lag_generations = behind;
     let seconds = view.published_at.map(|t| now.saturating_sub(t));
-    out.lag_seconds = Some(if behind == 0 { 0 } else { seconds.unwrap_or(0) });
-    if behind > 0 {
+    out.lag_seconds = Some(if lagging { seconds.unwrap_or(0) } else { 0 });
+    if lagging {
         let since = seconds.map_or(String::new(), |s| format!(", {s} s after its publication"));
+        let how_far = behind.map_or_else(
+            || "behind, at a generation the store no longer keeps".to_string(),
+            |b| format!("{b} generation(s) behind"),
+        );
         out.findings.push(finding(
             zone,
             RType::SOA,
             FindingKind::Lag,
             format!("serial {expected_serial} (generation {})", view.published.0),
-            format!("serial {serial}: {behind} generation(s) behind{since}"),
+            format!("serial {serial}: {how_far}{since}"),
         ));
     }
-    let claimed_generation = Generation(view.published.0 - behind.min(view.published.0));
-    let ClaimedContent::Kept(index) = claimed(claimed_generation) else {
+    let ClaimedContent::Kept(index) = claim.content else {
         return out;
     };
     for (check, observed) in &observation.answers {

@@ -23,7 +23,7 @@ mod state;
 mod tests;
 
 pub use check::{Check, checks};
-pub use judge::{ClaimedContent, Judgement, ZoneView, disagreement, judge, soa_serial};
+pub use judge::{Claim, ClaimedContent, Judgement, ZoneView, disagreement, judge, soa_serial};
 pub use state::{FindingKey, StateChanges};
 
 use std::fmt;

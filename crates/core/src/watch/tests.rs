@@ -35,10 +35,24 @@ fn check(name: &str, rtype: crate::RType) -> Check {
     }
 }
 
+/// Generation 3, published with the zone file's serial 2024010103 (generation 2 had
+/// 2024010102): serials are not generations.
 const VIEW: ZoneView = ZoneView {
     published: Generation(3),
+    serial: SERIAL_G3,
     published_at: Some(1_000),
 };
+
+const SERIAL_G3: u32 = 2_024_010_103;
+
+/// The generation published with `serial`, as the store knows it.
+fn generation_of(serial: u32) -> Option<Generation> {
+    match serial {
+        SERIAL_G3 => Some(Generation(3)),
+        2_024_010_102 => Some(Generation(2)),
+        _ => None,
+    }
+}
 
 fn run(index: &ZoneIndex, soa_serial: u32, answers: Vec<(Check, Observed)>) -> Judgement {
     let obs = ServerObservation {
@@ -50,7 +64,10 @@ fn run(index: &ZoneIndex, soa_serial: u32, answers: Vec<(Check, Observed)>) -> J
         &n("example.test."),
         &VIEW,
         &obs,
-        |_| ClaimedContent::Kept(index),
+        |serial| Claim {
+            generation: generation_of(serial),
+            content: ClaimedContent::Kept(index),
+        },
         1_030,
     )
 }
@@ -66,7 +83,7 @@ fn the_same_answers_are_healthy() {
         .answer;
     let j = run(
         &index,
-        3,
+        SERIAL_G3,
         vec![
             (
                 check("www.example.test.", crate::RType::A),
@@ -81,7 +98,7 @@ fn the_same_answers_are_healthy() {
     assert_eq!(j.findings, vec![]);
     assert_eq!(
         (j.serial, j.lag_generations, j.lag_seconds),
-        (Some(3), Some(0), Some(0))
+        (Some(SERIAL_G3), Some(0), Some(0))
     );
 }
 
@@ -104,7 +121,7 @@ fn each_difference_is_its_finding() {
         (Observed::Timeout, FindingKind::Blackholed),
     ];
     for (observed, kind) in cases {
-        let j = run(&index, 3, vec![(www.clone(), observed.clone())]);
+        let j = run(&index, SERIAL_G3, vec![(www.clone(), observed.clone())]);
         assert_eq!(j.findings.len(), 1, "{observed:?}");
         let f = &j.findings[0];
         assert_eq!((f.kind, &f.name), (kind, &www.name), "{observed:?}");
@@ -116,7 +133,11 @@ fn each_difference_is_its_finding() {
     // A changed TTL is a mismatch too.
     let mut longer = index.lookup(&www.name, www.rtype).answer;
     longer[0].ttl += 1;
-    let j = run(&index, 3, vec![(www.clone(), answer(0, true, longer))]);
+    let j = run(
+        &index,
+        SERIAL_G3,
+        vec![(www.clone(), answer(0, true, longer))],
+    );
     assert_eq!(j.findings[0].kind, FindingKind::Mismatch);
 }
 
@@ -126,8 +147,8 @@ fn a_lagging_server_is_lagging_not_wrong() {
     let www = check("www.example.test.", crate::RType::A);
     let right = answer(0, true, index.lookup(&www.name, www.rtype).answer);
     let obs = ServerObservation {
-        soa: answer(0, true, vec![soa("example.test.", 2)]),
-        answers: vec![(www, right)],
+        soa: answer(0, true, vec![soa("example.test.", 2_024_010_102)]),
+        answers: vec![(www.clone(), right.clone())],
     };
     let mut asked = None;
     let j = judge(
@@ -135,21 +156,50 @@ fn a_lagging_server_is_lagging_not_wrong() {
         &n("example.test."),
         &VIEW,
         &obs,
-        |g| {
-            asked = Some(g);
-            ClaimedContent::Kept(&index)
+        |serial| {
+            asked = Some(serial);
+            Claim {
+                generation: generation_of(serial),
+                content: ClaimedContent::Kept(&index),
+            }
         },
         1_030,
     );
     assert_eq!(
         asked,
-        Some(Generation(2)),
-        "judged against the generation it claims"
+        Some(2_024_010_102),
+        "judged against the generation its serial claims"
     );
     assert_eq!((j.lag_generations, j.lag_seconds), (Some(1), Some(30)));
     let kinds: Vec<_> = j.findings.iter().map(|f| f.kind).collect();
     assert_eq!(kinds, vec![FindingKind::Lag]);
-    assert!(j.findings[0].got.contains("serial 2"), "{}", j.findings[0]);
+    assert!(
+        j.findings[0]
+            .got
+            .contains("serial 2024010102: 1 generation(s) behind"),
+        "{}",
+        j.findings[0]
+    );
+    // A serial of a generation the store no longer keeps: lagging, by an unknown amount,
+    // and its answers are not judged.
+    let obs = ServerObservation {
+        soa: answer(0, true, vec![soa("example.test.", 2_024_010_001)]),
+        answers: vec![(www, answer(0, true, vec![]))],
+    };
+    let j = judge(
+        "s",
+        &n("example.test."),
+        &VIEW,
+        &obs,
+        |serial| Claim {
+            generation: generation_of(serial),
+            content: ClaimedContent::Gone,
+        },
+        1_030,
+    );
+    assert_eq!((j.lag_generations, j.lag_seconds), (None, Some(30)));
+    let kinds: Vec<_> = j.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, vec![FindingKind::Lag]);
 }
 
 #[test]
@@ -164,7 +214,10 @@ fn no_soa_answer_is_unreachable_and_nothing_else_is_judged() {
         &n("example.test."),
         &VIEW,
         &obs,
-        |_| ClaimedContent::Kept(&index),
+        |_| Claim {
+            generation: None,
+            content: ClaimedContent::Kept(&index),
+        },
         0,
     );
     assert_eq!(j.serial, None);
@@ -179,7 +232,10 @@ fn no_soa_answer_is_unreachable_and_nothing_else_is_judged() {
         &n("example.test."),
         &VIEW,
         &refused,
-        |_| ClaimedContent::Gone,
+        |_| Claim {
+            generation: None,
+            content: ClaimedContent::Gone,
+        },
         0,
     );
     assert_eq!(j.findings[0].kind, FindingKind::Mismatch);

@@ -4,21 +4,29 @@
 //!
 //! A serial is not a generation. The generation is the store's count of plans; the serial is
 //! what the served SOA says, in RFC 1982 sequence-space arithmetic, where numbers wrap around
-//! at 2^32 and `a > b` means "a is less than 2^31 ahead of b". zonegate replaces the zone
-//! file's serial at install time with one derived from the generation by a [`SerialPolicy`]
-//! (the three policies of Knot's `serial-policy` and BIND's `serial-update-method`):
+//! at 2^32 and `a > b` means "a is less than 2^31 ahead of b".
 //!
-//! - `increment`: the generation itself, modulo 2^32. Generations only grow and the step
-//!   between two publications is far below 2^31, so the serial only grows. It is the same on
-//!   every server and after every restart, which keeps IXFR history usable across restarts.
-//! - `unixtime`: the install time in seconds since 1970.
-//! - `dateserial`: `YYYYMMDDnn` of the install day (UTC), `nn` counting from 00.
+//! The serial is decided ONCE, when a generation is published, inside the store's
+//! compare-and-swap, and stored with the generation ([`SerialRequest::decide`], over the
+//! serial of the generation it replaces). Every server on every host, and after every restart,
+//! then serves that stored serial for that generation; a target only guards that what it
+//! serves never goes back ([`next_serial`] over what it served before), which with stored
+//! serials never changes anything in ordinary operation. The [`SerialPolicy`] says what the
+//! publishing step proposes (the policies of Knot's `serial-policy` and BIND's
+//! `serial-update-method`, plus the zone file's own serial):
 //!
-//! Whatever the candidate, [`next_serial`] never lets the served serial go backwards or stand
-//! still against the serial served before: if the candidate is not greater (RFC 1982 §3.2), the
-//! previous serial plus one is used instead (RFC 1982 §3.1 addition). So a zone file's own
-//! serial, lower or not, never matters, and two publications in one second or one day still
-//! get two serials.
+//! - `file` (the default): the zone file's serial. Taking over a zone whose secondaries hold
+//!   2024010101 serves 2024010101; publishing a file that still says 2024010101 serves
+//!   2024010102 (the rule below), as BIND, NSD and Knot users expect.
+//! - `increment`: the generation itself, modulo 2^32 (what every server derived before serials
+//!   were stored, so a zone keeps its numbers across the upgrade).
+//! - `unixtime`: the publish time in seconds since 1970.
+//! - `dateserial`: `YYYYMMDDnn` of the publish day (UTC), `nn` counting from 00.
+//!
+//! Whatever the candidate, [`next_serial`] never lets the serial go backwards or stand still
+//! against the serial published before: if the candidate is not greater (RFC 1982 §3.2), the
+//! previous serial plus one is used instead (RFC 1982 §3.1 addition). So two publications in
+//! one second, one day, or of one unchanged file still get two serials.
 //!
 //! The time is an argument: the core never reads the clock.
 
@@ -32,8 +40,10 @@ use crate::zone::Zone;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SerialPolicy {
-    /// The generation, modulo 2^32.
+    /// The zone file's own serial (when it is newer than the published one).
     #[default]
+    File,
+    /// The generation, modulo 2^32.
     Increment,
     /// Seconds since 1970 at install time, modulo 2^32.
     UnixTime,
@@ -45,6 +55,7 @@ impl SerialPolicy {
     /// The policy's name in configuration files.
     pub fn as_str(self) -> &'static str {
         match self {
+            SerialPolicy::File => "file",
             SerialPolicy::Increment => "increment",
             SerialPolicy::UnixTime => "unixtime",
             SerialPolicy::DateSerial => "dateserial",
@@ -54,6 +65,7 @@ impl SerialPolicy {
     /// Parses `increment`, `unixtime` or `dateserial`.
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
+            "file" => SerialPolicy::File,
             "increment" => SerialPolicy::Increment,
             "unixtime" => SerialPolicy::UnixTime,
             "dateserial" => SerialPolicy::DateSerial,
@@ -61,16 +73,11 @@ impl SerialPolicy {
         })
     }
 
-    /// True if the serial depends only on the generation, so any server computes the same
-    /// serial for a generation at any time.
-    pub fn is_deterministic(self) -> bool {
-        self == SerialPolicy::Increment
-    }
-
-    /// The serial this policy proposes for `generation` installed at `now_s` (unix seconds),
-    /// before [`next_serial`] makes it monotonic.
-    pub fn candidate(self, generation: Generation, now_s: u64) -> u32 {
+    /// The serial this policy proposes for `generation`, whose zone file says `file_serial`,
+    /// published at `now_s` (unix seconds), before [`next_serial`] makes it monotonic.
+    pub fn candidate(self, file_serial: u32, generation: Generation, now_s: u64) -> u32 {
         match self {
+            SerialPolicy::File => file_serial,
             SerialPolicy::Increment => generation.0 as u32,
             SerialPolicy::UnixTime => now_s as u32,
             SerialPolicy::DateSerial => {
@@ -79,6 +86,30 @@ impl SerialPolicy {
                 ((y * 10_000 + m * 100 + d) as u32).wrapping_mul(100)
             }
         }
+    }
+}
+
+/// What the publishing step hands the store's compare-and-swap so that the store decides the
+/// serial in the same atomic step as the pointer write, from the serial published before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SerialRequest {
+    pub policy: SerialPolicy,
+    /// The serial of the plan's own apex SOA (what the zone file said).
+    pub file_serial: u32,
+    /// The publish time, unix seconds.
+    pub now_s: u64,
+}
+
+impl SerialRequest {
+    /// The serial `generation` is published with, after `previous` (the serial of the
+    /// generation it replaces; `None` for a zone's first publication). Always greater than
+    /// `previous` in RFC 1982 terms.
+    pub fn decide(self, previous: Option<u32>, generation: Generation) -> u32 {
+        next_serial(
+            previous,
+            self.policy
+                .candidate(self.file_serial, generation, self.now_s),
+        )
     }
 }
 
@@ -177,35 +208,37 @@ mod tests {
 
     #[test]
     fn candidates_of_each_policy() {
-        assert_eq!(SerialPolicy::Increment.candidate(Generation(42), 0), 42);
+        assert_eq!(SerialPolicy::Increment.candidate(7, Generation(42), 0), 42);
         assert_eq!(
-            SerialPolicy::Increment.candidate(Generation((1 << 32) + 3), 0),
+            SerialPolicy::Increment.candidate(7, Generation((1 << 32) + 3), 0),
             3
         );
         assert_eq!(
-            SerialPolicy::UnixTime.candidate(Generation(1), 1_700_000_000),
+            SerialPolicy::UnixTime.candidate(7, Generation(1), 1_700_000_000),
             1_700_000_000
         );
         // 2023-11-14T22:13:20Z.
         assert_eq!(
-            SerialPolicy::DateSerial.candidate(Generation(1), 1_700_000_000),
+            SerialPolicy::DateSerial.candidate(7, Generation(1), 1_700_000_000),
             2_023_111_400
         );
         assert_eq!(
-            SerialPolicy::DateSerial.candidate(Generation(1), 0),
+            SerialPolicy::DateSerial.candidate(7, Generation(1), 0),
             1_970_010_100
         );
         // A leap day.
         assert_eq!(
-            SerialPolicy::DateSerial.candidate(Generation(1), 951_782_400),
+            SerialPolicy::DateSerial.candidate(7, Generation(1), 951_782_400),
             2_000_022_900
         );
         // Two publications on one day: 00, then 01.
-        let day = SerialPolicy::DateSerial.candidate(Generation(1), 1_700_000_000);
+        let day = SerialPolicy::DateSerial.candidate(7, Generation(1), 1_700_000_000);
         let first = next_serial(Some(2_023_111_300), day);
         assert_eq!(first, 2_023_111_400);
         assert_eq!(next_serial(Some(first), day), 2_023_111_401);
+        assert_eq!(SerialPolicy::File.candidate(7, Generation(42), 9), 7);
         for p in [
+            SerialPolicy::File,
             SerialPolicy::Increment,
             SerialPolicy::UnixTime,
             SerialPolicy::DateSerial,
@@ -213,6 +246,40 @@ mod tests {
             assert_eq!(SerialPolicy::parse(p.as_str()), Some(p));
         }
         assert_eq!(SerialPolicy::parse("keep"), None);
+    }
+
+    #[test]
+    fn the_file_serial_when_newer_else_the_published_one_plus_one() {
+        let file = |file_serial| SerialRequest {
+            policy: SerialPolicy::File,
+            file_serial,
+            now_s: 0,
+        };
+        // Taking over a zone: the file's serial is served as it is.
+        assert_eq!(
+            file(2_024_010_101).decide(None, Generation(1)),
+            2_024_010_101
+        );
+        // The same file again: one more.
+        assert_eq!(
+            file(2_024_010_101).decide(Some(2_024_010_101), Generation(2)),
+            2_024_010_102
+        );
+        // An older file serial never takes the serial back.
+        assert_eq!(
+            file(5).decide(Some(2_024_010_102), Generation(3)),
+            2_024_010_103
+        );
+        // A newer one is taken.
+        assert_eq!(
+            file(2_024_020_100).decide(Some(2_024_010_103), Generation(4)),
+            2_024_020_100
+        );
+        let increment = SerialRequest {
+            policy: SerialPolicy::Increment,
+            ..file(2_024_010_101)
+        };
+        assert_eq!(increment.decide(Some(3), Generation(4)), 4);
     }
 
     #[test]

@@ -35,6 +35,7 @@ use zonegate_core::gate::{
 use zonegate_core::model::MemStore;
 use zonegate_core::model::MemTarget;
 use zonegate_core::testkit::n;
+use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::{ContentHash, GateConfig, Name, ParsedZone, RType, Zone, zonefile};
 
 /// How many times loom may switch away from a runnable thread in one execution. Two covers
@@ -309,6 +310,22 @@ impl World {
                     ),
                 );
             }
+            // The serial is decided once, at publish: a target serves the stored one.
+            let stored = self
+                .store
+                .load_plan(zone, *g)
+                .await
+                .expect("MemStore reads never fail")
+                .and_then(|plan| plan.serial);
+            if let Some(serial) = stored.filter(|s| *s != content.soa().serial) {
+                self.fail(
+                    "I1",
+                    format!(
+                        "{TARGET} serves {zone} {g} with serial {}, but it was published with {serial}",
+                        content.soa().serial
+                    ),
+                );
+            }
         }
         if let Some(p) = published.filter(|p| !self.is_damaged(zone, *p)) {
             let plan = self
@@ -364,7 +381,7 @@ impl World {
             // I6, unless fault injection broke the published plan itself (S7 before any
             // newer plan was published): then only a new publication can help, which is I5.
             if let Some(p) = published.filter(|p| !self.is_damaged(zone, *p)) {
-                let outcome = block_on(gate::converge(&me, &me, zone, &self.cfg));
+                let outcome = block_on(gate::converge(&me, &me, zone, &self.cfg, NOW));
                 if !matches!(
                     outcome,
                     Ok(ConvergeOutcome::Installed { .. } | ConvergeOutcome::UpToDate { .. })
@@ -409,7 +426,7 @@ impl World {
                     format!("publishing the newest plan {g} of {zone}: {other:?}"),
                 ),
             }
-            let outcome = block_on(gate::converge(&me, &me, zone, &self.cfg));
+            let outcome = block_on(gate::converge(&me, &me, zone, &self.cfg, NOW));
             if self.target.held(zone) != Some(g) {
                 self.fail(
                     "I6",
@@ -507,15 +524,19 @@ impl Store for Actor<'_> {
         zone: &Name,
         generation: Generation,
         expected_base: Option<Generation>,
+        serial: SerialRequest,
         audit: AuditEntry,
     ) -> Result<Published, StoreError> {
         let r = self
             .world
             .store
-            .publish_cas(zone, generation, expected_base, audit)
+            .publish_cas(zone, generation, expected_base, serial, audit)
             .await;
         let text = match &r {
-            Ok(p) => format!("PUBLISHED {} (version {})", p.generation, p.publish_count),
+            Ok(p) => format!(
+                "PUBLISHED {} (version {}, serial {})",
+                p.generation, p.publish_count, p.serial
+            ),
             Err(e) => format!("refused: {e}"),
         };
         self.after(
@@ -565,11 +586,12 @@ impl Store for Actor<'_> {
         target: &str,
         zone: &Name,
         generation: Generation,
+        now: u64,
     ) -> Result<(), StoreError> {
         let r = self
             .world
             .store
-            .record_target(target, zone, generation)
+            .record_target(target, zone, generation, now)
             .await;
         self.after(
             format!(
@@ -582,13 +604,23 @@ impl Store for Actor<'_> {
         r
     }
 
-    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError> {
+    async fn cleanup(
+        &self,
+        zone: &Name,
+        keep: u32,
+        target_lease_s: u64,
+        now: u64,
+    ) -> Result<u64, StoreError> {
         // Only for the trace line: read without adding interleavings (the clean-up itself is
         // explored as usual).
         loom::stop_exploring();
         let before = self.world.store.generations(zone);
         loom::explore();
-        let r = self.world.store.cleanup(zone, keep, now).await;
+        let r = self
+            .world
+            .store
+            .cleanup(zone, keep, target_lease_s, now)
+            .await;
         loom::stop_exploring();
         let after = self.world.store.generations(zone);
         loom::explore();
@@ -718,7 +750,7 @@ pub fn cleanup(world: &World, actor: &'static str, zone: &Name) -> u64 {
 
 pub fn converge(world: &World, zone: &Name) -> Result<ConvergeOutcome, StepError> {
     let me = world.actor(TARGET);
-    block_on(gate::converge(&me, &me, zone, &world.cfg))
+    block_on(gate::converge(&me, &me, zone, &world.cfg, NOW))
 }
 
 /// Runs `f` on a new loom thread with the world.

@@ -85,7 +85,6 @@ pub(super) fn extend_history(
 pub struct HistorySeed {
     pub(super) origin: Name,
     pub(super) opts: ZoneOptions,
-    pub(super) now_s: u64,
     /// The newest generation added, with the history leading up to it.
     pub(super) newest: Option<(Generation, SeedZone)>,
 }
@@ -102,8 +101,10 @@ impl std::fmt::Debug for HistorySeed {
 }
 
 impl HistorySeed {
-    /// Adds `zone` at `generation` as the newest generation. A generation not newer than the
-    /// newest one added, or of another zone, is ignored.
+    /// Adds `zone` at `generation` as the newest generation, served with the zone's own SOA
+    /// serial (the caller gives it the serial stored with the generation at publish; one that
+    /// would not grow is raised, as an install would). A generation not newer than the newest
+    /// one added, or of another zone, is ignored.
     pub fn push(&mut self, generation: Generation, zone: Zone) {
         if *zone.origin() != self.origin
             || self.newest.as_ref().is_some_and(|(g, _)| *g >= generation)
@@ -111,10 +112,7 @@ impl HistorySeed {
             return;
         }
         let previous = self.newest.take().map(|(_, v)| v);
-        let serial = next_serial(
-            previous.as_ref().map(|v| v.serial),
-            self.opts.serial_policy.candidate(generation, self.now_s),
-        );
+        let serial = next_serial(previous.as_ref().map(|v| v.serial), zone.soa().serial);
         let zone = with_serial(zone, serial);
         let history = extend_history(
             previous.as_ref().map(SeedZone::as_base).as_ref(),

@@ -9,7 +9,8 @@
 //! are installed.
 //!
 //! Installing a generation builds the new [`ServedZone`] before taking any lock, off the
-//! caller's thread: the SOA serial its policy gives (see [`zonegate_core::zone::serial`]), the IXFR
+//! caller's thread: the SOA serial the zone arrives with (decided and stored at publish, see
+//! [`zonegate_core::zone::serial`]; raised above the served one only if it would go back), the IXFR
 //! history (the replaced zone's history plus the delta from the replaced zone to this one)
 //! and the lookup index. Then, under a mutex that only installers take, it checks the
 //! held generation and swaps in a copy of the map with the new zone: the "is it newer" check
@@ -23,7 +24,7 @@
 //! first use, a run at a time. So a generation is served as soon as its index exists.
 //!
 //! ```text
-//!   install(g, zone) ──▶ serial = next_serial(held serial, policy(g, now))
+//!   install(g, zone) ──▶ serial = next_serial(held serial, zone's own serial)
 //!                        zone' = zone with that serial
 //!                        history = held.history + Delta(held, zone')   (trimmed)
 //!                        index                    ‖ caller's before_swap (snapshot write)
@@ -38,7 +39,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use zonegate_core::gate::Generation;
@@ -241,17 +242,14 @@ impl ZoneSet {
     }
 
     /// A seed for the IXFR history of `origin`'s first install, or `None` if that install
-    /// would not use one: the zone's serial policy does not give every generation a fixed
-    /// serial, or it keeps no history.
+    /// would not use one (the zone keeps no history). The seed's generations must come with
+    /// the serials they were published with, which every server serves for them.
     pub(crate) fn history_seed(&self, origin: &Name) -> Option<HistorySeed> {
         let opts = self.options.zone(origin);
-        (opts.serial_policy.is_deterministic() && opts.history_deltas_max > 0).then(|| {
-            HistorySeed {
-                origin: origin.clone(),
-                opts: opts.clone(),
-                now_s: now_s(),
-                newest: None,
-            }
+        (opts.history_deltas_max > 0).then(|| HistorySeed {
+            origin: origin.clone(),
+            opts: opts.clone(),
+            newest: None,
         })
     }
 
@@ -277,7 +275,6 @@ impl ZoneSet {
         }
         let origin = zone.origin().clone();
         let opts = self.options.zone(&origin).clone();
-        let now_s = now_s();
         let mut zone = zone;
         let mut seed = seed.filter(|s| s.origin == origin);
         let mut before_swap = std::pin::pin!(before_swap);
@@ -297,8 +294,9 @@ impl ZoneSet {
                     .as_deref()
                     .map(ServedZone::as_base)
                     .or(seeded.as_ref().map(SeedZone::as_base));
-                let candidate = o.serial_policy.candidate(generation, now_s);
-                let serial = next_serial(base.as_ref().map(|p| p.serial), candidate);
+                // The serial decided at publish, unless it would not be above the served one
+                // (a store replaced under the server): the served serial never goes back.
+                let serial = next_serial(base.as_ref().map(|p| p.serial), zone.soa().serial);
                 let served = ServedZone::build(generation, zone, serial, base.as_ref(), &o);
                 (served, started.elapsed())
             });
@@ -386,14 +384,6 @@ fn free(replaced: Arc<Zones>, origin: &Name) {
 
 /// How many milliseconds [`free`] waits for the queries still reading a replaced zone.
 const FREE_WAIT_STEPS: usize = 200;
-
-/// Seconds since the Unix epoch, for the serial policies that use the time.
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// Runs `f` on tokio's blocking pool when there is a runtime, so that building a large zone
 /// does not stall the tasks answering queries.

@@ -266,7 +266,8 @@ const HORIZON: &str =
 /// base, `$4` now.
 static PUBLISH_CAS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE zones SET published_generation = $1, version = version + 1, published_at = $4
+        "UPDATE zones SET published_generation = $1, version = version + 1, published_at = $4,
+                          published_serial = $5
          WHERE origin = $2
            AND published_generation IS NOT DISTINCT FROM $3
            AND COALESCE(published_generation, 0) < $1

@@ -11,7 +11,7 @@ use crate::observe::{AuditCount, audit_count_row};
 use crate::{AuditRow, PgLocation, PinRow, PlanRow, TargetRow, ZoneRow, rows};
 
 const ZONE_SELECT: &str = "SELECT z.origin, z.published_generation, z.version, z.published_at,
-            p.hash, p.record_count,
+            z.published_serial, p.hash, p.record_count,
             (SELECT MAX(generation) FROM plans WHERE origin = z.origin) AS newest
      FROM zones z
      LEFT JOIN plans p ON p.origin = z.origin AND p.generation = z.published_generation";
@@ -63,7 +63,8 @@ impl PgStore {
     pub async fn plans(&self, origin: &Name) -> Result<Vec<PlanRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT origin, generation, base, hash, record_count,
-                    CAST(octet_length(body) AS BIGINT) AS body_bytes, created_at, status, verdict
+                    CAST(octet_length(body) AS BIGINT) AS body_bytes, created_at, status, verdict,
+                    serial
              FROM plans WHERE origin = $1 ORDER BY generation",
         )
         .bind(origin.to_string())

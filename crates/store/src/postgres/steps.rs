@@ -12,13 +12,16 @@ use super::{
     HORIZON, PUBLISH_CAS, PUBLISHED_CHANNEL, PgStore, generation, insert_audit, lock_zone,
     plan_exists, store_error,
 };
-use crate::{corrupt, from_sql, hash_from_sql, optional_generation_from_sql, rows, to_sql};
+use crate::{
+    corrupt, from_sql, hash_from_sql, optional_generation_from_sql, rows, serial_from_sql, to_sql,
+};
 use crate::{rows::Columns, verdict_from_sql};
+use zonegate_core::zone::serial::SerialRequest;
 
 impl Store for PgStore {
     async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
         let row = sqlx::query(
-            "SELECT published_generation, version FROM zones
+            "SELECT published_generation, version, published_serial FROM zones
              WHERE origin = $1 AND published_generation IS NOT NULL",
         )
         .bind(zone.to_string())
@@ -29,6 +32,11 @@ impl Store for PgStore {
             Ok(Published {
                 generation: generation(row.int("published_generation")?)?,
                 publish_count: from_sql(row.int("version")?, "publish count")?,
+                serial: row
+                    .optional_int("published_serial")?
+                    .map(serial_from_sql)
+                    .transpose()?
+                    .ok_or_else(|| corrupt("published serial"))?,
             })
         })
         .transpose()
@@ -40,7 +48,7 @@ impl Store for PgStore {
         generation: Generation,
     ) -> Result<Option<StoredPlan>, StoreError> {
         let row = sqlx::query(
-            "SELECT base, hash, record_count, body, created_at, status, verdict FROM plans
+            "SELECT base, hash, record_count, body, created_at, status, verdict, serial FROM plans
              WHERE origin = $1 AND generation = $2",
         )
         .bind(zone.to_string())
@@ -110,6 +118,7 @@ impl Store for PgStore {
         zone: &Name,
         generation: Generation,
         expected_base: Option<Generation>,
+        serial: SerialRequest,
         mut audit: AuditEntry,
     ) -> Result<Published, StoreError> {
         let origin = zone.to_string();
@@ -122,11 +131,25 @@ impl Store for PgStore {
                 generation,
             });
         }
+        // Decided under the zone lock, from the serial published now: if the compare-and-swap
+        // below succeeds, that is the serial of the generation it replaces.
+        let previous = sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT published_serial FROM zones WHERE origin = $1",
+        )
+        .bind(&origin)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?
+        .flatten()
+        .map(serial_from_sql)
+        .transpose()?;
+        let decided = serial.decide(previous, generation);
         let publish_count = sqlx::query_scalar::<_, i64>(&PUBLISH_CAS)
             .bind(g)
             .bind(&origin)
             .bind(base)
             .bind(to_sql(audit.at)?)
+            .bind(i64::from(decided))
             .fetch_optional(&mut *tx)
             .await
             .map_err(store_error)?;
@@ -146,13 +169,16 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
-        sqlx::query("UPDATE plans SET status = $3 WHERE origin = $1 AND generation = $2")
-            .bind(&origin)
-            .bind(g)
-            .bind(PlanStatus::Published.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
+        sqlx::query(
+            "UPDATE plans SET status = $3, serial = $4 WHERE origin = $1 AND generation = $2",
+        )
+        .bind(&origin)
+        .bind(g)
+        .bind(PlanStatus::Published.as_str())
+        .bind(i64::from(decided))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
         audit.generation.get_or_insert(generation);
         insert_audit(&mut tx, &audit).await?;
         // Delivered to every listener when, and only if, this transaction commits.
@@ -166,6 +192,7 @@ impl Store for PgStore {
         Ok(Published {
             generation,
             publish_count: from_sql(publish_count, "publish count")?,
+            serial: decided,
         })
     }
 
@@ -227,9 +254,11 @@ impl Store for PgStore {
         target: &str,
         zone: &Name,
         generation: Generation,
+        now: u64,
     ) -> Result<(), StoreError> {
         let origin = zone.to_string();
         let g = to_sql(generation.0)?;
+        let now_sql = to_sql(now)?;
         let mut tx = self.begin().await?;
         lock_zone(&mut tx, &origin).await?;
         let held = sqlx::query_scalar::<_, i64>(
@@ -247,8 +276,19 @@ impl Store for PgStore {
                 offered: generation,
             })
         };
-        if let Some(held) = held.filter(|held| *held >= g) {
+        if let Some(held) = held.filter(|held| *held > g) {
             return Err(newer(held)?);
+        }
+        if held == Some(g) {
+            // The same generation again: the target is alive, its lease runs from now.
+            sqlx::query("UPDATE targets SET updated_at = $3 WHERE target = $1 AND origin = $2")
+                .bind(target)
+                .bind(&origin)
+                .bind(now_sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            return tx.commit().await.map_err(store_error);
         }
         if !plan_exists(&mut tx, &origin, g).await? {
             return Err(StoreError::PlanMissing {
@@ -258,7 +298,7 @@ impl Store for PgStore {
         }
         let moved = sqlx::query(
             "INSERT INTO targets (target, origin, generation, updated_at)
-             VALUES ($1, $2, $3, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT))
+             VALUES ($1, $2, $3, $4)
              ON CONFLICT (target, origin) DO UPDATE
                 SET generation = excluded.generation, updated_at = excluded.updated_at
                 WHERE excluded.generation > targets.generation",
@@ -266,6 +306,7 @@ impl Store for PgStore {
         .bind(target)
         .bind(&origin)
         .bind(g)
+        .bind(now_sql)
         .execute(&mut *tx)
         .await
         .map_err(store_error)?
@@ -276,7 +317,13 @@ impl Store for PgStore {
         tx.commit().await.map_err(store_error)
     }
 
-    async fn cleanup(&self, zone: &Name, keep: u32, now: u64) -> Result<u64, StoreError> {
+    async fn cleanup(
+        &self,
+        zone: &Name,
+        keep: u32,
+        target_lease_s: u64,
+        now: u64,
+    ) -> Result<u64, StoreError> {
         let origin = zone.to_string();
         let now_sql = to_sql(now)?;
         let mut tx = self.begin().await?;
@@ -291,6 +338,15 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
+        // Targets that have not renewed their row within the lease are gone.
+        if let Some(cutoff) = now.checked_sub(target_lease_s) {
+            sqlx::query("DELETE FROM targets WHERE origin = $1 AND updated_at < $2")
+                .bind(&origin)
+                .bind(to_sql(cutoff)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
         let horizon = sqlx::query_scalar::<_, Option<i64>>(&format!("SELECT {HORIZON}"))
             .bind(&origin)
             .bind(now_sql)

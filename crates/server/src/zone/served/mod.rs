@@ -20,7 +20,7 @@ use prepared::FastZone;
 /// One zone at one generation, ready to answer from.
 pub struct ServedZone {
     generation: Generation,
-    /// The served SOA serial, which the policy derived from the generation.
+    /// The served SOA serial: the one decided when the generation was published.
     serial: u32,
     index: ZoneIndex,
     /// `index.records()` in hickory's form, same order, in runs of [`HICKORY_RUN`] records,
