@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests: run the real `zonegate` binary, start a server on a
-//! free loopback port, and ask it questions with `dig`.
+//! free loopback port, ask it questions with `dig`, and run a real Knot DNS secondary
+//! (`Knot`, used by interop.rs, watch.rs, update.rs and catalog.rs).
 
 #![allow(dead_code)]
 
@@ -299,4 +300,141 @@ impl Drop for SqliteShell {
         drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
+}
+/// A child process killed on drop.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Fails (never skips) when `tool` is not on PATH, naming the Debian package to install.
+pub fn require(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{tool} is not installed; run .ci/run or apt-get install {package}"
+    );
+}
+
+/// `zonegate serve --listen addr` on the scratch database with `config`, its log (at info)
+/// in `log`.
+pub fn serve_logged(s: &Scratch, addr: SocketAddr, config: &Path, log: &Path) -> Process {
+    Process(
+        Command::new(BIN)
+            .arg("--db")
+            .arg(s.db())
+            .arg("--config")
+            .arg(config)
+            .args(["serve", "--listen", &addr.to_string()])
+            .env("ZONEGATE_LOG", "info,hickory_server=warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("spawn zonegate serve"),
+    )
+}
+
+/// Waits up to `limit` for `done`, failing with `what` and the log file's text.
+pub fn wait_for(what: &str, limit: Duration, done: impl FnMut() -> bool, log: &Path) {
+    let done = wait_until_every(limit, Duration::from_millis(100), done);
+    assert!(
+        done.is_some(),
+        "{what} within {limit:?}; log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// A Knot DNS server (Debian's `knot`) on `addr`, with everything in a fresh directory: the
+/// config file, its database, its zones. [`Knot::secondary_of`] gives the usual
+/// remote and NOTIFY ACL of a zonegate primary; the caller adds its zones.
+pub struct Knot {
+    pub dir: PathBuf,
+    pub addr: SocketAddr,
+}
+
+impl Knot {
+    pub fn new(dir: &Path, addr: SocketAddr) -> Knot {
+        require("knotd", "knot");
+        let _ = std::fs::remove_dir_all(dir);
+        for sub in ["db", "zones"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        Knot {
+            dir: dir.to_path_buf(),
+            addr,
+        }
+    }
+
+    /// The `remote` `primary` (zonegate at `primary`) and the `acl` `notify_from_primary`,
+    /// both with the TSIG key `key` if given (its `key:` section is the caller's), and the
+    /// default template: zones kept in the journal only, never written to or read from a file.
+    pub fn secondary_of(&self, primary: SocketAddr, key: Option<&str>) -> String {
+        let use_key = key.map(|k| format!("    key: {k}\n")).unwrap_or_default();
+        format!(
+            "remote:\n  - id: primary\n    address: {}@{}\n{use_key}\
+             acl:\n  - id: notify_from_primary\n    address: {}\n    action: notify\n{use_key}\
+             template:\n  - id: default\n    storage: \"{}\"\n    zonefile-sync: -1\n    \
+             zonefile-load: none\n    journal-content: changes\n",
+            primary.ip(),
+            primary.port(),
+            primary.ip(),
+            self.dir.join("zones").display()
+        )
+    }
+
+    /// Writes the config (server, log and database sections, then `sections`) and starts
+    /// knotd, its log in `<dir>.log` (returned).
+    pub fn start(&self, sections: &str) -> (Process, PathBuf) {
+        let d = self.dir.display();
+        let conf = format!(
+            "server:\n    rundir: \"{d}\"\n    listen: {}@{}\nlog:\n  - target: stderr\n    any: info\n\
+             database:\n    storage: \"{d}/db\"\n{sections}",
+            self.addr.ip(),
+            self.addr.port()
+        );
+        std::fs::write(self.dir.join("knot.conf"), conf).unwrap();
+        let log = self.dir.with_extension("log");
+        let p = Process(
+            Command::new("knotd")
+                .arg("-c")
+                .arg(self.dir.join("knot.conf"))
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("spawn knotd"),
+        );
+        (p, log)
+    }
+}
+
+/// The SOA serial `addr` answers for `zone` with AA set, if it does.
+pub fn soa_serial(addr: SocketAddr, zone: &str) -> Option<u32> {
+    let d = dig_at(addr, &[zone, "SOA"], false);
+    if d.status.as_deref() != Some("NOERROR") || !d.aa() {
+        return None;
+    }
+    d.answer
+        .first()
+        .and_then(|r| r.3.split_whitespace().nth(2))
+        .and_then(|s| s.parse().ok())
+}
+
+/// `dig AXFR zone` at `addr`, with `-y key` (`algorithm:name:secret`) if given: dig's text.
+pub fn dig_axfr(addr: SocketAddr, zone: &str, key: Option<&str>) -> String {
+    let mut cmd = Command::new("dig");
+    cmd.arg(format!("@{}", addr.ip()))
+        .args(["-p", &addr.port().to_string()])
+        .args(["+time=2", "+tries=1", "+nocookie", zone, "AXFR"]);
+    if let Some(k) = key {
+        cmd.args(["-y", k]);
+    }
+    let out = cmd.output().expect("run dig (install bind9-dnsutils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -19,22 +19,9 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use zonegate_testkit::wait_until_every;
-
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 const ZONE: &str = "\
 $ORIGIN example.test.
@@ -98,71 +85,23 @@ const KEY: Key = Key {
     secret: "8sFQZ1W4bYb3x0J0m5k1cJ2bqf3xE0b0dXH0m8J2r1E=",
 };
 
-fn knot_config(dir: &Path, knot: SocketAddr, primary: SocketAddr, key: Option<&Key>) -> String {
-    let d = dir.display();
-    let (keys, use_key) = match key {
-        Some(k) => (
-            format!(
-                "key:\n  - id: {}\n    algorithm: {}\n    secret: {}\n",
-                k.name, k.algorithm, k.secret
-            ),
-            format!("    key: {}\n", k.name),
-        ),
-        None => (String::new(), String::new()),
-    };
+/// Knot's config after its server sections: the key (if any), the zonegate primary, and the
+/// one zone.
+fn knot_sections(knot: &Knot, primary: SocketAddr, key: Option<&Key>) -> String {
+    let keys = key.map_or_else(String::new, |k| {
+        format!(
+            "key:\n  - id: {}\n    algorithm: {}\n    secret: {}\n",
+            k.name, k.algorithm, k.secret
+        )
+    });
     format!(
-        "{keys}server:
-    rundir: \"{d}/knot\"
-    listen: {}@{}
-log:
-  - target: stderr
-    any: info
-database:
-    storage: \"{d}/knot/db\"
-remote:
-  - id: primary
-    address: {}@{}
-{use_key}acl:
-  - id: notify_from_primary
-    address: {}
-    action: notify
-{use_key}template:
-  - id: default
-    storage: \"{d}/knot/zones\"
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: changes
-zone:
-  - domain: example.test.
-    master: primary
-    acl: notify_from_primary
-",
-        knot.ip(),
-        knot.port(),
-        primary.ip(),
-        primary.port(),
-        primary.ip(),
+        "{keys}{}zone:\n  - domain: example.test.\n    master: primary\n    acl: notify_from_primary\n",
+        knot.secondary_of(primary, key.map(|k| k.name))
     )
 }
 
 fn serial(addr: SocketAddr) -> Option<u32> {
-    let d = dig_at(addr, &["example.test.", "SOA"], false);
-    if d.status.as_deref() != Some("NOERROR") || !d.aa() {
-        return None;
-    }
-    d.answer
-        .first()
-        .and_then(|r| r.3.split_whitespace().nth(2))
-        .and_then(|s| s.parse().ok())
-}
-
-fn wait_for(what: &str, limit: Duration, done: impl FnMut() -> bool, log: &Path) {
-    let done = wait_until_every(limit, Duration::from_millis(100), done);
-    assert!(
-        done.is_some(),
-        "{what} within {limit:?}; Knot's log:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
+    soa_serial(addr, "example.test.")
 }
 
 type Rr = (String, u32, String, String);
@@ -223,30 +162,9 @@ fn knot_secondary_follows_zonegate_with_tsig() {
 
 /// `dig AXFR` of the zone from `addr`, signed with `key` (`-y algorithm:name:secret`) if given.
 /// Returns dig's output.
-fn dig_axfr(addr: SocketAddr, key: Option<String>) -> String {
-    let mut cmd = Command::new("dig");
-    cmd.arg(format!("@{}", addr.ip()))
-        .args(["-p", &addr.port().to_string()])
-        .args(["+time=2", "+tries=1", "example.test.", "AXFR"]);
-    if let Some(k) = key {
-        cmd.args(["-y", &k]);
-    }
-    let out = cmd.output().expect("run dig");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn follow_by_notify_and_ixfr(key: Option<&Key>) {
-    for (tool, package) in [("knotd", "knot"), ("dig", "bind9-dnsutils")] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        assert!(
-            found,
-            "{tool} is not installed; run .ci/run or apt-get install {package}"
-        );
-    }
+    require("knotd", "knot");
+    require("dig", "bind9-dnsutils");
     let s = Scratch::new(if key.is_some() { "knot-tsig" } else { "knot" });
     let zone = s.write("zone.txt", ZONE);
     s.run_ok(&["apply", zone.to_str().unwrap()]);
@@ -269,20 +187,7 @@ fn follow_by_notify_and_ixfr(key: Option<&Key>) {
     }
     let cfg = s.write("zonegate.toml", &config);
     let zonegate_log = s.dir.join("zonegate.log");
-    let _zonegate = Process(
-        Command::new(BIN)
-            .arg("--db")
-            .arg(s.db())
-            .arg("--config")
-            .arg(&cfg)
-            .args(["serve", "--listen", &primary.to_string()])
-            .env("ZONEGATE_LOG", "info,hickory_server=warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&zonegate_log).unwrap())
-            .spawn()
-            .expect("spawn zonegate serve"),
-    );
-    let knot_log = s.dir.join("knot.log");
+    let _zonegate = serve_logged(&s, primary, &cfg, &zonegate_log);
     wait_for(
         "zonegate serves the zone",
         Duration::from_secs(30),
@@ -290,22 +195,8 @@ fn follow_by_notify_and_ixfr(key: Option<&Key>) {
         &zonegate_log,
     );
 
-    for sub in ["knot", "knot/db", "knot/zones"] {
-        std::fs::create_dir_all(s.dir.join(sub)).unwrap();
-    }
-    let knot_conf = s.write(
-        "knot/knot.conf",
-        &knot_config(&s.dir, knot_addr, primary, key),
-    );
-    let _knot = Process(
-        Command::new("knotd")
-            .arg("-c")
-            .arg(&knot_conf)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&knot_log).unwrap())
-            .spawn()
-            .expect("spawn knotd"),
-    );
+    let knot = Knot::new(&s.dir.join("knot"), knot_addr);
+    let (_knot, knot_log) = knot.start(&knot_sections(&knot, primary, key));
     wait_for(
         "Knot bootstraps the zone from zonegate",
         Duration::from_secs(30),
@@ -368,27 +259,23 @@ fn follow_by_notify_and_ixfr(key: Option<&Key>) {
             "zonegate refused a TSIG of Knot's:\n{zonegate}"
         );
         // By hand, as an operator would: unsigned, wrong secret, right key.
-        let unsigned = dig_axfr(primary, None);
+        let unsigned = dig_axfr(primary, "example.test.", None);
         assert!(
             unsigned.contains("NOTAUTH") || unsigned.contains("Transfer failed"),
             "an unsigned AXFR was not refused:\n{unsigned}"
         );
         assert!(!unsigned.contains("hello again"), "{unsigned}");
-        let wrong = dig_axfr(
-            primary,
-            Some(format!(
-                "{}:{}:{}",
-                k.algorithm, k.name, "d3Jvbmcgc2VjcmV0IGZvciB0aGUgdGVzdA=="
-            )),
+        let wrong = format!(
+            "{}:{}:{}",
+            k.algorithm, k.name, "d3Jvbmcgc2VjcmV0IGZvciB0aGUgdGVzdA=="
         );
+        let wrong = dig_axfr(primary, "example.test.", Some(&wrong));
         assert!(
             !wrong.contains("hello again"),
             "a wrong key got the zone:\n{wrong}"
         );
-        let signed = dig_axfr(
-            primary,
-            Some(format!("{}:{}:{}", k.algorithm, k.name, k.secret)),
-        );
+        let signed = format!("{}:{}:{}", k.algorithm, k.name, k.secret);
+        let signed = dig_axfr(primary, "example.test.", Some(&signed));
         assert!(
             signed.contains("hello again") && !signed.contains("tsig verify failure"),
             "dig -y did not get a verified AXFR:\n{signed}"

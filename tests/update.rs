@@ -14,7 +14,7 @@ mod common;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -53,33 +53,12 @@ fn config_with(extra: &str, tail: &str) -> String {
     )
 }
 
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `zonegate serve` with a config file, logging to `serve.log` in the scratch directory.
 fn serve(s: &Scratch, config_text: &str) -> (Process, SocketAddr, PathBuf) {
     let cfg = s.write("zonegate.toml", config_text);
     let addr = free_addr();
     let log = s.dir.join("serve.log");
-    let child = Command::new(BIN)
-        .arg("--db")
-        .arg(s.db())
-        .arg("--config")
-        .arg(&cfg)
-        .args(["serve", "--listen", &addr.to_string()])
-        .env("ZONEGATE_LOG", "info,hickory_server=warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("spawn zonegate serve");
-    let p = Process(child);
+    let p = serve_logged(s, addr, &cfg, &log);
     let up = wait_until_every(Duration::from_secs(20), Duration::from_millis(50), || {
         dig_at(addr, &["example.com.", "SOA"], false)
             .status
@@ -96,17 +75,6 @@ fn serve(s: &Scratch, config_text: &str) -> (Process, SocketAddr, PathBuf) {
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
-}
-
-fn require(tool: &str, package: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{tool} is not installed; run .ci/run or install {package}"
-    );
 }
 
 /// Runs nsupdate with `script` (after the server and zone lines): its exit code and stderr.
@@ -743,34 +711,11 @@ fn knot_secondary_picks_up_an_update() {
         "knot",
         &format!("notify = [\"{knot}\"]\nnotify_timeout_ms = 500"),
     );
-    for sub in ["knot", "knot/db", "knot/zones"] {
-        std::fs::create_dir_all(s.dir.join(sub)).unwrap();
-    }
-    let d = s.dir.display();
-    let conf = format!(
-        "server:\n    rundir: \"{d}/knot\"\n    listen: {}@{}\nlog:\n  - target: stderr\n    any: info\n\
-         database:\n    storage: \"{d}/knot/db\"\nremote:\n  - id: primary\n    address: {}@{}\n\
-         acl:\n  - id: notify_from_primary\n    address: {}\n    action: notify\n\
-         template:\n  - id: default\n    storage: \"{d}/knot/zones\"\n    zonefile-sync: -1\n\
-         \x20   zonefile-load: none\n    journal-content: changes\n\
-         zone:\n  - domain: example.com.\n    master: primary\n    acl: notify_from_primary\n",
-        knot.ip(),
-        knot.port(),
-        addr.ip(),
-        addr.port(),
-        addr.ip()
-    );
-    let conf = s.write("knot/knot.conf", &conf);
-    let knot_log = s.dir.join("knot.log");
-    let _knot = Process(
-        Command::new("knotd")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&knot_log).unwrap())
-            .spawn()
-            .expect("spawn knotd"),
-    );
+    let knot_server = Knot::new(&s.dir.join("knot"), knot);
+    let (_knot, knot_log) = knot_server.start(&format!(
+        "{}zone:\n  - domain: example.com.\n    master: primary\n    acl: notify_from_primary\n",
+        knot_server.secondary_of(addr, None)
+    ));
     let serial = |a: SocketAddr| {
         dig_at(a, &["example.com.", "SOA"], false)
             .answer

@@ -14,23 +14,12 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-use zonegate_testkit::wait_until_every;
-
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 const ZONE: &str = "\
 $ORIGIN example.test.
@@ -53,54 +42,17 @@ fn second(serial: u32) -> String {
 }
 
 fn require_tools() {
-    for (tool, package) in [("knotd", "knot"), ("dig", "bind9-dnsutils")] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        assert!(
-            found,
-            "{tool} is not installed; run .ci/run or apt-get install {package}"
-        );
-    }
+    require("knotd", "knot");
+    require("dig", "bind9-dnsutils");
 }
 
 fn serial(addr: SocketAddr) -> Option<u32> {
-    let d = dig_at(addr, &["example.test.", "SOA"], false);
-    if d.status.as_deref() != Some("NOERROR") || !d.aa() {
-        return None;
-    }
-    d.answer
-        .first()
-        .and_then(|r| r.3.split_whitespace().nth(2))
-        .and_then(|s| s.parse().ok())
-}
-
-fn wait_for(what: &str, limit: Duration, done: impl FnMut() -> bool, log: &Path) {
-    let done = wait_until_every(limit, Duration::from_millis(100), done);
-    assert!(
-        done.is_some(),
-        "{what} within {limit:?}; log:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
+    soa_serial(addr, "example.test.")
 }
 
 /// `zonegate serve` on `addr` with `config`, its log in `log`.
 fn primary(s: &Scratch, addr: SocketAddr, config: &Path, log: &Path) -> Process {
-    Process(
-        Command::new(BIN)
-            .arg("--db")
-            .arg(s.db())
-            .arg("--config")
-            .arg(config)
-            .args(["serve", "--listen", &addr.to_string()])
-            .env("ZONEGATE_LOG", "info,hickory_server=warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .expect("spawn zonegate serve"),
-    )
+    serve_logged(s, addr, config, log)
 }
 
 /// Knot on `addr` in a fresh directory `dir`: the secondary of `primary` (by NOTIFY and
@@ -111,47 +63,21 @@ fn knot(
     primary: SocketAddr,
     file: Option<&Path>,
 ) -> (Process, PathBuf) {
-    let _ = std::fs::remove_dir_all(dir);
-    for sub in ["db", "zones"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    let d = dir.display();
-    let zone = match file {
+    let knot = Knot::new(dir, addr);
+    let sections = match file {
         None => format!(
-            "remote:\n  - id: primary\n    address: {}@{}\nacl:\n  - id: notify_from_primary\n    \
-             address: {}\n    action: notify\n\
-             template:\n  - id: default\n    storage: \"{d}/zones\"\n    zonefile-sync: -1\n    \
-             zonefile-load: none\n    journal-content: changes\n\
-             zone:\n  - domain: example.test.\n    master: primary\n    acl: notify_from_primary\n",
-            primary.ip(),
-            primary.port(),
-            primary.ip()
+            "{}zone:\n  - domain: example.test.\n    master: primary\n    acl: notify_from_primary\n",
+            knot.secondary_of(primary, None)
         ),
         Some(f) => format!(
-            "template:\n  - id: default\n    storage: \"{d}/zones\"\n    zonefile-sync: -1\n    \
+            "template:\n  - id: default\n    storage: \"{}\"\n    zonefile-sync: -1\n    \
              journal-content: none\n\
              zone:\n  - domain: example.test.\n    file: \"{}\"\n",
+            knot.dir.join("zones").display(),
             f.display()
         ),
     };
-    let conf = format!(
-        "server:\n    rundir: \"{d}\"\n    listen: {}@{}\nlog:\n  - target: stderr\n    any: info\n\
-         database:\n    storage: \"{d}/db\"\n{zone}",
-        addr.ip(),
-        addr.port()
-    );
-    std::fs::write(dir.join("knot.conf"), conf).unwrap();
-    let log = dir.with_extension("log");
-    let p = Process(
-        Command::new("knotd")
-            .arg("-c")
-            .arg(dir.join("knot.conf"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawn knotd"),
-    );
-    (p, log)
+    knot.start(&sections)
 }
 
 /// `zonegate watch ... --once --json`: its exit code and its JSON object.

@@ -179,3 +179,19 @@ fn not_utf8(file: &str, bytes: &[u8], e: std::str::Utf8Error) -> Failure {
          `iconv -f latin1 -t utf-8`), or write the octet as the escape \\{byte:03} in a name or string"
     ))
 }
+
+/// Refuses a plan for the catalog zone's name (`[server] catalog`): `serve` makes that zone's
+/// content from the published zones, and an ordinary plan under the same name would be
+/// served by no one.
+pub fn refuse_catalog_origin(ctx: &Ctx, origin: &Name) -> Result<(), Failure> {
+    let catalog =
+        crate::config::server::catalog_name(ctx.config.as_deref()).map_err(Failure::Input)?;
+    if catalog.as_ref() == Some(origin) {
+        return Err(Failure::input(format!(
+            "{origin} is the catalog zone ([server] catalog in the config file): serve makes its \
+             content from the published zones, so it cannot be planned as an ordinary zone; \
+             plan the zone under another origin, or set [server] catalog to another name"
+        )));
+    }
+    Ok(())
+}

@@ -28,6 +28,10 @@ pub enum Outcome {
     Stale,
     /// Old plans were cleaned up.
     Cleaned,
+    /// `retire`: the zone left the catalog zone.
+    Retired,
+    /// `retire`: the zone was retired at its published generation already; nothing to do.
+    AlreadyRetired,
     /// `check`: the zone file parses and is valid under the limits.
     Valid,
     /// Not a gate outcome: bad input or an internal failure.
@@ -47,6 +51,8 @@ impl Outcome {
             Outcome::AlreadyPublished => "already-published",
             Outcome::Stale => "stale",
             Outcome::Cleaned => "cleaned",
+            Outcome::Retired => "retired",
+            Outcome::AlreadyRetired => "already-retired",
             Outcome::Valid => "valid",
             Outcome::Error => "error",
         }
@@ -77,6 +83,8 @@ mod tests {
             Outcome::AlreadyPublished,
             Outcome::Stale,
             Outcome::Cleaned,
+            Outcome::Retired,
+            Outcome::AlreadyRetired,
             Outcome::Valid,
             Outcome::Error,
         ] {

@@ -27,6 +27,7 @@ use zonegate_store::SqliteStore;
 
 use crate::snapshot::Snapshots;
 
+mod catalog_zone;
 mod replaced;
 mod startup;
 mod update;
@@ -327,7 +328,13 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snap
         cfg,
         snapshots,
     };
+    let catalog_name = catalog.options().catalog.clone();
     for (zone, _generation, _version) in zones {
+        if catalog_name.as_ref() == Some(&zone) {
+            // Planned before `[server] catalog` named it: the catalog zone wins.
+            tracing::error!(%zone, "a zone is published under the catalog zone's name; serving the catalog zone instead");
+            continue;
+        }
         let started = Instant::now();
         match gate::converge(store, &target, &zone, cfg).await {
             Ok(ConvergeOutcome::Installed {
@@ -347,6 +354,9 @@ async fn sync_all(store: &SqliteStore, catalog: &Catalog, cfg: &GateConfig, snap
                 tracing::error!(%zone, error = %e, "cannot install the published generation; still serving the last good one");
             }
         }
+    }
+    if let Some(name) = &catalog_name {
+        catalog_zone::refresh(store, &target, name).await;
     }
 }
 

@@ -34,6 +34,7 @@ use crate::net::tcp_limits::TcpLimits;
 
 mod answer;
 mod catalog;
+mod catalog_zone;
 mod convert;
 #[cfg(test)]
 mod fast_tests;
@@ -52,6 +53,7 @@ pub use answer::handler::Handler;
 pub use answer::tsig::TSIG_FUDGE_SECS;
 pub use answer::xfr::XFR_MESSAGE_BYTES_MAX;
 pub use catalog::Catalog;
+pub use catalog_zone::{CatalogZoneError, catalog_zone, member_id};
 pub use net::rrl::RrlCounters;
 pub use net::tcp::{TCP_CONNECTIONS_MAX, TCP_WRITE_TIMEOUT};
 pub use options::{

@@ -96,6 +96,10 @@ pub struct ServerOptions {
     pub rrl: RrlOptions,
     /// Limits on TCP connections.
     pub tcp: TcpOptions,
+    /// The name of the catalog zone (RFC 9432) the server publishes, if any. It is served
+    /// like any zone, under its own `zones` entry (or the defaults), but never takes DNS
+    /// UPDATE: its content is made by the server (`catalog_zone`). Default: none.
+    pub catalog: Option<Name>,
 }
 
 /// Response rate limiting (RRL) of UDP answers, with BIND's `rate-limit` names and meanings.
@@ -170,6 +174,7 @@ impl Default for ServerOptions {
             tsig_keys: Vec::new(),
             rrl: RrlOptions::default(),
             tcp: TcpOptions::default(),
+            catalog: None,
         }
     }
 }

@@ -1190,6 +1190,8 @@ impl Store for SqliteStore {
     }
 }
 
+mod catalog;
+pub use catalog::{CatalogMembers, RetireError};
 mod observe;
 pub use observe::AuditCount;
 

@@ -751,6 +751,68 @@ async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<u64, sqlx::Error
         .map(|r| r.rows_affected())
 }
 
+/// The catalog zone's members: published zones not retired at their published generation;
+/// the change count grows by one at each first publication, retirement and return, and not
+/// at an ordinary publication; `retire` refuses a zone never published or retired already,
+/// and a second connection (another server) reads the same.
+#[tokio::test]
+async fn sqlite_catalog_members_and_retire() {
+    use zonegate_store::RetireError;
+    let db = TempDb::new("catalog-members");
+    let s = db.open().await;
+    let (a, b) = (n("a.example."), n("b.example."));
+    let read = |s: SqliteStore| async move {
+        let m = s.catalog_members().await.unwrap();
+        (m.members, m.changes)
+    };
+    assert_eq!(read(s.clone()).await, (vec![], 0));
+    stage(&s, &a, None).await;
+    assert_eq!(
+        read(s.clone()).await,
+        (vec![], 0),
+        "staged is not published"
+    );
+    publish(&s, &a, g(1), None).await.unwrap();
+    assert_eq!(read(s.clone()).await, (vec![a.clone()], 1));
+    stage(&s, &b, None).await;
+    publish(&s, &b, g(1), None).await.unwrap();
+    assert_eq!(read(s.clone()).await, (vec![a.clone(), b.clone()], 2));
+    // An ordinary publication changes no member.
+    stage(&s, &a, Some(g(1))).await;
+    publish(&s, &a, g(2), Some(g(1))).await.unwrap();
+    assert_eq!(read(s.clone()).await.1, 2);
+    let retired = s.retire(&a, entry(&a, no_action())).await.unwrap();
+    assert_eq!(retired, g(2));
+    assert_eq!(read(s.clone()).await, (vec![b.clone()], 3));
+    assert_eq!(
+        s.retire(&a, entry(&a, no_action())).await,
+        Err(RetireError::AlreadyRetired {
+            zone: a.clone(),
+            generation: g(2)
+        })
+    );
+    let never = n("never.example.");
+    assert_eq!(
+        s.retire(&never, entry(&never, no_action())).await,
+        Err(RetireError::NotPublished { zone: never })
+    );
+    let audit = s.audit_log(Some(&a), 100).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == AuditAction::Retired && r.generation == Some(g(2))),
+        "{audit:?}"
+    );
+    // Published again: back, one more change; retired again: one more.
+    stage(&s, &a, Some(g(2))).await;
+    publish(&s, &a, g(3), Some(g(2))).await.unwrap();
+    assert_eq!(read(s.clone()).await, (vec![a.clone(), b.clone()], 4));
+    s.retire(&a, entry(&a, no_action())).await.unwrap();
+    assert_eq!(read(s.clone()).await, (vec![b.clone()], 5));
+    let other = db.open().await;
+    assert_eq!(read(other).await, (vec![b.clone()], 5));
+}
+
 #[tokio::test]
 async fn sqlite_refuses_deleting_live_plans() {
     let db = TempDb::new("refuses-deleting-live");

@@ -12,7 +12,7 @@ use zonegate_store::SqliteStore;
 
 use super::OutputArgs;
 use super::staged::{explain, show_plan, verdict_refusal};
-use crate::context::{Ctx, now, read_zone};
+use crate::context::{Ctx, now, read_zone, refuse_catalog_origin};
 use crate::exit;
 use crate::failure::{Failure, step_failure};
 use crate::output::Emit;
@@ -30,6 +30,7 @@ pub struct ApplyArgs {
 /// `zonegate apply`.
 pub async fn run(ctx: &Ctx, args: ApplyArgs) -> Result<u8, Failure> {
     let parsed = read_zone(&args.zonefile, args.zone.as_deref(), &ctx.gate.limits)?;
+    refuse_catalog_origin(ctx, &parsed.origin)?;
     let store = ctx.open_store().await?;
     apply_parsed(&store, &ctx.gate, parsed, &Actor::APPLY, &ctx.emit, &[]).await
 }

@@ -19,7 +19,7 @@ use crate::output::outln;
 /// Who approves or rejects: `--by`, else `$USER` or `$LOGNAME`, else the account the command
 /// runs as (`uid:<n>`). The audit log must name someone, so with none of them the command
 /// refuses instead of recording a placeholder.
-fn actor(by: Option<String>) -> Result<Actor, Failure> {
+pub(crate) fn actor(by: Option<String>) -> Result<Actor, Failure> {
     let from_env = |key| {
         std::env::var(key)
             .ok()

@@ -18,6 +18,7 @@ mod kept;
 pub(crate) mod plan;
 pub(crate) mod publish;
 mod reject;
+mod retire;
 mod rollback;
 mod serve;
 mod staged;
@@ -62,6 +63,10 @@ pub enum Command {
     Approve(approve::ApproveArgs),
     /// Reject a staged plan for good; it can never be published. Newer plans are unaffected.
     Reject(reject::RejectArgs),
+    /// Take a published zone out of the catalog zone (RFC 9432) that `serve` publishes, so
+    /// that catalog consumers drop it; audited with who and why. Publishing a newer
+    /// generation brings it back.
+    Retire(retire::RetireArgs),
     /// Show what a generation changed compared with its base (`diff ORIGIN G`), or the
     /// difference between two kept generations (`diff ORIGIN G1 G2`).
     Diff(diff::DiffArgs),
@@ -99,6 +104,7 @@ impl Command {
             Command::Check(a) => a.output,
             Command::Approve(a) => a.output,
             Command::Reject(a) => a.output,
+            Command::Retire(a) => a.output,
             Command::Diff(a) => a.output,
             Command::Rollback(a) => a.output,
             Command::Status(a) => a.output,
@@ -145,6 +151,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<u8, Failure> {
         Command::Check(a) => check::run(ctx, a).await,
         Command::Approve(a) => approve::run(ctx, a).await,
         Command::Reject(a) => reject::run(ctx, a).await,
+        Command::Retire(a) => retire::run(ctx, a).await,
         Command::Diff(a) => diff::run(ctx, a).await,
         Command::Rollback(a) => rollback::run(ctx, a).await,
         Command::Serve(a) => serve::run(ctx, a).await,

@@ -15,7 +15,7 @@ use zonegate_store::SqliteStore;
 use super::OutputArgs;
 use super::staged::{explain, show_plan, verdict_refusal};
 use crate::artifact::PlanArtifact;
-use crate::context::{Ctx, now, read_zone};
+use crate::context::{Ctx, now, read_zone, refuse_catalog_origin};
 use crate::exit;
 use crate::failure::{Failure, step_failure};
 use crate::outcome::Outcome;
@@ -62,6 +62,7 @@ pub async fn plan_parsed(
     out: Option<&std::path::Path>,
 ) -> Result<u8, Failure> {
     let (cfg, emit) = (&ctx.gate, &ctx.emit);
+    refuse_catalog_origin(ctx, &parsed.origin)?;
     let store = ctx.open_store().await?;
     let origin = parsed.origin.clone();
     let actor = ctx.actor(&Actor::PLAN);

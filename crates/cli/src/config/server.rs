@@ -39,6 +39,8 @@ use super::server_net::{RrlSection, TcpSection};
 /// algorithm = "hmac-sha256"        # or "hmac-sha384", "hmac-sha512"
 /// secret = "base64..."
 ///
+/// catalog = "catalog.zonegate."   # publish a catalog zone (RFC 9432) of every zone; off unless set
+///
 /// http_listen = "127.0.0.1:9153"   # metrics, health, API and status page; off unless set
 /// ready_lag_s = 10                 # /readyz: how long a zone may trail the store
 ///
@@ -73,6 +75,8 @@ pub struct ServerSection {
     rrl: RrlSection,
     #[serde(default)]
     tcp: TcpSection,
+    /// The catalog zone (RFC 9432) `serve` publishes, listing every published zone.
+    catalog: Option<String>,
 }
 
 /// One `[[server.tsig_keys]]` entry. `Debug` does not show the secret.
@@ -265,6 +269,7 @@ impl ServerSection {
         }
         self.rrl.apply(&mut out.rrl)?;
         self.tcp.apply(&mut out.tcp)?;
+        out.catalog = self.catalog.as_deref().map(absolute_name).transpose()?;
         for (zone, section) in &self.zones {
             let absolute = if zone.ends_with('.') {
                 zone.clone()
@@ -277,6 +282,15 @@ impl ServerSection {
                 .apply(&out.default, &out.tsig_keys)
                 .with_context(|| format!("[server.zones.{zone:?}]"))?;
             out.zones.insert(origin, opts);
+        }
+        // The catalog's serial is its generation (`increment`), so that every server on the
+        // same store serves the same one, unless its own `[server.zones]` entry says otherwise.
+        if let Some(name) = &out.catalog {
+            let default = out.default.clone();
+            out.zones.entry(name.clone()).or_insert(ZoneOptions {
+                serial_policy: SerialPolicy::Increment,
+                ..default
+            });
         }
         Ok(out)
     }
@@ -318,6 +332,36 @@ pub fn server_options(config: Option<&Path>) -> anyhow::Result<ServerOptions> {
     section
         .options()
         .with_context(|| format!("the [server] section of {} is not valid", path.display()))
+}
+
+/// `catalog`, the name of the catalog zone, as an absolute name.
+fn absolute_name(text: &str) -> anyhow::Result<Name> {
+    let absolute = if text.ends_with('.') {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    };
+    Name::parse(&absolute).with_context(|| format!("catalog: {text:?} is not a zone name"))
+}
+
+/// The catalog zone's name (`[server] catalog`) if the config file sets one. Only that key
+/// is read, so a command that plans (and refuses a plan for the catalog's name) does not
+/// depend on the rest of the `[server]` section.
+pub fn catalog_name(config: Option<&Path>) -> anyhow::Result<Option<Name>> {
+    let Some(path) = config else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text)
+        .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+    let Some(value) = table.get("server").and_then(|s| s.get("catalog")) else {
+        return Ok(None);
+    };
+    let text = value
+        .as_str()
+        .with_context(|| format!("[server] catalog in {} is not a string", path.display()))?;
+    absolute_name(text).map(Some)
 }
 
 /// The config file without its `[server]` section, which the gate settings do not know.
@@ -374,6 +418,41 @@ mod tests {
         assert_eq!(new.default.history_deltas_max, 3);
         let old = parse("[server]\nhistory_versions_max = 4\n").unwrap();
         assert_eq!(old.default.history_deltas_max, 4);
+    }
+
+    /// `catalog` names the catalog zone (the trailing dot optional); `catalog_name` reads that
+    /// key alone, whatever else the section holds.
+    #[test]
+    fn catalog_names_the_catalog_zone() {
+        let o = parse("[server]\ncatalog = \"catalog.example\"\nserial_policy = \"unixtime\"\n")
+            .unwrap();
+        let cat = Name::parse("catalog.example.").unwrap();
+        assert_eq!(o.catalog, Some(cat.clone()));
+        // Its serial is its generation, whatever the other zones' policy, unless set for it.
+        assert_eq!(o.zone(&cat).serial_policy, SerialPolicy::Increment);
+        assert_eq!(o.default.serial_policy, SerialPolicy::UnixTime);
+        let own = parse(
+            "[server]\ncatalog = \"cat.\"\n[server.zones.\"cat.\"]\nserial_policy = \"dateserial\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            own.zone(&Name::parse("cat.").unwrap()).serial_policy,
+            SerialPolicy::DateSerial
+        );
+        assert_eq!(parse("[server]\n").unwrap().catalog, None);
+        assert!(parse("[server]\ncatalog = \"a..b\"\n").is_err());
+        let dir = std::env::temp_dir().join(format!("zonegate-catalog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "[server]\ncatalog = \"cat.\"\nunknown_key = 1\n").unwrap();
+        assert_eq!(
+            catalog_name(Some(&path)).unwrap(),
+            Some(Name::parse("cat.").unwrap())
+        );
+        std::fs::write(&path, "[policy]\n").unwrap();
+        assert_eq!(catalog_name(Some(&path)).unwrap(), None);
+        assert_eq!(catalog_name(None).unwrap(), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -98,13 +98,16 @@ pub enum AuditAction {
     Review,
     /// Clean-up deleted plans below the horizon.
     Cleanup,
+    /// `zonegate retire` took a published zone out of the catalog zone (RFC 9432); its
+    /// generation is the one published then. Publishing a newer generation brings it back.
+    Retired,
     /// A stored action this build does not know, as it was stored.
     Unrecognized(String),
 }
 
 impl AuditAction {
     /// Every action this build writes.
-    pub const KNOWN: [AuditAction; 9] = [
+    pub const KNOWN: [AuditAction; 10] = [
         AuditAction::Staged,
         AuditAction::Held,
         AuditAction::Refused,
@@ -114,6 +117,7 @@ impl AuditAction {
         AuditAction::Rejected,
         AuditAction::Review,
         AuditAction::Cleanup,
+        AuditAction::Retired,
     ];
 
     /// The stored and printed text.
@@ -128,6 +132,7 @@ impl AuditAction {
             AuditAction::Rejected => "rejected",
             AuditAction::Review => "review",
             AuditAction::Cleanup => "cleanup",
+            AuditAction::Retired => "retired",
             AuditAction::Unrecognized(text) => text,
         }
     }

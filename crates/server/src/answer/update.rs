@@ -1,6 +1,7 @@
 //! DNS UPDATE (RFC 2136) in: opcode 5 over UDP and TCP.
 //!
-//! The zone section must name a zone served here under exactly that origin (else NOTAUTH);
+//! The zone section must name a zone served here under exactly that origin (else NOTAUTH),
+//! and not the catalog zone (REFUSED: the server makes its content);
 //! the client must be in the zone's `allow_update` and, when the zone has `update_keys`, the
 //! request signed with one of them (else REFUSED). The handler has verified the request's
 //! TSIG already (`tsig.rs`: a failed one is NOTAUTH with its TSIG error), so here a signed
@@ -103,6 +104,11 @@ async fn decide(catalog: &Catalog, request: &Request, key: Option<Name>) -> Answ
     };
     if catalog.get(&origin).is_none() {
         return Answer::plain(ResponseCode::NotAuth, UpdateResult::NotAllowed);
+    }
+    // The catalog zone's content is made by the server from the zones it publishes; an
+    // UPDATE would stage an ordinary plan under its name.
+    if catalog.options().catalog.as_ref() == Some(&origin) {
+        return Answer::plain(ResponseCode::Refused, UpdateResult::NotAllowed);
     }
     let options = catalog.options().zone(&origin);
     if !options.may_update(request.src().ip(), key.as_ref()) {
