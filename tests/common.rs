@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -314,6 +315,46 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Another process with the database open: the sqlite3 shell, given `statements` and kept
+/// running (with what they did: an open transaction, a lock, a connection that keeps the
+/// write-ahead log alive as a running server does) until it is dropped.
+pub struct SqliteShell {
+    child: Child,
+}
+
+impl SqliteShell {
+    /// Starts the shell on `db`, runs `statements` and waits until it prints the line `ready`
+    /// (the last statement should `SELECT` it).
+    pub fn start(db: &Path, statements: &str, ready: &str) -> SqliteShell {
+        let mut child = Command::new("sqlite3")
+            .arg(db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the sqlite3 shell (Debian package sqlite3; .ci/run installs it)");
+        let stdin = child.stdin.as_mut().unwrap();
+        stdin.write_all(statements.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        let mut out = BufReader::new(child.stdout.as_mut().unwrap());
+        let mut line = String::new();
+        while line.trim() != ready {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "sqlite3 ended before it printed {ready:?}"
+            );
+        }
+        SqliteShell { child }
+    }
+}
+
+impl Drop for SqliteShell {
+    fn drop(&mut self) {
+        // Closing its input ends the shell, which rolls back whatever it left open.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
 /// A child process killed on drop.
 pub struct Process(pub Child);
 

@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -34,47 +33,6 @@ fn wait_for(server: &Server, want: &str, limit: Duration) -> Option<Duration> {
         server.dig("www.example.com.", "A").rdata("A") == vec![want.to_string()]
     })
     .map(|_| started.elapsed())
-}
-
-/// Another process holding the database locked (exclusive locking mode and an exclusive
-/// transaction in the sqlite3 shell: nobody else may even read) until it is dropped.
-struct Locker {
-    child: Child,
-}
-
-impl Locker {
-    fn hold(db: &std::path::Path) -> Locker {
-        let mut child = Command::new("sqlite3")
-            .arg(db)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the sqlite3 shell (Debian package sqlite3; .ci/run installs it)");
-        let stdin = child.stdin.as_mut().unwrap();
-        stdin
-            .write_all(b"PRAGMA locking_mode = EXCLUSIVE;\nBEGIN EXCLUSIVE;\nSELECT 'locked';\n")
-            .unwrap();
-        stdin.flush().unwrap();
-        // The pragma prints the new mode ("exclusive"), then the select its word.
-        let mut out = BufReader::new(child.stdout.as_mut().unwrap());
-        let mut line = String::new();
-        while line.trim() != "locked" {
-            line.clear();
-            assert!(
-                out.read_line(&mut line).unwrap() > 0,
-                "sqlite3 did not take the lock"
-            );
-        }
-        Locker { child }
-    }
-}
-
-impl Drop for Locker {
-    fn drop(&mut self) {
-        // Closing its input ends the shell, which rolls the transaction back.
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
 }
 
 /// A `zonegate serve` started without waiting for it to answer.
@@ -105,7 +63,12 @@ fn a_locked_store_does_not_delay_answers_from_the_snapshot() {
             .exists()
     );
 
-    let lock = Locker::hold(&s.db());
+    // Exclusive locking mode and an exclusive transaction: nobody else may even read.
+    let lock = SqliteShell::start(
+        &s.db(),
+        "PRAGMA locking_mode = EXCLUSIVE;\nBEGIN EXCLUSIVE;\nSELECT 'locked';\n",
+        "locked",
+    );
     let server = spawn_serve(&s);
     let took = wait_for(&server, "192.0.2.10", Duration::from_secs(8))
         .expect("the snapshot is served while the store is locked");

@@ -213,14 +213,38 @@ pub async fn publish<B: Backend>(
     run(&s, &headers, Role::Publish, action).await
 }
 
-async fn decide<B: Backend>(
-    s: &Shared<B>,
-    (origin, generation): (String, u64),
-    headers: &HeaderMap,
-    body: &Bytes,
-    kind: DecisionKind,
+/// Which decision a route takes: `approve` and `reject` are one handler, [`decide`], told
+/// apart by this type parameter.
+pub trait Decision {
+    const KIND: DecisionKind;
+}
+
+/// `POST …/plans/{generation}/approve`.
+pub struct Approve;
+
+impl Decision for Approve {
+    const KIND: DecisionKind = DecisionKind::Approve;
+}
+
+/// `POST …/plans/{generation}/reject`.
+pub struct Reject;
+
+impl Decision for Reject {
+    const KIND: DecisionKind = DecisionKind::Reject;
+}
+
+/// Approve or reject a plan: the hash and a reason in a JSON body, the `approve` role.
+pub async fn decide<B: Backend, D: Decision>(
+    State(s): State<Arc<Shared<B>>>,
+    path: Result<Path<(String, u64)>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    let body: DecisionBody = match serde_json::from_slice(body) {
+    let Path((origin, generation)) = match path {
+        Ok(p) => p,
+        Err(e) => return rejected(&e),
+    };
+    let body: DecisionBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
             return bad_request(
@@ -234,32 +258,8 @@ async fn decide<B: Backend>(
     let action = Action::Decide {
         origin,
         generation,
-        kind,
+        kind: D::KIND,
         body,
     };
-    run(s, headers, Role::Approve, action).await
-}
-
-pub async fn approve<B: Backend>(
-    State(s): State<Arc<Shared<B>>>,
-    path: Result<Path<(String, u64)>, PathRejection>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match path {
-        Ok(Path(at)) => decide(&s, at, &headers, &body, DecisionKind::Approve).await,
-        Err(e) => rejected(&e),
-    }
-}
-
-pub async fn reject<B: Backend>(
-    State(s): State<Arc<Shared<B>>>,
-    path: Result<Path<(String, u64)>, PathRejection>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match path {
-        Ok(Path(at)) => decide(&s, at, &headers, &body, DecisionKind::Reject).await,
-        Err(e) => rejected(&e),
-    }
+    run(&s, &headers, Role::Approve, action).await
 }

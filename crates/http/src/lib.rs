@@ -71,11 +71,11 @@ pub fn router<B: Backend>(backend: B, tokens: Tokens) -> Router {
         )
         .route(
             &format!("{zone}/plans/{{generation}}/approve"),
-            post(api::approve::<B>),
+            post(api::decide::<B, api::Approve>),
         )
         .route(
             &format!("{zone}/plans/{{generation}}/reject"),
-            post(api::reject::<B>),
+            post(api::decide::<B, api::Reject>),
         )
         .route(&format!("{zone}/history"), get(api::history::<B>))
         .route(&format!("{zone}/diff"), get(api::diff::<B>))

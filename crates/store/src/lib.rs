@@ -73,7 +73,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite, Transaction};
 use zonegate_core::gate::cleanup_audit_entry;
 use zonegate_core::gate::{
     Actor, AuditAction, AuditEntry, Generation, NewPlan, PlanStatus, Published, ReasonCode, Store,
@@ -89,6 +89,11 @@ pub const BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 /// Connections in the main pool. SQLite has one writer at a time anyway; a few connections let
 /// readers proceed while a writer holds the lock (WAL mode).
 const POOL_CONNECTIONS_MAX: u32 = 4;
+
+/// A plan body at least this large checkpoints the write-ahead log before it is staged (see
+/// [`Store::stage`] on [`SqliteStore`]): smaller ones grow the log by less than this, and
+/// skipping the checkpoint keeps small stages (DNS UPDATE) at one fsync.
+const CHECKPOINT_BEFORE_BYTES: usize = 1024 * 1024;
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -477,54 +482,59 @@ impl SqliteStore {
         self.watch.close().await;
     }
 
-    /// After a failed write (a plan body too large for the disk, typically), the write-ahead
-    /// log keeps the size the rolled-back transaction gave it, and a full disk stays full.
-    /// A `TRUNCATE` checkpoint empties it and cuts it to zero bytes. Best effort: when another
-    /// connection is reading, the log is cut at its next checkpoint instead.
-    ///
-    /// The failed transaction's rollback is only queued when it is dropped (sqlx rolls back
-    /// lazily), so the first checkpoint can find it still holding the log: the checkpoint then
-    /// reports itself busy (or fails), and is tried again a bounded number of times.
-    async fn truncate_wal(&self) {
-        const ATTEMPTS: u32 = 40;
-        for _ in 0..ATTEMPTS {
-            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(&self.pool)
-                .await
-            {
-                Ok((0, _, _)) => return,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "cannot truncate the write-ahead log after a failed write yet");
-                }
+    /// `PRAGMA wal_checkpoint(TRUNCATE)`: copies every committed frame of the write-ahead log
+    /// into the database file and cuts the log to zero bytes. It waits up to the busy timeout
+    /// for readers and writers; true when it cut the log. Best effort: a failure is logged.
+    async fn checkpoint_truncate(&self, when: &'static str) -> bool {
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.pool)
+            .await
+        {
+            Ok((0, _, _)) => true,
+            Ok(_) => {
+                tracing::debug!(
+                    when,
+                    "the write-ahead log stayed busy; it is cut at its next checkpoint"
+                );
+                false
             }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            Err(e) => {
+                tracing::warn!(when, error = %e, "cannot truncate the write-ahead log");
+                false
+            }
         }
-        tracing::debug!("the write-ahead log stayed busy; it is cut at its next checkpoint");
     }
 
     /// One attempt at [`Store::stage`]: the zone row, the generation and the plan with its
-    /// audit row, in one transaction.
+    /// audit row, in one transaction, on a connection of its own.
+    ///
+    /// When any statement or the `COMMIT` fails, that connection is closed instead of going
+    /// back to the pool. SQLite may keep a transaction open after a failed `COMMIT` (it does
+    /// after `SQLITE_FULL`), and may already have rolled it back after a failed statement, so
+    /// a `ROLLBACK` can fail either way and leave sqlx's idea of the connection wrong; closing
+    /// it rolls back whatever is open and releases its hold on the write-ahead log, so that
+    /// [`SqliteStore::stage`] can cut the log right after.
     async fn stage_once(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError> {
-        let mut tx = self.begin_write().await?;
-        match stage_in(&mut tx, plan, audit).await {
-            Ok(generation) => {
-                tx.commit().await.map_err(store_error)?;
-                Ok(generation)
-            }
-            Err(e) => {
-                // At once, not when the transaction is dropped (sqlx rolls back lazily), so
-                // that the write-ahead log can be cut right after (`truncate_wal`).
-                let _ = tx.rollback().await;
-                Err(e)
-            }
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let staged = async {
+            let mut tx = Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
+                .await
+                .map_err(store_error)?;
+            let generation = stage_in(&mut tx, plan, audit).await?;
+            tx.commit().await.map_err(store_error)?;
+            Ok(generation)
         }
+        .await;
+        if staged.is_err() {
+            let _ = conn.close().await;
+        }
+        staged
     }
 }
 
 /// The statements of [`SqliteStore::stage_once`], inside its transaction.
 async fn stage_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    conn: &mut SqliteConnection,
     plan: NewPlan,
     mut audit: AuditEntry,
 ) -> Result<Generation, StoreError> {
@@ -532,7 +542,7 @@ async fn stage_in(
         let origin = plan.zone.to_string();
         sqlx::query("INSERT INTO zones (origin) VALUES (?1) ON CONFLICT (origin) DO NOTHING")
             .bind(&origin)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await
             .map_err(store_error)?;
         // Taking the number and bumping the counter is one statement; the counter never goes
@@ -543,7 +553,7 @@ async fn stage_in(
              RETURNING next_generation - 1",
         )
         .bind(&origin)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *conn)
         .await
         .map_err(store_error)?;
         sqlx::query(
@@ -560,12 +570,12 @@ async fn stage_in(
         .bind(to_sql(plan.created_at)?)
         .bind(plan.verdict.as_str())
         .bind(PlanStatus::Staged.as_str())
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await
         .map_err(store_error)?;
         let generation = generation_from_sql(taken)?;
         audit.generation = Some(generation);
-        insert_audit(tx, &audit).await?;
+        insert_audit(conn, &audit).await?;
         Ok(generation)
     }
 }
@@ -770,10 +780,20 @@ impl Store for SqliteStore {
         optional_generation_from_sql(newest)
     }
 
+    /// A failed stage (a body too large for the disk, typically) leaves the write-ahead log at
+    /// the size the failed transaction gave it, and a full disk full. Only a `TRUNCATE`
+    /// checkpoint cuts it, and that checkpoint first copies every committed frame still in the
+    /// log into the database file, which grows it: on a full disk that copy fails with
+    /// `SQLITE_FULL` and the log stays. So a large body checkpoints first, while there is room
+    /// ([`CHECKPOINT_BEFORE_BYTES`]); after a failure the log then holds nothing committed (but
+    /// what another process committed in between) and the checkpoint only has to cut it.
     async fn stage(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError> {
+        if plan.body.len() >= CHECKPOINT_BEFORE_BYTES {
+            self.checkpoint_truncate("before a large write").await;
+        }
         let staged = self.stage_once(plan, audit).await;
         if staged.is_err() {
-            self.truncate_wal().await;
+            self.checkpoint_truncate("after a failed write").await;
         }
         staged
     }

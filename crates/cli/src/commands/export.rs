@@ -57,7 +57,9 @@ pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<u8, Failure> {
             "record_count": zone.len(), "zonefile": text,
         }));
     } else {
-        print!("{text}");
+        // Not `print!`: a closed stdout must not panic (the exit code still tells the outcome).
+        use std::io::Write as _;
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }
     Ok(exit::OK)
 }
