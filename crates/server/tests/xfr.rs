@@ -242,7 +242,14 @@ async fn a_transfer_is_a_snapshot_of_one_generation() {
         &mut stream,
         &query(1, "example.", RecordType::AXFR),
         |_| async move {
-            c.install(Generation(2), new).await.unwrap();
+            // The install runs beside the transfer, which waits only for the swap, not for
+            // the prepared answers built after it: the server's write timeout must not pass
+            // while this client stops reading.
+            let installing = c.clone();
+            tokio::spawn(async move { installing.install(Generation(2), new).await.unwrap() });
+            while c.held(&n("example.")) != Some(Generation(2)) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         },
     )
     .await;
