@@ -340,6 +340,54 @@ async fn plan_exists(
     .map_err(store_error)
 }
 
+/// Why the compare-and-swap changed nothing: `PlanMissing`, `Stale` or `Unpublishable`, in that
+/// order, read inside the write transaction (PostgreSQL's store has the same function).
+async fn why_lost(
+    conn: &mut SqliteConnection,
+    zone: &Name,
+    offered: Generation,
+    base: Option<Generation>,
+) -> Result<StoreError, StoreError> {
+    let origin = zone.to_string();
+    let g = to_sql(offered.0)?;
+    if !plan_exists(conn, &origin, g).await? {
+        return Ok(StoreError::PlanMissing {
+            zone: zone.clone(),
+            generation: offered,
+        });
+    }
+    let published = sqlx::query_scalar::<_, Option<i64>>(
+        "SELECT published_generation FROM zones WHERE origin = ?1",
+    )
+    .bind(&origin)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(store_error)?
+    .flatten()
+    .map(generation_from_sql)
+    .transpose()?;
+    if published != base || published.is_some_and(|p| p >= offered) {
+        return Ok(StoreError::Stale {
+            offered,
+            base,
+            published,
+        });
+    }
+    let verdict = sqlx::query_scalar::<_, String>(
+        "SELECT verdict FROM plans WHERE origin = ?1 AND generation = ?2",
+    )
+    .bind(&origin)
+    .bind(g)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok(StoreError::Unpublishable {
+        zone: zone.clone(),
+        generation: offered,
+        verdict: verdict_from_sql(&verdict)?,
+    })
+}
+
 /// The horizon below which clean-up may delete, as one SQL expression over `?1` (the origin)
 /// and `?2` (now). NULL when nothing was ever published, which makes every comparison with it
 /// false, so nothing is deleted.
@@ -836,44 +884,7 @@ impl Store for SqliteStore {
             .map_err(store_error)?;
         let Some(publish_count) = publish_count else {
             // Lost: say why, and commit nothing.
-            let error = if !plan_exists(&mut tx, &origin, g).await? {
-                StoreError::PlanMissing {
-                    zone: zone.clone(),
-                    generation,
-                }
-            } else {
-                let published = sqlx::query_scalar::<_, Option<i64>>(
-                    "SELECT published_generation FROM zones WHERE origin = ?1",
-                )
-                .bind(&origin)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_error)?
-                .flatten()
-                .map(generation_from_sql)
-                .transpose()?;
-                if published != expected_base || published.is_some_and(|p| p >= generation) {
-                    StoreError::Stale {
-                        offered: generation,
-                        base: expected_base,
-                        published,
-                    }
-                } else {
-                    let verdict = sqlx::query_scalar::<_, String>(
-                        "SELECT verdict FROM plans WHERE origin = ?1 AND generation = ?2",
-                    )
-                    .bind(&origin)
-                    .bind(g)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                    StoreError::Unpublishable {
-                        zone: zone.clone(),
-                        generation,
-                        verdict: verdict_from_sql(&verdict)?,
-                    }
-                }
-            };
+            let error = why_lost(&mut tx, zone, generation, expected_base).await?;
             tx.rollback().await.map_err(store_error)?;
             return Err(error);
         };
