@@ -340,6 +340,36 @@ async fn plan_exists(
     .map_err(store_error)
 }
 
+/// Opens a pool, trying again (a bounded number of times) when SQLite answers busy at once.
+/// Opening a fresh file sets its journal mode, and while another process is opening or
+/// migrating the same file SQLite can refuse that without calling the busy handler, so the
+/// busy timeout alone does not cover it (seen with `serve` reopening a replaced file while
+/// `apply` created it).
+async fn connect_pool(
+    pool: SqlitePoolOptions,
+    options: &SqliteConnectOptions,
+) -> Result<SqlitePool, sqlx::Error> {
+    const ATTEMPTS: u32 = 20;
+    let mut attempt = 1;
+    loop {
+        match pool.clone().connect_with(options.clone()).await {
+            Err(error) if attempt < ATTEMPTS && is_busy(&error) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = error else {
+        return false;
+    };
+    let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+    matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)
+}
+
 /// Why the compare-and-swap changed nothing: `PlanMissing`, `Stale` or `Unpublishable`, in that
 /// order, read inside the write transaction (PostgreSQL's store has the same function).
 async fn why_lost(
@@ -469,11 +499,12 @@ impl SqliteStore {
             }
             other => other,
         };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(POOL_CONNECTIONS_MAX)
-            .connect_with(options.clone())
-            .await
-            .map_err(opening)?;
+        let pool = connect_pool(
+            SqlitePoolOptions::new().max_connections(POOL_CONNECTIONS_MAX),
+            &options,
+        )
+        .await
+        .map_err(opening)?;
         // Two processes opening a fresh file at once may both try to apply a migration; the
         // loser's transaction fails, and a second run finds the migration applied.
         if let Err(first) = MIGRATOR.run(&pool).await {
@@ -481,14 +512,16 @@ impl SqliteStore {
                 detail: format!("cannot bring the schema up to date: {e} (first attempt: {first})"),
             })?;
         }
-        let watch = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await
-            .map_err(opening)?;
+        let watch = connect_pool(
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None),
+            &options,
+        )
+        .await
+        .map_err(opening)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             pool,
