@@ -340,6 +340,30 @@ async fn plan_exists(
     .map_err(store_error)
 }
 
+/// Brings the schema up to date. Two processes opening a fresh file at once may both try to
+/// apply a migration; the loser's transaction fails and a later run finds it applied. With
+/// several migrations that can happen once per migration, so it tries a bounded number of times.
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    const ATTEMPTS: u32 = 20;
+    let mut first = None;
+    for _ in 0..ATTEMPTS {
+        match MIGRATOR.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first.get_or_insert_with(|| e.to_string());
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    }
+    let last = MIGRATOR.run(pool).await;
+    last.map_err(|e| StoreError::Backend {
+        detail: format!(
+            "cannot bring the schema up to date: {e} (first attempt: {})",
+            first.unwrap_or_default()
+        ),
+    })
+}
+
 /// Opens a pool, trying again (a bounded number of times) when SQLite answers busy at once.
 /// Opening a fresh file sets its journal mode, and while another process is opening or
 /// migrating the same file SQLite can refuse that without calling the busy handler, so the
@@ -505,13 +529,7 @@ impl SqliteStore {
         )
         .await
         .map_err(opening)?;
-        // Two processes opening a fresh file at once may both try to apply a migration; the
-        // loser's transaction fails, and a second run finds the migration applied.
-        if let Err(first) = MIGRATOR.run(&pool).await {
-            MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend {
-                detail: format!("cannot bring the schema up to date: {e} (first attempt: {first})"),
-            })?;
-        }
+        migrate(&pool).await?;
         let watch = connect_pool(
             SqlitePoolOptions::new()
                 .max_connections(1)
