@@ -12,6 +12,7 @@
 //! hash is SHA-256 over that body, so equal content always has an equal hash whatever the order
 //! or case of the source file.
 
+pub mod delta;
 pub mod diff;
 pub mod limits;
 pub mod serial;
@@ -215,7 +216,7 @@ pub(crate) fn body_len(r: &Record) -> usize {
 }
 
 /// Appends a record's canonical wire form: owner, type, class, TTL, data length, data.
-fn write_record(r: &Record, out: &mut Vec<u8>) {
+pub(crate) fn write_record(r: &Record, out: &mut Vec<u8>) {
     r.owner.write_wire(out);
     out.extend_from_slice(&r.rtype.0.to_be_bytes());
     out.extend_from_slice(&CLASS_IN.to_be_bytes());
@@ -230,28 +231,36 @@ pub fn decode_records(body: &[u8]) -> Result<Vec<Record>, DecodeError> {
     let mut records = Vec::with_capacity(count_records(body));
     let mut pos = 0;
     while pos < body.len() {
-        let bad = DecodeError::Malformed { offset: pos };
-        let (owner, used) = Name::from_wire(&body[pos..]).map_err(|_| bad.clone())?;
-        let mut p = pos + used;
-        let fixed = body.get(p..p + 10).ok_or(bad.clone())?;
-        let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
-        let class = u16::from_be_bytes([fixed[2], fixed[3]]);
-        let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
-        let len = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
-        if class != CLASS_IN {
-            return Err(bad);
-        }
-        p += 10;
-        let rdata = body.get(p..p + len).ok_or(bad)?;
-        records.push(Record {
-            owner,
-            rtype: RType(rtype),
-            ttl,
-            rdata: rdata.into(),
-        });
-        pos = p + len;
+        let (record, next) = decode_record(body, pos)?;
+        records.push(record);
+        pos = next;
     }
     Ok(records)
+}
+
+/// Decodes the one record in canonical wire form that starts at `pos`; returns it and the
+/// offset after it.
+pub(crate) fn decode_record(body: &[u8], pos: usize) -> Result<(Record, usize), DecodeError> {
+    let bad = DecodeError::Malformed { offset: pos };
+    let (owner, used) = Name::from_wire(&body[pos..]).map_err(|_| bad.clone())?;
+    let mut p = pos + used;
+    let fixed = body.get(p..p + 10).ok_or(bad.clone())?;
+    let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+    let class = u16::from_be_bytes([fixed[2], fixed[3]]);
+    let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
+    let len = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
+    if class != CLASS_IN {
+        return Err(bad);
+    }
+    p += 10;
+    let rdata = body.get(p..p + len).ok_or(bad)?;
+    let record = Record {
+        owner,
+        rtype: RType(rtype),
+        ttl,
+        rdata: rdata.into(),
+    };
+    Ok((record, p + len))
 }
 
 /// How many records a canonical body holds, as far as it is well formed: skims the owner
