@@ -74,7 +74,6 @@ use sqlx::sqlite::{
     SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Connection, Row, Sqlite, Transaction};
-use zonegate_core::gate::cleanup_audit_entry;
 use zonegate_core::gate::{
     Actor, AuditAction, AuditEntry, Generation, NewPlan, PlanStatus, Published, ReasonCode, Store,
     StoreError, StoredPlan, Verdict, optional_reason,
@@ -306,40 +305,6 @@ where
     row.try_get(column).map_err(store_error)
 }
 
-async fn insert_audit(conn: &mut SqliteConnection, entry: &AuditEntry) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit (at, origin, generation, action, reason, detail, actor)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .bind(to_sql(entry.at)?)
-    .bind(entry.zone.to_string())
-    .bind(entry.generation.map(|g| to_sql(g.0)).transpose()?)
-    .bind(entry.action.as_str())
-    .bind(optional_reason::to_text(&entry.reason))
-    .bind(&entry.detail)
-    .bind(entry.actor.as_str())
-    .execute(conn)
-    .await
-    .map_err(store_error)?;
-    Ok(())
-}
-
-async fn plan_exists(
-    conn: &mut SqliteConnection,
-    origin: &str,
-    generation: i64,
-) -> Result<bool, StoreError> {
-    sqlx::query_scalar::<_, i64>(
-        "SELECT EXISTS (SELECT 1 FROM plans WHERE origin = ?1 AND generation = ?2)",
-    )
-    .bind(origin)
-    .bind(generation)
-    .fetch_one(conn)
-    .await
-    .map(|exists| exists != 0)
-    .map_err(store_error)
-}
-
 /// Brings the schema up to date. Two processes opening a fresh file at once may both try to
 /// apply a migration; the loser's transaction fails and a later run finds it applied. With
 /// several migrations that can happen once per migration, so it tries a bounded number of times.
@@ -394,64 +359,17 @@ fn is_busy(error: &sqlx::Error) -> bool {
     matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)
 }
 
-/// Why the compare-and-swap changed nothing: `PlanMissing`, `Stale` or `Unpublishable`, in that
-/// order, read inside the write transaction (PostgreSQL's store has the same function).
-async fn why_lost(
-    conn: &mut SqliteConnection,
-    zone: &Name,
-    offered: Generation,
-    base: Option<Generation>,
-) -> Result<StoreError, StoreError> {
-    let origin = zone.to_string();
-    let g = to_sql(offered.0)?;
-    if !plan_exists(conn, &origin, g).await? {
-        return Ok(StoreError::PlanMissing {
-            zone: zone.clone(),
-            generation: offered,
-        });
-    }
-    let published = sqlx::query_scalar::<_, Option<i64>>(
-        "SELECT published_generation FROM zones WHERE origin = ?1",
-    )
-    .bind(&origin)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(store_error)?
-    .flatten()
-    .map(generation_from_sql)
-    .transpose()?;
-    if published != base || published.is_some_and(|p| p >= offered) {
-        return Ok(StoreError::Stale {
-            offered,
-            base,
-            published,
-        });
-    }
-    let verdict = sqlx::query_scalar::<_, String>(
-        "SELECT verdict FROM plans WHERE origin = ?1 AND generation = ?2",
-    )
-    .bind(&origin)
-    .bind(g)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(store_error)?;
-    Ok(StoreError::Unpublishable {
-        zone: zone.clone(),
-        generation: offered,
-        verdict: verdict_from_sql(&verdict)?,
-    })
-}
-
-/// The horizon below which clean-up may delete, as one SQL expression over `?1` (the origin)
-/// and `?2` (now). NULL when nothing was ever published, which makes every comparison with it
-/// false, so nothing is deleted.
+/// The horizon below which clean-up may delete, as one SQL expression over `$1` (the origin)
+/// and `$2` (now), the same on both engines. NULL when nothing was ever published, which makes
+/// every comparison with it false, so nothing is deleted.
 const HORIZON: &str =
-    "(SELECT CASE WHEN (SELECT published_generation FROM zones WHERE origin = ?1) IS NULL
+    "(SELECT CASE WHEN (SELECT published_generation FROM zones WHERE origin = $1) IS NULL
              THEN NULL
              ELSE (SELECT MIN(h) FROM (
-                       SELECT published_generation AS h FROM zones WHERE origin = ?1
-                       UNION ALL SELECT generation FROM targets WHERE origin = ?1
-                       UNION ALL SELECT generation FROM pins WHERE origin = ?1 AND expires_at > ?2))
+                       SELECT published_generation AS h FROM zones WHERE origin = $1
+                       UNION ALL SELECT generation FROM targets WHERE origin = $1
+                       UNION ALL SELECT generation FROM pins WHERE origin = $1 AND expires_at > $2)
+                   AS candidates)
         END)";
 
 /// The verdicts the compare-and-swap publishes, as an SQL list (`'pass', 'approved'`) made
@@ -467,17 +385,17 @@ static PUBLISHABLE: LazyLock<String> = LazyLock::new(|| {
         .join(", ")
 });
 
-/// THE compare-and-swap, one statement: `?1` the generation, `?2` the origin, `?3` the
-/// expected base, `?4` now, `?5` the serial decided for the generation. The freshness check,
-/// the verdict check and the pointer write are the same `UPDATE`.
+/// THE compare-and-swap, one statement on both engines: `$1` the generation, `$2` the origin,
+/// `$3` the expected base, `$4` now, `$5` the serial decided for the generation. The freshness
+/// check, the verdict check and the pointer write are the same `UPDATE`.
 static PUBLISH_CAS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE zones SET published_generation = ?1, version = version + 1, published_at = ?4,
-                          published_serial = ?5
-         WHERE origin = ?2
-           AND published_generation IS ?3
-           AND COALESCE(published_generation, 0) < ?1
-           AND EXISTS (SELECT 1 FROM plans WHERE origin = ?2 AND generation = ?1
+        "UPDATE zones SET published_generation = $1, version = version + 1, published_at = $4,
+                          published_serial = $5
+         WHERE origin = $2
+           AND published_generation IS NOT DISTINCT FROM $3
+           AND COALESCE(published_generation, 0) < $1
+           AND EXISTS (SELECT 1 FROM plans WHERE origin = $2 AND generation = $1
                                              AND verdict IN ({}))
          RETURNING version",
         *PUBLISHABLE
@@ -903,71 +821,13 @@ impl Store for SqliteStore {
         generation: Generation,
         expected_base: Option<Generation>,
         serial: SerialRequest,
-        mut audit: AuditEntry,
+        audit: AuditEntry,
     ) -> Result<Published, StoreError> {
-        let origin = zone.to_string();
-        let g = to_sql(generation.0)?;
-        let base = expected_base.map(|b| to_sql(b.0)).transpose()?;
         let mut tx = self.begin_write().await?;
-        // The serial is decided under the write lock, from the serial published now: if the
-        // compare-and-swap below succeeds, that is the serial of the generation it replaces.
-        let previous = sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT published_serial FROM zones WHERE origin = ?1",
-        )
-        .bind(&origin)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?
-        .flatten()
-        .map(serial_from_sql)
-        .transpose()?;
-        let decided = serial.decide(previous, generation);
-        // THE compare-and-swap: the freshness check, the verdict check and the pointer write
-        // are one statement.
-        let publish_count = sqlx::query_scalar::<_, i64>(&PUBLISH_CAS)
-            .bind(g)
-            .bind(&origin)
-            .bind(base)
-            .bind(to_sql(audit.at)?)
-            .bind(i64::from(decided))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let Some(publish_count) = publish_count else {
-            // Lost: say why, and commit nothing.
-            let error = why_lost(&mut tx, zone, generation, expected_base).await?;
-            tx.rollback().await.map_err(store_error)?;
-            return Err(error);
-        };
-        sqlx::query(
-            "UPDATE plans SET status = ?3
-             WHERE origin = ?1 AND status = ?4 AND generation <> ?2",
-        )
-        .bind(&origin)
-        .bind(g)
-        .bind(PlanStatus::Superseded.as_str())
-        .bind(PlanStatus::Published.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
-            "UPDATE plans SET status = ?3, serial = ?4 WHERE origin = ?1 AND generation = ?2",
-        )
-        .bind(&origin)
-        .bind(g)
-        .bind(PlanStatus::Published.as_str())
-        .bind(i64::from(decided))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        audit.generation.get_or_insert(generation);
-        insert_audit(&mut tx, &audit).await?;
+        // Under the write lock from here to the commit; a lost race commits nothing.
+        let published = publish_in(&mut tx, zone, generation, expected_base, serial, audit).await?;
         tx.commit().await.map_err(store_error)?;
-        Ok(Published {
-            generation,
-            publish_count: from_sql(publish_count, "publish count")?,
-            serial: decided,
-        })
+        Ok(published)
     }
 
     async fn pin(
@@ -978,27 +838,7 @@ impl Store for SqliteStore {
         expires_at: u64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let pinned = sqlx::query(
-            "INSERT INTO pins (origin, generation, holder, expires_at)
-             SELECT ?1, ?2, ?3, ?4
-             WHERE EXISTS (SELECT 1 FROM plans WHERE origin = ?1 AND generation = ?2)
-             ON CONFLICT (origin, generation, holder) DO UPDATE SET expires_at = excluded.expires_at",
-        )
-        .bind(zone.to_string())
-        .bind(to_sql(generation.0)?)
-        .bind(holder)
-        .bind(to_sql(expires_at)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?
-        .rows_affected();
-        if pinned == 0 {
-            tx.rollback().await.map_err(store_error)?;
-            return Err(StoreError::PlanMissing {
-                zone: zone.clone(),
-                generation,
-            });
-        }
+        pin_in(&mut tx, zone, generation, holder, expires_at).await?;
         tx.commit().await.map_err(store_error)
     }
 
@@ -1009,13 +849,7 @@ impl Store for SqliteStore {
         holder: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM pins WHERE origin = ?1 AND generation = ?2 AND holder = ?3")
-            .bind(zone.to_string())
-            .bind(to_sql(generation.0)?)
-            .bind(holder)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
+        unpin_in(&mut tx, zone, generation, holder).await?;
         tx.commit().await.map_err(store_error)
     }
 
@@ -1026,66 +860,8 @@ impl Store for SqliteStore {
         generation: Generation,
         now: u64,
     ) -> Result<(), StoreError> {
-        let origin = zone.to_string();
-        let g = to_sql(generation.0)?;
-        let now_sql = to_sql(now)?;
         let mut tx = self.begin_write().await?;
-        let held = sqlx::query_scalar::<_, i64>(
-            "SELECT generation FROM targets WHERE target = ?1 AND origin = ?2",
-        )
-        .bind(target)
-        .bind(&origin)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let newer = |held: i64| -> Result<StoreError, StoreError> {
-            Ok(StoreError::TargetNewer {
-                target: target.to_string(),
-                held: generation_from_sql(held)?,
-                offered: generation,
-            })
-        };
-        if let Some(held) = held.filter(|held| *held > g) {
-            return Err(newer(held)?);
-        }
-        if held == Some(g) {
-            // The same generation again: the target is alive, its lease runs from now.
-            sqlx::query("UPDATE targets SET updated_at = ?3 WHERE target = ?1 AND origin = ?2")
-                .bind(target)
-                .bind(&origin)
-                .bind(now_sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            return tx.commit().await.map_err(store_error);
-        }
-        if !plan_exists(&mut tx, &origin, g).await? {
-            return Err(StoreError::PlanMissing {
-                zone: zone.clone(),
-                generation,
-            });
-        }
-        // The write carries the same "only forward" condition as the check above, and a
-        // trigger refuses any other update: the write lock makes the check hold anyway, the
-        // condition keeps it true even if this code changes.
-        let moved = sqlx::query(
-            "INSERT INTO targets (target, origin, generation, updated_at)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (target, origin) DO UPDATE
-                SET generation = excluded.generation, updated_at = excluded.updated_at
-                WHERE excluded.generation > targets.generation",
-        )
-        .bind(target)
-        .bind(&origin)
-        .bind(g)
-        .bind(now_sql)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?
-        .rows_affected();
-        if moved != 1 {
-            return Err(newer(held.unwrap_or(g))?);
-        }
+        record_target_in(&mut tx, target, zone, generation, now).await?;
         tx.commit().await.map_err(store_error)
     }
 
@@ -1096,58 +872,8 @@ impl Store for SqliteStore {
         target_lease_s: u64,
         now: u64,
     ) -> Result<u64, StoreError> {
-        let origin = zone.to_string();
-        let now_sql = to_sql(now)?;
         let mut tx = self.begin_write().await?;
-        // Expired pins first: a crashed enactor's pin must not hold plans forever, and the
-        // RESTRICT foreign key would refuse to delete a plan that still has one.
-        sqlx::query("DELETE FROM pins WHERE origin = ?1 AND expires_at <= ?2")
-            .bind(&origin)
-            .bind(now_sql)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        // Likewise targets that have not renewed their row within the lease: they are gone
-        // (a server that ended for good), and must not hold clean-up back forever.
-        if let Some(cutoff) = now.checked_sub(target_lease_s) {
-            sqlx::query("DELETE FROM targets WHERE origin = ?1 AND updated_at < ?2")
-                .bind(&origin)
-                .bind(to_sql(cutoff)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        }
-        // The horizon is read here only for the audit row; the DELETE below recomputes it in
-        // the same statement that deletes, under the same write lock.
-        let horizon = sqlx::query_scalar::<_, Option<i64>>(&format!("SELECT {HORIZON}"))
-            .bind(&origin)
-            .bind(now_sql)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let Some(horizon) = horizon else {
-            tx.commit().await.map_err(store_error)?;
-            return Ok(0);
-        };
-        let deleted = sqlx::query(&format!(
-            "DELETE FROM plans
-             WHERE origin = ?1
-               AND generation < {HORIZON}
-               AND generation NOT IN (SELECT generation FROM plans WHERE origin = ?1
-                                      ORDER BY generation DESC LIMIT ?3)"
-        ))
-        .bind(&origin)
-        .bind(now_sql)
-        .bind(i64::from(keep))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?
-        .rows_affected();
-        if deleted > 0 {
-            let entry =
-                cleanup_audit_entry(zone, deleted, generation_from_sql(horizon)?, keep, now);
-            insert_audit(&mut tx, &entry).await?;
-        }
+        let deleted = cleanup_in(&mut tx, zone, keep, target_lease_s, now).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(deleted)
     }
@@ -1164,76 +890,27 @@ impl Store for SqliteStore {
         generation: Generation,
         hash: Option<ContentHash>,
         to: Verdict,
-        mut audit: AuditEntry,
+        audit: AuditEntry,
     ) -> Result<Verdict, StoreError> {
-        let origin = zone.to_string();
-        let g = to_sql(generation.0)?;
+        // The write lock is held from the first read to the commit, so what is read still
+        // holds when the UPDATE runs.
         let mut tx = self.begin_write().await?;
-        // The write lock is held from here to the commit, so what is read here still holds
-        // when the UPDATE below runs; the UPDATE repeats the conditions anyway, and the trigger
-        // `plans_verdict_moves` refuses any other move.
-        let row = sqlx::query(
-            "SELECT hash, status, verdict FROM plans WHERE origin = ?1 AND generation = ?2",
-        )
-        .bind(&origin)
-        .bind(g)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let Some(row) = row else {
-            return Err(StoreError::PlanMissing {
-                zone: zone.clone(),
-                generation,
-            });
-        };
-        let recorded = hash_from_sql(&get::<String>(&row, "hash")?)?;
-        let status = PlanStatus::parse(&get::<String>(&row, "status")?)
-            .ok_or_else(|| corrupt("plan status"))?;
-        let verdict = verdict_from_sql(&get::<String>(&row, "verdict")?)?;
-        if let Some(offered) = hash.filter(|h| *h != recorded) {
-            return Err(StoreError::HashMismatch {
-                zone: zone.clone(),
-                generation,
-                recorded,
-                offered,
-            });
-        }
-        if status != PlanStatus::Staged || !verdict.may_become(to) {
-            return Err(StoreError::VerdictLocked {
-                zone: zone.clone(),
-                generation,
-                status,
-                verdict,
-                wanted: to,
-            });
-        }
-        let moved = sqlx::query(
-            "UPDATE plans SET verdict = ?3
-             WHERE origin = ?1 AND generation = ?2 AND status = ?6 AND verdict = ?4 AND hash = ?5",
-        )
-        .bind(&origin)
-        .bind(g)
-        .bind(to.as_str())
-        .bind(verdict.as_str())
-        .bind(recorded.to_string())
-        .bind(PlanStatus::Staged.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?
-        .rows_affected();
-        if moved != 1 {
-            return Err(StoreError::Constraint {
-                detail: format!("the verdict of {generation} of {zone} moved under the write lock"),
-            });
-        }
-        audit.generation.get_or_insert(generation);
-        insert_audit(&mut tx, &audit).await?;
+        let previous = set_verdict_in(&mut tx, zone, generation, hash, to, audit).await?;
         tx.commit().await.map_err(store_error)?;
-        Ok(verdict)
+        Ok(previous)
     }
 }
 
+/// The statements both engines share (see `shared.rs`), for SQLite.
+mod statements {
+    crate::shared::engine_statements!(sqlx::sqlite::SqliteConnection, crate::store_error);
+}
+use statements::{
+    cleanup_in, insert_audit, pin_in, publish_in, record_target_in, set_verdict_in, unpin_in,
+};
+
 mod catalog;
+mod shared;
 pub use catalog::{CatalogMembers, RetireError};
 mod observe;
 pub use observe::AuditCount;

@@ -164,3 +164,35 @@ pub trait Store {
         audit: AuditEntry,
     ) -> Result<Verdict, StoreError>;
 }
+
+/// The rule every store applies before moving a plan's verdict (see [`Store::set_verdict`]):
+/// the offered hash, when one is given, must be the `recorded` one (`HashMismatch`), and the
+/// plan must still be staged with a verdict that may become `to` (`VerdictLocked`). The stores
+/// read `recorded`, `status` and `verdict` inside their step and write only if this holds.
+pub fn verdict_move(
+    zone: &Name,
+    generation: Generation,
+    recorded: ContentHash,
+    offered: Option<ContentHash>,
+    (status, verdict): (PlanStatus, Verdict),
+    to: Verdict,
+) -> Result<(), StoreError> {
+    if let Some(offered) = offered.filter(|h| *h != recorded) {
+        return Err(StoreError::HashMismatch {
+            zone: zone.clone(),
+            generation,
+            recorded,
+            offered,
+        });
+    }
+    if status != PlanStatus::Staged || !verdict.may_become(to) {
+        return Err(StoreError::VerdictLocked {
+            zone: zone.clone(),
+            generation,
+            status,
+            verdict,
+            wanted: to,
+        });
+    }
+    Ok(())
+}

@@ -459,24 +459,15 @@ impl Store for MemStore {
                     zone: zone.clone(),
                     generation,
                 })?;
-            if let Some(offered) = hash.filter(|h| *h != plan.hash) {
-                return Err(StoreError::HashMismatch {
-                    zone: zone.clone(),
-                    generation,
-                    recorded: plan.hash,
-                    offered,
-                });
-            }
             // The same rule as the SQLite trigger `plans_verdict_moves`.
-            if plan.status != PlanStatus::Staged || !plan.verdict.may_become(to) {
-                return Err(StoreError::VerdictLocked {
-                    zone: zone.clone(),
-                    generation,
-                    status: plan.status,
-                    verdict: plan.verdict,
-                    wanted: to,
-                });
-            }
+            crate::gate::verdict_move(
+                zone,
+                generation,
+                plan.hash,
+                hash,
+                (plan.status, plan.verdict),
+                to,
+            )?;
             check_audit(&audit)?;
             let previous = plan.verdict;
             plan.verdict = to;

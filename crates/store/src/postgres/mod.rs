@@ -36,15 +36,14 @@
 //! notification is delivered exactly when (and only if) the publication commits.
 //! [`PgFollower`] listens for it; see `follow.rs`.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
-use zonegate_core::gate::{AuditEntry, Generation, StoreError, optional_reason};
+use zonegate_core::gate::{Generation, StoreError};
 
-use crate::{PUBLISHABLE, PgLocation, to_sql};
+use crate::PgLocation;
 
 mod catalog;
 mod follow;
@@ -213,70 +212,17 @@ async fn lock_zone(
     .map_err(store_error)
 }
 
-async fn insert_audit(conn: &mut PgConnection, entry: &AuditEntry) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit (at, origin, generation, action, reason, detail, actor)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(to_sql(entry.at)?)
-    .bind(entry.zone.to_string())
-    .bind(entry.generation.map(|g| to_sql(g.0)).transpose()?)
-    .bind(entry.action.as_str())
-    .bind(optional_reason::to_text(&entry.reason))
-    .bind(&entry.detail)
-    .bind(entry.actor.as_str())
-    .execute(conn)
-    .await
-    .map_err(store_error)?;
-    Ok(())
-}
-
-async fn plan_exists(
-    conn: &mut PgConnection,
-    origin: &str,
-    generation: i64,
-) -> Result<bool, StoreError> {
-    sqlx::query_scalar::<_, bool>(
-        "SELECT EXISTS (SELECT 1 FROM plans WHERE origin = $1 AND generation = $2)",
-    )
-    .bind(origin)
-    .bind(generation)
-    .fetch_one(conn)
-    .await
-    .map_err(store_error)
-}
-
 fn generation(value: i64) -> Result<Generation, StoreError> {
     crate::generation_from_sql(value)
 }
 
-/// The horizon below which clean-up may delete, over `$1` (the origin) and `$2` (now); NULL
-/// when nothing was ever published. The same expression as SQLite's.
-const HORIZON: &str =
-    "(SELECT CASE WHEN (SELECT published_generation FROM zones WHERE origin = $1) IS NULL
-             THEN NULL
-             ELSE (SELECT MIN(h) FROM (
-                       SELECT published_generation AS h FROM zones WHERE origin = $1
-                       UNION ALL SELECT generation FROM targets WHERE origin = $1
-                       UNION ALL SELECT generation FROM pins WHERE origin = $1 AND expires_at > $2)
-                   AS candidates)
-        END)";
-
-/// THE compare-and-swap, one statement: `$1` the generation, `$2` the origin, `$3` the expected
-/// base, `$4` now.
-static PUBLISH_CAS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "UPDATE zones SET published_generation = $1, version = version + 1, published_at = $4,
-                          published_serial = $5
-         WHERE origin = $2
-           AND published_generation IS NOT DISTINCT FROM $3
-           AND COALESCE(published_generation, 0) < $1
-           AND EXISTS (SELECT 1 FROM plans WHERE origin = $2 AND generation = $1
-                                             AND verdict IN ({}))
-         RETURNING version",
-        *PUBLISHABLE
-    )
-});
+/// The statements both engines share (see `shared.rs`), for PostgreSQL.
+mod statements {
+    crate::shared::engine_statements!(sqlx::postgres::PgConnection, super::store_error);
+}
+use statements::{
+    cleanup_in, insert_audit, pin_in, publish_in, record_target_in, set_verdict_in, unpin_in,
+};
 
 #[cfg(test)]
 pub(crate) fn pool(store: &PgStore) -> &PgPool {
