@@ -146,7 +146,7 @@ async fn stage_compared<S: Store>(
     let (cfg, now, actor) = (ctx.cfg, ctx.now, ctx.actor);
     let origin = zone.origin().clone();
     let body = zone.body();
-    let hash = ContentHash::of(&body);
+    let hash = zone.hash();
     let record_count = zone.len() as u64;
     let (base, diff, thresholds, base_content) = match compared {
         Compared::Same { published } => {

@@ -240,7 +240,7 @@ impl Zone {
             },
             limits,
         )?;
-        Ok(zone)
+        Ok(zone.with_tree_from(self, delta))
     }
 }
 

@@ -283,7 +283,7 @@ pub fn validate(parsed: ParsedZone, limits: &Limits) -> Result<Zone, Invalid> {
             violations,
         });
     }
-    Ok(Zone { origin, records })
+    Ok(Zone::from_checked(origin, records))
 }
 
 /// Sorts records by [`Record::canonical_cmp`].
