@@ -170,7 +170,10 @@ impl HashTree {
                 None => None,
             };
             if ends_leaf(count, &body[owner.clone()], next.map(|o| &body[o])) {
-                parts.push(index + 1 - count, Sha256::digest(&body[leaf_from..end]).into());
+                parts.push(
+                    index + 1 - count,
+                    Sha256::digest(&body[leaf_from..end]).into(),
+                );
                 (count, leaf_from) = (0, end);
             }
             index += 1;
@@ -215,7 +218,9 @@ impl HashTree {
 
     /// The index after leaf `leaf`'s last record.
     fn leaf_end(&self, leaf: usize) -> usize {
-        self.starts.get(leaf + 1).map_or(self.records, |&s| s as usize)
+        self.starts
+            .get(leaf + 1)
+            .map_or(self.records, |&s| s as usize)
     }
 }
 

@@ -23,7 +23,7 @@ pub mod serial;
 pub mod validate;
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::dns::name::Name;
 use crate::dns::record::{RType, Record, Soa};
@@ -54,7 +54,8 @@ pub struct Zone {
     records: Vec<Record>,
     /// The hash tree of `records`, once computed: a function of the records alone, so it takes
     /// no part in equality. Whoever edits `records` in place keeps it true ([`Zone::replaced`]).
-    tree: OnceLock<HashTree>,
+    /// Shared by clones: it never changes once set, but through [`Zone::replaced`].
+    tree: OnceLock<Arc<HashTree>>,
 }
 
 /// Equal zones are equal records of one origin, whether their trees are computed or not.
@@ -160,7 +161,8 @@ impl Zone {
 
     /// The hash tree, computed on the first call.
     pub fn tree(&self) -> &HashTree {
-        self.tree.get_or_init(|| HashTree::build(&self.records))
+        self.tree
+            .get_or_init(|| Arc::new(HashTree::build(&self.records)))
     }
 
     /// `self`, made from `base` by `delta`, with its tree derived from `base`'s when that one
@@ -168,7 +170,7 @@ impl Zone {
     pub(crate) fn with_tree_from(self, base: &Zone, delta: &ZoneDelta) -> Zone {
         if let Some(tree) = base.tree.get() {
             let derived = tree.apply(base.records(), &self.records, delta);
-            let _ = self.tree.set(derived);
+            let _ = self.tree.set(Arc::new(derived));
         }
         self
     }
@@ -179,7 +181,7 @@ impl Zone {
         debug_assert_eq!(self.records[index].owner, record.owner);
         self.records[index] = record;
         if let Some(tree) = self.tree.get_mut() {
-            tree.replace(&self.records, index);
+            Arc::make_mut(tree).replace(&self.records, index);
         }
         self
     }
@@ -213,7 +215,7 @@ impl Zone {
             limits,
         )?;
         if in_order {
-            let _ = zone.tree.set(tree);
+            let _ = zone.tree.set(Arc::new(tree));
         }
         Ok(zone)
     }

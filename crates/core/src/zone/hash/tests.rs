@@ -127,7 +127,9 @@ fn edits_at_leaf_boundaries_rehash_to_the_scratch_root() {
         let end = tree.leaf_end(leaf);
         for at in [start, end - 1] {
             let r = &records[at];
-            if r.rtype == RType::SOA || r.rtype == RType::NS || r.owner.to_string() == "ns1.example."
+            if r.rtype == RType::SOA
+                || r.rtype == RType::NS
+                || r.owner.to_string() == "ns1.example."
             {
                 continue;
             }
@@ -135,7 +137,11 @@ fn edits_at_leaf_boundaries_rehash_to_the_scratch_root() {
             let joined = ZoneDelta::new(vec![], vec![txt(&r.owner.to_string(), "joins")]).unwrap();
             for delta in [removed, joined] {
                 let applied = base.apply(&delta, &limits).unwrap();
-                assert_eq!(applied.tree(), fresh(&applied).tree(), "leaf {leaf} at {at}");
+                assert_eq!(
+                    applied.tree(),
+                    fresh(&applied).tree(),
+                    "leaf {leaf} at {at}"
+                );
                 assert_ne!(applied.hash(), base.hash());
                 checked += 1;
             }
@@ -278,5 +284,9 @@ fn the_tree_stays_small() {
     let tree = z.tree();
     let per_leaf = z.len() / tree.leaf_count();
     assert!((150..400).contains(&per_leaf), "{per_leaf} records a leaf");
-    assert!(tree.heap_size() < 36 * z.len() / 150, "{} octets", tree.heap_size());
+    assert!(
+        tree.heap_size() < 36 * z.len() / 150,
+        "{} octets",
+        tree.heap_size()
+    );
 }
