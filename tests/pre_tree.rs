@@ -115,7 +115,7 @@ fn old_hashes_still_decode_approve_publish_and_match() {
     assert_eq!(right.0, 200, "{}", right.1);
     let served = wait_until_every(Duration::from_secs(10), Duration::from_millis(50), || {
         let d = dig_at(server.dns, &["www.example.net.", "A"], false);
-        d.rdata("A").contains(&"192.0.2.99".to_string()).then_some(())
+        d.rdata("A").contains(&"192.0.2.99".to_string())
     });
     assert!(served.is_some(), "example.net. g2 is served");
     let d = dig_at(server.dns, &["mail.example.com.", "A"], false);
@@ -130,7 +130,10 @@ fn old_snapshots_are_served_when_the_store_is_unusable() {
     std::fs::write(s.db(), vec![0x5a; 8192]).unwrap();
     assert_ne!(s.run(&["status"]).status.code(), Some(0));
     let server = s.serve_with(&["--snapshot-dir", &path(&s, "snapshots")]);
-    for (name, addr) in [("www.example.com.", "192.0.2.10"), ("www.example.net.", "192.0.2.11")] {
+    for (name, addr) in [
+        ("www.example.com.", "192.0.2.10"),
+        ("www.example.net.", "192.0.2.11"),
+    ] {
         let d = server.dig(name, "A");
         assert!(d.rdata("A").contains(&addr.to_string()), "{}", d.raw);
         assert!(d.aa());
@@ -160,7 +163,13 @@ impl HttpServe {
             .arg(s.db())
             .arg("--config")
             .arg(&config)
-            .args(["serve", "--listen", &dns.to_string(), "--http", &http.to_string()])
+            .args([
+                "serve",
+                "--listen",
+                &dns.to_string(),
+                "--http",
+                &http.to_string(),
+            ])
             .args(["--snapshot-dir", &path(s, "snapshots-new")])
             .env("ZONEGATE_LOG", "warn")
             .stdout(Stdio::null())
@@ -170,8 +179,7 @@ impl HttpServe {
         let server = HttpServe { child, dns, http };
         let up = wait_until_every(Duration::from_secs(30), Duration::from_millis(50), || {
             let d = dig_at(dns, &["www.example.com.", "A"], false);
-            (!d.rdata("A").is_empty() && request(http, "GET", "/healthz", &[]).0 == 200)
-                .then_some(())
+            !d.rdata("A").is_empty() && request(http, "GET", "/healthz", &[]).0 == 200
         });
         assert!(up.is_some(), "serve on {dns} and {http} within 30 s");
         server
@@ -226,6 +234,9 @@ fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)])
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
     (status, body)
 }

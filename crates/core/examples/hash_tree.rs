@@ -52,7 +52,10 @@ fn main() {
     let derived = tree.apply(zone.records(), changed.records(), &delta);
     assert_eq!(derived, HashTree::build(changed.records()));
     println!("full tree:   {:>10.3} ms", ms(full));
-    println!("flat sha256: {:>10.3} ms (the hash before the tree)", ms(flat));
+    println!(
+        "flat sha256: {:>10.3} ms (the hash before the tree)",
+        ms(flat)
+    );
     println!("one record:  {:>10.3} ms (incremental)", ms(incremental));
     println!(
         "ratio full / incremental: {:.0}x",
@@ -93,7 +96,11 @@ fn hosts(size: u32, changed: Option<u32>) -> ParsedZone {
     ];
     for i in 0..size {
         let b = i.to_be_bytes();
-        let last = if changed == Some(i) { b[3] ^ 0xff } else { b[3] };
+        let last = if changed == Some(i) {
+            b[3] ^ 0xff
+        } else {
+            b[3]
+        };
         records.push(record(
             name(&format!("host-{i}.example.")),
             RType::A,
