@@ -9,8 +9,9 @@
 //! replacing the database with a new one (whose generations start again at 1), delete the
 //! snapshot directory before starting the server, or it keeps serving its newer snapshot.
 //!
-//! A snapshot is one small JSON header line (zone, generation, hash) followed by the plan's
-//! canonical body. It is written to a temporary file, synced and renamed over the old one, so
+//! A snapshot is one small JSON header line (zone, generation, hash: the body's tree root, or
+//! in a snapshot written before the hash tree its flat SHA-256, which is still accepted)
+//! followed by the plan's canonical body. It is written to a temporary file, synced and renamed over the old one, so
 //! a crash leaves the previous snapshot or the next, never half of one. On load the body is
 //! checked against its hash and validated again, like any body read back from the store; a
 //! snapshot that fails is skipped with a warning and never installed.
