@@ -80,7 +80,7 @@ fn old_hashes_still_decode_approve_publish_and_match() {
         "pre-tree fixture",
         "--json",
     ]);
-    assert_eq!(approved["verdict"], "approved", "{approved}");
+    assert_eq!(approved["outcome"], "approved", "{approved}");
     let published = s.json(&["publish", "--plan", &path(&s, "saved-com.json"), "--json"]);
     assert_eq!(published["generation"], 2, "{published}");
     let status = s.json(&["status", "--json"]);
