@@ -13,7 +13,8 @@ use crate::gate::load::load_published;
 use crate::gate::policy::{Review, Threshold};
 use crate::gate::refusal::{Refusal, ThresholdList};
 use crate::gate::store::{Store, StoreError};
-use crate::gate::types::{Generation, NewPlan, Verdict};
+use crate::gate::types::{Generation, NewPlan, PlanBody, Verdict};
+use crate::zone::delta::ZoneDelta;
 use crate::zone::diff::Diff;
 use crate::zone::validate::Invalid;
 use crate::zone::{ContentHash, Zone};
@@ -145,8 +146,7 @@ async fn stage_compared<S: Store>(
 ) -> Result<(PlanOutcome, Option<Planned>), StepError> {
     let (cfg, now, actor) = (ctx.cfg, ctx.now, ctx.actor);
     let origin = zone.origin().clone();
-    let body = zone.body();
-    let hash = ContentHash::of(&body);
+    let hash = zone.hash();
     let record_count = zone.len() as u64;
     let (base, diff, thresholds, base_content) = match compared {
         Compared::Same { published } => {
@@ -174,7 +174,8 @@ async fn stage_compared<S: Store>(
         base,
         hash,
         record_count,
-        body,
+        body: plan_body(base, base_content.as_ref(), &zone, cfg),
+        checkpoint_every: cfg.store.checkpoint_every,
         created_at: now,
         verdict,
     };
@@ -203,6 +204,24 @@ async fn stage_compared<S: Store>(
         },
         Some(planned),
     ))
+}
+
+/// What the store is offered: the change from the base when its content is at hand (a merge
+/// pass over two record lists; the full body is not encoded), else the full body. The store
+/// decides whether a delta becomes a checkpoint (`gate::chain`).
+fn plan_body(
+    base: Option<Generation>,
+    base_content: Option<&Zone>,
+    zone: &Zone,
+    cfg: &GateConfig,
+) -> PlanBody {
+    match base.zip(base_content) {
+        Some((parent, old)) if cfg.store.checkpoint_every > 1 => PlanBody::Delta {
+            parent,
+            delta: ZoneDelta::between(old, zone).encode(),
+        },
+        _ => PlanBody::Full(zone.body()),
+    }
 }
 
 /// Audits the refusal of invalid content (I8) and returns it; nothing is staged (I3).

@@ -221,7 +221,8 @@ mod statements {
     crate::shared::engine_statements!(sqlx::postgres::PgConnection, super::store_error);
 }
 use statements::{
-    cleanup_in, insert_audit, pin_in, publish_in, record_target_in, set_verdict_in, unpin_in,
+    cleanup_in, insert_audit, load_deltas_in, load_plan_in, pin_in, publish_in, record_target_in,
+    set_verdict_in, stage_in, unpin_in,
 };
 
 #[cfg(test)]
