@@ -44,7 +44,11 @@ pub struct ParsedZone {
     pub records: Vec<Record>,
 }
 
-/// Validated zone content in canonical order. Only [`crate::zone::validate::validate`] builds one.
+/// Validated zone content in canonical order. Only [`crate::zone::validate::validate`] builds one
+/// (and [`Zone::apply`], which decides what it would).
+///
+/// Two zones are equal when their origins and records are: the summary and the hash tree are
+/// caches.
 #[derive(Clone)]
 pub struct Zone {
     // Private to `zone/` and its children (validate, serial): holding a `Zone` means every
@@ -52,15 +56,45 @@ pub struct Zone {
     origin: Name,
     /// Sorted by [`Record::canonical_cmp`]; no two are the same record.
     records: Vec<Record>,
+    /// What the limits look at, kept so that a change need not read every record again.
+    summary: Summary,
     /// The hash tree of `records`, once computed: a function of the records alone, so it takes
     /// no part in equality. Whoever edits `records` in place keeps it true ([`Zone::replaced`]).
     /// Shared by clones: it never changes once set, but through [`Zone::replaced`].
     tree: OnceLock<Arc<HashTree>>,
 }
 
-/// Equal zones are equal records of one origin, whether their trees are computed or not.
+/// The figures of a zone's records that the limits judge, updated by [`Zone::apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Summary {
+    /// The canonical body's size in octets, exactly.
+    pub(crate) body_bytes: usize,
+    /// Bounds of the records' TTLs: every TTL is in `[ttl_low, ttl_high]`. Exact when
+    /// validation built the zone; after a change that removed a record at a bound, the bound
+    /// may be looser than the records (the check then reads the TTLs again if the limits need).
+    pub(crate) ttl_low: u32,
+    pub(crate) ttl_high: u32,
+}
+
+impl Summary {
+    /// The exact summary of `records`.
+    pub(crate) fn of(records: &[Record]) -> Summary {
+        let mut s = Summary {
+            body_bytes: 0,
+            ttl_low: u32::MAX,
+            ttl_high: 0,
+        };
+        for r in records {
+            s.body_bytes = s.body_bytes.saturating_add(body_len(r));
+            s.ttl_low = s.ttl_low.min(r.ttl);
+            s.ttl_high = s.ttl_high.max(r.ttl);
+        }
+        s
+    }
+}
+
 impl PartialEq for Zone {
-    fn eq(&self, other: &Zone) -> bool {
+    fn eq(&self, other: &Self) -> bool {
         self.origin == other.origin && self.records == other.records
     }
 }
@@ -96,10 +130,11 @@ pub enum DecodeError {
 impl Zone {
     /// A zone of records that passed validation, in canonical order, its tree not computed
     /// yet. Only validation (and this module's children) may call it.
-    pub(crate) fn from_checked(origin: Name, records: Vec<Record>) -> Zone {
+    pub(crate) fn from_checked(origin: Name, records: Vec<Record>, summary: Summary) -> Zone {
         Zone {
             origin,
             records,
+            summary,
             tree: OnceLock::new(),
         }
     }
@@ -141,9 +176,14 @@ impl Zone {
             .expect("a validated zone has exactly one apex SOA")
     }
 
+    /// The size of [`Zone::body`] in octets, without building it.
+    pub fn body_len(&self) -> usize {
+        self.summary.body_bytes
+    }
+
     /// The canonical body: every record in canonical wire form, in canonical order.
     pub fn body(&self) -> Vec<u8> {
-        let len = self.records.iter().map(body_len).sum();
+        let len = self.summary.body_bytes;
         let mut out = Vec::with_capacity(len);
         for r in &self.records {
             write_record(r, &mut out);
@@ -324,7 +364,7 @@ mod tests {
                 rdata: Box::new([]),
             },
         ];
-        let zone = Zone::from_checked(n("example."), records.clone());
+        let zone = Zone::from_checked(n("example."), records.clone(), Summary::of(&records));
         let body = zone.body();
         assert_eq!(count_records(&body), 3);
         let decoded = decode_records(&body).unwrap();
