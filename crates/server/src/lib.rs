@@ -66,6 +66,7 @@ pub use stats::{
     TransferOutcome, rcode_name,
 };
 pub use wire::UDP_PAYLOAD_MAX;
+pub use zone::background::{BACKGROUND_NICE, lower_thread_priority};
 pub use zone::history::HistorySeed;
 pub use zone::served::ServedZone;
 

@@ -47,6 +47,7 @@ use zonegate_core::zone::serial::next_serial;
 use zonegate_core::{Name, Zone};
 
 use crate::options::ServerOptions;
+use crate::zone::background::background;
 use crate::zone::history::{HistorySeed, SeedZone};
 use crate::zone::served::ServedZone;
 use crate::zone::served::prepared::Question;
@@ -259,7 +260,7 @@ impl ZoneSet {
     /// zone is built.
     ///
     /// The build (serial, IXFR history, lookup index) runs off the thread that calls this (on
-    /// tokio's blocking pool when there is a runtime). Returns once the generation is served,
+    /// a thread of its own at background priority, see [`crate::zone::background`]). Returns once the generation is served,
     /// with what changed; its prepared answers are built by [`Swapped::finish`].
     pub(crate) async fn swap_after(
         &self,
@@ -288,7 +289,7 @@ impl ZoneSet {
             .filter(|(g, _)| *g < generation)
             .map(|(_, seeded)| seeded);
             let (prev, o) = (previous.clone(), opts.clone());
-            let build = blocking(move || {
+            let build = background(move || {
                 let started = Instant::now();
                 let base = prev
                     .as_deref()
@@ -338,8 +339,8 @@ impl Swapped {
     }
 
     /// Frees the replaced zone and prepares the new one's fast answers, off the calling
-    /// thread (on tokio's blocking pool when there is a runtime), never on a thread answering
-    /// queries. Queries use the prepared answers from the moment they are ready; until then
+    /// thread (on a thread of its own at background priority, see
+    /// [`crate::zone::background`]), never on a thread answering queries. Queries use the prepared answers from the moment they are ready; until then
     /// the general path answers them, with the same bytes.
     pub(crate) async fn finish(self) {
         let Swapped {
@@ -348,7 +349,7 @@ impl Swapped {
             took,
         } = self;
         let swapped = Instant::now();
-        blocking(move || {
+        background(move || {
             free(replaced, served.origin());
             served.prepare();
             tracing::debug!(
@@ -384,16 +385,3 @@ fn free(replaced: Arc<Zones>, origin: &Name) {
 
 /// How many milliseconds [`free`] waits for the queries still reading a replaced zone.
 const FREE_WAIT_STEPS: usize = 200;
-
-/// Runs `f` on tokio's blocking pool when there is a runtime, so that building a large zone
-/// does not stall the tasks answering queries.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => match handle.spawn_blocking(f).await {
-            Ok(out) => out,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => panic!("building the zone index was cancelled: {e}"),
-        },
-        Err(_) => f(),
-    }
-}
