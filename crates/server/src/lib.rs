@@ -38,6 +38,8 @@ mod catalog_zone;
 mod convert;
 #[cfg(test)]
 mod fast_tests;
+#[cfg(test)]
+mod incremental_tests;
 // Also in the unit tests, whose prepared-versus-general checks share its `Capture`.
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

@@ -350,8 +350,11 @@ impl Swapped {
         } = self;
         let swapped = Instant::now();
         background(move || {
+            match replaced.by_name.get(served.origin()) {
+                Some(previous) => served.prepare_after(previous),
+                None => served.prepare(),
+            }
             free(replaced, served.origin());
-            served.prepare();
             tracing::debug!(
                 zone = %served.origin(), generation = %served.generation(),
                 build = ?took, prepare = ?swapped.elapsed(),

@@ -13,6 +13,7 @@ use crate::convert::{to_hickory, to_hickory_name};
 use crate::options::ZoneOptions;
 use crate::zone::history::{Base, HistoryStep, extend_history};
 
+mod affected;
 pub(crate) mod prepared;
 
 use prepared::FastZone;
@@ -101,6 +102,13 @@ impl ServedZone {
     /// an install; the zone answers correctly (by the general path) before it is done.
     pub(in crate::zone) fn prepare(&self) {
         self.fast.get_or_init(|| FastZone::build(self));
+    }
+
+    /// [`ServedZone::prepare`] for a zone that replaced `previous`: only the answers the
+    /// change may touch are prepared again, over `previous`'s (see [`FastZone::build_after`]).
+    pub(in crate::zone) fn prepare_after(&self, previous: &ServedZone) {
+        self.fast
+            .get_or_init(|| FastZone::build_after(self, previous));
     }
 
     /// True once the prepared answers are built.
