@@ -21,13 +21,17 @@
 //! What is not needed to answer correctly comes after the swap: the prepared answers of the
 //! fast path are built once the new zone is served (its queries take the general path,
 //! which answers the same bytes, until they are set), and the records' hickory form is made on
-//! first use, a run at a time. So a generation is served as soon as its index exists.
+//! first use, a run at a time. So a generation is served as soon as its index exists. The
+//! exception is prepared answers that cost only the change (an overlay over the replaced
+//! generation's, see [`crate::zone::served::prepared`]): those are made before the swap, so
+//! that queries never take the slower general path after a small change.
 //!
 //! ```text
 //!   install(g, zone) ──▶ serial = next_serial(held serial, zone's own serial)
 //!                        zone' = zone with that serial
 //!                        history = held.history + Delta(held, zone')   (trimmed)
-//!                        index                    ‖ caller's before_swap (snapshot write)
+//!                        index; prepared answers if only an overlay
+//!                                                 ‖ caller's before_swap (snapshot write)
 //!                    ──▶ lock; held still the one built against and older than g? swap : retry
 //!                    ──▶ return what changed ([`Swapped`]): the caller announces it (NOTIFY)
 //!                    ──▶ Swapped::finish: free the replaced zone; prepared answers
@@ -299,6 +303,11 @@ impl ZoneSet {
                 // (a store replaced under the server): the served serial never goes back.
                 let serial = next_serial(base.as_ref().map(|p| p.serial), zone.soa().serial);
                 let served = ServedZone::build(generation, zone, serial, base.as_ref(), &o);
+                // Answers that cost only the change are ready before the swap, so that
+                // queries never take the general path for them.
+                if let Some(prev) = prev.as_deref() {
+                    served.prepare_cheaply(prev);
+                }
                 (served, started.elapsed())
             });
             let (served, took) = if waited {

@@ -51,13 +51,9 @@ pub(crate) fn affected_names(
     }
     let origin = new.origin().wire();
     let mut roots: HashSet<Box<[u8]>> = HashSet::new();
-    let mut cuts: Vec<Box<[u8]>> = Vec::new();
     for r in delta.removed().iter().chain(delta.added()) {
         if r.rtype == RType::SOA && r.owner.wire() == origin {
             continue;
-        }
-        if is_cut(r, origin) {
-            cuts.push(r.owner.wire().into());
         }
         roots.insert(r.owner.wire().into());
     }
@@ -85,9 +81,6 @@ pub(crate) fn affected_names(
             break;
         }
         for r in grown {
-            if is_cut(r, origin) {
-                cuts.push(r.owner.wire().into());
-            }
             roots.insert(r.owner.wire().into());
         }
         if roots.len() > limit {
@@ -105,8 +98,14 @@ pub(crate) fn affected_names(
             }
         }
     }
+    // Roots that are a zone cut or a DNAME owner in either content (every NS and DNAME
+    // record of both is among the pointers).
+    let cuts: HashSet<&[u8]> = pointers
+        .iter()
+        .filter(|(r, _)| is_cut(r, origin) && roots.contains(r.owner.wire()))
+        .map(|(r, _)| r.owner.wire())
+        .collect();
     if !cuts.is_empty() {
-        let cuts: HashSet<&[u8]> = cuts.iter().map(|c| &c[..]).collect();
         for index in [old, new] {
             for name in index.names() {
                 if suffixes(name).any(|at| cuts.contains(&name[at..])) {

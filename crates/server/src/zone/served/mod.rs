@@ -111,6 +111,15 @@ impl ServedZone {
             .get_or_init(|| FastZone::build_after(self, previous));
     }
 
+    /// Prepares the answers over `previous`'s if that is cheap (an overlay of the names the
+    /// change touched, see [`FastZone::incremental`]), so that the zone is swapped in with
+    /// them; otherwise leaves them to [`ServedZone::prepare_after`], after the swap.
+    pub(in crate::zone) fn prepare_cheaply(&self, previous: &ServedZone) {
+        if let Some(fast) = FastZone::incremental(self, previous) {
+            let _ = self.fast.set(fast);
+        }
+    }
+
     /// True once the prepared answers are built.
     pub fn is_prepared(&self) -> bool {
         self.fast.get().is_some()

@@ -465,24 +465,22 @@ impl FastZone {
     /// [`FastZone::build`] when `previous` is not prepared, the overlay would grow past its
     /// bound, or the SOA changed in more than its serial.
     pub(crate) fn build_after(zone: &ServedZone, previous: &ServedZone) -> FastZone {
-        let Some(prev) = previous.fast.get().filter(|f| f.base.names > 0) else {
-            return FastZone::build(zone);
-        };
+        FastZone::incremental(zone, previous).unwrap_or_else(|| FastZone::build(zone))
+    }
+
+    /// The overlay [`FastZone::build_after`] makes, or `None` where it prepares in full.
+    pub(crate) fn incremental(zone: &ServedZone, previous: &ServedZone) -> Option<FastZone> {
+        let prev = previous.fast.get().filter(|f| f.base.names > 0)?;
         let limit = prev.base.names / OVERLAY_SHARE + OVERLAY_SLACK;
         let carried = prev.top.as_ref().map_or(0, |t| t.names.len());
-        let Some(changed) =
-            affected_names(previous.index(), zone.index(), limit - carried.min(limit))
-        else {
-            return FastZone::build(zone);
-        };
-        let mut names: Vec<Box<[u8]>> = changed;
+        let mut names = affected_names(previous.index(), zone.index(), limit - carried.min(limit))?;
         if let Some(top) = &prev.top {
             names.extend(top.names.iter().cloned());
         }
         names.sort_unstable();
         names.dedup();
         if names.len() > limit {
-            return FastZone::build(zone);
+            return None;
         }
         let index = zone.index();
         let part = Part::build_of(
@@ -492,14 +490,14 @@ impl FastZone {
                 .iter()
                 .map(|w| (&w[..], index.shape_of(w).map(|(_, s)| s))),
         );
-        FastZone {
+        Some(FastZone {
             base: prev.base.clone(),
             top: Some(Overlay {
                 table: Table::of(vec![part]),
                 names,
             }),
             nx: no_nx_yet(),
-        }
+        })
     }
 
     /// True if these answers are an overlay over an earlier generation's.
