@@ -191,3 +191,28 @@ fn the_dependency_share_policy_key_refuses_a_plan_that_concentrates() {
         "{t}"
     );
 }
+
+#[test]
+fn apply_shows_the_dependency_changes_it_publishes() {
+    let s = Scratch::new("deps-apply");
+    s.run_ok(&["apply", &example("shop.example.org.zone")]);
+    let base = std::fs::read_to_string(example("shop.example.org.zone")).unwrap();
+    let next = s.write(
+        "next.zone",
+        &(base.clone() + "promo IN CNAME promo.campaigns.ad-network.example.\n"),
+    );
+    let v = s.json(&["apply", next.to_str().unwrap(), "--json"]);
+    assert_eq!(v["outcome"], "published", "{v:#}");
+    assert_eq!(
+        v["dependency_changes"][0]["names_added"],
+        json!(["promo.shop.example.org."]),
+        "{v:#}"
+    );
+    // In words, and back out again: removing the name removes it from the map.
+    let out = s.run_ok(&["apply", &example("shop.example.org.zone")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("dependencies: removes") && text.contains("ad-network.example."),
+        "{text}"
+    );
+}

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use zonegate_core::Name;
 use zonegate_core::gate::{
-    AuditEntry, Generation, NewPlan, Published, Store, StoreError, StoredPlan, Verdict,
+    AuditEntry, DeltaStep, Generation, NewPlan, Published, Store, StoreError, StoredPlan, Verdict,
 };
 use zonegate_core::zone::ContentHash;
 use zonegate_core::zone::serial::SerialRequest;
@@ -80,6 +80,15 @@ impl<S> ChaosStore<S> {
 impl<S: Store> Store for ChaosStore<S> {
     async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
         self.inner.published(zone).await
+    }
+
+    async fn load_deltas(
+        &self,
+        zone: &Name,
+        from: Generation,
+        to: Generation,
+    ) -> Result<Option<Vec<DeltaStep>>, StoreError> {
+        self.inner.load_deltas(zone, from, to).await
     }
 
     async fn load_plan(

@@ -24,7 +24,7 @@
 mod loom_common;
 
 use loom::future::block_on;
-use zonegate_core::gate::{Generation, PublishOutcome, StepError, Store};
+use zonegate_core::gate::{Generation, PublishOutcome, StepError, Store, StoreSettings};
 
 use loom_common::*;
 
@@ -152,4 +152,82 @@ fn s6_a_pinned_plan_survives_cleanup() {
         }
         world.settle();
     });
+}
+
+/// S9: clean-up racing a chain of deltas. Plans are stored as deltas on their base with a
+/// checkpoint every 3 generations of a chain: g1 is a checkpoint, g2 and g3 deltas on the
+/// chain g1 ← g2 ← g3, and g4 a delta on g2 or, planned on g3, a checkpoint. Enactor A
+/// publishes g3 and cleans up; B plans g4 on whatever is published, publishes it and cleans
+/// up; the target converges meanwhile. After every step, every published, target-held or
+/// pinned plan must still read back whole (rebuilt through its chain), so clean-up never
+/// deletes a plan a live one leans on, and in the end it deletes what nothing needs.
+#[test]
+fn s9_cleanup_racing_a_chain_of_deltas() {
+    let contents = Contents::padded(&["example.com."], 5, 60);
+    explore("S9 clean-up vs a chain of deltas", move || {
+        let cfg = zonegate_core::GateConfig {
+            store: StoreSettings {
+                checkpoint_every: 3,
+            },
+            ..config()
+        };
+        let world = World::with_config(&["example.com."], &contents, cfg);
+        let zone = world.zones[0].clone();
+        stage(&world, "planner", &zone, 1);
+        publish(&world, "set-up", &zone, Some(1)).expect("g1 publishes");
+        stage(&world, "planner", &zone, 2);
+        publish(&world, "set-up", &zone, Some(2)).expect("g2 publishes");
+        let _ = converge(&world, &zone);
+        stage(&world, "planner", &zone, 3);
+        if world.store.chain(&zone, Generation(3)) != Some(vec![g(1), g(2), g(3)]) {
+            world.fail("set-up", "g3 is not a delta on g2 on g1".into());
+        }
+        let z = zone.clone();
+        let a = spawn(&world, move |w| {
+            let r = publish(w, "enactor A", &z, Some(3));
+            cleanup(w, "enactor A", &z);
+            r
+        });
+        let z = zone.clone();
+        let b = spawn(&world, move |w| {
+            stage(w, "planner B", &z, 4);
+            let r = publish(w, "enactor B", &z, Some(4));
+            cleanup(w, "enactor B", &z);
+            r
+        });
+        let _ = converge(&world, &zone);
+        let a = a.join().expect("enactor A");
+        let b = b.join().expect("enactor B");
+        assert_enactor_outcome(&world, "enactor A", &a);
+        assert_enactor_outcome(&world, "enactor B", &b);
+        world.settle();
+        // A last clean-up leaves exactly what is at or above the horizon and the chains
+        // those lean on: nothing that nothing needs.
+        cleanup(&world, "cleaner", &zone);
+        let left = world.store.generations(&zone);
+        let published = published_now(&world, &zone).expect("published");
+        let horizon = world
+            .store
+            .target_generation(TARGET, &zone)
+            .map_or(published, |held| held.min(published));
+        let mut needed = std::collections::BTreeSet::new();
+        for g in left.iter().filter(|g| **g >= horizon) {
+            needed.extend(world.store.chain(&zone, *g).unwrap_or_default());
+        }
+        if left
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+            != needed
+        {
+            world.fail(
+                "clean-up",
+                format!("left {left:?}, but the horizon {horizon} needs exactly {needed:?}"),
+            );
+        }
+    });
+}
+
+fn g(n: u64) -> Generation {
+    Generation(n)
 }

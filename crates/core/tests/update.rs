@@ -9,8 +9,8 @@ use std::task::{Context, Poll, Waker};
 
 use zonegate_core::gate::policy::Review;
 use zonegate_core::gate::{
-    self, Actor, AuditAction, AuditEntry, Generation, NewPlan, PlanOutcome, Published, ReasonCode,
-    Store, StoreError, StoredPlan, UpdateError, UpdateOutcome, UpdateRequest, Verdict,
+    self, Actor, AuditAction, AuditEntry, DeltaStep, Generation, NewPlan, PlanOutcome, Published,
+    ReasonCode, Store, StoreError, StoredPlan, UpdateError, UpdateOutcome, UpdateRequest, Verdict,
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::update::{Class, RawRr, UpdateGrant, UpdateMessage, UpdateRcode};
@@ -289,6 +289,14 @@ impl Store for Racing {
         g: Generation,
     ) -> Result<Option<StoredPlan>, StoreError> {
         self.inner.load_plan(zone, g).await
+    }
+    async fn load_deltas(
+        &self,
+        zone: &Name,
+        from: Generation,
+        to: Generation,
+    ) -> Result<Option<Vec<DeltaStep>>, StoreError> {
+        self.inner.load_deltas(zone, from, to).await
     }
     async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError> {
         self.inner.newest_generation(zone).await

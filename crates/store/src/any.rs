@@ -5,7 +5,7 @@ use std::time::Duration;
 use zonegate_core::zone::serial::SerialRequest;
 
 use zonegate_core::gate::{
-    AuditEntry, Generation, NewPlan, Published, Store, StoreError, StoredPlan, Verdict,
+    AuditEntry, DeltaStep, Generation, NewPlan, Published, Store, StoreError, StoredPlan, Verdict,
 };
 use zonegate_core::{ContentHash, Name};
 
@@ -132,6 +132,15 @@ impl AnyStore {
 impl Store for AnyStore {
     async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
         each!(self, s => s.published(zone).await)
+    }
+
+    async fn load_deltas(
+        &self,
+        zone: &Name,
+        from: Generation,
+        to: Generation,
+    ) -> Result<Option<Vec<DeltaStep>>, StoreError> {
+        each!(self, s => s.load_deltas(zone, from, to).await)
     }
 
     async fn load_plan(

@@ -75,8 +75,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Row, Sqlite, Transaction};
 use zonegate_core::gate::{
-    Actor, AuditAction, AuditEntry, Generation, NewPlan, PlanStatus, Published, ReasonCode, Store,
-    StoreError, StoredPlan, Verdict, optional_reason,
+    Actor, AuditAction, AuditEntry, DeltaStep, Generation, NewPlan, PlanStatus, Published,
+    ReasonCode, Store, StoreError, StoredPlan, Verdict, optional_reason,
 };
 use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::{ContentHash, Name};
@@ -372,6 +372,42 @@ const HORIZON: &str =
                    AS candidates)
         END)";
 
+/// Every plan on the chain of plan `$2` of zone `$1` (`$2` itself, its parent, and so on to the
+/// checkpoint), with what a [`StoredPlan`] needs: one recursive statement on both engines.
+const CHAIN_PLANS: &str =
+    "WITH RECURSIVE chain (generation, parent, base, hash, record_count, body,
+                                    created_at, status, verdict, serial) AS (
+        SELECT generation, parent, base, hash, record_count, body, created_at, status, verdict,
+               serial
+        FROM plans WHERE origin = $1 AND generation = $2
+        UNION ALL
+        SELECT p.generation, p.parent, p.base, p.hash, p.record_count, p.body, p.created_at,
+               p.status, p.verdict, p.serial
+        FROM plans p JOIN chain c ON p.origin = $1 AND p.generation = c.parent)
+    SELECT generation, parent, base, hash, record_count, body, created_at, status, verdict, serial
+    FROM chain";
+
+/// The chain of plan `$2` of zone `$1` as links: generation, parent and stored length (read
+/// from the row's header on both engines, not from the body).
+const CHAIN_LINKS: &str = "WITH RECURSIVE chain (generation, parent, bytes) AS (
+        SELECT generation, parent, CAST(octet_length(body) AS BIGINT)
+        FROM plans WHERE origin = $1 AND generation = $2
+        UNION ALL
+        SELECT p.generation, p.parent, CAST(octet_length(p.body) AS BIGINT)
+        FROM plans p JOIN chain c ON p.origin = $1 AND p.generation = c.parent)
+    SELECT generation, parent, bytes FROM chain";
+
+/// The chain of plan `$2` of zone `$1` down to, not including, generation `$3`: the deltas an
+/// incremental reader holding `$3` applies (a checkpoint older than `$3` is never read).
+const CHAIN_DELTAS: &str = "WITH RECURSIVE chain (generation, parent, hash, body) AS (
+        SELECT generation, parent, hash, body
+        FROM plans WHERE origin = $1 AND generation = $2 AND generation > $3
+        UNION ALL
+        SELECT p.generation, p.parent, p.hash, p.body
+        FROM plans p JOIN chain c
+             ON p.origin = $1 AND p.generation = c.parent AND p.generation > $3)
+    SELECT generation, parent, hash, body FROM chain";
+
 /// The verdicts the compare-and-swap publishes, as an SQL list (`'pass', 'approved'`) made
 /// from [`Verdict::is_publishable`], so the statement cannot disagree with the core. The
 /// migrations' triggers keep their own copy (applied migrations never change);
@@ -537,7 +573,7 @@ impl SqliteStore {
             let mut tx = Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
                 .await
                 .map_err(store_error)?;
-            let generation = stage_in(&mut tx, plan, audit).await?;
+            let generation = stage_zone(&mut tx, plan, audit).await?;
             tx.commit().await.map_err(store_error)?;
             Ok(generation)
         }
@@ -549,52 +585,19 @@ impl SqliteStore {
     }
 }
 
-/// The statements of [`SqliteStore::stage_once`], inside its transaction.
-async fn stage_in(
+/// The statements of [`SqliteStore::stage_once`], inside its transaction: the zone's row on
+/// its first plan, then the statements both engines share.
+async fn stage_zone(
     conn: &mut SqliteConnection,
     plan: NewPlan,
-    mut audit: AuditEntry,
+    audit: AuditEntry,
 ) -> Result<Generation, StoreError> {
-    {
-        let origin = plan.zone.to_string();
-        sqlx::query("INSERT INTO zones (origin) VALUES (?1) ON CONFLICT (origin) DO NOTHING")
-            .bind(&origin)
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        // Taking the number and bumping the counter is one statement; the counter never goes
-        // back (a trigger refuses it), so a generation is never handed out twice, even after
-        // clean-up deleted its plan.
-        let taken = sqlx::query_scalar::<_, i64>(
-            "UPDATE zones SET next_generation = next_generation + 1 WHERE origin = ?1
-             RETURNING next_generation - 1",
-        )
-        .bind(&origin)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status, verdict)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
-        )
-        .bind(&origin)
-        .bind(taken)
-        .bind(plan.base.map(|b| to_sql(b.0)).transpose()?)
-        .bind(plan.hash.to_string())
-        .bind(to_sql(plan.record_count)?)
-        // By value: a borrowed body would be copied once more on its way to SQLite.
-        .bind(plan.body)
-        .bind(to_sql(plan.created_at)?)
-        .bind(plan.verdict.as_str())
-        .bind(PlanStatus::Staged.as_str())
+    sqlx::query("INSERT INTO zones (origin) VALUES ($1) ON CONFLICT (origin) DO NOTHING")
+        .bind(plan.zone.to_string())
         .execute(&mut *conn)
         .await
         .map_err(store_error)?;
-        let generation = generation_from_sql(taken)?;
-        audit.generation = Some(generation);
-        insert_audit(conn, &audit).await?;
-        Ok(generation)
-    }
+    stage_in(conn, plan, audit).await
 }
 
 impl SqliteStore {
@@ -747,25 +750,8 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
-        let row = sqlx::query(
-            "SELECT published_generation, version, published_serial FROM zones
-             WHERE origin = ?1 AND published_generation IS NOT NULL",
-        )
-        .bind(zone.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error)?;
-        row.map(|row| {
-            Ok(Published {
-                generation: generation_from_sql(get(&row, "published_generation")?)?,
-                publish_count: from_sql(get(&row, "version")?, "publish count")?,
-                serial: get::<Option<i64>>(&row, "published_serial")?
-                    .map(serial_from_sql)
-                    .transpose()?
-                    .ok_or_else(|| corrupt("published serial"))?,
-            })
-        })
-        .transpose()
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        published_in(&mut conn, zone).await
     }
 
     async fn load_plan(
@@ -773,28 +759,23 @@ impl Store for SqliteStore {
         zone: &Name,
         generation: Generation,
     ) -> Result<Option<StoredPlan>, StoreError> {
-        let row = sqlx::query(
-            "SELECT base, hash, record_count, body, created_at, status, verdict, serial FROM plans
-             WHERE origin = ?1 AND generation = ?2",
-        )
-        .bind(zone.to_string())
-        .bind(to_sql(generation.0)?)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error)?;
-        row.map(|row| rows::stored_plan(zone, generation, &row))
-            .transpose()
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        load_plan_in(&mut conn, zone, generation).await
+    }
+
+    async fn load_deltas(
+        &self,
+        zone: &Name,
+        from: Generation,
+        to: Generation,
+    ) -> Result<Option<Vec<DeltaStep>>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        load_deltas_in(&mut conn, zone, from, to).await
     }
 
     async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError> {
-        let newest = sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MAX(generation) FROM plans WHERE origin = ?1",
-        )
-        .bind(zone.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(store_error)?;
-        optional_generation_from_sql(newest)
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        newest_in(&mut conn, zone).await
     }
 
     /// A failed stage (a body too large for the disk, typically) leaves the write-ahead log at
@@ -805,7 +786,7 @@ impl Store for SqliteStore {
     /// ([`CHECKPOINT_BEFORE_BYTES`]); after a failure the log then holds nothing committed (but
     /// what another process committed in between) and the checkpoint only has to cut it.
     async fn stage(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError> {
-        if plan.body.len() >= CHECKPOINT_BEFORE_BYTES {
+        if plan.body.bytes().len() >= CHECKPOINT_BEFORE_BYTES {
             self.checkpoint_truncate("before a large write").await;
         }
         let staged = self.stage_once(plan, audit).await;
@@ -906,7 +887,8 @@ mod statements {
     crate::shared::engine_statements!(sqlx::sqlite::SqliteConnection, crate::store_error);
 }
 use statements::{
-    cleanup_in, insert_audit, pin_in, publish_in, record_target_in, set_verdict_in, unpin_in,
+    cleanup_in, insert_audit, load_deltas_in, load_plan_in, newest_in, pin_in, publish_in,
+    published_in, record_target_in, set_verdict_in, stage_in, unpin_in,
 };
 
 mod catalog;

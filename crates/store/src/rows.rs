@@ -5,8 +5,11 @@
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
+use std::collections::BTreeMap;
 use zonegate_core::Name;
-use zonegate_core::gate::{Actor, Generation, PlanStatus, StoredPlan, optional_reason};
+
+use zonegate_core::gate::chain::{self, ChainLink, Links};
+use zonegate_core::gate::{Actor, DeltaStep, Generation, PlanStatus, StoredPlan, optional_reason};
 
 use crate::{
     AuditRow, PinRow, PlanRow, StoreError, TargetRow, ZoneRow, audit_action, corrupt, from_sql,
@@ -173,4 +176,89 @@ pub(crate) fn published_row(row: &impl Columns) -> Result<(Name, Generation, u64
         generation_from_sql(row.int("published_generation")?)?,
         from_sql(row.int("version")?, "publish count")?,
     ))
+}
+
+/// `generation, parent, bytes` rows as chain links.
+pub(crate) fn links(rows: &[impl Columns]) -> Result<Links, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let link = ChainLink {
+                generation: generation_from_sql(row.int("generation")?)?,
+                parent: optional_generation_from_sql(row.optional_int("parent")?)?,
+                bytes: from_sql(row.int("bytes")?, "body length")?,
+            };
+            Ok((link.generation, link))
+        })
+        .collect()
+}
+
+/// Plan `generation` from the rows of its chain (`CHAIN_PLANS`), its body rebuilt from the
+/// checkpoint; a chain that is broken or does not apply gives an empty body, which every
+/// reader refuses as corrupt (see `gate::chain`). `None` if the plan does not exist.
+pub(crate) fn rebuilt_plan(
+    zone: &Name,
+    generation: Generation,
+    rows: &[impl Columns],
+) -> Result<Option<StoredPlan>, StoreError> {
+    let mut by_generation = BTreeMap::new();
+    let mut links = Links::new();
+    for row in rows {
+        let g = generation_from_sql(row.int("generation")?)?;
+        let parent = optional_generation_from_sql(row.optional_int("parent")?)?;
+        let link = ChainLink {
+            generation: g,
+            parent,
+            bytes: 0,
+        };
+        links.insert(g, link);
+        by_generation.insert(g, row);
+    }
+    let Some(row) = by_generation.get(&generation) else {
+        return Ok(None);
+    };
+    let mut plan = stored_plan(zone, generation, *row)?;
+    if links[&generation].parent.is_some() {
+        let bodies = chain::path(&links, generation).map(|path| {
+            path.iter()
+                .map(|g| by_generation[g].bytes("body"))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        plan.body = match bodies.transpose()? {
+            Some(bodies) => chain::rebuild(bodies.into_iter()).unwrap_or_default(),
+            None => Vec::new(),
+        };
+    }
+    Ok(Some(plan))
+}
+
+/// The steps from `from` to `to` out of `CHAIN_DELTAS`' rows (`generation, parent, hash,
+/// body`, every plan of `to`'s chain above `from`); `None` unless they lead from `from`.
+pub(crate) fn delta_steps(
+    from: Generation,
+    to: Generation,
+    rows: &[impl Columns],
+) -> Result<Option<Vec<DeltaStep>>, StoreError> {
+    let mut by_generation = BTreeMap::new();
+    for row in rows {
+        by_generation.insert(generation_from_sql(row.int("generation")?)?, row);
+    }
+    let mut steps = Vec::new();
+    let mut at = to;
+    while at != from {
+        let Some(row) = by_generation.get(&at) else {
+            return Ok(None);
+        };
+        let Some(parent) = optional_generation_from_sql(row.optional_int("parent")?)? else {
+            // A checkpoint between `from` and `to`.
+            return Ok(None);
+        };
+        steps.push(DeltaStep {
+            generation: at,
+            delta: row.bytes("body")?,
+            hash: hash_from_sql(&row.text("hash")?)?,
+        });
+        at = parent;
+    }
+    steps.reverse();
+    Ok(Some(steps))
 }

@@ -15,18 +15,201 @@
 /// `$conn` (`SqliteConnection` or `PgConnection`), mapping errors with `$store_error`.
 macro_rules! engine_statements {
     ($conn:ty, $store_error:path) => {
+        use zonegate_core::gate::chain::{self, Layout, Links};
         use zonegate_core::gate::{
-            AuditEntry, Generation, PlanStatus, Published, StoreError, Verdict,
-            cleanup_audit_entry, optional_reason, verdict_move,
+            AuditEntry, DeltaStep, Generation, NewPlan, PlanBody, PlanStatus, Published,
+            StoreError, StoredPlan, Verdict, cleanup_audit_entry, optional_reason, verdict_move,
         };
         use zonegate_core::zone::serial::SerialRequest;
         use zonegate_core::{ContentHash, Name};
 
         use $crate::rows::Columns;
         use $crate::{
-            HORIZON, PUBLISH_CAS, corrupt, from_sql, generation_from_sql,
-            optional_generation_from_sql, serial_from_sql, to_sql, verdict_from_sql,
+            CHAIN_DELTAS, CHAIN_LINKS, CHAIN_PLANS, HORIZON, PUBLISH_CAS, corrupt, from_sql,
+            generation_from_sql, optional_generation_from_sql, rows, serial_from_sql, to_sql,
+            verdict_from_sql,
         };
+
+        /// The zone's published pointer, if anything was ever published.
+        pub(crate) async fn published_in(
+            conn: &mut $conn,
+            zone: &Name,
+        ) -> Result<Option<Published>, StoreError> {
+            let row = sqlx::query(
+                "SELECT published_generation, version, published_serial FROM zones
+                 WHERE origin = $1 AND published_generation IS NOT NULL",
+            )
+            .bind(zone.to_string())
+            .fetch_optional(conn)
+            .await
+            .map_err($store_error)?;
+            row.map(|row| {
+                Ok(Published {
+                    generation: generation_from_sql(row.int("published_generation")?)?,
+                    publish_count: from_sql(row.int("version")?, "publish count")?,
+                    serial: row
+                        .optional_int("published_serial")?
+                        .map(serial_from_sql)
+                        .transpose()?
+                        .ok_or_else(|| corrupt("published serial"))?,
+                })
+            })
+            .transpose()
+        }
+
+        /// The newest stored plan's generation.
+        pub(crate) async fn newest_in(
+            conn: &mut $conn,
+            zone: &Name,
+        ) -> Result<Option<Generation>, StoreError> {
+            let newest = sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MAX(generation) FROM plans WHERE origin = $1",
+            )
+            .bind(zone.to_string())
+            .fetch_one(conn)
+            .await
+            .map_err($store_error)?;
+            optional_generation_from_sql(newest)
+        }
+
+        /// Plan `generation` with its full body, rebuilt from its chain: one statement, so one
+        /// snapshot on both engines.
+        pub(crate) async fn load_plan_in(
+            conn: &mut $conn,
+            zone: &Name,
+            generation: Generation,
+        ) -> Result<Option<StoredPlan>, StoreError> {
+            let found = sqlx::query(CHAIN_PLANS)
+                .bind(zone.to_string())
+                .bind(to_sql(generation.0)?)
+                .fetch_all(conn)
+                .await
+                .map_err($store_error)?;
+            rows::rebuilt_plan(zone, generation, &found)
+        }
+
+        /// The deltas from `from` to `to` (see [`zonegate_core::gate::Store::load_deltas`]).
+        pub(crate) async fn load_deltas_in(
+            conn: &mut $conn,
+            zone: &Name,
+            from: Generation,
+            to: Generation,
+        ) -> Result<Option<Vec<DeltaStep>>, StoreError> {
+            if from >= to {
+                let exists = plan_exists(conn, &zone.to_string(), to_sql(to.0)?).await?;
+                return Ok((from == to && exists).then(Vec::new));
+            }
+            let found = sqlx::query(CHAIN_DELTAS)
+                .bind(zone.to_string())
+                .bind(to_sql(to.0)?)
+                .bind(to_sql(from.0)?)
+                .fetch_all(conn)
+                .await
+                .map_err($store_error)?;
+            rows::delta_steps(from, to, &found)
+        }
+
+        /// The chain of `generation` as links (its stored lengths), `generation` included.
+        async fn chain_of(
+            conn: &mut $conn,
+            origin: &str,
+            generation: Generation,
+        ) -> Result<Links, StoreError> {
+            let found = sqlx::query(CHAIN_LINKS)
+                .bind(origin)
+                .bind(to_sql(generation.0)?)
+                .fetch_all(conn)
+                .await
+                .map_err($store_error)?;
+            rows::links(&found)
+        }
+
+        /// What to store for an offered body: the bytes and the parent (`None` for a
+        /// checkpoint), decided by [`chain::layout`] inside the stage step.
+        async fn layout_in(
+            conn: &mut $conn,
+            zone: &Name,
+            body: PlanBody,
+            checkpoint_every: u32,
+        ) -> Result<(Vec<u8>, Option<Generation>), StoreError> {
+            let (parent, delta) = match body {
+                PlanBody::Full(body) => return Ok((body, None)),
+                PlanBody::Delta { parent, delta } => (parent, delta),
+            };
+            let links = chain_of(conn, &zone.to_string(), parent).await?;
+            match chain::layout(&links, parent, delta.len() as u64, checkpoint_every) {
+                Layout::Delta => Ok((delta, Some(parent))),
+                Layout::Checkpoint => {
+                    let parent_body = load_plan_in(conn, zone, parent)
+                        .await?
+                        .map(|p| p.body)
+                        .unwrap_or_default();
+                    let body = chain::rebuild([parent_body, delta].into_iter()).map_err(|e| {
+                        StoreError::Constraint {
+                            detail: format!("the delta does not fit its parent {parent}: {e}"),
+                        }
+                    })?;
+                    Ok((body, None))
+                }
+                Layout::ParentMissing => Err(StoreError::PlanMissing {
+                    zone: zone.clone(),
+                    generation: parent,
+                }),
+            }
+        }
+
+        /// The statements of a stage after the zone's row exists (and, on PostgreSQL, is
+        /// locked): the layout, the generation, the plan and its audit row.
+        pub(crate) async fn stage_in(
+            conn: &mut $conn,
+            plan: NewPlan,
+            mut audit: AuditEntry,
+        ) -> Result<Generation, StoreError> {
+            let origin = plan.zone.to_string();
+            if let PlanBody::Delta { parent, .. } = &plan.body
+                && Some(*parent) != plan.base
+            {
+                return Err(StoreError::Constraint {
+                    detail: format!("a delta's parent ({parent}) must be the plan's base"),
+                });
+            }
+            let (body, parent) =
+                layout_in(conn, &plan.zone, plan.body, plan.checkpoint_every).await?;
+            // Taking the number and bumping the counter is one statement; the counter never
+            // goes back (a trigger refuses it), so a generation is never handed out twice,
+            // even after clean-up deleted its plan.
+            let taken = sqlx::query_scalar::<_, i64>(
+                "UPDATE zones SET next_generation = next_generation + 1 WHERE origin = $1
+                 RETURNING next_generation - 1",
+            )
+            .bind(&origin)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err($store_error)?;
+            sqlx::query(
+                "INSERT INTO plans (origin, generation, base, hash, record_count, body,
+                                    created_at, status, verdict, parent)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8, $10)",
+            )
+            .bind(&origin)
+            .bind(taken)
+            .bind(plan.base.map(|b| to_sql(b.0)).transpose()?)
+            .bind(plan.hash.to_string())
+            .bind(to_sql(plan.record_count)?)
+            // By value: a borrowed body would be copied once more on its way to the database.
+            .bind(body)
+            .bind(to_sql(plan.created_at)?)
+            .bind(plan.verdict.as_str())
+            .bind(PlanStatus::Staged.as_str())
+            .bind(parent.map(|p| to_sql(p.0)).transpose()?)
+            .execute(&mut *conn)
+            .await
+            .map_err($store_error)?;
+            let generation = generation_from_sql(taken)?;
+            audit.generation = Some(generation);
+            insert_audit(conn, &audit).await?;
+            Ok(generation)
+        }
 
         /// Appends one audit row.
         pub(crate) async fn insert_audit(
@@ -357,22 +540,28 @@ macro_rules! engine_statements {
             else {
                 return Ok(0);
             };
-            // The horizon read above is only for the audit row; the DELETE recomputes it in the
-            // same statement that deletes, under the same lock.
-            let deleted = sqlx::query(&format!(
-                "DELETE FROM plans
-                 WHERE origin = $1
-                   AND generation < {HORIZON}
-                   AND generation NOT IN (SELECT generation FROM plans WHERE origin = $1
-                                          ORDER BY generation DESC LIMIT $3)"
-            ))
-            .bind(&origin)
-            .bind(to_sql(now)?)
-            .bind(i64::from(keep))
-            .execute(&mut *conn)
-            .await
-            .map_err($store_error)?
-            .rows_affected();
+            // Which plans go is decided in Rust over every plan's parent (the closure of what
+            // stays, `chain::doomed`); each DELETE repeats the horizon condition, recomputed in
+            // the statement that deletes, under the same lock, and the schema refuses to delete
+            // a plan another still needs. Children go before their parents.
+            let found = sqlx::query("SELECT generation, parent, CAST(0 AS BIGINT) AS bytes FROM plans WHERE origin = $1")
+                .bind(&origin)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err($store_error)?;
+            let mut deleted = 0;
+            for g in chain::doomed(&rows::links(&found)?, horizon, keep) {
+                deleted += sqlx::query(&format!(
+                    "DELETE FROM plans WHERE origin = $1 AND generation = $3 AND generation < {HORIZON}"
+                ))
+                .bind(&origin)
+                .bind(to_sql(now)?)
+                .bind(to_sql(g.0)?)
+                .execute(&mut *conn)
+                .await
+                .map_err($store_error)?
+                .rows_affected();
+            }
             if deleted > 0 {
                 let entry = cleanup_audit_entry(zone, deleted, horizon, keep, now);
                 insert_audit(conn, &entry).await?;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection};
 use zonegate_core::gate::{
-    Actor, AuditAction, Generation, PlanStatus, ReasonCode, Store, StoreError, Verdict,
+    Actor, AuditAction, Generation, PlanBody, PlanStatus, ReasonCode, Store, StoreError, Verdict,
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::testkit::n;
@@ -31,6 +31,12 @@ use zonegate_store::{AnyStore, PgStore, SqliteStore, StoreLocation};
 
 mod fixtures;
 use fixtures::{NOW, entry, g, gens, new_plan};
+
+mod chains;
+use chains::{
+    contract_cleanup_keeps_the_closure_of_chains, contract_delta_chain_rebuilds_and_checkpoints,
+    contract_delta_checkpoints_past_the_byte_bound, contract_one_record_generations_store_little,
+};
 
 /// The target lease the contract's clean-ups run with, unless a test says otherwise.
 const LEASE_S: u64 = 3_600;
@@ -90,6 +96,8 @@ trait Inspect: Store {
     async fn generations(&self, zone: &Name) -> Vec<Generation>;
     /// (action, generation) of every audit row of `zone`, oldest first.
     async fn audit_actions(&self, zone: &Name) -> Vec<(AuditAction, Option<Generation>)>;
+    /// The bytes `zone`'s plans store (full bodies and deltas).
+    async fn stored_bytes(&self, zone: &Name) -> u64;
 }
 
 impl Inspect for MemStore {
@@ -102,6 +110,9 @@ impl Inspect for MemStore {
             .filter(|e| &e.zone == zone)
             .map(|e| (e.action, e.generation))
             .collect()
+    }
+    async fn stored_bytes(&self, zone: &Name) -> u64 {
+        MemStore::stored_bytes(self, zone)
     }
 }
 
@@ -122,6 +133,9 @@ macro_rules! inspect_by_reads {
                     let mut rows = self.audit_log(Some(zone), 10_000).await.expect("audit log");
                     rows.reverse();
                     rows.into_iter().map(|r| (r.action, r.generation)).collect()
+                }
+                async fn stored_bytes(&self, zone: &Name) -> u64 {
+                    self.plans(zone).await.expect("plans").iter().map(|p| p.body_bytes).sum()
                 }
             }
         )*
@@ -250,6 +264,10 @@ contract!(
     contract_stage_records_the_verdict_and_refuses_final_ones,
     contract_publish_needs_a_publishable_verdict,
     contract_set_verdict_is_bound_to_hash_and_state,
+    contract_delta_chain_rebuilds_and_checkpoints,
+    contract_delta_checkpoints_past_the_byte_bound,
+    contract_cleanup_keeps_the_closure_of_chains,
+    contract_one_record_generations_store_little,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -280,7 +298,7 @@ async fn contract_stage_assigns_increasing_generations<S: Inspect>(s: &S) {
     assert_eq!(plan.generation, g(4));
     assert_eq!(plan.base, None);
     assert_eq!(plan.hash, staged.hash);
-    assert_eq!(plan.body, staged.body);
+    assert_eq!(plan.body, staged.body.bytes());
     assert_eq!(plan.record_count, 3);
     assert_eq!(plan.created_at, NOW);
     assert_eq!(plan.status, PlanStatus::Staged);
@@ -320,7 +338,7 @@ async fn contract_refused_stage_takes_no_generation<S: Inspect>(s: &S) {
         Err(StoreError::Constraint { .. })
     ));
     let mut bodiless = new_plan(&z, None, "bodiless");
-    bodiless.body.clear();
+    bodiless.body = PlanBody::Full(Vec::new());
     assert!(matches!(
         s.stage(bodiless, entry(&z, AuditAction::Staged)).await,
         Err(StoreError::Constraint { .. })
@@ -954,6 +972,72 @@ async fn catalog_members_and_retire(s: AnyStore, other: AnyStore) {
     s.retire(&a, entry(&a, no_action())).await.unwrap();
     assert_eq!(read(s.clone()).await, (vec![b.clone()], 5));
     assert_eq!(read(other).await, (vec![b.clone()], 5));
+}
+
+/// Delta retention in the schema itself (migration 0004), from raw connections with foreign
+/// keys on and off: a plan that is the delta parent of another cannot be deleted, a delta's
+/// parent must exist and be its base, and `parent` never changes.
+#[tokio::test]
+async fn sqlite_refuses_deleting_a_delta_parent() {
+    let db = TempDb::new("refuses-deleting-delta-parent");
+    let s = db.open().await;
+    let z = n("example.com.");
+    history(&s, &z, 3).await;
+    for foreign_keys in [true, false] {
+        let mut conn = raw(&db.path, foreign_keys).await;
+        if foreign_keys {
+            // g4, a delta on g2 (its base), as a store would write it.
+            exec(
+                &mut conn,
+                "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at,
+                                    parent)
+                 SELECT origin, 4, 2, hash, record_count, X'5A474431', created_at, 2
+                 FROM plans WHERE origin = 'example.com.' AND generation = 3",
+            )
+            .await
+            .expect("a delta on an existing parent");
+        }
+        let err = exec(
+            &mut conn,
+            "DELETE FROM plans WHERE origin = 'example.com.' AND generation = 2",
+        )
+        .await
+        .expect_err("the parent of g4");
+        assert!(err.to_string().contains("delta parent"), "{err}");
+        for (sql, what) in [
+            (
+                "UPDATE plans SET parent = NULL WHERE generation = 4",
+                "immutable",
+            ),
+            (
+                "INSERT INTO plans (origin, generation, base, hash, record_count, body,
+                                    created_at, parent)
+                 SELECT origin, 9, 8, hash, record_count, body, created_at, 8
+                 FROM plans WHERE origin = 'example.com.' AND generation = 3",
+                "needs its parent",
+            ),
+            (
+                "INSERT INTO plans (origin, generation, base, hash, record_count, body,
+                                    created_at, parent)
+                 SELECT origin, 9, 2, hash, record_count, body, created_at, 3
+                 FROM plans WHERE origin = 'example.com.' AND generation = 3",
+                "constraint",
+            ),
+        ] {
+            let err = exec(&mut conn, sql).await.expect_err(what);
+            assert!(err.to_string().contains(what), "{what}: {err}");
+        }
+        conn.close().await.unwrap();
+    }
+    // The positive space: once its child is gone, the parent can go.
+    let mut conn = raw(&db.path, true).await;
+    for g in [4, 2] {
+        let sql = format!("DELETE FROM plans WHERE origin = 'example.com.' AND generation = {g}");
+        assert_eq!(exec(&mut conn, &sql).await.unwrap(), 1);
+    }
+    conn.close().await.unwrap();
+    assert_eq!(s.generations(&z).await, gens(&[1, 3]));
+    s.close().await;
 }
 
 #[tokio::test]

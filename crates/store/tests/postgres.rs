@@ -140,6 +140,63 @@ async fn postgres_refuses_deleting_live_plans_and_moving_back() {
     s.close().await;
 }
 
+/// Delta retention in the schema itself (migration 0004), from a raw connection: the parent
+/// column is a foreign key with ON DELETE RESTRICT, must be the base, and never changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_deleting_a_delta_parent() {
+    let (url, location) = database("refuses_deleting_a_delta_parent");
+    let s = PgStore::open(&location).await.unwrap();
+    let z = n("example.com.");
+    history(&s, &z, 3).await;
+    let mut conn = raw(&url).await;
+    exec(
+        &mut conn,
+        "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, parent)
+         SELECT origin, 4, 2, hash, record_count, '\\x5a474431'::bytea, created_at, 2
+         FROM plans WHERE origin = 'example.com.' AND generation = 3",
+    )
+    .await
+    .expect("a delta on an existing parent");
+    let err = exec(
+        &mut conn,
+        "DELETE FROM plans WHERE origin = 'example.com.' AND generation = 2",
+    )
+    .await
+    .expect_err("the parent of g4");
+    assert!(err.to_string().contains("plans_parent_fkey"), "{err}");
+    for (sql, what) in [
+        (
+            "UPDATE plans SET parent = NULL WHERE generation = 4",
+            "immutable",
+        ),
+        (
+            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at,
+                                parent)
+             SELECT origin, 9, 8, hash, record_count, body, created_at, 8
+             FROM plans WHERE origin = 'example.com.' AND generation = 3",
+            "plans_parent_fkey",
+        ),
+        (
+            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at,
+                                parent)
+             SELECT origin, 9, 2, hash, record_count, body, created_at, 3
+             FROM plans WHERE origin = 'example.com.' AND generation = 3",
+            "check constraint",
+        ),
+    ] {
+        let err = exec(&mut conn, sql).await.expect_err(what);
+        assert!(err.to_string().contains(what), "{what}: {err}");
+    }
+    // The positive space: once its child is gone, the parent can go.
+    for g in [4, 2] {
+        let sql = format!("DELETE FROM plans WHERE origin = 'example.com.' AND generation = {g}");
+        assert_eq!(exec(&mut conn, &sql).await.unwrap(), 1);
+    }
+    let plans = s.plans(&z).await.unwrap();
+    assert_eq!(generations(&plans), vec![1, 3]);
+    s.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_refuses_zero_record_plans_and_rewriting_the_audit_log() {
     let (url, location) = database("zero-record");

@@ -11,11 +11,13 @@ use zonegate_core::{GateConfig, ParsedZone};
 use zonegate_store::AnyStore;
 
 use super::OutputArgs;
+use super::plan::dependency_changes;
 use super::staged::{explain, show_plan, verdict_refusal};
 use crate::context::{Ctx, now, read_zone, refuse_catalog_origin};
 use crate::exit;
 use crate::failure::{Failure, step_failure};
 use crate::output::Emit;
+use crate::output::deps::{changes_json, print_changes};
 use crate::review::review_if_needed;
 
 #[derive(Debug, Args)]
@@ -66,17 +68,29 @@ pub async fn apply_parsed(
             "the plan step staged {generation} of {origin} but kept no content"
         )));
     };
+    // What the plan adds to or removes from the dependency map, shown as `plan` shows it.
+    let dependencies = dependency_changes(&outcome, Some(&planned));
+    let mut extra = extra.to_vec();
+    extra.push(("dependency_changes", changes_json(&dependencies)));
+    let extra = &extra[..];
+    let show_changes = || {
+        if !emit.json {
+            print_changes(&dependencies);
+        }
+    };
     let reviewed = review_if_needed(store, cfg, &origin, &outcome).await?;
     let verdict = reviewed.unwrap_or(*staged);
     let policy = cfg.policy.for_zone(&origin);
     if let Some(refusal) = verdict_refusal(&outcome, verdict, &policy) {
         show_plan(emit, &origin, &outcome, reviewed, None, extra);
+        show_changes();
         explain(&origin, &refusal);
         return Ok(exit::REFUSED);
     }
     match gate::publish_planned(store, &origin, &planned, cfg, now(), actor).await {
         Ok(published) => {
             show_plan(emit, &origin, &outcome, reviewed, Some(&published), extra);
+            show_changes();
             Ok(exit::OK)
         }
         Err(e) => step_failure(emit, &origin, e),

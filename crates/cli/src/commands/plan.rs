@@ -105,7 +105,10 @@ pub async fn plan_parsed(
 }
 
 /// What the staged plan adds to or removes from the zone's dependency map against its base.
-fn dependency_changes(outcome: &PlanOutcome, planned: Option<&Planned>) -> Vec<DepChange> {
+pub(super) fn dependency_changes(
+    outcome: &PlanOutcome,
+    planned: Option<&Planned>,
+) -> Vec<DepChange> {
     match (outcome, planned) {
         (PlanOutcome::Staged { diff, .. }, Some(p)) => p
             .base_zone()

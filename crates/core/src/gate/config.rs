@@ -32,6 +32,8 @@ pub struct GateConfig {
     pub target_lease_s: u64,
     /// How the publishing step chooses each generation's SOA serial (`[serial]`).
     pub serial: SerialSettings,
+    /// How plans are stored (`[store]`): full bodies and deltas (see `gate::chain`).
+    pub store: StoreSettings,
     /// The change policy (`[policy]`): thresholds, floors, the apex guard and review. See
     /// `docs/policy.md`.
     pub policy: Policy,
@@ -46,7 +48,26 @@ impl Default for GateConfig {
             pin_lease_s: 300,
             target_lease_s: 3600,
             serial: SerialSettings::default(),
+            store: StoreSettings::default(),
             policy: Policy::default(),
+        }
+    }
+}
+
+/// The `[store]` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// A plan is stored as a delta against its base, with a full body (a checkpoint) every
+    /// this many generations of a chain, or sooner when the chain's deltas pass a quarter of
+    /// the checkpoint's body. `1` stores every plan whole. Default 16.
+    pub checkpoint_every: u32,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            checkpoint_every: crate::gate::chain::CHECKPOINT_EVERY_DEFAULT,
         }
     }
 }
@@ -110,6 +131,13 @@ impl GateConfig {
     /// Refuses settings under which no plan could ever pass or publish.
     pub fn check(&self) -> Result<(), ConfigError> {
         let unworkable = |key, value: u64, why| Err(ConfigError::Unworkable { key, value, why });
+        if self.store.checkpoint_every == 0 {
+            return unworkable(
+                "store.checkpoint_every",
+                0,
+                "every chain starts with a checkpoint; use 1 (every plan whole) or more",
+            );
+        }
         let l = &self.limits;
         if l.records_max < 2 {
             return unworkable(

@@ -31,6 +31,7 @@
 //! reintroduce the stale write.
 
 mod audit;
+pub mod chain;
 mod cleanup;
 mod config;
 mod context;
@@ -52,7 +53,7 @@ pub use audit::{
     optional_reason,
 };
 pub use cleanup::{cleanup, cleanup_audit_entry};
-pub use config::{ConfigError, GateConfig, SerialSettings};
+pub use config::{ConfigError, GateConfig, SerialSettings, StoreSettings};
 pub use converge::{ConvergeOutcome, converge, converge_known};
 pub use decide::{Decision, decide};
 pub use error::StepError;
@@ -62,5 +63,7 @@ pub use publish::{PublishOutcome, publish, publish_exact, publish_planned};
 pub use refusal::Refusal;
 pub use store::{Store, StoreError, verdict_move};
 pub use target::Target;
-pub use types::{Generation, NewPlan, OptGen, PlanStatus, Published, StoredPlan, Verdict};
+pub use types::{
+    DeltaStep, Generation, NewPlan, OptGen, PlanBody, PlanStatus, Published, StoredPlan, Verdict,
+};
 pub use update::{KnownContent, UpdateError, UpdateOutcome, UpdateRequest, update};

@@ -13,7 +13,8 @@ use crate::gate::load::load_published;
 use crate::gate::policy::{Review, Threshold};
 use crate::gate::refusal::{Refusal, ThresholdList};
 use crate::gate::store::{Store, StoreError};
-use crate::gate::types::{Generation, NewPlan, Verdict};
+use crate::gate::types::{Generation, NewPlan, PlanBody, Verdict};
+use crate::zone::delta::{ApplyError, ZoneDelta};
 use crate::zone::diff::Diff;
 use crate::zone::validate::Invalid;
 use crate::zone::{ContentHash, Zone};
@@ -118,19 +119,26 @@ pub async fn plan_keeping<S: Store>(
 /// validated) and judged, instead of reading the published generation again: a DNS UPDATE,
 /// whose prerequisites were judged on that generation. The plan is staged with `base` as its
 /// base, so the compare-and-swap refuses it as stale if the published generation moved since.
+///
+/// The new content is `base` with `delta` applied ([`Zone::apply`]): validated from the change,
+/// with the same verdict and violations as validating every record.
 pub async fn plan_on_base<S: Store>(
     store: &S,
-    parsed: crate::zone::ParsedZone,
+    delta: &ZoneDelta,
     base: (Generation, Zone),
     cfg: &GateConfig,
     now: u64,
     actor: &Actor,
 ) -> Result<(PlanOutcome, Option<Planned>), StepError> {
     let ctx = StepContext { cfg, now, actor };
-    let origin = parsed.origin.clone();
-    let zone = match crate::zone::validate::validate(parsed, &cfg.limits) {
+    let zone = match base.1.apply(delta, &cfg.limits) {
         Ok(zone) => zone,
-        Err(invalid) => return Err(refuse_invalid(store, &ctx, &origin, invalid).await),
+        Err(ApplyError::Invalid(invalid)) => {
+            let origin = base.1.origin().clone();
+            return Err(refuse_invalid(store, &ctx, &origin, invalid).await);
+        }
+        // `update::apply` makes the delta from this very content.
+        Err(ApplyError::Delta(e)) => panic!("a delta made from its base applies to it: {e}"),
     };
     let compared = compare_with(base.0, base.1, &zone, cfg);
     stage_compared(store, &ctx, zone, compared).await
@@ -145,8 +153,7 @@ async fn stage_compared<S: Store>(
 ) -> Result<(PlanOutcome, Option<Planned>), StepError> {
     let (cfg, now, actor) = (ctx.cfg, ctx.now, ctx.actor);
     let origin = zone.origin().clone();
-    let body = zone.body();
-    let hash = ContentHash::of(&body);
+    let hash = zone.hash();
     let record_count = zone.len() as u64;
     let (base, diff, thresholds, base_content) = match compared {
         Compared::Same { published } => {
@@ -174,7 +181,8 @@ async fn stage_compared<S: Store>(
         base,
         hash,
         record_count,
-        body,
+        body: plan_body(base, base_content.as_ref(), &zone, cfg),
+        checkpoint_every: cfg.store.checkpoint_every,
         created_at: now,
         verdict,
     };
@@ -203,6 +211,24 @@ async fn stage_compared<S: Store>(
         },
         Some(planned),
     ))
+}
+
+/// What the store is offered: the change from the base when its content is at hand (a merge
+/// pass over two record lists; the full body is not encoded), else the full body. The store
+/// decides whether a delta becomes a checkpoint (`gate::chain`).
+fn plan_body(
+    base: Option<Generation>,
+    base_content: Option<&Zone>,
+    zone: &Zone,
+    cfg: &GateConfig,
+) -> PlanBody {
+    match base.zip(base_content) {
+        Some((parent, old)) if cfg.store.checkpoint_every > 1 => PlanBody::Delta {
+            parent,
+            delta: ZoneDelta::between(old, zone).encode(),
+        },
+        _ => PlanBody::Full(zone.body()),
+    }
 }
 
 /// Audits the refusal of invalid content (I8) and returns it; nothing is staged (I3).

@@ -3,7 +3,9 @@
 
 use crate::dns::name::Name;
 use crate::gate::audit::AuditEntry;
-use crate::gate::types::{Generation, NewPlan, OptGen, PlanStatus, Published, StoredPlan, Verdict};
+use crate::gate::types::{
+    DeltaStep, Generation, NewPlan, OptGen, PlanStatus, Published, StoredPlan, Verdict,
+};
 use crate::zone::ContentHash;
 use crate::zone::serial::SerialRequest;
 
@@ -76,18 +78,33 @@ pub trait Store {
     /// The zone's published pointer, if anything was ever published.
     async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError>;
 
-    /// One plan, body included.
+    /// One plan, its full body included: a plan stored as a delta is rebuilt from its chain's
+    /// checkpoint (see `gate::chain`); a chain that does not apply gives an empty body, which
+    /// every reader refuses as corrupt.
     async fn load_plan(
         &self,
         zone: &Name,
         generation: Generation,
     ) -> Result<Option<StoredPlan>, StoreError>;
 
+    /// For a reader that holds `from`: the deltas that lead from it to `to`, oldest first,
+    /// each with the hash of the content it gives, read in one atomic step. `None` unless
+    /// `to` exists and `from` is on its chain (an ancestor through delta parents, with no
+    /// checkpoint between); then the reader loads `to` whole.
+    async fn load_deltas(
+        &self,
+        zone: &Name,
+        from: Generation,
+        to: Generation,
+    ) -> Result<Option<Vec<DeltaStep>>, StoreError>;
+
     /// The newest staged plan's generation, if any.
     async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError>;
 
     /// Stages a plan, assigning the next generation of its zone (creating the zone on first
-    /// use) and appending a `staged` audit row, atomically.
+    /// use) and appending a `staged` audit row, atomically. A delta is stored as offered or,
+    /// when `gate::chain::layout` says so, as a checkpoint rebuilt inside the same step; a
+    /// delta whose parent is gone is `PlanMissing` for the parent.
     async fn stage(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError>;
 
     /// THE compare-and-swap. Atomically: if `generation > published` and
@@ -136,9 +153,9 @@ pub trait Store {
         now: u64,
     ) -> Result<(), StoreError>;
 
-    /// Deletes, in one statement, plans of `zone` below the horizon
+    /// Deletes, in one step, plans of `zone` below the horizon
     /// `min(published, live targets' generations, unexpired pins)` that are not among the
-    /// newest `keep`. Expired pins, and target rows not renewed in the last `target_lease_s`
+    /// newest `keep` and not on the chain of a plan that stays (`gate::chain::doomed`). Expired pins, and target rows not renewed in the last `target_lease_s`
     /// seconds (targets that are gone), are dropped first. Returns how many plans were deleted.
     async fn cleanup(
         &self,

@@ -161,7 +161,7 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// A plan as the store keeps it. The body is opaque bytes until [`Zone::decode`] checks it.
+/// A plan as a store returns it, its full body rebuilt if it is stored as a delta. The body is opaque bytes until [`Zone::decode`] checks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPlan {
     pub zone: Name,
@@ -184,12 +184,44 @@ pub struct StoredPlan {
 pub struct NewPlan {
     pub zone: Name,
     pub base: Option<Generation>,
+    /// The hash of the full content, whichever form `body` takes.
     pub hash: ContentHash,
     pub record_count: u64,
-    pub body: Vec<u8>,
+    /// The full body, or the change from the base (see `gate::chain`).
+    pub body: PlanBody,
+    /// `[store] checkpoint_every`: the longest chain the store may make (see `gate::chain`).
+    pub checkpoint_every: u32,
     pub created_at: u64,
     /// The gate's verdict at staging: `Pass`, `Held` or `Refused` (see [`Verdict`]).
     pub verdict: Verdict,
+}
+
+/// What the planner hands the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanBody {
+    /// The full canonical body.
+    Full(Vec<u8>),
+    /// The change from `parent` (the plan's base), encoded (`ZoneDelta::encode`).
+    Delta { parent: Generation, delta: Vec<u8> },
+}
+
+impl PlanBody {
+    /// The bytes offered (a body or a delta).
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            PlanBody::Full(body) => body,
+            PlanBody::Delta { delta, .. } => delta,
+        }
+    }
+}
+
+/// One step an incremental reader applies: the delta that makes `generation` from its parent,
+/// and the hash of the content it gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaStep {
+    pub generation: Generation,
+    pub delta: Vec<u8>,
+    pub hash: ContentHash,
 }
 
 /// The published pointer of one zone.

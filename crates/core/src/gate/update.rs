@@ -251,8 +251,8 @@ async fn attempt_once<S: Store>(
         other => Err(UpdateError::Step(other)),
     };
     let (g, base) = published_base(store, zone, known, cfg).await?;
-    let parsed = match apply(&base, msg) {
-        Ok(Applied::Changed(parsed)) => parsed,
+    let delta = match apply(&base, msg) {
+        Ok(Applied::Changed(delta)) => delta,
         other => {
             let unchanged = matches!(other, Ok(Applied::Unchanged));
             *known = Some(KnownContent {
@@ -268,7 +268,7 @@ async fn attempt_once<S: Store>(
             };
         }
     };
-    let (outcome, planned) = match plan_on_base(store, parsed, (g, base), cfg, now, actor).await {
+    let (outcome, planned) = match plan_on_base(store, &delta, (g, base), cfg, now, actor).await {
         Ok(kept) => kept,
         Err(e) => return step(e),
     };

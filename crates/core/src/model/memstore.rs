@@ -23,9 +23,10 @@
 use std::collections::BTreeMap;
 
 use crate::dns::name::Name;
+use crate::gate::chain::{self, ChainLink, Layout, Links};
 use crate::gate::{
-    AuditEntry, Generation, NewPlan, PlanStatus, Published, Store, StoreError, StoredPlan, Verdict,
-    cleanup_audit_entry,
+    AuditEntry, DeltaStep, Generation, NewPlan, PlanBody, PlanStatus, Published, Store, StoreError,
+    StoredPlan, Verdict, cleanup_audit_entry,
 };
 use crate::model::sync::Mutex;
 use crate::zone::ContentHash;
@@ -53,7 +54,11 @@ struct ZoneState {
     publish_count: u64,
     /// The generation the next `stage` takes; never goes back, even when plans are deleted.
     next_generation: u64,
+    /// Each plan as stored: `body` holds a full body for a checkpoint, the delta's bytes for
+    /// a delta; `parents` says which.
     plans: BTreeMap<Generation, StoredPlan>,
+    /// Delta plans -> their parent (what the SQL stores' `parent` column holds).
+    parents: BTreeMap<Generation, Generation>,
     /// (generation, holder) -> expiry, unix seconds.
     pins: BTreeMap<(Generation, String), u64>,
 }
@@ -66,7 +71,62 @@ impl ZoneState {
             publish_count: 0,
             next_generation: 1,
             plans: BTreeMap::new(),
+            parents: BTreeMap::new(),
             pins: BTreeMap::new(),
+        }
+    }
+
+    fn links(&self) -> Links {
+        self.plans
+            .iter()
+            .map(|(g, p)| {
+                let link = ChainLink {
+                    generation: *g,
+                    parent: self.parents.get(g).copied(),
+                    bytes: p.body.len() as u64,
+                };
+                (*g, link)
+            })
+            .collect()
+    }
+
+    /// Plan `g` with its full body rebuilt from its chain (empty if the chain does not apply).
+    fn rebuilt(&self, g: Generation) -> Option<StoredPlan> {
+        let mut plan = self.plans.get(&g)?.clone();
+        if self.parents.contains_key(&g) {
+            plan.body = chain::path(&self.links(), g)
+                .and_then(|path| {
+                    chain::rebuild(path.iter().map(|g| self.plans[g].body.clone())).ok()
+                })
+                .unwrap_or_default();
+        }
+        Some(plan)
+    }
+
+    /// What to store for `body`: the bytes and the parent (`None` for a checkpoint).
+    fn layout(
+        &self,
+        body: PlanBody,
+        checkpoint_every: u32,
+        zone: &Name,
+    ) -> Result<(Vec<u8>, Option<Generation>), StoreError> {
+        let (parent, delta) = match body {
+            PlanBody::Full(body) => return Ok((body, None)),
+            PlanBody::Delta { parent, delta } => (parent, delta),
+        };
+        let links = self.links();
+        match chain::layout(&links, parent, delta.len() as u64, checkpoint_every) {
+            Layout::Delta => Ok((delta, Some(parent))),
+            Layout::Checkpoint => {
+                let parent_body = self.rebuilt(parent).map(|p| p.body).unwrap_or_default();
+                let body = chain::rebuild([parent_body, delta].into_iter())
+                    .map_err(|e| constraint(&format!("the delta does not fit its parent: {e}")))?;
+                Ok((body, None))
+            }
+            Layout::ParentMissing => Err(StoreError::PlanMissing {
+                zone: zone.clone(),
+                generation: parent,
+            }),
         }
     }
 }
@@ -123,6 +183,21 @@ impl MemStore {
         })
     }
 
+    /// The chain of plan `g` (its checkpoint first, `g` last), `None` if a plan on it is
+    /// missing; a checkpoint's chain is itself.
+    pub fn chain(&self, zone: &Name, g: Generation) -> Option<Vec<Generation>> {
+        self.with(|s| chain::path(&s.zones.get(zone)?.links(), g))
+    }
+
+    /// The bytes `zone`'s plans store: full bodies and deltas as they are kept.
+    pub fn stored_bytes(&self, zone: &Name) -> u64 {
+        self.with(|s| {
+            s.zones
+                .get(zone)
+                .map_or(0, |z| z.plans.values().map(|p| p.body.len() as u64).sum())
+        })
+    }
+
     /// The generation of `zone` that `target` recorded, if any.
     pub fn target_generation(&self, target: &str, zone: &Name) -> Option<Generation> {
         self.with(|s| {
@@ -172,9 +247,10 @@ impl MemStore {
     /// the plan existed.
     pub fn remove_plan(&self, zone: &Name, generation: Generation) -> bool {
         self.with(|s| {
-            s.zones
-                .get_mut(zone)
-                .is_some_and(|z| z.plans.remove(&generation).is_some())
+            s.zones.get_mut(zone).is_some_and(|z| {
+                z.parents.remove(&generation);
+                z.plans.remove(&generation).is_some()
+            })
         })
     }
 }
@@ -197,10 +273,24 @@ impl Store for MemStore {
         zone: &Name,
         generation: Generation,
     ) -> Result<Option<StoredPlan>, StoreError> {
+        Ok(self.with(|s| s.zones.get(zone).and_then(|z| z.rebuilt(generation))))
+    }
+
+    async fn load_deltas(
+        &self,
+        zone: &Name,
+        from: Generation,
+        to: Generation,
+    ) -> Result<Option<Vec<DeltaStep>>, StoreError> {
         Ok(self.with(|s| {
-            s.zones
-                .get(zone)
-                .and_then(|z| z.plans.get(&generation).cloned())
+            let z = s.zones.get(zone)?;
+            let steps = chain::steps_between(&z.links(), from, to)?;
+            let step = |g: Generation| DeltaStep {
+                generation: g,
+                delta: z.plans[&g].body.clone(),
+                hash: z.plans[&g].hash,
+            };
+            Some(steps.into_iter().map(step).collect())
         }))
     }
 
@@ -220,8 +310,13 @@ impl Store for MemStore {
             if plan.record_count == 0 {
                 return Err(constraint("a plan needs at least one record"));
             }
-            if plan.body.is_empty() {
+            if plan.body.bytes().is_empty() {
                 return Err(constraint("a plan needs a non-empty body"));
+            }
+            if let PlanBody::Delta { parent, .. } = &plan.body
+                && Some(*parent) != plan.base
+            {
+                return Err(constraint("a delta's parent is the plan's base"));
             }
             if plan.base.is_some_and(|b| b.0 == 0 || b >= generation) {
                 return Err(constraint("a plan's base must be older than the plan"));
@@ -236,7 +331,11 @@ impl Store for MemStore {
                 .zones
                 .entry(plan.zone.clone())
                 .or_insert_with(ZoneState::new);
+            let (body, parent) = z.layout(plan.body, plan.checkpoint_every, &plan.zone)?;
             z.next_generation = next + 1;
+            if let Some(parent) = parent {
+                z.parents.insert(generation, parent);
+            }
             z.plans.insert(
                 generation,
                 StoredPlan {
@@ -245,7 +344,7 @@ impl Store for MemStore {
                     base: plan.base,
                     hash: plan.hash,
                     record_count: plan.record_count,
-                    body: plan.body,
+                    body,
                     created_at: plan.created_at,
                     status: PlanStatus::Staged,
                     verdict: plan.verdict,
@@ -407,13 +506,7 @@ impl Store for MemStore {
                 .map(|(_, (g, _))| *g)
                 .chain(z.pins.keys().map(|(g, _)| *g))
                 .fold(published, Generation::min);
-            let kept: Vec<Generation> = z.plans.keys().rev().take(keep as usize).copied().collect();
-            let doomed: Vec<Generation> = z
-                .plans
-                .keys()
-                .copied()
-                .filter(|g| *g < horizon && !kept.contains(g))
-                .collect();
+            let doomed = chain::doomed(&z.links(), horizon, keep);
             for g in &doomed {
                 // What the SQLite store's RESTRICT foreign keys would refuse.
                 let live = Some(*g) == z.published
@@ -423,7 +516,13 @@ impl Store for MemStore {
                     !live,
                     "clean-up computed a horizon above the live plan {g} of {zone}"
                 );
+                // What the RESTRICT foreign key on `parent` would refuse.
+                assert!(
+                    z.parents.iter().all(|(c, p)| p != g || doomed.contains(c)),
+                    "clean-up would delete plan {g} of {zone}, the parent of a plan it keeps"
+                );
                 z.plans.remove(g);
+                z.parents.remove(g);
             }
             let deleted = doomed.len() as u64;
             if deleted > 0 {

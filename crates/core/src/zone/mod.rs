@@ -37,15 +37,57 @@ pub struct ParsedZone {
     pub records: Vec<Record>,
 }
 
-/// Validated zone content in canonical order. Only [`crate::zone::validate::validate`] builds one.
-#[derive(Clone, PartialEq, Eq)]
+/// Validated zone content in canonical order. Only [`crate::zone::validate::validate`] builds one
+/// (and [`Zone::apply`], which decides what it would).
+///
+/// Two zones are equal when their origins and records are: the summary is a cache.
+#[derive(Clone)]
 pub struct Zone {
     // Private to `zone/` and its children (validate, serial): holding a `Zone` means every
     // validity rule held, so nothing else may edit one.
     origin: Name,
     /// Sorted by [`Record::canonical_cmp`]; no two are the same record.
     records: Vec<Record>,
+    /// What the limits look at, kept so that a change need not read every record again.
+    summary: Summary,
 }
+
+/// The figures of a zone's records that the limits judge, updated by [`Zone::apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Summary {
+    /// The canonical body's size in octets, exactly.
+    pub(crate) body_bytes: usize,
+    /// Bounds of the records' TTLs: every TTL is in `[ttl_low, ttl_high]`. Exact when
+    /// validation built the zone; after a change that removed a record at a bound, the bound
+    /// may be looser than the records (the check then reads the TTLs again if the limits need).
+    pub(crate) ttl_low: u32,
+    pub(crate) ttl_high: u32,
+}
+
+impl Summary {
+    /// The exact summary of `records`.
+    pub(crate) fn of(records: &[Record]) -> Summary {
+        let mut s = Summary {
+            body_bytes: 0,
+            ttl_low: u32::MAX,
+            ttl_high: 0,
+        };
+        for r in records {
+            s.body_bytes = s.body_bytes.saturating_add(body_len(r));
+            s.ttl_low = s.ttl_low.min(r.ttl);
+            s.ttl_high = s.ttl_high.max(r.ttl);
+        }
+        s
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Self) -> bool {
+        self.origin == other.origin && self.records == other.records
+    }
+}
+
+impl Eq for Zone {}
 
 impl fmt::Debug for Zone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -156,9 +198,14 @@ impl Zone {
             .expect("a validated zone has exactly one apex SOA")
     }
 
+    /// The size of [`Zone::body`] in octets, without building it.
+    pub fn body_len(&self) -> usize {
+        self.summary.body_bytes
+    }
+
     /// The canonical body: every record in canonical wire form, in canonical order.
     pub fn body(&self) -> Vec<u8> {
-        let len = self.records.iter().map(body_len).sum();
+        let len = self.summary.body_bytes;
         let mut out = Vec::with_capacity(len);
         for r in &self.records {
             write_record(r, &mut out);
@@ -315,6 +362,7 @@ mod tests {
         ];
         let zone = Zone {
             origin: n("example."),
+            summary: Summary::of(&records),
             records: records.clone(),
         };
         let body = zone.body();

@@ -29,8 +29,8 @@ use loom::model::Builder;
 use loom::thread;
 
 use zonegate_core::gate::{
-    self, AuditEntry, ConvergeOutcome, Generation, NewPlan, OptGen, PlanOutcome, PublishOutcome,
-    Published, StepError, Store, StoreError, StoredPlan, Target, Verdict,
+    self, AuditEntry, ConvergeOutcome, DeltaStep, Generation, NewPlan, OptGen, PlanOutcome,
+    PublishOutcome, Published, StepError, Store, StoreError, StoredPlan, Target, Verdict,
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::model::MemTarget;
@@ -72,11 +72,22 @@ pub fn config() -> GateConfig {
 /// Zone content whose TXT record `gen.<origin>` says which plan it is: the n-th plan the
 /// scenario stages, which is generation n because one thread at a time stages.
 pub fn zone_text(origin: &str, n: u64) -> String {
-    format!(
+    padded_text(origin, n, 0)
+}
+
+/// [`zone_text`] with `pad` more A records that never change, so that the change from one
+/// plan to the next (the SOA and the `gen` TXT record) is small beside the body and the store
+/// keeps it as a delta (see `gate::chain`).
+pub fn padded_text(origin: &str, n: u64, pad: u32) -> String {
+    let mut text = format!(
         "$ORIGIN {origin}\n$TTL 300\n\
          @ SOA ns1 hostmaster {n} 3600 600 604800 60\n\
          @ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.80\ngen TXT \"{n}\"\n"
-    )
+    );
+    for i in 0..pad {
+        let _ = writeln!(text, "pad{i} A 198.51.100.{}", i % 250);
+    }
+    text
 }
 
 /// Parsed contents, made once per test outside the model (parsing is the slow part).
@@ -85,10 +96,15 @@ pub struct Contents(pub Arc<BTreeMap<(String, u64), ParsedZone>>);
 
 impl Contents {
     pub fn new(origins: &[&str], count: u64) -> Contents {
+        Self::padded(origins, count, 0)
+    }
+
+    /// Contents of [`padded_text`].
+    pub fn padded(origins: &[&str], count: u64, pad: u32) -> Contents {
         let mut map = BTreeMap::new();
         for origin in origins {
             for n in 1..=count {
-                let parsed = zonefile::parse(&zone_text(origin, n), None, "loom")
+                let parsed = zonefile::parse(&padded_text(origin, n, pad), None, "loom")
                     .expect("the scenario zones parse");
                 map.insert((origin.to_string(), n), parsed);
             }
@@ -143,10 +159,15 @@ pub struct World {
 
 impl World {
     pub fn new(zones: &[&str], contents: &Contents) -> Arc<World> {
+        Self::with_config(zones, contents, config())
+    }
+
+    /// [`World::new`] with other gate settings.
+    pub fn with_config(zones: &[&str], contents: &Contents, cfg: GateConfig) -> Arc<World> {
         Arc::new(World {
             store: MemStore::new(),
             target: MemTarget::new(TARGET),
-            cfg: config(),
+            cfg,
             zones: zones.iter().map(|z| n(z)).collect(),
             contents: contents.clone(),
             damaged: Mutex::new(Vec::new()),
@@ -185,6 +206,15 @@ impl World {
             .expect("damaged")
             .iter()
             .any(|(z, d)| z == zone && *d == g)
+    }
+
+    /// Whether `g` or a plan its body is rebuilt from was damaged on purpose.
+    pub fn chain_damaged(&self, zone: &Name, g: Generation) -> bool {
+        self.is_damaged(zone, g)
+            || self
+                .store
+                .chain(zone, g)
+                .is_none_or(|chain| chain.iter().any(|c| self.is_damaged(zone, *c)))
     }
 
     /// Checks I1, I2 and I3 on the state right now. Loom does not interleave inside it.
@@ -327,21 +357,31 @@ impl World {
                 );
             }
         }
-        if let Some(p) = published.filter(|p| !self.is_damaged(zone, *p)) {
+        // Every live plan (published, held by the target, pinned) still reads back whole,
+        // rebuilt from its chain when it is a delta: clean-up kept what it leans on.
+        let live = published
+            .iter()
+            .map(|p| (*p, "published"))
+            .chain(recorded.iter().map(|r| (*r, "held by the target")))
+            .chain(pins.iter().map(|(g, _, _)| (*g, "pinned")));
+        for (g, why) in live {
+            if self.chain_damaged(zone, g) {
+                continue;
+            }
             let plan = self
                 .store
-                .load_plan(zone, p)
+                .load_plan(zone, g)
                 .await
                 .expect("MemStore reads never fail");
             let decoded = plan.map(|plan| {
                 Zone::decode(zone, &plan.body, &plan.hash, &self.cfg.limits)
                     .map(|z| content_number(&z))
             });
-            if decoded != Some(Ok(Some(p.0))) {
+            if decoded != Some(Ok(Some(g.0))) {
                 self.fail(
                     "I3",
                     format!(
-                        "{zone}'s published plan {p} does not decode to its content: {decoded:?}"
+                        "{zone}'s plan {g} ({why}) does not read back to its content: {decoded:?}"
                     ),
                 );
             }
@@ -493,6 +533,23 @@ impl Store for Actor<'_> {
             Err(e) => e.to_string(),
         };
         self.after(format!("load {zone} {generation} = {text}"), false)
+            .await;
+        r
+    }
+
+    async fn load_deltas(
+        &self,
+        zone: &Name,
+        from: Generation,
+        to: Generation,
+    ) -> Result<Option<Vec<DeltaStep>>, StoreError> {
+        let r = self.world.store.load_deltas(zone, from, to).await;
+        let text = match &r {
+            Ok(Some(steps)) => format!("{} deltas", steps.len()),
+            Ok(None) => "none".to_string(),
+            Err(e) => e.to_string(),
+        };
+        self.after(format!("deltas {zone} {from}..{to} = {text}"), false)
             .await;
         r
     }

@@ -2,40 +2,21 @@
 //! every other step on its zone by the zone row lock ([`lock_zone`]).
 
 use zonegate_core::gate::{
-    AuditEntry, Generation, NewPlan, PlanStatus, Published, Store, StoreError, StoredPlan, Verdict,
+    AuditEntry, DeltaStep, Generation, NewPlan, Published, Store, StoreError, StoredPlan, Verdict,
 };
 use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::{ContentHash, Name};
 
 use super::{
-    PUBLISHED_CHANNEL, PgStore, cleanup_in, generation, insert_audit, lock_zone, pin_in,
-    publish_in, record_target_in, set_verdict_in, store_error, unpin_in,
+    PUBLISHED_CHANNEL, PgStore, cleanup_in, insert_audit, load_deltas_in, load_plan_in, lock_zone,
+    newest_in, pin_in, publish_in, published_in, record_target_in, set_verdict_in, stage_in,
+    store_error, unpin_in,
 };
-use crate::rows::Columns;
-use crate::{corrupt, from_sql, optional_generation_from_sql, rows, serial_from_sql, to_sql};
 
 impl Store for PgStore {
     async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
-        let row = sqlx::query(
-            "SELECT published_generation, version, published_serial FROM zones
-             WHERE origin = $1 AND published_generation IS NOT NULL",
-        )
-        .bind(zone.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error)?;
-        row.map(|row| {
-            Ok(Published {
-                generation: generation(row.int("published_generation")?)?,
-                publish_count: from_sql(row.int("version")?, "publish count")?,
-                serial: row
-                    .optional_int("published_serial")?
-                    .map(serial_from_sql)
-                    .transpose()?
-                    .ok_or_else(|| corrupt("published serial"))?,
-            })
-        })
-        .transpose()
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        published_in(&mut conn, zone).await
     }
 
     async fn load_plan(
@@ -43,31 +24,26 @@ impl Store for PgStore {
         zone: &Name,
         generation: Generation,
     ) -> Result<Option<StoredPlan>, StoreError> {
-        let row = sqlx::query(
-            "SELECT base, hash, record_count, body, created_at, status, verdict, serial FROM plans
-             WHERE origin = $1 AND generation = $2",
-        )
-        .bind(zone.to_string())
-        .bind(to_sql(generation.0)?)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error)?;
-        row.map(|row| rows::stored_plan(zone, generation, &row))
-            .transpose()
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        load_plan_in(&mut conn, zone, generation).await
+    }
+
+    async fn load_deltas(
+        &self,
+        zone: &Name,
+        from: Generation,
+        to: Generation,
+    ) -> Result<Option<Vec<DeltaStep>>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        load_deltas_in(&mut conn, zone, from, to).await
     }
 
     async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError> {
-        let newest = sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MAX(generation) FROM plans WHERE origin = $1",
-        )
-        .bind(zone.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(store_error)?;
-        optional_generation_from_sql(newest)
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        newest_in(&mut conn, zone).await
     }
 
-    async fn stage(&self, plan: NewPlan, mut audit: AuditEntry) -> Result<Generation, StoreError> {
+    async fn stage(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError> {
         let origin = plan.zone.to_string();
         let mut tx = self.begin().await?;
         // The zone's first plan: make the row to lock. A concurrent insert of the same zone
@@ -78,33 +54,7 @@ impl Store for PgStore {
             .await
             .map_err(store_error)?;
         lock_zone(&mut tx, &origin).await?;
-        let taken = sqlx::query_scalar::<_, i64>(
-            "UPDATE zones SET next_generation = next_generation + 1 WHERE origin = $1
-             RETURNING next_generation - 1",
-        )
-        .bind(&origin)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status, verdict)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8)",
-        )
-        .bind(&origin)
-        .bind(taken)
-        .bind(plan.base.map(|b| to_sql(b.0)).transpose()?)
-        .bind(plan.hash.to_string())
-        .bind(to_sql(plan.record_count)?)
-        .bind(plan.body)
-        .bind(to_sql(plan.created_at)?)
-        .bind(plan.verdict.as_str())
-        .bind(PlanStatus::Staged.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let staged = generation(taken)?;
-        audit.generation = Some(staged);
-        insert_audit(&mut tx, &audit).await?;
+        let staged = stage_in(&mut tx, plan, audit).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(staged)
     }

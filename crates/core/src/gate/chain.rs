@@ -1,0 +1,144 @@
+//! Delta plans: how a store keeps a plan as the change from its parent, and the rules every
+//! store applies to those chains (the decisions live here, once; each store reads its rows and
+//! applies them inside its own atomic step).
+//!
+//! # Design
+//!
+//! A plan is stored either as a **checkpoint** (its full canonical body) or as a **delta**
+//! ([`ZoneDelta`] bytes) against a **parent**: its base, the generation published when it was
+//! planned, which is what servers hold. Following parents from any plan reaches one checkpoint;
+//! the plans on that path are its **chain**, and what rebuilding it reads.
+//!
+//! - **Where the decision lives.** The planner offers a delta whenever it has its base's
+//!   content ([`crate::gate::PlanBody::Delta`]), so it never encodes a full body for it. The store decides,
+//!   inside its stage step, whether the delta is stored as offered or turned into a checkpoint
+//!   ([`layout`]): a checkpoint when the chain would reach `checkpoint_every` generations
+//!   (the checkpoint and `checkpoint_every - 1` deltas), or when the chain's delta bytes would
+//!   pass a quarter of its checkpoint's body ([`DELTA_SHARE_DIVISOR`]). A checkpoint the store
+//!   decides on is rebuilt from the parent's chain there (no decode, no validation: records as
+//!   bytes), so no caller can make a store write an over-long chain.
+//!   `checkpoint_every = 1` stores every plan whole.
+//! - **Reading** rebuilds from the checkpoint forward ([`rebuild`]); a chain that does not
+//!   apply reads as an empty body, which every reader refuses as corrupt (it cannot hash to the
+//!   plan's hash), like a corrupt body.
+//! - **Clean-up** keeps the closure of what it keeps ([`doomed`]): every plan it keeps keeps
+//!   its whole chain. Chains are at most `checkpoint_every` long, so once a newer checkpoint
+//!   exists and the kept plans' chains start there, the older chain is deleted whole; nothing
+//!   grows without bound.
+//! - **Hashes.** A delta row's hash is the hash of the full content it gives: the plan's
+//!   identity, unchanged.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::gate::types::Generation;
+use crate::zone::delta::{DeltaError, ZoneDelta};
+
+/// `[store] checkpoint_every` when the config says nothing.
+pub const CHECKPOINT_EVERY_DEFAULT: u32 = 16;
+
+/// A chain's delta bytes may reach its checkpoint's body size divided by this (a quarter)
+/// before the next plan is stored as a checkpoint.
+pub const DELTA_SHARE_DIVISOR: u64 = 4;
+
+/// One stored plan as the chain rules see it: its parent (`None` for a checkpoint) and the
+/// length of what it stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainLink {
+    pub generation: Generation,
+    pub parent: Option<Generation>,
+    pub bytes: u64,
+}
+
+/// How the store writes an offered delta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// As offered: a delta against its parent.
+    Delta,
+    /// As a full body, rebuilt from the parent's chain and the delta.
+    Checkpoint,
+    /// The parent is gone (cleaned up since it was planned on: it is no longer published, so
+    /// the plan would be stale anyway), or its chain is broken.
+    ParentMissing,
+}
+
+/// The links of one zone by generation.
+pub type Links = BTreeMap<Generation, ChainLink>;
+
+/// The chain of `g`, checkpoint first and `g` last; `None` if a plan on it is missing.
+pub fn path(links: &Links, g: Generation) -> Option<Vec<Generation>> {
+    let mut out = vec![g];
+    let mut at = *links.get(&g)?;
+    while let Some(parent) = at.parent {
+        // Parents are older than their children (the schema checks it), so this ends.
+        at = *links
+            .get(&parent)
+            .filter(|p| p.generation < at.generation)?;
+        out.push(parent);
+    }
+    out.reverse();
+    Some(out)
+}
+
+/// Whether a delta of `delta_bytes` against `parent` is stored as a delta or as a checkpoint
+/// (see the module notes).
+pub fn layout(
+    links: &Links,
+    parent: Generation,
+    delta_bytes: u64,
+    checkpoint_every: u32,
+) -> Layout {
+    let Some(chain) = path(links, parent) else {
+        return Layout::ParentMissing;
+    };
+    let checkpoint_bytes = links[&chain[0]].bytes;
+    let chain_bytes: u64 = chain[1..].iter().map(|g| links[g].bytes).sum();
+    // With this delta the chain holds `chain.len() + 1` generations.
+    let generations = chain.len() as u64 + 1;
+    let grown = (chain_bytes + delta_bytes).saturating_mul(DELTA_SHARE_DIVISOR);
+    if generations > u64::from(checkpoint_every) || grown > checkpoint_bytes {
+        Layout::Checkpoint
+    } else {
+        Layout::Delta
+    }
+}
+
+/// A full body from a chain's stored bytes, checkpoint first: each delta decoded and applied
+/// to the body before it.
+pub fn rebuild(mut stored: impl Iterator<Item = Vec<u8>>) -> Result<Vec<u8>, DeltaError> {
+    let mut body = stored.next().unwrap_or_default();
+    for delta in stored {
+        body = ZoneDelta::decode(&delta)?.apply_body(&body)?;
+    }
+    Ok(body)
+}
+
+/// The plans clean-up deletes: below `horizon`, not among the newest `keep`, and not on the
+/// chain of any plan that stays. Newest first, so children go before their parents.
+pub fn doomed(links: &Links, horizon: Generation, keep: u32) -> Vec<Generation> {
+    let newest: BTreeSet<Generation> = links.keys().rev().take(keep as usize).copied().collect();
+    let stays = |g: &Generation| *g >= horizon || newest.contains(g);
+    let mut needed = BTreeSet::new();
+    for g in links.keys().filter(|g| stays(g)) {
+        let mut at = links.get(g).and_then(|l| l.parent);
+        while let Some(p) = at.filter(|p| needed.insert(*p)) {
+            at = links.get(&p).and_then(|l| l.parent);
+        }
+    }
+    links
+        .keys()
+        .rev()
+        .filter(|g| !stays(g) && !needed.contains(g))
+        .copied()
+        .collect()
+}
+
+/// The generations whose deltas lead from `from` (which the reader holds) to `to`, oldest
+/// first; `None` unless `from` is on `to`'s chain. Empty when `from == to`.
+pub fn steps_between(links: &Links, from: Generation, to: Generation) -> Option<Vec<Generation>> {
+    let chain = path(links, to)?;
+    let at = chain.iter().position(|g| *g == from)?;
+    Some(chain[at + 1..].to_vec())
+}
+
+#[cfg(test)]
+mod tests;
