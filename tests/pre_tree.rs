@@ -22,6 +22,9 @@ const COM_G2: &str = "sha256:ede341b70ff2b89bf3b1f5e8d2c857bada165bb53aa2c9c36b3
 const NET_G1: &str = "sha256:6bf333489a96d3b59cae36720e6cfb84fc59810b7c2e2b247a6ff49fb12aca82";
 const NET_G2: &str = "sha256:1f677ebdaf75a42aaafd908215708534c341df45045d14d6c44012f18929fab7";
 const TOKEN: &str = "pre-tree-token";
+/// The fixture's plans are as old as the fixture: the age limit is raised so that they are not
+/// refused as stale (the age rule is not what this test is about).
+const AGE: &str = "plan_age_max_s = 1000000000\n";
 
 /// A scratch directory holding a copy of the fixture, its store as the scratch's database.
 fn fixture() -> Scratch {
@@ -81,7 +84,15 @@ fn old_hashes_still_decode_approve_publish_and_match() {
         "--json",
     ]);
     assert_eq!(approved["outcome"], "approved", "{approved}");
-    let published = s.json(&["publish", "--plan", &path(&s, "saved-com.json"), "--json"]);
+    let config = s.write("age.toml", AGE);
+    let published = s.json(&[
+        "--config",
+        config.to_str().unwrap(),
+        "publish",
+        "--plan",
+        &path(&s, "saved-com.json"),
+        "--json",
+    ]);
     assert_eq!(published["generation"], 2, "{published}");
     let status = s.json(&["status", "--json"]);
     assert_eq!(zone_status(&status, "example.com.")["published"], 2);
@@ -153,7 +164,7 @@ impl HttpServe {
         let config = s.write(
             "serve.toml",
             &format!(
-                "[server]\n[[server.api_tokens]]\nname = \"ci\"\nroles = [\"read\", \"publish\"]\nsecret_file = \"{}\"\n",
+                "{AGE}[server]\n[[server.api_tokens]]\nname = \"ci\"\nroles = [\"read\", \"publish\"]\nsecret_file = \"{}\"\n",
                 secret.display()
             ),
         );
