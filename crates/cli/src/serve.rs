@@ -94,8 +94,9 @@ pub async fn run(serve: ServeRun) -> anyhow::Result<()> {
     })?;
     // Following the store (reading, decoding and validating bodies, building and installing
     // generations) runs on a thread of its own with its own small runtime, never on the
-    // threads and tasks that answer queries: a million-record install must not stall them,
-    // even on a server pinned to one CPU.
+    // threads and tasks that answer queries, and at a lower priority than they
+    // (`zonegate_server::lower_thread_priority`): a million-record install must not stall
+    // them, even on a server pinned to one CPU.
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let follower = {
@@ -103,6 +104,8 @@ pub async fn run(serve: ServeRun) -> anyhow::Result<()> {
         std::thread::Builder::new()
             .name("zonegate-follow".into())
             .spawn(move || {
+                // Below the answering threads: its polls and installs give way to queries.
+                zonegate_server::lower_thread_priority();
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build();

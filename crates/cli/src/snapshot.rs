@@ -9,8 +9,9 @@
 //! replacing the database with a new one (whose generations start again at 1), delete the
 //! snapshot directory before starting the server, or it keeps serving its newer snapshot.
 //!
-//! A snapshot is one small JSON header line (zone, generation, hash) followed by the plan's
-//! canonical body. It is written to a temporary file, synced and renamed over the old one, so
+//! A snapshot is one small JSON header line (zone, generation, hash: the body's tree root, or
+//! in a snapshot written before the hash tree its flat SHA-256, which is still accepted)
+//! followed by the plan's canonical body. It is written to a temporary file, synced and renamed over the old one, so
 //! a crash leaves the previous snapshot or the next, never half of one. On load the body is
 //! checked against its hash and validated again, like any body read back from the store; a
 //! snapshot that fails is skipped with a warning and never installed.
@@ -157,10 +158,11 @@ impl Snapshots {
 /// so that the rename itself survives a power cut. On any failure the temporary file is
 /// removed (dropping it does), so a full disk leaves no `.tmp` file behind.
 fn write(dir: &Path, origin: &Name, generation: Generation, body: &[u8]) -> anyhow::Result<()> {
+    let hash = ContentHash::tree(body).context("the body to snapshot is not a canonical body")?;
     let header = Header {
         zone: origin.clone(),
         generation,
-        hash: ContentHash::of(body).to_string(),
+        hash: hash.to_string(),
     };
     let path = dir.join(file_name(origin));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -218,7 +220,9 @@ mod tests {
         let blocker = dir.path().join(file_name(&origin));
         std::fs::create_dir(&blocker).unwrap();
         std::fs::write(blocker.join("keep"), b"x").unwrap();
-        assert!(write(dir.path(), &origin, Generation(1), b"body").is_err());
+        // One record in canonical wire form: the root, A, IN, TTL 0, 4 octets of data.
+        let body = b"\x00\x00\x01\x00\x01\x00\x00\x00\x00\x00\x04body";
+        assert!(write(dir.path(), &origin, Generation(1), body).is_err());
         let names = |d: &Path| -> Vec<String> {
             let mut v: Vec<String> = std::fs::read_dir(d)
                 .unwrap()
@@ -229,9 +233,10 @@ mod tests {
         };
         assert_eq!(names(dir.path()), vec!["example.com.snapshot".to_string()]);
         std::fs::remove_dir_all(&blocker).unwrap();
-        write(dir.path(), &origin, Generation(2), b"body").unwrap();
+        write(dir.path(), &origin, Generation(2), body).unwrap();
         assert_eq!(names(dir.path()), vec!["example.com.snapshot".to_string()]);
-        assert!(std::fs::read(&blocker).unwrap().ends_with(b"\nbody"));
+        let written = std::fs::read(&blocker).unwrap();
+        assert!(written.ends_with(&[b"\n".as_slice(), body].concat()));
     }
 
     #[test]

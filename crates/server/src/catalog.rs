@@ -172,9 +172,10 @@ impl Catalog {
     /// the zone is built. The server writes its last-good snapshot there, so that the file is
     /// in place before the generation is served, without adding its time to the install's.
     ///
-    /// The steps, all off the thread that calls this (on tokio's blocking pool when there is
-    /// a runtime): build the served zone (serial, IXFR history, lookup index), swap it in, NOTIFY
-    /// the secondaries, and then prepare the fast answers, which queries use from the moment
+    /// The steps, all off the thread that calls this (on threads of their own at background
+    /// priority): build the served zone (serial, IXFR history, lookup index), swap it in, NOTIFY
+    /// the secondaries, and then prepare the fast answers (only those the change touched,
+    /// over the replaced generation's, when it was prepared), which queries use from the moment
     /// they are ready; until then the general path answers them, with the same bytes. The
     /// replaced zone is freed on that thread too, never on a thread answering queries.
     /// Returns once the fast answers are ready.

@@ -24,24 +24,24 @@ use crate::zone::served::prepared::Question;
 use crate::{Catalog, Handler};
 
 /// xorshift64*: reproducible randomness without a dependency.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 }
 
 /// How a query is asked.
 #[derive(Debug, Clone, Copy)]
-struct Form {
+pub(crate) struct Form {
     id: u16,
     rd: bool,
     cd: bool,
@@ -52,7 +52,7 @@ struct Form {
     case: u64,
 }
 
-fn query_bytes(name: &Name, qtype: u16, f: Form) -> Vec<u8> {
+pub(crate) fn query_bytes(name: &Name, qtype: u16, f: Form) -> Vec<u8> {
     let mut q = Vec::new();
     q.extend_from_slice(&f.id.to_be_bytes());
     q.push(u8::from(f.rd));
@@ -75,7 +75,7 @@ fn query_bytes(name: &Name, qtype: u16, f: Form) -> Vec<u8> {
     q
 }
 
-fn random_form(rng: &mut Rng) -> Form {
+pub(crate) fn random_form(rng: &mut Rng) -> Form {
     let edns = match rng.below(4) {
         0 => None,
         1 => Some((1232, false)),
@@ -95,7 +95,7 @@ fn random_form(rng: &mut Rng) -> Form {
     }
 }
 
-const TYPES: &[u16] = &[
+pub(crate) const TYPES: &[u16] = &[
     1, 2, 5, 6, 12, 13, 15, 16, 28, 33, 35, 39, 43, 44, 46, 47, 52, 64, 65, 99, 257, 65280, 65535,
     255, 252, 251, 41, 0,
 ];

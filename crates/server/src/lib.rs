@@ -38,6 +38,8 @@ mod catalog_zone;
 mod convert;
 #[cfg(test)]
 mod fast_tests;
+#[cfg(test)]
+mod incremental_tests;
 // Also in the unit tests, whose prepared-versus-general checks share its `Capture`.
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
@@ -66,6 +68,7 @@ pub use stats::{
     TransferOutcome, rcode_name,
 };
 pub use wire::UDP_PAYLOAD_MAX;
+pub use zone::background::{BACKGROUND_NICE, lower_thread_priority};
 pub use zone::history::HistorySeed;
 pub use zone::served::ServedZone;
 

@@ -750,25 +750,8 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
-        let row = sqlx::query(
-            "SELECT published_generation, version, published_serial FROM zones
-             WHERE origin = ?1 AND published_generation IS NOT NULL",
-        )
-        .bind(zone.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error)?;
-        row.map(|row| {
-            Ok(Published {
-                generation: generation_from_sql(get(&row, "published_generation")?)?,
-                publish_count: from_sql(get(&row, "version")?, "publish count")?,
-                serial: get::<Option<i64>>(&row, "published_serial")?
-                    .map(serial_from_sql)
-                    .transpose()?
-                    .ok_or_else(|| corrupt("published serial"))?,
-            })
-        })
-        .transpose()
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        published_in(&mut conn, zone).await
     }
 
     async fn load_plan(
@@ -791,14 +774,8 @@ impl Store for SqliteStore {
     }
 
     async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError> {
-        let newest = sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MAX(generation) FROM plans WHERE origin = ?1",
-        )
-        .bind(zone.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(store_error)?;
-        optional_generation_from_sql(newest)
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        newest_in(&mut conn, zone).await
     }
 
     /// A failed stage (a body too large for the disk, typically) leaves the write-ahead log at
@@ -910,8 +887,8 @@ mod statements {
     crate::shared::engine_statements!(sqlx::sqlite::SqliteConnection, crate::store_error);
 }
 use statements::{
-    cleanup_in, insert_audit, load_deltas_in, load_plan_in, pin_in, publish_in, record_target_in,
-    set_verdict_in, stage_in, unpin_in,
+    cleanup_in, insert_audit, load_deltas_in, load_plan_in, newest_in, pin_in, publish_in,
+    published_in, record_target_in, set_verdict_in, stage_in, unpin_in,
 };
 
 mod catalog;

@@ -30,6 +30,48 @@ macro_rules! engine_statements {
             verdict_from_sql,
         };
 
+        /// The zone's published pointer, if anything was ever published.
+        pub(crate) async fn published_in(
+            conn: &mut $conn,
+            zone: &Name,
+        ) -> Result<Option<Published>, StoreError> {
+            let row = sqlx::query(
+                "SELECT published_generation, version, published_serial FROM zones
+                 WHERE origin = $1 AND published_generation IS NOT NULL",
+            )
+            .bind(zone.to_string())
+            .fetch_optional(conn)
+            .await
+            .map_err($store_error)?;
+            row.map(|row| {
+                Ok(Published {
+                    generation: generation_from_sql(row.int("published_generation")?)?,
+                    publish_count: from_sql(row.int("version")?, "publish count")?,
+                    serial: row
+                        .optional_int("published_serial")?
+                        .map(serial_from_sql)
+                        .transpose()?
+                        .ok_or_else(|| corrupt("published serial"))?,
+                })
+            })
+            .transpose()
+        }
+
+        /// The newest stored plan's generation.
+        pub(crate) async fn newest_in(
+            conn: &mut $conn,
+            zone: &Name,
+        ) -> Result<Option<Generation>, StoreError> {
+            let newest = sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MAX(generation) FROM plans WHERE origin = $1",
+            )
+            .bind(zone.to_string())
+            .fetch_one(conn)
+            .await
+            .map_err($store_error)?;
+            optional_generation_from_sql(newest)
+        }
+
         /// Plan `generation` with its full body, rebuilt from its chain: one statement, so one
         /// snapshot on both engines.
         pub(crate) async fn load_plan_in(

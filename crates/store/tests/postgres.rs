@@ -203,7 +203,7 @@ async fn postgres_refuses_zero_record_plans_and_rewriting_the_audit_log() {
     let s = PgStore::open(&location).await.unwrap();
     let z = n("example.com.");
     history(&s, &z, 2).await;
-    let hash = ContentHash::of(b"x").to_string();
+    let hash = ContentHash::flat(b"x").to_string();
     let mut conn = raw(&url).await;
     let insert = |count: u32, body: &str| {
         format!(

@@ -14,7 +14,7 @@ use crate::gate::policy::{Review, Threshold};
 use crate::gate::refusal::{Refusal, ThresholdList};
 use crate::gate::store::{Store, StoreError};
 use crate::gate::types::{Generation, NewPlan, PlanBody, Verdict};
-use crate::zone::delta::ZoneDelta;
+use crate::zone::delta::{ApplyError, ZoneDelta};
 use crate::zone::diff::Diff;
 use crate::zone::validate::Invalid;
 use crate::zone::{ContentHash, Zone};
@@ -119,19 +119,26 @@ pub async fn plan_keeping<S: Store>(
 /// validated) and judged, instead of reading the published generation again: a DNS UPDATE,
 /// whose prerequisites were judged on that generation. The plan is staged with `base` as its
 /// base, so the compare-and-swap refuses it as stale if the published generation moved since.
+///
+/// The new content is `base` with `delta` applied ([`Zone::apply`]): validated from the change,
+/// with the same verdict and violations as validating every record.
 pub async fn plan_on_base<S: Store>(
     store: &S,
-    parsed: crate::zone::ParsedZone,
+    delta: &ZoneDelta,
     base: (Generation, Zone),
     cfg: &GateConfig,
     now: u64,
     actor: &Actor,
 ) -> Result<(PlanOutcome, Option<Planned>), StepError> {
     let ctx = StepContext { cfg, now, actor };
-    let origin = parsed.origin.clone();
-    let zone = match crate::zone::validate::validate(parsed, &cfg.limits) {
+    let zone = match base.1.apply(delta, &cfg.limits) {
         Ok(zone) => zone,
-        Err(invalid) => return Err(refuse_invalid(store, &ctx, &origin, invalid).await),
+        Err(ApplyError::Invalid(invalid)) => {
+            let origin = base.1.origin().clone();
+            return Err(refuse_invalid(store, &ctx, &origin, invalid).await);
+        }
+        // `update::apply` makes the delta from this very content.
+        Err(ApplyError::Delta(e)) => panic!("a delta made from its base applies to it: {e}"),
     };
     let compared = compare_with(base.0, base.1, &zone, cfg);
     stage_compared(store, &ctx, zone, compared).await

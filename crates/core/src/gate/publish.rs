@@ -200,9 +200,9 @@ async fn publish_pinned<S: Store>(
     // Validate after reading, as before writing. Content this process validated under these
     // limits stands for the body when the body read back hashes to the plan's hash and that
     // is the content's hash: the same bytes, so the same verdict of every validity rule.
-    let known = from.known(ctx.cfg).filter(|k| {
-        k.generation == g && k.hash == plan.hash && ContentHash::of(&plan.body) == plan.hash
-    });
+    let known = from
+        .known(ctx.cfg)
+        .filter(|k| k.generation == g && k.hash == plan.hash && plan.hash.matches_body(&plan.body));
     let content = match known {
         Some(k) => Cow::Borrowed(&k.zone),
         None => Cow::Owned(

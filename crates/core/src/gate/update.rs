@@ -225,7 +225,7 @@ async fn published_base<S: Store>(
     let g = published.generation;
     if let Some(k) = known.take_if(|k| k.generation == g && k.limits == cfg.limits) {
         let plan = store.load_plan(zone, g).await.map_err(store_err)?;
-        if plan.is_some_and(|p| p.hash == k.hash && ContentHash::of(&p.body) == k.hash) {
+        if plan.is_some_and(|p| p.hash == k.hash && k.hash.matches_body(&p.body)) {
             return Ok((g, k.zone));
         }
     }
@@ -251,8 +251,8 @@ async fn attempt_once<S: Store>(
         other => Err(UpdateError::Step(other)),
     };
     let (g, base) = published_base(store, zone, known, cfg).await?;
-    let parsed = match apply(&base, msg) {
-        Ok(Applied::Changed(parsed)) => parsed,
+    let delta = match apply(&base, msg) {
+        Ok(Applied::Changed(delta)) => delta,
         other => {
             let unchanged = matches!(other, Ok(Applied::Unchanged));
             *known = Some(KnownContent {
@@ -268,7 +268,7 @@ async fn attempt_once<S: Store>(
             };
         }
     };
-    let (outcome, planned) = match plan_on_base(store, parsed, (g, base), cfg, now, actor).await {
+    let (outcome, planned) = match plan_on_base(store, &delta, (g, base), cfg, now, actor).await {
         Ok(kept) => kept,
         Err(e) => return step(e),
     };

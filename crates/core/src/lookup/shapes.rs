@@ -46,8 +46,25 @@ impl ZoneIndex {
     /// [`ZoneIndex::shapes`] from the `range` of its names, so that several threads can each
     /// take a part.
     pub fn shapes_of(&self, range: Range<usize>) -> impl Iterator<Item = (&[u8], NameShape)> + '_ {
+        self.nodes[range].iter().map(|node| self.shape(node))
+    }
+
+    /// The shape of the existing name whose wire form is `name` (lower case), or `None` if
+    /// it does not exist: what [`ZoneIndex::shapes`] yields for it, for a server that prepares
+    /// only the names a change touched.
+    pub fn shape_of(&self, name: &[u8]) -> Option<(&[u8], NameShape)> {
+        self.find(name).map(|node| self.shape(node))
+    }
+
+    /// Every existing name's wire form, in the order of [`ZoneIndex::shapes`], without the
+    /// cost of working out the shapes.
+    pub fn names(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.nodes.iter().map(|node| name_of(&self.zone, node))
+    }
+
+    fn shape(&self, node: &super::Node) -> (&[u8], NameShape) {
         let origin_len = self.origin().wire_len();
-        self.nodes[range].iter().map(move |node| {
+        {
             let w = name_of(&self.zone, node);
             let is_apex = w.len() == origin_len;
             let present: Vec<RType> = self.sets(node).iter().map(|s| s.rtype).collect();
@@ -99,6 +116,6 @@ impl ZoneIndex {
                 },
             };
             (w, shape)
-        })
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Judging prerequisites (RFC 2136 §3.2) and applying the update section (§3.4.2) to a copy
-//! of a zone's records.
+//! Judging prerequisites (RFC 2136 §3.2) and applying the update section (§3.4.2) to the
+//! records of the names it touches: the result is the change, a [`ZoneDelta`], which
+//! [`Zone::apply`] turns into the new content, validated from the change alone.
 
 use std::collections::BTreeMap;
 
@@ -7,16 +8,17 @@ use crate::dns::name::Name;
 use crate::dns::record::{RType, Record};
 use crate::update::message::{Change, Prereq, UpdateMessage};
 use crate::update::refusal::UpdateRefusal;
+use crate::zone::Zone;
+use crate::zone::delta::ZoneDelta;
 use crate::zone::serial::serial_gt;
-use crate::zone::{ParsedZone, Zone};
 
 /// What an UPDATE does to a zone.
 #[derive(Debug, Clone)]
 pub enum Applied {
     /// The result equals the zone: nothing to publish.
     Unchanged,
-    /// The new content, to be planned and published as one generation.
-    Changed(ParsedZone),
+    /// The change to the zone, to be planned and published as one generation.
+    Changed(ZoneDelta),
 }
 
 /// The records of one name, by type: the TTL and the data of each RRset.
@@ -39,8 +41,8 @@ fn node_of(zone: &Zone, name: &Name) -> Node {
     node
 }
 
-/// Judges the prerequisites of `msg` against `zone` and applies its changes to a copy:
-/// the new content, [`Applied::Unchanged`], or the first failed prerequisite.
+/// Judges the prerequisites of `msg` against `zone` and applies its changes to the names they
+/// touch: the change to the zone, [`Applied::Unchanged`], or the first failed prerequisite.
 pub fn apply(zone: &Zone, msg: &UpdateMessage) -> Result<Applied, UpdateRefusal> {
     for p in &msg.prereqs {
         check_prereq(zone, p)?;
@@ -58,26 +60,55 @@ pub fn apply(zone: &Zone, msg: &UpdateMessage) -> Result<Applied, UpdateRefusal>
     if unchanged {
         return Ok(Applied::Unchanged);
     }
-    let mut records: Vec<Record> = zone
-        .records()
-        .iter()
-        .filter(|r| !touched.contains_key(&r.owner))
-        .cloned()
-        .collect();
+    let (mut removed, mut added) = (Vec::new(), Vec::new());
+    // Names in canonical order, each node's records sorted: both lists come out in order.
     for (name, node) in touched {
-        for (rtype, (ttl, rdatas)) in node {
-            records.extend(rdatas.into_iter().map(|rdata| Record {
-                owner: name.clone(),
-                rtype,
-                ttl,
-                rdata,
-            }));
+        let mut now: Vec<Record> = node
+            .into_iter()
+            .flat_map(|(rtype, (ttl, rdatas))| {
+                let owner = name.clone();
+                rdatas.into_iter().map(move |rdata| Record {
+                    owner: owner.clone(),
+                    rtype,
+                    ttl,
+                    rdata,
+                })
+            })
+            .collect();
+        now.sort_by(Record::canonical_cmp);
+        now.dedup();
+        node_delta(records_at(zone, &name), now, &mut removed, &mut added);
+    }
+    let delta = ZoneDelta::new(removed, added).expect("changes listed in canonical order");
+    // An RRset's records may come back in another order: the same records are no change.
+    Ok(if delta.is_empty() {
+        Applied::Unchanged
+    } else {
+        Applied::Changed(delta)
+    })
+}
+
+/// The records that leave (`before` but not `after`) and come (`after` but not `before`) at
+/// one name, both sorted: one merge pass.
+fn node_delta(
+    before: &[Record],
+    after: Vec<Record>,
+    removed: &mut Vec<Record>,
+    added: &mut Vec<Record>,
+) {
+    let mut before = before.iter().peekable();
+    for r in after {
+        while let Some(old) = before.next_if(|old| old.canonical_cmp(&r).is_lt()) {
+            removed.push(old.clone());
+        }
+        if before
+            .next_if(|old| old.canonical_cmp(&r).is_eq())
+            .is_none()
+        {
+            added.push(r);
         }
     }
-    Ok(Applied::Changed(ParsedZone {
-        origin: zone.origin().clone(),
-        records,
-    }))
+    removed.extend(before.cloned());
 }
 
 /// One prerequisite (§3.2.2, §3.2.3, §3.2.5).

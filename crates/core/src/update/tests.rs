@@ -60,8 +60,26 @@ fn run(z: &Zone, prereqs: &[RawRr], updates: &[RawRr]) -> Result<Option<Zone>, U
     let msg = read(prereqs, updates)?;
     Ok(match apply(z, &msg)? {
         Applied::Unchanged => None,
-        Applied::Changed(p) => Some(validate(p, &Limits::default()).expect("valid result")),
+        Applied::Changed(delta) => Some(changed(z, &delta)),
     })
+}
+
+/// The zone a change gives, both ways: the incremental [`Zone::apply`] and full validation of
+/// the same records agree.
+fn changed(z: &Zone, delta: &crate::zone::delta::ZoneDelta) -> Zone {
+    let records = delta
+        .apply_records(z.records())
+        .expect("delta fits its base");
+    let full = validate(
+        crate::zone::ParsedZone {
+            origin: z.origin().clone(),
+            records,
+        },
+        &Limits::default(),
+    );
+    let incremental = z.apply(delta, &Limits::default());
+    assert_eq!(full.clone().map_err(Into::into), incremental);
+    full.expect("valid result")
 }
 
 fn has(z: &Zone, r: &Record) -> bool {

@@ -25,6 +25,7 @@ use std::cmp::Ordering;
 use crate::dns::name::Name;
 use crate::dns::record::{RType, Record};
 use crate::zone::limits::Limits;
+use crate::zone::validate::incremental::after_change;
 use crate::zone::validate::{Invalid, validate};
 use crate::zone::{DecodeError, ParsedZone, Zone, decode_record, write_record};
 
@@ -231,8 +232,16 @@ impl ZoneDelta {
 impl Zone {
     /// This content with `delta` applied, validated: a [`Zone`] only if every validity rule
     /// holds for the result, as [`validate`] would decide for the same records.
+    ///
+    /// The rules are judged from the change (`validate::incremental`): the records the delta
+    /// touches, their names' neighbours and the running limits. Only a change that breaks a
+    /// rule is validated in full, for the same violations in the same order as [`validate`].
     pub fn apply(&self, delta: &ZoneDelta, limits: &Limits) -> Result<Zone, ApplyError> {
         let records = delta.apply_records(self.records())?;
+        if let Some(summary) = after_change(self, &records, &delta.removed, &delta.added, limits) {
+            let zone = Zone::from_checked(self.origin.clone(), records, summary);
+            return Ok(zone.with_tree_from(self, delta));
+        }
         let zone = validate(
             ParsedZone {
                 origin: self.origin.clone(),
@@ -240,7 +249,20 @@ impl Zone {
             },
             limits,
         )?;
-        Ok(zone)
+        Ok(zone.with_tree_from(self, delta))
+    }
+
+    /// What [`Zone::apply`] decides from the change alone: `Some(zone)` when every rule holds,
+    /// `None` when it would validate in full. For tests that check the two ways agree.
+    #[cfg(any(test, feature = "testkit"))]
+    pub fn apply_incrementally(
+        &self,
+        delta: &ZoneDelta,
+        limits: &Limits,
+    ) -> Result<Option<Zone>, DeltaError> {
+        let records = delta.apply_records(self.records())?;
+        let summary = after_change(self, &records, &delta.removed, &delta.added, limits);
+        Ok(summary.map(|summary| Zone::from_checked(self.origin.clone(), records, summary)))
     }
 }
 

@@ -9,23 +9,30 @@
 //!
 //! The canonical body is the sorted sequence of records in RFC 4034 §6.2 canonical wire form
 //! (owner, type, class IN, TTL, rdlength, rdata, uncompressed and lower-cased). The content
-//! hash is SHA-256 over that body, so equal content always has an equal hash whatever the order
-//! or case of the source file.
+//! hash is the root of a hash tree over that body ([`hash`]: content-defined leaves of records,
+//! each leaf's SHA-256, then the SHA-256 of the leaf hashes), so equal content always has an
+//! equal hash whatever the order or case of the source file or the deltas that led to it. A
+//! [`Zone`] computes its tree once, when first asked, and [`Zone::apply`] derives the new
+//! zone's tree from its base's by re-hashing only the leaves the delta touches.
 
 pub mod delta;
 pub mod diff;
+pub mod hash;
 pub mod limits;
 pub mod serial;
 pub mod validate;
 
 use std::fmt;
-
-use sha2::{Digest, Sha256};
+use std::sync::{Arc, OnceLock};
 
 use crate::dns::name::Name;
 use crate::dns::record::{RType, Record, Soa};
+use crate::zone::delta::ZoneDelta;
+use crate::zone::hash::HashTree;
 use crate::zone::limits::Limits;
 use crate::zone::validate::{Invalid, validate};
+
+pub use crate::zone::hash::ContentHash;
 
 /// Class IN, the only class zonegate serves.
 pub const CLASS_IN: u16 = 1;
@@ -37,15 +44,62 @@ pub struct ParsedZone {
     pub records: Vec<Record>,
 }
 
-/// Validated zone content in canonical order. Only [`crate::zone::validate::validate`] builds one.
-#[derive(Clone, PartialEq, Eq)]
+/// Validated zone content in canonical order. Only [`crate::zone::validate::validate`] builds one
+/// (and [`Zone::apply`], which decides what it would).
+///
+/// Two zones are equal when their origins and records are: the summary and the hash tree are
+/// caches.
+#[derive(Clone)]
 pub struct Zone {
     // Private to `zone/` and its children (validate, serial): holding a `Zone` means every
     // validity rule held, so nothing else may edit one.
     origin: Name,
     /// Sorted by [`Record::canonical_cmp`]; no two are the same record.
     records: Vec<Record>,
+    /// What the limits look at, kept so that a change need not read every record again.
+    summary: Summary,
+    /// The hash tree of `records`, once computed: a function of the records alone, so it takes
+    /// no part in equality. Whoever edits `records` in place keeps it true ([`Zone::replaced`]).
+    /// Shared by clones: it never changes once set, but through [`Zone::replaced`].
+    tree: OnceLock<Arc<HashTree>>,
 }
+
+/// The figures of a zone's records that the limits judge, updated by [`Zone::apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Summary {
+    /// The canonical body's size in octets, exactly.
+    pub(crate) body_bytes: usize,
+    /// Bounds of the records' TTLs: every TTL is in `[ttl_low, ttl_high]`. Exact when
+    /// validation built the zone; after a change that removed a record at a bound, the bound
+    /// may be looser than the records (the check then reads the TTLs again if the limits need).
+    pub(crate) ttl_low: u32,
+    pub(crate) ttl_high: u32,
+}
+
+impl Summary {
+    /// The exact summary of `records`.
+    pub(crate) fn of(records: &[Record]) -> Summary {
+        let mut s = Summary {
+            body_bytes: 0,
+            ttl_low: u32::MAX,
+            ttl_high: 0,
+        };
+        for r in records {
+            s.body_bytes = s.body_bytes.saturating_add(body_len(r));
+            s.ttl_low = s.ttl_low.min(r.ttl);
+            s.ttl_high = s.ttl_high.max(r.ttl);
+        }
+        s
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Self) -> bool {
+        self.origin == other.origin && self.records == other.records
+    }
+}
+
+impl Eq for Zone {}
 
 impl fmt::Debug for Zone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -55,51 +109,6 @@ impl fmt::Debug for Zone {
             self.origin,
             self.records.len()
         )
-    }
-}
-
-/// SHA-256 of a plan's canonical body.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ContentHash(pub [u8; 32]);
-
-impl ContentHash {
-    pub fn of(body: &[u8]) -> Self {
-        ContentHash(Sha256::digest(body).into())
-    }
-
-    /// Parses the hex form printed by `Display` (with or without the `sha256:` prefix).
-    pub fn parse(text: &str) -> Option<Self> {
-        let hex = text.strip_prefix("sha256:").unwrap_or(text);
-        if hex.len() != 64 {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, chunk) in hex.as_bytes().chunks(2).enumerate() {
-            let s = std::str::from_utf8(chunk).ok()?;
-            out[i] = u8::from_str_radix(s, 16).ok()?;
-        }
-        Some(ContentHash(out))
-    }
-
-    /// The first 12 hex digits, for human output.
-    pub fn short(&self) -> String {
-        self.to_string()[7..19].to_string()
-    }
-}
-
-impl fmt::Display for ContentHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("sha256:")?;
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for ContentHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
     }
 }
 
@@ -119,6 +128,17 @@ pub enum DecodeError {
 }
 
 impl Zone {
+    /// A zone of records that passed validation, in canonical order, its tree not computed
+    /// yet. Only validation (and this module's children) may call it.
+    pub(crate) fn from_checked(origin: Name, records: Vec<Record>, summary: Summary) -> Zone {
+        Zone {
+            origin,
+            records,
+            summary,
+            tree: OnceLock::new(),
+        }
+    }
+
     #[inline]
     pub fn origin(&self) -> &Name {
         &self.origin
@@ -156,9 +176,14 @@ impl Zone {
             .expect("a validated zone has exactly one apex SOA")
     }
 
+    /// The size of [`Zone::body`] in octets, without building it.
+    pub fn body_len(&self) -> usize {
+        self.summary.body_bytes
+    }
+
     /// The canonical body: every record in canonical wire form, in canonical order.
     pub fn body(&self) -> Vec<u8> {
-        let len = self.records.iter().map(body_len).sum();
+        let len = self.summary.body_bytes;
         let mut out = Vec::with_capacity(len);
         for r in &self.records {
             write_record(r, &mut out);
@@ -167,38 +192,61 @@ impl Zone {
         out
     }
 
-    /// The hash of [`Zone::body`], computed a block at a time without building the body.
+    /// The content hash: the root of the zone's hash tree ([`hash`]), computed on the first
+    /// call (one pass over the records) and kept; a zone made by [`Zone::apply`] from a base
+    /// whose tree was computed has its own already.
     pub fn hash(&self) -> ContentHash {
-        const BLOCK: usize = 64 * 1024;
-        let mut hasher = Sha256::new();
-        let mut block = Vec::with_capacity(BLOCK + 1024);
-        for r in &self.records {
-            write_record(r, &mut block);
-            if block.len() >= BLOCK {
-                hasher.update(&block);
-                block.clear();
-            }
+        self.tree().root()
+    }
+
+    /// The hash tree, computed on the first call.
+    pub fn tree(&self) -> &HashTree {
+        self.tree
+            .get_or_init(|| Arc::new(HashTree::build(&self.records)))
+    }
+
+    /// `self`, made from `base` by `delta`, with its tree derived from `base`'s when that one
+    /// is computed: only the leaves the delta touches are re-hashed.
+    pub(crate) fn with_tree_from(self, base: &Zone, delta: &ZoneDelta) -> Zone {
+        if let Some(tree) = base.tree.get() {
+            let derived = tree.apply(base.records(), &self.records, delta);
+            let _ = self.tree.set(Arc::new(derived));
         }
-        hasher.update(&block);
-        ContentHash(hasher.finalize().into())
+        self
+    }
+
+    /// Replaces the record at `index` with one of the same owner, keeping the tree true (only
+    /// that record's leaf is re-hashed). For [`serial::with_serial`].
+    pub(crate) fn replaced(mut self, index: usize, record: Record) -> Zone {
+        debug_assert_eq!(self.records[index].owner, record.owner);
+        self.records[index] = record;
+        if let Some(tree) = self.tree.get_mut() {
+            Arc::make_mut(tree).replace(&self.records, index);
+        }
+        self
     }
 
     /// Rebuilds a zone from a stored body, checking it against the recorded hash and running
     /// validation again: what was validated before writing is validated again after reading.
+    /// The recorded hash is the body's tree root or, for a plan staged before the tree, its
+    /// flat SHA-256 ([`hash`]); the tree computed here is kept for [`Zone::hash`].
     pub fn decode(
         origin: &Name,
         body: &[u8],
         recorded: &ContentHash,
         limits: &Limits,
     ) -> Result<Zone, DecodeError> {
-        let actual = ContentHash::of(body);
-        if actual != *recorded {
+        let tree = HashTree::of_body(body)?;
+        if tree.root() != *recorded && ContentHash::flat(body) != *recorded {
             return Err(DecodeError::HashMismatch {
                 recorded: *recorded,
-                actual,
+                actual: tree.root(),
             });
         }
         let records = decode_records(body)?;
+        // The body's tree is the zone's when validation keeps the body's order, as it does
+        // for every body zonegate wrote (canonical order).
+        let in_order = records.is_sorted_by(|a, b| a.canonical_cmp(b).is_lt());
         let zone = validate(
             ParsedZone {
                 origin: origin.clone(),
@@ -206,6 +254,9 @@ impl Zone {
             },
             limits,
         )?;
+        if in_order {
+            let _ = zone.tree.set(Arc::new(tree));
+        }
         Ok(zone)
     }
 }
@@ -313,10 +364,7 @@ mod tests {
                 rdata: Box::new([]),
             },
         ];
-        let zone = Zone {
-            origin: n("example."),
-            records: records.clone(),
-        };
+        let zone = Zone::from_checked(n("example."), records.clone(), Summary::of(&records));
         let body = zone.body();
         assert_eq!(count_records(&body), 3);
         let decoded = decode_records(&body).unwrap();

@@ -130,20 +130,20 @@ pub fn next_serial(previous: Option<u32>, candidate: u32) -> u32 {
 
 /// `zone` with its apex SOA's serial replaced. Only the SOA's data changes, so the canonical
 /// order and every validity rule still hold.
-pub fn with_serial(mut zone: Zone, serial: u32) -> Zone {
-    let origin = zone.origin.clone();
-    let soa = zone
+pub fn with_serial(zone: Zone, serial: u32) -> Zone {
+    let index = zone
         .records
-        .iter_mut()
-        .find(|r| r.rtype == RType::SOA && r.owner == origin)
+        .iter()
+        .position(|r| r.rtype == RType::SOA && r.owner == zone.origin)
         .expect("a validated zone has exactly one apex SOA");
+    let soa = &zone.records[index];
     let mut fields: Soa = soa.soa().expect("a validated zone's SOA is well formed");
     fields.serial = serial;
-    *soa = Record {
+    let record = Record {
         rdata: fields.to_rdata(),
         ..soa.clone()
     };
-    zone
+    zone.replaced(index, record)
 }
 
 /// The proleptic Gregorian date (year, month, day) of a day counted from 1970-01-01.

@@ -10,7 +10,9 @@ use crate::dns::name::Name;
 use crate::dns::rdata::canonical_rdata;
 use crate::dns::record::{RType, Record};
 use crate::zone::limits::Limits;
-use crate::zone::{ParsedZone, Zone, body_len};
+use crate::zone::{ParsedZone, Summary, Zone, body_len};
+
+pub(crate) mod incremental;
 
 /// One broken rule, with the names that break it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,14 +278,13 @@ pub fn validate(parsed: ParsedZone, limits: &Limits) -> Result<Zone, Invalid> {
         });
     }
     sort_canonical(&mut records);
-    let violations = check(&origin, &records, limits);
-    if !violations.is_empty() {
-        return Err(Invalid {
+    match check(&origin, &records, limits) {
+        Ok(summary) => Ok(Zone::from_checked(origin, records, summary)),
+        Err(violations) => Err(Invalid {
             zone: origin,
             violations,
-        });
+        }),
     }
-    Ok(Zone { origin, records })
 }
 
 /// Sorts records by [`Record::canonical_cmp`].
@@ -361,7 +362,8 @@ fn push_new<T: PartialEq>(list: &mut Vec<T>, item: T) {
 
 /// All the rules, over records sorted by [`Record::canonical_cmp`]. The violations come in a
 /// fixed order: limits, data, duplicates, SOA and apex NS, out of zone, then the name rules.
-fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
+/// Without any, the records' summary.
+fn check(origin: &Name, records: &[Record], limits: &Limits) -> Result<Summary, Vec<Violation>> {
     let mut violations = Vec::new();
     let mut pass = RecordPass::over(origin, records, limits);
     pass.check_limits(records.len(), limits, &mut violations);
@@ -370,14 +372,18 @@ fn check(origin: &Name, records: &[Record], limits: &Limits) -> Vec<Violation> {
     let (mut names, ns_targets) = NameFindings::walk(origin, &inside);
     names.missing_glue = missing_glue(&inside, ns_targets);
     names.push_into(&mut violations);
-    violations
+    if violations.is_empty() {
+        Ok(pass.summary)
+    } else {
+        Err(violations)
+    }
 }
 
 /// What one pass over the records finds for the rules that look at records one by one (the
 /// limits, the data, the SOA rule and the apex NS set), keeping each record's first copy
 /// (condition 1: equal records are adjacent in canonical order).
 struct RecordPass<'r> {
-    bytes: usize,
+    summary: Summary,
     ttl_out_of_range: Option<&'r Record>,
     malformed: Vec<(Name, RType)>,
     unique: Vec<&'r Record>,
@@ -389,7 +395,7 @@ struct RecordPass<'r> {
 impl<'r> RecordPass<'r> {
     fn over(origin: &Name, records: &'r [Record], limits: &Limits) -> Self {
         let mut pass = RecordPass {
-            bytes: 0,
+            summary: Summary::of(&[]),
             ttl_out_of_range: None,
             malformed: Vec::new(),
             unique: Vec::with_capacity(records.len()),
@@ -398,7 +404,9 @@ impl<'r> RecordPass<'r> {
             apex_ns: false,
         };
         for r in records {
-            pass.bytes = pass.bytes.saturating_add(body_len(r));
+            let s = &mut pass.summary;
+            s.body_bytes = s.body_bytes.saturating_add(body_len(r));
+            (s.ttl_low, s.ttl_high) = (s.ttl_low.min(r.ttl), s.ttl_high.max(r.ttl));
             if pass.ttl_out_of_range.is_none() && (r.ttl < limits.ttl_min || r.ttl > limits.ttl_max)
             {
                 pass.ttl_out_of_range = Some(r);
@@ -432,9 +440,9 @@ impl<'r> RecordPass<'r> {
                 max: limits.records_max,
             });
         }
-        if self.bytes > limits.body_bytes_max {
+        if self.summary.body_bytes > limits.body_bytes_max {
             violations.push(Violation::BodyTooLarge {
-                bytes: self.bytes,
+                bytes: self.summary.body_bytes,
                 max: limits.body_bytes_max,
             });
         }

@@ -21,13 +21,17 @@
 //! What is not needed to answer correctly comes after the swap: the prepared answers of the
 //! fast path are built once the new zone is served (its queries take the general path,
 //! which answers the same bytes, until they are set), and the records' hickory form is made on
-//! first use, a run at a time. So a generation is served as soon as its index exists.
+//! first use, a run at a time. So a generation is served as soon as its index exists. The
+//! exception is prepared answers that cost only the change (an overlay over the replaced
+//! generation's, see [`crate::zone::served::prepared`]): those are made before the swap, so
+//! that queries never take the slower general path after a small change.
 //!
 //! ```text
 //!   install(g, zone) ──▶ serial = next_serial(held serial, zone's own serial)
 //!                        zone' = zone with that serial
 //!                        history = held.history + Delta(held, zone')   (trimmed)
-//!                        index                    ‖ caller's before_swap (snapshot write)
+//!                        index; prepared answers if only an overlay
+//!                                                 ‖ caller's before_swap (snapshot write)
 //!                    ──▶ lock; held still the one built against and older than g? swap : retry
 //!                    ──▶ return what changed ([`Swapped`]): the caller announces it (NOTIFY)
 //!                    ──▶ Swapped::finish: free the replaced zone; prepared answers
@@ -47,6 +51,7 @@ use zonegate_core::zone::serial::next_serial;
 use zonegate_core::{Name, Zone};
 
 use crate::options::ServerOptions;
+use crate::zone::background::background;
 use crate::zone::history::{HistorySeed, SeedZone};
 use crate::zone::served::ServedZone;
 use crate::zone::served::prepared::Question;
@@ -259,7 +264,7 @@ impl ZoneSet {
     /// zone is built.
     ///
     /// The build (serial, IXFR history, lookup index) runs off the thread that calls this (on
-    /// tokio's blocking pool when there is a runtime). Returns once the generation is served,
+    /// a thread of its own at background priority, see [`crate::zone::background`]). Returns once the generation is served,
     /// with what changed; its prepared answers are built by [`Swapped::finish`].
     pub(crate) async fn swap_after(
         &self,
@@ -288,7 +293,7 @@ impl ZoneSet {
             .filter(|(g, _)| *g < generation)
             .map(|(_, seeded)| seeded);
             let (prev, o) = (previous.clone(), opts.clone());
-            let build = blocking(move || {
+            let build = background(move || {
                 let started = Instant::now();
                 let base = prev
                     .as_deref()
@@ -298,6 +303,11 @@ impl ZoneSet {
                 // (a store replaced under the server): the served serial never goes back.
                 let serial = next_serial(base.as_ref().map(|p| p.serial), zone.soa().serial);
                 let served = ServedZone::build(generation, zone, serial, base.as_ref(), &o);
+                // Answers that cost only the change are ready before the swap, so that
+                // queries never take the general path for them.
+                if let Some(prev) = prev.as_deref() {
+                    served.prepare_cheaply(prev);
+                }
                 (served, started.elapsed())
             });
             let (served, took) = if waited {
@@ -338,8 +348,8 @@ impl Swapped {
     }
 
     /// Frees the replaced zone and prepares the new one's fast answers, off the calling
-    /// thread (on tokio's blocking pool when there is a runtime), never on a thread answering
-    /// queries. Queries use the prepared answers from the moment they are ready; until then
+    /// thread (on a thread of its own at background priority, see
+    /// [`crate::zone::background`]), never on a thread answering queries. Queries use the prepared answers from the moment they are ready; until then
     /// the general path answers them, with the same bytes.
     pub(crate) async fn finish(self) {
         let Swapped {
@@ -348,9 +358,12 @@ impl Swapped {
             took,
         } = self;
         let swapped = Instant::now();
-        blocking(move || {
+        background(move || {
+            match replaced.by_name.get(served.origin()) {
+                Some(previous) => served.prepare_after(previous),
+                None => served.prepare(),
+            }
             free(replaced, served.origin());
-            served.prepare();
             tracing::debug!(
                 zone = %served.origin(), generation = %served.generation(),
                 build = ?took, prepare = ?swapped.elapsed(),
@@ -384,16 +397,3 @@ fn free(replaced: Arc<Zones>, origin: &Name) {
 
 /// How many milliseconds [`free`] waits for the queries still reading a replaced zone.
 const FREE_WAIT_STEPS: usize = 200;
-
-/// Runs `f` on tokio's blocking pool when there is a runtime, so that building a large zone
-/// does not stall the tasks answering queries.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => match handle.spawn_blocking(f).await {
-            Ok(out) => out,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => panic!("building the zone index was cancelled: {e}"),
-        },
-        Err(_) => f(),
-    }
-}

@@ -41,7 +41,7 @@ use std::time::Duration;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
-use zonegate_core::gate::{Generation, StoreError};
+use zonegate_core::gate::StoreError;
 
 use crate::PgLocation;
 
@@ -212,17 +212,13 @@ async fn lock_zone(
     .map_err(store_error)
 }
 
-fn generation(value: i64) -> Result<Generation, StoreError> {
-    crate::generation_from_sql(value)
-}
-
 /// The statements both engines share (see `shared.rs`), for PostgreSQL.
 mod statements {
     crate::shared::engine_statements!(sqlx::postgres::PgConnection, super::store_error);
 }
 use statements::{
-    cleanup_in, insert_audit, load_deltas_in, load_plan_in, pin_in, publish_in, record_target_in,
-    set_verdict_in, stage_in, unpin_in,
+    cleanup_in, insert_audit, load_deltas_in, load_plan_in, newest_in, pin_in, publish_in,
+    published_in, record_target_in, set_verdict_in, stage_in, unpin_in,
 };
 
 #[cfg(test)]

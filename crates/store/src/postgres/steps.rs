@@ -8,35 +8,15 @@ use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::{ContentHash, Name};
 
 use super::{
-    PUBLISHED_CHANNEL, PgStore, cleanup_in, generation, insert_audit, load_deltas_in, load_plan_in,
-    lock_zone, pin_in, publish_in, record_target_in, set_verdict_in, stage_in, store_error,
-    unpin_in,
+    PUBLISHED_CHANNEL, PgStore, cleanup_in, insert_audit, load_deltas_in, load_plan_in, lock_zone,
+    newest_in, pin_in, publish_in, published_in, record_target_in, set_verdict_in, stage_in,
+    store_error, unpin_in,
 };
-use crate::rows::Columns;
-use crate::{corrupt, from_sql, optional_generation_from_sql, serial_from_sql};
 
 impl Store for PgStore {
     async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
-        let row = sqlx::query(
-            "SELECT published_generation, version, published_serial FROM zones
-             WHERE origin = $1 AND published_generation IS NOT NULL",
-        )
-        .bind(zone.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error)?;
-        row.map(|row| {
-            Ok(Published {
-                generation: generation(row.int("published_generation")?)?,
-                publish_count: from_sql(row.int("version")?, "publish count")?,
-                serial: row
-                    .optional_int("published_serial")?
-                    .map(serial_from_sql)
-                    .transpose()?
-                    .ok_or_else(|| corrupt("published serial"))?,
-            })
-        })
-        .transpose()
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        published_in(&mut conn, zone).await
     }
 
     async fn load_plan(
@@ -59,14 +39,8 @@ impl Store for PgStore {
     }
 
     async fn newest_generation(&self, zone: &Name) -> Result<Option<Generation>, StoreError> {
-        let newest = sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MAX(generation) FROM plans WHERE origin = $1",
-        )
-        .bind(zone.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(store_error)?;
-        optional_generation_from_sql(newest)
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        newest_in(&mut conn, zone).await
     }
 
     async fn stage(&self, plan: NewPlan, audit: AuditEntry) -> Result<Generation, StoreError> {

@@ -13,6 +13,7 @@ use crate::convert::{to_hickory, to_hickory_name};
 use crate::options::ZoneOptions;
 use crate::zone::history::{Base, HistoryStep, extend_history};
 
+mod affected;
 pub(crate) mod prepared;
 
 use prepared::FastZone;
@@ -101,6 +102,22 @@ impl ServedZone {
     /// an install; the zone answers correctly (by the general path) before it is done.
     pub(in crate::zone) fn prepare(&self) {
         self.fast.get_or_init(|| FastZone::build(self));
+    }
+
+    /// [`ServedZone::prepare`] for a zone that replaced `previous`: only the answers the
+    /// change may touch are prepared again, over `previous`'s (see [`FastZone::build_after`]).
+    pub(in crate::zone) fn prepare_after(&self, previous: &ServedZone) {
+        self.fast
+            .get_or_init(|| FastZone::build_after(self, previous));
+    }
+
+    /// Prepares the answers over `previous`'s if that is cheap (an overlay of the names the
+    /// change touched, see [`FastZone::incremental`]), so that the zone is swapped in with
+    /// them; otherwise leaves them to [`ServedZone::prepare_after`], after the swap.
+    pub(in crate::zone) fn prepare_cheaply(&self, previous: &ServedZone) {
+        if let Some(fast) = FastZone::incremental(self, previous) {
+            let _ = self.fast.set(fast);
+        }
     }
 
     /// True once the prepared answers are built.

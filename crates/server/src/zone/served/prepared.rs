@@ -34,15 +34,16 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use zonegate_core::lookup::hash_wire_name as hash;
 
 use hickory_proto::op::{Edns, MessageType, Metadata, OpCode};
 use hickory_proto::serialize::binary::BinDecoder;
 use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
-use zonegate_core::lookup::Resolution;
+use zonegate_core::lookup::{NameShape, Resolution};
 use zonegate_core::{Name, RType};
 
+use super::affected::affected_names;
 use super::{ServedZone, made_records, sections};
 use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata, encode_udp};
 
@@ -50,6 +51,10 @@ use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata, encode_udp};
 const NONE: u32 = u32::MAX;
 
 const HEADER: usize = 12;
+/// A tail's own header: header octets 2..12, the sections' length, the serial's offset.
+const TAIL_HEAD: usize = 14;
+/// `nx_below` of an entry that says the name no longer exists (an overlay's removed name).
+const GONE: u8 = 2;
 /// OPT record: root name, type 41, class (payload), TTL (extended RCODE, version, flags),
 /// empty rdata.
 const OPT_LEN: usize = 11;
@@ -68,19 +73,38 @@ const NO_PAIR: Pair = Pair {
     edns: NONE,
 };
 
-/// One zone's prepared answers.
+/// One zone's prepared answers: a table built in full for some generation, and, when this
+/// generation was prepared from an earlier one, an overlay of the names a change touched
+/// since, rebuilt against this generation (a removed name is an entry marked [`GONE`]).
+/// A lookup asks the overlay first. The base is shared by every generation prepared from it.
 #[derive(Default)]
 pub(crate) struct FastZone {
+    base: Arc<Table>,
+    top: Option<Overlay>,
+    /// The NXDOMAIN tails by query name wire length, each prepared when first asked for.
+    nx: Box<[OnceLock<Option<NxTail>>]>,
+}
+
+/// The names rebuilt since the base, and their table.
+struct Overlay {
+    table: Table,
+    names: Vec<Box<[u8]>>,
+}
+
+/// Prepared answers of a set of names.
+#[derive(Default)]
+struct Table {
     /// Open addressing, linear probing: `(hash >> 32) << 32 | (entry offset + 1)`, 0 empty.
     slots: Vec<u64>,
     /// Per name: `[wire len u8][wire][nx_below u8][others: plain u32, edns u32][n u8]
-    /// n × [qtype u16, plain u32, edns u32]`, little endian.
+    /// n × [qtype u16, plain u32, edns u32]`, little endian. `nx_below` is 0, 1 or [`GONE`].
     entries: Vec<u8>,
     /// Per tail: header octets 2..12 as encoded for a query without RD and CD, `[len u16]`,
-    /// then the sections.
+    /// `[serial at u16]` (where in the sections the one SOA record's serial is, written at
+    /// answer time; 0 if none), then the sections.
     tails: Vec<u8>,
-    /// The NXDOMAIN tails by query name wire length, each prepared when first asked for.
-    nx: Box<[OnceLock<Option<NxTail>>]>,
+    /// How many names `entries` holds.
+    names: usize,
     seed: u64,
 }
 
@@ -94,10 +118,11 @@ impl std::fmt::Debug for FastZone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "FastZone({} slots, {} + {} octets)",
-            self.slots.len(),
-            self.entries.len(),
-            self.tails.len()
+            "FastZone({} names, {} + {} octets, overlay of {:?} names)",
+            self.base.names,
+            self.base.entries.len(),
+            self.base.tails.len(),
+            self.top.as_ref().map(|t| t.names.len())
         )
     }
 }
@@ -136,11 +161,58 @@ fn name_of_len(origin: &Name, len: usize) -> Option<Name> {
 }
 
 /// Appends `message` (a response to a question whose name is `qlen` octets) in tail format.
-fn write_tail(out: &mut Vec<u8>, message: &[u8], qlen: usize) {
+/// False (and nothing appended) if it holds more than one SOA record or cannot be walked.
+fn write_tail(out: &mut Vec<u8>, message: &[u8], qlen: usize) -> bool {
+    let Some(serial_at) = serial_at(message, qlen) else {
+        return false;
+    };
     let body = &message[HEADER + qlen + 4..];
     out.extend_from_slice(&message[2..HEADER]);
     out.extend_from_slice(&(body.len() as u16).to_le_bytes());
+    out.extend_from_slice(&serial_at.to_le_bytes());
     out.extend_from_slice(body);
+    true
+}
+
+/// Where in the sections of `message` (after a question whose name is `qlen` octets) the
+/// serial of its one SOA record is, 0 if it has none; `None` if it has several or does not
+/// parse. The zone has one SOA, whose serial is the served one: the tail leaves it to
+/// [`answer`] to write, so that a tail serves every generation whose SOA differs only there.
+fn serial_at(m: &[u8], qlen: usize) -> Option<u16> {
+    let body = HEADER + qlen + 4;
+    let count: usize = [6, 8, 10]
+        .iter()
+        .map(|&i| usize::from(u16::from_be_bytes([m[i], m[i + 1]])))
+        .sum();
+    let (mut at, mut found) = (body, 0u16);
+    for _ in 0..count {
+        at = skip_name(m, at)?;
+        let fixed = m.get(at..at + 10)?;
+        let rdata = at + 10;
+        if fixed[0..2] == [0, 6] {
+            if found != 0 {
+                return None;
+            }
+            let serial = skip_name(m, skip_name(m, rdata)?)?;
+            m.get(serial..serial + 4)?;
+            found = u16::try_from(serial - body).ok()?;
+        }
+        at = rdata + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+    }
+    (at == m.len()).then_some(found)
+}
+
+/// The offset after the (possibly compressed) name at `at` in `m`.
+fn skip_name(m: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *m.get(at)?;
+        match len {
+            0 => return Some(at + 1),
+            0xC0.. => return m.get(at + 1).map(|_| at + 2),
+            1..=63 => at += 1 + usize::from(len),
+            _ => return None,
+        }
+    }
 }
 
 struct Builder<'z> {
@@ -179,8 +251,11 @@ impl Builder<'_> {
 
     fn push_tail(&mut self, message: &[u8], qlen: usize) -> u32 {
         let at = u32::try_from(self.tails.len()).unwrap_or(NONE);
-        write_tail(&mut self.tails, message, qlen);
-        at
+        if write_tail(&mut self.tails, message, qlen) {
+            at
+        } else {
+            NONE
+        }
     }
 
     fn prepare(&mut self, qname: &Name, qtype: RType, res: &Resolution) -> Pair {
@@ -190,15 +265,18 @@ impl Builder<'_> {
         let qlen = qname.wire_len();
         let edns = if plain[2] & TC != 0 {
             match self.encode(qname, qtype, res, true) {
-                Some(e) => self.push_tail(&e, qlen),
+                Some(e) => match self.push_tail(&e, qlen) {
+                    NONE => return NO_PAIR,
+                    at => at,
+                },
                 None => return NO_PAIR,
             }
         } else {
             NONE
         };
-        Pair {
-            plain: self.push_tail(&plain, qlen),
-            edns,
+        match self.push_tail(&plain, qlen) {
+            NONE => NO_PAIR,
+            plain => Pair { plain, edns },
         }
     }
 
@@ -267,7 +345,7 @@ impl std::hash::Hasher for MemoHasher {
     }
 }
 
-/// The entries and tails of a range of a zone's names, prepared by one thread, with tail
+/// The entries and tails of some of a zone's names, prepared by one thread, with tail
 /// offsets relative to its own tails.
 #[derive(Default)]
 struct Part {
@@ -275,17 +353,45 @@ struct Part {
     tails: Vec<u8>,
 }
 
+/// Overlays of more names than this part of the base's (plus [`OVERLAY_SLACK`]) are not
+/// kept: the generation is prepared in full instead, which makes it the new base.
+const OVERLAY_SHARE: usize = 16;
+const OVERLAY_SLACK: usize = 1024;
+
 impl Part {
+    /// The entries of the names of `range` of the zone's names.
     fn build(zone: &ServedZone, range: std::ops::Range<usize>) -> Part {
+        let shapes = zone
+            .index()
+            .shapes_of(range.clone())
+            .map(|(w, s)| (w, Some(s)));
+        Part::build_of(zone, range.len(), shapes)
+    }
+
+    /// The entries of `names` (`None`: the name does not exist, and its entry says so).
+    fn build_of<'a>(
+        zone: &ServedZone,
+        count: usize,
+        names: impl Iterator<Item = (&'a [u8], Option<NameShape>)>,
+    ) -> Part {
         let index = zone.index();
         let mut b = Builder {
             zone,
-            tails: Vec::with_capacity(range.len() * 48),
+            tails: Vec::with_capacity(count * 48),
             memo: HashMap::default(),
         };
-        let mut entries: Vec<u8> = Vec::with_capacity(range.len() * 40);
-        for (w, shape) in index.shapes_of(range) {
+        let mut entries: Vec<u8> = Vec::with_capacity(count * 40);
+        for (w, shape) in names {
             let Ok((name, _)) = Name::from_wire(w) else {
+                continue;
+            };
+            let Some(shape) = shape else {
+                entries.push(w.len() as u8);
+                entries.extend_from_slice(w);
+                entries.push(GONE);
+                entries.extend_from_slice(&NONE.to_le_bytes());
+                entries.extend_from_slice(&NONE.to_le_bytes());
+                entries.push(0);
                 continue;
             };
             let others = match shape.others {
@@ -346,20 +452,173 @@ impl FastZone {
                     .collect()
             })
         };
+        FastZone {
+            base: Arc::new(Table::of(parts)),
+            top: None,
+            nx: no_nx_yet(),
+        }
+    }
+
+    /// Prepares `zone`'s answers from those of `previous`, the generation it replaced: the
+    /// names [`affected_names`] says the change may touch, and those of `previous`'s overlay,
+    /// are prepared again as an overlay over `previous`'s base, which is shared. Falls back to
+    /// [`FastZone::build`] when `previous` is not prepared, the overlay would grow past its
+    /// bound, or the SOA changed in more than its serial.
+    pub(crate) fn build_after(zone: &ServedZone, previous: &ServedZone) -> FastZone {
+        FastZone::incremental(zone, previous).unwrap_or_else(|| FastZone::build(zone))
+    }
+
+    /// The overlay [`FastZone::build_after`] makes, or `None` where it prepares in full.
+    pub(crate) fn incremental(zone: &ServedZone, previous: &ServedZone) -> Option<FastZone> {
+        let prev = previous.fast.get().filter(|f| f.base.names > 0)?;
+        let limit = prev.base.names / OVERLAY_SHARE + OVERLAY_SLACK;
+        let carried = prev.top.as_ref().map_or(0, |t| t.names.len());
+        let mut names = affected_names(previous.index(), zone.index(), limit - carried.min(limit))?;
+        if let Some(top) = &prev.top {
+            names.extend(top.names.iter().cloned());
+        }
+        names.sort_unstable();
+        names.dedup();
+        if names.len() > limit {
+            return None;
+        }
+        let index = zone.index();
+        let part = Part::build_of(
+            zone,
+            names.len(),
+            names
+                .iter()
+                .map(|w| (&w[..], index.shape_of(w).map(|(_, s)| s))),
+        );
+        Some(FastZone {
+            base: prev.base.clone(),
+            top: Some(Overlay {
+                table: Table::of(vec![part]),
+                names,
+            }),
+            nx: no_nx_yet(),
+        })
+    }
+
+    /// True if these answers are an overlay over an earlier generation's.
+    #[cfg(test)]
+    pub(crate) fn overlay_names(&self) -> Option<usize> {
+        self.top.as_ref().map(|t| t.names.len())
+    }
+
+    /// The entry of the lower-cased wire name `key` and the table that holds it, if the name
+    /// exists.
+    fn entry(&self, key: &[u8]) -> Option<(&Table, usize)> {
+        if let Some(top) = &self.top
+            && let Some(at) = top.table.entry(key)
+        {
+            let t = &top.table;
+            return (t.entries[at + 1 + t.entries[at] as usize] != GONE).then_some((t, at));
+        }
+        self.base.entry(key).map(|at| (&*self.base, at))
+    }
+
+    /// The NXDOMAIN tails for a query name of `len` octets, prepared on first use.
+    fn nx(&self, zone: &ServedZone, len: usize) -> Option<&NxTail> {
+        self.nx
+            .get(len)?
+            .get_or_init(|| {
+                let name = name_of_len(zone.origin(), len)?;
+                let b = Builder {
+                    zone,
+                    tails: Vec::new(),
+                    memo: HashMap::default(),
+                };
+                let res = zone.index().nxdomain();
+                let plain = b.encode(&name, RType::A, &res, false)?;
+                let edns = if plain[2] & TC != 0 {
+                    Some(b.encode(&name, RType::A, &res, true)?)
+                } else {
+                    None
+                };
+                let tail = |m: &[u8]| {
+                    let mut t = Vec::with_capacity(m.len() + TAIL_HEAD);
+                    write_tail(&mut t, m, len).then(|| t.into_boxed_slice())
+                };
+                Some(NxTail {
+                    plain: tail(&plain)?,
+                    edns: match edns {
+                        Some(e) => Some(tail(&e)?),
+                        None => None,
+                    },
+                })
+            })
+            .as_ref()
+    }
+
+    /// The prepared tails (without EDNS, and with EDNS if that differs by more than the OPT
+    /// record) for `key`, a lower-cased wire name at or below the origin of `zone`, and
+    /// `qtype`.
+    fn find<'s>(
+        &'s self,
+        zone: &ServedZone,
+        key: &[u8],
+        qtype: u16,
+    ) -> Option<(&'s [u8], Option<&'s [u8]>)> {
+        let origin_len = zone.origin_wire_len();
+        if let Some((table, at)) = self.entry(key) {
+            let pair = |p: Pair| Some((table.tail(p.plain)?, table.tail(p.edns)));
+            let e = &table.entries;
+            let mut p = at + 1 + e[at] as usize;
+            let others = Pair {
+                plain: u32_at(e, p + 1),
+                edns: u32_at(e, p + 5),
+            };
+            p += 9;
+            let n = e[p] as usize;
+            p += 1;
+            for _ in 0..n {
+                if u16_at(e, p) == qtype {
+                    return pair(Pair {
+                        plain: u32_at(e, p + 2),
+                        edns: u32_at(e, p + 6),
+                    });
+                }
+                p += 10;
+            }
+            return pair(others);
+        }
+        // The name does not exist: its closest existing ancestor decides.
+        let mut at = 0;
+        while key.len() - at > origin_len {
+            at += 1 + key[at] as usize;
+            if let Some((table, enc)) = self.entry(&key[at..]) {
+                let e = &table.entries;
+                if e[enc + 1 + e[enc] as usize] == 0 {
+                    return None;
+                }
+                let nx = self.nx(zone, key.len())?;
+                return Some((&nx.plain, nx.edns.as_deref()));
+            }
+        }
+        None
+    }
+}
+
+/// No NXDOMAIN tail prepared yet, for every query name length.
+fn no_nx_yet() -> Box<[OnceLock<Option<NxTail>>]> {
+    (0..256).map(|_| OnceLock::new()).collect()
+}
+
+impl Table {
+    /// One table of `parts`: the first part's arenas, then the other parts' entries with
+    /// their tail offsets moved by where their tails start, and their tails.
+    fn of(parts: Vec<Part>) -> Table {
         let seed = std::collections::hash_map::RandomState::new().hash_one(0x5a5a_u64);
-        let nx = (0..256).map(|_| OnceLock::new()).collect();
         let entries_len: usize = parts.iter().map(|p| p.entries.len()).sum();
         let tails_len: usize = parts.iter().map(|p| p.tails.len()).sum();
         if entries_len >= NONE as usize || tails_len >= NONE as usize {
             // Offsets would not fit: prepare nothing, and the general path answers everything.
-            return FastZone {
-                nx,
+            return Table {
                 seed,
-                ..FastZone::default()
+                ..Table::default()
             };
         }
-        // One arena of each kind: the first part's, then the other parts' entries with their
-        // tail offsets moved by where their tails start, and their tails.
         let mut parts = parts.into_iter();
         let Part {
             mut entries,
@@ -385,6 +644,12 @@ impl FastZone {
         }
         entries.shrink_to_fit();
         tails.shrink_to_fit();
+        let mut names = 0usize;
+        let mut at = 0;
+        while at < entries.len() {
+            names += 1;
+            at = entry_pairs(&entries, at).1;
+        }
         let size = (names * 2).next_power_of_two().max(16);
         let mut slots = vec![0u64; size];
         let mut at = 0;
@@ -398,11 +663,11 @@ impl FastZone {
             slots[i] = (h >> 32) << 32 | (at as u64 + 1);
             at = entry_pairs(&entries, at).1;
         }
-        FastZone {
+        Table {
             slots,
             entries,
             tails,
-            nx,
+            names,
             seed,
         }
     }
@@ -431,88 +696,9 @@ impl FastZone {
         }
     }
 
-    /// The NXDOMAIN tails for a query name of `len` octets, prepared on first use.
-    fn nx(&self, zone: &ServedZone, len: usize) -> Option<&NxTail> {
-        self.nx
-            .get(len)?
-            .get_or_init(|| {
-                let name = name_of_len(zone.origin(), len)?;
-                let b = Builder {
-                    zone,
-                    tails: Vec::new(),
-                    memo: HashMap::default(),
-                };
-                let res = zone.index().nxdomain();
-                let plain = b.encode(&name, RType::A, &res, false)?;
-                let edns = if plain[2] & TC != 0 {
-                    Some(b.encode(&name, RType::A, &res, true)?)
-                } else {
-                    None
-                };
-                let tail = |m: &[u8]| {
-                    let mut t = Vec::with_capacity(m.len());
-                    write_tail(&mut t, m, len);
-                    t.into_boxed_slice()
-                };
-                Some(NxTail {
-                    plain: tail(&plain),
-                    edns: edns.as_deref().map(tail),
-                })
-            })
-            .as_ref()
-    }
-
     /// The tail in the arena at `at`, if any.
     fn tail(&self, at: u32) -> Option<&[u8]> {
         (at != NONE).then(|| &self.tails[at as usize..])
-    }
-
-    /// The prepared tails (without EDNS, and with EDNS if that differs by more than the OPT
-    /// record) for `key`, a lower-cased wire name at or below the origin of `zone`, and
-    /// `qtype`.
-    fn find<'s>(
-        &'s self,
-        zone: &ServedZone,
-        key: &[u8],
-        qtype: u16,
-    ) -> Option<(&'s [u8], Option<&'s [u8]>)> {
-        let pair = |p: Pair| Some((self.tail(p.plain)?, self.tail(p.edns)));
-        let origin_len = zone.origin_wire_len();
-        let e = &self.entries;
-        if let Some(at) = self.entry(key) {
-            let mut p = at + 1 + e[at] as usize;
-            let others = Pair {
-                plain: u32_at(e, p + 1),
-                edns: u32_at(e, p + 5),
-            };
-            p += 9;
-            let n = e[p] as usize;
-            p += 1;
-            for _ in 0..n {
-                if u16_at(e, p) == qtype {
-                    return pair(Pair {
-                        plain: u32_at(e, p + 2),
-                        edns: u32_at(e, p + 6),
-                    });
-                }
-                p += 10;
-            }
-            return pair(others);
-        }
-        // The name does not exist: its closest existing ancestor decides.
-        let mut at = 0;
-        while key.len() - at > origin_len {
-            at += 1 + key[at] as usize;
-            if let Some(enc) = self.entry(&key[at..]) {
-                let p = enc + 1 + e[enc] as usize;
-                if e[p] == 0 {
-                    return None;
-                }
-                let nx = self.nx(zone, key.len())?;
-                return Some((&nx.plain, nx.edns.as_deref()));
-            }
-        }
-        None
     }
 }
 
@@ -612,7 +798,9 @@ pub(crate) fn answer(zone: &ServedZone, query: &[u8], q: &Question, out: &mut Ve
     out.push(t[1] | (query[3] & 0x10));
     out.extend_from_slice(&t[2..10]);
     out.extend_from_slice(&query[HEADER..q.end]);
-    out.extend_from_slice(&t[12..12 + len]);
+    let sections = out.len();
+    out.extend_from_slice(&t[TAIL_HEAD..TAIL_HEAD + len]);
+    write_serial(zone, t, out, sections);
     let Some(payload) = q.edns else {
         return true;
     };
@@ -637,6 +825,16 @@ pub(crate) fn answer(zone: &ServedZone, query: &[u8], q: &Question, out: &mut Ve
         out[class..class + 2].copy_from_slice(&payload.to_be_bytes());
     }
     true
+}
+
+/// Writes the served serial where tail `t` (whose sections start at `sections` in `out`)
+/// says its SOA record's serial is.
+fn write_serial(zone: &ServedZone, t: &[u8], out: &mut [u8], sections: usize) {
+    let at = u16_at(t, 12) as usize;
+    if at != 0 {
+        let at = sections + at;
+        out[at..at + 4].copy_from_slice(&zone.serial().to_be_bytes());
+    }
 }
 
 /// Appends the prepared TCP response to `query` (parsed as `q`) from `zone` to `out`, with
@@ -664,7 +862,7 @@ pub(crate) fn answer_tcp(zone: &ServedZone, query: &[u8], q: &Question, out: &mu
             _ => return false,
         }
     };
-    let body = &t[12..12 + u16_at(t, 10) as usize];
+    let body = &t[TAIL_HEAD..TAIL_HEAD + u16_at(t, 10) as usize];
     let sections = if has_opt {
         // The OPT record the EDNS tail was prepared with, which was not truncated away.
         match body.len().checked_sub(OPT_LEN) {
@@ -689,7 +887,9 @@ pub(crate) fn answer_tcp(zone: &ServedZone, query: &[u8], q: &Question, out: &mu
     out.extend_from_slice(&t[2..8]);
     out.extend_from_slice(&ar.to_be_bytes());
     out.extend_from_slice(&query[HEADER..q.end]);
+    let at = out.len();
     out.extend_from_slice(sections);
+    write_serial(zone, t, out, at);
     if let Some(payload) = q.edns {
         out.extend_from_slice(&[0, 0, 41]);
         out.extend_from_slice(&payload.to_be_bytes());
@@ -797,13 +997,13 @@ mod tests {
         let mut prepared = 0;
         for threads in [2, 3, 8] {
             let many = FastZone::build_with(&zone, threads);
-            assert_eq!(many.entries.len(), one.entries.len());
+            assert_eq!(many.base.entries.len(), one.base.entries.len());
             // Each part prepares the answers its names share once, so a few repeat.
-            assert!(many.tails.len() >= one.tails.len());
+            assert!(many.base.tails.len() >= one.base.tails.len());
             for key in &keys {
                 for &t in &qtypes {
                     // A tail runs to the end of its arena; compare the tail itself.
-                    let tail = |t: &[u8]| t[..12 + u16_at(t, 10) as usize].to_vec();
+                    let tail = |t: &[u8]| t[..TAIL_HEAD + u16_at(t, 10) as usize].to_vec();
                     let both =
                         |f: Option<(&[u8], Option<&[u8]>)>| f.map(|(p, e)| (tail(p), e.map(tail)));
                     let a = both(one.find(&zone, key, t));
@@ -824,7 +1024,7 @@ mod tests {
     #[test]
     fn entry_walk_covers_the_arena() {
         let zone = served(zone(200));
-        let f = zone.fast();
+        let f = &zone.fast().base;
         let (mut at, mut entries, mut offsets) = (0, 0, 0);
         while at < f.entries.len() {
             let (pairs, next) = entry_pairs(&f.entries, at);
@@ -850,6 +1050,112 @@ mod size_tests {
 
     use super::*;
     use crate::options::ZoneOptions;
+
+    /// A generated zone of `count` records: SOA, NS and `count - 2` hosts with one A each.
+    fn large_zone(count: usize, serial: u32) -> zonegate_core::Zone {
+        let origin = Name::parse("bench.test.").unwrap();
+        let soa = Soa {
+            mname: Name::parse("ns1.bench.test.").unwrap(),
+            rname: Name::parse("hostmaster.bench.test.").unwrap(),
+            serial,
+            refresh: 3600,
+            retry: 900,
+            expire: 1209600,
+            minimum: 300,
+        };
+        let mut records = vec![Record {
+            owner: origin.clone(),
+            rtype: RType::SOA,
+            ttl: 3600,
+            rdata: soa.to_rdata(),
+        }];
+        let mut ns = Vec::new();
+        Name::parse("h0.bench.test.").unwrap().write_wire(&mut ns);
+        records.push(Record {
+            owner: origin.clone(),
+            rtype: RType::NS,
+            ttl: 3600,
+            rdata: ns.into_boxed_slice(),
+        });
+        for i in 0..count - 2 {
+            records.push(Record {
+                owner: Name::parse(&format!("h{i}.bench.test.")).unwrap(),
+                rtype: RType::A,
+                ttl: 3600,
+                rdata: Box::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]),
+            });
+        }
+        zonegate_core::zone::validate::validate(ParsedZone { origin, records }, &Limits::default())
+            .unwrap()
+    }
+
+    /// Times an install of a generated zone prepared in full against one of a one-record
+    /// change prepared over the previous generation, in one run. Run by hand, for 100k and
+    /// 1M records: `ZONEGATE_SIZE_RECORDS=100000 cargo test --release -p zonegate-server
+    /// install_time -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn install_time_full_and_incremental() {
+        let count: usize = std::env::var("ZONEGATE_SIZE_RECORDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
+        let opts = ZoneOptions::default();
+        let first = large_zone(count, 1);
+        let t = std::time::Instant::now();
+        let old = ServedZone::build(Generation(1), first.clone(), 1, None, &opts);
+        let old_build = t.elapsed();
+        let t = std::time::Instant::now();
+        old.prepare();
+        let old_prepare = t.elapsed();
+        // One record changed (h7's address), with the serial one higher.
+        let mut records = first.records().to_vec();
+        let at = records
+            .iter()
+            .position(|r| r.owner == Name::parse("h7.bench.test.").unwrap())
+            .unwrap();
+        records[at].rdata = Box::new([192, 0, 2, 77]);
+        let soa = records.iter_mut().find(|r| r.rtype == RType::SOA).unwrap();
+        let mut fields = soa.soa().unwrap();
+        fields.serial = 2;
+        soa.rdata = fields.to_rdata();
+        let second = zonegate_core::zone::validate::validate(
+            ParsedZone {
+                origin: first.origin().clone(),
+                records,
+            },
+            &Limits::default(),
+        )
+        .unwrap();
+        let t = std::time::Instant::now();
+        let delta = zonegate_core::zone::delta::ZoneDelta::between(&first, &second);
+        let delta_took = t.elapsed();
+        let t = std::time::Instant::now();
+        let new = ServedZone::build(
+            Generation(2),
+            second.clone(),
+            2,
+            Some(&old.as_base()),
+            &opts,
+        );
+        let new_build = t.elapsed();
+        let t = std::time::Instant::now();
+        new.prepare_after(&old);
+        let incremental = t.elapsed();
+        let t = std::time::Instant::now();
+        let full = FastZone::build(&new);
+        let full_prepare = t.elapsed();
+        println!(
+            "{count} records: first install build {old_build:?} + prepare {old_prepare:?}; \
+             one-record change ({} records in the delta, between {delta_took:?}): build \
+             {new_build:?} + incremental prepare {incremental:?} (overlay of {:?} names) \
+             against full prepare {full_prepare:?}",
+            delta.len(),
+            new.fast().overlay_names(),
+        );
+        assert_eq!(new.fast().overlay_names(), Some(2), "h7 and the apex");
+        drop(full);
+    }
 
     /// Prints what the prepared answers of a large generated zone take, by structure. Run by
     /// hand: `cargo test --release -p zonegate-server size_of_a_large_zone -- --ignored --nocapture`.
@@ -923,7 +1229,7 @@ mod size_tests {
             "index {index_took:?}, hickory records {convert_took:?}, prepared answers on one \
              thread {fast_took:?}"
         );
-        let f = served.fast();
+        let f = &served.fast().base;
         let mb = |b: usize| b as f64 / 1e6;
         println!(
             "{count} records, install {took:?}: fast slots {:.1} MB, entries {:.1} MB, tails {:.1} MB; {:.1} octets of tails per name",
