@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::dns::name::Name;
 use crate::gate::audit::entry;
-use crate::gate::audit::{Actor, AuditAction, ReasonCode};
+use crate::gate::audit::{Actor, AuditAction, AuditEntry, ReasonCode};
 use crate::gate::config::GateConfig;
 use crate::gate::context::StepContext;
 use crate::gate::error::StepError;
@@ -186,12 +186,8 @@ async fn stage_compared<S: Store>(
         created_at: now,
         verdict,
     };
-    let generation = store
-        .stage(
-            new,
-            entry(&origin, None, action, reason, detail, actor, now),
-        )
-        .await?;
+    let audit = entry(&origin, None, action, reason, detail, actor, now);
+    let generation = stage_new(store, new, audit, &zone).await?;
     let planned = Planned {
         generation,
         hash,
@@ -211,6 +207,31 @@ async fn stage_compared<S: Store>(
         },
         Some(planned),
     ))
+}
+
+/// Stages `new`. A delta whose parent (the base) was cleaned up between reading it and staging
+/// (another publication superseded it, and the plan after it is a checkpoint) is staged whole
+/// instead: the plan step never fails because clean-up got to its base first (I5). Such a plan
+/// is stale, and the compare-and-swap refuses it at publish as any stale plan.
+async fn stage_new<S: Store>(
+    store: &S,
+    new: NewPlan,
+    audit: AuditEntry,
+    zone: &Zone,
+) -> Result<Generation, StoreError> {
+    let PlanBody::Delta { parent, .. } = new.body else {
+        return store.stage(new, audit).await;
+    };
+    match store.stage(new.clone(), audit.clone()).await {
+        Err(StoreError::PlanMissing { generation, .. }) if generation == parent => {
+            let whole = NewPlan {
+                body: PlanBody::Full(zone.body()),
+                ..new
+            };
+            store.stage(whole, audit).await
+        }
+        other => other,
+    }
 }
 
 /// What the store is offered: the change from the base when its content is at hand (a merge
@@ -397,4 +418,100 @@ pub async fn preview<S: Store>(
             thresholds,
         },
     })
+}
+
+#[cfg(test)]
+mod stage_tests {
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::model::MemStore;
+    use crate::testkit::{a, zone};
+    use crate::zone::serial::{SerialPolicy, SerialRequest};
+
+    /// Every `MemStore` operation completes on its first poll.
+    fn run<F: Future>(f: F) -> F::Output {
+        match pin!(f)
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("a MemStore step awaited something"),
+        }
+    }
+
+    fn offer(content: &Zone, base: Option<Generation>, body: PlanBody) -> NewPlan {
+        NewPlan {
+            zone: content.origin().clone(),
+            base,
+            hash: content.hash(),
+            record_count: content.len() as u64,
+            body,
+            checkpoint_every: 16,
+            created_at: 0,
+            verdict: Verdict::Pass,
+        }
+    }
+
+    fn audit(content: &Zone) -> AuditEntry {
+        let action = AuditAction::Staged;
+        entry(
+            content.origin(),
+            None,
+            action,
+            None,
+            String::new(),
+            &Actor::PLAN,
+            0,
+        )
+    }
+
+    fn publish(store: &MemStore, content: &Zone, g: Generation, base: Option<Generation>) {
+        let request = SerialRequest {
+            policy: SerialPolicy::File,
+            file_serial: content.soa().serial,
+            now_s: 0,
+        };
+        run(store.publish_cas(content.origin(), g, base, request, audit(content))).unwrap();
+    }
+
+    #[test]
+    fn a_delta_whose_base_was_cleaned_up_meanwhile_is_staged_whole() {
+        let store = MemStore::new();
+        let glue = || a("ns1.example.", [192, 0, 2, 53]);
+        let (v1, v2, v3) = (
+            zone("example.", 1, vec![glue()]),
+            zone(
+                "example.",
+                2,
+                vec![glue(), a("www.example.", [192, 0, 2, 2])],
+            ),
+            zone(
+                "example.",
+                3,
+                vec![glue(), a("www.example.", [192, 0, 2, 3])],
+            ),
+        );
+        let g1 = run(store.stage(offer(&v1, None, PlanBody::Full(v1.body())), audit(&v1))).unwrap();
+        publish(&store, &v1, g1, None);
+        // g2 is stored whole (a tiny zone's delta passes the byte bound), so g1 is needed by
+        // nothing once g2 is published, and clean-up deletes it.
+        let g2 =
+            run(store.stage(offer(&v2, Some(g1), PlanBody::Full(v2.body())), audit(&v2))).unwrap();
+        publish(&store, &v2, g2, Some(g1));
+        assert_eq!(run(store.cleanup(v1.origin(), 0, 3600, 0)).unwrap(), 1);
+        // A planner that read g1 as the base before all this offers a delta against it.
+        let delta = PlanBody::Delta {
+            parent: g1,
+            delta: ZoneDelta::between(&v1, &v3).encode(),
+        };
+        let offered = offer(&v3, Some(g1), delta);
+        let missing = run(store.stage(offered.clone(), audit(&v3))).unwrap_err();
+        assert!(matches!(missing, StoreError::PlanMissing { generation, .. } if generation == g1));
+        let g3 = run(stage_new(&store, offered, audit(&v3), &v3)).expect("staged whole");
+        let stored = run(store.load_plan(v3.origin(), g3)).unwrap().unwrap();
+        assert_eq!(stored.body, v3.body());
+        assert_eq!(stored.base, Some(g1));
+    }
 }
