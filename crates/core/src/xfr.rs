@@ -13,11 +13,11 @@
 //! Messages are cut by [`split`] on the uncompressed wire size of their records, so that no
 //! message can exceed the budget whatever compression achieves.
 
-use std::cmp::Ordering;
 use std::ops::Range;
 
 use crate::dns::record::{RType, Record};
 use crate::zone::Zone;
+use crate::zone::delta::ZoneDelta;
 use crate::zone::serial::serial_gt;
 
 /// The changes from one served generation of a zone to the next.
@@ -37,32 +37,8 @@ impl Delta {
     /// The records that leave and come between `old` and `new`, two generations of one zone. A
     /// record whose TTL changed leaves and comes back.
     pub fn between(old: &Zone, new: &Zone) -> Delta {
-        let (a, b) = (old.records(), new.records());
         let is_soa = |r: &Record| r.rtype == RType::SOA && r.owner == *old.origin();
-        let (mut removed, mut added) = (Vec::new(), Vec::new());
-        let (mut i, mut j) = (0, 0);
-        // Both lists are in canonical order without duplicates: one merge pass.
-        while i < a.len() || j < b.len() {
-            let order = match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) => x.canonical_cmp(y),
-                (Some(_), None) => Ordering::Less,
-                (None, _) => Ordering::Greater,
-            };
-            match order {
-                Ordering::Less => {
-                    removed.push(a[i].clone());
-                    i += 1;
-                }
-                Ordering::Greater => {
-                    added.push(b[j].clone());
-                    j += 1;
-                }
-                Ordering::Equal => {
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
+        let (mut removed, mut added) = ZoneDelta::between(old, new).into_parts();
         removed.retain(|r| !is_soa(r));
         added.retain(|r| !is_soa(r));
         Delta {

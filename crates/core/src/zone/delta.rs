@@ -150,6 +150,11 @@ impl ZoneDelta {
         &self.added
     }
 
+    /// The removed and the added records, in canonical order.
+    pub fn into_parts(self) -> (Vec<Record>, Vec<Record>) {
+        (self.removed, self.added)
+    }
+
     /// Records removed plus records added.
     pub fn len(&self) -> usize {
         self.removed.len() + self.added.len()
