@@ -25,9 +25,10 @@ pub struct ServedZone {
     serial: u32,
     index: ZoneIndex,
     /// `index.records()` in hickory's form, same order, in runs of [`HICKORY_RUN`] records,
-    /// each converted the first time one of its records is needed (by the general path, a
-    /// transfer or the preparation of the fast answers), so that an install does not wait for
-    /// a million conversions before it can swap.
+    /// each converted the first time one of its records is needed (by the general path or a
+    /// transfer; the preparation of the fast answers converts its own and keeps none, see
+    /// [`owned_sections`]), so that an install does not wait for a million conversions before
+    /// it can swap, and a prepared zone does not hold them all.
     records: Box<[OnceLock<Box<[HRecord]>>]>,
     /// `index.negative_soa()` in hickory's form.
     negative_soa: Option<HRecord>,
@@ -217,8 +218,31 @@ pub(crate) fn made_records(zone: &ServedZone, res: &Resolution) -> Vec<HRecord> 
     made
 }
 
-/// The answer, authority and additional sections of `res`: records converted once at
-/// install time, and `made` (from [`made_records`]) for the rest.
+/// The answer, authority and additional sections of `res` converted afresh, owned: what the
+/// preparation of the fast answers encodes. Unlike [`sections`] it leaves the zone's runs of
+/// hickory records alone, so a prepared zone does not hold every record twice (the core's
+/// form and hickory's, which at 1M records was more than half the server's memory); the
+/// records are the same, so the encoded answers are too.
+pub(crate) fn owned_sections(zone: &ServedZone, res: &Resolution) -> [Vec<HRecord>; 3] {
+    let records = zone.index.records();
+    let one = |item: &Item| -> Option<HRecord> {
+        match item {
+            Item::Stored(i) => Some(to_hickory(&records[*i])),
+            Item::NegativeSoa => zone.negative_soa.clone(),
+            Item::Wildcard { index, owner } => {
+                let mut r = to_hickory(&records[*index]);
+                r.name = to_hickory_name(owner);
+                Some(r)
+            }
+            Item::Synthesized(r) => Some(to_hickory(r)),
+        }
+    };
+    [&res.answer, &res.authority, &res.additional]
+        .map(|items| items.iter().filter_map(one).collect())
+}
+
+/// The answer, authority and additional sections of `res`: records converted on first use
+/// and kept, and `made` (from [`made_records`]) for the rest.
 pub(crate) fn sections<'z>(
     zone: &'z ServedZone,
     res: &Resolution,
@@ -307,6 +331,17 @@ mod tests {
         }
         built.prepare();
         assert!(built.is_prepared());
+        // Preparing converted no run of its own: the runs are the general path's cache.
+        let fresh = ServedZone::build(
+            Generation(2),
+            built.index().zone().clone(),
+            2,
+            None,
+            &ZoneOptions::default(),
+        );
+        fresh.prepare();
+        assert!(fresh.is_prepared());
+        assert!(fresh.records.iter().all(|run| run.get().is_none()));
         assert!(crate::zone::served::prepared::answer(
             &built, &query, &q, &mut out
         ));

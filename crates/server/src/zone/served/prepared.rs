@@ -44,7 +44,7 @@ use zonegate_core::lookup::{NameShape, Resolution};
 use zonegate_core::{Name, RType};
 
 use super::affected::affected_names;
-use super::{ServedZone, made_records, sections};
+use super::{ServedZone, owned_sections};
 use crate::wire::{UDP_PAYLOAD_MAX, answer_metadata, encode_udp};
 
 /// No tail.
@@ -234,15 +234,14 @@ impl Builder<'_> {
         let mut resp_edns = Edns::new();
         resp_edns.set_max_payload(UDP_PAYLOAD_MAX);
         resp_edns.set_version(0);
-        let made = made_records(self.zone, res);
-        let [answers, authorities, additionals] = sections(self.zone, res, &made);
+        let [answers, authorities, additionals] = owned_sections(self.zone, res);
         let request = Metadata::new(0, MessageType::Query, OpCode::Query);
         let response = MessageResponseBuilder::new(&queries, edns.then_some(&resp_edns)).build(
             answer_metadata(&request, res),
-            answers.iter().copied(),
-            authorities.iter().copied(),
+            answers.iter(),
+            authorities.iter(),
             std::iter::empty(),
-            additionals.iter().copied(),
+            additionals.iter(),
         );
         let (bytes, ok) = encode_udp(response);
         let body = HEADER + question.len();
