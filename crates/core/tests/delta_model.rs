@@ -2,7 +2,8 @@
 //! with [`Zone::apply`] must give exactly what [`validate`] gives for the same records: the
 //! same zone, or the same violations in the same order. And the incremental check alone must
 //! accept exactly the changes full validation accepts (it runs full validation only on a
-//! refusal, never on a change that passes).
+//! refusal, never on a change that passes). The diff the gate measures, read from the change
+//! alone ([`Diff::of_change`]), must be [`Diff::between`] the two contents.
 //!
 //! Seeds: every zone of Ferret's valid set, and generated zones with delegations, glue,
 //! CNAMEs, DNAMEs and wildcards. `ZONEGATE_DELTA_MODEL_ROUNDS` (default 1) multiplies the
@@ -14,6 +15,7 @@
 use zonegate_core::dns::name::Name;
 use zonegate_core::dns::record::{RType, Record};
 use zonegate_core::zone::delta::{ApplyError, ZoneDelta};
+use zonegate_core::zone::diff::Diff;
 use zonegate_core::zone::validate::validate;
 use zonegate_core::zonefile::parse;
 use zonegate_core::{Limits, ParsedZone, Zone};
@@ -228,6 +230,13 @@ fn run_sequence(seed: &Zone, steps: usize, rng: &mut Rng, tally: &mut Tally, lab
         match (&full, &incremental) {
             (Ok(f), Ok(i)) => {
                 assert_eq!(f.records(), i.records(), "{}", context());
+                // The diff the gate measures, read from the change alone, is the full one.
+                assert_eq!(
+                    Diff::of_change(&zone, i, &delta),
+                    Diff::between(&zone, i),
+                    "{}",
+                    context()
+                );
                 assert_eq!(f.body_len(), i.body_len(), "{}", context());
                 assert_eq!(f.body().len(), i.body_len(), "{}", context());
             }

@@ -438,6 +438,74 @@ fn publishing_a_kept_plan_still_reads_the_body_back() {
 }
 
 #[test]
+fn publishing_a_kept_delta_plan_reads_back_its_row_not_its_body() {
+    let store = MemStore::new();
+    let cfg = relaxed();
+    // Enough records that a one-record change is stored as a delta (see `gate::chain`).
+    let hosts = |last: u8| -> String {
+        (0..40u8)
+            .map(|i| format!("h{i} A 192.0.2.{}\n", if i == 0 { last } else { i }))
+            .collect()
+    };
+    let (g1, _, _) = staged(
+        run(gate::plan(
+            &store,
+            parsed(1, &hosts(100)),
+            &cfg,
+            NOW,
+            &actor("t"),
+        ))
+        .unwrap(),
+    );
+    run(gate::publish(
+        &store,
+        &origin(),
+        Some(g1),
+        &cfg,
+        NOW,
+        &actor("t"),
+    ))
+    .unwrap();
+    let (g, planned) = plan_kept(&store, &hosts(101), 2, &cfg);
+    let before = store.body_reads();
+    let published = run(gate::publish_planned(
+        &store,
+        &origin(),
+        &planned,
+        &cfg,
+        NOW,
+        &actor("t"),
+    ))
+    .unwrap();
+    assert!(
+        matches!(published, PublishOutcome::Published { generation, .. } if generation == g),
+        "{published:?}"
+    );
+    // The stored delta was read back and compared; the whole body was not rebuilt.
+    assert_eq!(store.body_reads(), before);
+
+    // A plan stored whole (a checkpoint every generation) is read back whole.
+    let mut whole = cfg.clone();
+    whole.store.checkpoint_every = 1;
+    let (g, planned) = plan_kept(&store, &hosts(102), 3, &whole);
+    let before = store.body_reads();
+    let published = run(gate::publish_planned(
+        &store,
+        &origin(),
+        &planned,
+        &whole,
+        NOW,
+        &actor("t"),
+    ))
+    .unwrap();
+    assert!(
+        matches!(published, PublishOutcome::Published { generation, .. } if generation == g),
+        "{published:?}"
+    );
+    assert_eq!(store.body_reads(), before + 1);
+}
+
+#[test]
 fn publishing_a_kept_plan_under_other_limits_validates_it_again() {
     let store = MemStore::new();
     let cfg = relaxed();

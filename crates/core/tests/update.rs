@@ -498,3 +498,48 @@ fn known_content_is_used_only_while_it_is_published() {
     );
     assert_eq!(known.as_ref().map(|k| k.generation()), Some(generation));
 }
+
+#[test]
+fn an_update_on_known_content_reads_no_whole_plan() {
+    let store = MemStore::new();
+    let cfg = GateConfig::default();
+    // Enough records that a one-record change is stored as a delta (see `gate::chain`).
+    let hosts: String = (0..40).map(|i| format!("h{i} A 192.0.2.{i}\n")).collect();
+    publish(&store, &cfg, &hosts);
+    let mut known = None;
+    let update = |known: &mut _, owner: &str, last: u8| {
+        let m = msg(&[], &[a(owner, Class::Zone, [198, 51, 100, last])]);
+        run(gate::update(
+            &store,
+            known,
+            req(&m, None, &[]),
+            &cfg,
+            NOW,
+            &key(),
+        ))
+        .unwrap()
+    };
+    // The first update has nothing kept: it reads the published plan whole.
+    update(&mut known, "one.example.com.", 1);
+    let after_first = store.body_reads();
+    assert!(after_first >= 1);
+    // The next ones start from the kept content (checked by its row's hash) and publish
+    // their delta, read back as stored: no body is read or rebuilt.
+    for (i, owner) in ["two.example.com.", "three.example.com."]
+        .iter()
+        .enumerate()
+    {
+        let out = update(&mut known, owner, i as u8 + 2);
+        assert!(matches!(out, UpdateOutcome::Published { .. }), "{out:?}");
+    }
+    assert_eq!(store.body_reads(), after_first);
+    // ... and what they published is what a full read gives.
+    let published = run(store.published(&origin())).unwrap().unwrap().generation;
+    let (_, zone) = run(gate::load_content(&store, &origin(), published, &cfg)).unwrap();
+    assert_eq!(Some(&zone), known.as_ref().map(|k| k.zone()));
+    assert!(
+        zone.records()
+            .iter()
+            .any(|r| r.owner == n("three.example.com."))
+    );
+}

@@ -5,7 +5,8 @@ use std::time::Duration;
 use zonegate_core::zone::serial::SerialRequest;
 
 use zonegate_core::gate::{
-    AuditEntry, DeltaStep, Generation, NewPlan, Published, Store, StoreError, StoredPlan, Verdict,
+    AuditEntry, DeltaStep, Generation, NewPlan, PlanHead, Published, Store, StoreError, StoredPlan,
+    Verdict,
 };
 use zonegate_core::{ContentHash, Name};
 
@@ -132,6 +133,14 @@ impl AnyStore {
 impl Store for AnyStore {
     async fn published(&self, zone: &Name) -> Result<Option<Published>, StoreError> {
         each!(self, s => s.published(zone).await)
+    }
+
+    async fn load_head(
+        &self,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<Option<PlanHead>, StoreError> {
+        each!(self, s => s.load_head(zone, generation).await)
     }
 
     async fn load_deltas(

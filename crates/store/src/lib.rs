@@ -75,8 +75,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Row, Sqlite, Transaction};
 use zonegate_core::gate::{
-    Actor, AuditAction, AuditEntry, DeltaStep, Generation, NewPlan, PlanStatus, Published,
-    ReasonCode, Store, StoreError, StoredPlan, Verdict, optional_reason,
+    Actor, AuditAction, AuditEntry, DeltaStep, Generation, NewPlan, PlanHead, PlanStatus,
+    Published, ReasonCode, Store, StoreError, StoredPlan, Verdict, optional_reason,
 };
 use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::{ContentHash, Name};
@@ -763,6 +763,15 @@ impl Store for SqliteStore {
         load_plan_in(&mut conn, zone, generation).await
     }
 
+    async fn load_head(
+        &self,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<Option<PlanHead>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        load_head_in(&mut conn, zone, generation).await
+    }
+
     async fn load_deltas(
         &self,
         zone: &Name,
@@ -887,8 +896,8 @@ mod statements {
     crate::shared::engine_statements!(sqlx::sqlite::SqliteConnection, crate::store_error);
 }
 use statements::{
-    cleanup_in, insert_audit, load_deltas_in, load_plan_in, newest_in, pin_in, publish_in,
-    published_in, record_target_in, set_verdict_in, stage_in, unpin_in,
+    cleanup_in, insert_audit, load_deltas_in, load_head_in, load_plan_in, newest_in, pin_in,
+    publish_in, published_in, record_target_in, set_verdict_in, stage_in, unpin_in,
 };
 
 mod catalog;

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use zonegate_core::Name;
 
 use zonegate_core::gate::chain::{self, ChainLink, Links};
-use zonegate_core::gate::{Actor, DeltaStep, Generation, PlanStatus, StoredPlan, optional_reason};
+use zonegate_core::gate::{
+    Actor, DeltaStep, Generation, PlanHead, PlanStatus, StoredPlan, optional_reason,
+};
 
 use crate::{
     AuditRow, PinRow, PlanRow, StoreError, TargetRow, ZoneRow, audit_action, corrupt, from_sql,
@@ -96,13 +98,34 @@ pub(crate) fn stored_plan(
     generation: Generation,
     row: &impl Columns,
 ) -> Result<StoredPlan, StoreError> {
+    let head = plan_head(zone, generation, row)?;
     Ok(StoredPlan {
+        zone: head.zone,
+        generation,
+        base: head.base,
+        hash: head.hash,
+        record_count: head.record_count,
+        body: row.bytes("body")?,
+        created_at: head.created_at,
+        status: head.status,
+        verdict: head.verdict,
+        serial: head.serial,
+    })
+}
+
+/// `base, hash, record_count, created_at, status, verdict, serial` of plan `generation` of
+/// `zone`.
+pub(crate) fn plan_head(
+    zone: &Name,
+    generation: Generation,
+    row: &impl Columns,
+) -> Result<PlanHead, StoreError> {
+    Ok(PlanHead {
         zone: zone.clone(),
         generation,
         base: optional_generation_from_sql(row.optional_int("base")?)?,
         hash: hash_from_sql(&row.text("hash")?)?,
         record_count: from_sql(row.int("record_count")?, "record count")?,
-        body: row.bytes("body")?,
         created_at: from_sql(row.int("created_at")?, "time")?,
         status: status(row)?,
         verdict: verdict_from_sql(&row.text("verdict")?)?,

@@ -17,7 +17,7 @@ macro_rules! engine_statements {
     ($conn:ty, $store_error:path) => {
         use zonegate_core::gate::chain::{self, Layout, Links};
         use zonegate_core::gate::{
-            AuditEntry, DeltaStep, Generation, NewPlan, PlanBody, PlanStatus, Published,
+            AuditEntry, DeltaStep, Generation, NewPlan, PlanBody, PlanHead, PlanStatus, Published,
             StoreError, StoredPlan, Verdict, cleanup_audit_entry, optional_reason, verdict_move,
         };
         use zonegate_core::zone::serial::SerialRequest;
@@ -86,6 +86,26 @@ macro_rules! engine_statements {
                 .await
                 .map_err($store_error)?;
             rows::rebuilt_plan(zone, generation, &found)
+        }
+
+        /// Plan `generation`'s row without its body (see
+        /// [`zonegate_core::gate::Store::load_head`]).
+        pub(crate) async fn load_head_in(
+            conn: &mut $conn,
+            zone: &Name,
+            generation: Generation,
+        ) -> Result<Option<PlanHead>, StoreError> {
+            let row = sqlx::query(
+                "SELECT base, hash, record_count, created_at, status, verdict, serial
+                 FROM plans WHERE origin = $1 AND generation = $2",
+            )
+            .bind(zone.to_string())
+            .bind(to_sql(generation.0)?)
+            .fetch_optional(conn)
+            .await
+            .map_err($store_error)?;
+            row.map(|row| rows::plan_head(zone, generation, &row))
+                .transpose()
         }
 
         /// The deltas from `from` to `to` (see [`zonegate_core::gate::Store::load_deltas`]).

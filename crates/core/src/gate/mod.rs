@@ -64,6 +64,7 @@ pub use refusal::Refusal;
 pub use store::{Store, StoreError, verdict_move};
 pub use target::Target;
 pub use types::{
-    DeltaStep, Generation, NewPlan, OptGen, PlanBody, PlanStatus, Published, StoredPlan, Verdict,
+    DeltaStep, Generation, NewPlan, OptGen, PlanBody, PlanHead, PlanStatus, Published, StoredPlan,
+    Verdict,
 };
 pub use update::{KnownContent, UpdateError, UpdateOutcome, UpdateRequest, update};

@@ -68,6 +68,9 @@ pub struct Planned {
     /// The base generation's content as it was read back (hash-checked and validated), if
     /// it could be.
     pub(super) base: Option<(Generation, Zone)>,
+    /// The change from `base` as offered to the store (the encoded [`ZoneDelta`]), when the
+    /// plan was offered as a delta: publishing reads back this row instead of the whole body.
+    pub(super) delta: Option<Vec<u8>>,
     pub(super) limits: crate::zone::limits::Limits,
 }
 
@@ -75,6 +78,14 @@ impl Planned {
     /// The staged content, as validated.
     pub fn zone(&self) -> &Zone {
         &self.zone
+    }
+
+    /// The change from the base content to the plan's, when it was offered as a delta.
+    pub(super) fn change(&self) -> Option<ZoneDelta> {
+        // The bytes are this process's own encoding of a change it made.
+        self.delta
+            .as_deref()
+            .and_then(|d| ZoneDelta::decode(d).ok())
     }
 
     /// The base generation's content the plan was measured against, if it could be read.
@@ -112,7 +123,7 @@ pub async fn plan_keeping<S: Store>(
         Err(invalid) => return Err(refuse_invalid(store, &ctx, &origin, invalid).await),
     };
     let compared = compare_with_published(store, &zone, cfg).await?;
-    stage_compared(store, &ctx, zone, compared).await
+    stage_compared(store, &ctx, zone, compared, None).await
 }
 
 /// [`plan_keeping`] measured against `base`, content the caller read (hash-checked and
@@ -140,16 +151,18 @@ pub async fn plan_on_base<S: Store>(
         // `update::apply` makes the delta from this very content.
         Err(ApplyError::Delta(e)) => panic!("a delta made from its base applies to it: {e}"),
     };
-    let compared = compare_with(base.0, base.1, &zone, cfg);
-    stage_compared(store, &ctx, zone, compared).await
+    let compared = compare_change(base.0, base.1, &zone, delta, cfg);
+    stage_compared(store, &ctx, zone, compared, Some(delta)).await
 }
 
-/// Stages `zone` as compared with its base, or returns [`PlanOutcome::NoChanges`].
+/// Stages `zone` as compared with its base, or returns [`PlanOutcome::NoChanges`]. `delta`, if
+/// given, is the change from the base content that made `zone` ([`Zone::apply`]).
 async fn stage_compared<S: Store>(
     store: &S,
     ctx: &StepContext<'_>,
     zone: Zone,
     compared: Compared,
+    delta: Option<&ZoneDelta>,
 ) -> Result<(PlanOutcome, Option<Planned>), StepError> {
     let (cfg, now, actor) = (ctx.cfg, ctx.now, ctx.actor);
     let origin = zone.origin().clone();
@@ -181,10 +194,14 @@ async fn stage_compared<S: Store>(
         base,
         hash,
         record_count,
-        body: plan_body(base, base_content.as_ref(), &zone, cfg),
+        body: plan_body(base, base_content.as_ref(), &zone, delta, cfg),
         checkpoint_every: cfg.store.checkpoint_every,
         created_at: now,
         verdict,
+    };
+    let delta = match &new.body {
+        PlanBody::Delta { delta, .. } => Some(delta.clone()),
+        PlanBody::Full(_) => None,
     };
     let audit = entry(&origin, None, action, reason, detail, actor, now);
     let generation = stage_new(store, new, audit, &zone).await?;
@@ -193,6 +210,7 @@ async fn stage_compared<S: Store>(
         hash,
         zone,
         base: base.zip(base_content),
+        delta,
         limits: cfg.limits.clone(),
     };
     Ok((
@@ -234,19 +252,30 @@ async fn stage_new<S: Store>(
     }
 }
 
-/// What the store is offered: the change from the base when its content is at hand (a merge
-/// pass over two record lists; the full body is not encoded), else the full body. The store
-/// decides whether a delta becomes a checkpoint (`gate::chain`).
+/// What the store is offered: the change from the base when its content is at hand (`delta`
+/// when the caller made `zone` from it, else a merge pass over two record lists; the full body
+/// is not encoded), else the full body. The store decides whether a delta becomes a checkpoint
+/// (`gate::chain`).
 fn plan_body(
     base: Option<Generation>,
     base_content: Option<&Zone>,
     zone: &Zone,
+    delta: Option<&ZoneDelta>,
     cfg: &GateConfig,
 ) -> PlanBody {
     match base.zip(base_content) {
         Some((parent, old)) if cfg.store.checkpoint_every > 1 => PlanBody::Delta {
             parent,
-            delta: ZoneDelta::between(old, zone).encode(),
+            delta: match delta {
+                Some(delta) => {
+                    debug_assert!(
+                        *delta == ZoneDelta::between(old, zone),
+                        "the change made it"
+                    );
+                    delta.encode()
+                }
+                None => ZoneDelta::between(old, zone).encode(),
+            },
         },
         _ => PlanBody::Full(zone.body()),
     }
@@ -362,6 +391,29 @@ fn compare_with(g: Generation, old: Zone, zone: &Zone, cfg: &GateConfig) -> Comp
         return Compared::Same { published: g };
     }
     let diff = Diff::between(&old, zone);
+    let thresholds =
+        crate::gate::policy::check(&cfg.policy.for_zone(zone.origin()), &old, zone, &diff);
+    Compared::Changed {
+        base: Some(g),
+        diff,
+        thresholds,
+        base_content: Some(old),
+    }
+}
+
+/// [`compare_with`] for `zone` made from `old` by `delta`, a change that is not empty: the diff
+/// is read from the change ([`Diff::of_change`]), not from every record of both.
+fn compare_change(
+    g: Generation,
+    old: Zone,
+    zone: &Zone,
+    delta: &ZoneDelta,
+    cfg: &GateConfig,
+) -> Compared {
+    let diff = Diff::of_change(&old, zone, delta);
+    if diff.is_empty() {
+        return Compared::Same { published: g };
+    }
     let thresholds =
         crate::gate::policy::check(&cfg.policy.for_zone(zone.origin()), &old, zone, &diff);
     Compared::Changed {

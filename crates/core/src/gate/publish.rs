@@ -11,7 +11,8 @@ use crate::gate::error::StepError;
 use crate::gate::plan::Planned;
 use crate::gate::refusal::Refusal;
 use crate::gate::store::{Store, StoreError};
-use crate::gate::types::{Generation, OptGen, PlanStatus, StoredPlan, Verdict};
+use crate::gate::types::{Generation, OptGen, PlanHead, PlanStatus, StoredPlan, Verdict};
+use crate::zone::delta::ZoneDelta;
 use crate::zone::diff::Diff;
 use crate::zone::serial::SerialRequest;
 use crate::zone::{ContentHash, Zone};
@@ -188,7 +189,7 @@ async fn publish_pinned<S: Store>(
     g: Generation,
     from: PublishFrom<'_>,
 ) -> Result<PublishOutcome, StepError> {
-    let plan = load_checked(store, zone, g, from.expected_hash()).await?;
+    let (plan, content, known) = read_back(store, ctx, zone, g, from).await?;
     if plan.status == PlanStatus::Published
         && store
             .published(zone)
@@ -197,12 +198,36 @@ async fn publish_pinned<S: Store>(
     {
         return Ok(PublishOutcome::AlreadyPublished { generation: g });
     }
-    // Validate after reading, as before writing. Content this process validated under these
-    // limits stands for the body when the body read back hashes to the plan's hash and that
-    // is the content's hash: the same bytes, so the same verdict of every validity rule.
-    let known = from
-        .known(ctx.cfg)
-        .filter(|k| k.generation == g && k.hash == plan.hash && plan.hash.matches_body(&plan.body));
+    check_age(&plan, ctx)?;
+    let known_base = known.and_then(|k| k.base.as_ref().map(|base| (base, k.change())));
+    if let Err(refusal) = check_gate(store, zone, &plan, &content, known_base, ctx.cfg).await? {
+        return Err(stale_or(store, zone, &plan, refusal).await?.into());
+    }
+    swap(store, ctx, zone, &plan, content.soa().serial).await
+}
+
+/// Reads plan `g` back and gives its head and content, validated after reading as before
+/// writing. Content this process validated under these limits (`from.known`) stands for the
+/// body when what the store holds gives it: the stored row is the delta this process offered
+/// from the base it holds, with the content's hash (read back without the body, see
+/// [`delta_read_back`]); or the body read back hashes to the plan's hash, which is the
+/// content's hash: the same bytes, so the same verdict of every validity rule. Otherwise the
+/// body is decoded and validated.
+async fn read_back<'p, S: Store>(
+    store: &S,
+    ctx: &StepContext<'_>,
+    zone: &Name,
+    g: Generation,
+    from: PublishFrom<'p>,
+) -> Result<(PlanHead, Cow<'p, Zone>, Option<&'p Planned>), StepError> {
+    let known = from.known(ctx.cfg).filter(|k| k.generation == g);
+    if let Some(k) = known
+        && let Some(head) = delta_read_back(store, zone, k).await?
+    {
+        return Ok((head, Cow::Borrowed(&k.zone), Some(k)));
+    }
+    let plan = load_checked(store, zone, g, from.expected_hash()).await?;
+    let known = known.filter(|k| k.hash == plan.hash && plan.hash.matches_body(&plan.body));
     let content = match known {
         Some(k) => Cow::Borrowed(&k.zone),
         None => Cow::Owned(
@@ -214,12 +239,32 @@ async fn publish_pinned<S: Store>(
             })?,
         ),
     };
-    check_age(&plan, ctx)?;
-    let known_base = known.and_then(|k| k.base.as_ref());
-    if let Err(refusal) = check_gate(store, zone, &plan, &content, known_base, ctx.cfg).await? {
-        return Err(stale_or(store, zone, &plan, refusal).await?.into());
+    Ok((plan.head(), content, known))
+}
+
+/// The head of the plan `planned` describes, if the store holds it as `planned`'s delta from
+/// `planned`'s base with `planned`'s hash: then the base content this process holds (read back
+/// and checked when it was read) with the delta read back is `planned`'s content, without
+/// reading or rebuilding the whole body. `None` (read the body) for a plan stored whole (a
+/// checkpoint), or anything else.
+async fn delta_read_back<S: Store>(
+    store: &S,
+    zone: &Name,
+    planned: &Planned,
+) -> Result<Option<PlanHead>, StoreError> {
+    let (Some((base, _)), Some(delta)) = (&planned.base, &planned.delta) else {
+        return Ok(None);
+    };
+    let g = planned.generation;
+    let Some(head) = store.load_head(zone, g).await? else {
+        return Ok(None);
+    };
+    if head.hash != planned.hash || head.base != Some(*base) {
+        return Ok(None);
     }
-    swap(store, ctx, zone, &plan, content.soa().serial).await
+    let steps = store.load_deltas(zone, *base, g).await?;
+    let same = matches!(steps.as_deref(), Some([step]) if step.hash == planned.hash && step.delta == *delta);
+    Ok(same.then_some(head))
 }
 
 /// Loads generation `g`, refusing it if its hash is not `expected` (when one is given).
@@ -248,7 +293,7 @@ async fn load_checked<S: Store>(
 }
 
 /// Refuses a plan older than `plan_age_max_s`.
-fn check_age(plan: &StoredPlan, ctx: &StepContext<'_>) -> Result<(), Refusal> {
+fn check_age(plan: &PlanHead, ctx: &StepContext<'_>) -> Result<(), Refusal> {
     let age_s = ctx.now.saturating_sub(plan.created_at);
     if age_s > ctx.cfg.plan_age_max_s {
         return Err(Refusal::TooOld {
@@ -265,7 +310,7 @@ fn check_age(plan: &StoredPlan, ctx: &StepContext<'_>) -> Result<(), Refusal> {
 async fn stale_or<S: Store>(
     store: &S,
     zone: &Name,
-    plan: &StoredPlan,
+    plan: &PlanHead,
     refusal: Refusal,
 ) -> Result<Refusal, StoreError> {
     let published = store.published(zone).await?.map(|p| p.generation);
@@ -286,7 +331,7 @@ async fn swap<S: Store>(
     store: &S,
     ctx: &StepContext<'_>,
     zone: &Name,
-    plan: &StoredPlan,
+    plan: &PlanHead,
     file_serial: u32,
 ) -> Result<PublishOutcome, StepError> {
     let g = plan.generation;
@@ -338,9 +383,9 @@ async fn swap<S: Store>(
 async fn check_gate<S: Store>(
     store: &S,
     zone: &Name,
-    plan: &StoredPlan,
+    plan: &PlanHead,
     content: &Zone,
-    known_base: Option<&(Generation, Zone)>,
+    known_base: Option<(&(Generation, Zone), Option<ZoneDelta>)>,
     cfg: &GateConfig,
 ) -> Result<Result<(), Refusal>, StoreError> {
     let policy = cfg.policy.for_zone(zone);
@@ -358,13 +403,15 @@ async fn check_gate<S: Store>(
     // The base content the plan was measured against when this process staged it: a plan's
     // content never changes once staged (and was hash-checked and validated when it was
     // read), so it is the base's body.
-    let known_base = known_base
-        .filter(|(g, _)| Some(*g) == plan.base)
-        .map(|(_, old)| old);
+    let known_base = known_base.filter(|((g, _), _)| Some(*g) == plan.base);
     let thresholds = match (plan.base, known_base) {
         (None, _) => Vec::new(),
-        (Some(_), Some(old)) => {
-            crate::gate::policy::check(&policy, old, content, &Diff::between(old, content))
+        (Some(_), Some(((_, old), change))) => {
+            let diff = match change {
+                Some(delta) => Diff::of_change(old, content, &delta),
+                None => Diff::between(old, content),
+            };
+            crate::gate::policy::check(&policy, old, content, &diff)
         }
         (Some(b), None) => match store.load_plan(zone, b).await? {
             // A base that is gone was cleaned up, so it is no longer published (I2) and the

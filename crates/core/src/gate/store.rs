@@ -4,7 +4,7 @@
 use crate::dns::name::Name;
 use crate::gate::audit::AuditEntry;
 use crate::gate::types::{
-    DeltaStep, Generation, NewPlan, OptGen, PlanStatus, Published, StoredPlan, Verdict,
+    DeltaStep, Generation, NewPlan, OptGen, PlanHead, PlanStatus, Published, StoredPlan, Verdict,
 };
 use crate::zone::ContentHash;
 use crate::zone::serial::SerialRequest;
@@ -86,6 +86,16 @@ pub trait Store {
         zone: &Name,
         generation: Generation,
     ) -> Result<Option<StoredPlan>, StoreError>;
+
+    /// One plan's row without its body (nothing is read or rebuilt from its chain). The
+    /// default reads the whole plan; the SQL stores read the row's columns only.
+    async fn load_head(
+        &self,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<Option<PlanHead>, StoreError> {
+        Ok(self.load_plan(zone, generation).await?.map(|p| p.head()))
+    }
 
     /// For a reader that holds `from`: the deltas that lead from it to `to`, oldest first,
     /// each with the hash of the content it gives, read in one atomic step. `None` unless

@@ -179,6 +179,41 @@ pub struct StoredPlan {
     pub serial: Option<u32>,
 }
 
+/// A plan's row without its body: what the gate checks of a plan whose content this process
+/// already holds (the DNS UPDATE and `apply` paths), so that a million-record body is not read
+/// back and rebuilt to learn its status and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanHead {
+    pub zone: Name,
+    pub generation: Generation,
+    pub base: Option<Generation>,
+    pub hash: ContentHash,
+    pub record_count: u64,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub status: PlanStatus,
+    pub verdict: Verdict,
+    /// As [`StoredPlan::serial`].
+    pub serial: Option<u32>,
+}
+
+impl StoredPlan {
+    /// Everything but the body.
+    pub fn head(&self) -> PlanHead {
+        PlanHead {
+            zone: self.zone.clone(),
+            generation: self.generation,
+            base: self.base,
+            hash: self.hash,
+            record_count: self.record_count,
+            created_at: self.created_at,
+            status: self.status,
+            verdict: self.verdict,
+            serial: self.serial,
+        }
+    }
+}
+
 /// What to stage: content that already passed validation.
 #[derive(Debug, Clone)]
 pub struct NewPlan {

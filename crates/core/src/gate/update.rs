@@ -25,9 +25,10 @@ use crate::zone::limits::Limits;
 use crate::zone::{ContentHash, Zone};
 
 /// A generation's content as this process last published it, kept by the caller between
-/// updates so that the next one need not decode and validate the same content again. Only
-/// [`update`] makes one. It stands for the published body only while that generation is
-/// published and the body read back hashes to its hash (as in `publish_planned`).
+/// updates so that the next one need not read, decode and validate the same content again.
+/// Only [`update`] makes one. It stands for the published body only while that generation is
+/// published and its stored row has the content's hash: the hash is the content's identity,
+/// and publishing read the stored form back against it (`publish_planned`).
 #[derive(Clone)]
 pub struct KnownContent {
     generation: Generation,
@@ -211,7 +212,8 @@ enum Attempt {
 }
 
 /// The published generation and its content: `known`'s when it is that generation, under
-/// these limits, and the body read back hashes to its hash; else decoded and validated.
+/// these limits, with the same hash (its row's head is read, not its body); else decoded and
+/// validated.
 async fn published_base<S: Store>(
     store: &S,
     zone: &Name,
@@ -224,8 +226,8 @@ async fn published_base<S: Store>(
     };
     let g = published.generation;
     if let Some(k) = known.take_if(|k| k.generation == g && k.limits == cfg.limits) {
-        let plan = store.load_plan(zone, g).await.map_err(store_err)?;
-        if plan.is_some_and(|p| p.hash == k.hash && k.hash.matches_body(&p.body)) {
+        let head = store.load_head(zone, g).await.map_err(store_err)?;
+        if head.is_some_and(|p| p.hash == k.hash) {
             return Ok((g, k.zone));
         }
     }

@@ -25,8 +25,8 @@ use std::collections::BTreeMap;
 use crate::dns::name::Name;
 use crate::gate::chain::{self, ChainLink, Layout, Links};
 use crate::gate::{
-    AuditEntry, DeltaStep, Generation, NewPlan, PlanBody, PlanStatus, Published, Store, StoreError,
-    StoredPlan, Verdict, cleanup_audit_entry,
+    AuditEntry, DeltaStep, Generation, NewPlan, PlanBody, PlanHead, PlanStatus, Published, Store,
+    StoreError, StoredPlan, Verdict, cleanup_audit_entry,
 };
 use crate::model::sync::Mutex;
 use crate::zone::ContentHash;
@@ -44,6 +44,9 @@ struct State {
     /// renewed that (unix seconds).
     targets: BTreeMap<(String, Name), (Generation, u64)>,
     audit: Vec<AuditEntry>,
+    /// How many times [`Store::load_plan`] was called: the steps that hold the content avoid
+    /// reading whole bodies, and tests count that they do.
+    body_reads: u64,
 }
 
 struct ZoneState {
@@ -226,6 +229,11 @@ impl MemStore {
     /// Fault injection: empties the body of plan `generation`, as if it had been lost or
     /// corrupted on disk. Its recorded hash no longer matches, so [`crate::Zone::decode`] refuses
     /// it. Returns whether the plan existed.
+    /// How many whole plans were read ([`Store::load_plan`]) so far.
+    pub fn body_reads(&self) -> u64 {
+        self.with(|s| s.body_reads)
+    }
+
     pub fn corrupt_body(&self, zone: &Name, generation: Generation) -> bool {
         self.with(|s| {
             match s
@@ -273,7 +281,23 @@ impl Store for MemStore {
         zone: &Name,
         generation: Generation,
     ) -> Result<Option<StoredPlan>, StoreError> {
-        Ok(self.with(|s| s.zones.get(zone).and_then(|z| z.rebuilt(generation))))
+        Ok(self.with(|s| {
+            s.body_reads += 1;
+            s.zones.get(zone).and_then(|z| z.rebuilt(generation))
+        }))
+    }
+
+    async fn load_head(
+        &self,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<Option<PlanHead>, StoreError> {
+        Ok(self.with(|s| {
+            s.zones
+                .get(zone)
+                .and_then(|z| z.plans.get(&generation))
+                .map(StoredPlan::head)
+        }))
     }
 
     async fn load_deltas(

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use crate::dns::name::Name;
 use crate::dns::record::{RType, Record};
 use crate::zone::Zone;
+use crate::zone::delta::ZoneDelta;
 
 /// One RRset-level change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +59,85 @@ impl Diff {
     pub fn between(old: &Zone, new: &Zone) -> Diff {
         diff_records(old.records(), new.records())
     }
+
+    /// [`Diff::between`] for `new` made from `old` by `delta` ([`Zone::apply`]), reading only
+    /// the RRsets the delta touches (found by binary search): the same diff, at the cost of the
+    /// change rather than of the zone.
+    pub fn of_change(old: &Zone, new: &Zone, delta: &ZoneDelta) -> Diff {
+        let mut diff = Diff {
+            records_before: old.len(),
+            records_after: new.len(),
+            ..Diff::default()
+        };
+        for key in touched_keys(delta) {
+            let (x, y) = (rrset_at(old.records(), key), rrset_at(new.records(), key));
+            match (x.is_empty(), y.is_empty()) {
+                (true, true) => {}
+                (false, true) => {
+                    diff.records_removed += x.len();
+                    diff.changes.push(Change::Removed {
+                        owner: key.owner.clone(),
+                        rtype: key.rtype,
+                        records: x.to_vec(),
+                    });
+                }
+                (true, false) => {
+                    diff.records_added += y.len();
+                    diff.changes.push(Change::Added {
+                        owner: key.owner.clone(),
+                        rtype: key.rtype,
+                        records: y.to_vec(),
+                    });
+                }
+                (false, false) => {
+                    let (removed, added, _) = merge_rrset(x, y);
+                    if !removed.is_empty() || !added.is_empty() {
+                        diff.records_removed += removed.len();
+                        diff.records_added += added.len();
+                        diff.changes.push(Change::Changed {
+                            owner: key.owner.clone(),
+                            rtype: key.rtype,
+                            removed,
+                            added,
+                        });
+                    }
+                }
+            }
+        }
+        // Every old record is either still there or removed.
+        diff.records_unchanged = old.len() - diff.records_removed;
+        diff
+    }
+}
+
+/// One record of each RRset (owner and type) `delta` touches, in canonical order, once each.
+fn touched_keys(delta: &ZoneDelta) -> Vec<&Record> {
+    let (mut a, mut b) = (
+        delta.removed().iter().peekable(),
+        delta.added().iter().peekable(),
+    );
+    let mut keys: Vec<&Record> = Vec::new();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (Some(x), Some(y)) if key_cmp(x, y).is_gt() => b.next(),
+            (Some(_), Some(_)) => a.next(),
+        }
+        .expect("peeked");
+        if keys.last().is_none_or(|last| key_cmp(last, next).is_ne()) {
+            keys.push(next);
+        }
+    }
+    keys
+}
+
+/// The RRset of `key`'s owner and type in `records` (canonical order); empty if none.
+fn rrset_at<'r>(records: &'r [Record], key: &Record) -> &'r [Record] {
+    let start = records.partition_point(|r| key_cmp(r, key).is_lt());
+    let len = records[start..].partition_point(|r| key_cmp(r, key).is_eq());
+    &records[start..start + len]
 }
 
 /// Splits records in canonical order into RRsets: the runs that share owner and type.

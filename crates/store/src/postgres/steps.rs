@@ -2,15 +2,16 @@
 //! every other step on its zone by the zone row lock ([`lock_zone`]).
 
 use zonegate_core::gate::{
-    AuditEntry, DeltaStep, Generation, NewPlan, Published, Store, StoreError, StoredPlan, Verdict,
+    AuditEntry, DeltaStep, Generation, NewPlan, PlanHead, Published, Store, StoreError, StoredPlan,
+    Verdict,
 };
 use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::{ContentHash, Name};
 
 use super::{
-    PUBLISHED_CHANNEL, PgStore, cleanup_in, insert_audit, load_deltas_in, load_plan_in, lock_zone,
-    newest_in, pin_in, publish_in, published_in, record_target_in, set_verdict_in, stage_in,
-    store_error, unpin_in,
+    PUBLISHED_CHANNEL, PgStore, cleanup_in, insert_audit, load_deltas_in, load_head_in,
+    load_plan_in, lock_zone, newest_in, pin_in, publish_in, published_in, record_target_in,
+    set_verdict_in, stage_in, store_error, unpin_in,
 };
 
 impl Store for PgStore {
@@ -26,6 +27,15 @@ impl Store for PgStore {
     ) -> Result<Option<StoredPlan>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         load_plan_in(&mut conn, zone, generation).await
+    }
+
+    async fn load_head(
+        &self,
+        zone: &Name,
+        generation: Generation,
+    ) -> Result<Option<PlanHead>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        load_head_in(&mut conn, zone, generation).await
     }
 
     async fn load_deltas(

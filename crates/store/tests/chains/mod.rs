@@ -86,7 +86,7 @@ async fn is_delta<S: Store>(s: &S, generation: Generation) -> bool {
     }
 }
 
-/// Reads `g` back and checks it is `expected`, body and hash.
+/// Reads `g` back and checks it is `expected`, body and hash, and that its head says the same.
 async fn assert_reads<S: Store>(s: &S, generation: Generation, expected: &Zone) {
     let plan = s
         .load_plan(&n(ORIGIN), generation)
@@ -97,6 +97,12 @@ async fn assert_reads<S: Store>(s: &S, generation: Generation, expected: &Zone) 
     assert!(
         plan.body == expected.body(),
         "{generation} rebuilds to its full body"
+    );
+    // Its head, read without the body, is the whole plan's, delta or checkpoint.
+    assert_eq!(
+        s.load_head(&n(ORIGIN), generation).await.unwrap(),
+        Some(plan.head()),
+        "{generation}'s head"
     );
     Zone::decode(&n(ORIGIN), &plan.body, &plan.hash, &Default::default())
         .unwrap_or_else(|e| panic!("{generation} decodes: {e}"));
@@ -149,6 +155,7 @@ pub async fn contract_delta_chain_rebuilds_and_checkpoints<S: Inspect>(s: &S) {
     assert_eq!(s.load_deltas(&z, g(8), g(6)).await.unwrap(), None);
     assert_eq!(s.load_deltas(&z, g(6), g(6)).await.unwrap(), Some(vec![]));
     assert_eq!(s.load_deltas(&z, g(6), g(99)).await.unwrap(), None);
+    assert_eq!(s.load_head(&z, g(99)).await.unwrap(), None);
 }
 
 /// A delta that changes more than a quarter of the checkpoint's body is stored as a
