@@ -301,6 +301,10 @@ struct Seeding<'a> {
     store: &'a AnyStore,
     cfg: &'a GateConfig,
     snapshots: &'a Snapshots,
+    /// The follower's target counts a generation the DNS UPDATE worker is installing as held
+    /// (`update::installing`), so that it does not read, decode and validate again what the
+    /// worker installs from the content it holds.
+    defer_to_updates: bool,
 }
 
 impl Target for Seeding<'_> {
@@ -309,7 +313,11 @@ impl Target for Seeding<'_> {
     }
 
     fn held(&self, zone: &Name) -> Option<Generation> {
-        self.catalog.held(zone)
+        let held = self.catalog.held(zone);
+        match self.defer_to_updates {
+            true => held.max(update::installing(zone)),
+            false => held,
+        }
     }
 
     async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {
@@ -440,6 +448,7 @@ async fn refresh_catalog(
         store,
         cfg,
         snapshots,
+        defer_to_updates: false,
     };
     catalog_zone::refresh(store, &target, &name).await;
 }
@@ -457,6 +466,7 @@ async fn sync_zone(
         store,
         cfg,
         snapshots,
+        defer_to_updates: true,
     };
     if catalog.options().catalog.as_ref() == Some(zone) {
         // Planned before `[server] catalog` named it: the catalog zone wins.

@@ -12,18 +12,23 @@
 //! Then the clean-up step runs, keeping `generations_keep` and every live or pinned plan, so
 //! that a stream of updates does not grow the store.
 //!
+//! While the worker installs a generation it published, it holds a claim on it
+//! ([`installing`]): the follower counts that generation as held, rather than reading it from
+//! the store and decoding and validating it a second time meanwhile (a second of work at a
+//! million records, and a race for the install).
+//!
 //! One worker serialises the updates this server receives: they would serialise on SQLite's
 //! write lock anyway, and in order they never race each other, only other publishers.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
 use zonegate_core::gate::{
-    self, Actor, KnownContent, StepError, StoreError, Target, UpdateError, UpdateOutcome,
-    UpdateRequest,
+    self, Actor, Generation, KnownContent, StepError, StoreError, Target, UpdateError,
+    UpdateOutcome, UpdateRequest,
 };
 use zonegate_core::{GateConfig, Name};
 use zonegate_server::{Catalog, UpdateCall, UpdateFuture, UpdateSink};
@@ -162,12 +167,8 @@ async fn one(
     let Ok(UpdateOutcome::Published { generation, .. }) = outcome else {
         return outcome;
     };
-    let install = tokio::task::spawn_local(install(
-        w.clone(),
-        store.clone(),
-        zone.clone(),
-        known.clone(),
-    ));
+    let claim = Claim::new(zone, generation);
+    let install = tokio::task::spawn_local(install(w.clone(), store.clone(), claim, known.clone()));
     // Served once the catalog holds it; an install that fails or is overtaken ends the wait too.
     let waited = tokio::time::timeout(SERVED_WAIT, async {
         while w.catalog.held(zone).is_none_or(|held| held < generation) && !install.is_finished() {
@@ -182,16 +183,66 @@ async fn one(
     outcome
 }
 
+/// The generation of each zone the worker is installing now (see [`installing`]).
+static INSTALLING: Mutex<BTreeMap<Name, Generation>> = Mutex::new(BTreeMap::new());
+
+/// The generation of `zone` this worker is installing now, if any: the follower counts it as
+/// held, so it does not read the same generation from the store, decode and validate it while
+/// the worker installs it from the content it holds. An install that fails ends its claim, and
+/// the follower's next pass installs the generation (I6).
+pub(super) fn installing(zone: &Name) -> Option<Generation> {
+    INSTALLING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(zone)
+        .copied()
+}
+
+/// The worker's claim on installing one generation, from its publication until its install
+/// ends.
+struct Claim {
+    zone: Name,
+    generation: Generation,
+}
+
+impl Claim {
+    fn new(zone: &Name, generation: Generation) -> Claim {
+        let mut all = INSTALLING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = all.entry(zone.clone()).or_insert(generation);
+        *at = (*at).max(generation);
+        Claim {
+            zone: zone.clone(),
+            generation,
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut all = INSTALLING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if all.get(&self.zone) == Some(&self.generation) {
+            all.remove(&self.zone);
+        }
+    }
+}
+
 /// How long an update that was published waits for the catalog to serve it before answering.
 const SERVED_WAIT: Duration = Duration::from_secs(60);
 
-/// Installs what was just published into the catalog, with the follower's own target.
-async fn install(w: Arc<Worker>, store: AnyStore, zone: Name, known: Option<KnownContent>) {
+/// Installs what was just published into the catalog, with the follower's own target; the
+/// claim ends with it, installed or not.
+async fn install(w: Arc<Worker>, store: AnyStore, claim: Claim, known: Option<KnownContent>) {
+    let zone = claim.zone.clone();
     let target = Seeding {
         catalog: &w.catalog,
         store: &store,
         cfg: &w.cfg,
         snapshots: &w.snapshots,
+        defer_to_updates: false,
     };
     let installed = match known {
         Some(k) => gate::converge_known(&store, &target, &zone, k, &w.cfg, now()).await,
@@ -200,5 +251,25 @@ async fn install(w: Arc<Worker>, store: AnyStore, zone: Name, known: Option<Know
     if let Err(e) = installed {
         // Published durably; the follower installs it at its next pass.
         tracing::warn!(%zone, error = %e, "published by DNS UPDATE but not installed yet");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_lasts_until_its_install_ends_and_a_newer_one_outlives_it() {
+        let zone = Name::parse("claims.example.").unwrap();
+        assert_eq!(installing(&zone), None);
+        let first = Claim::new(&zone, Generation(4));
+        assert_eq!(installing(&zone), Some(Generation(4)));
+        // The next update published before the first install ended.
+        let second = Claim::new(&zone, Generation(5));
+        assert_eq!(installing(&zone), Some(Generation(5)));
+        drop(first);
+        assert_eq!(installing(&zone), Some(Generation(5)));
+        drop(second);
+        assert_eq!(installing(&zone), None);
     }
 }
