@@ -37,8 +37,14 @@ impl Delta {
     /// The records that leave and come between `old` and `new`, two generations of one zone. A
     /// record whose TTL changed leaves and comes back.
     pub fn between(old: &Zone, new: &Zone) -> Delta {
+        Delta::of_change(old, new, ZoneDelta::between(old, new))
+    }
+
+    /// [`Delta::between`] when the change from `old` to `new` is at hand: `new` is `old` with
+    /// `change` applied.
+    pub fn of_change(old: &Zone, new: &Zone, change: ZoneDelta) -> Delta {
         let is_soa = |r: &Record| r.rtype == RType::SOA && r.owner == *old.origin();
-        let (mut removed, mut added) = ZoneDelta::between(old, new).into_parts();
+        let (mut removed, mut added) = change.into_parts();
         removed.retain(|r| !is_soa(r));
         added.retain(|r| !is_soa(r));
         Delta {

@@ -57,7 +57,7 @@ pub(super) fn find_in(
 }
 
 /// Puts node `n`, whose name hashes to `h`, in a free slot.
-fn place(slots: &mut [u64], h: u64, n: usize) {
+pub(super) fn place(slots: &mut [u64], h: u64, n: usize) {
     let mask = slots.len() - 1;
     let mut i = (h as usize) & mask;
     while slots[i] != 0 {
@@ -165,14 +165,19 @@ impl ZoneIndex {
             seed,
             negative_soa: None,
         };
-        index.negative_soa = index.rrset(&index.nodes[0], RType::SOA).and_then(|r| {
-            let rec = &index.zone.records()[r.start];
+        index.negative_soa = index.apex_negative_soa();
+        index
+    }
+
+    /// The SOA negative answers carry, from the apex's SOA set (see [`ZoneIndex::negative_soa`]).
+    pub(super) fn apex_negative_soa(&self) -> Option<crate::dns::record::Record> {
+        self.rrset(&self.nodes[0], RType::SOA).and_then(|r| {
+            let rec = &self.zone.records()[r.start];
             let soa = rec.soa()?;
             let mut neg = rec.clone();
             neg.ttl = rec.ttl.min(soa.minimum);
             Some(neg)
-        });
-        index
+        })
     }
 
     fn build(b: &mut Builder<'_>) {

@@ -22,6 +22,7 @@
 
 mod answer;
 mod index;
+mod patch;
 mod shapes;
 #[cfg(test)]
 mod tests;
@@ -50,7 +51,7 @@ enum CutKind {
     Dname,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Cut {
     /// Label count of the ancestor that holds the NS or DNAME set.
     labels: u8,
@@ -58,7 +59,7 @@ struct Cut {
 }
 
 /// One RRset at a node: its type and its records, a range of the record list.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RRset {
     rtype: RType,
     start: u32,
@@ -77,7 +78,7 @@ const ORIGIN_SRC: u32 = u32::MAX;
 /// One existing name. Nodes own no memory: a name's wire form is read from a record owner
 /// (an empty non-terminal is a suffix of its descendant's owner) and its RRsets are a run of
 /// [`ZoneIndex::rrsets`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Node {
     /// The name is the owner of `records()[src]` (or the origin, for [`ORIGIN_SRC`]) from
     /// octet `at` of its wire form on.

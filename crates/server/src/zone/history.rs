@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use hickory_proto::rr::Record as HRecord;
 use zonegate_core::gate::Generation;
+use zonegate_core::lookup::ZoneIndex;
 use zonegate_core::xfr::{Delta, history_start, record_wire_len};
+use zonegate_core::zone::delta::ZoneDelta;
 use zonegate_core::zone::serial::{next_serial, with_serial};
 use zonegate_core::{Name, Zone};
 
@@ -39,6 +41,8 @@ impl HistoryStep {
 /// served serial and IXFR history.
 pub(super) struct Base<'a> {
     pub(super) zone: &'a Zone,
+    /// The lookup index of `zone`, when it is served (a new index is patched from it).
+    pub(super) index: Option<&'a ZoneIndex>,
     pub(super) serial: u32,
     pub(super) history: &'a [Arc<HistoryStep>],
 }
@@ -55,22 +59,28 @@ impl SeedZone {
     pub(super) fn as_base(&self) -> Base<'_> {
         Base {
             zone: &self.zone,
+            index: None,
             serial: self.serial,
             history: &self.history,
         }
     }
 }
 
-/// `history` extended with the delta from `previous` to `zone`, and trimmed to the bounds.
+/// `history` extended with the delta from `previous` to `zone` (`change`, when the caller has
+/// it), and trimmed to the bounds.
 pub(super) fn extend_history(
     previous: Option<&Base<'_>>,
     zone: &Zone,
+    change: Option<&ZoneDelta>,
     opts: &ZoneOptions,
 ) -> Vec<Arc<HistoryStep>> {
     let mut history = Vec::new();
     if let Some(prev) = previous {
         history.extend(prev.history.iter().cloned());
-        let delta = Delta::between(prev.zone, zone);
+        let delta = match change {
+            Some(change) => Delta::of_change(prev.zone, zone, change.clone()),
+            None => Delta::between(prev.zone, zone),
+        };
         history.push(Arc::new(HistoryStep::new(&delta)));
     }
     let lens: Vec<usize> = history.iter().map(|s| s.records.len()).collect();
@@ -117,6 +127,7 @@ impl HistorySeed {
         let history = extend_history(
             previous.as_ref().map(SeedZone::as_base).as_ref(),
             &zone,
+            None,
             &self.opts,
         );
         self.newest = Some((

@@ -6,6 +6,7 @@ use std::sync::{Arc, LazyLock, OnceLock};
 use hickory_proto::rr::Record as HRecord;
 use zonegate_core::gate::Generation;
 use zonegate_core::lookup::{Item, Resolution, ZoneIndex};
+use zonegate_core::zone::delta::ZoneDelta;
 use zonegate_core::zone::serial::with_serial;
 use zonegate_core::{Name, Zone};
 
@@ -51,6 +52,7 @@ impl ServedZone {
     pub(in crate::zone) fn as_base(&self) -> Base<'_> {
         Base {
             zone: self.index.zone(),
+            index: Some(&self.index),
             serial: self.serial,
             history: &self.history,
         }
@@ -81,8 +83,13 @@ impl ServedZone {
         opts: &ZoneOptions,
     ) -> Self {
         let zone = with_serial(zone, serial);
-        let history = extend_history(previous, &zone, opts);
-        let index = ZoneIndex::new(zone);
+        // One merge pass finds the change; the history and the index are made from it.
+        let change = previous.map(|p| ZoneDelta::between(p.zone, &zone));
+        let history = extend_history(previous, &zone, change.as_ref(), opts);
+        let index = match (previous.and_then(|p| p.index), &change) {
+            (Some(index), Some(change)) => index.updated(zone, change),
+            _ => ZoneIndex::new(zone),
+        };
         let runs = index.records().len().div_ceil(HICKORY_RUN);
         let records = (0..runs).map(|_| OnceLock::new()).collect();
         let negative_soa = index.negative_soa().map(to_hickory);
