@@ -3,7 +3,8 @@
 //! same zone, or the same violations in the same order. And the incremental check alone must
 //! accept exactly the changes full validation accepts (it runs full validation only on a
 //! refusal, never on a change that passes). The diff the gate measures, read from the change
-//! alone ([`Diff::of_change`]), must be [`Diff::between`] the two contents.
+//! alone ([`Diff::of_change`]), must be [`Diff::between`] the two contents, and the change
+//! found between them with their hash trees ([`ZoneDelta::between`]) the change made.
 //!
 //! Seeds: every zone of Ferret's valid set, and generated zones with delegations, glue,
 //! CNAMEs, DNAMEs and wildcards. `ZONEGATE_DELTA_MODEL_ROUNDS` (default 1) multiplies the
@@ -230,6 +231,10 @@ fn run_sequence(seed: &Zone, steps: usize, rng: &mut Rng, tally: &mut Tally, lab
         match (&full, &incremental) {
             (Ok(f), Ok(i)) => {
                 assert_eq!(f.records(), i.records(), "{}", context());
+                // Both hash trees computed, the merge steps over equal leaves: the change
+                // found is still exactly the change made.
+                let _ = (zone.hash(), i.hash());
+                assert_eq!(ZoneDelta::between(&zone, i), delta, "{}", context());
                 // The diff the gate measures, read from the change alone, is the full one.
                 assert_eq!(
                     Diff::of_change(&zone, i, &delta),

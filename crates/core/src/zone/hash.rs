@@ -190,6 +190,11 @@ impl HashTree {
         self.leaves.len()
     }
 
+    /// The index of each leaf's first record (ascending, the first 0) and each leaf's hash.
+    pub(crate) fn leaves(&self) -> (&[u32], &[[u8; 32]]) {
+        (&self.starts, &self.leaves)
+    }
+
     /// Octets the tree keeps on the heap.
     pub fn heap_size(&self) -> usize {
         self.starts.capacity() * 4 + self.leaves.capacity() * 32
