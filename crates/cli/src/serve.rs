@@ -321,6 +321,34 @@ impl Target for Seeding<'_> {
     }
 
     async fn install(&self, generation: Generation, zone: Zone) -> Result<(), Generation> {
+        self.install_as(generation, zone, None).await
+    }
+
+    async fn install_published(
+        &self,
+        generation: Generation,
+        zone: Zone,
+        serial: u32,
+    ) -> Result<(), Generation> {
+        let published = zone.soa().serial;
+        self.install_as(generation, with_serial(zone, serial), Some(published))
+            .await
+    }
+
+    fn held_content(&self, zone: &Name) -> Option<(Generation, Zone)> {
+        self.catalog.held_content(zone)
+    }
+}
+
+impl Seeding<'_> {
+    /// Installs `zone` (served as it is), whose apex SOA serial as published was
+    /// `published_serial` if that is known.
+    async fn install_as(
+        &self,
+        generation: Generation,
+        zone: Zone,
+        published_serial: Option<u32>,
+    ) -> Result<(), Generation> {
         // The follower and the DNS UPDATE worker both install: never a generation the catalog
         // already holds or has passed, and one at a time up to the snapshot write (so an older
         // snapshot never lands after a newer one); the prepared answers may build meanwhile.
@@ -357,7 +385,7 @@ impl Target for Seeding<'_> {
             .await
         };
         self.catalog
-            .install_after(generation, zone, seed, snapshot)
+            .install_published_after(generation, zone, published_serial, seed, snapshot)
             .await
     }
 }

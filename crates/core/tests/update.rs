@@ -10,7 +10,8 @@ use std::task::{Context, Poll, Waker};
 use zonegate_core::gate::policy::Review;
 use zonegate_core::gate::{
     self, Actor, AuditAction, AuditEntry, DeltaStep, Generation, NewPlan, PlanOutcome, Published,
-    ReasonCode, Store, StoreError, StoredPlan, UpdateError, UpdateOutcome, UpdateRequest, Verdict,
+    ReasonCode, Refusal, StepError, Store, StoreError, StoredPlan, Target, UpdateError,
+    UpdateOutcome, UpdateRequest, Verdict,
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::update::{Class, RawRr, UpdateGrant, UpdateMessage, UpdateRcode};
@@ -542,4 +543,108 @@ fn an_update_on_known_content_reads_no_whole_plan() {
             .iter()
             .any(|r| r.owner == n("three.example.com."))
     );
+}
+
+/// A target that keeps what it installs as published, as the server's catalog does, and so
+/// can be read onto incrementally.
+#[derive(Default)]
+struct Keeping {
+    held: std::cell::RefCell<Option<(Generation, zonegate_core::Zone)>>,
+}
+
+impl zonegate_core::gate::Target for Keeping {
+    fn id(&self) -> &str {
+        "keeping"
+    }
+
+    fn held(&self, _: &Name) -> Option<Generation> {
+        self.held.borrow().as_ref().map(|(g, _)| *g)
+    }
+
+    async fn install(&self, _: Generation, _: zonegate_core::Zone) -> Result<(), Generation> {
+        panic!("converge installs content as published")
+    }
+
+    async fn install_published(
+        &self,
+        generation: Generation,
+        zone: zonegate_core::Zone,
+        _serial: u32,
+    ) -> Result<(), Generation> {
+        if let Some(held) = self.held(zone.origin()).filter(|h| *h >= generation) {
+            return Err(held);
+        }
+        *self.held.borrow_mut() = Some((generation, zone));
+        Ok(())
+    }
+
+    fn held_content(&self, _: &Name) -> Option<(Generation, zonegate_core::Zone)> {
+        self.held.borrow().clone()
+    }
+}
+
+#[test]
+fn a_target_holding_published_content_is_read_onto_from_the_deltas() {
+    let store = MemStore::new();
+    let cfg = GateConfig::default();
+    let hosts: String = (0..40).map(|i| format!("h{i} A 192.0.2.{i}\n")).collect();
+    publish(&store, &cfg, &hosts);
+    let target = Keeping::default();
+    let converge = || run(gate::converge(&store, &target, &origin(), &cfg, NOW));
+    // The first install reads the published plan whole.
+    assert!(matches!(
+        converge(),
+        Ok(gate::ConvergeOutcome::Installed { .. })
+    ));
+    let mut known = None;
+    for (i, owner) in ["one.example.com.", "two.example.com."].iter().enumerate() {
+        let m = msg(&[], &[a(owner, Class::Zone, [198, 51, 100, i as u8])]);
+        run(gate::update(
+            &store,
+            &mut known,
+            req(&m, None, &[]),
+            &cfg,
+            NOW,
+            &key(),
+        ))
+        .unwrap();
+    }
+    // Two generations later, the target is brought there from the two deltas alone.
+    let reads = store.body_reads();
+    let published = run(store.published(&origin())).unwrap().unwrap().generation;
+    assert_eq!(
+        converge(),
+        Ok(gate::ConvergeOutcome::Installed {
+            generation: published,
+            previous: Some(Generation(1)),
+        })
+    );
+    assert_eq!(store.body_reads(), reads);
+    let (_, whole) = run(gate::load_content(&store, &origin(), published, &cfg)).unwrap();
+    assert_eq!(target.held_content(&origin()), Some((published, whole)));
+    // A delta that does not apply is not installed: the plan is read whole, and refused as
+    // corrupt, and the target keeps what it holds (I7).
+    let m = msg(
+        &[],
+        &[a("three.example.com.", Class::Zone, [198, 51, 100, 9])],
+    );
+    run(gate::update(
+        &store,
+        &mut known,
+        req(&m, None, &[]),
+        &cfg,
+        NOW,
+        &key(),
+    ))
+    .unwrap();
+    let newest = run(store.published(&origin())).unwrap().unwrap().generation;
+    assert!(store.corrupt_body(&origin(), newest));
+    let reads = store.body_reads();
+    let err = converge().unwrap_err();
+    assert!(
+        matches!(&err, StepError::Refused(Refusal::Corrupt { generation, .. }) if *generation == newest),
+        "{err:?}"
+    );
+    assert_eq!(store.body_reads(), reads + 1);
+    assert_eq!(target.held(&origin()), Some(published));
 }

@@ -186,16 +186,38 @@ impl Catalog {
         seed: Option<HistorySeed>,
         before_swap: impl std::future::Future<Output = ()>,
     ) -> Result<(), Generation> {
+        self.install_published_after(generation, zone, None, seed, before_swap)
+            .await
+    }
+
+    /// [`Catalog::install_after`] of content whose apex SOA serial as published was
+    /// `published_serial` (before the served serial replaced it): the catalog can then give
+    /// the content back as published ([`Catalog::held_content`]), the base the next
+    /// generation is read onto from the store's deltas.
+    pub async fn install_published_after(
+        &self,
+        generation: Generation,
+        zone: Zone,
+        published_serial: Option<u32>,
+        seed: Option<HistorySeed>,
+        before_swap: impl std::future::Future<Output = ()>,
+    ) -> Result<(), Generation> {
         let started = std::time::Instant::now();
         let origin = zone.origin().clone();
         let swapped = self
             .set
-            .swap_after(generation, zone, seed, before_swap)
+            .swap_after(generation, zone, seed, published_serial, before_swap)
             .await?;
         self.announce(&swapped);
         swapped.finish().await;
         self.stats.installed(&origin, started.elapsed());
         Ok(())
+    }
+
+    /// The generation of `zone` held and its content as published (a copy), when it was
+    /// installed with its published serial ([`Catalog::install_published_after`]).
+    pub fn held_content(&self, zone: &Name) -> Option<(Generation, Zone)> {
+        self.set.held_content(zone)
     }
 
     /// NOTIFYs the secondaries of the zone just swapped in that it is now at its generation.
@@ -252,6 +274,32 @@ mod tests {
             &zonegate_core::Limits::default(),
         )
         .unwrap()
+    }
+
+    /// Content installed as published is served with the served serial and given back as
+    /// published; content installed as served is not given back.
+    #[tokio::test]
+    async fn content_installed_as_published_is_given_back_as_published() {
+        let catalog = Catalog::new("published");
+        let origin = n("example.");
+        catalog
+            .install_after(Generation(1), zone(7), None, std::future::ready(()))
+            .await
+            .unwrap();
+        assert_eq!(catalog.held_content(&origin), None);
+        let published = zone(3);
+        catalog
+            .install_published_after(
+                Generation(2),
+                zonegate_core::zone::serial::with_serial(published.clone(), 8),
+                Some(3),
+                None,
+                std::future::ready(()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(catalog.serial(&origin), Some(8));
+        assert_eq!(catalog.held_content(&origin), Some((Generation(2), published)));
     }
 
     /// A history seed folds earlier generations one at a time, ignores those that are not

@@ -9,7 +9,7 @@ use crate::gate::target::Target;
 use crate::gate::types::Generation;
 use crate::gate::update::KnownContent;
 use crate::zone::Zone;
-use crate::zone::serial::with_serial;
+use crate::zone::delta::ZoneDelta;
 
 /// What converging a target did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,19 +46,10 @@ pub async fn converge<S: Store, T: Target>(
             held: previous.expect("checked"),
         });
     }
-    let plan = store
-        .load_plan(zone, g)
-        .await?
-        .ok_or_else(|| StepError::PlanMissing {
-            zone: zone.clone(),
-            generation: g,
-        })?;
-    let content = Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits).map_err(|error| {
-        Refusal::Corrupt {
-            generation: g,
-            error,
-        }
-    })?;
+    let content = match read_incrementally(store, target, zone, g, cfg).await? {
+        Some(content) => content,
+        None => read_whole(store, zone, g, cfg).await?,
+    };
     // Record the target's generation BEFORE installing it: from this write on, clean-up's
     // horizon protects plan g, so a store never holds a target whose content it might delete.
     // If clean-up got to g first (it was superseded meanwhile), this fails with `PlanMissing`
@@ -68,10 +59,7 @@ pub async fn converge<S: Store, T: Target>(
         Err(e) => return Err(e.into()),
     }
     // The serial was decided at publish; every target serves that one for `g`.
-    match target
-        .install(g, with_serial(content, published.serial))
-        .await
-    {
+    match target.install_published(g, content, published.serial).await {
         Ok(()) => {}
         Err(held) => return Ok(ConvergeOutcome::UpToDate { held }),
     }
@@ -79,6 +67,62 @@ pub async fn converge<S: Store, T: Target>(
         generation: g,
         previous,
     })
+}
+
+/// Generation `g` read whole (its body rebuilt from its chain), checked against its hash and
+/// validated again.
+async fn read_whole<S: Store>(
+    store: &S,
+    zone: &Name,
+    g: Generation,
+    cfg: &GateConfig,
+) -> Result<Zone, StepError> {
+    let plan = store
+        .load_plan(zone, g)
+        .await?
+        .ok_or_else(|| StepError::PlanMissing {
+            zone: zone.clone(),
+            generation: g,
+        })?;
+    Ok(
+        Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits).map_err(|error| {
+            Refusal::Corrupt {
+                generation: g,
+                error,
+            }
+        })?,
+    )
+}
+
+/// Generation `g` made from the content the target holds, as published, and the store's deltas
+/// from it to `g` (`load_deltas`): each applied with [`Zone::apply`], which validates what it
+/// builds exactly as full validation would, and the content after each must have that step's
+/// hash. So what is installed is what reading `g` whole, checking and validating it would give,
+/// at the cost of the change. `None` (read it whole) when the target holds no such content,
+/// the deltas do not lead there, or anything does not apply or hash right.
+async fn read_incrementally<S: Store, T: Target>(
+    store: &S,
+    target: &T,
+    zone: &Name,
+    g: Generation,
+    cfg: &GateConfig,
+) -> Result<Option<Zone>, StoreError> {
+    let Some((held, mut content)) = target.held_content(zone).filter(|(h, _)| *h < g) else {
+        return Ok(None);
+    };
+    let Some(steps) = store.load_deltas(zone, held, g).await? else {
+        return Ok(None);
+    };
+    for step in steps {
+        let Ok(delta) = ZoneDelta::decode(&step.delta) else {
+            return Ok(None);
+        };
+        match content.apply(&delta, &cfg.limits) {
+            Ok(next) if next.hash() == step.hash => content = next,
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(content))
 }
 
 /// [`converge`] right after this process published `known` (a DNS UPDATE): while that is the
@@ -109,7 +153,7 @@ pub async fn converge_known<S: Store, T: Target>(
         Ok(()) | Err(StoreError::TargetNewer { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    match target.install(g, with_serial(known.zone, serial)).await {
+    match target.install_published(g, known.zone, serial).await {
         Ok(()) => Ok(ConvergeOutcome::Installed {
             generation: g,
             previous,

@@ -198,6 +198,13 @@ impl ZoneSet {
         self.zones.load().by_name.get(zone).map(|z| z.generation())
     }
 
+    /// The generation of `zone` held and its content as published, when it was installed as
+    /// published ([`ZoneSet::swap_after`] with its serial).
+    pub(crate) fn held_content(&self, zone: &Name) -> Option<(Generation, Zone)> {
+        let served = self.zones.load().by_name.get(zone).cloned()?;
+        Some((served.generation(), served.published_content()?))
+    }
+
     /// Puts a ready zone in place if it is newer than what is held and what is held is still
     /// `built_on`, the zone it was built against. Returns the zone as served and the zone set
     /// it replaced.
@@ -271,6 +278,7 @@ impl ZoneSet {
         generation: Generation,
         zone: Zone,
         seed: Option<HistorySeed>,
+        published_serial: Option<u32>,
         before_swap: impl std::future::Future<Output = ()>,
     ) -> Result<Swapped, Generation> {
         // Cheap early refusal, so a stale install does not pay for the index. The check that
@@ -302,7 +310,8 @@ impl ZoneSet {
                 // The serial decided at publish, unless it would not be above the served one
                 // (a store replaced under the server): the served serial never goes back.
                 let serial = next_serial(base.as_ref().map(|p| p.serial), zone.soa().serial);
-                let served = ServedZone::build(generation, zone, serial, base.as_ref(), &o);
+                let served = ServedZone::build(generation, zone, serial, base.as_ref(), &o)
+                    .with_published_serial(published_serial);
                 // Answers that cost only the change are ready before the swap, so that
                 // queries never take the general path for them.
                 if let Some(prev) = prev.as_deref() {

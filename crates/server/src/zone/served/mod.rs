@@ -39,6 +39,10 @@ pub struct ServedZone {
     /// swapped in; until then every query takes the general path, which answers the same.
     fast: OnceLock<FastZone>,
     origin_wire_len: usize,
+    /// The apex SOA serial of the content as published (before the served serial), when the
+    /// installer gave the content that way: then the content can be given back as published
+    /// ([`ServedZone::published_content`]), the base of an incremental read.
+    published_serial: Option<u32>,
 }
 
 /// Records converted to hickory's form together, on first use.
@@ -103,7 +107,22 @@ impl ServedZone {
             history,
             fast: OnceLock::new(),
             origin_wire_len,
+            published_serial: None,
         }
+    }
+
+    /// This zone, its content known to be the published content with apex SOA serial
+    /// `published_serial` (see [`ServedZone::published_content`]).
+    pub(in crate::zone) fn with_published_serial(mut self, published_serial: Option<u32>) -> Self {
+        self.published_serial = published_serial;
+        self
+    }
+
+    /// The content as published (the served serial put back to the published one; a copy),
+    /// if the installer gave it as published.
+    pub(crate) fn published_content(&self) -> Option<Zone> {
+        let serial = self.published_serial?;
+        Some(with_serial(self.index.zone().clone(), serial))
     }
 
     /// Builds the prepared answers, if they are not built yet. This is the expensive part of
