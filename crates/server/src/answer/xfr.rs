@@ -17,6 +17,7 @@
 //! gets the current SOA alone, which tells the client to retry over TCP unless it is up to
 //! date (RFC 1995 §2).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use hickory_proto::op::{Edns, Metadata, ResponseCode};
@@ -25,17 +26,37 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use zonegate_core::xfr::{IxfrReply, ixfr_reply, record_wire_len, split};
-use zonegate_core::{Name, RType};
+use zonegate_core::{Name, RType, Record};
 
 use crate::answer::question::reencoded;
 use crate::answer::respond::{failed, send_bad_key, send_error};
 use crate::answer::tsig::{self, ResponseSigner};
 use crate::catalog::Catalog;
+use crate::convert::to_hickory;
 use crate::zone::served::ServedZone;
 
 /// Most octets of records, counted uncompressed, in one transfer message. Compression only
 /// shrinks a message, so every message stays well under the 65535 octets TCP framing allows.
 pub const XFR_MESSAGE_BYTES_MAX: usize = 32 * 1024;
+
+/// One record of a transfer: in hickory's form already (the SOA, a history step's), or one of
+/// the zone's records, converted when its message is built and dropped with it. An AXFR of a
+/// 1M-record zone through the served zone's runs would convert all of them and keep them as
+/// long as the generation is served (280 MB, more than the rest of the zone).
+#[derive(Clone, Copy)]
+enum Item<'z> {
+    Hickory(&'z HRecord),
+    Core(&'z Record),
+}
+
+impl<'z> Item<'z> {
+    fn record(self) -> Cow<'z, HRecord> {
+        match self {
+            Item::Hickory(r) => Cow::Borrowed(r),
+            Item::Core(r) => Cow::Owned(to_hickory(r)),
+        }
+    }
+}
 
 /// Why a transfer is refused: an error answer with this code (signed if the request was), or
 /// NOTAUTH with TSIG error BADKEY, unsigned.
@@ -153,7 +174,7 @@ async fn ixfr(
         _ => None,
     };
     if let Some(kind) = kind {
-        let only_soa = [(soa, soa_size(zone))];
+        let only_soa = [(Item::Hickory(soa), soa_size(zone))];
         let (info, messages) = send_stream(
             request,
             edns,
@@ -173,12 +194,17 @@ async fn ixfr(
         }
         IxfrReply::Incremental(range) => {
             let history = &zone.history()[range];
-            let mut items: Vec<(&HRecord, usize)> = Vec::new();
-            items.push((soa, soa_size(zone)));
+            let mut items: Vec<(Item, usize)> = Vec::new();
+            items.push((Item::Hickory(soa), soa_size(zone)));
             for step in history {
-                items.extend(step.records.iter().zip(step.sizes.iter().copied()));
+                items.extend(
+                    step.records
+                        .iter()
+                        .map(Item::Hickory)
+                        .zip(step.sizes.iter().copied()),
+                );
             }
-            items.push((soa, soa_size(zone)));
+            items.push((Item::Hickory(soa), soa_size(zone)));
             let records = items.len();
             let (info, messages) = send_stream(
                 request,
@@ -220,14 +246,14 @@ async fn send_full(
 ) -> ResponseInfo {
     let soa = soa_of(zone);
     let origin = zone.origin();
-    let mut items: Vec<(&HRecord, usize)> = Vec::with_capacity(zone.index().records().len() + 1);
-    items.push((soa, soa_size(zone)));
-    for (r, h) in zone.index().records().iter().zip(zone.hickory_records()) {
+    let mut items: Vec<(Item, usize)> = Vec::with_capacity(zone.index().records().len() + 2);
+    items.push((Item::Hickory(soa), soa_size(zone)));
+    for r in zone.index().records() {
         if !(r.rtype == RType::SOA && r.owner == *origin) {
-            items.push((h, record_wire_len(r)));
+            items.push((Item::Core(r), record_wire_len(r)));
         }
     }
-    items.push((soa, soa_size(zone)));
+    items.push((Item::Hickory(soa), soa_size(zone)));
     let records = items.len();
     let (info, messages) = send_stream(
         request,
@@ -269,7 +295,7 @@ async fn send_stream(
     edns: Option<&Edns>,
     mut signer: Option<&mut ResponseSigner>,
     mut response_handle: impl ResponseHandler,
-    items: &[(&HRecord, usize)],
+    items: &[(Item<'_>, usize)],
     budget: usize,
 ) -> (ResponseInfo, usize) {
     let parts = split(items.iter().map(|(_, size)| *size), budget);
@@ -281,10 +307,11 @@ async fn send_stream(
         metadata.authoritative = true;
         metadata.recursion_available = false;
         metadata.response_code = ResponseCode::NoError;
+        let records: Vec<Cow<HRecord>> = items[part].iter().map(|(r, _)| r.record()).collect();
         let build = || {
             MessageResponseBuilder::new(&queries, edns).build(
                 metadata,
-                items[part.clone()].iter().map(|(r, _)| *r),
+                records.iter().map(AsRef::as_ref),
                 std::iter::empty(),
                 std::iter::empty(),
                 std::iter::empty(),

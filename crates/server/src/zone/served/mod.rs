@@ -26,8 +26,8 @@ pub struct ServedZone {
     serial: u32,
     index: ZoneIndex,
     /// `index.records()` in hickory's form, same order, in runs of [`HICKORY_RUN`] records,
-    /// each converted the first time one of its records is needed (by the general path or a
-    /// transfer; the preparation of the fast answers converts its own and keeps none, see
+    /// each converted the first time one of its records is needed by the general path (a
+    /// transfer and the preparation of the fast answers convert their own and keep none, see
     /// [`owned_sections`]), so that an install does not wait for a million conversions before
     /// it can swap, and a prepared zone does not hold them all.
     records: Box<[OnceLock<Box<[HRecord]>>]>,
@@ -203,6 +203,7 @@ impl ServedZone {
     }
 
     /// The hickory form of every record of `index().records()`, in order.
+    #[cfg(test)]
     pub(crate) fn hickory_records(&self) -> impl Iterator<Item = &HRecord> + '_ {
         (0..self.records.len()).flat_map(move |run| self.run_of(run * HICKORY_RUN).iter())
     }
