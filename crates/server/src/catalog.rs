@@ -299,7 +299,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(catalog.serial(&origin), Some(8));
-        assert_eq!(catalog.held_content(&origin), Some((Generation(2), published)));
+        assert_eq!(
+            catalog.held_content(&origin),
+            Some((Generation(2), published))
+        );
     }
 
     /// A history seed folds earlier generations one at a time, ignores those that are not
