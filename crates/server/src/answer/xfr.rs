@@ -39,8 +39,8 @@ use crate::zone::served::ServedZone;
 /// shrinks a message, so every message stays well under the 65535 octets TCP framing allows.
 pub const XFR_MESSAGE_BYTES_MAX: usize = 32 * 1024;
 
-/// One record of a transfer: in hickory's form already (the SOA, a history step's), or one of
-/// the zone's records, converted when its message is built and dropped with it. An AXFR of a
+/// One record of a transfer: in hickory's form already (the SOA), or one of the zone's or of
+/// an IXFR history step's records, converted when its message is built and dropped with it. An AXFR of a
 /// 1M-record zone through the served zone's runs would convert all of them and keep them as
 /// long as the generation is served (280 MB, more than the rest of the zone).
 #[derive(Clone, Copy)]
@@ -200,7 +200,7 @@ async fn ixfr(
                 items.extend(
                     step.records
                         .iter()
-                        .map(Item::Hickory)
+                        .map(Item::Core)
                         .zip(step.sizes.iter().copied()),
                 );
             }

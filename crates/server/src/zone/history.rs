@@ -3,25 +3,25 @@
 
 use std::sync::Arc;
 
-use hickory_proto::rr::Record as HRecord;
 use zonegate_core::gate::Generation;
 use zonegate_core::lookup::ZoneIndex;
 use zonegate_core::xfr::{Delta, history_start, record_wire_len};
 use zonegate_core::zone::delta::ZoneDelta;
 use zonegate_core::zone::serial::{next_serial, with_serial};
-use zonegate_core::{Name, Zone};
+use zonegate_core::{Name, Record, Zone};
 
-use crate::convert::to_hickory;
 use crate::options::ZoneOptions;
 
 /// One step of IXFR history: the difference sequence from serial `from` to serial `to`
-/// (RFC 1995 §4), already in hickory's form.
+/// (RFC 1995 §4), in the core's form: a transfer converts each message's records to hickory's
+/// form when it builds the message (280 octets a record there against the core's 48 and its
+/// rdata, and a history may hold as many records as the zone).
 #[derive(Debug)]
 pub(crate) struct HistoryStep {
     pub(crate) from: u32,
     pub(crate) to: u32,
     /// Old SOA, deletions, new SOA, additions.
-    pub(crate) records: Vec<HRecord>,
+    pub(crate) records: Vec<Record>,
     /// The uncompressed wire size of each of `records`.
     pub(crate) sizes: Vec<usize>,
 }
@@ -31,7 +31,7 @@ impl HistoryStep {
         HistoryStep {
             from: delta.from_serial(),
             to: delta.to_serial(),
-            records: delta.sequence().map(to_hickory).collect(),
+            records: delta.sequence().cloned().collect(),
             sizes: delta.sequence().map(record_wire_len).collect(),
         }
     }
