@@ -244,9 +244,6 @@ impl Zone {
             });
         }
         let records = decode_records(body)?;
-        // The body's tree is the zone's when validation keeps the body's order, as it does
-        // for every body zonegate wrote (canonical order).
-        let in_order = records.is_sorted_by(|a, b| a.canonical_cmp(b).is_lt());
         let zone = validate(
             ParsedZone {
                 origin: origin.clone(),
@@ -254,11 +251,30 @@ impl Zone {
             },
             limits,
         )?;
-        if in_order {
+        // The body's tree is the zone's when the zone's records encode back to the body, as
+        // they do for every body zonegate wrote (canonical order, lower-cased names). A body
+        // with another order or case decodes to records whose canonical body is another one,
+        // with another tree, computed when asked for.
+        if encodes_to(&zone.records, body) {
             let _ = zone.tree.set(Arc::new(tree));
         }
         Ok(zone)
     }
+}
+
+/// True if `records`' canonical body is exactly `body`, compared a record at a time.
+fn encodes_to(records: &[Record], body: &[u8]) -> bool {
+    let mut buf = Vec::new();
+    let mut pos = 0;
+    for r in records {
+        buf.clear();
+        write_record(r, &mut buf);
+        if body.get(pos..pos + buf.len()) != Some(buf.as_slice()) {
+            return false;
+        }
+        pos += buf.len();
+    }
+    pos == body.len()
 }
 
 /// Octets a record takes in the canonical body.
