@@ -3,6 +3,7 @@
 use crate::dns::name::Name;
 use crate::gate::config::GateConfig;
 use crate::gate::error::StepError;
+use crate::gate::publish::load_checked;
 use crate::gate::refusal::Refusal;
 use crate::gate::store::{Store, StoreError};
 use crate::gate::target::Target;
@@ -77,13 +78,7 @@ async fn read_whole<S: Store>(
     g: Generation,
     cfg: &GateConfig,
 ) -> Result<Zone, StepError> {
-    let plan = store
-        .load_plan(zone, g)
-        .await?
-        .ok_or_else(|| StepError::PlanMissing {
-            zone: zone.clone(),
-            generation: g,
-        })?;
+    let plan = load_checked(store, zone, g, None).await?;
     Ok(
         Zone::decode(zone, &plan.body, &plan.hash, &cfg.limits).map_err(|error| {
             Refusal::Corrupt {

@@ -391,14 +391,7 @@ fn compare_with(g: Generation, old: Zone, zone: &Zone, cfg: &GateConfig) -> Comp
         return Compared::Same { published: g };
     }
     let diff = Diff::between(&old, zone);
-    let thresholds =
-        crate::gate::policy::check(&cfg.policy.for_zone(zone.origin()), &old, zone, &diff);
-    Compared::Changed {
-        base: Some(g),
-        diff,
-        thresholds,
-        base_content: Some(old),
-    }
+    measured(g, old, zone, diff, cfg)
 }
 
 /// [`compare_with`] for `zone` made from `old` by `delta`, a change that is not empty: the diff
@@ -414,6 +407,11 @@ fn compare_change(
     if diff.is_empty() {
         return Compared::Same { published: g };
     }
+    measured(g, old, zone, diff, cfg)
+}
+
+/// A change from `old` (generation `g`) to `zone`, `diff`, measured against the zone's policy.
+fn measured(g: Generation, old: Zone, zone: &Zone, diff: Diff, cfg: &GateConfig) -> Compared {
     let thresholds =
         crate::gate::policy::check(&cfg.policy.for_zone(zone.origin()), &old, zone, &diff);
     Compared::Changed {

@@ -268,7 +268,7 @@ async fn delta_read_back<S: Store>(
 }
 
 /// Loads generation `g`, refusing it if its hash is not `expected` (when one is given).
-async fn load_checked<S: Store>(
+pub(super) async fn load_checked<S: Store>(
     store: &S,
     zone: &Name,
     g: Generation,

@@ -229,7 +229,8 @@ impl Zone {
     /// Rebuilds a zone from a stored body, checking it against the recorded hash and running
     /// validation again: what was validated before writing is validated again after reading.
     /// The recorded hash is the body's tree root or, for a plan staged before the tree, its
-    /// flat SHA-256 ([`hash`]); the tree computed here is kept for [`Zone::hash`].
+    /// flat SHA-256 ([`hash`]); the tree computed here is kept for [`Zone::hash`] when the
+    /// zone's records encode back to exactly this body.
     pub fn decode(
         origin: &Name,
         body: &[u8],
