@@ -19,7 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use zonegate_core::Name;
 use zonegate_core::gate::{
-    AuditEntry, DeltaStep, Generation, NewPlan, Published, Store, StoreError, StoredPlan, Verdict,
+    AuditEntry, Compaction, DeltaStep, Generation, NewPlan, Published, Store, StoreError,
+    StoredPlan, Verdict,
 };
 use zonegate_core::zone::ContentHash;
 use zonegate_core::zone::serial::SerialRequest;
@@ -161,6 +162,16 @@ impl<S: Store> Store for ChaosStore<S> {
     ) -> Result<u64, StoreError> {
         self.pause().await;
         self.inner.cleanup(zone, keep, target_lease_s, now).await
+    }
+
+    async fn compact(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        checkpoint_every: u32,
+    ) -> Result<Compaction, StoreError> {
+        self.pause().await;
+        self.inner.compact(zone, generation, checkpoint_every).await
     }
 
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {

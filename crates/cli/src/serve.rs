@@ -37,6 +37,7 @@ use zonegate_store::{AnyStore, StoreLocation};
 use crate::snapshot::Snapshots;
 
 mod catalog_zone;
+mod compact;
 mod postgres;
 mod replaced;
 mod startup;

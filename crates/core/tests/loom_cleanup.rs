@@ -168,6 +168,7 @@ fn s9_cleanup_racing_a_chain_of_deltas() {
         let cfg = zonegate_core::GateConfig {
             store: StoreSettings {
                 checkpoint_every: 3,
+                ..StoreSettings::default()
             },
             ..config()
         };

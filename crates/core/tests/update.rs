@@ -9,8 +9,8 @@ use std::task::{Context, Poll, Waker};
 
 use zonegate_core::gate::policy::Review;
 use zonegate_core::gate::{
-    self, Actor, AuditAction, AuditEntry, DeltaStep, Generation, NewPlan, PlanOutcome, Published,
-    ReasonCode, Refusal, StepError, Store, StoreError, StoredPlan, Target, UpdateError,
+    self, Actor, AuditAction, AuditEntry, Compaction, DeltaStep, Generation, NewPlan, PlanOutcome,
+    Published, ReasonCode, Refusal, StepError, Store, StoreError, StoredPlan, Target, UpdateError,
     UpdateOutcome, UpdateRequest, Verdict,
 };
 use zonegate_core::model::MemStore;
@@ -352,6 +352,14 @@ impl Store for Racing {
         now: u64,
     ) -> Result<u64, StoreError> {
         self.inner.cleanup(zone, keep, lease_s, now).await
+    }
+    async fn compact(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        checkpoint_every: u32,
+    ) -> Result<Compaction, StoreError> {
+        self.inner.compact(zone, generation, checkpoint_every).await
     }
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
         self.inner.audit(entry).await

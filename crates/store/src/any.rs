@@ -5,8 +5,8 @@ use std::time::Duration;
 use zonegate_core::zone::serial::SerialRequest;
 
 use zonegate_core::gate::{
-    AuditEntry, DeltaStep, Generation, NewPlan, PlanHead, Published, Store, StoreError, StoredPlan,
-    Verdict,
+    AuditEntry, Compaction, DeltaStep, Generation, NewPlan, PlanHead, Published, Store, StoreError,
+    StoredPlan, Verdict,
 };
 use zonegate_core::{ContentHash, Name};
 
@@ -216,6 +216,15 @@ impl Store for AnyStore {
         now: u64,
     ) -> Result<u64, StoreError> {
         each!(self, s => s.cleanup(zone, keep, target_lease_s, now).await)
+    }
+
+    async fn compact(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        checkpoint_every: u32,
+    ) -> Result<Compaction, StoreError> {
+        each!(self, s => s.compact(zone, generation, checkpoint_every).await)
     }
 
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {

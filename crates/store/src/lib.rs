@@ -75,8 +75,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Row, Sqlite, Transaction};
 use zonegate_core::gate::{
-    Actor, AuditAction, AuditEntry, DeltaStep, Generation, NewPlan, PlanHead, PlanStatus,
-    Published, ReasonCode, Store, StoreError, StoredPlan, Verdict, optional_reason,
+    Actor, AuditAction, AuditEntry, Compaction, DeltaStep, Generation, NewPlan, PlanHead,
+    PlanStatus, Published, ReasonCode, Store, StoreError, StoredPlan, Verdict, optional_reason,
 };
 use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::{ContentHash, Name};
@@ -868,6 +868,26 @@ impl Store for SqliteStore {
         Ok(deleted)
     }
 
+    async fn compact(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        checkpoint_every: u32,
+    ) -> Result<Compaction, StoreError> {
+        // The rebuild reads without the write lock; only the row's rewrite takes it.
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let read = compact_read_in(&mut conn, zone, generation, checkpoint_every).await?;
+        drop(conn);
+        let (parent, body) = match read {
+            Ok(found) => found,
+            Err(done) => return Ok(done),
+        };
+        let mut tx = self.begin_write().await?;
+        let done = compact_write_in(&mut tx, zone, generation, parent, body).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(done)
+    }
+
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         insert_audit(&mut tx, &entry).await?;
@@ -896,8 +916,9 @@ mod statements {
     crate::shared::engine_statements!(sqlx::sqlite::SqliteConnection, crate::store_error);
 }
 use statements::{
-    cleanup_in, insert_audit, load_deltas_in, load_head_in, load_plan_in, newest_in, pin_in,
-    publish_in, published_in, record_target_in, set_verdict_in, stage_in, unpin_in,
+    cleanup_in, compact_read_in, compact_write_in, insert_audit, load_deltas_in, load_head_in,
+    load_plan_in, newest_in, pin_in, publish_in, published_in, record_target_in, set_verdict_in,
+    stage_in, unpin_in,
 };
 
 mod catalog;

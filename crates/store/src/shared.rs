@@ -15,9 +15,9 @@
 /// `$conn` (`SqliteConnection` or `PgConnection`), mapping errors with `$store_error`.
 macro_rules! engine_statements {
     ($conn:ty, $store_error:path) => {
-        use zonegate_core::gate::chain::{self, Layout, Links};
+        use zonegate_core::gate::chain::{self, CheckpointWhen, Layout, Links};
         use zonegate_core::gate::{
-            AuditEntry, DeltaStep, Generation, NewPlan, PlanBody, PlanHead, PlanStatus, Published,
+            AuditEntry, Compaction, DeltaStep, Generation, NewPlan, PlanBody, PlanHead, PlanStatus, Published,
             StoreError, StoredPlan, Verdict, cleanup_audit_entry, optional_reason, verdict_move,
         };
         use zonegate_core::zone::serial::SerialRequest;
@@ -150,14 +150,14 @@ macro_rules! engine_statements {
             conn: &mut $conn,
             zone: &Name,
             body: PlanBody,
-            checkpoint_every: u32,
+            (checkpoint_every, when): (u32, CheckpointWhen),
         ) -> Result<(Vec<u8>, Option<Generation>), StoreError> {
             let (parent, delta) = match body {
                 PlanBody::Full(body) => return Ok((body, None)),
                 PlanBody::Delta { parent, delta } => (parent, delta),
             };
             let links = chain_of(conn, &zone.to_string(), parent).await?;
-            match chain::layout(&links, parent, delta.len() as u64, checkpoint_every) {
+            match chain::layout_for(&links, parent, delta.len() as u64, checkpoint_every, when) {
                 Layout::Delta => Ok((delta, Some(parent))),
                 Layout::Checkpoint => {
                     let parent_body = load_plan_in(conn, zone, parent)
@@ -178,6 +178,71 @@ macro_rules! engine_statements {
             }
         }
 
+        /// The read half of a compaction ([`zonegate_core::gate::Store::compact`]), outside
+        /// any write lock: `Some((parent, body))` when `generation` is a delta past the usual
+        /// bound, its body rebuilt and checked against its hash; else what the compaction
+        /// ends with.
+        pub(crate) async fn compact_read_in(
+            conn: &mut $conn,
+            zone: &Name,
+            generation: Generation,
+            checkpoint_every: u32,
+        ) -> Result<Result<(Generation, Vec<u8>), Compaction>, StoreError> {
+            let links = chain_of(conn, &zone.to_string(), generation).await?;
+            let Some(link) = links.get(&generation) else {
+                return Ok(Err(Compaction::Gone));
+            };
+            let parent = link.parent;
+            let Some(parent) = parent.filter(|_| chain::due(&links, generation, checkpoint_every))
+            else {
+                return Ok(Err(Compaction::NotDue));
+            };
+            let Some(plan) = load_plan_in(conn, zone, generation).await? else {
+                return Ok(Err(Compaction::Gone));
+            };
+            if !plan.hash.matches_body(&plan.body) {
+                return Err(StoreError::Constraint {
+                    detail: format!(
+                        "{generation} of {zone} does not rebuild to its hash; it stays a delta"
+                    ),
+                });
+            }
+            Ok(Ok((parent, plan.body)))
+        }
+
+        /// The write half of a compaction: the row becomes a checkpoint only while it is still
+        /// the delta on `parent` that was read.
+        pub(crate) async fn compact_write_in(
+            conn: &mut $conn,
+            zone: &Name,
+            generation: Generation,
+            parent: Generation,
+            body: Vec<u8>,
+        ) -> Result<Compaction, StoreError> {
+            let bytes = body.len() as u64;
+            let done = sqlx::query(
+                "UPDATE plans SET body = $1, parent = NULL
+                 WHERE origin = $2 AND generation = $3 AND parent = $4",
+            )
+            .bind(body)
+            .bind(zone.to_string())
+            .bind(to_sql(generation.0)?)
+            .bind(to_sql(parent.0)?)
+            .execute(&mut *conn)
+            .await
+            .map_err($store_error)?;
+            if done.rows_affected() == 1 {
+                return Ok(Compaction::Written { bytes });
+            }
+            // Compacted or cleaned up since it was read.
+            let origin = zone.to_string();
+            Ok(if plan_exists(conn, &origin, to_sql(generation.0)?).await? {
+                Compaction::NotDue
+            } else {
+                Compaction::Gone
+            })
+        }
+
         /// The statements of a stage after the zone's row exists (and, on PostgreSQL, is
         /// locked): the layout, the generation, the plan and its audit row.
         pub(crate) async fn stage_in(
@@ -194,7 +259,13 @@ macro_rules! engine_statements {
                 });
             }
             let (body, parent) =
-                layout_in(conn, &plan.zone, plan.body, plan.checkpoint_every).await?;
+                layout_in(
+                    conn,
+                    &plan.zone,
+                    plan.body,
+                    (plan.checkpoint_every, plan.checkpoint_when),
+                )
+                .await?;
             // Taking the number and bumping the counter is one statement; the counter never
             // goes back (a trigger refuses it), so a generation is never handed out twice,
             // even after clean-up deleted its plan.

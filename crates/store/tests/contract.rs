@@ -34,8 +34,9 @@ use fixtures::{NOW, entry, g, gens, new_plan};
 
 mod chains;
 use chains::{
-    contract_cleanup_keeps_the_closure_of_chains, contract_delta_chain_rebuilds_and_checkpoints,
-    contract_delta_checkpoints_past_the_byte_bound, contract_one_record_generations_store_little,
+    contract_cleanup_keeps_the_closure_of_chains, contract_deferred_checkpoints_are_compacted,
+    contract_delta_chain_rebuilds_and_checkpoints, contract_delta_checkpoints_past_the_byte_bound,
+    contract_one_record_generations_store_little,
 };
 
 /// The target lease the contract's clean-ups run with, unless a test says otherwise.
@@ -268,6 +269,7 @@ contract!(
     contract_delta_checkpoints_past_the_byte_bound,
     contract_cleanup_keeps_the_closure_of_chains,
     contract_one_record_generations_store_little,
+    contract_deferred_checkpoints_are_compacted,
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@
 //! history are kept as for any publication), and the answer waits until the catalog serves
 //! it: NOERROR means durably published and served. The fast answers of that generation go on
 //! building after the answer (queries take the general path, with the same bytes, meanwhile).
-//! Then the clean-up step runs, keeping `generations_keep` and every live or pinned plan, so
+//! Then the generation goes to the compaction thread (`compact`), which writes the checkpoint
+//! the stage left due, off the answer's path; and the clean-up step runs, keeping `generations_keep` and every live or pinned plan, so
 //! that a stream of updates does not grow the store.
 //!
 //! While the worker installs a generation it published, it holds a claim on it
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
+use zonegate_core::gate::chain::CheckpointWhen;
 use zonegate_core::gate::{
     self, Actor, Generation, KnownContent, StepError, StoreError, Target, UpdateError,
     UpdateOutcome, UpdateRequest,
@@ -35,6 +37,7 @@ use zonegate_server::{Catalog, UpdateCall, UpdateFuture, UpdateSink};
 use zonegate_store::AnyStore;
 
 use super::Seeding;
+use super::compact::Compactor;
 use crate::context::now;
 use crate::snapshot::Snapshots;
 
@@ -75,9 +78,12 @@ pub struct Worker {
     pub snapshots: Snapshots,
 }
 
-/// Starts the worker thread and sets its sink on the catalog.
-pub fn start(worker: Worker) -> anyhow::Result<()> {
+/// Starts the worker thread and sets its sink on the catalog, with the thread that writes
+/// the checkpoints its stages leave due ([`Compactor`]).
+pub fn start(mut worker: Worker) -> anyhow::Result<()> {
     let (queue, rx) = mpsc::channel(QUEUE);
+    worker.cfg.store.checkpoint_when = CheckpointWhen::AfterPublish;
+    let compactor = Compactor::start(worker.db.clone(), worker.cfg.store.checkpoint_every)?;
     let catalog = worker.catalog.clone();
     std::thread::Builder::new()
         .name("zonegate-update".into())
@@ -87,7 +93,9 @@ pub fn start(worker: Worker) -> anyhow::Result<()> {
                 .build()
             {
                 // A local set: the installs the worker starts borrow its state.
-                Ok(rt) => rt.block_on(tokio::task::LocalSet::new().run_until(work(worker, rx))),
+                Ok(rt) => {
+                    rt.block_on(tokio::task::LocalSet::new().run_until(work(worker, compactor, rx)))
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start the runtime that runs DNS UPDATEs")
                 }
@@ -99,7 +107,7 @@ pub fn start(worker: Worker) -> anyhow::Result<()> {
 }
 
 /// Runs each queued update and answers it, until every sender is gone.
-async fn work(w: Worker, mut rx: mpsc::Receiver<(UpdateCall, Reply)>) {
+async fn work(w: Worker, compactor: Compactor, mut rx: mpsc::Receiver<(UpdateCall, Reply)>) {
     let w = Arc::new(w);
     let mut store: Option<AnyStore> = None;
     // What this worker last published of each zone: the next update's base while it is still
@@ -120,12 +128,16 @@ async fn work(w: Worker, mut rx: mpsc::Receiver<(UpdateCall, Reply)>) {
         let zone = call.message.zone.clone();
         let mut kept = known.remove(&zone);
         let outcome = one(&w, s, &call, &mut kept).await;
-        let published = matches!(outcome, Ok(UpdateOutcome::Published { .. }));
+        let published = match &outcome {
+            Ok(UpdateOutcome::Published { generation, .. }) => Some(*generation),
+            _ => None,
+        };
         let _ = reply.send(outcome);
         if let Some(k) = kept {
             known.insert(zone.clone(), k);
         }
-        if published {
+        if let Some(generation) = published {
+            compactor.published(&zone, generation);
             match gate::cleanup(s, &zone, &w.cfg, now()).await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::debug!(%zone, deleted, "cleaned up after a DNS UPDATE"),

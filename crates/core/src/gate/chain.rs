@@ -49,6 +49,22 @@ pub struct ChainLink {
     pub bytes: u64,
 }
 
+/// When the checkpoint a chain is due gets written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckpointWhen {
+    /// Inside the stage step, before it returns (the CLI, the HTTP API, the enactor).
+    #[default]
+    InStage,
+    /// After the publication was answered, by [`crate::gate::Store::compact`]; the stage
+    /// stores the delta up to the hard bound (the DNS UPDATE worker: its answer waits for
+    /// the stage, not for a 50 MB rebuild).
+    AfterPublish,
+}
+
+/// A stage that leaves checkpoints to compaction still writes one itself when the chain
+/// would pass this many times the usual bound (a compaction that never ran, or lost a race).
+pub const DEFERRED_BOUND_FACTOR: u64 = 2;
+
 /// How the store writes an offered delta.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
@@ -80,25 +96,88 @@ pub fn path(links: &Links, g: Generation) -> Option<Vec<Generation>> {
 }
 
 /// Whether a delta of `delta_bytes` against `parent` is stored as a delta or as a checkpoint
-/// (see the module notes).
+/// (see the module notes), for a stage that writes its checkpoints itself.
 pub fn layout(
     links: &Links,
     parent: Generation,
     delta_bytes: u64,
     checkpoint_every: u32,
 ) -> Layout {
+    layout_for(
+        links,
+        parent,
+        delta_bytes,
+        checkpoint_every,
+        CheckpointWhen::InStage,
+    )
+}
+
+/// [`layout`] for a stage whose checkpoints are written `when` says: a stage that leaves them
+/// to [`due`] and a later compaction keeps the delta until the chain passes the hard bound
+/// ([`DEFERRED_BOUND_FACTOR`] times the usual one).
+pub fn layout_for(
+    links: &Links,
+    parent: Generation,
+    delta_bytes: u64,
+    checkpoint_every: u32,
+    when: CheckpointWhen,
+) -> Layout {
     let Some(chain) = path(links, parent) else {
         return Layout::ParentMissing;
     };
-    let checkpoint_bytes = links[&chain[0]].bytes;
-    let chain_bytes: u64 = chain[1..].iter().map(|g| links[g].bytes).sum();
     // With this delta the chain holds `chain.len() + 1` generations.
-    let generations = chain.len() as u64 + 1;
-    let grown = (chain_bytes + delta_bytes).saturating_mul(DELTA_SHARE_DIVISOR);
-    if generations > u64::from(checkpoint_every) || grown > checkpoint_bytes {
+    let size = ChainSize::of(links, &chain).with(delta_bytes);
+    let factor = match when {
+        CheckpointWhen::InStage => 1,
+        CheckpointWhen::AfterPublish => DEFERRED_BOUND_FACTOR,
+    };
+    if size.past(checkpoint_every, factor) {
         Layout::Checkpoint
     } else {
         Layout::Delta
+    }
+}
+
+/// Whether `g` is a delta whose chain is past the usual bound: the checkpoint an in-stage
+/// layout would have written for it, which a compaction writes now.
+pub fn due(links: &Links, g: Generation, checkpoint_every: u32) -> bool {
+    let Some(chain) = path(links, g) else {
+        return false;
+    };
+    chain.len() > 1 && ChainSize::of(links, &chain).past(checkpoint_every, 1)
+}
+
+/// A chain's length in generations and its stored bytes.
+struct ChainSize {
+    generations: u64,
+    checkpoint_bytes: u64,
+    delta_bytes: u64,
+}
+
+impl ChainSize {
+    fn of(links: &Links, chain: &[Generation]) -> ChainSize {
+        ChainSize {
+            generations: chain.len() as u64,
+            checkpoint_bytes: links[&chain[0]].bytes,
+            delta_bytes: chain[1..].iter().map(|g| links[g].bytes).sum(),
+        }
+    }
+
+    /// The chain with one more delta of `bytes`.
+    fn with(self, bytes: u64) -> ChainSize {
+        ChainSize {
+            generations: self.generations + 1,
+            delta_bytes: self.delta_bytes + bytes,
+            ..self
+        }
+    }
+
+    /// Past `factor` times the bound: more than `checkpoint_every` generations, or deltas
+    /// past a quarter of the checkpoint's body.
+    fn past(&self, checkpoint_every: u32, factor: u64) -> bool {
+        let grown = self.delta_bytes.saturating_mul(DELTA_SHARE_DIVISOR);
+        self.generations > u64::from(checkpoint_every).saturating_mul(factor)
+            || grown > self.checkpoint_bytes.saturating_mul(factor)
     }
 }
 

@@ -62,12 +62,17 @@ pub struct StoreSettings {
     /// this many generations of a chain, or sooner when the chain's deltas pass a quarter of
     /// the checkpoint's body. `1` stores every plan whole. Default 16.
     pub checkpoint_every: u32,
+    /// Set by the process, never by the file: the DNS UPDATE worker stages with
+    /// `AfterPublish` and compacts after it answers (see `gate::chain::CheckpointWhen`).
+    #[serde(skip)]
+    pub checkpoint_when: crate::gate::chain::CheckpointWhen,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             checkpoint_every: crate::gate::chain::CHECKPOINT_EVERY_DEFAULT,
+            checkpoint_when: crate::gate::chain::CheckpointWhen::InStage,
         }
     }
 }

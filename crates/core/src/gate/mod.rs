@@ -61,7 +61,7 @@ pub use load::{load_content, load_published};
 pub use plan::{PlanOutcome, Planned, Preview, plan, plan_keeping, plan_on_base, preview};
 pub use publish::{PublishOutcome, publish, publish_exact, publish_planned};
 pub use refusal::Refusal;
-pub use store::{Store, StoreError, verdict_move};
+pub use store::{Compaction, Store, StoreError, verdict_move};
 pub use target::Target;
 pub use types::{
     DeltaStep, Generation, NewPlan, OptGen, PlanBody, PlanHead, PlanStatus, Published, StoredPlan,

@@ -196,6 +196,7 @@ async fn stage_compared<S: Store>(
         record_count,
         body: plan_body(base, base_content.as_ref(), &zone, delta, cfg),
         checkpoint_every: cfg.store.checkpoint_every,
+        checkpoint_when: cfg.store.checkpoint_when,
         created_at: now,
         verdict,
     };
@@ -499,6 +500,7 @@ mod stage_tests {
             record_count: content.len() as u64,
             body,
             checkpoint_every: 16,
+            checkpoint_when: crate::gate::chain::CheckpointWhen::InStage,
             created_at: 0,
             verdict: Verdict::Pass,
         }

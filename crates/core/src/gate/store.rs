@@ -70,6 +70,17 @@ pub enum StoreError {
     Backend { detail: String },
 }
 
+/// What [`Store::compact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compaction {
+    /// Not a delta past the bound (a checkpoint, or a short chain): nothing written.
+    NotDue,
+    /// The row is now a checkpoint of `bytes` octets.
+    Written { bytes: u64 },
+    /// The plan is gone (cleaned up): nothing to write.
+    Gone,
+}
+
 /// The atomic operations a store offers. Each method is ONE atomic step: one transaction in
 /// SQLite, one critical section in the in-memory model. The contract tests in
 /// `zonegate-store` hold both implementations to the same behaviour.
@@ -174,6 +185,22 @@ pub trait Store {
         target_lease_s: u64,
         now: u64,
     ) -> Result<u64, StoreError>;
+
+    /// Writes the checkpoint a stage with `CheckpointWhen::AfterPublish` left due: if
+    /// `generation` is a delta whose chain is past the usual bound ([`chain::due`]), its row
+    /// becomes a checkpoint of the same plan (the body rebuilt from its chain and checked
+    /// against the row's hash; the parent cleared; nothing else changes). The rebuild reads
+    /// outside any write lock; the write is one short statement that holds only while the
+    /// row is still that delta. Content never changes, so readers and clean-up racing it
+    /// see the same plan either way; afterwards the older chain is no longer needed by it.
+    ///
+    /// [`chain::due`]: crate::gate::chain::due
+    async fn compact(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        checkpoint_every: u32,
+    ) -> Result<Compaction, StoreError>;
 
     /// Appends an audit row on its own (refusals that stage nothing).
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError>;

@@ -226,6 +226,8 @@ pub struct NewPlan {
     pub body: PlanBody,
     /// `[store] checkpoint_every`: the longest chain the store may make (see `gate::chain`).
     pub checkpoint_every: u32,
+    /// Whether the stage writes a due checkpoint itself (see `gate::chain::CheckpointWhen`).
+    pub checkpoint_when: crate::gate::chain::CheckpointWhen,
     pub created_at: u64,
     /// The gate's verdict at staging: `Pass`, `Held` or `Refused` (see [`Verdict`]).
     pub verdict: Verdict,

@@ -23,10 +23,10 @@
 use std::collections::BTreeMap;
 
 use crate::dns::name::Name;
-use crate::gate::chain::{self, ChainLink, Layout, Links};
+use crate::gate::chain::{self, ChainLink, CheckpointWhen, Layout, Links};
 use crate::gate::{
-    AuditEntry, DeltaStep, Generation, NewPlan, PlanBody, PlanHead, PlanStatus, Published, Store,
-    StoreError, StoredPlan, Verdict, cleanup_audit_entry,
+    AuditEntry, Compaction, DeltaStep, Generation, NewPlan, PlanBody, PlanHead, PlanStatus,
+    Published, Store, StoreError, StoredPlan, Verdict, cleanup_audit_entry,
 };
 use crate::model::sync::Mutex;
 use crate::zone::ContentHash;
@@ -110,7 +110,7 @@ impl ZoneState {
     fn layout(
         &self,
         body: PlanBody,
-        checkpoint_every: u32,
+        (checkpoint_every, when): (u32, CheckpointWhen),
         zone: &Name,
     ) -> Result<(Vec<u8>, Option<Generation>), StoreError> {
         let (parent, delta) = match body {
@@ -118,7 +118,7 @@ impl ZoneState {
             PlanBody::Delta { parent, delta } => (parent, delta),
         };
         let links = self.links();
-        match chain::layout(&links, parent, delta.len() as u64, checkpoint_every) {
+        match chain::layout_for(&links, parent, delta.len() as u64, checkpoint_every, when) {
             Layout::Delta => Ok((delta, Some(parent))),
             Layout::Checkpoint => {
                 let parent_body = self.rebuilt(parent).map(|p| p.body).unwrap_or_default();
@@ -355,7 +355,11 @@ impl Store for MemStore {
                 .zones
                 .entry(plan.zone.clone())
                 .or_insert_with(ZoneState::new);
-            let (body, parent) = z.layout(plan.body, plan.checkpoint_every, &plan.zone)?;
+            let (body, parent) = z.layout(
+                plan.body,
+                (plan.checkpoint_every, plan.checkpoint_when),
+                &plan.zone,
+            )?;
             z.next_generation = next + 1;
             if let Some(parent) = parent {
                 z.parents.insert(generation, parent);
@@ -499,6 +503,34 @@ impl Store for MemStore {
             }
             s.targets.insert(key, (generation, now));
             Ok(())
+        })
+    }
+
+    async fn compact(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        checkpoint_every: u32,
+    ) -> Result<Compaction, StoreError> {
+        self.with(|s| {
+            let Some(z) = s.zones.get_mut(zone) else {
+                return Ok(Compaction::Gone);
+            };
+            let Some(plan) = z.rebuilt(generation) else {
+                return Ok(Compaction::Gone);
+            };
+            if !chain::due(&z.links(), generation, checkpoint_every) {
+                return Ok(Compaction::NotDue);
+            }
+            if !plan.hash.matches_body(&plan.body) {
+                return Err(constraint(
+                    "a compaction's rebuilt body does not hash to its plan",
+                ));
+            }
+            let bytes = plan.body.len() as u64;
+            z.parents.remove(&generation);
+            z.plans.insert(generation, plan);
+            Ok(Compaction::Written { bytes })
         })
     }
 

@@ -29,8 +29,9 @@ use loom::model::Builder;
 use loom::thread;
 
 use zonegate_core::gate::{
-    self, AuditEntry, ConvergeOutcome, DeltaStep, Generation, NewPlan, OptGen, PlanOutcome,
-    PublishOutcome, Published, StepError, Store, StoreError, StoredPlan, Target, Verdict,
+    self, AuditEntry, Compaction, ConvergeOutcome, DeltaStep, Generation, NewPlan, OptGen,
+    PlanOutcome, PublishOutcome, Published, StepError, Store, StoreError, StoredPlan, Target,
+    Verdict,
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::model::MemTarget;
@@ -695,6 +696,22 @@ impl Store for Actor<'_> {
             true,
         )
         .await;
+        r
+    }
+
+    async fn compact(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        checkpoint_every: u32,
+    ) -> Result<Compaction, StoreError> {
+        let r = self
+            .world
+            .store
+            .compact(zone, generation, checkpoint_every)
+            .await;
+        self.after(format!("compact {generation}: {r:?}"), true)
+            .await;
         r
     }
 

@@ -217,8 +217,9 @@ mod statements {
     crate::shared::engine_statements!(sqlx::postgres::PgConnection, super::store_error);
 }
 use statements::{
-    cleanup_in, insert_audit, load_deltas_in, load_head_in, load_plan_in, newest_in, pin_in,
-    publish_in, published_in, record_target_in, set_verdict_in, stage_in, unpin_in,
+    cleanup_in, compact_read_in, compact_write_in, insert_audit, load_deltas_in, load_head_in,
+    load_plan_in, newest_in, pin_in, publish_in, published_in, record_target_in, set_verdict_in,
+    stage_in, unpin_in,
 };
 
 #[cfg(test)]

@@ -2,16 +2,16 @@
 //! every other step on its zone by the zone row lock ([`lock_zone`]).
 
 use zonegate_core::gate::{
-    AuditEntry, DeltaStep, Generation, NewPlan, PlanHead, Published, Store, StoreError, StoredPlan,
-    Verdict,
+    AuditEntry, Compaction, DeltaStep, Generation, NewPlan, PlanHead, Published, Store, StoreError,
+    StoredPlan, Verdict,
 };
 use zonegate_core::zone::serial::SerialRequest;
 use zonegate_core::{ContentHash, Name};
 
 use super::{
-    PUBLISHED_CHANNEL, PgStore, cleanup_in, insert_audit, load_deltas_in, load_head_in,
-    load_plan_in, lock_zone, newest_in, pin_in, publish_in, published_in, record_target_in,
-    set_verdict_in, stage_in, store_error, unpin_in,
+    PUBLISHED_CHANNEL, PgStore, cleanup_in, compact_read_in, compact_write_in, insert_audit,
+    load_deltas_in, load_head_in, load_plan_in, lock_zone, newest_in, pin_in, publish_in,
+    published_in, record_target_in, set_verdict_in, stage_in, store_error, unpin_in,
 };
 
 impl Store for PgStore {
@@ -152,6 +152,26 @@ impl Store for PgStore {
         let deleted = cleanup_in(&mut tx, zone, keep, target_lease_s, now).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(deleted)
+    }
+
+    async fn compact(
+        &self,
+        zone: &Name,
+        generation: Generation,
+        checkpoint_every: u32,
+    ) -> Result<Compaction, StoreError> {
+        // The rebuild reads without the write lock; only the row's rewrite takes it.
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let read = compact_read_in(&mut conn, zone, generation, checkpoint_every).await?;
+        drop(conn);
+        let (parent, body) = match read {
+            Ok(found) => found,
+            Err(done) => return Ok(done),
+        };
+        let mut tx = self.begin().await?;
+        let done = compact_write_in(&mut tx, zone, generation, parent, body).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(done)
     }
 
     async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {

@@ -3,8 +3,8 @@
 //! keeps exactly the closure of what it keeps, and incremental readers get the deltas.
 
 use zonegate_core::Zone;
-use zonegate_core::gate::chain::DELTA_SHARE_DIVISOR;
-use zonegate_core::gate::{AuditAction, Generation, NewPlan, PlanBody, Store, Verdict};
+use zonegate_core::gate::chain::{CheckpointWhen, DELTA_SHARE_DIVISOR};
+use zonegate_core::gate::{AuditAction, Compaction, Generation, NewPlan, PlanBody, Store, Verdict};
 use zonegate_core::testkit::{a, n, zone};
 use zonegate_core::zone::delta::ZoneDelta;
 
@@ -40,6 +40,18 @@ pub async fn stage_delta<S: Store>(
     new: &Zone,
     checkpoint_every: u32,
 ) -> Generation {
+    stage_delta_when(s, base, old, new, checkpoint_every, CheckpointWhen::InStage).await
+}
+
+/// [`stage_delta`], its checkpoint written `when` says.
+pub async fn stage_delta_when<S: Store>(
+    s: &S,
+    base: Generation,
+    old: &Zone,
+    new: &Zone,
+    checkpoint_every: u32,
+    when: CheckpointWhen,
+) -> Generation {
     let plan = NewPlan {
         zone: n(ORIGIN),
         base: Some(base),
@@ -50,6 +62,7 @@ pub async fn stage_delta<S: Store>(
             delta: ZoneDelta::between(old, new).encode(),
         },
         checkpoint_every,
+        checkpoint_when: when,
         created_at: NOW,
         verdict: Verdict::Pass,
     };
@@ -66,6 +79,7 @@ pub async fn stage_full<S: Store>(s: &S, base: Option<Generation>, content: &Zon
         record_count: content.len() as u64,
         body: PlanBody::Full(content.body()),
         checkpoint_every: 16,
+        checkpoint_when: CheckpointWhen::InStage,
         created_at: NOW,
         verdict: Verdict::Pass,
     };
@@ -269,4 +283,60 @@ pub async fn contract_one_record_generations_store_little<S: Inspect>(s: &S) {
         added * 100 < body * 30,
         "ten generations added {added} bytes, more than 30 % of a {body}-byte body"
     );
+}
+
+/// A stage that leaves its checkpoints to compaction (the DNS UPDATE worker's) stores deltas
+/// up to twice the usual chain, then one checkpoint itself; `compact` turns a delta past the
+/// usual bound into a checkpoint of the same plan, and nothing else.
+pub async fn contract_deferred_checkpoints_are_compacted<S: Inspect>(s: &S) {
+    let z = n(ORIGIN);
+    let mut contents = vec![content(200, &[])];
+    assert_eq!(stage_full(s, None, &contents[0]).await, g(1));
+    publish(s, &z, g(1), None).await.unwrap();
+    let mut changes = Vec::new();
+    for i in 2..=10u64 {
+        changes.push((i as u32, i as u8));
+        let next = content(200, &changes);
+        let prev = Generation(i - 1);
+        let when = CheckpointWhen::AfterPublish;
+        let staged = stage_delta_when(s, prev, contents.last().unwrap(), &next, 4, when).await;
+        publish(s, &z, staged, Some(prev)).await.unwrap();
+        contents.push(next);
+    }
+    // Twice 4 generations: the checkpoint g1 and seven deltas, then g9 is whole.
+    let mut checkpoints = Vec::new();
+    for i in 2..=10 {
+        if !is_delta(s, g(i)).await {
+            checkpoints.push(i);
+        }
+    }
+    assert_eq!(checkpoints, vec![9]);
+    // g4's chain holds 4 generations: within the bound. g6's holds 6: past it.
+    assert_eq!(s.compact(&z, g(4), 4).await.unwrap(), Compaction::NotDue);
+    assert_eq!(s.compact(&z, g(10), 4).await.unwrap(), Compaction::NotDue);
+    let written = s.compact(&z, g(6), 4).await.unwrap();
+    assert_eq!(
+        written,
+        Compaction::Written {
+            bytes: contents[5].body().len() as u64
+        }
+    );
+    assert!(!is_delta(s, g(6)).await, "g6 is a checkpoint now");
+    assert_eq!(s.compact(&z, g(6), 4).await.unwrap(), Compaction::NotDue);
+    assert_eq!(s.compact(&z, g(99), 4).await.unwrap(), Compaction::Gone);
+    for (i, expected) in contents.iter().enumerate() {
+        assert_reads(s, Generation(i as u64 + 1), expected).await;
+    }
+    // g7 and g8 now lean on g6, not on g1..g5: an incremental reader of g6 gets their steps.
+    let steps = s.load_deltas(&z, g(6), g(8)).await.unwrap().unwrap();
+    assert_eq!(
+        steps.iter().map(|s| s.generation).collect::<Vec<_>>(),
+        gens(&[7, 8])
+    );
+    assert_eq!(s.load_deltas(&z, g(5), g(7)).await.unwrap(), None);
+    // With g10 published and nothing else live, clean-up keeping 2 may delete all of g1..g8;
+    // g5 and older are needed by nothing since g6 became whole.
+    s.cleanup(&z, 2, LEASE_S, NOW).await.unwrap();
+    assert_eq!(s.generations(&z).await, gens(&[9, 10]));
+    assert_reads(s, g(10), &contents[9]).await;
 }

@@ -72,3 +72,27 @@ fn doomed_keeps_the_closure_of_what_stays() {
     // 7 stays, and with it 6.
     assert_eq!(doomed(&l, Generation(7), 0), gens(&[5, 4, 3, 2, 1]));
 }
+
+#[test]
+fn a_deferred_layout_keeps_deltas_to_twice_the_bound_and_due_says_when_to_compact() {
+    let l = links(&[(1, None, 1000), (2, Some(1), 10), (3, Some(2), 10)]);
+    let after = CheckpointWhen::AfterPublish;
+    // Three generations with this delta would pass 2 in stage, not 2 × 2 deferred.
+    assert_eq!(layout(&l, Generation(3), 10, 2), Layout::Checkpoint);
+    assert_eq!(layout_for(&l, Generation(3), 10, 2, after), Layout::Delta);
+    assert_eq!(
+        layout_for(&l, Generation(3), 10, 1, after),
+        Layout::Checkpoint
+    );
+    // The byte bound doubles too: 20 + 480 = 500 is half of 1000.
+    assert_eq!(layout_for(&l, Generation(3), 480, 16, after), Layout::Delta);
+    assert_eq!(
+        layout_for(&l, Generation(3), 481, 16, after),
+        Layout::Checkpoint
+    );
+    // g3's chain holds 3 generations: due past a bound of 2, not of 3; a checkpoint never.
+    assert!(due(&l, Generation(3), 2));
+    assert!(!due(&l, Generation(3), 3));
+    assert!(!due(&l, Generation(1), 1));
+    assert!(!due(&l, Generation(9), 1));
+}
