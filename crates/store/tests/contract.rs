@@ -1011,6 +1011,15 @@ async fn sqlite_refuses_deleting_a_delta_parent() {
                 "UPDATE plans SET parent = NULL WHERE generation = 4",
                 "immutable",
             ),
+            // Migration 0005: a compaction keeps everything but the body and the parent.
+            (
+                "UPDATE plans SET parent = NULL, body = X'01', hash = 'x' WHERE generation = 4",
+                "immutable",
+            ),
+            (
+                "UPDATE plans SET body = X'01' WHERE generation = 3",
+                "immutable",
+            ),
             (
                 "INSERT INTO plans (origin, generation, base, hash, record_count, body,
                                     created_at, parent)
@@ -1031,9 +1040,15 @@ async fn sqlite_refuses_deleting_a_delta_parent() {
         }
         conn.close().await.unwrap();
     }
-    // The positive space: once its child is gone, the parent can go.
+    // The positive space: a delta becomes a checkpoint (the store checks the body's hash
+    // first; the schema allows only this shape), and then its old parent can go.
     let mut conn = raw(&db.path, true).await;
-    for g in [4, 2] {
+    let sql = "UPDATE plans SET parent = NULL, body = X'5A474432' WHERE generation = 4";
+    assert_eq!(
+        exec(&mut conn, sql).await.expect("a compaction's rewrite"),
+        1
+    );
+    for g in [2, 4] {
         let sql = format!("DELETE FROM plans WHERE origin = 'example.com.' AND generation = {g}");
         assert_eq!(exec(&mut conn, &sql).await.unwrap(), 1);
     }

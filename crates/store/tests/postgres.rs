@@ -169,6 +169,16 @@ async fn postgres_refuses_deleting_a_delta_parent() {
             "UPDATE plans SET parent = NULL WHERE generation = 4",
             "immutable",
         ),
+        // Migration 0005: a compaction keeps everything but the body and the parent.
+        (
+            "UPDATE plans SET parent = NULL, body = '\\x01'::bytea, hash = 'x'
+             WHERE generation = 4",
+            "immutable",
+        ),
+        (
+            "UPDATE plans SET body = '\\x01'::bytea WHERE generation = 3",
+            "immutable",
+        ),
         (
             "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at,
                                 parent)
@@ -187,8 +197,16 @@ async fn postgres_refuses_deleting_a_delta_parent() {
         let err = exec(&mut conn, sql).await.expect_err(what);
         assert!(err.to_string().contains(what), "{what}: {err}");
     }
-    // The positive space: once its child is gone, the parent can go.
-    for g in [4, 2] {
+    // The positive space: a delta becomes a checkpoint (the store checks the body's hash
+    // first; the schema allows only this shape), and then its old parent can go.
+    let compacted = exec(
+        &mut conn,
+        "UPDATE plans SET parent = NULL, body = '\\x5a474432'::bytea WHERE generation = 4",
+    )
+    .await
+    .expect("a compaction's rewrite");
+    assert_eq!(compacted, 1);
+    for g in [2, 4] {
         let sql = format!("DELETE FROM plans WHERE origin = 'example.com.' AND generation = {g}");
         assert_eq!(exec(&mut conn, &sql).await.unwrap(), 1);
     }

@@ -18,11 +18,17 @@
 //!   decides on is rebuilt from the parent's chain there (no decode, no validation: records as
 //!   bytes), so no caller can make a store write an over-long chain.
 //!   `checkpoint_every = 1` stores every plan whole.
+//! - **Deferred checkpoints.** A stage with [`CheckpointWhen::AfterPublish`] (the DNS UPDATE
+//!   worker's, whose client waits for the stage) stores the delta until the chain would pass
+//!   [`DEFERRED_BOUND_FACTOR`] times the bound ([`layout_for`]); after answering, the worker
+//!   has the store compact the generation ([`due`], `Store::compact`): the row becomes a
+//!   checkpoint of the same plan, the same hash checked, and the chain under it is needed no
+//!   more. A compaction that never runs leaves a chain at most twice as long.
 //! - **Reading** rebuilds from the checkpoint forward ([`rebuild`]); a chain that does not
 //!   apply reads as an empty body, which every reader refuses as corrupt (it cannot hash to the
 //!   plan's hash), like a corrupt body.
 //! - **Clean-up** keeps the closure of what it keeps ([`doomed`]): every plan it keeps keeps
-//!   its whole chain. Chains are at most `checkpoint_every` long, so once a newer checkpoint
+//!   its whole chain. Chains are at most `checkpoint_every` long (twice that, deferred), so once a newer checkpoint
 //!   exists and the kept plans' chains start there, the older chain is deleted whole; nothing
 //!   grows without bound.
 //! - **Hashes.** A delta row's hash is the hash of the full content it gives: the plan's
@@ -30,6 +36,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use crate::gate::types::CheckpointWhen;
 use crate::gate::types::Generation;
 use crate::zone::delta::{DeltaError, ZoneDelta};
 
@@ -47,18 +54,6 @@ pub struct ChainLink {
     pub generation: Generation,
     pub parent: Option<Generation>,
     pub bytes: u64,
-}
-
-/// When the checkpoint a chain is due gets written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CheckpointWhen {
-    /// Inside the stage step, before it returns (the CLI, the HTTP API, the enactor).
-    #[default]
-    InStage,
-    /// After the publication was answered, by [`crate::gate::Store::compact`]; the stage
-    /// stores the delta up to the hard bound (the DNS UPDATE worker: its answer waits for
-    /// the stage, not for a 50 MB rebuild).
-    AfterPublish,
 }
 
 /// A stage that leaves checkpoints to compaction still writes one itself when the chain

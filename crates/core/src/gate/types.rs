@@ -227,10 +227,22 @@ pub struct NewPlan {
     /// `[store] checkpoint_every`: the longest chain the store may make (see `gate::chain`).
     pub checkpoint_every: u32,
     /// Whether the stage writes a due checkpoint itself (see `gate::chain::CheckpointWhen`).
-    pub checkpoint_when: crate::gate::chain::CheckpointWhen,
+    pub checkpoint_when: CheckpointWhen,
     pub created_at: u64,
     /// The gate's verdict at staging: `Pass`, `Held` or `Refused` (see [`Verdict`]).
     pub verdict: Verdict,
+}
+
+/// When the checkpoint a chain is due gets written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckpointWhen {
+    /// Inside the stage step, before it returns (the CLI, the HTTP API, the enactor).
+    #[default]
+    InStage,
+    /// After the publication was answered, by [`crate::gate::Store::compact`] (see `gate::chain`); the stage
+    /// stores the delta up to the hard bound (the DNS UPDATE worker: its answer waits for
+    /// the stage, not for a 50 MB rebuild).
+    AfterPublish,
 }
 
 /// What the planner hands the store.
