@@ -176,14 +176,22 @@ impl ChainSize {
     }
 }
 
-/// A full body from a chain's stored bytes, checkpoint first: each delta decoded and applied
-/// to the body before it.
+/// A full body from a chain's stored bytes, checkpoint first: the deltas decoded and composed
+/// into one change ([`ZoneDelta::then`]), applied to the checkpoint in one pass.
 pub fn rebuild(mut stored: impl Iterator<Item = Vec<u8>>) -> Result<Vec<u8>, DeltaError> {
-    let mut body = stored.next().unwrap_or_default();
+    let body = stored.next().unwrap_or_default();
+    let mut change: Option<ZoneDelta> = None;
     for delta in stored {
-        body = ZoneDelta::decode(&delta)?.apply_body(&body)?;
+        let delta = ZoneDelta::decode(&delta)?;
+        change = Some(match change {
+            None => delta,
+            Some(before) => before.then(&delta)?,
+        });
     }
-    Ok(body)
+    match change {
+        None => Ok(body),
+        Some(change) => change.apply_body(&body),
+    }
 }
 
 /// The plans clean-up deletes: below `horizon`, not among the newest `keep`, and not on the

@@ -250,6 +250,36 @@ impl ZoneDelta {
         Ok(out)
     }
 
+    /// This delta and then `next`, as one delta: applied to a body, it gives what applying
+    /// the two in turn gives, and it fails where that would fail. A record `next` removes that
+    /// this one added cancels out, as does one this one removed that `next` adds back; a record
+    /// removed by both, or added by both, could never apply twice and is refused here. A chain
+    /// of deltas is composed first and applied to its checkpoint once ([`chain::rebuild`]), so
+    /// reading a plan decodes the checkpoint once, not once a delta.
+    ///
+    /// [`chain::rebuild`]: crate::gate::chain::rebuild
+    pub fn then(&self, next: &ZoneDelta) -> Result<ZoneDelta, DeltaError> {
+        if let Some(r) = first_common(&self.removed, &next.removed) {
+            return Err(missing(r));
+        }
+        if let Some(r) = first_common(&self.added, &next.added) {
+            return Err(DeltaError::Present {
+                owner: r.owner.clone(),
+                rtype: r.rtype,
+            });
+        }
+        Ok(ZoneDelta {
+            removed: merged(
+                minus(&self.removed, &next.added),
+                minus(&next.removed, &self.added),
+            ),
+            added: merged(
+                minus(&self.added, &next.removed),
+                minus(&next.added, &self.removed),
+            ),
+        })
+    }
+
     fn records(&self) -> impl Iterator<Item = &Record> {
         self.removed.iter().chain(&self.added)
     }
@@ -371,6 +401,35 @@ fn check_order(list: &[Record], which: DeltaList) -> Result<(), DeltaError> {
             index: i + 1,
         }),
         None => Ok(()),
+    }
+}
+
+/// The records of sorted `a` that sorted `b` does not hold, in order.
+fn minus<'a>(a: &'a [Record], b: &[Record]) -> impl Iterator<Item = &'a Record> {
+    let mut j = 0;
+    a.iter().filter(move |r| {
+        while b.get(j).is_some_and(|x| x.canonical_cmp(r).is_lt()) {
+            j += 1;
+        }
+        !b.get(j).is_some_and(|x| x.canonical_cmp(r).is_eq())
+    })
+}
+
+/// Two sorted lists that share no record, merged into one sorted list.
+fn merged<'a>(
+    a: impl Iterator<Item = &'a Record>,
+    b: impl Iterator<Item = &'a Record>,
+) -> Vec<Record> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    let mut out = Vec::new();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.canonical_cmp(y).is_lt() => a.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => return out,
+        };
+        out.extend(next.cloned());
     }
 }
 
