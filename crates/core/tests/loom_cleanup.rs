@@ -24,7 +24,10 @@
 mod loom_common;
 
 use loom::future::block_on;
-use zonegate_core::gate::{Generation, PublishOutcome, StepError, Store, StoreSettings};
+use zonegate_core::gate::chain::CheckpointWhen;
+use zonegate_core::gate::{
+    Compaction, Generation, PublishOutcome, StepError, Store, StoreSettings,
+};
 
 use loom_common::*;
 
@@ -224,6 +227,68 @@ fn s9_cleanup_racing_a_chain_of_deltas() {
             world.fail(
                 "clean-up",
                 format!("left {left:?}, but the horizon {horizon} needs exactly {needed:?}"),
+            );
+        }
+    });
+}
+
+/// S10: a compaction racing clean-up, a publication and the target. Stages leave their
+/// checkpoints to compaction (`CheckpointWhen::AfterPublish`, `checkpoint_every = 2`): g1 is
+/// a checkpoint and g2, g3 deltas on the chain g1 ← g2 ← g3, one past the usual bound, so g3
+/// is due. The compactor turns g3 into a checkpoint while enactor A stages g4 on g3,
+/// publishes it and cleans up, and the target converges. After every step every live plan
+/// still reads back whole (the world's check), whichever order the compaction's read, its
+/// write and clean-up's delete take; in the end g3 is a checkpoint and a last clean-up leaves
+/// only what the horizon needs, which no longer includes g1 and g2.
+#[test]
+fn s10_compaction_racing_cleanup_and_a_publication() {
+    let contents = Contents::padded(&["example.com."], 5, 60);
+    explore("S10 compaction vs clean-up", move || {
+        let cfg = zonegate_core::GateConfig {
+            store: StoreSettings {
+                checkpoint_every: 2,
+                checkpoint_when: CheckpointWhen::AfterPublish,
+            },
+            ..config()
+        };
+        let world = World::with_config(&["example.com."], &contents, cfg);
+        let zone = world.zones[0].clone();
+        for n in 1..=3 {
+            stage(&world, "planner", &zone, n);
+            publish(&world, "set-up", &zone, Some(n)).expect("publishes");
+        }
+        let _ = converge(&world, &zone);
+        if world.store.chain(&zone, Generation(3)) != Some(vec![g(1), g(2), g(3)]) {
+            world.fail("set-up", "g3 is not a delta on g2 on g1".into());
+        }
+        let z = zone.clone();
+        let compactor = spawn(&world, move |w| compact(w, "compactor", &z, 3));
+        let z = zone.clone();
+        let a = spawn(&world, move |w| {
+            stage(w, "planner A", &z, 4);
+            let r = publish(w, "enactor A", &z, Some(4));
+            cleanup(w, "enactor A", &z);
+            r
+        });
+        let _ = converge(&world, &zone);
+        let done = compactor.join().expect("compactor");
+        let a = a.join().expect("enactor A");
+        assert_enactor_outcome(&world, "enactor A", &a);
+        world.settle();
+        let wrote = matches!(done, Compaction::Written { .. });
+        if !wrote && world.store.generations(&zone).contains(&g(3)) {
+            world.fail("compaction", format!("g3 kept but not compacted: {done:?}"));
+        }
+        if wrote && world.store.chain(&zone, Generation(3)) != Some(vec![g(3)]) {
+            world.fail("compaction", "g3 compacted but still leans on g2".into());
+        }
+        let _ = converge(&world, &zone);
+        cleanup(&world, "cleaner", &zone);
+        let left = world.store.generations(&zone);
+        if left.contains(&g(1)) || left.contains(&g(2)) {
+            world.fail(
+                "clean-up",
+                format!("g1 or g2 left after g3 became whole: {left:?}"),
             );
         }
     });

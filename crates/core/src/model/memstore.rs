@@ -512,24 +512,49 @@ impl Store for MemStore {
         generation: Generation,
         checkpoint_every: u32,
     ) -> Result<Compaction, StoreError> {
-        self.with(|s| {
-            let Some(z) = s.zones.get_mut(zone) else {
-                return Ok(Compaction::Gone);
+        // Two critical sections, as the SQL stores take two steps: the rebuild reads without
+        // the write lock, and the write holds only while the row is still the delta it read.
+        let read = self.with(|s| {
+            let Some(z) = s.zones.get(zone) else {
+                return Ok(Err(Compaction::Gone));
             };
             let Some(plan) = z.rebuilt(generation) else {
-                return Ok(Compaction::Gone);
+                return Ok(Err(Compaction::Gone));
+            };
+            let Some(parent) = z.parents.get(&generation).copied() else {
+                return Ok(Err(Compaction::NotDue));
             };
             if !chain::due(&z.links(), generation, checkpoint_every) {
-                return Ok(Compaction::NotDue);
+                return Ok(Err(Compaction::NotDue));
             }
             if !plan.hash.matches_body(&plan.body) {
                 return Err(constraint(
                     "a compaction's rebuilt body does not hash to its plan",
                 ));
             }
-            let bytes = plan.body.len() as u64;
+            Ok(Ok((parent, plan.body)))
+        })?;
+        let (parent, body) = match read {
+            Ok(found) => found,
+            Err(done) => return Ok(done),
+        };
+        self.with(|s| {
+            let Some(z) = s.zones.get_mut(zone) else {
+                return Ok(Compaction::Gone);
+            };
+            if z.parents.get(&generation) != Some(&parent) {
+                let kept = z.plans.contains_key(&generation);
+                return Ok(if kept {
+                    Compaction::NotDue
+                } else {
+                    Compaction::Gone
+                });
+            }
+            let bytes = body.len() as u64;
             z.parents.remove(&generation);
-            z.plans.insert(generation, plan);
+            if let Some(row) = z.plans.get_mut(&generation) {
+                row.body = body;
+            }
             Ok(Compaction::Written { bytes })
         })
     }

@@ -822,6 +822,16 @@ pub fn cleanup(world: &World, actor: &'static str, zone: &Name) -> u64 {
     }
 }
 
+/// The compaction after a DNS UPDATE: `g`'s row becomes a checkpoint if it is due.
+pub fn compact(world: &World, actor: &'static str, zone: &Name, g: u64) -> Compaction {
+    let me = world.actor(actor);
+    let every = world.cfg.store.checkpoint_every;
+    match block_on(me.compact(zone, Generation(g), every)) {
+        Ok(done) => done,
+        Err(e) => world.fail("I2", format!("compaction of {zone} g{g} failed: {e}")),
+    }
+}
+
 pub fn converge(world: &World, zone: &Name) -> Result<ConvergeOutcome, StepError> {
     let me = world.actor(TARGET);
     block_on(gate::converge(&me, &me, zone, &world.cfg, NOW))
