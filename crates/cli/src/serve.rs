@@ -265,8 +265,10 @@ async fn follow_file(
         };
         if version.is_some() && (version != last_version || last_full.elapsed() >= FULL_PASS_EVERY)
         {
-            sync_all(current, &catalog, &cfg, &snapshots).await;
-            last_version = version;
+            let pass = sync_all(current, &catalog, &cfg, &snapshots).await;
+            // A deferred zone is looked at again at the next tick.
+            last_version = version.filter(|_| pass == Pass::Done);
+            last_stamp = last_stamp.filter(|_| pass == Pass::Done);
             last_full = Instant::now();
         }
         if version.is_some() && last_renew.elapsed() >= renew_every(cfg.target_lease_s) {
@@ -366,7 +368,7 @@ impl Seeding<'_> {
         // server that crashes right after installing must find it on restart (I7).
         let origin = zone.origin().clone();
         let dir = self.snapshots.dir().to_path_buf();
-        let write = self.snapshots.writer(generation, &zone);
+        let write = self.snapshots.writer(generation, &zone, published_serial);
         let snapshot = async move {
             if let Err(e) = write.await {
                 tracing::warn!(zone = %origin, %generation, dir = %dir.display(), error = %format!("{e:#}"), "cannot write the last-good snapshot");
@@ -447,18 +449,35 @@ async fn earlier_published(
     Some(seed)
 }
 
-async fn sync_all(store: &AnyStore, catalog: &Catalog, cfg: &GateConfig, snapshots: &Snapshots) {
+async fn sync_all(
+    store: &AnyStore,
+    catalog: &Catalog,
+    cfg: &GateConfig,
+    snapshots: &Snapshots,
+) -> Pass {
     let zones = match store.published_plans().await {
         Ok(z) => z,
         Err(e) => {
             tracing::warn!(error = %e, "cannot list published zones; still serving the last good generations");
-            return;
+            return Pass::Done;
         }
     };
+    let mut pass = Pass::Done;
     for (zone, _generation, _version) in zones {
-        sync_zone(store, catalog, cfg, snapshots, &zone).await;
+        if sync_zone(store, catalog, cfg, snapshots, &zone).await == Pass::Deferred {
+            pass = Pass::Deferred;
+        }
     }
     refresh_catalog(store, catalog, cfg, snapshots).await;
+    pass
+}
+
+/// Whether a pass looked at every zone, or left one to the DNS UPDATE worker, which was
+/// publishing it (`update::updating`): the follower then passes again at its next tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Done,
+    Deferred,
 }
 
 /// Installs a newer catalog zone (`[server] catalog`), if one is configured and its members
@@ -489,7 +508,7 @@ async fn sync_zone(
     cfg: &GateConfig,
     snapshots: &Snapshots,
     zone: &Name,
-) {
+) -> Pass {
     let target = Seeding {
         catalog,
         store,
@@ -500,7 +519,11 @@ async fn sync_zone(
     if catalog.options().catalog.as_ref() == Some(zone) {
         // Planned before `[server] catalog` named it: the catalog zone wins.
         tracing::error!(%zone, "a zone is published under the catalog zone's name; serving the catalog zone instead");
-        return;
+        return Pass::Done;
+    }
+    if update::updating(zone) {
+        // The DNS UPDATE worker is publishing and installing this zone (`update::updating`).
+        return Pass::Deferred;
     }
     {
         let started = Instant::now();
@@ -523,6 +546,7 @@ async fn sync_zone(
             }
         }
     }
+    Pass::Done
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -10,8 +10,11 @@
 //! snapshot directory before starting the server, or it keeps serving its newer snapshot.
 //!
 //! A snapshot is one small JSON header line (zone, generation, hash: the body's tree root, or
-//! in a snapshot written before the hash tree its flat SHA-256, which is still accepted)
-//! followed by the plan's canonical body. It is written to a temporary file, synced and renamed over the old one, so
+//! in a snapshot written before the hash tree its flat SHA-256, which is still accepted; and
+//! `published_serial`, the apex SOA serial the content was published with, where the body holds
+//! the served one) followed by the served content's canonical body. With `published_serial`,
+//! a restarted server holds the content as published, so the follower reads the store's next
+//! generations onto it from their deltas and the first DNS UPDATE starts from it. It is written to a temporary file, synced and renamed over the old one, so
 //! a crash leaves the previous snapshot or the next, never half of one. On load the body is
 //! checked against its hash and validated again, like any body read back from the store; a
 //! snapshot that fails is skipped with a warning and never installed.
@@ -21,8 +24,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use zonegate_core::gate::{Generation, Target};
+use zonegate_core::gate::Generation;
 use zonegate_core::{ContentHash, GateConfig, Name, Zone};
+use zonegate_server::Catalog;
 
 /// The header line of a snapshot file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -30,6 +34,11 @@ struct Header {
     zone: Name,
     generation: Generation,
     hash: String,
+    /// The apex SOA serial the content had as published, when the body holds the served
+    /// serial instead; absent in snapshots written before it was kept (their content is
+    /// served again, but not given back as published, see [`Snapshots::load_into`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    published_serial: Option<u32>,
 }
 
 /// The snapshot directory of one server.
@@ -94,28 +103,34 @@ impl Snapshots {
     /// parts: the body is encoded now, and the returned future hashes and writes it (on tokio's blocking pool) when it is polled, so that it can run
     /// while the zone itself moves on, e.g. into the catalog's build. Nothing is written
     /// unless it is polled.
+    /// `published_serial` is the content's apex SOA serial as published, if `zone` is served
+    /// with another.
     pub fn writer(
         &self,
         generation: Generation,
         zone: &Zone,
+        published_serial: Option<u32>,
     ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static {
         let body = zone.body();
         let origin = zone.origin().clone();
         let dir = self.dir.clone();
+        let at = At {
+            generation,
+            published_serial,
+        };
         async move {
-            tokio::task::spawn_blocking(move || write(&dir, &origin, generation, &body))
+            tokio::task::spawn_blocking(move || write(&dir, &origin, at, &body))
                 .await
                 .context("the snapshot writer failed")?
         }
     }
 
-    /// Reads every snapshot, checks and validates it, and installs it into `target`. Returns
-    /// the zones installed. Unreadable or invalid snapshots are skipped with a warning.
-    pub async fn load_into<T: Target>(
-        &self,
-        target: &T,
-        cfg: &GateConfig,
-    ) -> Vec<(Name, Generation)> {
+    /// Reads every snapshot, checks and validates it, and installs it into `catalog`, with
+    /// its serial as published when the snapshot has it, so that the catalog can give the
+    /// content back as published: the base the follower reads the store's next deltas onto,
+    /// and the first DNS UPDATE's after a restart, instead of a whole read. Returns the zones
+    /// installed. Unreadable or invalid snapshots are skipped with a warning.
+    pub async fn load_into(&self, catalog: &Catalog, cfg: &GateConfig) -> Vec<(Name, Generation)> {
         let mut installed = Vec::new();
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
@@ -137,9 +152,18 @@ impl Snapshots {
         paths.sort();
         for path in paths {
             match read(&path, cfg) {
-                Ok((generation, zone)) => {
-                    let origin = zone.origin().clone();
-                    if target.install(generation, zone).await.is_ok() {
+                Ok((at, zone)) => {
+                    let (origin, generation) = (zone.origin().clone(), at.generation);
+                    let done = catalog
+                        .install_published_after(
+                            generation,
+                            zone,
+                            at.published_serial,
+                            None,
+                            std::future::ready(()),
+                        )
+                        .await;
+                    if done.is_ok() {
                         tracing::info!(zone = %origin, %generation, file = %path.display(), "serving the last good snapshot");
                         installed.push((origin, generation));
                     }
@@ -157,12 +181,21 @@ impl Snapshots {
 /// with a fresh name (`tempfile`), synced, renamed over the old one, and the directory synced
 /// so that the rename itself survives a power cut. On any failure the temporary file is
 /// removed (dropping it does), so a full disk leaves no `.tmp` file behind.
-fn write(dir: &Path, origin: &Name, generation: Generation, body: &[u8]) -> anyhow::Result<()> {
+/// Which generation a snapshot holds, and its serial as published if that is not the served
+/// one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct At {
+    generation: Generation,
+    published_serial: Option<u32>,
+}
+
+fn write(dir: &Path, origin: &Name, at: At, body: &[u8]) -> anyhow::Result<()> {
     let hash = ContentHash::tree(body).context("the body to snapshot is not a canonical body")?;
     let header = Header {
         zone: origin.clone(),
-        generation,
+        generation: at.generation,
         hash: hash.to_string(),
+        published_serial: at.published_serial,
     };
     let path = dir.join(file_name(origin));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -195,7 +228,7 @@ fn write(dir: &Path, origin: &Name, generation: Generation, body: &[u8]) -> anyh
 /// which runs no destructor) is removed when the snapshots are next loaded.
 const TMP_SUFFIX: &str = ".tmp";
 
-fn read(path: &Path, cfg: &GateConfig) -> anyhow::Result<(Generation, Zone)> {
+fn read(path: &Path, cfg: &GateConfig) -> anyhow::Result<(At, Zone)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let split = bytes
         .iter()
@@ -204,12 +237,23 @@ fn read(path: &Path, cfg: &GateConfig) -> anyhow::Result<(Generation, Zone)> {
     let header: Header = serde_json::from_slice(&bytes[..split]).context("bad header line")?;
     let hash = ContentHash::parse(&header.hash).context("bad hash in the header")?;
     let zone = Zone::decode(&header.zone, &bytes[split + 1..], &hash, &cfg.limits)?;
-    Ok((header.generation, zone))
+    let at = At {
+        generation: header.generation,
+        published_serial: header.published_serial,
+    };
+    Ok((at, zone))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(g: u64) -> At {
+        At {
+            generation: Generation(g),
+            published_serial: None,
+        }
+    }
 
     /// A failed write (here the rename: a directory stands where the snapshot goes) leaves no
     /// temporary file; a good one leaves only the snapshot.
@@ -222,7 +266,7 @@ mod tests {
         std::fs::write(blocker.join("keep"), b"x").unwrap();
         // One record in canonical wire form: the root, A, IN, TTL 0, 4 octets of data.
         let body = b"\x00\x00\x01\x00\x01\x00\x00\x00\x00\x00\x04body";
-        assert!(write(dir.path(), &origin, Generation(1), body).is_err());
+        assert!(write(dir.path(), &origin, at(1), body).is_err());
         let names = |d: &Path| -> Vec<String> {
             let mut v: Vec<String> = std::fs::read_dir(d)
                 .unwrap()
@@ -233,10 +277,47 @@ mod tests {
         };
         assert_eq!(names(dir.path()), vec!["example.com.snapshot".to_string()]);
         std::fs::remove_dir_all(&blocker).unwrap();
-        write(dir.path(), &origin, Generation(2), body).unwrap();
+        write(dir.path(), &origin, at(2), body).unwrap();
         assert_eq!(names(dir.path()), vec!["example.com.snapshot".to_string()]);
         let written = std::fs::read(&blocker).unwrap();
         assert!(written.ends_with(&[b"\n".as_slice(), body].concat()));
+    }
+
+    /// A snapshot of content served with another serial than it was published with is
+    /// installed so that the catalog gives the content back as published; one without the
+    /// published serial (an older snapshot) is served, but not given back.
+    #[tokio::test]
+    async fn a_snapshot_keeps_the_serial_it_was_published_with() {
+        let origin = Name::parse("example.com.").unwrap();
+        let text =
+            "$TTL 300\n@ SOA ns.other. h.other. 3 1 1 1 1\n@ NS ns.other.\nwww A 192.0.2.1\n";
+        let parsed = zonegate_core::zonefile::parse(text, Some(&origin), "test").unwrap();
+        let cfg = GateConfig::default();
+        let published = zonegate_core::zone::validate::validate(parsed, &cfg.limits).unwrap();
+        let served = zonegate_core::zone::serial::with_serial(published.clone(), 9);
+        let dir = tempfile::tempdir().unwrap();
+        let snapshots = Snapshots::new(dir.path().to_path_buf());
+        snapshots
+            .writer(Generation(4), &served, Some(3))
+            .await
+            .unwrap();
+        let catalog = Catalog::new("snapshot");
+        let loaded = snapshots.load_into(&catalog, &cfg).await;
+        assert_eq!(loaded, vec![(origin.clone(), Generation(4))]);
+        assert_eq!(catalog.serial(&origin), Some(9));
+        assert_eq!(
+            catalog.held_content(&origin),
+            Some((Generation(4), published))
+        );
+        // Written without it, as before this header field.
+        snapshots
+            .writer(Generation(4), &served, None)
+            .await
+            .unwrap();
+        let catalog = Catalog::new("older");
+        assert_eq!(snapshots.load_into(&catalog, &cfg).await.len(), 1);
+        assert_eq!(catalog.serial(&origin), Some(9));
+        assert_eq!(catalog.held_content(&origin), None);
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::task::{Context, Poll, Waker};
 
 use zonegate_core::gate::policy::Review;
 use zonegate_core::gate::{
-    self, Actor, AuditAction, AuditEntry, Compaction, DeltaStep, Generation, NewPlan, PlanOutcome,
-    Published, ReasonCode, Refusal, StepError, Store, StoreError, StoredPlan, Target, UpdateError,
-    UpdateOutcome, UpdateRequest, Verdict,
+    self, Actor, AuditAction, AuditEntry, Compaction, DeltaStep, Generation, KnownContent, NewPlan,
+    PlanOutcome, Published, ReasonCode, Refusal, StepError, Store, StoreError, StoredPlan, Target,
+    UpdateError, UpdateOutcome, UpdateRequest, Verdict,
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::update::{Class, RawRr, UpdateGrant, UpdateMessage, UpdateRcode};
@@ -655,4 +655,50 @@ fn a_target_holding_published_content_is_read_onto_from_the_deltas() {
     );
     assert_eq!(store.body_reads(), reads + 1);
     assert_eq!(target.held(&origin()), Some(published));
+}
+
+#[test]
+fn an_update_seeded_from_held_content_reads_no_whole_plan_and_a_stale_seed_is_not_used() {
+    let store = MemStore::new();
+    let cfg = GateConfig::default();
+    let hosts: String = (0..40).map(|i| format!("h{i} A 192.0.2.{i}\n")).collect();
+    publish(&store, &cfg, &hosts);
+    let target = Keeping::default();
+    run(gate::converge(&store, &target, &origin(), &cfg, NOW)).unwrap();
+    let seed = || {
+        let (g, zone) = target.held_content(&origin()).expect("installed");
+        Some(KnownContent::held(g, zone, &cfg.limits))
+    };
+    let update = |known: &mut Option<KnownContent>, owner: &str, last: u8| {
+        let m = msg(&[], &[a(owner, Class::Zone, [198, 51, 100, last])]);
+        run(gate::update(
+            &store,
+            known,
+            req(&m, None, &[]),
+            &cfg,
+            NOW,
+            &key(),
+        ))
+        .unwrap()
+    };
+    // A worker that starts with what the server holds publishes without a whole read.
+    let stale = seed();
+    let reads = store.body_reads();
+    let mut known = seed();
+    let out = update(&mut known, "one.example.com.", 1);
+    assert!(matches!(out, UpdateOutcome::Published { .. }), "{out:?}");
+    assert_eq!(store.body_reads(), reads);
+    // A seed of a generation that is no longer published is not used: the published plan is
+    // read whole, and the update is judged on it (the record published by `one` stays).
+    let mut known = stale;
+    let out = update(&mut known, "two.example.com.", 2);
+    assert!(matches!(out, UpdateOutcome::Published { .. }), "{out:?}");
+    assert!(store.body_reads() > reads);
+    let zone = known.expect("published").zone().clone();
+    for owner in ["one.example.com.", "two.example.com."] {
+        assert!(
+            zone.records().iter().any(|r| r.owner == n(owner)),
+            "{owner}"
+        );
+    }
 }

@@ -26,9 +26,10 @@ use crate::zone::{ContentHash, Zone};
 
 /// A generation's content as this process last published it, kept by the caller between
 /// updates so that the next one need not read, decode and validate the same content again.
-/// Only [`update`] makes one. It stands for the published body only while that generation is
-/// published and its stored row has the content's hash: the hash is the content's identity,
-/// and publishing read the stored form back against it (`publish_planned`).
+/// [`update`] makes one when it publishes; [`KnownContent::held`] makes one from what a target
+/// holds. It stands for the published body only while that generation is published and its
+/// stored row has the content's hash: the hash is the content's identity, publishing read the
+/// stored form back against it (`publish_planned`), and every update checks it again.
 #[derive(Clone)]
 pub struct KnownContent {
     generation: Generation,
@@ -38,6 +39,20 @@ pub struct KnownContent {
 }
 
 impl KnownContent {
+    /// The content a target holds for `generation` as it was published (a server's catalog,
+    /// installed by the follower from the store or a snapshot, both hash-checked and validated
+    /// under `limits`): the first update after a start then need not read the whole plan. An
+    /// update uses it only if `generation` is still the published one and its row's hash is
+    /// this content's; otherwise it reads the published plan, as with nothing kept.
+    pub fn held(generation: Generation, zone: Zone, limits: &Limits) -> KnownContent {
+        KnownContent {
+            generation,
+            hash: zone.hash(),
+            zone,
+            limits: limits.clone(),
+        }
+    }
+
     pub fn generation(&self) -> Generation {
         self.generation
     }
