@@ -483,7 +483,7 @@ fn ask(
         aa: reply.metadata.authoritative,
         answers: dns::core_records(&reply.answers)
             .into_iter()
-            .map(|r| (r.rtype.0, r.rdata.into_vec()))
+            .map(|r| (r.rtype.0, r.rdata.to_vec()))
             .collect(),
     };
     if reply.rcode != 0 || !reply.aa {

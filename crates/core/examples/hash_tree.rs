@@ -87,7 +87,7 @@ fn hosts(size: u32, changed: Option<u32>) -> ParsedZone {
         owner,
         rtype,
         ttl: 300,
-        rdata: rdata.into_boxed_slice(),
+        rdata: rdata.into(),
     };
     let mut records = vec![
         record(origin.clone(), RType::SOA, soa),

@@ -27,7 +27,7 @@ fn zone_of(size: usize) -> Zone {
             owner: name(&format!("h{i}.big.example.")),
             rtype: RType::A,
             ttl: 300,
-            rdata: Box::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]),
+            rdata: Box::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]).into(),
         });
     }
     assert_eq!(parsed.origin, origin);

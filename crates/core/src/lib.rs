@@ -31,6 +31,7 @@ pub mod zonefile;
 
 pub use dns::name::Name;
 pub use dns::record::{RType, Record};
+pub use dns::record_data::RecordData;
 pub use gate::GateConfig;
 pub use zone::limits::Limits;
 pub use zone::{ContentHash, ParsedZone, Zone};

@@ -46,19 +46,19 @@ pub fn n(s: &str) -> Name {
 }
 
 /// The uncompressed wire form of the name `s`, as rdata (NS, CNAME, DNAME targets).
-pub fn name_rdata(s: &str) -> Box<[u8]> {
+pub fn name_rdata(s: &str) -> crate::RecordData {
     let mut v = Vec::new();
     n(s).write_wire(&mut v);
-    v.into_boxed_slice()
+    v.into()
 }
 
 /// A record of any type with the given canonical rdata.
-pub fn rec(owner: &str, ttl: u32, rtype: RType, rdata: Box<[u8]>) -> Record {
+pub fn rec(owner: &str, ttl: u32, rtype: RType, rdata: impl Into<crate::RecordData>) -> Record {
     Record {
         owner: n(owner),
         rtype,
         ttl,
-        rdata,
+        rdata: rdata.into(),
     }
 }
 

@@ -168,7 +168,7 @@ mod tests {
             owner: n(owner),
             rtype: RType::A,
             ttl,
-            rdata: Box::new([192, 0, 2, last]),
+            rdata: Box::new([192, 0, 2, last]).into(),
         }
     }
 

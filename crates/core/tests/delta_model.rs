@@ -36,10 +36,10 @@ fn pick<'a, T>(rng: &mut Rng, list: &'a [T]) -> &'a T {
     &list[rng() as usize % list.len()]
 }
 
-fn wire(name: &Name) -> Box<[u8]> {
+fn wire(name: &Name) -> zonegate_core::RecordData {
     let mut v = Vec::new();
     name.write_wire(&mut v);
-    v.into_boxed_slice()
+    v.into()
 }
 
 fn child(name: &Name, label: &[u8]) -> Option<Name> {
@@ -80,8 +80,8 @@ fn random_record(zone: &Zone, names: &[Name], rng: &mut Rng) -> Record {
     let owner = pick(rng, names).clone();
     let target = pick(rng, names).clone();
     let ttl = *pick(rng, &[0u32, 60, 300, 3600, 86_400]);
-    let (rtype, rdata): (RType, Box<[u8]>) = match rng() % 12 {
-        0 | 1 => (RType::A, Box::new([192, 0, 2, (rng() % 4) as u8])),
+    let (rtype, rdata): (RType, zonegate_core::RecordData) = match rng() % 12 {
+        0 | 1 => (RType::A, Box::new([192, 0, 2, (rng() % 4) as u8]).into()),
         2 => (
             RType::AAAA,
             (0..16).map(|i| (i * (rng() % 2)) as u8).collect(),
@@ -89,19 +89,19 @@ fn random_record(zone: &Zone, names: &[Name], rng: &mut Rng) -> Record {
         3 | 4 => (RType::NS, wire(&target)),
         5 => (RType::CNAME, wire(&target)),
         6 => (RType::DNAME, wire(&target)),
-        7 => (RType::TXT, Box::new([1, b'a' + (rng() % 3) as u8])),
+        7 => (RType::TXT, Box::new([1, b'a' + (rng() % 3) as u8]).into()),
         8 => {
             let mut d = vec![0, (rng() % 3) as u8];
             d.extend_from_slice(&wire(&target));
-            (RType::MX, d.into_boxed_slice())
+            (RType::MX, d.into())
         }
         9 => {
             let soa = soa_fields(&zone.origin().to_string(), (rng() % 5) as u32, 60);
             (RType::SOA, soa.to_rdata())
         }
         // Malformed: an address of three octets, or a name in upper case.
-        10 if rng().is_multiple_of(4) => (RType::A, Box::new([192, 0, 2])),
-        10 => (RType::CNAME, Box::new(*b"\x01X\x00")),
+        10 if rng().is_multiple_of(4) => (RType::A, Box::new([192, 0, 2]).into()),
+        10 => (RType::CNAME, Box::new(*b"\x01X\x00").into()),
         _ => (RType::AAAA, (0..16).map(|_| (rng() % 2) as u8).collect()),
     };
     Record {

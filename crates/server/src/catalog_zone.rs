@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use zonegate_core::dns::record::Soa;
 use zonegate_core::gate::Generation;
 use zonegate_core::zone::validate::{Invalid, validate};
-use zonegate_core::{Limits, Name, ParsedZone, RType, Record, Zone};
+use zonegate_core::{Limits, Name, ParsedZone, RType, Record, RecordData, Zone};
 
 /// The TTL of every record of the catalog zone. A catalog is read by transfer, never by
 /// resolvers (RFC 9432 §4.1 suggests 0).
@@ -75,7 +75,7 @@ pub fn catalog_zone(
     version_txt.extend_from_slice(b"2");
     let mut records = vec![
         record(catalog.clone(), RType::SOA, soa.to_rdata()),
-        record(catalog.clone(), RType::NS, invalid.wire().into()),
+        record(catalog.clone(), RType::NS, invalid.wire()),
         record(
             name(format!("version.{catalog}"))?,
             RType::TXT,
@@ -84,7 +84,7 @@ pub fn catalog_zone(
     ];
     for member in members.iter().filter(|m| *m != catalog) {
         let owner = name(format!("{}.zones.{catalog}", member_id(member)))?;
-        records.push(record(owner, RType::PTR, member.wire().into()));
+        records.push(record(owner, RType::PTR, member.wire()));
     }
     let parsed = ParsedZone {
         origin: catalog.clone(),
@@ -96,12 +96,12 @@ pub fn catalog_zone(
     })
 }
 
-fn record(owner: Name, rtype: RType, rdata: Box<[u8]>) -> Record {
+fn record(owner: Name, rtype: RType, rdata: impl Into<RecordData>) -> Record {
     Record {
         owner,
         rtype,
         ttl: TTL,
-        rdata,
+        rdata: rdata.into(),
     }
 }
 

@@ -73,13 +73,13 @@ fn change(rng: &mut Rng, origin: &Name, records: &mut Vec<Record>) {
         }
         3 | 4 => records.push(record(
             RType::A,
-            Box::new([192, 0, 2, rng.below(250) as u8]),
+            Box::new([192, 0, 2, rng.below(250) as u8]).into(),
         )),
         5 => records.push(record(RType::CNAME, name_rdata(&target()))),
         6 => {
             let mut rdata = vec![0, 10];
             rdata.extend_from_slice(&name_rdata(&target()));
-            records.push(record(RType::MX, rdata.into_boxed_slice()));
+            records.push(record(RType::MX, rdata.into()));
         }
         7 if at != *origin => {
             let ns = Name::parse(&format!("ns.{at}")).unwrap_or(at.clone());
@@ -88,7 +88,7 @@ fn change(rng: &mut Rng, origin: &Name, records: &mut Vec<Record>) {
                 owner: ns,
                 rtype: RType::A,
                 ttl: 300,
-                rdata: Box::new([198, 51, 100, rng.below(250) as u8]),
+                rdata: Box::new([198, 51, 100, rng.below(250) as u8]).into(),
             });
         }
         _ => records.push(record(RType::DNAME, name_rdata(&target()))),

@@ -173,6 +173,6 @@ fn core_record(r: &HRecord) -> Option<Record> {
         owner: Name::from_labels(r.name.iter()).ok()?,
         rtype: RType(rtype),
         ttl: r.ttl,
-        rdata: rdata.into_boxed_slice(),
+        rdata: rdata.into(),
     })
 }

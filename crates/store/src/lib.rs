@@ -313,7 +313,7 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut first = None;
     for _ in 0..ATTEMPTS {
         match MIGRATOR.run(pool).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => return layout::body_last(pool).await,
             Err(e) => {
                 first.get_or_insert_with(|| e.to_string());
                 tokio::time::sleep(Duration::from_millis(25)).await;
@@ -326,7 +326,8 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
             "cannot bring the schema up to date: {e} (first attempt: {})",
             first.unwrap_or_default()
         ),
-    })
+    })?;
+    layout::body_last(pool).await
 }
 
 /// Opens a pool, trying again (a bounded number of times) when SQLite answers busy at once.
@@ -922,6 +923,7 @@ use statements::{
 };
 
 mod catalog;
+mod layout;
 mod shared;
 pub use catalog::{CatalogMembers, RetireError};
 mod observe;

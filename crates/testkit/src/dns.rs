@@ -141,7 +141,7 @@ pub fn core_record(r: &HRecord) -> Record {
         owner: Name::from_labels(r.name.iter()).unwrap(),
         rtype: RType(u16::from(r.record_type())),
         ttl: r.ttl,
-        rdata: rdata.into_boxed_slice(),
+        rdata: rdata.into(),
     }
 }
 

@@ -3,3 +3,4 @@
 pub mod name;
 pub mod rdata;
 pub mod record;
+pub mod record_data;

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::dns::name::{Name, NameError};
+use crate::dns::record_data::RecordData;
 
 /// A resource record type code (RFC 1035 §3.2.2 and successors).
 #[derive(
@@ -90,7 +91,7 @@ pub struct Record {
     pub owner: Name,
     pub rtype: RType,
     pub ttl: u32,
-    pub rdata: Box<[u8]>,
+    pub rdata: RecordData,
 }
 
 impl Record {
@@ -175,7 +176,7 @@ impl Soa {
         })
     }
 
-    pub fn to_rdata(&self) -> Box<[u8]> {
+    pub fn to_rdata(&self) -> RecordData {
         let mut out = Vec::new();
         self.mname.write_wire(&mut out);
         self.rname.write_wire(&mut out);
@@ -188,6 +189,6 @@ impl Soa {
         ] {
             out.extend_from_slice(&v.to_be_bytes());
         }
-        out.into_boxed_slice()
+        out.into()
     }
 }

@@ -256,7 +256,7 @@ impl ZoneIndex {
             owner: name.clone(),
             rtype: RType::CNAME,
             ttl: dname.ttl,
-            rdata: rdata.into_boxed_slice(),
+            rdata: rdata.into(),
         }));
         if target.is_at_or_below(owner) {
             // The DNAME points below itself: every substitution lands under it again and the

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::dns::name::Name;
 use crate::dns::record::{RType, Record};
+use crate::dns::record_data::RecordData;
 use crate::update::message::{Change, Prereq, UpdateMessage};
 use crate::update::refusal::UpdateRefusal;
 use crate::zone::Zone;
@@ -22,7 +23,7 @@ pub enum Applied {
 }
 
 /// The records of one name, by type: the TTL and the data of each RRset.
-type Node = BTreeMap<RType, (u32, Vec<Box<[u8]>>)>;
+type Node = BTreeMap<RType, (u32, Vec<RecordData>)>;
 
 /// The records of `zone` at `name`: a run of its canonically sorted records.
 fn records_at<'z>(zone: &'z Zone, name: &Name) -> &'z [Record] {
@@ -203,7 +204,7 @@ fn apply_change(origin: &Name, node: &mut Node, change: &Change) {
 /// otherwise the record joins its RRset, whose TTL becomes the record's.
 fn add(apex: bool, node: &mut Node, r: &Record) {
     if r.rtype == RType::SOA {
-        let older = |(_, set): &(u32, Vec<Box<[u8]>>)| {
+        let older = |(_, set): &(u32, Vec<RecordData>)| {
             let serial = |d: &[u8]| crate::dns::record::Soa::from_rdata(d).map(|s| s.serial);
             match (set.first().map(|d| serial(d)), serial(&r.rdata)) {
                 (Some(Ok(old)), Ok(new)) => serial_gt(old, new),

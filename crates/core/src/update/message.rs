@@ -3,6 +3,7 @@
 use crate::dns::name::Name;
 use crate::dns::rdata::canonical_rdata;
 use crate::dns::record::{RType, Record};
+use crate::dns::record_data::RecordData;
 use crate::update::refusal::{Malformed, Section, UpdateRefusal};
 
 /// A record's class as RFC 2136 overloads it (§2.4, §2.5).
@@ -55,7 +56,7 @@ pub enum Prereq {
     RrsetEquals {
         name: Name,
         rtype: RType,
-        rdatas: Vec<Box<[u8]>>,
+        rdatas: Vec<RecordData>,
     },
 }
 
@@ -72,7 +73,7 @@ pub enum Change {
     DeleteRecord {
         name: Name,
         rtype: RType,
-        rdata: Box<[u8]>,
+        rdata: RecordData,
     },
 }
 
@@ -119,9 +120,9 @@ fn malformed(section: Section, name: &Name, what: Malformed) -> UpdateRefusal {
 }
 
 /// Record data in canonical form, or FORMERR.
-fn canonical(section: Section, rr: &RawRr, data: &[u8]) -> Result<Box<[u8]>, UpdateRefusal> {
+fn canonical(section: Section, rr: &RawRr, data: &[u8]) -> Result<RecordData, UpdateRefusal> {
     canonical_rdata(rr.rtype.0, data)
-        .map(Vec::into_boxed_slice)
+        .map(RecordData::from)
         .map_err(|_| malformed(section, &rr.owner, Malformed::Rdata))
 }
 

@@ -359,7 +359,7 @@ fn random_messages_match_a_reference() {
     let mut next = xorshift(0x2136);
     for round in 0..300 {
         let z = base();
-        let mut reference: BTreeSet<(Name, RType, Box<[u8]>)> = z
+        let mut reference: BTreeSet<(Name, RType, crate::RecordData)> = z
             .records()
             .iter()
             .map(|r| (r.owner.clone(), r.rtype, r.rdata.clone()))

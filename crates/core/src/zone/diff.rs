@@ -375,7 +375,7 @@ mod tests {
             owner: Name::parse(owner).unwrap(),
             rtype,
             ttl,
-            rdata: Box::new([data]),
+            rdata: Box::new([data]).into(),
         };
         let old = vec![
             r("ex.", RType::NS, 60, 1),

@@ -54,8 +54,10 @@ pub struct Zone {
     // Private to `zone/` and its children (validate, serial): holding a `Zone` means every
     // validity rule held, so nothing else may edit one.
     origin: Name,
-    /// Sorted by [`Record::canonical_cmp`]; no two are the same record.
-    records: Vec<Record>,
+    /// Sorted by [`Record::canonical_cmp`]; no two are the same record. Shared by clones (a
+    /// clone of a million-record zone is a pointer, not a million records), copied only when
+    /// a shared one is edited ([`Zone::replaced`]).
+    records: Arc<Vec<Record>>,
     /// What the limits look at, kept so that a change need not read every record again.
     summary: Summary,
     /// The hash tree of `records`, once computed: a function of the records alone, so it takes
@@ -133,7 +135,7 @@ impl Zone {
     pub(crate) fn from_checked(origin: Name, records: Vec<Record>, summary: Summary) -> Zone {
         Zone {
             origin,
-            records,
+            records: Arc::new(records),
             summary,
             tree: OnceLock::new(),
         }
@@ -185,7 +187,7 @@ impl Zone {
     pub fn body(&self) -> Vec<u8> {
         let len = self.summary.body_bytes;
         let mut out = Vec::with_capacity(len);
-        for r in &self.records {
+        for r in self.records.iter() {
             write_record(r, &mut out);
         }
         debug_assert_eq!(out.len(), len);
@@ -219,7 +221,7 @@ impl Zone {
     /// that record's leaf is re-hashed). For [`serial::with_serial`].
     pub(crate) fn replaced(mut self, index: usize, record: Record) -> Zone {
         debug_assert_eq!(self.records[index].owner, record.owner);
-        self.records[index] = record;
+        Arc::make_mut(&mut self.records)[index] = record;
         if let Some(tree) = self.tree.get_mut() {
             Arc::make_mut(tree).replace(&self.records, index);
         }
@@ -366,19 +368,19 @@ mod tests {
                 owner: n("example."),
                 rtype: RType::NS,
                 ttl: 300,
-                rdata: target.into_boxed_slice(),
+                rdata: target.into(),
             },
             Record {
                 owner: n("a.example."),
                 rtype: RType::A,
                 ttl: 300,
-                rdata: Box::new([192, 0, 2, 1]),
+                rdata: Box::new([192, 0, 2, 1]).into(),
             },
             Record {
                 owner: Name::root(),
                 rtype: RType(65280),
                 ttl: 0,
-                rdata: Box::new([]),
+                rdata: Box::new([]).into(),
             },
         ];
         let zone = Zone::from_checked(n("example."), records.clone(), Summary::of(&records));

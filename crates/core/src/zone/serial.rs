@@ -138,6 +138,10 @@ pub fn with_serial(zone: Zone, serial: u32) -> Zone {
         .expect("a validated zone has exactly one apex SOA");
     let soa = &zone.records[index];
     let mut fields: Soa = soa.soa().expect("a validated zone's SOA is well formed");
+    if fields.serial == serial {
+        // Unchanged: the records stay shared with every clone.
+        return zone;
+    }
     fields.serial = serial;
     let record = Record {
         rdata: fields.to_rdata(),

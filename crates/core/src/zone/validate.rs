@@ -9,6 +9,7 @@ use std::fmt;
 use crate::dns::name::Name;
 use crate::dns::rdata::canonical_rdata;
 use crate::dns::record::{RType, Record};
+use crate::dns::record_data::RecordData;
 use crate::zone::limits::Limits;
 use crate::zone::{ParsedZone, Summary, Zone, body_len};
 
@@ -332,7 +333,7 @@ fn sort_canonical(records: &mut Vec<Record>) {
         owner: Name::root(),
         rtype: RType(0),
         ttl: 0,
-        rdata: Box::new([]),
+        rdata: RecordData::default(),
     };
     let sorted: Vec<Record> = order
         .iter()
@@ -779,14 +780,14 @@ mod tests {
             owner: n("x.ex."),
             rtype: RType::A,
             ttl: 1,
-            rdata: Box::new([1, 2, 3]),
+            rdata: Box::new([1, 2, 3]).into(),
         });
         // Not lower-cased.
         parsed.records.push(Record {
             owner: n("y.ex."),
             rtype: RType::CNAME,
             ttl: 1,
-            rdata: Box::new(*b"\x01A\x02ex\x00"),
+            rdata: Box::new(*b"\x01A\x02ex\x00").into(),
         });
         let e = validate(parsed, &Limits::default()).unwrap_err();
         assert_eq!(
@@ -821,7 +822,7 @@ mod tests {
                         owner: Name::from_labels(name).unwrap(),
                         rtype: RType((next() % 3) as u16 + 1),
                         ttl: (next() % 2) as u32,
-                        rdata: Box::new([(next() % 2) as u8]),
+                        rdata: Box::new([(next() % 2) as u8]).into(),
                     }
                 })
                 .collect();

@@ -11,6 +11,7 @@ use domain::zonefile::inplace::{Entry, ScannedRecord, Zonefile};
 use crate::dns::name::{Name, NameError};
 use crate::dns::rdata::canonical_rdata;
 use crate::dns::record::{RType, Record};
+use crate::dns::record_data::RecordData;
 use crate::zone::ParsedZone;
 
 /// Why a master file could not be read. Every variant names the file (`file`, the `source`
@@ -277,7 +278,7 @@ fn to_record(
             message: "cannot be composed".to_string(),
         });
     }
-    let rdata: Box<[u8]> = match (rtype, wire.len()) {
+    let rdata: RecordData = match (rtype, wire.len()) {
         // Composed addresses are canonical as they are (see `canonical_rdata`).
         (Rtype::A, 4) | (Rtype::AAAA, 16) => wire[..].into(),
         _ => canonical_rdata(rtype.to_int(), wire)
@@ -287,7 +288,7 @@ fn to_record(
                 rtype: rtype.to_string(),
                 message: message.to_string(),
             })?
-            .into_boxed_slice(),
+            .into(),
     };
     Ok(Record {
         owner,

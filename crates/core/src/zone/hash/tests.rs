@@ -198,7 +198,7 @@ fn any_change_of_any_record_changes_the_root() {
             let mut rdata = r.rdata.to_vec();
             let k = (rand() as usize) % rdata.len();
             rdata[k] ^= 1 << (rand() % 8);
-            data[i].rdata = rdata.into_boxed_slice();
+            data[i].rdata = rdata.into();
             data.sort_by(Record::canonical_cmp);
             body_changes.push(data);
         }

@@ -1074,14 +1074,14 @@ mod size_tests {
             owner: origin.clone(),
             rtype: RType::NS,
             ttl: 3600,
-            rdata: ns.into_boxed_slice(),
+            rdata: ns.into(),
         });
         for i in 0..count - 2 {
             records.push(Record {
                 owner: Name::parse(&format!("h{i}.bench.test.")).unwrap(),
                 rtype: RType::A,
                 ttl: 3600,
-                rdata: Box::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]),
+                rdata: Box::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]).into(),
             });
         }
         zonegate_core::zone::validate::validate(ParsedZone { origin, records }, &Limits::default())
@@ -1113,7 +1113,7 @@ mod size_tests {
             .iter()
             .position(|r| r.owner == Name::parse("h7.bench.test.").unwrap())
             .unwrap();
-        records[at].rdata = Box::new([192, 0, 2, 77]);
+        records[at].rdata = Box::new([192, 0, 2, 77]).into();
         let soa = records.iter_mut().find(|r| r.rtype == RType::SOA).unwrap();
         let mut fields = soa.soa().unwrap();
         fields.serial = 2;
@@ -1187,14 +1187,14 @@ mod size_tests {
             owner: origin.clone(),
             rtype: RType::NS,
             ttl: 3600,
-            rdata: ns.into_boxed_slice(),
+            rdata: ns.into(),
         });
         for i in 0..count - 2 {
             records.push(Record {
                 owner: Name::parse(&format!("h{i}.bench.test.")).unwrap(),
                 rtype: RType::A,
                 ttl: 3600,
-                rdata: Box::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]),
+                rdata: Box::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]).into(),
             });
         }
         let zone = zonegate_core::zone::validate::validate(
