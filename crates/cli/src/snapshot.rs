@@ -99,27 +99,27 @@ impl Snapshots {
         &self.dir
     }
 
-    /// Writes `zone` at `generation` atomically (temporary file, fsync, rename), in two
-    /// parts: the body is encoded now, and the returned future hashes and writes it (on tokio's blocking pool) when it is polled, so that it can run
-    /// while the zone itself moves on, e.g. into the catalog's build. Nothing is written
-    /// unless it is polled.
-    /// `published_serial` is the content's apex SOA serial as published, if `zone` is served
-    /// with another.
+    /// Writes `zone` at `generation` atomically (temporary file, fsync, rename). The returned
+    /// future encodes, writes and syncs it on tokio's blocking pool when it is polled, so that
+    /// it can run while the zone itself moves on, e.g. into the catalog's build; the caller
+    /// only takes a reference to the zone's records and its hash (the root of its hash tree,
+    /// which a zone read or changed by the gate already holds). Nothing is written unless it
+    /// is polled. `published_serial` is the content's apex SOA serial as published, if `zone`
+    /// is served with another.
     pub fn writer(
         &self,
         generation: Generation,
         zone: &Zone,
         published_serial: Option<u32>,
     ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static {
-        let body = zone.body();
-        let origin = zone.origin().clone();
+        let (zone, hash) = (zone.clone(), zone.hash());
         let dir = self.dir.clone();
         let at = At {
             generation,
             published_serial,
         };
         async move {
-            tokio::task::spawn_blocking(move || write(&dir, &origin, at, &body))
+            tokio::task::spawn_blocking(move || write(&dir, zone.origin(), at, hash, &zone.body()))
                 .await
                 .context("the snapshot writer failed")?
         }
@@ -177,10 +177,6 @@ impl Snapshots {
     }
 }
 
-/// Writes the snapshot of `origin` at `generation` with `body` into `dir`: a temporary file
-/// with a fresh name (`tempfile`), synced, renamed over the old one, and the directory synced
-/// so that the rename itself survives a power cut. On any failure the temporary file is
-/// removed (dropping it does), so a full disk leaves no `.tmp` file behind.
 /// Which generation a snapshot holds, and its serial as published if that is not the served
 /// one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,8 +185,12 @@ struct At {
     published_serial: Option<u32>,
 }
 
-fn write(dir: &Path, origin: &Name, at: At, body: &[u8]) -> anyhow::Result<()> {
-    let hash = ContentHash::tree(body).context("the body to snapshot is not a canonical body")?;
+/// Writes the snapshot of `origin` at `at` with `body` (whose content hash is `hash`) into
+/// `dir`: a temporary file with a fresh name (`tempfile`), synced, renamed over the old one,
+/// and the directory synced so that the rename itself survives a power cut. On any failure
+/// the temporary file is removed (dropping it does), so a full disk leaves no `.tmp` file
+/// behind.
+fn write(dir: &Path, origin: &Name, at: At, hash: ContentHash, body: &[u8]) -> anyhow::Result<()> {
     let header = Header {
         zone: origin.clone(),
         generation: at.generation,
@@ -266,7 +266,8 @@ mod tests {
         std::fs::write(blocker.join("keep"), b"x").unwrap();
         // One record in canonical wire form: the root, A, IN, TTL 0, 4 octets of data.
         let body = b"\x00\x00\x01\x00\x01\x00\x00\x00\x00\x00\x04body";
-        assert!(write(dir.path(), &origin, at(1), body).is_err());
+        let hash = ContentHash::tree(body).unwrap();
+        assert!(write(dir.path(), &origin, at(1), hash, body).is_err());
         let names = |d: &Path| -> Vec<String> {
             let mut v: Vec<String> = std::fs::read_dir(d)
                 .unwrap()
@@ -277,7 +278,7 @@ mod tests {
         };
         assert_eq!(names(dir.path()), vec!["example.com.snapshot".to_string()]);
         std::fs::remove_dir_all(&blocker).unwrap();
-        write(dir.path(), &origin, at(2), body).unwrap();
+        write(dir.path(), &origin, at(2), hash, body).unwrap();
         assert_eq!(names(dir.path()), vec!["example.com.snapshot".to_string()]);
         let written = std::fs::read(&blocker).unwrap();
         assert!(written.ends_with(&[b"\n".as_slice(), body].concat()));

@@ -216,7 +216,59 @@ impl ZoneDelta {
 
     /// The base's records with this delta applied, in canonical order: one merge pass. Fails
     /// if a removed record is not in `base` or an added one is.
+    ///
+    /// The records between the delta's are copied a run at a time, each delta record's place
+    /// found by binary search ([`ZoneDelta::apply_sparse`]), so a small change to a large zone
+    /// compares a few records rather than every one; a delta that does not apply is merged
+    /// record by record, which finds the same first error as always.
     pub fn apply_records(&self, base: &[Record]) -> Result<Vec<Record>, DeltaError> {
+        match self.apply_sparse(base) {
+            Some(records) => Ok(records),
+            None => self.apply_merged(base),
+        }
+    }
+
+    /// [`ZoneDelta::apply_records`] by binary search: `None` when a removed record is not in
+    /// `base`, an added one is, or the delta's records are not in canonical order.
+    pub(crate) fn apply_sparse(&self, base: &[Record]) -> Option<Vec<Record>> {
+        let mut out =
+            Vec::with_capacity((base.len() + self.added.len()).saturating_sub(self.removed.len()));
+        let (mut removed, mut added) =
+            (self.removed.iter().peekable(), self.added.iter().peekable());
+        let (mut from, mut last): (usize, Option<&Record>) = (0, None);
+        loop {
+            let take_removed = match (removed.peek(), added.peek()) {
+                (None, None) => break,
+                (Some(r), Some(a)) => r.canonical_cmp(a).is_lt(),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+            };
+            let next = match take_removed {
+                true => removed.next(),
+                false => added.next(),
+            }?;
+            if last.is_some_and(|l| !l.canonical_cmp(next).is_lt()) {
+                return None;
+            }
+            last = Some(next);
+            let at = from + base[from..].partition_point(|b| b.canonical_cmp(next).is_lt());
+            let present = base.get(at).is_some_and(|b| b.canonical_cmp(next).is_eq());
+            out.extend_from_slice(&base[from..at]);
+            match (take_removed, present) {
+                (true, true) => from = at + 1,
+                (false, false) => {
+                    out.push(next.clone());
+                    from = at;
+                }
+                _ => return None,
+            }
+        }
+        out.extend_from_slice(&base[from..]);
+        Some(out)
+    }
+
+    /// [`ZoneDelta::apply_records`] in one merge pass over every record.
+    pub(crate) fn apply_merged(&self, base: &[Record]) -> Result<Vec<Record>, DeltaError> {
         let mut out =
             Vec::with_capacity((base.len() + self.added.len()).saturating_sub(self.removed.len()));
         let mut merge = Merge::new(self);
