@@ -26,13 +26,18 @@ const ACME: (&str, &str) = ("acme.", "YWNtZWFjbWVhY21lYWNtZQ==");
 
 /// A zone of 40 records: the apex SOA and NS, ns1, www, and 36 hosts h1..h36.
 fn zone_text() -> String {
+    zone_text_with(36)
+}
+
+/// The zone of [`zone_text`] with `hosts` hosts.
+fn zone_text_with(hosts: usize) -> String {
     let mut z = String::from(
         "$ORIGIN example.com.\n$TTL 300\n\
          @ SOA ns1.example.com. hostmaster.example.com. 1 3600 600 604800 60\n\
          @ NS ns1.example.com.\nns1 A 192.0.2.53\nwww A 192.0.2.1\n",
     );
-    for i in 1..=36 {
-        z += &format!("h{i} A 198.51.100.{i}\n");
+    for i in 1..=hosts {
+        z += &format!("h{i} A 198.51.100.{}\n", i % 250);
     }
     z
 }
@@ -154,10 +159,18 @@ fn start(name: &str, extra: &str) -> (Scratch, Process, SocketAddr, PathBuf) {
 }
 
 fn start_with(name: &str, config_text: &str) -> (Scratch, Process, SocketAddr, PathBuf) {
+    start_zone(name, config_text, &zone_text())
+}
+
+fn start_zone(
+    name: &str,
+    config_text: &str,
+    zone: &str,
+) -> (Scratch, Process, SocketAddr, PathBuf) {
     require("nsupdate", "bind9-dnsutils");
     require("dig", "bind9-dnsutils");
     let s = Scratch::new(name);
-    let zone = s.write("zone.txt", &zone_text());
+    let zone = s.write("zone.txt", zone);
     s.run_ok(&["apply", zone.to_str().unwrap(), "--zone", "example.com."]);
     let (p, addr, log) = serve(&s, config_text);
     (s, p, addr, log)
@@ -764,7 +777,9 @@ fn knot_secondary_picks_up_an_update() {
 #[test]
 fn updates_write_their_checkpoints_after_answering() {
     let cfg = config_with("", "[store]\ncheckpoint_every = 3\n");
-    let (s, _server, addr, log) = start_with("update-compaction", &cfg);
+    // Large enough that the chains are bounded by their length, not their bytes (an update's
+    // delta carries the SOA it replaces and the one it serves).
+    let (s, _server, addr, log) = start_zone("update-compaction", &cfg, &zone_text_with(400));
     for i in 1..=8 {
         let (code, err) = nsupdate(
             addr,
@@ -814,5 +829,34 @@ fn updates_write_their_checkpoints_after_answering() {
     for g in 1..=9 {
         s.run_ok(&["export", "example.com.", "--generation", &g.to_string()]);
     }
+    export_plans_as_no_changes(&s);
+}
+
+/// The serial an update is served with is the one stored with the zone (the `file` policy):
+/// `export` after two updates shows the serial `dig` sees, and exporting and planning that
+/// file finds nothing to change.
+#[test]
+fn an_update_stores_the_serial_it_is_served_with() {
+    let (s, _server, addr, log) = start("update-serial", "");
+    for i in 1..=2 {
+        let (code, err) = nsupdate(
+            addr,
+            Some(DDNS),
+            &format!("update add s{i}.example.com. 60 A 203.0.113.{i}"),
+        );
+        assert_eq!(code, 0, "update {i}: {err}\n{}", read(&log));
+    }
+    let served = dig_at(addr, &["example.com.", "SOA"], false)
+        .answer
+        .first()
+        .and_then(|r| r.3.split_whitespace().nth(2).map(str::to_string));
+    assert_eq!(served.as_deref(), Some("3"), "{}", read(&log));
+    let out = s.run_ok(&["export", "example.com."]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let soa = text
+        .lines()
+        .find(|l| l.contains(" SOA "))
+        .unwrap_or_default();
+    assert_eq!(soa.split_whitespace().nth(6), Some("3"), "{text}");
     export_plans_as_no_changes(&s);
 }

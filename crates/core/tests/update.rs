@@ -15,7 +15,7 @@ use zonegate_core::gate::{
 };
 use zonegate_core::model::MemStore;
 use zonegate_core::update::{Class, RawRr, UpdateGrant, UpdateMessage, UpdateRcode};
-use zonegate_core::zone::serial::SerialRequest;
+use zonegate_core::zone::serial::{SerialPolicy, SerialRequest};
 use zonegate_core::{ContentHash, GateConfig, Name, RType, zonefile};
 
 fn run<F: Future>(f: F) -> F::Output {
@@ -513,7 +513,9 @@ fn an_update_on_known_content_reads_no_whole_plan() {
     let store = MemStore::new();
     let cfg = GateConfig::default();
     // Enough records that a one-record change is stored as a delta (see `gate::chain`).
-    let hosts: String = (0..40).map(|i| format!("h{i} A 192.0.2.{i}\n")).collect();
+    let hosts: String = (0..200)
+        .map(|i| format!("h{i} A 192.0.2.{}\n", i % 250))
+        .collect();
     publish(&store, &cfg, &hosts);
     let mut known = None;
     let update = |known: &mut _, owner: &str, last: u8| {
@@ -595,7 +597,9 @@ impl zonegate_core::gate::Target for Keeping {
 fn a_target_holding_published_content_is_read_onto_from_the_deltas() {
     let store = MemStore::new();
     let cfg = GateConfig::default();
-    let hosts: String = (0..40).map(|i| format!("h{i} A 192.0.2.{i}\n")).collect();
+    let hosts: String = (0..200)
+        .map(|i| format!("h{i} A 192.0.2.{}\n", i % 250))
+        .collect();
     publish(&store, &cfg, &hosts);
     let target = Keeping::default();
     let converge = || run(gate::converge(&store, &target, &origin(), &cfg, NOW));
@@ -661,7 +665,9 @@ fn a_target_holding_published_content_is_read_onto_from_the_deltas() {
 fn an_update_seeded_from_held_content_reads_no_whole_plan_and_a_stale_seed_is_not_used() {
     let store = MemStore::new();
     let cfg = GateConfig::default();
-    let hosts: String = (0..40).map(|i| format!("h{i} A 192.0.2.{i}\n")).collect();
+    let hosts: String = (0..200)
+        .map(|i| format!("h{i} A 192.0.2.{}\n", i % 250))
+        .collect();
     publish(&store, &cfg, &hosts);
     let target = Keeping::default();
     run(gate::converge(&store, &target, &origin(), &cfg, NOW)).unwrap();
@@ -700,5 +706,51 @@ fn an_update_seeded_from_held_content_reads_no_whole_plan_and_a_stale_seed_is_no
             zone.records().iter().any(|r| r.owner == n(owner)),
             "{owner}"
         );
+    }
+}
+
+/// Under the `file` serial policy an update's content carries the serial it is served with
+/// (the published one plus one), so the stored zone and the served one agree; under another
+/// policy the content keeps its own serial and the publication decides the served one.
+#[test]
+fn an_update_under_the_file_policy_stores_the_serial_it_is_served_with() {
+    for policy in [SerialPolicy::File, SerialPolicy::Increment] {
+        let store = MemStore::new();
+        let mut cfg = GateConfig::default();
+        cfg.serial.policy = policy;
+        let hosts: String = (0..200)
+            .map(|i| format!("h{i} A 192.0.2.{}\n", i % 250))
+            .collect();
+        publish(&store, &cfg, &hosts);
+        let mut known = None;
+        for (i, owner) in ["one.example.com.", "two.example.com."].iter().enumerate() {
+            let m = msg(&[], &[a(owner, Class::Zone, [198, 51, 100, i as u8])]);
+            let out = run(gate::update(
+                &store,
+                &mut known,
+                req(&m, None, &[]),
+                &cfg,
+                NOW,
+                &key(),
+            ));
+            assert!(
+                matches!(out, Ok(UpdateOutcome::Published { .. })),
+                "{out:?}"
+            );
+            let published = run(store.published(&origin())).unwrap().unwrap();
+            let (_, zone) = run(gate::load_content(
+                &store,
+                &origin(),
+                published.generation,
+                &cfg,
+            ))
+            .unwrap();
+            let content = zone.soa().serial;
+            match policy {
+                SerialPolicy::File => assert_eq!(content, published.serial, "{policy:?} {i}"),
+                _ => assert_eq!(content, 1, "{policy:?} {i}: the file's serial stays"),
+            }
+            assert!(published.serial > 1);
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! person. Every refusal by the gate or the grants is in the audit log with the actor.
 
 use crate::dns::name::Name;
+use crate::dns::record::{RType, Record};
 use crate::gate::audit::{Actor, AuditAction, ReasonCode, entry};
 use crate::gate::config::GateConfig;
 use crate::gate::error::StepError;
@@ -19,9 +20,11 @@ use crate::gate::policy::Review;
 use crate::gate::publish::{PublishOutcome, publish_planned};
 use crate::gate::refusal::Refusal;
 use crate::gate::store::Store;
-use crate::gate::types::{Generation, Verdict};
+use crate::gate::types::{Generation, Published, Verdict};
 use crate::update::{Applied, UpdateGrant, UpdateMessage, UpdateRefusal, apply, check_grants};
+use crate::zone::delta::ZoneDelta;
 use crate::zone::limits::Limits;
+use crate::zone::serial::{SerialPolicy, next_serial};
 use crate::zone::{ContentHash, Zone};
 
 /// A generation's content as this process last published it, kept by the caller between
@@ -234,7 +237,7 @@ async fn published_base<S: Store>(
     zone: &Name,
     known: &mut Option<KnownContent>,
     cfg: &GateConfig,
-) -> Result<(Generation, Zone), UpdateError> {
+) -> Result<(Published, Zone), UpdateError> {
     let store_err = |e: crate::gate::store::StoreError| UpdateError::Step(e.into());
     let Some(published) = store.published(zone).await.map_err(store_err)? else {
         return Err(UpdateError::NotPublished { zone: zone.clone() });
@@ -243,13 +246,77 @@ async fn published_base<S: Store>(
     if let Some(k) = known.take_if(|k| k.generation == g && k.limits == cfg.limits) {
         let head = store.load_head(zone, g).await.map_err(store_err)?;
         if head.is_some_and(|p| p.hash == k.hash) {
-            return Ok((g, k.zone));
+            return Ok((published, k.zone));
         }
     }
     match load_published(store, zone, cfg).await.map_err(store_err)? {
+        // Another publication got in between: the attempt is judged on what was read, and
+        // its serial (used only to carry the served serial, see `with_served_serial`) is
+        // that generation's if it is still published.
+        Some((read, content)) => {
+            let content = content.map_err(UpdateError::Step)?;
+            let now = match read == g {
+                true => Some(published),
+                false => store.published(zone).await.map_err(store_err)?,
+            };
+            let published = now.filter(|p| p.generation == read).unwrap_or(Published {
+                generation: read,
+                ..published
+            });
+            Ok((published, content))
+        }
         None => Err(UpdateError::NotPublished { zone: zone.clone() }),
-        Some((g, content)) => Ok((g, content.map_err(UpdateError::Step)?)),
     }
+}
+
+/// The change with the apex SOA serial the publication will serve, when the zone's serial
+/// policy is `file` and the change leaves the content's serial at or below the published one
+/// (RFC 2136 §3.7: the primary increments the serial of a zone it updates). The publication
+/// would serve the published serial plus one anyway; with the content carrying it, what is
+/// stored is what is served (an export after an update shows the served serial), and
+/// installing the generation changes no record. A change that already raises the serial
+/// above the published one, and every other policy, are left as they are.
+fn with_served_serial(
+    base: &Zone,
+    delta: ZoneDelta,
+    published: u32,
+    cfg: &GateConfig,
+) -> ZoneDelta {
+    if cfg.serial.for_zone(base.origin()) != SerialPolicy::File {
+        return delta;
+    }
+    let origin = base.origin();
+    let is_soa = |r: &Record| r.rtype == RType::SOA && r.owner == *origin;
+    let changed = delta.added().iter().position(is_soa);
+    let current = changed.map_or_else(|| base.soa_record(), |i| &delta.added()[i]);
+    let Some(mut soa) = current.soa() else {
+        return delta;
+    };
+    let next = next_serial(Some(published), soa.serial);
+    if next == soa.serial {
+        return delta;
+    }
+    soa.serial = next;
+    let bumped = Record {
+        rdata: soa.to_rdata(),
+        ..current.clone()
+    };
+    let old = base.soa_record().clone();
+    let (mut removed, mut added) = delta.clone().into_parts();
+    match changed {
+        Some(i) => added[i] = bumped,
+        None => {
+            insert_sorted(&mut removed, old);
+            insert_sorted(&mut added, bumped);
+        }
+    }
+    ZoneDelta::new(removed, added).unwrap_or(delta)
+}
+
+/// Puts `r` into `list` (in canonical order) where it belongs.
+fn insert_sorted(list: &mut Vec<Record>, r: Record) {
+    let at = list.partition_point(|x| x.canonical_cmp(&r).is_lt());
+    list.insert(at, r);
 }
 
 /// Judges the message on the published generation, plans and publishes the result.
@@ -267,9 +334,10 @@ async fn attempt_once<S: Store>(
         StepError::Refused(r) => Err(UpdateError::Gate(r)),
         other => Err(UpdateError::Step(other)),
     };
-    let (g, base) = published_base(store, zone, known, cfg).await?;
+    let (published, base) = published_base(store, zone, known, cfg).await?;
+    let g = published.generation;
     let delta = match apply(&base, msg) {
-        Ok(Applied::Changed(delta)) => delta,
+        Ok(Applied::Changed(delta)) => with_served_serial(&base, delta, published.serial, cfg),
         other => {
             let unchanged = matches!(other, Ok(Applied::Unchanged));
             *known = Some(KnownContent {
