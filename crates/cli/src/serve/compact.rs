@@ -5,7 +5,8 @@
 //! on its own connection: the rebuild reads without the write lock, and only the row's rewrite
 //! takes it. Requests that queue up while one runs are coalesced to the newest generation of
 //! each zone. A compaction that fails or never runs only leaves a longer chain, and the stage
-//! writes the checkpoint itself at twice the usual bound (`gate::chain`).
+//! writes the checkpoint itself at twice the usual bound (`gate::chain`). The thread runs at
+//! background priority (nice 10), so the next UPDATE and the answers come first.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,10 @@ impl Compactor {
         std::thread::Builder::new()
             .name("zonegate-compact".into())
             .spawn(move || {
+                // Below the answering threads and the update worker, like the follower: a
+                // million-record rebuild (about a second of CPU) takes what they leave. The
+                // store's connection thread and blocking threads started from here inherit it.
+                zonegate_server::lower_thread_priority();
                 match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
