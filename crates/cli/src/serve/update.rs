@@ -109,7 +109,9 @@ pub fn start(mut worker: Worker) -> anyhow::Result<()> {
 /// Runs each queued update and answers it, until every sender is gone.
 async fn work(w: Worker, compactor: Compactor, mut rx: mpsc::Receiver<(UpdateCall, Reply)>) {
     let w = Arc::new(w);
-    let mut store: Option<AnyStore> = None;
+    // Opened before the first update arrives (connecting and checking the schema is not the
+    // first client's wait); one that cannot be opened now is tried again at each update.
+    let mut store: Option<AnyStore> = AnyStore::open(&w.db).await.ok();
     // What this worker last published of each zone (at first, what the catalog serves): the
     // next update's base while it is still the published generation, so it is not decoded and
     // validated again.
