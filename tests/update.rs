@@ -696,7 +696,8 @@ fn concurrent_clients_lose_nothing() {
         );
     }
     // 50 generations were published, but serve cleaned up after each: the store keeps the
-    // newest `generations_keep` (10) and nothing else.
+    // newest `generations_keep` (10) and only what their chains need (a checkpoint, and the
+    // deltas up to the oldest kept one, `[store]` in docs/configuration.md).
     let h = history(&s);
     let plans = h["plans"].as_array().unwrap();
     let newest = plans
@@ -708,10 +709,38 @@ fn concurrent_clients_lose_nothing() {
         plans.iter().filter(|p| p["status"] == "published").count(),
         1
     );
+    assert_kept_only_what_the_newest_need(&s, 10, &h);
+}
+
+/// Every plan the store keeps is one of the newest `keep`, or on the chain (the `parent`
+/// links, read with the sqlite3 shell) of one of them.
+fn assert_kept_only_what_the_newest_need(s: &Scratch, keep: usize, h: &Value) {
+    let out = Command::new("sqlite3")
+        .arg(s.db())
+        .arg("SELECT generation, ifnull(parent, 0) FROM plans ORDER BY generation DESC")
+        .output()
+        .expect("the sqlite3 shell (Debian package sqlite3; .ci/run installs it)");
+    let rows: Vec<(u64, u64)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .map(|(g, p)| (g.parse().unwrap(), p.parse().unwrap()))
+        .collect();
+    let parent: std::collections::BTreeMap<u64, u64> = rows.iter().copied().collect();
+    let mut needed: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+    for &(g, _) in rows.iter().take(keep) {
+        let mut at = g;
+        while at != 0 && needed.insert(at) {
+            at = parent.get(&at).copied().unwrap_or(0);
+        }
+    }
+    let extra: Vec<u64> = rows
+        .iter()
+        .map(|r| r.0)
+        .filter(|g| !needed.contains(g))
+        .collect();
     assert!(
-        plans.len() <= 10,
-        "{} plans kept after 51 publications: {h}",
-        plans.len()
+        extra.is_empty(),
+        "kept but not needed: {extra:?} of {rows:?}\n{h}"
     );
 }
 
