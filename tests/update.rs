@@ -712,19 +712,28 @@ fn concurrent_clients_lose_nothing() {
     assert_kept_only_what_the_newest_need(&s, 10, &h);
 }
 
+/// What the sqlite3 shell prints for `sql` on the scratch store (how plans are stored, which
+/// no command shows).
+fn sqlite3(s: &Scratch, sql: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(s.db())
+        .arg(sql)
+        .output()
+        .expect("the sqlite3 shell (Debian package sqlite3; .ci/run installs it)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Every plan the store keeps is one of the newest `keep`, or on the chain (the `parent`
 /// links, read with the sqlite3 shell) of one of them.
 fn assert_kept_only_what_the_newest_need(s: &Scratch, keep: usize, h: &Value) {
-    let out = Command::new("sqlite3")
-        .arg(s.db())
-        .arg("SELECT generation, ifnull(parent, 0) FROM plans ORDER BY generation DESC")
-        .output()
-        .expect("the sqlite3 shell (Debian package sqlite3; .ci/run installs it)");
-    let rows: Vec<(u64, u64)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('|'))
-        .map(|(g, p)| (g.parse().unwrap(), p.parse().unwrap()))
-        .collect();
+    let rows: Vec<(u64, u64)> = sqlite3(
+        s,
+        "SELECT generation, ifnull(parent, 0) FROM plans ORDER BY generation DESC",
+    )
+    .lines()
+    .filter_map(|l| l.split_once('|'))
+    .map(|(g, p)| (g.parse().unwrap(), p.parse().unwrap()))
+    .collect();
     let parent: std::collections::BTreeMap<u64, u64> = rows.iter().copied().collect();
     let mut needed: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
     for &(g, _) in rows.iter().take(keep) {
@@ -838,12 +847,10 @@ fn updates_write_their_checkpoints_after_answering() {
         );
     }
     // How each generation is stored, read with the sqlite3 shell: a checkpoint has no parent.
-    let out = Command::new("sqlite3")
-        .arg(s.db())
-        .arg("SELECT generation, parent IS NULL FROM plans ORDER BY generation")
-        .output()
-        .expect("the sqlite3 shell (Debian package sqlite3; .ci/run installs it)");
-    let rows = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows = sqlite3(
+        &s,
+        "SELECT generation, parent IS NULL FROM plans ORDER BY generation",
+    );
     // g1 whole, g2 and g3 deltas on it; g4 would pass a chain of 3, is staged as a delta and
     // then compacted; g7 likewise. In-stage checkpoints would be the same generations, but
     // written before the answer; without compaction g4..g6 would stay deltas.

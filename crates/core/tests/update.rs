@@ -513,23 +513,10 @@ fn an_update_on_known_content_reads_no_whole_plan() {
     let store = MemStore::new();
     let cfg = GateConfig::default();
     // Enough records that a one-record change is stored as a delta (see `gate::chain`).
-    let hosts: String = (0..200)
-        .map(|i| format!("h{i} A 192.0.2.{}\n", i % 250))
-        .collect();
-    publish(&store, &cfg, &hosts);
+    publish(&store, &cfg, &hosts());
     let mut known = None;
-    let update = |known: &mut _, owner: &str, last: u8| {
-        let m = msg(&[], &[a(owner, Class::Zone, [198, 51, 100, last])]);
-        run(gate::update(
-            &store,
-            known,
-            req(&m, None, &[]),
-            &cfg,
-            NOW,
-            &key(),
-        ))
-        .unwrap()
-    };
+    let update =
+        |known: &mut _, owner: &str, last: u8| add_a(&store, &cfg, known, owner, last).unwrap();
     // The first update has nothing kept: it reads the published plan whole.
     update(&mut known, "one.example.com.", 1);
     let after_first = store.body_reads();
@@ -553,6 +540,34 @@ fn an_update_on_known_content_reads_no_whole_plan() {
             .iter()
             .any(|r| r.owner == n("three.example.com."))
     );
+}
+
+/// The 200 hosts the known-content tests publish: enough that a
+/// one-record update (with the SOA it replaces) is stored as a delta (see `gate::chain`).
+fn hosts() -> String {
+    (0..200)
+        .map(|i| format!("h{i} A 192.0.2.{}\n", i % 250))
+        .collect()
+}
+
+/// An UPDATE signed by `key()` adding `owner A 198.51.100.last`, run through the gate with
+/// the content `known` keeps.
+fn add_a(
+    store: &MemStore,
+    cfg: &GateConfig,
+    known: &mut Option<KnownContent>,
+    owner: &str,
+    last: u8,
+) -> Result<UpdateOutcome, UpdateError> {
+    let m = msg(&[], &[a(owner, Class::Zone, [198, 51, 100, last])]);
+    run(gate::update(
+        store,
+        known,
+        req(&m, None, &[]),
+        cfg,
+        NOW,
+        &key(),
+    ))
 }
 
 /// A target that keeps what it installs as published, as the server's catalog does, and so
@@ -597,10 +612,7 @@ impl zonegate_core::gate::Target for Keeping {
 fn a_target_holding_published_content_is_read_onto_from_the_deltas() {
     let store = MemStore::new();
     let cfg = GateConfig::default();
-    let hosts: String = (0..200)
-        .map(|i| format!("h{i} A 192.0.2.{}\n", i % 250))
-        .collect();
-    publish(&store, &cfg, &hosts);
+    publish(&store, &cfg, &hosts());
     let target = Keeping::default();
     let converge = || run(gate::converge(&store, &target, &origin(), &cfg, NOW));
     // The first install reads the published plan whole.
@@ -610,16 +622,7 @@ fn a_target_holding_published_content_is_read_onto_from_the_deltas() {
     ));
     let mut known = None;
     for (i, owner) in ["one.example.com.", "two.example.com."].iter().enumerate() {
-        let m = msg(&[], &[a(owner, Class::Zone, [198, 51, 100, i as u8])]);
-        run(gate::update(
-            &store,
-            &mut known,
-            req(&m, None, &[]),
-            &cfg,
-            NOW,
-            &key(),
-        ))
-        .unwrap();
+        add_a(&store, &cfg, &mut known, owner, i as u8).unwrap();
     }
     // Two generations later, the target is brought there from the two deltas alone.
     let reads = store.body_reads();
@@ -665,28 +668,15 @@ fn a_target_holding_published_content_is_read_onto_from_the_deltas() {
 fn an_update_seeded_from_held_content_reads_no_whole_plan_and_a_stale_seed_is_not_used() {
     let store = MemStore::new();
     let cfg = GateConfig::default();
-    let hosts: String = (0..200)
-        .map(|i| format!("h{i} A 192.0.2.{}\n", i % 250))
-        .collect();
-    publish(&store, &cfg, &hosts);
+    publish(&store, &cfg, &hosts());
     let target = Keeping::default();
     run(gate::converge(&store, &target, &origin(), &cfg, NOW)).unwrap();
     let seed = || {
         let (g, zone) = target.held_content(&origin()).expect("installed");
         Some(KnownContent::held(g, zone, &cfg.limits))
     };
-    let update = |known: &mut Option<KnownContent>, owner: &str, last: u8| {
-        let m = msg(&[], &[a(owner, Class::Zone, [198, 51, 100, last])]);
-        run(gate::update(
-            &store,
-            known,
-            req(&m, None, &[]),
-            &cfg,
-            NOW,
-            &key(),
-        ))
-        .unwrap()
-    };
+    let update =
+        |known: &mut _, owner: &str, last: u8| add_a(&store, &cfg, known, owner, last).unwrap();
     // A worker that starts with what the server holds publishes without a whole read.
     let stale = seed();
     let reads = store.body_reads();
@@ -718,21 +708,10 @@ fn an_update_under_the_file_policy_stores_the_serial_it_is_served_with() {
         let store = MemStore::new();
         let mut cfg = GateConfig::default();
         cfg.serial.policy = policy;
-        let hosts: String = (0..200)
-            .map(|i| format!("h{i} A 192.0.2.{}\n", i % 250))
-            .collect();
-        publish(&store, &cfg, &hosts);
+        publish(&store, &cfg, &hosts());
         let mut known = None;
         for (i, owner) in ["one.example.com.", "two.example.com."].iter().enumerate() {
-            let m = msg(&[], &[a(owner, Class::Zone, [198, 51, 100, i as u8])]);
-            let out = run(gate::update(
-                &store,
-                &mut known,
-                req(&m, None, &[]),
-                &cfg,
-                NOW,
-                &key(),
-            ));
+            let out = add_a(&store, &cfg, &mut known, owner, i as u8);
             assert!(
                 matches!(out, Ok(UpdateOutcome::Published { .. })),
                 "{out:?}"
