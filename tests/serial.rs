@@ -175,7 +175,9 @@ fn generations(s: &Scratch) -> Vec<u64> {
 #[test]
 fn a_dead_servers_row_stops_holding_cleanup_after_the_lease() {
     let s = Scratch::new("target-lease");
-    let config = s.write("zonegate.toml", "target_lease_s = 2\n");
+    // Long enough that the steps between the kill and the first clean-up fit in it on a
+    // loaded machine (a 2 s lease did not, under a parallel test run).
+    let config = s.write("zonegate.toml", "target_lease_s = 6\n");
     let cfg = ["--config", config.to_str().unwrap()];
     let apply = |www: &str| {
         let f = s.write("z.zone", &zone(1, www));
@@ -211,7 +213,7 @@ fn a_dead_servers_row_stops_holding_cleanup_after_the_lease() {
     s.run_ok(&cleanup);
     assert!(generations(&s).contains(&1), "{:?}", generations(&s));
 
-    // The live server renews its row (at least every second under a 2 s lease); the dead
+    // The live server renews its row (every 1.5 s under a 6 s lease); the dead
     // one's row stays as it was until clean-up, past the lease, drops it with the plans it
     // held back.
     let first = target_rows(&s);

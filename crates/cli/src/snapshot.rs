@@ -18,15 +18,40 @@
 //! a crash leaves the previous snapshot or the next, never half of one. On load the body is
 //! checked against its hash and validated again, like any body read back from the store; a
 //! snapshot that fails is skipped with a warning and never installed.
+//!
+//! Beside each snapshot, a journal (`<zone>.journal`, [`journal`]) holds the generations
+//! installed since, each as its change from the one before, appended and synced: an install
+//! writes what changed, not the whole zone. The snapshot is written whole again, and the
+//! journal removed, once the journal holds [`JOURNAL_ENTRIES_MAX`] entries or a
+//! [`JOURNAL_SHARE`]th of the snapshot's size, and on a server's first install of a zone. On
+//! load, the entries that follow on from the snapshot by their hashes are composed into one
+//! change, applied once and validated like any change, and the result checked against the
+//! last entry's hash; if it does not match, they are applied one by one, each checked. An
+//! entry that does not follow from the content reached so far is passed over (a journal older than its snapshot, which a crash
+//! between writing the snapshot and removing the journal leaves, follows from none of it; two
+//! servers sharing a directory append the same generations twice). A torn last entry ends the
+//! reading.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use zonegate_core::gate::Generation;
+use zonegate_core::zone::delta::ZoneDelta;
 use zonegate_core::{ContentHash, GateConfig, Name, Zone};
 use zonegate_server::Catalog;
+
+mod journal;
+
+/// Most entries a journal holds before the snapshot is written whole again.
+pub const JOURNAL_ENTRIES_MAX: usize = 1024;
+
+/// A journal is kept only while it is at most this fraction (1/`JOURNAL_SHARE`) of the
+/// snapshot's body.
+pub const JOURNAL_SHARE: usize = 4;
 
 /// The header line of a snapshot file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -45,6 +70,21 @@ struct Header {
 #[derive(Debug, Clone)]
 pub struct Snapshots {
     dir: PathBuf,
+    /// Per zone, what its snapshot and journal hold, as this server wrote or read them: the
+    /// base of the next journal entry. A zone is absent until then, and after a failed write
+    /// (the next write is a whole snapshot).
+    files: Arc<Mutex<HashMap<Name, OnDisk>>>,
+}
+
+/// What one zone's snapshot and journal hold together.
+#[derive(Debug, Clone)]
+struct OnDisk {
+    generation: Generation,
+    /// The content they end with.
+    zone: Zone,
+    /// The journal's entries and octets.
+    entries: usize,
+    journal_bytes: usize,
 }
 
 /// The default directory: `<db>.snapshots` beside the database file.
@@ -92,7 +132,10 @@ fn file_name(zone: &Name) -> String {
 
 impl Snapshots {
     pub fn new(dir: PathBuf) -> Self {
-        Snapshots { dir }
+        Snapshots {
+            dir,
+            files: Arc::default(),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -112,16 +155,22 @@ impl Snapshots {
         zone: &Zone,
         published_serial: Option<u32>,
     ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static {
-        let (zone, hash) = (zone.clone(), zone.hash());
-        let dir = self.dir.clone();
+        let zone = zone.clone();
+        let (dir, files) = (self.dir.clone(), self.files.clone());
         let at = At {
             generation,
             published_serial,
         };
         async move {
-            tokio::task::spawn_blocking(move || write(&dir, zone.origin(), at, hash, &zone.body()))
-                .await
-                .context("the snapshot writer failed")?
+            tokio::task::spawn_blocking(move || {
+                let origin = zone.origin().clone();
+                let last = files.lock().expect("not poisoned").remove(&origin);
+                let on_disk = write_generation(&dir, last, at, zone)?;
+                files.lock().expect("not poisoned").insert(origin, on_disk);
+                Ok(())
+            })
+            .await
+            .context("the snapshot writer failed")?
         }
     }
 
@@ -152,8 +201,12 @@ impl Snapshots {
         paths.sort();
         for path in paths {
             match read(&path, cfg) {
-                Ok((at, zone)) => {
+                Ok((at, zone, on_disk)) => {
                     let (origin, generation) = (zone.origin().clone(), at.generation);
+                    if let Some(on_disk) = on_disk {
+                        let mut files = self.files.lock().expect("not poisoned");
+                        files.insert(origin.clone(), on_disk);
+                    }
                     let done = catalog
                         .install_published_after(
                             generation,
@@ -183,6 +236,48 @@ impl Snapshots {
 struct At {
     generation: Generation,
     published_serial: Option<u32>,
+}
+
+/// Writes generation `at` of `zone` after what the files held (`last`, if known): as a
+/// journal entry, when the journal stays within its bounds, else as a whole snapshot with the
+/// journal removed. Returns what the files hold now.
+fn write_generation(
+    dir: &Path,
+    last: Option<OnDisk>,
+    at: At,
+    zone: Zone,
+) -> anyhow::Result<OnDisk> {
+    let path = dir.join(file_name(zone.origin()));
+    let journal_path = journal::path_of(&path);
+    let last = last.filter(|l| l.generation < at.generation && l.entries < JOURNAL_ENTRIES_MAX);
+    if let Some(last) = last {
+        let delta = ZoneDelta::between(&last.zone, &zone);
+        let entry = journal::encode(
+            at.generation,
+            at.published_serial,
+            last.zone.hash(),
+            zone.hash(),
+            &delta,
+        );
+        let journal_bytes = last.journal_bytes + entry.len();
+        if journal_bytes * JOURNAL_SHARE <= zone.body_len() {
+            journal::append(&journal_path, &entry)?;
+            return Ok(OnDisk {
+                generation: at.generation,
+                zone,
+                entries: last.entries + 1,
+                journal_bytes,
+            });
+        }
+    }
+    write(dir, zone.origin(), at, zone.hash(), &zone.body())?;
+    journal::remove(&journal_path)?;
+    Ok(OnDisk {
+        generation: at.generation,
+        zone,
+        entries: 0,
+        journal_bytes: 0,
+    })
 }
 
 /// Writes the snapshot of `origin` at `at` with `body` (whose content hash is `hash`) into
@@ -228,7 +323,107 @@ fn write(dir: &Path, origin: &Name, at: At, hash: ContentHash, body: &[u8]) -> a
 /// which runs no destructor) is removed when the snapshots are next loaded.
 const TMP_SUFFIX: &str = ".tmp";
 
-fn read(path: &Path, cfg: &GateConfig) -> anyhow::Result<(At, Zone)> {
+/// The snapshot at `path` with its journal applied: the generation and content they end with,
+/// and, when every journal entry was applied, what the files hold (the base of the next entry).
+fn read(path: &Path, cfg: &GateConfig) -> anyhow::Result<(At, Zone, Option<OnDisk>)> {
+    let (at, zone) = read_snapshot(path, cfg)?;
+    let journal_path = journal::path_of(path);
+    let (entries, journal_bytes) = journal::read(&journal_path)?;
+    let whole = std::fs::metadata(&journal_path).map_or(0, |m| m.len() as usize) == journal_bytes;
+    let count = entries.len();
+    let chain = hash_chain(&entries, at.generation, zone.hash());
+    let applied = chain.len();
+    let (at, zone) = match apply_at_once(&zone, &chain, cfg) {
+        Some(done) => done,
+        None => apply_one_by_one(at, zone, &entries, cfg, &journal_path),
+    };
+    let on_disk = (whole && applied == count).then(|| OnDisk {
+        generation: at.generation,
+        zone: zone.clone(),
+        entries: count,
+        journal_bytes,
+    });
+    Ok((at, zone, on_disk))
+}
+
+/// The entries that follow on from a content of `generation` with hash `hash`, in order, by
+/// their headers alone: each of a later generation than the one before, its base the hash
+/// the one before ends with. The others (a journal older than its snapshot; a generation a
+/// second server sharing the directory appended again) are passed over.
+fn hash_chain(
+    entries: &[journal::Entry],
+    generation: Generation,
+    hash: ContentHash,
+) -> Vec<&journal::Entry> {
+    let (mut generation, mut hash) = (generation, hash);
+    let mut chain = Vec::new();
+    for entry in entries {
+        let h = &entry.header;
+        let next = ContentHash::parse(&h.hash);
+        if h.generation > generation
+            && ContentHash::parse(&h.base) == Some(hash)
+            && let Some(next) = next
+        {
+            (generation, hash) = (h.generation, next);
+            chain.push(entry);
+        }
+    }
+    chain
+}
+
+/// `zone` with the changes of `chain` composed into one and applied once, validated, if the
+/// result has the hash the chain ends with (so every step was what its entry says); `None`
+/// otherwise, or for an empty chain with nothing to do.
+fn apply_at_once(zone: &Zone, chain: &[&journal::Entry], cfg: &GateConfig) -> Option<(At, Zone)> {
+    let last = &chain.last()?.header;
+    let deltas = chain.iter().map(|e| e.delta.clone()).collect();
+    let change = ZoneDelta::compose(deltas).ok()??;
+    let done = zone.apply(&change, &cfg.limits).ok()?;
+    (ContentHash::parse(&last.hash) == Some(done.hash())).then(|| {
+        let at = At {
+            generation: last.generation,
+            published_serial: last.published_serial,
+        };
+        (at, done)
+    })
+}
+
+/// The entries applied in turn, each checked against its hashes and validated; one that does
+/// not follow from the content reached is passed over (what [`apply_at_once`] falls back to).
+fn apply_one_by_one(
+    mut at: At,
+    mut zone: Zone,
+    entries: &[journal::Entry],
+    cfg: &GateConfig,
+    journal_path: &Path,
+) -> (At, Zone) {
+    for entry in entries {
+        let h = &entry.header;
+        let fits = h.generation > at.generation
+            && ContentHash::parse(&h.base) == Some(zone.hash())
+            && ContentHash::parse(&h.hash).is_some();
+        let next = fits
+            .then(|| zone.apply(&entry.delta, &cfg.limits).ok())
+            .flatten()
+            .filter(|next| ContentHash::parse(&h.hash) == Some(next.hash()));
+        let Some(next) = next else {
+            if h.generation > at.generation {
+                tracing::warn!(journal = %journal_path.display(), generation = %h.generation, "a snapshot journal entry does not follow from the content before it; it is passed over");
+            }
+            continue;
+        };
+        (at, zone) = (
+            At {
+                generation: h.generation,
+                published_serial: h.published_serial,
+            },
+            next,
+        );
+    }
+    (at, zone)
+}
+
+fn read_snapshot(path: &Path, cfg: &GateConfig) -> anyhow::Result<(At, Zone)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let split = bytes
         .iter()
@@ -319,6 +514,188 @@ mod tests {
         assert_eq!(snapshots.load_into(&catalog, &cfg).await.len(), 1);
         assert_eq!(catalog.serial(&origin), Some(9));
         assert_eq!(catalog.held_content(&origin), None);
+    }
+
+    /// A content of `hosts` names, and the same with name `extra` added.
+    fn content(hosts: usize, extra: Option<usize>) -> Zone {
+        let origin = Name::parse("example.com.").unwrap();
+        let mut text =
+            String::from("$TTL 300\n@ SOA ns.other. h.other. 3 1 1 1 1\n@ NS ns.other.\n");
+        for i in (0..hosts).chain(extra) {
+            text.push_str(&format!("h{i} A 192.0.2.{}\n", i % 250));
+        }
+        let parsed = zonegate_core::zonefile::parse(&text, Some(&origin), "test").unwrap();
+        zonegate_core::zone::validate::validate(parsed, &GateConfig::default().limits).unwrap()
+    }
+
+    /// `zone` with name `h<i>` added, made by applying the change (so it shares its chunks).
+    fn plus(zone: &Zone, _hosts: usize, i: usize) -> Zone {
+        let record = zonegate_core::Record {
+            owner: Name::parse(&format!("h{i}.example.com.")).unwrap(),
+            rtype: zonegate_core::RType::A,
+            ttl: 300,
+            rdata: [192, 0, 2, (i % 250) as u8].into(),
+        };
+        let delta = ZoneDelta::new(Vec::new(), vec![record]).unwrap();
+        zone.apply(&delta, &GateConfig::default().limits).unwrap()
+    }
+
+    async fn loaded(dir: &Path) -> (Catalog, Vec<(Name, Generation)>) {
+        let catalog = Catalog::new("journal");
+        let got = Snapshots::new(dir.to_path_buf())
+            .load_into(&catalog, &GateConfig::default())
+            .await;
+        (catalog, got)
+    }
+
+    /// After the first install, each install appends its change to the journal and leaves the
+    /// snapshot as it was; loading applies the journal; the snapshot is written whole again once
+    /// the journal is full, and the journal goes.
+    #[tokio::test]
+    async fn installs_after_the_first_are_journalled_and_loaded_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let snapshots = Snapshots::new(dir.path().to_path_buf());
+        let origin = Name::parse("example.com.").unwrap();
+        let snapshot = dir.path().join(file_name(&origin));
+        let journal = journal::path_of(&snapshot);
+        let hosts = 2000;
+        let mut zone = content(hosts, None);
+        snapshots.writer(Generation(1), &zone, None).await.unwrap();
+        let first = std::fs::read(&snapshot).unwrap();
+        assert!(!journal.exists());
+        for g in 2..=5u64 {
+            zone = plus(&zone, hosts, 5000 + g as usize);
+            snapshots.writer(Generation(g), &zone, None).await.unwrap();
+        }
+        assert_eq!(
+            std::fs::read(&snapshot).unwrap(),
+            first,
+            "the snapshot is not rewritten"
+        );
+        assert!(std::fs::metadata(&journal).unwrap().len() < 4096);
+        let (catalog, got) = loaded(dir.path()).await;
+        assert_eq!(got, vec![(origin.clone(), Generation(5))]);
+        assert_eq!(catalog.held_content(&origin), None);
+        // A server started on these files goes on appending to the journal.
+        let again = Snapshots::new(dir.path().to_path_buf());
+        again
+            .load_into(&Catalog::new("again"), &GateConfig::default())
+            .await;
+        zone = plus(&zone, hosts, 6000);
+        again.writer(Generation(6), &zone, Some(3)).await.unwrap();
+        assert_eq!(std::fs::read(&snapshot).unwrap(), first);
+        let (catalog, got) = loaded(dir.path()).await;
+        assert_eq!(got, vec![(origin.clone(), Generation(6))]);
+        assert_eq!(
+            catalog.held_content(&origin).map(|(g, _)| g),
+            Some(Generation(6))
+        );
+        // Full: written whole, the journal gone.
+        for g in 7..7 + JOURNAL_ENTRIES_MAX as u64 {
+            zone = plus(&zone, hosts, 6000 + g as usize);
+            again.writer(Generation(g), &zone, None).await.unwrap();
+        }
+        assert_ne!(std::fs::read(&snapshot).unwrap(), first);
+        let entries = journal::read(&journal).unwrap().0.len();
+        assert!(entries < JOURNAL_ENTRIES_MAX, "{entries}");
+        let last = Generation(6 + JOURNAL_ENTRIES_MAX as u64);
+        assert_eq!(loaded(dir.path()).await.1, vec![(origin.clone(), last)]);
+    }
+
+    /// What a crash can leave: a torn last entry is not applied (the generation before it is
+    /// loaded), and a journal older than its snapshot is ignored; either way the next install
+    /// writes the snapshot whole.
+    #[tokio::test]
+    async fn a_torn_or_stale_journal_loads_what_it_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = Name::parse("example.com.").unwrap();
+        let snapshot = dir.path().join(file_name(&origin));
+        let journal = journal::path_of(&snapshot);
+        let snapshots = Snapshots::new(dir.path().to_path_buf());
+        let hosts = 2000;
+        let mut zone = content(hosts, None);
+        snapshots.writer(Generation(1), &zone, None).await.unwrap();
+        for g in 2..=3u64 {
+            zone = plus(&zone, hosts, 7000 + g as usize);
+            snapshots.writer(Generation(g), &zone, None).await.unwrap();
+        }
+        let whole = std::fs::read(&journal).unwrap();
+        std::fs::write(&journal, &whole[..whole.len() - 3]).unwrap();
+        assert_eq!(
+            loaded(dir.path()).await.1,
+            vec![(origin.clone(), Generation(2))]
+        );
+        // A server on the torn files writes the snapshot whole at its next install.
+        let next = Snapshots::new(dir.path().to_path_buf());
+        next.load_into(&Catalog::new("torn"), &GateConfig::default())
+            .await;
+        next.writer(Generation(4), &zone, None).await.unwrap();
+        assert!(!journal.exists());
+        assert_eq!(
+            loaded(dir.path()).await.1,
+            vec![(origin.clone(), Generation(4))]
+        );
+        // The old journal back beside the newer snapshot (a crash before its removal).
+        std::fs::write(&journal, &whole).unwrap();
+        assert_eq!(
+            loaded(dir.path()).await.1,
+            vec![(origin.clone(), Generation(4))]
+        );
+        // An entry whose change does not follow from the content before it is passed over.
+        std::fs::remove_file(&journal).unwrap();
+        let changed = plus(&zone, hosts, 9999);
+        let wrong = journal::encode(
+            Generation(5),
+            None,
+            content(3, None).hash(),
+            changed.hash(),
+            &ZoneDelta::between(&zone, &changed),
+        );
+        std::fs::write(&journal, wrong).unwrap();
+        assert_eq!(
+            loaded(dir.path()).await.1,
+            vec![(origin.clone(), Generation(4))]
+        );
+        // An entry that follows by its headers but whose change does not give the hash it
+        // names: composed, the result is refused; one by one, the entry is passed over.
+        let lying = journal::encode(
+            Generation(5),
+            None,
+            zone.hash(),
+            content(3, None).hash(),
+            &ZoneDelta::between(&zone, &changed),
+        );
+        std::fs::write(&journal, lying).unwrap();
+        assert_eq!(loaded(dir.path()).await.1, vec![(origin, Generation(4))]);
+    }
+
+    /// Two servers on one directory (one database, one host) write every generation, each
+    /// keeping its own count of the journal, rewriting the snapshot at different times: what
+    /// loads is always the newest generation either wrote.
+    #[tokio::test]
+    async fn two_servers_sharing_a_directory_load_the_newest_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = Name::parse("example.com.").unwrap();
+        let (one, two) = (
+            Snapshots::new(dir.path().to_path_buf()),
+            Snapshots::new(dir.path().to_path_buf()),
+        );
+        let hosts = 1500;
+        let mut zone = content(hosts, None);
+        for g in 1..=80u64 {
+            if g > 1 {
+                zone = plus(&zone, hosts, 8000 + g as usize);
+            }
+            one.writer(Generation(g), &zone, None).await.unwrap();
+            if g >= 3 {
+                two.writer(Generation(g), &zone, None).await.unwrap();
+            }
+            if g % 9 == 0 || g > 60 {
+                let (catalog, got) = loaded(dir.path()).await;
+                assert_eq!(got, vec![(origin.clone(), Generation(g))], "generation {g}");
+                assert_eq!(catalog.serial(&origin), Some(3));
+            }
+        }
     }
 
     #[test]

@@ -249,7 +249,7 @@ mod tests {
         records.extend(d.added.iter().cloned());
         records.push(d.new_soa.clone());
         records.sort_by(Record::canonical_cmp);
-        assert_eq!(records, new.records());
+        assert_eq!(*new.records(), records);
     }
 
     fn steps(serials: &[u32]) -> Vec<(u32, u32)> {

@@ -883,9 +883,12 @@ impl Store for SqliteStore {
             Ok(found) => found,
             Err(done) => return Ok(done),
         };
+        let started = std::time::Instant::now();
         let mut tx = self.begin_write().await?;
+        let locked = started.elapsed();
         let done = compact_write_in(&mut tx, zone, generation, parent, body).await?;
         tx.commit().await.map_err(store_error)?;
+        tracing::debug!(%zone, %generation, lock_wait = ?locked, held = ?(started.elapsed() - locked), "compaction written");
         Ok(done)
     }
 

@@ -157,14 +157,17 @@ fn dns(s: &StatsSnapshot, rrl: Option<&RrlCounters>) -> DnsCounts {
     }
 }
 
-/// Age in seconds of the oldest snapshot file in `dir`, if there is one.
+/// Age in seconds of the oldest zone's snapshot in `dir`, if there is one: a zone's snapshot
+/// is as new as the later of its file and its journal's last append.
 fn snapshot_age(dir: &std::path::Path) -> Option<f64> {
     let now = SystemTime::now();
+    let modified = |p: &std::path::Path| std::fs::metadata(p).ok()?.modified().ok();
     std::fs::read_dir(dir)
         .ok()?
         .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "snapshot"))
-        .filter_map(|e| e.metadata().ok()?.modified().ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "snapshot"))
+        .filter_map(|p| modified(&p).max(modified(&p.with_extension("journal"))))
         .filter_map(|t| now.duration_since(t).ok())
         .map(|d| d.as_secs_f64())
         .reduce(f64::max)

@@ -20,15 +20,21 @@
 //!   `checkpoint_every = 1` stores every plan whole.
 //! - **Deferred checkpoints.** A stage with [`CheckpointWhen::AfterPublish`] (the DNS UPDATE
 //!   worker's, whose client waits for the stage) stores the delta until the chain would pass
-//!   [`DEFERRED_BOUND_FACTOR`] times the bound ([`layout_for`]); after answering, the worker
-//!   has the store compact the generation ([`due`], `Store::compact`): the row becomes a
+//!   the hard bound ([`layout_for`]): [`DEFERRED_GENERATIONS_FACTOR`] times `checkpoint_every`
+//!   generations, or deltas as large as the checkpoint's body. After answering, the worker has
+//!   the store compact the generation ([`due`], `Store::compact`): the row becomes a
 //!   checkpoint of the same plan, the same hash checked, and the chain under it is needed no
-//!   more. A compaction that never runs leaves a chain at most twice as long.
+//!   more. A compaction is due once the chain is past the usual bound *and* its deltas are at
+//!   least a [`COMPACT_SHARE`]th of the checkpoint's body: a checkpoint is written for as many
+//!   bytes of change as it costs to write, divided by that share, so a small zone is compacted
+//!   about every `checkpoint_every` UPDATEs and a million-record one (a 35 MB checkpoint)
+//!   about every 2,500, not every 16. A compaction that never runs leaves a chain at most as
+//!   long as the hard bound.
 //! - **Reading** rebuilds from the checkpoint forward ([`rebuild`]); a chain that does not
 //!   apply reads as an empty body, which every reader refuses as corrupt (it cannot hash to the
 //!   plan's hash), like a corrupt body.
 //! - **Clean-up** keeps the closure of what it keeps ([`doomed`]): every plan it keeps keeps
-//!   its whole chain. Chains are at most `checkpoint_every` long (twice that, deferred), so once a newer checkpoint
+//!   its whole chain. Chains are at most `checkpoint_every` long (the hard bound, deferred), so once a newer checkpoint
 //!   exists and the kept plans' chains start there, the older chain is deleted whole; nothing
 //!   grows without bound.
 //! - **Hashes.** A delta row's hash is the hash of the full content it gives: the plan's
@@ -57,8 +63,15 @@ pub struct ChainLink {
 }
 
 /// A stage that leaves checkpoints to compaction still writes one itself when the chain
-/// would pass this many times the usual bound (a compaction that never ran, or lost a race).
-pub const DEFERRED_BOUND_FACTOR: u64 = 2;
+/// would pass this many times `checkpoint_every` generations, or deltas as large as the
+/// checkpoint's body (a compaction that never ran, or lost a race). With the default, 4,096
+/// generations: past where a million-record zone's compaction is due ([`COMPACT_SHARE`]),
+/// with room for it to finish under a fast stream.
+pub const DEFERRED_GENERATIONS_FACTOR: u64 = 256;
+
+/// A compaction is due only once the chain's deltas are at least the checkpoint's body
+/// divided by this (see the module notes).
+pub const COMPACT_SHARE: u64 = 64;
 
 /// How the store writes an offered delta.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +122,7 @@ pub fn layout(
 
 /// [`layout`] for a stage whose checkpoints are written `when` says: a stage that leaves them
 /// to [`due`] and a later compaction keeps the delta until the chain passes the hard bound
-/// ([`DEFERRED_BOUND_FACTOR`] times the usual one).
+/// ([`DEFERRED_GENERATIONS_FACTOR`] times the generations, deltas up to the checkpoint's size).
 pub fn layout_for(
     links: &Links,
     parent: Generation,
@@ -122,24 +135,32 @@ pub fn layout_for(
     };
     // With this delta the chain holds `chain.len() + 1` generations.
     let size = ChainSize::of(links, &chain).with(delta_bytes);
-    let factor = match when {
-        CheckpointWhen::InStage => 1,
-        CheckpointWhen::AfterPublish => DEFERRED_BOUND_FACTOR,
+    let past = match when {
+        CheckpointWhen::InStage => size.past(checkpoint_every, 1, 1),
+        CheckpointWhen::AfterPublish => size.past(
+            checkpoint_every,
+            DEFERRED_GENERATIONS_FACTOR,
+            DELTA_SHARE_DIVISOR,
+        ),
     };
-    if size.past(checkpoint_every, factor) {
+    if past {
         Layout::Checkpoint
     } else {
         Layout::Delta
     }
 }
 
-/// Whether `g` is a delta whose chain is past the usual bound: the checkpoint an in-stage
-/// layout would have written for it, which a compaction writes now.
+/// Whether `g` is a delta a compaction should turn whole: its chain is past the usual bound
+/// (where an in-stage layout would have written a checkpoint) and its deltas are worth one
+/// ([`COMPACT_SHARE`]).
 pub fn due(links: &Links, g: Generation, checkpoint_every: u32) -> bool {
     let Some(chain) = path(links, g) else {
         return false;
     };
-    chain.len() > 1 && ChainSize::of(links, &chain).past(checkpoint_every, 1)
+    let size = ChainSize::of(links, &chain);
+    chain.len() > 1
+        && size.past(checkpoint_every, 1, 1)
+        && size.delta_bytes.saturating_mul(COMPACT_SHARE) >= size.checkpoint_bytes
 }
 
 /// A chain's length in generations and its stored bytes.
@@ -167,12 +188,12 @@ impl ChainSize {
         }
     }
 
-    /// Past `factor` times the bound: more than `checkpoint_every` generations, or deltas
-    /// past a quarter of the checkpoint's body.
-    fn past(&self, checkpoint_every: u32, factor: u64) -> bool {
+    /// Past the bound times these factors: more than `checkpoint_every` × `generations`
+    /// generations, or deltas past a quarter of the checkpoint's body × `bytes`.
+    fn past(&self, checkpoint_every: u32, generations: u64, bytes: u64) -> bool {
         let grown = self.delta_bytes.saturating_mul(DELTA_SHARE_DIVISOR);
-        self.generations > u64::from(checkpoint_every).saturating_mul(factor)
-            || grown > self.checkpoint_bytes.saturating_mul(factor)
+        self.generations > u64::from(checkpoint_every).saturating_mul(generations)
+            || grown > self.checkpoint_bytes.saturating_mul(bytes)
     }
 }
 
@@ -180,15 +201,10 @@ impl ChainSize {
 /// into one change ([`ZoneDelta::then`]), applied to the checkpoint in one pass.
 pub fn rebuild(mut stored: impl Iterator<Item = Vec<u8>>) -> Result<Vec<u8>, DeltaError> {
     let body = stored.next().unwrap_or_default();
-    let mut change: Option<ZoneDelta> = None;
-    for delta in stored {
-        let delta = ZoneDelta::decode(&delta)?;
-        change = Some(match change {
-            None => delta,
-            Some(before) => before.then(&delta)?,
-        });
-    }
-    match change {
+    let deltas = stored
+        .map(|d| ZoneDelta::decode(&d))
+        .collect::<Result<Vec<_>, _>>()?;
+    match ZoneDelta::compose(deltas)? {
         None => Ok(body),
         Some(change) => change.apply_body(&body),
     }

@@ -296,7 +296,7 @@ impl ZoneIndex {
         let before = res.answer.len();
         if qtype == RType::ANY {
             for set in self.sets(node) {
-                res.answer.extend(set.range().map(item));
+                res.answer.extend(self.range(set).map(item));
             }
         } else if let Some(range) = self.rrset(node, qtype) {
             res.answer.extend(range.map(item));

@@ -3,8 +3,12 @@
 
 use std::hash::BuildHasher;
 
-use super::{Cut, CutKind, Node, ORIGIN_SRC, RRset, ZoneIndex, name_of, parent_at};
+use super::{
+    At, Cut, NO_RRSET, Node, ORIGIN_SRC, Paged, RRset, ZoneIndex, cut_below, name_of, parent_at,
+};
+use crate::dns::name::Name;
 use crate::dns::record::RType;
+use crate::dns::record::Record;
 use crate::zone::Zone;
 
 /// A seeded hash of a wire name: 8 octets at a time, then MurmurHash3's final mix. The
@@ -33,8 +37,8 @@ pub fn hash_wire_name(seed: u64, key: &[u8]) -> u64 {
 /// The node named `key` in `slots`.
 pub(super) fn find_in(
     zone: &Zone,
-    nodes: &[Node],
-    slots: &[u64],
+    nodes: &Paged<Node>,
+    slots: &Paged<u64>,
     seed: u64,
     key: &[u8],
 ) -> Option<usize> {
@@ -42,13 +46,13 @@ pub(super) fn find_in(
     let mask = slots.len() - 1;
     let mut i = (h as usize) & mask;
     loop {
-        let s = slots[i];
+        let s = *slots.get(i);
         if s == 0 {
             return None;
         }
         if s >> 32 == h >> 32 {
             let n = (s & 0xFFFF_FFFF) as usize - 1;
-            if name_of(zone, &nodes[n]) == key {
+            if name_of(zone, nodes.get(n)) == key {
                 return Some(n);
             }
         }
@@ -57,22 +61,28 @@ pub(super) fn find_in(
 }
 
 /// Puts node `n`, whose name hashes to `h`, in a free slot.
-pub(super) fn place(slots: &mut [u64], h: u64, n: usize) {
+pub(super) fn place(slots: &mut Paged<u64>, h: u64, n: usize) {
     let mask = slots.len() - 1;
     let mut i = (h as usize) & mask;
-    while slots[i] != 0 {
+    while *slots.get(i) != 0 {
         i = (i + 1) & mask;
     }
-    slots[i] = (h >> 32) << 32 | (n as u64 + 1);
+    *slots.get_mut(i) = (h >> 32) << 32 | (n as u64 + 1);
+}
+
+/// An empty hash table with room for at least `names` names at most half full.
+pub(super) fn empty_slots(names: usize) -> Paged<u64> {
+    Paged::from_vec(vec![0; (names * 2 + 2).next_power_of_two().max(16)])
 }
 
 /// The index under construction.
 struct Builder<'z> {
     zone: &'z Zone,
-    nodes: Vec<Node>,
-    rrsets: Vec<RRset>,
-    slots: Vec<u64>,
+    nodes: Paged<Node>,
+    rrsets: Paged<RRset>,
+    slots: Paged<u64>,
     seed: u64,
+    unused: usize,
 }
 
 impl Builder<'_> {
@@ -82,7 +92,7 @@ impl Builder<'_> {
 
     fn insert(&mut self, node: Node) -> usize {
         if (self.nodes.len() + 1) * 2 > self.slots.len() {
-            let mut slots = vec![0u64; self.slots.len() * 2];
+            let mut slots = empty_slots(self.nodes.len() * 2);
             for (n, node) in self.nodes.iter().enumerate() {
                 place(
                     &mut slots,
@@ -100,37 +110,37 @@ impl Builder<'_> {
         if let Some(parent) = name.strip_prefix(b"\x01*").filter(|_| n > 0) {
             // Its parent was indexed before it, as every ancestor below the apex is.
             let parent = self.find(parent).expect("the parent is indexed");
-            self.nodes[parent].wild_child = true;
+            self.nodes.get_mut(parent).wild_child = true;
         }
         n
     }
 
-    fn has(&self, node: &Node, rtype: RType) -> bool {
-        let first = node.first as usize;
-        self.rrsets[first..first + node.count as usize]
-            .iter()
-            .any(|s| s.rtype == rtype)
-    }
-
     /// The cut or DNAME above a name with `labels` labels whose parent is node `parent`.
     fn above_of(&self, parent: usize, labels: usize) -> Option<Cut> {
-        let parent = &self.nodes[parent];
-        parent.above.or_else(|| {
-            let is_apex = name_of(self.zone, parent).len() == self.zone.origin().wire_len();
-            let cut = |kind| {
-                Some(Cut {
-                    labels: (labels - 1) as u8,
-                    kind,
-                })
-            };
-            if !is_apex && self.has(parent, RType::NS) {
-                cut(CutKind::Delegation)
-            } else if self.has(parent, RType::DNAME) {
-                cut(CutKind::Dname)
-            } else {
-                None
-            }
-        })
+        let parent = self.nodes.get(parent);
+        let sets = self
+            .rrsets
+            .run(parent.first as usize, parent.count as usize);
+        cut_below(parent, sets, labels)
+    }
+}
+
+/// The RRsets of one owner's records `records` (offset `off` of chunk `chunk` on), in type
+/// order, into `out`.
+pub(super) fn sets_of(records: &[Record], chunk: usize, off: usize, out: &mut Vec<RRset>) {
+    out.clear();
+    let mut i = 0;
+    while i < records.len() {
+        let (rtype, start) = (records[i].rtype, i);
+        while i < records.len() && records[i].rtype == rtype {
+            i += 1;
+        }
+        out.push(RRset {
+            rtype,
+            chunk: chunk as u32,
+            start: (off + start) as u32,
+            end: (off + i) as u32,
+        });
     }
 }
 
@@ -138,24 +148,25 @@ impl ZoneIndex {
     /// Indexes `zone`. Records whose owner is outside the origin are ignored (validation
     /// refuses them anyway).
     pub fn new(zone: Zone) -> Self {
-        let (nodes, rrsets, slots, seed) = {
+        let (nodes, rrsets, slots, seed, unused) = {
             let mut b = Builder {
                 zone: &zone,
-                nodes: Vec::new(),
-                rrsets: Vec::new(),
-                slots: vec![0; (zone.records().len() * 2 + 2).next_power_of_two().max(16)],
+                nodes: Paged::default(),
+                rrsets: Paged::default(),
+                slots: empty_slots(zone.records().len()),
                 seed: std::collections::hash_map::RandomState::new().hash_one(0x5a5a_u64),
+                unused: 0,
             };
             Self::build(&mut b);
             let Builder {
                 nodes,
-                mut rrsets,
+                rrsets,
                 slots,
                 seed,
+                unused,
                 ..
             } = b;
-            rrsets.shrink_to_fit();
-            (nodes, rrsets, slots, seed)
+            (nodes, rrsets, slots, seed, unused)
         };
         let mut index = ZoneIndex {
             zone,
@@ -164,14 +175,15 @@ impl ZoneIndex {
             slots,
             seed,
             negative_soa: None,
+            unused,
         };
         index.negative_soa = index.apex_negative_soa();
         index
     }
 
     /// The SOA negative answers carry, from the apex's SOA set (see [`ZoneIndex::negative_soa`]).
-    pub(super) fn apex_negative_soa(&self) -> Option<crate::dns::record::Record> {
-        self.rrset(&self.nodes[0], RType::SOA).and_then(|r| {
+    pub(super) fn apex_negative_soa(&self) -> Option<Record> {
+        self.rrset(self.nodes.get(0), RType::SOA).and_then(|r| {
             let rec = &self.zone.records()[r.start];
             let soa = rec.soa()?;
             let mut neg = rec.clone();
@@ -181,12 +193,7 @@ impl ZoneIndex {
     }
 
     fn build(b: &mut Builder<'_>) {
-        let zone = b.zone;
-        let origin = zone.origin();
-        let origin_len = origin.wire_len();
-        let records = zone.records();
-        let index = |i: usize| u32::try_from(i).expect("fewer than 2^32 records");
-        b.nodes.reserve(records.len() + 1);
+        let records = b.zone.records();
         b.insert(Node {
             src: ORIGIN_SRC,
             at: 0,
@@ -204,74 +211,89 @@ impl ZoneIndex {
         // The parent of the last owner: in canonical order siblings follow each other, so
         // this saves most lookups.
         let mut last_parent = 0;
-        let mut i = 0;
-        while i < records.len() {
-            let (src, owner) = (i, &records[i].owner);
-            let first = b.rrsets.len();
-            while i < records.len() && records[i].owner == *owner {
-                let (rtype, start) = (records[i].rtype, i);
-                while i < records.len() && records[i].owner == *owner && records[i].rtype == rtype {
+        let mut sets = Vec::new();
+        // An owner's records are one run of one chunk.
+        for (k, chunk) in records.chunks().enumerate() {
+            let mut i = 0;
+            while i < chunk.len() {
+                let start = i;
+                let owner = &chunk[i].owner;
+                while i < chunk.len() && chunk[i].owner == *owner {
                     i += 1;
                 }
-                b.rrsets.push(RRset {
-                    rtype,
-                    start: index(start),
-                    end: index(i),
+                if !owner.is_at_or_below(b.zone.origin()) {
+                    continue;
+                }
+                sets_of(&chunk[start..i], k, start, &mut sets);
+                let (first, skipped) = b.rrsets.push_run(&sets, NO_RRSET);
+                b.unused += skipped;
+                let src = At {
+                    chunk: k as u32,
+                    off: start as u32,
+                };
+                let run = (first as u32, sets.len() as u32);
+                Self::owner_at(b, src, owner, run, &mut last_parent, &mut missing);
+            }
+        }
+    }
+
+    /// Indexes `owner`, the owner of the record at `src` whose RRsets are the run `(first,
+    /// count)`, adding its missing ancestors (empty non-terminals) top down.
+    fn owner_at(
+        b: &mut Builder<'_>,
+        src: At,
+        owner: &Name,
+        (first, count): (u32, u32),
+        last_parent: &mut usize,
+        missing: &mut Vec<(usize, usize)>,
+    ) {
+        let zone = b.zone;
+        let w = owner.wire();
+        if w.len() == zone.origin().wire_len() {
+            let apex = b.nodes.get_mut(0);
+            (apex.first, apex.count) = (first, count);
+            return;
+        }
+        let labels = owner.label_count();
+        let parent_w = &w[parent_at(w, 0)..];
+        if name_of(zone, b.nodes.get(*last_parent)) != parent_w {
+            missing.clear();
+            let (mut at, mut at_labels) = (parent_at(w, 0), labels - 1);
+            let mut found = b.find(&w[at..]);
+            while found.is_none() {
+                missing.push((at, at_labels));
+                (at, at_labels) = (parent_at(w, at), at_labels - 1);
+                found = b.find(&w[at..]);
+            }
+            let mut parent = found.expect("an ancestor is indexed");
+            for &(at, at_labels) in missing.iter().rev() {
+                let above = b.above_of(parent, at_labels);
+                parent = b.insert(Node {
+                    src,
+                    at: at as u8,
+                    above,
+                    wild_child: false,
+                    first: 0,
+                    count: 0,
                 });
             }
-            if !owner.is_at_or_below(origin) {
-                b.rrsets.truncate(first);
-                continue;
+            *last_parent = parent;
+        }
+        let above = b.above_of(*last_parent, labels);
+        match b.find(w) {
+            Some(n) => {
+                let node = b.nodes.get_mut(n);
+                (node.first, node.count, node.above) = (first, count, above);
             }
-            let count = index(b.rrsets.len() - first);
-            let first = index(first);
-            let w = owner.wire();
-            if w.len() == origin_len {
-                b.nodes[0].first = first;
-                b.nodes[0].count = count;
-                continue;
-            }
-            let labels = owner.label_count();
-            let parent_w = &w[parent_at(w, 0)..];
-            if name_of(zone, &b.nodes[last_parent]) != parent_w {
-                missing.clear();
-                let (mut at, mut at_labels) = (parent_at(w, 0), labels - 1);
-                let mut found = b.find(&w[at..]);
-                while found.is_none() {
-                    missing.push((at, at_labels));
-                    (at, at_labels) = (parent_at(w, at), at_labels - 1);
-                    found = b.find(&w[at..]);
-                }
-                let mut parent = found.expect("an ancestor is indexed");
-                for &(at, at_labels) in missing.iter().rev() {
-                    let above = b.above_of(parent, at_labels);
-                    parent = b.insert(Node {
-                        src: index(src),
-                        at: at as u8,
-                        above,
-                        wild_child: false,
-                        first: 0,
-                        count: 0,
-                    });
-                }
-                last_parent = parent;
-            }
-            let above = b.above_of(last_parent, labels);
-            match b.find(w) {
-                Some(n) => {
-                    let node = &mut b.nodes[n];
-                    (node.first, node.count, node.above) = (first, count, above);
-                }
-                None => {
-                    b.insert(Node {
-                        src: index(src),
-                        at: 0,
-                        above,
-                        wild_child: false,
-                        first,
-                        count,
-                    });
-                }
+            None => {
+                b.insert(Node {
+                    src,
+                    at: 0,
+                    above,
+                    wild_child: false,
+                    first,
+                    count,
+                });
             }
         }
     }

@@ -17,11 +17,21 @@
 //! stops at a name it has already visited (a loop) or at a name outside the zone. Responses
 //! are minimal: a positive answer carries no NS set in the authority section.
 //!
-//! The index's data lives here; `index.rs` builds it, `answer.rs` answers from it and
-//! `shapes.rs` tells a server which answers it may prepare.
+//! The index's data lives here; `index.rs` builds it, `patch.rs` makes the next generation's
+//! from it, `answer.rs` answers from it and `shapes.rs` tells a server which answers it may
+//! prepare.
+//!
+//! Nodes and RRsets point at records by chunk and offset in the zone's [`Records`] (an owner's
+//! records are one run of one chunk), not by index in the whole list, so a change moves only
+//! the references into the chunks it rewrote. The node, RRset and hash tables are [`Paged`]:
+//! the next generation's index shares every page a change does not write to, so a one-record
+//! change to a million-name zone copies a few pages, not the tables.
+//!
+//! [`Records`]: crate::zone::records::Records
 
 mod answer;
 mod index;
+mod paged;
 mod patch;
 mod shapes;
 #[cfg(test)]
@@ -36,6 +46,7 @@ use crate::zone::Zone;
 pub use answer::{Answer, Item, Rcode, Resolution};
 use index::find_in;
 pub use index::hash_wire_name;
+use paged::Paged;
 pub use shapes::NameShape;
 
 /// Most CNAME or DNAME redirections one answer follows.
@@ -58,31 +69,45 @@ struct Cut {
     kind: CutKind,
 }
 
-/// One RRset at a node: its type and its records, a range of the record list.
+/// One RRset at a node: its type and its records, offsets `start..end` of chunk `chunk` of the
+/// record list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RRset {
     rtype: RType,
+    chunk: u32,
     start: u32,
     end: u32,
 }
 
-impl RRset {
-    fn range(&self) -> Range<usize> {
-        self.start as usize..self.end as usize
-    }
+/// What fills the RRset table where a node's run was moved to the next page (never read).
+const NO_RRSET: RRset = RRset {
+    rtype: RType(0),
+    chunk: u32::MAX,
+    start: 0,
+    end: 0,
+};
+
+/// A record's place in the record list: its chunk and its offset there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct At {
+    chunk: u32,
+    off: u32,
 }
 
 /// `Node::src` of a name that is the origin itself.
-const ORIGIN_SRC: u32 = u32::MAX;
+const ORIGIN_SRC: At = At {
+    chunk: u32::MAX,
+    off: 0,
+};
 
 /// One existing name. Nodes own no memory: a name's wire form is read from a record owner
 /// (an empty non-terminal is a suffix of its descendant's owner) and its RRsets are a run of
-/// [`ZoneIndex::rrsets`].
+/// [`ZoneIndex::rrsets`] (in one page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Node {
-    /// The name is the owner of `records()[src]` (or the origin, for [`ORIGIN_SRC`]) from
+    /// The name is the owner of the record at `src` (or the origin, for [`ORIGIN_SRC`]) from
     /// octet `at` of its wire form on.
-    src: u32,
+    src: At,
     at: u8,
     /// The topmost non-apex NS owner or DNAME owner strictly above this name.
     above: Option<Cut>,
@@ -93,20 +118,51 @@ struct Node {
     count: u32,
 }
 
-/// A zone prepared for answering queries. Build it once per generation.
-#[derive(Debug)]
+/// A zone prepared for answering queries. Build it once per generation, or patch the previous
+/// generation's ([`ZoneIndex::updated`]).
 pub struct ZoneIndex {
     zone: Zone,
-    /// Every existing name (owners and empty non-terminals), the apex first.
-    nodes: Vec<Node>,
-    /// The RRsets of every node, each node's a run.
-    rrsets: Vec<RRset>,
+    /// Every existing name (owners and empty non-terminals), the apex first; the others in
+    /// canonical order when built, new names at the end when patched.
+    nodes: Paged<Node>,
+    /// The RRsets of every node, each node's a run within one page; runs a patch replaced
+    /// are left unused (counted in `unused`).
+    rrsets: Paged<RRset>,
     /// The nodes by uncompressed wire name: open addressing with linear probing, at most half
     /// full. A slot is `(hash >> 32) << 32 | (node + 1)`, 0 when empty. The wire form of an
     /// ancestor is a suffix of a name's wire form, so walking up a name allocates nothing.
-    slots: Vec<u64>,
+    slots: Paged<u64>,
     seed: u64,
     negative_soa: Option<Record>,
+    /// RRset entries no node uses: what patches left behind. The index is built anew once
+    /// they are a quarter of the table.
+    unused: usize,
+}
+
+impl std::fmt::Debug for ZoneIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ZoneIndex({:?}, {} names)", self.zone, self.nodes.len())
+    }
+}
+
+/// The cut or DNAME above a name with `labels` labels whose parent is `parent`, whose RRsets are
+/// `sets`: the parent's own, or a non-apex NS set or a DNAME set at the parent. The builder
+/// and the patch both decide it here.
+fn cut_below(parent: &Node, sets: &[RRset], labels: usize) -> Option<Cut> {
+    parent.above.or_else(|| {
+        let has = |t: RType| sets.iter().any(|s| s.rtype == t);
+        let kind = if parent.src != ORIGIN_SRC && has(RType::NS) {
+            CutKind::Delegation
+        } else if has(RType::DNAME) {
+            CutKind::Dname
+        } else {
+            return None;
+        };
+        Some(Cut {
+            labels: (labels - 1) as u8,
+            kind,
+        })
+    })
 }
 
 /// The offset of the parent's wire form in a wire name, given the offset of a label.
@@ -124,28 +180,37 @@ fn ancestor_at(w: &[u8], labels: usize, keep: usize) -> usize {
 fn name_of<'z>(zone: &'z Zone, node: &Node) -> &'z [u8] {
     let owner = match node.src {
         ORIGIN_SRC => zone.origin(),
-        i => &zone.records()[i as usize].owner,
+        at => &record_at(zone, at).owner,
     };
     &owner.wire()[node.at as usize..]
+}
+
+fn record_at(zone: &Zone, at: At) -> &Record {
+    &zone.records().chunk(at.chunk as usize)[at.off as usize]
 }
 
 impl ZoneIndex {
     /// The node named by the wire name `key`.
     fn find(&self, key: &[u8]) -> Option<&Node> {
-        find_in(&self.zone, &self.nodes, &self.slots, self.seed, key).map(|n| &self.nodes[n])
+        find_in(&self.zone, &self.nodes, &self.slots, self.seed, key).map(|n| self.nodes.get(n))
     }
 
     /// The RRsets at `node`, in type order.
     fn sets(&self, node: &Node) -> &[RRset] {
-        let first = node.first as usize;
-        &self.rrsets[first..first + node.count as usize]
+        self.rrsets.run(node.first as usize, node.count as usize)
+    }
+
+    /// The indices of `set`'s records in [`ZoneIndex::records`].
+    fn range(&self, set: &RRset) -> Range<usize> {
+        let base = self.zone.records().chunk_start(set.chunk as usize);
+        base + set.start as usize..base + set.end as usize
     }
 
     fn rrset(&self, node: &Node, rtype: RType) -> Option<Range<usize>> {
         self.sets(node)
             .iter()
             .find(|s| s.rtype == rtype)
-            .map(RRset::range)
+            .map(|s| self.range(s))
     }
 
     fn has(&self, node: &Node, rtype: RType) -> bool {
@@ -166,7 +231,7 @@ impl ZoneIndex {
     }
 
     /// The zone's records in canonical order; [`Item::Stored`] indexes into this.
-    pub fn records(&self) -> &[Record] {
+    pub fn records(&self) -> &crate::zone::records::Records {
         self.zone.records()
     }
 

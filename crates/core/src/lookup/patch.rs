@@ -1,22 +1,32 @@
 //! Patching a [`ZoneIndex`] for a small change (issue 16): the index of the next generation,
-//! made from the previous one in time proportional to the index's size in memory (copies and
-//! index shifts, no name hashing or lookups), not in names looked up.
+//! made from the previous one in time proportional to the change, sharing every page of its
+//! tables that the change does not write to.
 //!
 //! A change is patched when every owner it touches is an existing owner whose records change
 //! (the apex included), a new leaf name under an existing owner, or a leaf owner that goes
 //! away under an owner; and it touches no NS set below the apex, no DNAME and no wildcard.
 //! Those are the changes that move no zone cut, no DNAME, no wildcard source and no empty
 //! non-terminal, so every other node keeps its cut above, its wildcard child and its name. Any
-//! other change builds the index anew ([`ZoneIndex::new`]), which is always right.
+//! other change builds the index anew ([`ZoneIndex::new`]), which is always right; so does a
+//! change that split or dropped a chunk of the record list, one the hash table has no room
+//! for, and one that would leave a quarter of the RRset table unused.
 //!
-//! Record indices move: a surviving record's index in the new list is its index in the old
-//! list, less the removed records before it, plus the added records before it
-//! ([`IndexShift`]). Nodes keep canonical order; the hash table keeps its seed and size and
-//! only renumbers its nodes, losing the removed names (backward-shift deletion) and gaining
-//! the new ones.
+//! Nodes point at records by chunk and offset, so only the nodes that point into a chunk the
+//! change rewrote move ([`Records::rewritten_since`]): the owners in it, found by name in the
+//! previous index, and the empty non-terminals whose name is read from one of them (met
+//! walking up from those owners: an empty non-terminal's name is read from its first
+//! descendant, and every name between the two is an empty non-terminal too). They are
+//! pointed at the same owners' records in the new chunk, with their RRsets rewritten in place
+//! (or appended, when their number changed). New leaves are appended to the node table; a
+//! leaf that goes is swapped with the last node. The hash table keeps its seed and size; only
+//! the added and removed names, and the node moved into a removed one's place, change in it.
+//!
+//! [`Records::rewritten_since`]: crate::zone::records::Records::rewritten_since
 
-use super::index::{find_in, hash_wire_name, place};
-use super::{Cut, CutKind, Node, ORIGIN_SRC, RRset, ZoneIndex, name_of};
+use std::collections::HashMap;
+
+use super::index::{find_in, hash_wire_name, place, sets_of};
+use super::{At, Cut, NO_RRSET, Node, ORIGIN_SRC, ZoneIndex, cut_below, name_of};
 use crate::dns::name::Name;
 use crate::dns::record::{RType, Record};
 use crate::zone::Zone;
@@ -25,84 +35,20 @@ use crate::zone::delta::ZoneDelta;
 impl ZoneIndex {
     /// The index of `zone`, which is this index's zone with `delta` applied: patched from
     /// this one when the change allows it (see the module notes), else built anew. Either way
-    /// it is the index [`ZoneIndex::new`] builds for `zone`.
+    /// it answers every query as [`ZoneIndex::new`]'s for `zone` does.
     pub fn updated(&self, zone: Zone, delta: &ZoneDelta) -> ZoneIndex {
         match Patch::plan(self, &zone, delta) {
-            Some(patch) => match patch.apply(self, &zone) {
-                Some((nodes, rrsets, slots)) => self.with_parts(zone, nodes, rrsets, slots),
-                None => ZoneIndex::new(zone),
-            },
+            Some(patch) => patch.apply(self, zone).unwrap_or_else(ZoneIndex::new),
             None => ZoneIndex::new(zone),
         }
-    }
-
-    fn with_parts(
-        &self,
-        zone: Zone,
-        nodes: Vec<Node>,
-        rrsets: Vec<RRset>,
-        slots: Vec<u64>,
-    ) -> Self {
-        let mut index = ZoneIndex {
-            zone,
-            nodes,
-            rrsets,
-            slots,
-            seed: self.seed,
-            negative_soa: None,
-        };
-        index.negative_soa = index.apex_negative_soa();
-        index
-    }
-}
-
-/// Old record index to new record index, for the records that survive a change.
-struct IndexShift {
-    /// Indices of the removed records in the old list, ascending.
-    removed: Vec<usize>,
-    /// For the `t`-th added record (ascending), how many surviving records come before it in
-    /// the new list: its new index minus `t`. Non-decreasing.
-    gaps: Vec<usize>,
-}
-
-impl IndexShift {
-    fn new(old: &[Record], new: &[Record], delta: &ZoneDelta) -> Option<IndexShift> {
-        let at =
-            |records: &[Record], r: &Record| records.binary_search_by(|x| x.canonical_cmp(r)).ok();
-        let removed = delta
-            .removed()
-            .iter()
-            .map(|r| at(old, r))
-            .collect::<Option<Vec<_>>>()?;
-        let gaps = delta
-            .added()
-            .iter()
-            .enumerate()
-            .map(|(t, r)| at(new, r).map(|p| p - t))
-            .collect::<Option<Vec<_>>>()?;
-        Some(IndexShift { removed, gaps })
-    }
-
-    /// The new index of old record `i`; `None` if it was removed.
-    fn map(&self, i: usize) -> Option<usize> {
-        if self.removed.binary_search(&i).is_ok() {
-            return None;
-        }
-        let survivors_before = i - self.removed.partition_point(|&p| p < i);
-        let added_before = self.gaps.partition_point(|&g| g <= survivors_before);
-        Some(survivors_before + added_before)
     }
 }
 
 /// What happens to one owner the change touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Touch {
-    /// Node `node` stays; its records are now `new[start..end]`.
-    Modified {
-        node: usize,
-        start: usize,
-        end: usize,
-    },
+    /// Node `node` stays; its records change.
+    Modified { node: usize },
     /// A new leaf owning `new[start..end]`, below node `parent`.
     Added {
         parent: usize,
@@ -115,7 +61,6 @@ enum Touch {
 
 /// A change the index can be patched for.
 struct Patch {
-    shift: IndexShift,
     /// In canonical order of their owners.
     touches: Vec<Touch>,
 }
@@ -123,18 +68,17 @@ struct Patch {
 impl Patch {
     /// The patch for `delta`, or `None` when the index must be built anew.
     fn plan(index: &ZoneIndex, new: &Zone, delta: &ZoneDelta) -> Option<Patch> {
-        let old = index.zone();
-        let shift = IndexShift::new(old.records(), new.records(), delta)?;
-        let origin = old.origin();
+        // A change to an eighth of the records touches most chunks: building anew costs no
+        // more, and planning it would cost a lookup per owner.
+        if delta.len() > index.zone().len() / 8 + PATCH_SLACK {
+            return None;
+        }
+        let origin = index.origin();
         let mut touches = Vec::new();
-        for owner in touched_owners(delta) {
-            let records = delta
-                .removed()
+        for (owner, removed, added) in by_owner(delta) {
+            let moves_structure = removed
                 .iter()
-                .chain(delta.added())
-                .filter(|r| r.owner == *owner);
-            let moves_structure = records
-                .clone()
+                .chain(added)
                 .any(|r| r.rtype == RType::DNAME || (r.rtype == RType::NS && r.owner != *origin));
             if moves_structure
                 || !owner.is_at_or_below(origin)
@@ -144,238 +88,255 @@ impl Patch {
             }
             touches.push(touch(index, new, owner)?);
         }
-        Some(Patch { shift, touches })
+        Some(Patch { touches })
     }
 
-    /// The patched nodes, RRsets and hash table; `None` if the table would need to grow or
-    /// the change turns out not to be patchable after all.
-    fn apply(&self, index: &ZoneIndex, new: &Zone) -> Option<(Vec<Node>, Vec<RRset>, Vec<u64>)> {
-        let mut b = Rebuild {
-            nodes: Vec::with_capacity(index.nodes.len() + self.touches.len()),
-            rrsets: Vec::with_capacity(index.rrsets.len() + self.touches.len()),
-            renumber: vec![u32::MAX; index.nodes.len()],
-            added: Vec::new(),
+    /// The patched index of `zone`, or `zone` back when it must be built anew (see the module
+    /// notes).
+    fn apply(&self, index: &ZoneIndex, zone: Zone) -> Result<ZoneIndex, Zone> {
+        let Some(rewritten) = zone.records().rewritten_since(index.zone.records()) else {
+            return Err(zone);
         };
-        let mut at_nodes = self
+        let moved = moved_nodes(index, &rewritten);
+        let mut next = ZoneIndex {
+            zone,
+            nodes: index.nodes.clone(),
+            rrsets: index.rrsets.clone(),
+            slots: index.slots.clone(),
+            seed: index.seed,
+            negative_soa: None,
+            unused: index.unused,
+        };
+        let removed: Vec<usize> = self
             .touches
             .iter()
-            .filter(|t| !matches!(t, Touch::Added { .. }))
-            .peekable();
-        let mut additions = self
-            .touches
-            .iter()
-            .filter(|t| matches!(t, Touch::Added { .. }))
-            .peekable();
-        for (n, node) in index.nodes.iter().enumerate() {
-            let touch = at_nodes
-                .next_if(|t| matches!(t, Touch::Modified { node, .. } | Touch::Removed { node } if *node == n))
-                .copied();
-            let new_src = match (touch, node.src) {
-                (_, ORIGIN_SRC) => None,
-                (Some(Touch::Modified { start, .. }), _) => Some(start),
-                (Some(Touch::Removed { .. }), _) => None,
-                // A node that is not touched keeps its records, so its source survives; an
-                // empty non-terminal named by a record that went away does not.
-                (_, s) => Some(self.shift.map(s as usize)?),
-            };
-            // New leaves go in canonical order: before the first node whose records come
-            // after theirs (see `touch` for why that order is the canonical one).
-            if let Some(key) = new_src {
-                while let Some(&Touch::Added { parent, start, end }) =
-                    additions.next_if(|t| matches!(t, Touch::Added { start, .. } if *start < key))
-                {
-                    b.add_leaf(new, parent, start, end);
-                }
-            }
-            match touch {
-                Some(Touch::Removed { .. }) => {}
-                Some(Touch::Modified { start, end, .. }) => {
-                    b.keep(n, node, new_src, |rrsets| {
-                        push_sets(rrsets, new, start, end)
-                    });
-                }
-                _ => {
-                    let sets =
-                        &index.rrsets[node.first as usize..(node.first + node.count) as usize];
-                    let mapped = sets
-                        .iter()
-                        .map(|s| {
-                            let start = self.shift.map(s.start as usize)?;
-                            Some(RRset {
-                                rtype: s.rtype,
-                                start: start as u32,
-                                end: (start + (s.end - s.start) as usize) as u32,
-                            })
-                        })
-                        .collect::<Option<Vec<RRset>>>()?;
-                    let src = new_src;
-                    b.keep_at(n, node, src, node.at, |rrsets| rrsets.extend(mapped));
-                }
+            .filter_map(|t| match *t {
+                Touch::Removed { node } => Some(node),
+                _ => None,
+            })
+            .collect();
+        let mut gone = removed.clone();
+        gone.sort_unstable();
+        for &n in moved.iter().filter(|n| gone.binary_search(n).is_err()) {
+            if !next.repoint(index, n) {
+                return Err(next.zone);
             }
         }
-        for touch in additions {
-            let Touch::Added { parent, start, end } = *touch else {
-                return None;
-            };
-            b.add_leaf(new, parent, start, end);
-        }
-        let slots = self.rehash(index, new, &b)?;
-        Some((b.nodes, b.rrsets, slots))
-    }
-
-    /// The hash table renumbered for the new nodes: removed names deleted, new ones placed.
-    fn rehash(&self, index: &ZoneIndex, new: &Zone, b: &Rebuild) -> Option<Vec<u64>> {
-        if (b.nodes.len() + 1) * 2 > index.slots.len() {
-            return None;
-        }
-        let mut slots = index.slots.clone();
-        let renumbered = self
-            .touches
-            .iter()
-            .any(|t| !matches!(t, Touch::Modified { .. }));
-        if !renumbered {
-            return Some(slots);
-        }
-        let seed = index.seed;
-        for t in &self.touches {
-            if let Touch::Removed { node } = *t {
-                let name = name_of(index.zone(), &index.nodes[node]);
-                remove_slot(&mut slots, hash_wire_name(seed, name), node, |n| {
-                    hash_wire_name(seed, name_of(index.zone(), &index.nodes[n]))
-                });
+        for touch in &self.touches {
+            if let Touch::Added { parent, start, end } = *touch
+                && !next.add_leaf(parent, start, end)
+            {
+                return Err(next.zone);
             }
         }
-        for s in slots.iter_mut().filter(|s| **s != 0) {
-            let n = (*s & 0xFFFF_FFFF) as usize - 1;
-            *s = (*s >> 32) << 32 | (u64::from(b.renumber[n]) + 1);
+        next.remove_leaves(index, removed);
+        if next.unused * 4 > next.rrsets.len() {
+            return Err(next.zone);
         }
-        for &n in &b.added {
-            place(
-                &mut slots,
-                hash_wire_name(seed, name_of(new, &b.nodes[n])),
-                n,
-            );
-        }
-        Some(slots)
+        next.negative_soa = next.apex_negative_soa();
+        Ok(next)
     }
 }
 
-/// The patched lists under construction.
-struct Rebuild {
-    nodes: Vec<Node>,
-    rrsets: Vec<RRset>,
-    /// Old node index to new; `u32::MAX` for a removed node.
-    renumber: Vec<u32>,
-    /// The new indices of the added leaves.
-    added: Vec<usize>,
+/// The nodes of `index` that point into the chunks `rewritten`: their owners, and the empty
+/// non-terminals whose names are read from those owners. Ascending, each once.
+fn moved_nodes(index: &ZoneIndex, rewritten: &[usize]) -> Vec<usize> {
+    let zone = index.zone();
+    let origin = zone.origin();
+    let mut out = Vec::new();
+    for &k in rewritten {
+        let chunk = zone.records().chunk(k);
+        let mut i = 0;
+        while i < chunk.len() {
+            let owner = &chunk[i].owner;
+            while i < chunk.len() && chunk[i].owner == *owner {
+                i += 1;
+            }
+            let w = owner.wire();
+            let Some(n) = find_node(index, w) else {
+                continue;
+            };
+            out.push(n);
+            // Up through the empty non-terminals above it, to the first owner or the origin.
+            let mut at = 0;
+            while w.len() - at > origin.wire_len() {
+                at += 1 + w[at] as usize;
+                match find_node(index, &w[at..]) {
+                    Some(m) if index.nodes[m].at > 0 && index.nodes[m].count == 0 => {
+                        if index.nodes[m].src.chunk as usize == k {
+                            out.push(m);
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
-impl Rebuild {
-    /// Keeps old node `n`, now an owner of records (from octet 0 of `src`'s owner), with the
-    /// RRsets `sets` pushes.
-    fn keep(
-        &mut self,
-        n: usize,
-        node: &Node,
-        src: Option<usize>,
-        sets: impl FnOnce(&mut Vec<RRset>),
-    ) {
-        self.keep_at(n, node, src, 0, sets);
+fn find_node(index: &ZoneIndex, w: &[u8]) -> Option<usize> {
+    find_in(&index.zone, &index.nodes, &index.slots, index.seed, w)
+}
+
+impl ZoneIndex {
+    /// Points node `n` (as it is in `old`) at its records in this index's zone: an owner at
+    /// its own first record, with its RRsets made again; an empty non-terminal at its first
+    /// descendant's first record, as before. False if the node's name has no records here.
+    fn repoint(&mut self, old: &ZoneIndex, n: usize) -> bool {
+        let node = old.nodes[n];
+        let source = match node.src {
+            ORIGIN_SRC => old.origin(),
+            at => &super::record_at(old.zone(), at).owner,
+        };
+        let records = self.zone.records();
+        let range = records.owned_range(source);
+        if range.is_empty() {
+            return false;
+        }
+        let (chunk, off) = records.place_of(range.start);
+        let src = match node.src {
+            ORIGIN_SRC => ORIGIN_SRC,
+            _ => At {
+                chunk: chunk as u32,
+                off: off as u32,
+            },
+        };
+        if node.at > 0 {
+            self.nodes.get_mut(n).src = src;
+            return true;
+        }
+        let mut sets = Vec::new();
+        sets_of(
+            &records.chunk(chunk)[off..off + range.len()],
+            chunk,
+            off,
+            &mut sets,
+        );
+        let first = if sets.len() == node.count as usize {
+            for (i, set) in sets.iter().enumerate() {
+                *self.rrsets.get_mut(node.first as usize + i) = *set;
+            }
+            node.first
+        } else {
+            let (first, skipped) = self.rrsets.push_run(&sets, NO_RRSET);
+            self.unused += skipped + node.count as usize;
+            first as u32
+        };
+        let to = self.nodes.get_mut(n);
+        (to.src, to.first, to.count) = (src, first, sets.len() as u32);
+        true
     }
 
-    /// Keeps old node `n` with source `src` (from octet `at`; the apex has none) and the
-    /// RRsets `sets` pushes.
-    fn keep_at(
-        &mut self,
-        n: usize,
-        node: &Node,
-        src: Option<usize>,
-        at: u8,
-        sets: impl FnOnce(&mut Vec<RRset>),
-    ) {
-        let first = self.rrsets.len();
-        sets(&mut self.rrsets);
-        let count = self.rrsets.len() - first;
-        self.renumber[n] = self.nodes.len() as u32;
+    /// Appends a new leaf owning records `start..end` below node `parent`; false if the hash
+    /// table has no room for it.
+    fn add_leaf(&mut self, parent: usize, start: usize, end: usize) -> bool {
+        if (self.nodes.len() + 1) * 2 > self.slots.len() {
+            return false;
+        }
+        let records = self.zone.records();
+        let (chunk, off) = records.place_of(start);
+        let owner = &records.chunk(chunk)[off].owner;
+        let mut sets = Vec::new();
+        sets_of(
+            &records.chunk(chunk)[off..off + (end - start)],
+            chunk,
+            off,
+            &mut sets,
+        );
+        let above = self.above_of(self.nodes[parent], owner.label_count());
+        let (first, skipped) = self.rrsets.push_run(&sets, NO_RRSET);
+        self.unused += skipped;
+        let n = self.nodes.len();
+        let h = hash_wire_name(self.seed, owner.wire());
         self.nodes.push(Node {
-            src: src.map_or(ORIGIN_SRC, |s| s as u32),
-            at: if src.is_some() { at } else { 0 },
-            // An empty non-terminal's run is empty, at 0 as the builder leaves it.
-            first: if count == 0 { 0 } else { first as u32 },
-            count: count as u32,
-            ..*node
-        });
-    }
-
-    /// Appends a new leaf owning `new[start..end]` below old node `parent`.
-    fn add_leaf(&mut self, new: &Zone, parent: usize, start: usize, end: usize) {
-        let parent = self.nodes[self.renumber[parent] as usize];
-        let labels = new.records()[start].owner.label_count();
-        let above = above_of(self, &parent, new, labels);
-        let first = self.rrsets.len();
-        push_sets(&mut self.rrsets, new, start, end);
-        self.added.push(self.nodes.len());
-        self.nodes.push(Node {
-            src: start as u32,
+            src: At {
+                chunk: chunk as u32,
+                off: off as u32,
+            },
             at: 0,
             above,
             wild_child: false,
             first: first as u32,
-            count: (self.rrsets.len() - first) as u32,
+            count: sets.len() as u32,
         });
+        place(&mut self.slots, h, n);
+        true
+    }
+
+    /// The cut or DNAME above a name with `labels` labels below `parent`.
+    fn above_of(&self, parent: Node, labels: usize) -> Option<Cut> {
+        cut_below(&parent, self.sets(&parent), labels)
+    }
+
+    /// Takes the nodes `removed` (leaves, numbered as in `old`, which names them) out of the
+    /// hash table and the node table, each swapped with the last node.
+    fn remove_leaves(&mut self, old: &ZoneIndex, mut removed: Vec<usize>) {
+        let seed = self.seed;
+        let hashes: HashMap<usize, u64> = removed
+            .iter()
+            .map(|&n| (n, hash_wire_name(seed, name_of(old.zone(), &old.nodes[n]))))
+            .collect();
+        // From the highest, so that the last node is never one still to be removed.
+        removed.sort_unstable_by(|a, b| b.cmp(a));
+        for n in removed {
+            let (zone, nodes) = (&self.zone, &self.nodes);
+            let hash_of = |m: usize| {
+                hashes
+                    .get(&m)
+                    .copied()
+                    .unwrap_or_else(|| hash_wire_name(seed, name_of(zone, nodes.get(m))))
+            };
+            remove_slot(&mut self.slots, hashes[&n], n, hash_of);
+            self.unused += self.nodes[n].count as usize;
+            let last = self.nodes.len() - 1;
+            if n != last {
+                let moved = self.nodes[last];
+                *self.nodes.get_mut(n) = moved;
+                let h = hash_wire_name(seed, name_of(&self.zone, &moved));
+                renumber_slot(&mut self.slots, h, last, n);
+            }
+            self.nodes.pop();
+        }
     }
 }
 
-/// The cut or DNAME above a name with `labels` labels below `parent` (as the builder's).
-fn above_of(b: &Rebuild, parent: &Node, zone: &Zone, labels: usize) -> Option<Cut> {
-    parent.above.or_else(|| {
-        let sets = &b.rrsets[parent.first as usize..(parent.first + parent.count) as usize];
-        let has = |t: RType| sets.iter().any(|s| s.rtype == t);
-        let is_apex = name_of(zone, parent).len() == zone.origin().wire_len();
-        let cut = |kind| {
-            Some(Cut {
-                labels: (labels - 1) as u8,
-                kind,
-            })
+/// Rewrites the slot of node `from` (whose name hashes to `h`) to name node `to`.
+fn renumber_slot(slots: &mut super::Paged<u64>, h: u64, from: usize, to: usize) {
+    let mask = slots.len() - 1;
+    let tag = (h >> 32) << 32;
+    let mut i = (h as usize) & mask;
+    while *slots.get(i) != 0 {
+        if *slots.get(i) == tag | (from as u64 + 1) {
+            *slots.get_mut(i) = tag | (to as u64 + 1);
+            return;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+/// Changes of at most this many records are always planned, whatever the zone's size.
+const PATCH_SLACK: usize = 64;
+
+/// The owners `delta` touches, in canonical order, each with its removed and its added
+/// records: one pass over the two lists (each in canonical order, so by owner first).
+fn by_owner(delta: &ZoneDelta) -> Vec<(&Name, &[Record], &[Record])> {
+    let (removed, added) = (delta.removed(), delta.added());
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    loop {
+        let owner = match (removed.get(i), added.get(j)) {
+            (None, None) => return out,
+            (Some(r), None) | (None, Some(r)) => &r.owner,
+            (Some(r), Some(a)) => std::cmp::min(&r.owner, &a.owner),
         };
-        if !is_apex && has(RType::NS) {
-            cut(CutKind::Delegation)
-        } else if has(RType::DNAME) {
-            cut(CutKind::Dname)
-        } else {
-            None
-        }
-    })
-}
-
-/// Pushes the RRsets of `zone.records()[start..end]` (one owner's), in type order.
-fn push_sets(rrsets: &mut Vec<RRset>, zone: &Zone, start: usize, end: usize) {
-    let records = zone.records();
-    let mut i = start;
-    while i < end {
-        let (rtype, from) = (records[i].rtype, i);
-        while i < end && records[i].rtype == rtype {
-            i += 1;
-        }
-        rrsets.push(RRset {
-            rtype,
-            start: from as u32,
-            end: i as u32,
-        });
+        let i_end = i + removed[i..].partition_point(|r| r.owner == *owner);
+        let j_end = j + added[j..].partition_point(|r| r.owner == *owner);
+        out.push((owner, &removed[i..i_end], &added[j..j_end]));
+        (i, j) = (i_end, j_end);
     }
-}
-
-/// The owners `delta` touches, in canonical order, once each.
-fn touched_owners(delta: &ZoneDelta) -> Vec<&Name> {
-    let mut owners: Vec<&Name> = delta
-        .removed()
-        .iter()
-        .chain(delta.added())
-        .map(|r| &r.owner)
-        .collect();
-    owners.sort();
-    owners.dedup();
-    owners
 }
 
 /// What the change does to `owner`, or `None` if it is not a patchable touch.
@@ -396,13 +357,12 @@ fn touch(index: &ZoneIndex, new: &Zone, owner: &Name) -> Option<Touch> {
         (node == 0 || from < to).then_some(node)
     };
     match (find(owner.wire()), start < end) {
-        (Some(node), true) => Some(Touch::Modified { node, start, end }),
+        (Some(node), true) => Some(Touch::Modified { node }),
         (Some(node), false) => {
-            let w = owner.wire();
-            let below = index.nodes.get(node + 1).is_some_and(|next| {
-                let next = name_of(index.zone(), next);
-                next.len() > w.len() && next.ends_with(w)
-            });
+            // A leaf: the record after its own in canonical order is not below it.
+            let old = index.zone().records();
+            let after = old.owned_range(owner).end;
+            let below = old.get(after).is_some_and(|r| r.owner.is_below(owner));
             if is_apex || below {
                 return None;
             }
@@ -415,20 +375,18 @@ fn touch(index: &ZoneIndex, new: &Zone, owner: &Name) -> Option<Touch> {
 
 /// The range of `zone.records()` that `owner` owns (empty if none).
 fn owned(zone: &Zone, owner: &Name) -> (usize, usize) {
-    let records = zone.records();
-    let start = records.partition_point(|r| r.owner < *owner);
-    let len = records[start..].partition_point(|r| r.owner == *owner);
-    (start, start + len)
+    let range = zone.records().owned_range(owner);
+    (range.start, range.end)
 }
 
 /// Deletes node `n` (whose name hashes to `h`) from the table, moving back the entries after
 /// it that probing would no longer reach; `hash_of` hashes the name of a node in the table.
-fn remove_slot(slots: &mut [u64], h: u64, n: usize, hash_of: impl Fn(usize) -> u64) {
+fn remove_slot(slots: &mut super::Paged<u64>, h: u64, n: usize, hash_of: impl Fn(usize) -> u64) {
     let mask = slots.len() - 1;
     let want = (h >> 32) << 32 | (n as u64 + 1);
     let mut i = (h as usize) & mask;
-    while slots[i] != want {
-        if slots[i] == 0 {
+    while *slots.get(i) != want {
+        if *slots.get(i) == 0 {
             return;
         }
         i = (i + 1) & mask;
@@ -436,10 +394,10 @@ fn remove_slot(slots: &mut [u64], h: u64, n: usize, hash_of: impl Fn(usize) -> u
     let mut j = i;
     loop {
         j = (j + 1) & mask;
-        if slots[j] == 0 {
+        if *slots.get(j) == 0 {
             break;
         }
-        let home = (hash_of((slots[j] & 0xFFFF_FFFF) as usize - 1) as usize) & mask;
+        let home = (hash_of((*slots.get(j) & 0xFFFF_FFFF) as usize - 1) as usize) & mask;
         // Entry j may move to the hole at i unless its home lies cyclically in (i, j].
         let reachable_without = if i <= j {
             i < home && home <= j
@@ -447,11 +405,11 @@ fn remove_slot(slots: &mut [u64], h: u64, n: usize, hash_of: impl Fn(usize) -> u
             i < home || home <= j
         };
         if !reachable_without {
-            slots[i] = slots[j];
+            *slots.get_mut(i) = *slots.get(j);
             i = j;
         }
     }
-    slots[i] = 0;
+    *slots.get_mut(i) = 0;
 }
 
 #[cfg(test)]

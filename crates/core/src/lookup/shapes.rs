@@ -46,7 +46,7 @@ impl ZoneIndex {
     /// [`ZoneIndex::shapes`] from the `range` of its names, so that several threads can each
     /// take a part.
     pub fn shapes_of(&self, range: Range<usize>) -> impl Iterator<Item = (&[u8], NameShape)> + '_ {
-        self.nodes[range].iter().map(|node| self.shape(node))
+        self.nodes.range(range).map(|node| self.shape(node))
     }
 
     /// The shape of the existing name whose wire form is `name` (lower case), or `None` if

@@ -26,11 +26,8 @@ pub enum Applied {
 type Node = BTreeMap<RType, (u32, Vec<RecordData>)>;
 
 /// The records of `zone` at `name`: a run of its canonically sorted records.
-fn records_at<'z>(zone: &'z Zone, name: &Name) -> &'z [Record] {
-    let records = zone.records();
-    let start = records.partition_point(|r| r.owner < *name);
-    let len = records[start..].partition_point(|r| r.owner == *name);
-    &records[start..start + len]
+fn records_at<'z>(zone: &'z Zone, name: &Name) -> crate::zone::records::Iter<'z> {
+    zone.records().owned(name)
 }
 
 fn node_of(zone: &Zone, name: &Name) -> Node {
@@ -92,12 +89,12 @@ pub fn apply(zone: &Zone, msg: &UpdateMessage) -> Result<Applied, UpdateRefusal>
 /// The records that leave (`before` but not `after`) and come (`after` but not `before`) at
 /// one name, both sorted: one merge pass.
 fn node_delta(
-    before: &[Record],
+    before: crate::zone::records::Iter<'_>,
     after: Vec<Record>,
     removed: &mut Vec<Record>,
     added: &mut Vec<Record>,
 ) {
-    let mut before = before.iter().peekable();
+    let mut before = before.peekable();
     for r in after {
         while let Some(old) = before.next_if(|old| old.canonical_cmp(&r).is_lt()) {
             removed.push(old.clone());
@@ -139,7 +136,6 @@ fn check_prereq(zone: &Zone, p: &Prereq) -> Result<(), UpdateRefusal> {
             rdatas,
         } => {
             let mut have: Vec<&[u8]> = records_at(zone, name)
-                .iter()
                 .filter(|r| r.rtype == *rtype)
                 .map(|r| &r.rdata[..])
                 .collect();
@@ -160,7 +156,7 @@ fn check_prereq(zone: &Zone, p: &Prereq) -> Result<(), UpdateRefusal> {
 }
 
 fn has_type(zone: &Zone, name: &Name, rtype: RType) -> bool {
-    records_at(zone, name).iter().any(|r| r.rtype == rtype)
+    records_at(zone, name).any(|r| r.rtype == rtype)
 }
 
 /// One change (§3.4.2.2 to §3.4.2.4) on the records of its name.

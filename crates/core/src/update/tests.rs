@@ -73,7 +73,7 @@ fn changed(z: &Zone, delta: &crate::zone::delta::ZoneDelta) -> Zone {
     let full = validate(
         crate::zone::ParsedZone {
             origin: z.origin().clone(),
-            records,
+            records: records.to_vec(),
         },
         &Limits::default(),
     );

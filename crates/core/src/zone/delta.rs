@@ -25,6 +25,7 @@ use std::cmp::Ordering;
 use crate::dns::name::Name;
 use crate::dns::record::{RType, Record};
 use crate::zone::limits::Limits;
+use crate::zone::records::Records;
 use crate::zone::validate::incremental::after_change;
 use crate::zone::validate::{Invalid, validate};
 use crate::zone::{DecodeError, ParsedZone, Zone, decode_record, write_record};
@@ -214,60 +215,28 @@ impl ZoneDelta {
         ZoneDelta::new(removed, added)
     }
 
-    /// The base's records with this delta applied, in canonical order: one merge pass. Fails
-    /// if a removed record is not in `base` or an added one is.
+    /// The base's records with this delta applied, in canonical order. Fails if a removed
+    /// record is not in `base` or an added one is, naming the first such record in canonical
+    /// order, as one merge pass over every record would ([`ZoneDelta::apply_merged`]).
     ///
-    /// The records between the delta's are copied a run at a time, each delta record's place
-    /// found by binary search ([`ZoneDelta::apply_sparse`]), so a small change to a large zone
-    /// compares a few records rather than every one; a delta that does not apply is merged
-    /// record by record, which finds the same first error as always.
-    pub fn apply_records(&self, base: &[Record]) -> Result<Vec<Record>, DeltaError> {
-        match self.apply_sparse(base) {
-            Some(records) => Ok(records),
-            None => self.apply_merged(base),
-        }
-    }
-
-    /// [`ZoneDelta::apply_records`] by binary search: `None` when a removed record is not in
-    /// `base`, an added one is, or the delta's records are not in canonical order.
-    pub(crate) fn apply_sparse(&self, base: &[Record]) -> Option<Vec<Record>> {
-        let mut out =
-            Vec::with_capacity((base.len() + self.added.len()).saturating_sub(self.removed.len()));
-        let (mut removed, mut added) =
-            (self.removed.iter().peekable(), self.added.iter().peekable());
-        let (mut from, mut last): (usize, Option<&Record>) = (0, None);
-        loop {
-            let take_removed = match (removed.peek(), added.peek()) {
-                (None, None) => break,
-                (Some(r), Some(a)) => r.canonical_cmp(a).is_lt(),
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-            };
-            let next = match take_removed {
-                true => removed.next(),
-                false => added.next(),
-            }?;
-            if last.is_some_and(|l| !l.canonical_cmp(next).is_lt()) {
-                return None;
+    /// Only the chunks of `base` that the delta's records fall in are merged and copied
+    /// ([`Records::edited`]); every other chunk is shared, so a small change to a large zone
+    /// costs a chunk, not the zone.
+    pub fn apply_records(&self, base: &Records) -> Result<Records, DeltaError> {
+        base.edited(&self.removed, &self.added, |chunk, removed, added| {
+            let mut out =
+                Vec::with_capacity((chunk.len() + added.len()).saturating_sub(removed.len()));
+            let mut merge = Merge::of(removed, added);
+            for r in chunk {
+                merge.base_record(r, |r| out.push(r.clone()))?;
             }
-            last = Some(next);
-            let at = from + base[from..].partition_point(|b| b.canonical_cmp(next).is_lt());
-            let present = base.get(at).is_some_and(|b| b.canonical_cmp(next).is_eq());
-            out.extend_from_slice(&base[from..at]);
-            match (take_removed, present) {
-                (true, true) => from = at + 1,
-                (false, false) => {
-                    out.push(next.clone());
-                    from = at;
-                }
-                _ => return None,
-            }
-        }
-        out.extend_from_slice(&base[from..]);
-        Some(out)
+            merge.finish(|r| out.push(r.clone()))?;
+            Ok(out)
+        })
     }
 
     /// [`ZoneDelta::apply_records`] in one merge pass over every record.
+    #[cfg(test)]
     pub(crate) fn apply_merged(&self, base: &[Record]) -> Result<Vec<Record>, DeltaError> {
         let mut out =
             Vec::with_capacity((base.len() + self.added.len()).saturating_sub(self.removed.len()));
@@ -332,6 +301,24 @@ impl ZoneDelta {
         })
     }
 
+    /// The deltas of a chain, in order, as one ([`ZoneDelta::then`] of each and the next);
+    /// `None` for none. Composed in pairs, level by level, so that a long chain costs its
+    /// records times the levels, not its length times the growing composition.
+    pub fn compose(mut deltas: Vec<ZoneDelta>) -> Result<Option<ZoneDelta>, DeltaError> {
+        while deltas.len() > 1 {
+            let mut next = Vec::with_capacity(deltas.len().div_ceil(2));
+            let mut pairs = deltas.into_iter();
+            while let Some(first) = pairs.next() {
+                next.push(match pairs.next() {
+                    Some(second) => first.then(&second)?,
+                    None => first,
+                });
+            }
+            deltas = next;
+        }
+        Ok(deltas.pop())
+    }
+
     fn records(&self) -> impl Iterator<Item = &Record> {
         self.removed.iter().chain(&self.added)
     }
@@ -353,7 +340,7 @@ impl Zone {
         let zone = validate(
             ParsedZone {
                 origin: self.origin.clone(),
-                records,
+                records: records.to_vec(),
             },
             limits,
         )?;
@@ -382,9 +369,13 @@ struct Merge<'d> {
 
 impl<'d> Merge<'d> {
     fn new(delta: &'d ZoneDelta) -> Self {
+        Merge::of(&delta.removed, &delta.added)
+    }
+
+    fn of(removed: &'d [Record], added: &'d [Record]) -> Self {
         Merge {
-            removed: delta.removed.iter().peekable(),
-            added: delta.added.iter().peekable(),
+            removed: removed.iter().peekable(),
+            added: added.iter().peekable(),
         }
     }
 

@@ -6,6 +6,7 @@ use crate::dns::name::Name;
 use crate::dns::record::{RType, Record};
 use crate::zone::Zone;
 use crate::zone::delta::ZoneDelta;
+use crate::zone::records::Records;
 
 /// One RRset-level change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +54,7 @@ impl Diff {
 
     /// Diff against nothing: every RRset is added.
     pub fn from_nothing(new: &Zone) -> Diff {
-        diff_records(&[], new.records())
+        diff_records(&Records::default(), new.records())
     }
 
     pub fn between(old: &Zone, new: &Zone) -> Diff {
@@ -134,15 +135,20 @@ fn touched_keys(delta: &ZoneDelta) -> Vec<&Record> {
 }
 
 /// The RRset of `key`'s owner and type in `records` (canonical order); empty if none.
-fn rrset_at<'r>(records: &'r [Record], key: &Record) -> &'r [Record] {
+fn rrset_at<'r>(records: &'r Records, key: &Record) -> &'r [Record] {
     let start = records.partition_point(|r| key_cmp(r, key).is_lt());
-    let len = records[start..].partition_point(|r| key_cmp(r, key).is_eq());
-    &records[start..start + len]
+    let end = records.partition_point(|r| key_cmp(r, key).is_le());
+    records
+        .run(start..end)
+        .expect("an RRset's records are one chunk")
 }
 
-/// Splits records in canonical order into RRsets: the runs that share owner and type.
-fn rrsets(records: &[Record]) -> impl Iterator<Item = &[Record]> {
-    records.chunk_by(|a, b| a.rtype == b.rtype && a.owner == b.owner)
+/// Splits records in canonical order into RRsets: the runs that share owner and type (each in
+/// one chunk, as an owner's records are).
+fn rrsets(records: &Records) -> impl Iterator<Item = &[Record]> {
+    records
+        .chunks()
+        .flat_map(|c| c.chunk_by(|a, b| a.rtype == b.rtype && a.owner == b.owner))
 }
 
 /// Canonical order of two RRsets' keys (owner, then type). Owners are compared for equality
@@ -161,7 +167,7 @@ fn key_cmp(a: &Record, b: &Record) -> Ordering {
 /// content is a sorted sequence of RRsets, and the two sequences are merged like two sorted
 /// lists. Inside an RRset the records are sorted by data, then TTL, which is again a total
 /// order on records, so the records of an RRset that changed are merged the same way.
-pub fn diff_records(old: &[Record], new: &[Record]) -> Diff {
+pub fn diff_records(old: &Records, new: &Records) -> Diff {
     let mut diff = Diff {
         records_before: old.len(),
         records_after: new.len(),
@@ -253,6 +259,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    fn diff_of(old: &[Record], new: &[Record]) -> Diff {
+        diff_records(&old.to_vec().into(), &new.to_vec().into())
+    }
 
     /// The straightforward diff the merge replaced: group both contents into a map of RRsets,
     /// then compare key by key. The model the merge is checked against.
@@ -358,7 +368,7 @@ mod tests {
                 let size = (next() % 30) as usize;
                 content(&mut next, size)
             };
-            let got = diff_records(&old, &new);
+            let got = diff_of(&old, &new);
             assert_eq!(got, model(&old, &new), "old {old:?}\nnew {new:?}");
             assert_eq!(
                 got.records_unchanged + got.records_removed,
@@ -389,7 +399,7 @@ mod tests {
             r("a.ex.", RType::A, 60, 3),
             r("a.ex.", RType::TXT, 60, 1),
         ];
-        let d = diff_records(&old, &new);
+        let d = diff_of(&old, &new);
         assert_eq!(
             d.changes,
             vec![
@@ -415,7 +425,7 @@ mod tests {
             (d.records_added, d.records_removed, d.records_unchanged),
             (2, 2, 2)
         );
-        assert!(diff_records(&old, &old).is_empty());
-        assert_eq!(diff_records(&old, &old).records_unchanged, 4);
+        assert!(diff_of(&old, &old).is_empty());
+        assert_eq!(diff_of(&old, &old).records_unchanged, 4);
     }
 }

@@ -59,6 +59,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dns::record::Record;
 use crate::zone::delta::ZoneDelta;
+use crate::zone::records::Records;
 use crate::zone::{DecodeError, write_record};
 
 /// The tag the root's input starts with.
@@ -144,13 +145,13 @@ pub struct HashTree {
 
 impl HashTree {
     /// The tree of `records` (in canonical order), every leaf hashed.
-    pub fn build(records: &[Record]) -> HashTree {
+    pub fn build(records: &Records) -> HashTree {
         let mut parts = Parts::default();
         let mut buf = Vec::new();
         let mut start = 0;
         while start < records.len() {
             let end = leaf_end(records, start);
-            parts.push(start, hash_records(&records[start..end], &mut buf));
+            parts.push(start, hash_records(records.range(start..end), &mut buf));
             start = end;
         }
         parts.finish(records.len())
@@ -202,17 +203,17 @@ impl HashTree {
 
     /// The tree of `new`, which is `old` (this tree's records) with `delta` applied: leaves the
     /// delta touches are re-hashed, every other leaf keeps its hash (see [`Rehash`]).
-    pub fn apply(&self, old: &[Record], new: &[Record], delta: &ZoneDelta) -> HashTree {
+    pub fn apply(&self, old: &Records, new: &Records, delta: &ZoneDelta) -> HashTree {
         debug_assert_eq!(self.records, old.len());
         Rehash::new(self, old, delta).run(new)
     }
 
     /// This tree with the record at `index` replaced by one of the same owner (a new SOA
     /// serial): only its leaf is re-hashed, since its boundaries depend on owners alone.
-    pub fn replace(&mut self, records: &[Record], index: usize) {
+    pub fn replace(&mut self, records: &Records, index: usize) {
         let leaf = self.leaf_of(index);
         let (start, end) = (self.starts[leaf] as usize, self.leaf_end(leaf));
-        self.leaves[leaf] = hash_records(&records[start..end], &mut Vec::new());
+        self.leaves[leaf] = hash_records(records.range(start..end), &mut Vec::new());
         self.root = root_of(&self.leaves);
     }
 
@@ -273,7 +274,7 @@ struct Rehash<'a> {
 }
 
 impl<'a> Rehash<'a> {
-    fn new(tree: &'a HashTree, old: &[Record], delta: &ZoneDelta) -> Self {
+    fn new(tree: &'a HashTree, old: &Records, delta: &ZoneDelta) -> Self {
         let mut dirty = vec![false; tree.leaves.len()];
         let removed = positions(old, delta.removed());
         let added = positions(old, delta.added());
@@ -303,7 +304,7 @@ impl<'a> Rehash<'a> {
         }
     }
 
-    fn run(self, new: &[Record]) -> HashTree {
+    fn run(self, new: &Records) -> HashTree {
         let mut parts = Parts::default();
         let mut buf = Vec::new();
         let (mut at, mut leaf) = (0, 0);
@@ -317,7 +318,7 @@ impl<'a> Rehash<'a> {
                 leaf += 1;
             } else {
                 let end = leaf_end(new, at);
-                parts.push(at, hash_records(&new[at..end], &mut buf));
+                parts.push(at, hash_records(new.range(at..end), &mut buf));
                 at = end;
             }
         }
@@ -327,7 +328,7 @@ impl<'a> Rehash<'a> {
 
 /// Where each of `records` (canonically sorted) falls in `old`: its index there, or for one
 /// `old` does not hold, the index of the first old record after it.
-fn positions(old: &[Record], records: &[Record]) -> Vec<usize> {
+fn positions(old: &Records, records: &[Record]) -> Vec<usize> {
     records
         .iter()
         .map(|r| old.partition_point(|o| o.canonical_cmp(r) == Ordering::Less))
@@ -335,15 +336,16 @@ fn positions(old: &[Record], records: &[Record]) -> Vec<usize> {
 }
 
 /// The index after the last record of the leaf that starts at `start`.
-fn leaf_end(records: &[Record], start: usize) -> usize {
-    let mut i = start;
-    loop {
-        let next = records.get(i + 1).map(|r| r.owner.wire());
-        if ends_leaf(i + 1 - start, records[i].owner.wire(), next) {
-            return i + 1;
+fn leaf_end(records: &Records, start: usize) -> usize {
+    let mut rest = records.iter_from(start).peekable();
+    let mut count = 0;
+    while let Some(r) = rest.next() {
+        count += 1;
+        if ends_leaf(count, r.owner.wire(), rest.peek().map(|n| n.owner.wire())) {
+            break;
         }
-        i += 1;
     }
+    start + count
 }
 
 /// Whether a leaf ends after a record with owner bytes `owner`, the `count`-th record of its
@@ -367,7 +369,7 @@ fn is_boundary_name(owner: &[u8]) -> bool {
 }
 
 /// The SHA-256 of records' canonical bytes, encoded into `buf` (reused between leaves).
-fn hash_records(records: &[Record], buf: &mut Vec<u8>) -> [u8; 32] {
+fn hash_records<'r>(records: impl Iterator<Item = &'r Record>, buf: &mut Vec<u8>) -> [u8; 32] {
     buf.clear();
     for r in records {
         write_record(r, buf);

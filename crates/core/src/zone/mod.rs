@@ -19,6 +19,7 @@ pub mod delta;
 pub mod diff;
 pub mod hash;
 pub mod limits;
+pub mod records;
 pub mod serial;
 pub mod validate;
 
@@ -30,6 +31,7 @@ use crate::dns::record::{RType, Record, Soa};
 use crate::zone::delta::ZoneDelta;
 use crate::zone::hash::HashTree;
 use crate::zone::limits::Limits;
+use crate::zone::records::Records;
 use crate::zone::validate::{Invalid, validate};
 
 pub use crate::zone::hash::ContentHash;
@@ -55,9 +57,9 @@ pub struct Zone {
     // validity rule held, so nothing else may edit one.
     origin: Name,
     /// Sorted by [`Record::canonical_cmp`]; no two are the same record. Shared by clones (a
-    /// clone of a million-record zone is a pointer, not a million records), copied only when
-    /// a shared one is edited ([`Zone::replaced`]).
-    records: Arc<Vec<Record>>,
+    /// clone of a million-record zone is a pointer, not a million records), in chunks that a
+    /// change copies only where it touches them ([`records`]).
+    records: Records,
     /// What the limits look at, kept so that a change need not read every record again.
     summary: Summary,
     /// The hash tree of `records`, once computed: a function of the records alone, so it takes
@@ -80,7 +82,7 @@ pub(crate) struct Summary {
 
 impl Summary {
     /// The exact summary of `records`.
-    pub(crate) fn of(records: &[Record]) -> Summary {
+    pub(crate) fn of<'r>(records: impl IntoIterator<Item = &'r Record>) -> Summary {
         let mut s = Summary {
             body_bytes: 0,
             ttl_low: u32::MAX,
@@ -132,10 +134,14 @@ pub enum DecodeError {
 impl Zone {
     /// A zone of records that passed validation, in canonical order, its tree not computed
     /// yet. Only validation (and this module's children) may call it.
-    pub(crate) fn from_checked(origin: Name, records: Vec<Record>, summary: Summary) -> Zone {
+    pub(crate) fn from_checked(
+        origin: Name,
+        records: impl Into<Records>,
+        summary: Summary,
+    ) -> Zone {
         Zone {
             origin,
-            records: Arc::new(records),
+            records: records.into(),
             summary,
             tree: OnceLock::new(),
         }
@@ -148,7 +154,7 @@ impl Zone {
 
     /// Records in canonical order.
     #[inline]
-    pub fn records(&self) -> &[Record] {
+    pub fn records(&self) -> &Records {
         &self.records
     }
 
@@ -221,7 +227,7 @@ impl Zone {
     /// that record's leaf is re-hashed). For [`serial::with_serial`].
     pub(crate) fn replaced(mut self, index: usize, record: Record) -> Zone {
         debug_assert_eq!(self.records[index].owner, record.owner);
-        Arc::make_mut(&mut self.records)[index] = record;
+        self.records.set(index, record);
         if let Some(tree) = self.tree.get_mut() {
             Arc::make_mut(tree).replace(&self.records, index);
         }
@@ -266,7 +272,7 @@ impl Zone {
 }
 
 /// True if `records`' canonical body is exactly `body`, compared a record at a time.
-fn encodes_to(records: &[Record], body: &[u8]) -> bool {
+fn encodes_to(records: &Records, body: &[u8]) -> bool {
     let mut buf = Vec::new();
     let mut pos = 0;
     for r in records {

@@ -708,7 +708,7 @@ mod tests {
                         alias.ex. CNAME b.ex.\nd.ex. DNAME other.\nd.ex. A 1.1.1.3\n",
         )
         .unwrap();
-        let records = zone.records();
+        let records = zone.records().to_vec();
         assert!(
             records
                 .windows(2)

@@ -312,10 +312,10 @@ impl ZoneSet {
                 let serial = next_serial(base.as_ref().map(|p| p.serial), zone.soa().serial);
                 let served = ServedZone::build(generation, zone, serial, base.as_ref(), &o)
                     .with_published_serial(published_serial);
-                // Answers that cost only the change are ready before the swap, so that
-                // queries never take the general path for them.
+                // The answers are ready before the swap while the zone it replaces answers
+                // by its prepared path, so that queries never fall to the general path.
                 if let Some(prev) = prev.as_deref() {
-                    served.prepare_cheaply(prev);
+                    served.prepare_before_swap(prev);
                 }
                 (served, started.elapsed())
             });

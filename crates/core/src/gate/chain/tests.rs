@@ -74,25 +74,42 @@ fn doomed_keeps_the_closure_of_what_stays() {
 }
 
 #[test]
-fn a_deferred_layout_keeps_deltas_to_twice_the_bound_and_due_says_when_to_compact() {
+fn a_deferred_layout_keeps_deltas_to_the_hard_bound_and_due_says_when_to_compact() {
     let l = links(&[(1, None, 1000), (2, Some(1), 10), (3, Some(2), 10)]);
     let after = CheckpointWhen::AfterPublish;
-    // Three generations with this delta would pass 2 in stage, not 2 × 2 deferred.
+    // Four generations with this delta pass 2 in stage, not 2 × 256 deferred.
     assert_eq!(layout(&l, Generation(3), 10, 2), Layout::Checkpoint);
     assert_eq!(layout_for(&l, Generation(3), 10, 2, after), Layout::Delta);
+    assert_eq!(layout_for(&l, Generation(3), 10, 1, after), Layout::Delta);
+    // Past 1 × 256 generations, the stage writes the checkpoint itself.
+    let mut long = vec![(1, None, 1_000_000)];
+    long.extend((2..=256).map(|g| (g, Some(g - 1), 10)));
+    let long = links(&long);
     assert_eq!(
-        layout_for(&l, Generation(3), 10, 1, after),
+        layout_for(&long, Generation(255), 10, 1, after),
+        Layout::Delta
+    );
+    assert_eq!(
+        layout_for(&long, Generation(256), 10, 1, after),
         Layout::Checkpoint
     );
-    // The byte bound doubles too: 20 + 480 = 500 is half of 1000.
-    assert_eq!(layout_for(&l, Generation(3), 480, 16, after), Layout::Delta);
+    // The deferred byte bound is the checkpoint's size: 20 + 980 = 1000.
+    assert_eq!(layout_for(&l, Generation(3), 980, 16, after), Layout::Delta);
     assert_eq!(
-        layout_for(&l, Generation(3), 481, 16, after),
+        layout_for(&l, Generation(3), 981, 16, after),
         Layout::Checkpoint
     );
-    // g3's chain holds 3 generations: due past a bound of 2, not of 3; a checkpoint never.
+    // g3's chain holds 3 generations: past a bound of 2, not of 3; a checkpoint never.
+    // Its 20 bytes of deltas are worth compacting a checkpoint of up to 64 × 20 = 1280 bytes.
     assert!(due(&l, Generation(3), 2));
     assert!(!due(&l, Generation(3), 3));
     assert!(!due(&l, Generation(1), 1));
     assert!(!due(&l, Generation(9), 1));
+    let big = links(&[(1, None, 1281), (2, Some(1), 10), (3, Some(2), 10)]);
+    assert!(
+        !due(&big, Generation(3), 2),
+        "20 bytes of change for a 1281-byte checkpoint"
+    );
+    let worth = links(&[(1, None, 1280), (2, Some(1), 10), (3, Some(2), 10)]);
+    assert!(due(&worth, Generation(3), 2));
 }

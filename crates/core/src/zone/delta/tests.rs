@@ -190,30 +190,58 @@ fn a_composition_refuses_what_the_sequence_could_not_apply() {
     assert!(d.apply_body(&once).is_err());
 }
 
-/// The binary-search application gives the merge's records wherever the delta applies, and
-/// declines (so the merge finds the error) wherever it does not: on random edits of random
-/// zones, applied to the content they were made from and to other contents.
+/// Applying chunk by chunk gives the merge's records wherever the delta applies, and the
+/// merge's first error wherever it does not: on random edits of random zones of several chunks,
+/// applied to the content they were made from and to other contents.
 #[test]
-fn applying_by_binary_search_agrees_with_the_merge() {
+fn applying_by_chunks_agrees_with_the_merge() {
     let mut applied = 0;
-    for seed in 0..60u64 {
-        let base = zone("example.", 1, hosts(20 + seed as usize * 3, seed));
+    for seed in 0..40u64 {
+        let size = 20 + seed as usize * 60;
+        let base = zone("example.", 1, hosts(size, seed));
         let new = edited(&base, seed + 100);
         let delta = ZoneDelta::between(&base, &new);
-        let other = zone("example.", 1, hosts(20 + seed as usize * 3, seed + 1));
+        let other = zone("example.", 1, hosts(size, seed + 1));
         for target in [&base, &new, &other] {
-            let merged = delta.apply_merged(target.records());
-            let sparse = delta.apply_sparse(target.records());
-            match (&merged, &sparse) {
-                (Ok(m), Some(s)) => {
-                    assert_eq!(m, s, "seed {seed}");
+            let merged = delta.apply_merged(&target.records().to_vec());
+            let chunked = delta.apply_records(target.records());
+            match (&merged, &chunked) {
+                (Ok(m), Ok(c)) => {
+                    assert_eq!(c, m, "seed {seed}");
                     applied += 1;
                 }
-                (Err(_), None) => {}
-                _ => panic!("seed {seed}: merge {merged:?}, binary search {sparse:?}"),
+                (Err(m), Err(c)) => assert_eq!(c, m, "seed {seed}"),
+                _ => panic!("seed {seed}: merge {merged:?}, by chunks {chunked:?}"),
             }
         }
-        assert_eq!(delta.apply_records(base.records()).unwrap(), new.records());
+        assert_eq!(delta.apply_records(base.records()).unwrap(), *new.records());
+        if size > 2 * crate::zone::records::CHUNK {
+            assert!(base.records().chunk_count() > 1, "seed {seed}");
+        }
     }
-    assert!(applied >= 60, "{applied}");
+    assert!(applied >= 40, "{applied}");
+}
+
+/// A chain composed in pairs is the change from its first content to its last, whatever its
+/// length; no deltas compose to none.
+#[test]
+fn a_chain_composes_to_the_change_from_its_first_content_to_its_last() {
+    assert_eq!(ZoneDelta::compose(Vec::new()), Ok(None));
+    let mut contents = vec![zone("example.", 1, hosts(60, 7))];
+    for step in 0..9u64 {
+        let next = edited(contents.last().unwrap(), step + 200);
+        contents.push(next);
+    }
+    for len in 1..contents.len() {
+        let deltas = contents[..=len]
+            .windows(2)
+            .map(|w| ZoneDelta::between(&w[0], &w[1]))
+            .collect();
+        let composed = ZoneDelta::compose(deltas).unwrap().unwrap();
+        assert_eq!(
+            composed,
+            ZoneDelta::between(&contents[0], &contents[len]),
+            "{len} deltas"
+        );
+    }
 }

@@ -27,6 +27,7 @@
 use crate::dns::name::Name;
 use crate::dns::record::{RType, Record};
 use crate::zone::limits::Limits;
+use crate::zone::records::Records;
 use crate::zone::validate::{NodeCounts, is_canonical};
 use crate::zone::{Summary, Zone, body_len};
 
@@ -34,7 +35,7 @@ use crate::zone::{Summary, Zone, body_len};
 /// `removed` taken out and `added` put in, all in canonical order.
 pub(crate) fn after_change(
     base: &Zone,
-    new: &[Record],
+    new: &Records,
     removed: &[Record],
     added: &[Record],
     limits: &Limits,
@@ -66,7 +67,7 @@ pub(crate) fn after_change(
 /// The new summary, if the record count, the body size and every TTL are within `limits`.
 fn limits_hold(
     base: &Zone,
-    new: &[Record],
+    new: &Records,
     removed: &[Record],
     added: &[Record],
     limits: &Limits,
@@ -80,7 +81,7 @@ fn limits_hold(
     let in_range = |low: u32, high: u32| low >= limits.ttl_min && high <= limits.ttl_max;
     if !in_range(s.ttl_low, s.ttl_high) {
         // The bounds may be looser than the records after removals: read the TTLs themselves.
-        let exact = Summary::of(new);
+        let exact = Summary::of(new.iter());
         (s.ttl_low, s.ttl_high) = (exact.ttl_low, exact.ttl_high);
     }
     let fits = !new.is_empty()
@@ -118,18 +119,18 @@ fn changed_owners<'r>(removed: &'r [Record], added: &'r [Record]) -> Vec<&'r Nam
 }
 
 /// The records at `name`: a run of canonically sorted records, and where it starts.
-fn node<'r>(records: &'r [Record], name: &Name) -> (usize, &'r [Record]) {
-    let start = records.partition_point(|r| r.owner < *name);
-    let len = records[start..].partition_point(|r| r.owner == *name);
-    (start, &records[start..start + len])
+fn node<'r>(records: &'r Records, name: &Name) -> (usize, &'r [Record]) {
+    let range = records.owned_range(name);
+    let run = records.run(range.clone());
+    (range.start, run.expect("an owner's records are one chunk"))
 }
 
-fn has(records: &[Record], name: &Name, rtype: RType) -> bool {
+fn has(records: &Records, name: &Name, rtype: RType) -> bool {
     node(records, name).1.iter().any(|r| r.rtype == rtype)
 }
 
 /// The rules one changed owner's records in the new zone can break.
-fn node_holds(origin: &Name, base: &[Record], new: &[Record], owner: &Name) -> bool {
+fn node_holds(origin: &Name, base: &Records, new: &Records, owner: &Name) -> bool {
     let (start, here) = node(new, owner);
     if here.is_empty() {
         // Records only left this name; the apex must keep its SOA and NS.
@@ -159,16 +160,16 @@ fn node_holds(origin: &Name, base: &[Record], new: &[Record], owner: &Name) -> b
 /// Condition 8 at a non-apex NS owner: no delegation above it, and none below it if it is new.
 fn delegation_holds(
     origin: &Name,
-    base: &[Record],
-    new: &[Record],
+    base: &Records,
+    new: &Records,
     owner: &Name,
     after: usize,
 ) -> bool {
     let above = ancestors(origin, owner).any(|a| a != *origin && has(new, &a, RType::NS));
     let was_cut = has(base, owner, RType::NS);
     let below = !was_cut
-        && new[after..]
-            .iter()
+        && new
+            .iter_from(after)
             .take_while(|r| r.owner.is_below(owner))
             .any(|r| r.rtype == RType::NS);
     !above && !below
@@ -191,14 +192,14 @@ fn ancestors<'n>(origin: &'n Name, name: &Name) -> impl Iterator<Item = Name> + 
 }
 
 /// Condition 9 for one NS record: an in-zone target has A or AAAA records in `new`.
-fn target_addressed(origin: &Name, new: &[Record], ns: &Record) -> bool {
+fn target_addressed(origin: &Name, new: &Records, ns: &Record) -> bool {
     match ns.target_name() {
         Some(target) if target.is_at_or_below(origin) => has_address(new, &target),
         _ => true,
     }
 }
 
-fn has_address(records: &[Record], name: &Name) -> bool {
+fn has_address(records: &Records, name: &Name) -> bool {
     node(records, name)
         .1
         .iter()
@@ -206,13 +207,13 @@ fn has_address(records: &[Record], name: &Name) -> bool {
 }
 
 /// True if `name` had address records in the base and has none in the new zone.
-fn lost_addresses(base: &[Record], new: &[Record], name: &Name) -> bool {
+fn lost_addresses(base: &Records, new: &Records, name: &Name) -> bool {
     has_address(base, name) && !has_address(new, name)
 }
 
 /// True if some NS record of `records` names `target` (a scan: only run when `target` lost
 /// its addresses).
-fn is_ns_target(records: &[Record], target: &Name) -> bool {
+fn is_ns_target(records: &Records, target: &Name) -> bool {
     let mut wire = Vec::with_capacity(target.wire_len());
     target.write_wire(&mut wire);
     records

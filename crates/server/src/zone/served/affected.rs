@@ -23,19 +23,82 @@
 //! check against a full preparation.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use zonegate_core::lookup::{CHAIN_MAX, ZoneIndex};
+use zonegate_core::lookup::CHAIN_MAX;
 use zonegate_core::zone::delta::ZoneDelta;
 use zonegate_core::{RType, Record};
+
+use super::ServedZone;
+
+/// The records of one content whose answers lead to another name (CNAME, DNAME, NS, MX and
+/// SRV), in canonical order, each with its target's wire form: what [`affected_names`] grows
+/// its roots through. Made once from every record ([`Pointers::of`]), then from the previous
+/// generation's and the change ([`Pointers::after`]), so that an install reads the change and
+/// this list, not every record.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pointers {
+    list: Arc<Vec<(Record, Arc<[u8]>)>>,
+}
+
+fn pointer(r: &Record) -> Option<(Record, Arc<[u8]>)> {
+    let leads = matches!(
+        r.rtype,
+        RType::CNAME | RType::DNAME | RType::NS | RType::MX | RType::SRV
+    );
+    leads
+        .then(|| r.target_name())
+        .flatten()
+        .map(|t| (r.clone(), t.wire().into()))
+}
+
+impl Pointers {
+    /// The pointers among `records` (canonical order).
+    pub(crate) fn of<'r>(records: impl Iterator<Item = &'r Record>) -> Pointers {
+        Pointers {
+            list: Arc::new(records.filter_map(pointer).collect()),
+        }
+    }
+
+    /// The pointers of the content this list's content becomes with `delta`: those `delta`
+    /// removes taken out, those it adds merged in, in canonical order.
+    pub(crate) fn after(&self, delta: &ZoneDelta) -> Pointers {
+        let gone: Vec<&Record> = delta
+            .removed()
+            .iter()
+            .filter(|r| pointer(r).is_some())
+            .collect();
+        let mut come = delta.added().iter().filter_map(pointer).peekable();
+        let mut list = Vec::with_capacity(self.list.len() + delta.added().len());
+        let mut gone = gone.into_iter().peekable();
+        for (r, t) in self.list.iter() {
+            while let Some(c) = come.next_if(|(c, _)| c.canonical_cmp(r).is_lt()) {
+                list.push(c);
+            }
+            if gone.next_if(|g| g.canonical_cmp(r).is_eq()).is_none() {
+                list.push((r.clone(), t.clone()));
+            }
+        }
+        list.extend(come);
+        Pointers {
+            list: Arc::new(list),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Record, &[u8])> + '_ {
+        self.list.iter().map(|(r, t)| (r, &t[..]))
+    }
+}
 
 /// The wire forms of the names whose prepared answers may differ between `old` and `new`,
 /// or `None` if more than `limit` names would be, or the SOA changed in more than its serial
 /// (then everything is prepared again).
 pub(crate) fn affected_names(
-    old: &ZoneIndex,
-    new: &ZoneIndex,
+    old_zone: &ServedZone,
+    new_zone: &ServedZone,
     limit: usize,
 ) -> Option<Vec<Box<[u8]>>> {
+    let (old, new) = (old_zone.index(), new_zone.index());
     if !same_but_serial(old.zone().soa_record(), new.zone().soa_record())
         || !match (old.negative_soa(), new.negative_soa()) {
             (Some(a), Some(b)) => same_but_serial(a, b),
@@ -57,17 +120,9 @@ pub(crate) fn affected_names(
         }
         roots.insert(r.owner.wire().into());
     }
-    let pointers: Vec<(&Record, Box<[u8]>)> = [old, new]
-        .into_iter()
-        .flat_map(|i| i.records())
-        .filter(|r| {
-            matches!(
-                r.rtype,
-                RType::CNAME | RType::DNAME | RType::NS | RType::MX | RType::SRV
-            )
-        })
-        .filter_map(|r| Some((r, r.target_name()?.wire().into())))
-        .collect();
+    let old_pointers = old_zone.pointers();
+    let new_pointers = new_zone.pointers.get_or_init(|| old_pointers.after(&delta));
+    let pointers: Vec<(&Record, &[u8])> = old_pointers.iter().chain(new_pointers.iter()).collect();
     let mut settled = false;
     for _ in 0..CHAIN_MAX + 2 {
         let related = Related::new(&roots);
@@ -193,5 +248,41 @@ impl<'r> Related<'r> {
                 let s = &target[at..];
                 self.roots.contains(s) || self.wild_parents.contains(s)
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zonegate_core::zonefile::parse;
+    use zonegate_core::{Limits, Name, Zone};
+
+    use super::*;
+
+    fn zone(text: &str) -> Zone {
+        let origin = Name::parse("example.").unwrap();
+        let head = "$TTL 300\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\n";
+        let parsed = parse(&format!("{head}{text}"), Some(&origin), "test").unwrap();
+        zonegate_core::zone::validate::validate(parsed, &Limits::default()).unwrap()
+    }
+
+    /// The list made from the previous one and the change is the list made from every record.
+    #[test]
+    fn pointers_after_a_change_are_the_pointers_of_the_new_content() {
+        let old = zone(
+            "a CNAME b\nb A 192.0.2.2\nmx MX 10 b\nmx MX 20 b\nsub NS ns.sub\nns.sub A 192.0.2.3\n",
+        );
+        let new = zone(
+            "a 60 CNAME b\nb A 192.0.2.2\nmx MX 20 b\nmx MX 30 c\nc CNAME b\nsrv SRV 0 0 1 b\n",
+        );
+        let delta = ZoneDelta::between(&old, &new);
+        let after = Pointers::of(old.records().iter()).after(&delta);
+        let fresh = Pointers::of(new.records().iter());
+        let list = |p: &Pointers| {
+            p.iter()
+                .map(|(r, t)| (r.clone(), t.to_vec()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(list(&after), list(&fresh));
+        assert_eq!(list(&fresh).len(), 6, "{:?}", list(&fresh));
     }
 }

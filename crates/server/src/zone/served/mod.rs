@@ -38,6 +38,10 @@ pub struct ServedZone {
     /// Answers prepared in wire form for the UDP hot path, set once after the zone is
     /// swapped in; until then every query takes the general path, which answers the same.
     fast: OnceLock<FastZone>,
+    /// The records that lead to other names, for preparing the next generation's answers over
+    /// these ([`affected::Pointers`]): made when first needed, or from the previous
+    /// generation's and the change.
+    pointers: OnceLock<affected::Pointers>,
     origin_wire_len: usize,
     /// The apex SOA serial of the content as published (before the served serial), when the
     /// installer gave the content that way: then the content can be given back as published
@@ -106,6 +110,7 @@ impl ServedZone {
             negative_soa,
             history,
             fast: OnceLock::new(),
+            pointers: OnceLock::new(),
             origin_wire_len,
             published_serial: None,
         }
@@ -138,12 +143,19 @@ impl ServedZone {
             .get_or_init(|| FastZone::build_after(self, previous));
     }
 
-    /// Prepares the answers over `previous`'s if that is cheap (an overlay of the names the
-    /// change touched, see [`FastZone::incremental`]), so that the zone is swapped in with
-    /// them; otherwise leaves them to [`ServedZone::prepare_after`], after the swap.
-    pub(in crate::zone) fn prepare_cheaply(&self, previous: &ServedZone) {
+    /// Prepares the answers before the swap, so that the zone is swapped in with them: over
+    /// `previous`'s if that is cheap (an overlay of the names the change touched, see
+    /// [`FastZone::incremental`]), else in full when `previous` is prepared. A zone swapped in
+    /// unprepared answers everything by the general path, at a fraction of the prepared path's
+    /// rate, until its answers are built; while `previous` answers by its prepared path it
+    /// stays in, so a large change costs time to be served, not answering throughput. A
+    /// zone whose predecessor is not prepared either is left to
+    /// [`ServedZone::prepare_after`], after the swap.
+    pub(in crate::zone) fn prepare_before_swap(&self, previous: &ServedZone) {
         if let Some(fast) = FastZone::incremental(self, previous) {
             let _ = self.fast.set(fast);
+        } else if previous.is_prepared() {
+            self.prepare();
         }
     }
 
@@ -158,8 +170,15 @@ impl ServedZone {
         self.records[run].get_or_init(|| {
             let all = self.index.records();
             let end = ((run + 1) * HICKORY_RUN).min(all.len());
-            all[run * HICKORY_RUN..end].iter().map(to_hickory).collect()
+            all.range(run * HICKORY_RUN..end).map(to_hickory).collect()
         })
+    }
+
+    /// The records of this generation that lead to other names, made from every record the
+    /// first time they are asked for.
+    fn pointers(&self) -> &affected::Pointers {
+        self.pointers
+            .get_or_init(|| affected::Pointers::of(self.index.records().iter()))
     }
 
     /// The prepared answers; none (everything goes to the general path) until they are built.

@@ -472,7 +472,7 @@ impl FastZone {
         let prev = previous.fast.get().filter(|f| f.base.names > 0)?;
         let limit = prev.base.names / OVERLAY_SHARE + OVERLAY_SLACK;
         let carried = prev.top.as_ref().map_or(0, |t| t.names.len());
-        let mut names = affected_names(previous.index(), zone.index(), limit - carried.min(limit))?;
+        let mut names = affected_names(previous, zone, limit - carried.min(limit))?;
         if let Some(top) = &prev.top {
             names.extend(top.names.iter().cloned());
         }
