@@ -313,7 +313,7 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut first = None;
     for _ in 0..ATTEMPTS {
         match MIGRATOR.run(pool).await {
-            Ok(()) => return layout::body_last(pool).await,
+            Ok(()) => return Ok(()),
             Err(e) => {
                 first.get_or_insert_with(|| e.to_string());
                 tokio::time::sleep(Duration::from_millis(25)).await;
@@ -327,7 +327,7 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
             first.unwrap_or_default()
         ),
     })?;
-    layout::body_last(pool).await
+    Ok(())
 }
 
 /// Opens a pool, trying again (a bounded number of times) when SQLite answers busy at once.
@@ -374,40 +374,42 @@ const HORIZON: &str =
         END)";
 
 /// Every plan on the chain of plan `$2` of zone `$1` (`$2` itself, its parent, and so on to the
-/// checkpoint), with what a [`StoredPlan`] needs: one recursive statement on both engines.
-const CHAIN_PLANS: &str =
-    "WITH RECURSIVE chain (generation, parent, base, hash, record_count, body,
-                                    created_at, status, verdict, serial) AS (
-        SELECT generation, parent, base, hash, record_count, body, created_at, status, verdict,
-               serial
-        FROM plans WHERE origin = $1 AND generation = $2
+/// checkpoint), with what a [`StoredPlan`] needs: one recursive statement on both engines. The
+/// recursion walks the small `plans` rows; only the chain's bodies are read.
+const CHAIN_PLANS: &str = "WITH RECURSIVE chain (generation, parent) AS (
+        SELECT generation, parent FROM plans WHERE origin = $1 AND generation = $2
         UNION ALL
-        SELECT p.generation, p.parent, p.base, p.hash, p.record_count, p.body, p.created_at,
-               p.status, p.verdict, p.serial
+        SELECT p.generation, p.parent
         FROM plans p JOIN chain c ON p.origin = $1 AND p.generation = c.parent)
-    SELECT generation, parent, base, hash, record_count, body, created_at, status, verdict, serial
-    FROM chain";
+    SELECT p.generation, p.parent, p.base, p.hash, p.record_count, b.body, p.created_at,
+           p.status, p.verdict, p.serial
+    FROM chain c
+    JOIN plans p ON p.origin = $1 AND p.generation = c.generation
+    JOIN plan_bodies b ON b.origin = $1 AND b.generation = c.generation";
 
 /// The chain of plan `$2` of zone `$1` as links: generation, parent and stored length (read
-/// from the row's header on both engines, not from the body).
-const CHAIN_LINKS: &str = "WITH RECURSIVE chain (generation, parent, bytes) AS (
-        SELECT generation, parent, CAST(octet_length(body) AS BIGINT)
-        FROM plans WHERE origin = $1 AND generation = $2
+/// from the body's header on both engines, not from the body).
+const CHAIN_LINKS: &str = "WITH RECURSIVE chain (generation, parent) AS (
+        SELECT generation, parent FROM plans WHERE origin = $1 AND generation = $2
         UNION ALL
-        SELECT p.generation, p.parent, CAST(octet_length(p.body) AS BIGINT)
+        SELECT p.generation, p.parent
         FROM plans p JOIN chain c ON p.origin = $1 AND p.generation = c.parent)
-    SELECT generation, parent, bytes FROM chain";
+    SELECT c.generation, c.parent, CAST(octet_length(b.body) AS BIGINT) AS bytes
+    FROM chain c JOIN plan_bodies b ON b.origin = $1 AND b.generation = c.generation";
 
 /// The chain of plan `$2` of zone `$1` down to, not including, generation `$3`: the deltas an
 /// incremental reader holding `$3` applies (a checkpoint older than `$3` is never read).
-const CHAIN_DELTAS: &str = "WITH RECURSIVE chain (generation, parent, hash, body) AS (
-        SELECT generation, parent, hash, body
+const CHAIN_DELTAS: &str = "WITH RECURSIVE chain (generation, parent) AS (
+        SELECT generation, parent
         FROM plans WHERE origin = $1 AND generation = $2 AND generation > $3
         UNION ALL
-        SELECT p.generation, p.parent, p.hash, p.body
+        SELECT p.generation, p.parent
         FROM plans p JOIN chain c
              ON p.origin = $1 AND p.generation = c.parent AND p.generation > $3)
-    SELECT generation, parent, hash, body FROM chain";
+    SELECT c.generation, c.parent, p.hash, b.body
+    FROM chain c
+    JOIN plans p ON p.origin = $1 AND p.generation = c.generation
+    JOIN plan_bodies b ON b.origin = $1 AND b.generation = c.generation";
 
 /// The verdicts the compare-and-swap publishes, as an SQL list (`'pass', 'approved'`) made
 /// from [`Verdict::is_publishable`], so the statement cannot disagree with the core. The
@@ -692,9 +694,10 @@ impl SqliteStore {
     /// The zone's stored plans without their bodies, oldest first.
     pub async fn plans(&self, origin: &Name) -> Result<Vec<PlanRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT origin, generation, base, hash, record_count, length(body) AS body_bytes,
-                    created_at, status, verdict, serial
-             FROM plans WHERE origin = ?1 ORDER BY generation",
+            "SELECT p.origin, p.generation, p.base, p.hash, p.record_count,
+                    length(b.body) AS body_bytes, p.created_at, p.status, p.verdict, p.serial
+             FROM plans p JOIN plan_bodies b ON b.origin = p.origin AND b.generation = p.generation
+             WHERE p.origin = ?1 ORDER BY p.generation",
         )
         .bind(origin.to_string())
         .fetch_all(&self.pool)
@@ -926,8 +929,9 @@ use statements::{
 };
 
 mod catalog;
-mod layout;
 mod shared;
+#[cfg(test)]
+mod upgrade_tests;
 pub use catalog::{CatalogMembers, RetireError};
 mod observe;
 pub use observe::AuditCount;

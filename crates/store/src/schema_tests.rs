@@ -62,12 +62,17 @@ macro_rules! raw_for {
                     .bind(origin)
                     .execute(self)
                     .await?;
+                // The body first (migration 0006); kept if the plan is refused.
                 sqlx::query(&concat!(
-                    "INSERT INTO plans (origin, generation, hash, record_count, body, created_at, verdict)
-                     VALUES ($1, 1, $3, 1, ",
+                    "INSERT INTO plan_bodies (origin, generation, body) VALUES ($1, 1, ",
                     $body,
-                    ", 0, $2)"
+                    ") ON CONFLICT DO NOTHING"
                 ).replace('$', $mark))
+                .bind(origin)
+                .execute(self)
+                .await?;
+                sqlx::query(&"INSERT INTO plans (origin, generation, hash, record_count, created_at, verdict)
+                     VALUES ($1, 1, $3, 1, 0, $2)".replace('$', $mark))
                 .bind(origin)
                 .bind(verdict)
                 .bind(format!("sha256:{}", "0".repeat(64)))

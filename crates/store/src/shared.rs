@@ -220,9 +220,13 @@ macro_rules! engine_statements {
             body: Vec<u8>,
         ) -> Result<Compaction, StoreError> {
             let bytes = body.len() as u64;
+            // The body first, while the row is still that delta (the schema allows a body to
+            // change only then), then the parent: both in the caller's transaction.
             let done = sqlx::query(
-                "UPDATE plans SET body = $1, parent = NULL
-                 WHERE origin = $2 AND generation = $3 AND parent = $4",
+                "UPDATE plan_bodies SET body = $1
+                 WHERE origin = $2 AND generation = $3
+                   AND EXISTS (SELECT 1 FROM plans
+                               WHERE origin = $2 AND generation = $3 AND parent = $4)",
             )
             .bind(body)
             .bind(zone.to_string())
@@ -232,6 +236,16 @@ macro_rules! engine_statements {
             .await
             .map_err($store_error)?;
             if done.rows_affected() == 1 {
+                sqlx::query(
+                    "UPDATE plans SET parent = NULL
+                     WHERE origin = $1 AND generation = $2 AND parent = $3",
+                )
+                .bind(zone.to_string())
+                .bind(to_sql(generation.0)?)
+                .bind(to_sql(parent.0)?)
+                .execute(&mut *conn)
+                .await
+                .map_err($store_error)?;
                 return Ok(Compaction::Written { bytes });
             }
             // Compacted or cleaned up since it was read.
@@ -277,18 +291,25 @@ macro_rules! engine_statements {
             .fetch_one(&mut *conn)
             .await
             .map_err($store_error)?;
+            // The body first: the schema refuses a plan without one (I3).
+            sqlx::query("INSERT INTO plan_bodies (origin, generation, body) VALUES ($1, $2, $3)")
+                .bind(&origin)
+                .bind(taken)
+                // By value: a borrowed body would be copied once more on its way to the database.
+                .bind(body)
+                .execute(&mut *conn)
+                .await
+                .map_err($store_error)?;
             sqlx::query(
-                "INSERT INTO plans (origin, generation, base, hash, record_count, body,
+                "INSERT INTO plans (origin, generation, base, hash, record_count,
                                     created_at, status, verdict, parent)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8, $10)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $9)",
             )
             .bind(&origin)
             .bind(taken)
             .bind(plan.base.map(|b| to_sql(b.0)).transpose()?)
             .bind(plan.hash.to_string())
             .bind(to_sql(plan.record_count)?)
-            // By value: a borrowed body would be copied once more on its way to the database.
-            .bind(body)
             .bind(to_sql(plan.created_at)?)
             .bind(plan.verdict.as_str())
             .bind(PlanStatus::Staged.as_str())

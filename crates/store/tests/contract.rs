@@ -976,9 +976,10 @@ async fn catalog_members_and_retire(s: AnyStore, other: AnyStore) {
     assert_eq!(read(other).await, (vec![b.clone()], 5));
 }
 
-/// Delta retention in the schema itself (migration 0004), from raw connections with foreign
-/// keys on and off: a plan that is the delta parent of another cannot be deleted, a delta's
-/// parent must exist and be its base, and `parent` never changes.
+/// Delta retention in the schema itself (migrations 0004 to 0006), from raw connections with
+/// foreign keys on and off: a plan that is the delta parent of another cannot be deleted, a
+/// delta's parent must exist and be its base, a parent only ever goes to NULL, and a body
+/// changes only while its plan is a delta.
 #[tokio::test]
 async fn sqlite_refuses_deleting_a_delta_parent() {
     let db = TempDb::new("refuses-deleting-delta-parent");
@@ -988,16 +989,21 @@ async fn sqlite_refuses_deleting_a_delta_parent() {
     for foreign_keys in [true, false] {
         let mut conn = raw(&db.path, foreign_keys).await;
         if foreign_keys {
-            // g4, a delta on g2 (its base), as a store would write it.
-            exec(
-                &mut conn,
-                "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at,
+            // g4, a delta on g2 (its base), as a store would write it: the body first. And
+            // the bodies of two plans the schema refuses below.
+            for sql in [
+                "INSERT INTO plan_bodies (origin, generation, body)
+                 VALUES ('example.com.', 4, X'5A474431'), ('example.com.', 9, X'01'),
+                        ('example.com.', 10, X'01')",
+                "INSERT INTO plans (origin, generation, base, hash, record_count, created_at,
                                     parent)
-                 SELECT origin, 4, 2, hash, record_count, X'5A474431', created_at, 2
+                 SELECT origin, 4, 2, hash, record_count, created_at, 2
                  FROM plans WHERE origin = 'example.com.' AND generation = 3",
-            )
-            .await
-            .expect("a delta on an existing parent");
+            ] {
+                exec(&mut conn, sql)
+                    .await
+                    .expect("a delta on an existing parent");
+            }
         }
         let err = exec(
             &mut conn,
@@ -1008,31 +1014,41 @@ async fn sqlite_refuses_deleting_a_delta_parent() {
         assert!(err.to_string().contains("delta parent"), "{err}");
         for (sql, what) in [
             (
-                "UPDATE plans SET parent = NULL WHERE generation = 4",
+                "UPDATE plans SET parent = 3 WHERE generation = 4",
                 "immutable",
             ),
-            // Migration 0005: a compaction keeps everything but the body and the parent.
+            // A compaction keeps everything but the body and the parent.
             (
-                "UPDATE plans SET parent = NULL, body = X'01', hash = 'x' WHERE generation = 4",
-                "immutable",
-            ),
-            (
-                "UPDATE plans SET body = X'01' WHERE generation = 3",
+                "UPDATE plans SET parent = NULL, hash = 'x' WHERE generation = 4",
                 "immutable",
             ),
             (
-                "INSERT INTO plans (origin, generation, base, hash, record_count, body,
+                "UPDATE plan_bodies SET body = X'01' WHERE generation = 3",
+                "immutable",
+            ),
+            (
+                "DELETE FROM plan_bodies WHERE generation = 4",
+                "only with its plan",
+            ),
+            (
+                "INSERT INTO plans (origin, generation, base, hash, record_count,
                                     created_at, parent)
-                 SELECT origin, 9, 8, hash, record_count, body, created_at, 8
+                 SELECT origin, 9, 8, hash, record_count, created_at, 8
                  FROM plans WHERE origin = 'example.com.' AND generation = 3",
                 "needs its parent",
             ),
             (
-                "INSERT INTO plans (origin, generation, base, hash, record_count, body,
+                "INSERT INTO plans (origin, generation, base, hash, record_count,
                                     created_at, parent)
-                 SELECT origin, 9, 2, hash, record_count, body, created_at, 3
+                 SELECT origin, 10, 2, hash, record_count, created_at, 3
                  FROM plans WHERE origin = 'example.com.' AND generation = 3",
                 "constraint",
+            ),
+            (
+                "INSERT INTO plans (origin, generation, base, hash, record_count, created_at)
+                 SELECT origin, 11, 2, hash, record_count, created_at
+                 FROM plans WHERE origin = 'example.com.' AND generation = 3",
+                "needs its body",
             ),
         ] {
             let err = exec(&mut conn, sql).await.expect_err(what);
@@ -1041,17 +1057,31 @@ async fn sqlite_refuses_deleting_a_delta_parent() {
         conn.close().await.unwrap();
     }
     // The positive space: a delta becomes a checkpoint (the store checks the body's hash
-    // first; the schema allows only this shape), and then its old parent can go.
+    // first; the schema allows only this shape, body then parent), and then its old parent
+    // can go, and the plan too, its body with it.
     let mut conn = raw(&db.path, true).await;
-    let sql = "UPDATE plans SET parent = NULL, body = X'5A474432' WHERE generation = 4";
-    assert_eq!(
-        exec(&mut conn, sql).await.expect("a compaction's rewrite"),
-        1
-    );
+    for sql in [
+        "UPDATE plan_bodies SET body = X'5A474432' WHERE generation = 4",
+        "UPDATE plans SET parent = NULL WHERE generation = 4",
+    ] {
+        assert_eq!(
+            exec(&mut conn, sql).await.expect("a compaction's rewrite"),
+            1
+        );
+    }
+    let again = exec(
+        &mut conn,
+        "UPDATE plan_bodies SET body = X'01' WHERE generation = 4",
+    )
+    .await;
+    assert!(again.is_err(), "a checkpoint's body changed");
     for g in [2, 4] {
         let sql = format!("DELETE FROM plans WHERE origin = 'example.com.' AND generation = {g}");
         assert_eq!(exec(&mut conn, &sql).await.unwrap(), 1);
     }
+    let sql = "SELECT count(*) FROM plan_bodies WHERE generation IN (2, 4)";
+    let left: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+    assert_eq!(left, 0, "their bodies went too");
     conn.close().await.unwrap();
     assert_eq!(s.generations(&z).await, gens(&[1, 3]));
     s.close().await;
@@ -1118,7 +1148,7 @@ async fn sqlite_refuses_deleting_live_plans() {
     assert!(
         exec(
             &mut conn,
-            "UPDATE plans SET body = x'00' WHERE generation = 4"
+            "UPDATE plan_bodies SET body = x'00' WHERE generation = 4"
         )
         .await
         .is_err()
@@ -1135,26 +1165,31 @@ async fn sqlite_refuses_zero_record_plans() {
     stage(&s, &z, None).await;
     let hash = ContentHash::flat(b"x").to_string();
     let mut conn = raw(&db.path, true).await;
-    let insert = |generation: u32, count: u32, body: &str| {
+    let insert = |generation: u32, count: u32| {
         format!(
-            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status)
-             VALUES ('example.com.', {generation}, NULL, '{hash}', {count}, {body}, 0, 'staged')"
+            "INSERT INTO plans (origin, generation, base, hash, record_count, created_at, status)
+             VALUES ('example.com.', {generation}, NULL, '{hash}', {count}, 0, 'staged')"
         )
     };
-    assert!(
-        exec(&mut conn, &insert(7, 0, "x'01'")).await.is_err(),
-        "zero records"
-    );
-    assert!(
-        exec(&mut conn, &insert(7, 1, "x''")).await.is_err(),
-        "empty body"
-    );
-    assert!(
-        exec(&mut conn, &insert(7, 1, "NULL")).await.is_err(),
-        "no body"
-    );
-    // The positive space: the same row with a record goes in.
-    assert_eq!(exec(&mut conn, &insert(7, 1, "x'01'")).await.unwrap(), 1);
+    let body = |generation: u32, body: &str| {
+        format!(
+            "INSERT INTO plan_bodies (origin, generation, body)
+             VALUES ('example.com.', {generation}, {body})"
+        )
+    };
+    for (refused, what) in [(body(7, "x''"), "CHECK"), (body(7, "NULL"), "NOT NULL")] {
+        let err = exec(&mut conn, &refused).await.expect_err(what);
+        assert!(err.to_string().contains(what), "{what}: {err}");
+    }
+    assert_eq!(exec(&mut conn, &body(7, "x'01'")).await.unwrap(), 1);
+    let err = exec(&mut conn, &insert(7, 0))
+        .await
+        .expect_err("zero records");
+    assert!(err.to_string().contains("CHECK"), "{err}");
+    let err = exec(&mut conn, &insert(8, 1)).await.expect_err("no body");
+    assert!(err.to_string().contains("needs its body"), "{err}");
+    // The positive space: the same row with a record and its body goes in.
+    assert_eq!(exec(&mut conn, &insert(7, 1)).await.unwrap(), 1);
     conn.close().await.unwrap();
     s.close().await;
 }
@@ -1835,6 +1870,13 @@ async fn sqlite_refuses_publishing_or_reopening_by_hand() {
     )
     .await
     .unwrap();
+    // The body of the plan the loop tries to stage as approved, so that what refuses it is
+    // the verdict.
+    let mut conn = raw(&db.path, true).await;
+    let sql =
+        "INSERT INTO plan_bodies (origin, generation, body) VALUES ('example.com.', 9, x'00')";
+    assert_eq!(exec(&mut conn, sql).await.unwrap(), 1);
+    conn.close().await.unwrap();
     for foreign_keys in [true, false] {
         let mut conn = raw(&db.path, foreign_keys).await;
         for sql in [
@@ -1850,8 +1892,8 @@ async fn sqlite_refuses_publishing_or_reopening_by_hand() {
                 "UPDATE plans SET verdict = 'approved' WHERE generation = {}",
                 rejected.0
             ),
-            "INSERT INTO plans (origin, generation, hash, record_count, body, created_at, verdict)
-             VALUES ('example.com.', 9, 'sha256:' || printf('%064d', 0), 1, x'00', 0, 'approved')"
+            "INSERT INTO plans (origin, generation, hash, record_count, created_at, verdict)
+             VALUES ('example.com.', 9, 'sha256:' || printf('%064d', 0), 1, 0, 'approved')"
                 .to_string(),
         ] {
             assert!(exec(&mut conn, &sql).await.is_err(), "{sql}");

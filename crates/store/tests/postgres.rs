@@ -119,7 +119,7 @@ async fn postgres_refuses_deleting_live_plans_and_moving_back() {
         "UPDATE zones SET published_generation = 1",
         "UPDATE zones SET next_generation = 2",
         "UPDATE targets SET generation = 1",
-        "UPDATE plans SET body = '\\x00'::bytea WHERE generation = 4",
+        "UPDATE plan_bodies SET body = '\\x00'::bytea WHERE generation = 4",
     ] {
         let err = exec(&mut conn, refused).await.expect_err(refused);
         assert!(!err.to_string().is_empty());
@@ -140,8 +140,9 @@ async fn postgres_refuses_deleting_live_plans_and_moving_back() {
     s.close().await;
 }
 
-/// Delta retention in the schema itself (migration 0004), from a raw connection: the parent
-/// column is a foreign key with ON DELETE RESTRICT, must be the base, and never changes.
+/// Delta retention in the schema itself (migrations 0004 to 0006), from a raw connection: the
+/// parent column is a foreign key with ON DELETE RESTRICT, must be the base, and only ever
+/// goes to NULL; a body changes only while its plan is a delta, and goes only with its plan.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_refuses_deleting_a_delta_parent() {
     let (url, location) = database("refuses_deleting_a_delta_parent");
@@ -149,14 +150,20 @@ async fn postgres_refuses_deleting_a_delta_parent() {
     let z = n("example.com.");
     history(&s, &z, 3).await;
     let mut conn = raw(&url).await;
-    exec(
-        &mut conn,
-        "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, parent)
-         SELECT origin, 4, 2, hash, record_count, '\\x5a474431'::bytea, created_at, 2
+    // g4, a delta on g2, as a store writes it (the body first), and the bodies of three plans
+    // the schema refuses below.
+    for sql in [
+        "INSERT INTO plan_bodies (origin, generation, body)
+         VALUES ('example.com.', 4, '\\x5a474431'::bytea), ('example.com.', 9, '\\x01'::bytea),
+                ('example.com.', 10, '\\x01'::bytea)",
+        "INSERT INTO plans (origin, generation, base, hash, record_count, created_at, parent)
+         SELECT origin, 4, 2, hash, record_count, created_at, 2
          FROM plans WHERE origin = 'example.com.' AND generation = 3",
-    )
-    .await
-    .expect("a delta on an existing parent");
+    ] {
+        exec(&mut conn, sql)
+            .await
+            .expect("a delta on an existing parent");
+    }
     let err = exec(
         &mut conn,
         "DELETE FROM plans WHERE origin = 'example.com.' AND generation = 2",
@@ -166,50 +173,71 @@ async fn postgres_refuses_deleting_a_delta_parent() {
     assert!(err.to_string().contains("plans_parent_fkey"), "{err}");
     for (sql, what) in [
         (
-            "UPDATE plans SET parent = NULL WHERE generation = 4",
+            "UPDATE plans SET parent = 3 WHERE generation = 4",
             "immutable",
         ),
-        // Migration 0005: a compaction keeps everything but the body and the parent.
+        // A compaction keeps everything but the body and the parent.
         (
-            "UPDATE plans SET parent = NULL, body = '\\x01'::bytea, hash = 'x'
-             WHERE generation = 4",
-            "immutable",
-        ),
-        (
-            "UPDATE plans SET body = '\\x01'::bytea WHERE generation = 3",
+            "UPDATE plans SET parent = NULL, hash = 'x' WHERE generation = 4",
             "immutable",
         ),
         (
-            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at,
-                                parent)
-             SELECT origin, 9, 8, hash, record_count, body, created_at, 8
+            "UPDATE plan_bodies SET body = '\\x01'::bytea WHERE generation = 3",
+            "immutable",
+        ),
+        (
+            "DELETE FROM plan_bodies WHERE generation = 4",
+            "plans_body_fkey",
+        ),
+        (
+            "INSERT INTO plans (origin, generation, base, hash, record_count, created_at, parent)
+             SELECT origin, 9, 8, hash, record_count, created_at, 8
              FROM plans WHERE origin = 'example.com.' AND generation = 3",
             "plans_parent_fkey",
         ),
         (
-            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at,
-                                parent)
-             SELECT origin, 9, 2, hash, record_count, body, created_at, 3
+            "INSERT INTO plans (origin, generation, base, hash, record_count, created_at, parent)
+             SELECT origin, 10, 2, hash, record_count, created_at, 3
              FROM plans WHERE origin = 'example.com.' AND generation = 3",
             "check constraint",
+        ),
+        (
+            "INSERT INTO plans (origin, generation, base, hash, record_count, created_at)
+             SELECT origin, 11, 2, hash, record_count, created_at
+             FROM plans WHERE origin = 'example.com.' AND generation = 3",
+            "plans_body_fkey",
         ),
     ] {
         let err = exec(&mut conn, sql).await.expect_err(what);
         assert!(err.to_string().contains(what), "{what}: {err}");
     }
     // The positive space: a delta becomes a checkpoint (the store checks the body's hash
-    // first; the schema allows only this shape), and then its old parent can go.
-    let compacted = exec(
-        &mut conn,
-        "UPDATE plans SET parent = NULL, body = '\\x5a474432'::bytea WHERE generation = 4",
-    )
-    .await
-    .expect("a compaction's rewrite");
-    assert_eq!(compacted, 1);
+    // first; the schema allows only this shape, body then parent), and then its old parent
+    // can go, and the plan too, its body with it.
+    for sql in [
+        "UPDATE plan_bodies SET body = '\\x5a474432'::bytea WHERE generation = 4",
+        "UPDATE plans SET parent = NULL WHERE generation = 4",
+    ] {
+        assert_eq!(
+            exec(&mut conn, sql).await.expect("a compaction's rewrite"),
+            1
+        );
+    }
+    let again = "UPDATE plan_bodies SET body = '\\x01'::bytea WHERE generation = 4";
+    assert!(
+        exec(&mut conn, again).await.is_err(),
+        "a checkpoint's body changed"
+    );
     for g in [2, 4] {
         let sql = format!("DELETE FROM plans WHERE origin = 'example.com.' AND generation = {g}");
         assert_eq!(exec(&mut conn, &sql).await.unwrap(), 1);
     }
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM plan_bodies WHERE generation IN (2, 4)")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "their bodies went too");
     let plans = s.plans(&z).await.unwrap();
     assert_eq!(generations(&plans), vec![1, 3]);
     s.close().await;
@@ -223,28 +251,32 @@ async fn postgres_refuses_zero_record_plans_and_rewriting_the_audit_log() {
     history(&s, &z, 2).await;
     let hash = ContentHash::flat(b"x").to_string();
     let mut conn = raw(&url).await;
-    let insert = |count: u32, body: &str| {
+    let insert = |generation: u32, count: u32| {
         format!(
-            "INSERT INTO plans (origin, generation, base, hash, record_count, body, created_at, status)
-             VALUES ('example.com.', 7, NULL, '{hash}', {count}, {body}, 0, 'staged')"
+            "INSERT INTO plans (origin, generation, base, hash, record_count, created_at, status)
+             VALUES ('example.com.', {generation}, NULL, '{hash}', {count}, 0, 'staged')"
         )
     };
-    assert!(
-        exec(&mut conn, &insert(0, "'\\x01'::bytea")).await.is_err(),
-        "zero records"
-    );
-    assert!(
-        exec(&mut conn, &insert(1, "''::bytea")).await.is_err(),
-        "empty body"
-    );
-    assert!(
-        exec(&mut conn, &insert(1, "NULL")).await.is_err(),
-        "no body"
-    );
-    assert_eq!(
-        exec(&mut conn, &insert(1, "'\\x01'::bytea")).await.unwrap(),
-        1
-    );
+    let body = |body: &str| {
+        format!(
+            "INSERT INTO plan_bodies (origin, generation, body) VALUES ('example.com.', 7, {body})"
+        )
+    };
+    for (refused, what) in [
+        (body("''::bytea"), "check constraint"),
+        (body("NULL"), "not-null"),
+    ] {
+        let err = exec(&mut conn, &refused).await.expect_err(what);
+        assert!(err.to_string().contains(what), "{what}: {err}");
+    }
+    assert_eq!(exec(&mut conn, &body("'\\x01'::bytea")).await.unwrap(), 1);
+    let err = exec(&mut conn, &insert(7, 0))
+        .await
+        .expect_err("zero records");
+    assert!(err.to_string().contains("check constraint"), "{err}");
+    let err = exec(&mut conn, &insert(8, 1)).await.expect_err("no body");
+    assert!(err.to_string().contains("plans_body_fkey"), "{err}");
+    assert_eq!(exec(&mut conn, &insert(7, 1)).await.unwrap(), 1);
     let before = s.audit_log(None, 100).await.unwrap();
     assert_eq!(before.len(), 3);
     for sql in [

@@ -67,7 +67,7 @@ const POOL_CONNECTIONS_MAX: u32 = 8;
 /// The channel a publish notifies, with the zone's origin as the payload.
 pub const PUBLISHED_CHANNEL: &str = "zonegate_published";
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// The PostgreSQL store. Cheap to clone (the pool is shared); every method is safe to call
 /// concurrently, from any number of processes and hosts.

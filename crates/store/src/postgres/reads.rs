@@ -62,10 +62,11 @@ impl PgStore {
     /// The zone's stored plans without their bodies, oldest first.
     pub async fn plans(&self, origin: &Name) -> Result<Vec<PlanRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT origin, generation, base, hash, record_count,
-                    CAST(octet_length(body) AS BIGINT) AS body_bytes, created_at, status, verdict,
-                    serial
-             FROM plans WHERE origin = $1 ORDER BY generation",
+            "SELECT p.origin, p.generation, p.base, p.hash, p.record_count,
+                    CAST(octet_length(b.body) AS BIGINT) AS body_bytes, p.created_at, p.status,
+                    p.verdict, p.serial
+             FROM plans p JOIN plan_bodies b ON b.origin = p.origin AND b.generation = p.generation
+             WHERE p.origin = $1 ORDER BY p.generation",
         )
         .bind(origin.to_string())
         .fetch_all(&self.pool)
