@@ -15,6 +15,15 @@
 --     while its plan is a delta, and the plan's parent may only go from a generation to NULL,
 --     both in the compaction's one transaction (Store::compact). As before, every reader
 --     checks the rebuilt body against the plan's hash.
+--
+-- Each plan also keeps the size of its chain (chain_generations, chain_checkpoint_bytes,
+-- chain_delta_bytes: what the chain rules of crates/core/src/gate/chain.rs read), written
+-- when it is staged from its parent's, so that a stage and a compaction's check read one row
+-- instead of walking the chain (a 1M zone's UPDATE stream walked 2,000 rows twice per UPDATE
+-- before a compaction). A compaction makes a plan a checkpoint and shortens the chains of the
+-- plans above it; it rewrites their sizes in the same transaction. The sizes decide only how
+-- plans are stored, never what they are: a wrong size makes a chain longer or shorter than
+-- its bound, and every reader still checks what it rebuilds against the plan's hash.
 
 CREATE TABLE plan_bodies (
     origin     TEXT   NOT NULL,
@@ -29,6 +38,29 @@ DROP TRIGGER plans_immutable ON plans;
 DROP TRIGGER plans_parent_immutable ON plans;
 
 ALTER TABLE plans DROP COLUMN body;
+
+ALTER TABLE plans ADD COLUMN chain_generations BIGINT NOT NULL DEFAULT 1
+    CHECK (chain_generations > 0);
+ALTER TABLE plans ADD COLUMN chain_checkpoint_bytes BIGINT NOT NULL DEFAULT 0
+    CHECK (chain_checkpoint_bytes >= 0);
+ALTER TABLE plans ADD COLUMN chain_delta_bytes BIGINT NOT NULL DEFAULT 0
+    CHECK (chain_delta_bytes >= 0);
+
+-- Every plan's chain size, walking up from each checkpoint (after the body column is gone:
+-- on SQLite an UPDATE of a row with its body would write the body again).
+WITH RECURSIVE sizes (origin, generation, n, checkpoint, deltas) AS (
+    SELECT p.origin, p.generation, CAST(1 AS BIGINT), CAST(octet_length(b.body) AS BIGINT),
+           CAST(0 AS BIGINT)
+    FROM plans p JOIN plan_bodies b ON b.origin = p.origin AND b.generation = p.generation
+    WHERE p.parent IS NULL
+    UNION ALL
+    SELECT p.origin, p.generation, s.n + 1, s.checkpoint,
+           s.deltas + CAST(octet_length(b.body) AS BIGINT)
+    FROM plans p JOIN sizes s ON p.origin = s.origin AND p.parent = s.generation
+    JOIN plan_bodies b ON b.origin = p.origin AND b.generation = p.generation)
+UPDATE plans SET chain_generations = sizes.n, chain_checkpoint_bytes = sizes.checkpoint,
+                 chain_delta_bytes = sizes.deltas
+FROM sizes WHERE plans.origin = sizes.origin AND plans.generation = sizes.generation;
 
 ALTER TABLE plans ADD CONSTRAINT plans_body_fkey
     FOREIGN KEY (origin, generation) REFERENCES plan_bodies (origin, generation)

@@ -24,7 +24,7 @@ use zonegate_testkit::ferret;
 use crate::fast_tests::{Rng, TYPES, query_bytes, random_form};
 use crate::fuzzing::Capture;
 use crate::net::udp::general;
-use crate::zone::served::prepared::Question;
+use crate::zone::served::prepared::{LAYERS_MAX, Question};
 use crate::{Catalog, Handler};
 
 /// Changed contents installed after each zone's first.
@@ -230,4 +230,119 @@ async fn incremental_preparation_answers_as_a_full_one() {
     // Nearly every step was prepared incrementally, and the prepared path really answered.
     assert!(counts.incremental * 10 >= counts.steps * 9, "{counts:?}");
     assert!(counts.prepared * 2 >= counts.queries, "{counts:?}");
+}
+
+/// `steps` random changes to `zone` installed one after the other: every generation after the
+/// first is prepared as overlay layers over the first one's answers, never more than
+/// [`LAYERS_MAX`] of them, and after every `every`th step each name of both generations (and a
+/// name below each) answers exactly as a full preparation does; after the others, some of
+/// them ([`names_of`]). The most layers seen.
+async fn long_run(
+    mut zone: Zone,
+    (steps, every): (usize, usize),
+    rng: &mut Rng,
+    counts: &mut Counts,
+) -> usize {
+    let mut deepest = 0;
+    let origin = zone.origin().clone();
+    let inc = Arc::new(Catalog::new("incremental"));
+    inc.install(Generation(1), zone.clone()).await.unwrap();
+    let inc_handler = Handler::new(inc.clone());
+    for step in 0..steps {
+        let Some(next) = changed(rng, &zone) else {
+            continue;
+        };
+        let generation = Generation(2 + step as u64);
+        inc.install(generation, next.clone()).await.unwrap();
+        let full = Arc::new(Catalog::new("full"));
+        full.install(generation, next.clone()).await.unwrap();
+        let full_handler = Handler::new(full);
+        counts.steps += 1;
+        let served = inc.get(&origin).unwrap();
+        let fast = served.fast();
+        assert!(
+            fast.overlay_names().is_some(),
+            "{origin} step {step}: {fast:?}"
+        );
+        assert!(
+            fast.layers() <= LAYERS_MAX,
+            "{origin} step {step}: {fast:?}"
+        );
+        deepest = deepest.max(fast.layers());
+        let names = if step % every == 0 {
+            all_names(&[&zone, &next])
+        } else {
+            names_of(&[&zone, &next], rng)
+        };
+        for name in names {
+            let qtype = TYPES[rng.below(TYPES.len())];
+            let f = random_form(rng);
+            let what = format!("{origin} step {step} {name} {qtype} {f:?}");
+            let query = query_bytes(&name, qtype, f);
+            same(&inc_handler, &full_handler, &query, counts, &what).await;
+        }
+        zone = next;
+    }
+    deepest
+}
+
+/// Every owner of `zones`, and a name below each.
+fn all_names(zones: &[&Zone]) -> Vec<Name> {
+    let mut names: Vec<Name> = zones
+        .iter()
+        .flat_map(|z| z.records().iter().map(|r| r.owner.clone()))
+        .collect();
+    names.sort();
+    names.dedup();
+    let below: Vec<Name> = names
+        .iter()
+        .filter_map(|n| Name::parse(&format!("zz.{n}")).ok())
+        .collect();
+    names.extend(below);
+    names
+}
+
+/// [`long_run`] on the four largest Ferret zones: the layers merge (a small zone's changes
+/// touch most of its names) and stack.
+#[tokio::test]
+async fn long_runs_on_ferret_zones_stay_layered_and_answer_as_a_full_one() {
+    let mut rng = Rng(0x5EED_1A7E_0000_0016);
+    let mut counts = Counts::default();
+    let mut zones: Vec<Zone> = ferret::load(ferret::VALID)
+        .into_iter()
+        .filter_map(|z| {
+            let parsed = parse(z["zone"].as_str()?, None, "ferret").ok()?;
+            validate(parsed, &Limits::default()).ok()
+        })
+        .collect();
+    zones.sort_by_key(|z| std::cmp::Reverse(z.records().len()));
+    let mut deepest = 0;
+    for zone in zones.into_iter().take(4) {
+        deepest = deepest.max(long_run(zone, (60, 1), &mut rng, &mut counts).await);
+    }
+    eprintln!("{counts:?}, deepest {deepest} layers");
+    assert!(counts.steps >= 200, "{counts:?}");
+    assert!(deepest >= 2, "the layers never stacked: {deepest}");
+    // Many of the names below an owner do not exist, which the general path answers.
+    assert!(counts.prepared * 3 >= counts.queries, "{counts:?}");
+}
+
+/// [`long_run`] on a zone of 150 hosts, where a change touches a few names of many: over 240
+/// changes the layers stack to the most there may be.
+#[tokio::test]
+async fn long_runs_on_a_larger_zone_stack_layers_to_the_bound() {
+    let mut text = String::from(
+        "$ORIGIN big.test.\n$TTL 300\n@ SOA ns hostmaster 1 3600 900 1209600 300\n@ NS ns\n\
+         ns A 192.0.2.1\n",
+    );
+    for i in 0..150 {
+        text.push_str(&format!("h{i} A 10.0.{}.{}\n", i / 256, i % 256));
+    }
+    let zone = validate(parse(&text, None, "big").unwrap(), &Limits::default()).unwrap();
+    let mut rng = Rng(0x5EED_1A7E_0000_0150);
+    let mut counts = Counts::default();
+    let deepest = long_run(zone, (240, 10), &mut rng, &mut counts).await;
+    eprintln!("{counts:?}, deepest {deepest} layers");
+    assert!(counts.steps >= 200, "{counts:?}");
+    assert_eq!(deepest, LAYERS_MAX, "the layers never reached the bound");
 }

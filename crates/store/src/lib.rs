@@ -387,16 +387,6 @@ const CHAIN_PLANS: &str = "WITH RECURSIVE chain (generation, parent) AS (
     JOIN plans p ON p.origin = $1 AND p.generation = c.generation
     JOIN plan_bodies b ON b.origin = $1 AND b.generation = c.generation";
 
-/// The chain of plan `$2` of zone `$1` as links: generation, parent and stored length (read
-/// from the body's header on both engines, not from the body).
-const CHAIN_LINKS: &str = "WITH RECURSIVE chain (generation, parent) AS (
-        SELECT generation, parent FROM plans WHERE origin = $1 AND generation = $2
-        UNION ALL
-        SELECT p.generation, p.parent
-        FROM plans p JOIN chain c ON p.origin = $1 AND p.generation = c.parent)
-    SELECT c.generation, c.parent, CAST(octet_length(b.body) AS BIGINT) AS bytes
-    FROM chain c JOIN plan_bodies b ON b.origin = $1 AND b.generation = c.generation";
-
 /// The chain of plan `$2` of zone `$1` down to, not including, generation `$3`: the deltas an
 /// incremental reader holding `$3` applies (a checkpoint older than `$3` is never read).
 const CHAIN_DELTAS: &str = "WITH RECURSIVE chain (generation, parent) AS (

@@ -8,7 +8,7 @@ use sqlx::sqlite::SqliteRow;
 use std::collections::BTreeMap;
 use zonegate_core::Name;
 
-use zonegate_core::gate::chain::{self, ChainLink, Links};
+use zonegate_core::gate::chain::{self, ChainLink, ChainSize, Links};
 use zonegate_core::gate::{
     Actor, DeltaStep, Generation, PlanHead, PlanStatus, StoredPlan, optional_reason,
 };
@@ -199,6 +199,15 @@ pub(crate) fn published_row(row: &impl Columns) -> Result<(Name, Generation, u64
         generation_from_sql(row.int("published_generation")?)?,
         from_sql(row.int("version")?, "publish count")?,
     ))
+}
+
+/// `chain_generations, chain_checkpoint_bytes, chain_delta_bytes`: a plan's stored chain size.
+pub(crate) fn chain_size(row: &impl Columns) -> Result<ChainSize, StoreError> {
+    Ok(ChainSize {
+        generations: from_sql(row.int("chain_generations")?, "chain length")?,
+        checkpoint_bytes: from_sql(row.int("chain_checkpoint_bytes")?, "checkpoint length")?,
+        delta_bytes: from_sql(row.int("chain_delta_bytes")?, "chain delta length")?,
+    })
 }
 
 /// `generation, parent, bytes` rows as chain links.

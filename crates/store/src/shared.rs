@@ -15,7 +15,7 @@
 /// `$conn` (`SqliteConnection` or `PgConnection`), mapping errors with `$store_error`.
 macro_rules! engine_statements {
     ($conn:ty, $store_error:path) => {
-        use zonegate_core::gate::chain::{self, CheckpointWhen, Layout, Links};
+        use zonegate_core::gate::chain::{self, ChainSize, CheckpointWhen, Layout};
         use zonegate_core::gate::{
             AuditEntry, Compaction, DeltaStep, Generation, NewPlan, PlanBody, PlanHead, PlanStatus, Published,
             StoreError, StoredPlan, Verdict, cleanup_audit_entry, optional_reason, verdict_move,
@@ -25,7 +25,7 @@ macro_rules! engine_statements {
 
         use $crate::rows::Columns;
         use $crate::{
-            CHAIN_DELTAS, CHAIN_LINKS, CHAIN_PLANS, HORIZON, PUBLISH_CAS, corrupt, from_sql,
+            CHAIN_DELTAS, CHAIN_PLANS, HORIZON, PUBLISH_CAS, corrupt, from_sql,
             generation_from_sql, optional_generation_from_sql, rows, serial_from_sql, to_sql,
             verdict_from_sql,
         };
@@ -129,37 +129,54 @@ macro_rules! engine_statements {
             rows::delta_steps(from, to, &found)
         }
 
-        /// The chain of `generation` as links (its stored lengths), `generation` included.
-        async fn chain_of(
+        /// The size of `generation`'s chain, kept with its row (migration 0006), and its
+        /// parent; `None` if the plan does not exist.
+        async fn chain_size_in(
             conn: &mut $conn,
             origin: &str,
             generation: Generation,
-        ) -> Result<Links, StoreError> {
-            let found = sqlx::query(CHAIN_LINKS)
-                .bind(origin)
-                .bind(to_sql(generation.0)?)
-                .fetch_all(conn)
-                .await
-                .map_err($store_error)?;
-            rows::links(&found)
+        ) -> Result<Option<(ChainSize, Option<Generation>)>, StoreError> {
+            let row = sqlx::query(
+                "SELECT parent, chain_generations, chain_checkpoint_bytes, chain_delta_bytes
+                 FROM plans WHERE origin = $1 AND generation = $2",
+            )
+            .bind(origin)
+            .bind(to_sql(generation.0)?)
+            .fetch_optional(conn)
+            .await
+            .map_err($store_error)?;
+            row.map(|row| {
+                let parent = optional_generation_from_sql(row.optional_int("parent")?)?;
+                Ok((rows::chain_size(&row)?, parent))
+            })
+            .transpose()
         }
 
-        /// What to store for an offered body: the bytes and the parent (`None` for a
-        /// checkpoint), decided by [`chain::layout`] inside the stage step.
+        /// What to store for an offered body: the bytes, the parent (`None` for a
+        /// checkpoint) and the chain's size with it, decided by [`chain::layout`] inside the
+        /// stage step from the parent's stored chain size (one row, not the chain).
         async fn layout_in(
             conn: &mut $conn,
             zone: &Name,
             body: PlanBody,
             (checkpoint_every, when): (u32, CheckpointWhen),
-        ) -> Result<(Vec<u8>, Option<Generation>), StoreError> {
+        ) -> Result<(Vec<u8>, Option<Generation>, ChainSize), StoreError> {
             let (parent, delta) = match body {
-                PlanBody::Full(body) => return Ok((body, None)),
+                PlanBody::Full(body) => {
+                    let size = ChainSize::checkpoint(body.len() as u64);
+                    return Ok((body, None, size));
+                }
                 PlanBody::Delta { parent, delta } => (parent, delta),
             };
-            let links = chain_of(conn, &zone.to_string(), parent).await?;
-            match chain::layout_for(&links, parent, delta.len() as u64, checkpoint_every, when) {
-                Layout::Delta => Ok((delta, Some(parent))),
-                Layout::Checkpoint => {
+            let layout = chain_size_in(conn, &zone.to_string(), parent)
+                .await?
+                .map(|(size, _)| (size, size.layout(delta.len() as u64, checkpoint_every, when)));
+            match layout {
+                Some((size, Layout::Delta)) => {
+                    let size = size.with(delta.len() as u64);
+                    Ok((delta, Some(parent), size))
+                }
+                Some((_, Layout::Checkpoint)) => {
                     let parent_body = load_plan_in(conn, zone, parent)
                         .await?
                         .map(|p| p.body)
@@ -169,9 +186,10 @@ macro_rules! engine_statements {
                             detail: format!("the delta does not fit its parent {parent}: {e}"),
                         }
                     })?;
-                    Ok((body, None))
+                    let size = ChainSize::checkpoint(body.len() as u64);
+                    Ok((body, None, size))
                 }
-                Layout::ParentMissing => Err(StoreError::PlanMissing {
+                None | Some((_, Layout::ParentMissing)) => Err(StoreError::PlanMissing {
                     zone: zone.clone(),
                     generation: parent,
                 }),
@@ -188,13 +206,11 @@ macro_rules! engine_statements {
             generation: Generation,
             checkpoint_every: u32,
         ) -> Result<Result<(Generation, Vec<u8>), Compaction>, StoreError> {
-            let links = chain_of(conn, &zone.to_string(), generation).await?;
-            let Some(link) = links.get(&generation) else {
+            let Some((size, parent)) = chain_size_in(conn, &zone.to_string(), generation).await?
+            else {
                 return Ok(Err(Compaction::Gone));
             };
-            let parent = link.parent;
-            let Some(parent) = parent.filter(|_| chain::due(&links, generation, checkpoint_every))
-            else {
+            let Some(parent) = parent.filter(|_| size.due(checkpoint_every)) else {
                 return Ok(Err(Compaction::NotDue));
             };
             let Some(plan) = load_plan_in(conn, zone, generation).await? else {
@@ -236,13 +252,38 @@ macro_rules! engine_statements {
             .await
             .map_err($store_error)?;
             if done.rows_affected() == 1 {
+                // The plans above it lose the chain below it, from its sizes before the change.
                 sqlx::query(
-                    "UPDATE plans SET parent = NULL
+                    "WITH RECURSIVE above (generation) AS (
+                         SELECT generation FROM plans WHERE origin = $1 AND parent = $2
+                         UNION ALL
+                         SELECT p.generation FROM plans p JOIN above a
+                                ON p.origin = $1 AND p.parent = a.generation)
+                     UPDATE plans SET
+                         chain_generations = chain_generations
+                             - (SELECT chain_generations - 1 FROM plans
+                                WHERE origin = $1 AND generation = $2),
+                         chain_delta_bytes = chain_delta_bytes
+                             - (SELECT chain_delta_bytes FROM plans
+                                WHERE origin = $1 AND generation = $2),
+                         chain_checkpoint_bytes = $3
+                     WHERE origin = $1 AND generation IN (SELECT generation FROM above)",
+                )
+                .bind(zone.to_string())
+                .bind(to_sql(generation.0)?)
+                .bind(to_sql(bytes)?)
+                .execute(&mut *conn)
+                .await
+                .map_err($store_error)?;
+                sqlx::query(
+                    "UPDATE plans SET parent = NULL, chain_generations = 1, chain_delta_bytes = 0,
+                                      chain_checkpoint_bytes = $4
                      WHERE origin = $1 AND generation = $2 AND parent = $3",
                 )
                 .bind(zone.to_string())
                 .bind(to_sql(generation.0)?)
                 .bind(to_sql(parent.0)?)
+                .bind(to_sql(bytes)?)
                 .execute(&mut *conn)
                 .await
                 .map_err($store_error)?;
@@ -272,7 +313,7 @@ macro_rules! engine_statements {
                     detail: format!("a delta's parent ({parent}) must be the plan's base"),
                 });
             }
-            let (body, parent) =
+            let (body, parent, size) =
                 layout_in(
                     conn,
                     &plan.zone,
@@ -302,8 +343,9 @@ macro_rules! engine_statements {
                 .map_err($store_error)?;
             sqlx::query(
                 "INSERT INTO plans (origin, generation, base, hash, record_count,
-                                    created_at, status, verdict, parent)
-                 VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $9)",
+                                    created_at, status, verdict, parent, chain_generations,
+                                    chain_checkpoint_bytes, chain_delta_bytes)
+                 VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $9, $10, $11, $12)",
             )
             .bind(&origin)
             .bind(taken)
@@ -314,6 +356,9 @@ macro_rules! engine_statements {
             .bind(plan.verdict.as_str())
             .bind(PlanStatus::Staged.as_str())
             .bind(parent.map(|p| to_sql(p.0)).transpose()?)
+            .bind(to_sql(size.generations)?)
+            .bind(to_sql(size.checkpoint_bytes)?)
+            .bind(to_sql(size.delta_bytes)?)
             .execute(&mut *conn)
             .await
             .map_err($store_error)?;

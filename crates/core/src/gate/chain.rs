@@ -130,23 +130,9 @@ pub fn layout_for(
     checkpoint_every: u32,
     when: CheckpointWhen,
 ) -> Layout {
-    let Some(chain) = path(links, parent) else {
-        return Layout::ParentMissing;
-    };
-    // With this delta the chain holds `chain.len() + 1` generations.
-    let size = ChainSize::of(links, &chain).with(delta_bytes);
-    let past = match when {
-        CheckpointWhen::InStage => size.past(checkpoint_every, 1, 1),
-        CheckpointWhen::AfterPublish => size.past(
-            checkpoint_every,
-            DEFERRED_GENERATIONS_FACTOR,
-            DELTA_SHARE_DIVISOR,
-        ),
-    };
-    if past {
-        Layout::Checkpoint
-    } else {
-        Layout::Delta
+    match ChainSize::of_chain(links, parent) {
+        Some(size) => size.layout(delta_bytes, checkpoint_every, when),
+        None => Layout::ParentMissing,
     }
 }
 
@@ -154,38 +140,75 @@ pub fn layout_for(
 /// (where an in-stage layout would have written a checkpoint) and its deltas are worth one
 /// ([`COMPACT_SHARE`]).
 pub fn due(links: &Links, g: Generation, checkpoint_every: u32) -> bool {
-    let Some(chain) = path(links, g) else {
-        return false;
-    };
-    let size = ChainSize::of(links, &chain);
-    chain.len() > 1
-        && size.past(checkpoint_every, 1, 1)
-        && size.delta_bytes.saturating_mul(COMPACT_SHARE) >= size.checkpoint_bytes
+    ChainSize::of_chain(links, g).is_some_and(|size| size.due(checkpoint_every))
 }
 
-/// A chain's length in generations and its stored bytes.
-struct ChainSize {
-    generations: u64,
-    checkpoint_bytes: u64,
-    delta_bytes: u64,
+/// A chain's length in generations and its stored bytes: all the chain rules read of it. A
+/// store may keep it with each plan (the SQL stores do, so that a stage reads one row, not
+/// the chain) or work it out from the links ([`ChainSize::of_chain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainSize {
+    /// The plans on the chain, the checkpoint and the plan itself included.
+    pub generations: u64,
+    /// The checkpoint's stored body.
+    pub checkpoint_bytes: u64,
+    /// The deltas' stored bytes, the plan's own included.
+    pub delta_bytes: u64,
 }
 
 impl ChainSize {
-    fn of(links: &Links, chain: &[Generation]) -> ChainSize {
+    /// A checkpoint's: the chain is the plan itself.
+    pub fn checkpoint(bytes: u64) -> ChainSize {
         ChainSize {
-            generations: chain.len() as u64,
-            checkpoint_bytes: links[&chain[0]].bytes,
-            delta_bytes: chain[1..].iter().map(|g| links[g].bytes).sum(),
+            generations: 1,
+            checkpoint_bytes: bytes,
+            delta_bytes: 0,
         }
     }
 
-    /// The chain with one more delta of `bytes`.
-    fn with(self, bytes: u64) -> ChainSize {
+    /// The size of `g`'s chain from the links; `None` if a plan on it is missing.
+    pub fn of_chain(links: &Links, g: Generation) -> Option<ChainSize> {
+        let chain = path(links, g)?;
+        Some(ChainSize {
+            generations: chain.len() as u64,
+            checkpoint_bytes: links[&chain[0]].bytes,
+            delta_bytes: chain[1..].iter().map(|g| links[g].bytes).sum(),
+        })
+    }
+
+    /// The chain with one more delta of `bytes`: the size of a delta staged on this plan.
+    pub fn with(self, bytes: u64) -> ChainSize {
         ChainSize {
             generations: self.generations + 1,
             delta_bytes: self.delta_bytes + bytes,
             ..self
         }
+    }
+
+    /// How a delta of `delta_bytes` staged on the plan of this chain is stored ([`layout_for`]).
+    pub fn layout(self, delta_bytes: u64, checkpoint_every: u32, when: CheckpointWhen) -> Layout {
+        // With this delta the chain holds one more generation.
+        let size = self.with(delta_bytes);
+        let past = match when {
+            CheckpointWhen::InStage => size.past(checkpoint_every, 1, 1),
+            CheckpointWhen::AfterPublish => size.past(
+                checkpoint_every,
+                DEFERRED_GENERATIONS_FACTOR,
+                DELTA_SHARE_DIVISOR,
+            ),
+        };
+        if past {
+            Layout::Checkpoint
+        } else {
+            Layout::Delta
+        }
+    }
+
+    /// Whether the plan of this chain is a delta due for compaction ([`due`]).
+    pub fn due(self, checkpoint_every: u32) -> bool {
+        self.generations > 1
+            && self.past(checkpoint_every, 1, 1)
+            && self.delta_bytes.saturating_mul(COMPACT_SHARE) >= self.checkpoint_bytes
     }
 
     /// Past the bound times these factors: more than `checkpoint_every` × `generations`

@@ -74,13 +74,16 @@ const NO_PAIR: Pair = Pair {
 };
 
 /// One zone's prepared answers: a table built in full for some generation, and, when this
-/// generation was prepared from an earlier one, an overlay of the names a change touched
-/// since, rebuilt against this generation (a removed name is an entry marked [`GONE`]).
-/// A lookup asks the overlay first. The base is shared by every generation prepared from it.
+/// generation was prepared from an earlier one, layers of overlays of the names the changes
+/// since touched (a removed name is an entry marked [`GONE`]), newest first. Each layer was
+/// prepared against the generation that made it; a name a later change touched is in a later
+/// layer, so the newest layer that holds a name holds its answers for this generation, and a
+/// name no layer holds is answered from the base. The base, and every layer but the newest,
+/// are shared with the generations prepared before (see [`FastZone::incremental`]).
 #[derive(Default)]
 pub(crate) struct FastZone {
     base: Arc<Table>,
-    top: Option<Overlay>,
+    layers: Vec<Arc<Overlay>>,
     /// The NXDOMAIN tails by query name wire length, each prepared when first asked for.
     nx: Box<[OnceLock<Option<NxTail>>]>,
 }
@@ -118,11 +121,14 @@ impl std::fmt::Debug for FastZone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "FastZone({} names, {} + {} octets, overlay of {:?} names)",
+            "FastZone({} names, {} + {} octets, overlays of {:?} names)",
             self.base.names,
             self.base.entries.len(),
             self.base.tails.len(),
-            self.top.as_ref().map(|t| t.names.len())
+            self.layers
+                .iter()
+                .map(|l| l.names.len())
+                .collect::<Vec<_>>()
         )
     }
 }
@@ -352,10 +358,19 @@ struct Part {
     tails: Vec<u8>,
 }
 
-/// Overlays of more names than this part of the base's (plus [`OVERLAY_SLACK`]) are not
-/// kept: the generation is prepared in full instead, which makes it the new base.
+/// Overlays of more names than this part of the base's (plus [`OVERLAY_SLACK`]), all layers
+/// together, are not kept: the generation is prepared in full instead, which makes it the new
+/// base.
 const OVERLAY_SHARE: usize = 16;
 const OVERLAY_SLACK: usize = 1024;
+
+/// A new layer takes in the newest layers while each is at most this many times its size,
+/// and while there are [`LAYERS_MAX`] of them: like a log-structured merge, each install
+/// prepares about the names it changed (a few times over, as layers merge), not every name
+/// changed since the base, and a query probes at most [`LAYERS_MAX`] small tables before the
+/// base.
+const LAYER_MERGE_FACTOR: usize = 4;
+pub(crate) const LAYERS_MAX: usize = 4;
 
 impl Part {
     /// The entries of the names of `range` of the zone's names.
@@ -452,33 +467,46 @@ impl FastZone {
             })
         };
         FastZone {
-            base: Arc::new(Table::of(parts)),
-            top: None,
+            base: Arc::new(Table::of(parts, None)),
+            layers: Vec::new(),
             nx: no_nx_yet(),
         }
     }
 
     /// Prepares `zone`'s answers from those of `previous`, the generation it replaced: the
-    /// names [`affected_names`] says the change may touch, and those of `previous`'s overlay,
-    /// are prepared again as an overlay over `previous`'s base, which is shared. Falls back to
-    /// [`FastZone::build`] when `previous` is not prepared, the overlay would grow past its
+    /// names [`affected_names`] says the change may touch are prepared again as a new overlay
+    /// layer over `previous`'s layers and base, which are shared. Falls back to
+    /// [`FastZone::build`] when `previous` is not prepared, the overlays would grow past their
     /// bound, or the SOA changed in more than its serial.
     pub(crate) fn build_after(zone: &ServedZone, previous: &ServedZone) -> FastZone {
         FastZone::incremental(zone, previous).unwrap_or_else(|| FastZone::build(zone))
     }
 
-    /// The overlay [`FastZone::build_after`] makes, or `None` where it prepares in full.
+    /// The overlay [`FastZone::build_after`] makes, or `None` where it prepares in full. The
+    /// new layer takes in (prepares again) the newest of `previous`'s layers while they are
+    /// small next to it ([`LAYER_MERGE_FACTOR`]) or too many ([`LAYERS_MAX`]).
     pub(crate) fn incremental(zone: &ServedZone, previous: &ServedZone) -> Option<FastZone> {
         let prev = previous.fast.get().filter(|f| f.base.names > 0)?;
         let limit = prev.base.names / OVERLAY_SHARE + OVERLAY_SLACK;
-        let carried = prev.top.as_ref().map_or(0, |t| t.names.len());
+        let carried: usize = prev.layers.iter().map(|l| l.names.len()).sum();
         let mut names = affected_names(previous, zone, limit - carried.min(limit))?;
-        if let Some(top) = &prev.top {
-            names.extend(top.names.iter().cloned());
-        }
         names.sort_unstable();
         names.dedup();
-        if names.len() > limit {
+        let mut taken = 0;
+        while let Some(top) = prev.layers.get(taken) {
+            let small = top.names.len() <= LAYER_MERGE_FACTOR * names.len().max(1);
+            // The new layer and the ones left.
+            let too_many = 1 + prev.layers.len() - taken > LAYERS_MAX;
+            if !small && !too_many {
+                break;
+            }
+            names.extend(top.names.iter().cloned());
+            names.sort_unstable();
+            names.dedup();
+            taken += 1;
+        }
+        let kept = &prev.layers[taken..];
+        if names.len() + kept.iter().map(|l| l.names.len()).sum::<usize>() > limit {
             return None;
         }
         let index = zone.index();
@@ -489,32 +517,43 @@ impl FastZone {
                 .iter()
                 .map(|w| (&w[..], index.shape_of(w).map(|(_, s)| s))),
         );
+        let mut layers = vec![Arc::new(Overlay {
+            table: Table::of(vec![part], Some(prev.base.seed)),
+            names,
+        })];
+        layers.extend(kept.iter().cloned());
         Some(FastZone {
             base: prev.base.clone(),
-            top: Some(Overlay {
-                table: Table::of(vec![part]),
-                names,
-            }),
+            layers,
             nx: no_nx_yet(),
         })
     }
 
-    /// True if these answers are an overlay over an earlier generation's.
+    /// How many names the overlays hold, all layers together, if these answers are overlays
+    /// over an earlier generation's.
     #[cfg(test)]
     pub(crate) fn overlay_names(&self) -> Option<usize> {
-        self.top.as_ref().map(|t| t.names.len())
+        (!self.layers.is_empty()).then(|| self.layers.iter().map(|l| l.names.len()).sum())
+    }
+
+    /// How many overlay layers there are.
+    #[cfg(test)]
+    pub(crate) fn layers(&self) -> usize {
+        self.layers.len()
     }
 
     /// The entry of the lower-cased wire name `key` and the table that holds it, if the name
-    /// exists.
+    /// exists: from the newest layer that holds it, else from the base. Every table of a zone
+    /// has the base's seed, so the name is hashed once.
     fn entry(&self, key: &[u8]) -> Option<(&Table, usize)> {
-        if let Some(top) = &self.top
-            && let Some(at) = top.table.entry(key)
-        {
-            let t = &top.table;
-            return (t.entries[at + 1 + t.entries[at] as usize] != GONE).then_some((t, at));
+        let h = hash(self.base.seed, key);
+        for layer in &self.layers {
+            let t = &layer.table;
+            if let Some(at) = t.entry_hashed(key, h) {
+                return (t.entries[at + 1 + t.entries[at] as usize] != GONE).then_some((t, at));
+            }
         }
-        self.base.entry(key).map(|at| (&*self.base, at))
+        self.base.entry_hashed(key, h).map(|at| (&*self.base, at))
     }
 
     /// The NXDOMAIN tails for a query name of `len` octets, prepared on first use.
@@ -606,9 +645,11 @@ fn no_nx_yet() -> Box<[OnceLock<Option<NxTail>>]> {
 
 impl Table {
     /// One table of `parts`: the first part's arenas, then the other parts' entries with
-    /// their tail offsets moved by where their tails start, and their tails.
-    fn of(parts: Vec<Part>) -> Table {
-        let seed = std::collections::hash_map::RandomState::new().hash_one(0x5a5a_u64);
+    /// their tail offsets moved by where their tails start, and their tails. Its hash seed is
+    /// `seed` (an overlay's: its base's), or a new random one.
+    fn of(parts: Vec<Part>, seed: Option<u64>) -> Table {
+        let seed = seed
+            .unwrap_or_else(|| std::collections::hash_map::RandomState::new().hash_one(0x5a5a_u64));
         let entries_len: usize = parts.iter().map(|p| p.entries.len()).sum();
         let tails_len: usize = parts.iter().map(|p| p.tails.len()).sum();
         if entries_len >= NONE as usize || tails_len >= NONE as usize {
@@ -671,12 +712,12 @@ impl Table {
         }
     }
 
-    /// The entry offset of the lower-cased wire name `key`.
-    fn entry(&self, key: &[u8]) -> Option<usize> {
+    /// The entry offset of the lower-cased wire name `key`, whose hash with this table's seed
+    /// is `h`.
+    fn entry_hashed(&self, key: &[u8], h: u64) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        let h = hash(self.seed, key);
         let mask = self.slots.len() - 1;
         let mut i = (h as usize) & mask;
         loop {
