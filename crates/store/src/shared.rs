@@ -697,6 +697,23 @@ macro_rules! engine_statements {
             else {
                 return Ok(0);
             };
+            // Every plan on the newest one's chain (the deltas since a checkpoint that a
+            // stream of UPDATEs leaves): the newest always stays (it is at or above the
+            // horizon), so its whole chain does, and nothing can go. One count over the key
+            // and one row, not every plan's row; a stored chain size that was wrong could only
+            // keep more.
+            let (plans, newest_chain) = sqlx::query_as::<_, (i64, Option<i64>)>(
+                "SELECT COUNT(*), (SELECT chain_generations FROM plans WHERE origin = $1
+                                   ORDER BY generation DESC LIMIT 1)
+                 FROM plans WHERE origin = $1",
+            )
+            .bind(&origin)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err($store_error)?;
+            if newest_chain == Some(plans) {
+                return Ok(0);
+            }
             // Which plans go is decided in Rust over every plan's parent (the closure of what
             // stays, `chain::doomed`); each DELETE repeats the horizon condition, recomputed in
             // the statement that deletes, under the same lock, and the schema refuses to delete
