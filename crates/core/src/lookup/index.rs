@@ -125,9 +125,9 @@ impl Builder<'_> {
     }
 }
 
-/// The RRsets of one owner's records `records` (offset `off` of chunk `chunk` on), in type
-/// order, into `out`.
-pub(super) fn sets_of(records: &[Record], chunk: usize, off: usize, out: &mut Vec<RRset>) {
+/// The RRsets of one owner's records `records` (offset `off` of the chunk with id `chunk` on),
+/// in type order, into `out`.
+pub(super) fn sets_of(records: &[Record], chunk: u32, off: usize, out: &mut Vec<RRset>) {
     out.clear();
     let mut i = 0;
     while i < records.len() {
@@ -137,7 +137,7 @@ pub(super) fn sets_of(records: &[Record], chunk: usize, off: usize, out: &mut Ve
         }
         out.push(RRset {
             rtype,
-            chunk: chunk as u32,
+            chunk,
             start: (off + start) as u32,
             end: (off + i) as u32,
         });
@@ -213,7 +213,7 @@ impl ZoneIndex {
         let mut last_parent = 0;
         let mut sets = Vec::new();
         // An owner's records are one run of one chunk.
-        for (k, chunk) in records.chunks().enumerate() {
+        for (k, chunk) in records.chunks_with_ids() {
             let mut i = 0;
             while i < chunk.len() {
                 let start = i;
@@ -228,7 +228,7 @@ impl ZoneIndex {
                 let (first, skipped) = b.rrsets.push_run(&sets, NO_RRSET);
                 b.unused += skipped;
                 let src = At {
-                    chunk: k as u32,
+                    chunk: k,
                     off: start as u32,
                 };
                 let run = (first as u32, sets.len() as u32);

@@ -69,8 +69,8 @@ struct Cut {
     kind: CutKind,
 }
 
-/// One RRset at a node: its type and its records, offsets `start..end` of chunk `chunk` of the
-/// record list.
+/// One RRset at a node: its type and its records, offsets `start..end` of the chunk with id
+/// `chunk` of the record list (ids stay while chunks move: `zone::records`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RRset {
     rtype: RType,
@@ -87,7 +87,7 @@ const NO_RRSET: RRset = RRset {
     end: 0,
 };
 
-/// A record's place in the record list: its chunk and its offset there.
+/// A record's place in the record list: its chunk's id and its offset there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct At {
     chunk: u32,
@@ -186,7 +186,7 @@ fn name_of<'z>(zone: &'z Zone, node: &Node) -> &'z [u8] {
 }
 
 fn record_at(zone: &Zone, at: At) -> &Record {
-    &zone.records().chunk(at.chunk as usize)[at.off as usize]
+    &zone.records().chunk(at.chunk)[at.off as usize]
 }
 
 impl ZoneIndex {
@@ -202,7 +202,7 @@ impl ZoneIndex {
 
     /// The indices of `set`'s records in [`ZoneIndex::records`].
     fn range(&self, set: &RRset) -> Range<usize> {
-        let base = self.zone.records().chunk_start(set.chunk as usize);
+        let base = self.zone.records().chunk_start(set.chunk);
         base + set.start as usize..base + set.end as usize
     }
 

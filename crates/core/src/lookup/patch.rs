@@ -8,11 +8,12 @@
 //! Those are the changes that move no zone cut, no DNAME, no wildcard source and no empty
 //! non-terminal, so every other node keeps its cut above, its wildcard child and its name. Any
 //! other change builds the index anew ([`ZoneIndex::new`]), which is always right; so does a
-//! change that split or dropped a chunk of the record list, one the hash table has no room
-//! for, and one that would leave a quarter of the RRset table unused.
+//! change the hash table has no room for, and one that would leave a quarter of the RRset
+//! table unused.
 //!
-//! Nodes point at records by chunk and offset, so only the nodes that point into a chunk the
-//! change rewrote move ([`Records::rewritten_since`]): the owners in it, found by name in the
+//! Nodes point at records by chunk id and offset, and a chunk keeps its id when others are
+//! split or removed, so only the nodes that point into a chunk the change rewrote, split or
+//! removed move ([`Records::rewritten_since`]): the owners in it, found by name in the
 //! previous index, and the empty non-terminals whose name is read from one of them (met
 //! walking up from those owners: an empty non-terminal's name is read from its first
 //! descendant, and every name between the two is an empty non-terminal too). They are
@@ -94,9 +95,9 @@ impl Patch {
     /// The patched index of `zone`, or `zone` back when it must be built anew (see the module
     /// notes).
     fn apply(&self, index: &ZoneIndex, zone: Zone) -> Result<ZoneIndex, Zone> {
-        let Some(rewritten) = zone.records().rewritten_since(index.zone.records()) else {
-            return Err(zone);
-        };
+        // For a list made anew (not an edit of the old one) every chunk counts as rewritten,
+        // and every node is re-pointed by its name.
+        let rewritten = zone.records().rewritten_since(index.zone.records());
         let moved = moved_nodes(index, &rewritten);
         let mut next = ZoneIndex {
             zone,
@@ -140,12 +141,15 @@ impl Patch {
 
 /// The nodes of `index` that point into the chunks `rewritten`: their owners, and the empty
 /// non-terminals whose names are read from those owners. Ascending, each once.
-fn moved_nodes(index: &ZoneIndex, rewritten: &[usize]) -> Vec<usize> {
+fn moved_nodes(index: &ZoneIndex, rewritten: &[u32]) -> Vec<usize> {
     let zone = index.zone();
     let origin = zone.origin();
     let mut out = Vec::new();
     for &k in rewritten {
-        let chunk = zone.records().chunk(k);
+        // A chunk new in this edit (a split's later part) was part of one the old list has.
+        let Some(chunk) = zone.records().chunk_of(k) else {
+            continue;
+        };
         let mut i = 0;
         while i < chunk.len() {
             let owner = &chunk[i].owner;
@@ -163,7 +167,7 @@ fn moved_nodes(index: &ZoneIndex, rewritten: &[usize]) -> Vec<usize> {
                 at += 1 + w[at] as usize;
                 match find_node(index, &w[at..]) {
                     Some(m) if index.nodes[m].at > 0 && index.nodes[m].count == 0 => {
-                        if index.nodes[m].src.chunk as usize == k {
+                        if index.nodes[m].src.chunk == k {
                             out.push(m);
                         }
                     }
@@ -200,7 +204,7 @@ impl ZoneIndex {
         let src = match node.src {
             ORIGIN_SRC => ORIGIN_SRC,
             _ => At {
-                chunk: chunk as u32,
+                chunk,
                 off: off as u32,
             },
         };
@@ -253,7 +257,7 @@ impl ZoneIndex {
         let h = hash_wire_name(self.seed, owner.wire());
         self.nodes.push(Node {
             src: At {
-                chunk: chunk as u32,
+                chunk,
                 off: off as u32,
             },
             at: 0,

@@ -250,6 +250,54 @@ fn a_patched_index_of_several_chunks_answers_as_the_index_built_anew_and_shares_
     assert!(patched.slots.shared_pages(&index.slots) + 1 >= index.slots.len() / 1024);
 }
 
+/// 800 new names inserted one at a time into one place of the large seed, each an edit of
+/// the record list as an UPDATE makes it: the chunk they go into is split, and every step is
+/// patched, the split too (chunks keep their ids, so a split moves only the nodes of the
+/// split chunk), answering as the index built anew. (Past about 1,040 new names the hash
+/// table is full and the index is built anew, as it should.)
+#[test]
+fn inserts_that_split_chunks_are_patched_and_answer_as_the_index_built_anew() {
+    let mut zone = large_seed();
+    let mut index = ZoneIndex::new(zone.clone());
+    let (mut split_and_patched, mut rebuilt) = (0, 0);
+    for i in 0..800u32 {
+        let mut records = zone.records().to_vec();
+        records.push(a(
+            &format!("g1500x{i}.p.example."),
+            [10, 3, (i >> 8) as u8, i as u8],
+        ));
+        let next = zone_of(records);
+        let delta = ZoneDelta::between(&zone, &next);
+        let next = zone.apply(&delta, &Limits::default()).unwrap();
+        let split = next.records().chunk_count() != zone.records().chunk_count();
+        let plan = Patch::plan(&index, &next, &delta).expect("a new leaf is planned");
+        let patched = match plan.apply(&index, next.clone()) {
+            Ok(patched) => {
+                split_and_patched += usize::from(split);
+                patched
+            }
+            Err(next) => {
+                assert!(
+                    (index.nodes.len() + 1) * 2 > index.slots.len(),
+                    "step {i} rebuilt"
+                );
+                rebuilt += 1;
+                ZoneIndex::new(next)
+            }
+        };
+        if i % 100 == 99 || split {
+            assert_same(
+                &patched,
+                &ZoneIndex::new(next.clone()),
+                &format!("step {i}"),
+            );
+        }
+        (zone, index) = (next, patched);
+    }
+    assert!(split_and_patched >= 1, "no split was patched");
+    assert_eq!(rebuilt, 0);
+}
+
 #[test]
 fn a_patched_index_is_the_index_built_anew() {
     let (patched_steps, rebuilt_steps, kinds) = run(seed, 20, 60);

@@ -15,6 +15,12 @@
 //!
 //! Records are read by their index in canonical order (one binary search over the chunks'
 //! starts), by iteration, and by binary search over the order, as from a slice.
+//!
+//! Each chunk also has an **id** that stays while the chunk's place in the order moves: an
+//! edited chunk keeps its id, the first part of a split one keeps it and the others get new
+//! ones, and the id of a chunk that goes is not reused by that list's descendants. What
+//! points at records from outside (the lookup index's nodes and RRsets) holds ids, so a split
+//! or a removed chunk moves nothing that points into the other chunks.
 
 use std::cmp::Ordering;
 use std::ops::{Index, Range};
@@ -39,22 +45,58 @@ struct Chunks {
     /// The index of each chunk's first record: `starts[k]` is the number of records before
     /// chunk `k`.
     starts: Vec<usize>,
+    /// Each chunk's id, by place.
+    ids: Vec<u32>,
+    /// Each id's place, [`NO_PLACE`] for an id whose chunk is gone; as long as the ids ever
+    /// given in this list's line.
+    places: Vec<u32>,
     len: usize,
 }
 
+/// The place of an id whose chunk is gone.
+const NO_PLACE: u32 = u32::MAX;
+
 impl Chunks {
+    /// Fresh chunks: ids 0, 1, … in order.
     fn new(chunks: Vec<Arc<[Record]>>) -> Chunks {
+        let ids = (0..chunks.len() as u32).collect();
+        Chunks::with_ids(chunks, ids, 0)
+    }
+
+    /// `chunks` with `ids`; ids up to `id_count` (or past it, if `ids` has larger ones) are
+    /// known to the list.
+    fn with_ids(chunks: Vec<Arc<[Record]>>, ids: Vec<u32>, id_count: usize) -> Chunks {
         let mut starts = Vec::with_capacity(chunks.len());
         let mut len = 0;
         for c in &chunks {
             starts.push(len);
             len += c.len();
         }
+        let count = ids
+            .iter()
+            .map(|&i| i as usize + 1)
+            .max()
+            .unwrap_or(0)
+            .max(id_count);
+        let mut places = vec![NO_PLACE; count];
+        for (k, &id) in ids.iter().enumerate() {
+            places[id as usize] = k as u32;
+        }
         Chunks {
             chunks,
             starts,
+            ids,
+            places,
             len,
         }
+    }
+
+    /// The place of chunk `id`, if this list has it.
+    fn place(&self, id: u32) -> Option<usize> {
+        self.places
+            .get(id as usize)
+            .filter(|&&k| k != NO_PLACE)
+            .map(|&k| k as usize)
     }
 }
 
@@ -180,36 +222,58 @@ impl Records {
         self.inner.chunks[k].get(at..at + range.len())
     }
 
-    /// Chunk `k`'s records.
-    pub(crate) fn chunk(&self, k: usize) -> &[Record] {
-        &self.inner.chunks[k]
+    /// The records of chunk `id` (see the module notes), if this list has it.
+    pub(crate) fn chunk_of(&self, id: u32) -> Option<&[Record]> {
+        self.inner.place(id).map(|k| &self.inner.chunks[k][..])
     }
 
-    /// The index of chunk `k`'s first record.
-    pub(crate) fn chunk_start(&self, k: usize) -> usize {
-        self.inner.starts[k]
+    /// The records of chunk `id`, which this list has.
+    pub(crate) fn chunk(&self, id: u32) -> &[Record] {
+        self.chunk_of(id).expect("a chunk of this list")
     }
 
-    /// The chunk holding record `i` and `i`'s offset in it.
-    pub(crate) fn place_of(&self, i: usize) -> (usize, usize) {
-        self.locate(i)
+    /// The index of chunk `id`'s first record; the chunk is this list's.
+    pub(crate) fn chunk_start(&self, id: u32) -> usize {
+        self.inner.starts[self.inner.place(id).expect("a chunk of this list")]
     }
 
-    /// The chunks of this list that are not chunks of `base` (by identity), when both have as
-    /// many chunks; `None` otherwise. For a list made from `base` by [`Records::edited`]
-    /// without a split or a removed chunk, these are the chunks the edit rewrote.
-    pub(crate) fn rewritten_since(&self, base: &Records) -> Option<Vec<usize>> {
-        let (a, b) = (&self.inner.chunks, &base.inner.chunks);
-        (a.len() == b.len()).then(|| {
-            (0..a.len())
-                .filter(|&k| !Arc::ptr_eq(&a[k], &b[k]))
-                .collect()
-        })
+    /// The id of the chunk holding record `i`, and `i`'s offset in it.
+    pub(crate) fn place_of(&self, i: usize) -> (u32, usize) {
+        let (k, off) = self.locate(i);
+        (self.inner.ids[k], off)
+    }
+
+    /// The ids of the chunks of this list that are not chunks of `base` (by identity), and of
+    /// `base`'s chunks this list lacks, ascending. For a list made from `base` by
+    /// [`Records::edited`], these are the chunks the edit rewrote, split (the first part
+    /// keeps the id; the others are new) or removed.
+    pub(crate) fn rewritten_since(&self, base: &Records) -> Vec<u32> {
+        let (a, b) = (&*self.inner, &*base.inner);
+        let mut out: Vec<u32> = a
+            .ids
+            .iter()
+            .zip(&a.chunks)
+            .filter(|&(&id, c)| b.place(id).is_none_or(|k| !Arc::ptr_eq(c, &b.chunks[k])))
+            .map(|(&id, _)| id)
+            .chain(b.ids.iter().copied().filter(|&id| a.place(id).is_none()))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// The chunks, in order.
     pub fn chunks(&self) -> impl Iterator<Item = &[Record]> + '_ {
         self.inner.chunks.iter().map(|c| &c[..])
+    }
+
+    /// The chunks in order, each with its id.
+    pub(crate) fn chunks_with_ids(&self) -> impl Iterator<Item = (u32, &[Record])> + '_ {
+        self.inner
+            .ids
+            .iter()
+            .zip(&self.inner.chunks)
+            .map(|(&id, c)| (id, &c[..]))
     }
 
     /// The number of chunks (for tests and measurements).
@@ -275,7 +339,10 @@ impl Records {
         if chunks.is_empty() {
             return Ok(Records::from(edit(&[], removed, added)?));
         }
+        let ids = &self.inner.ids;
         let mut out: Vec<Arc<[Record]>> = Vec::with_capacity(chunks.len() + 1);
+        let mut out_ids: Vec<u32> = Vec::with_capacity(chunks.len() + 1);
+        let mut next_id = self.inner.places.len() as u32;
         let (mut from, mut i, mut j) = (0, 0, 0);
         loop {
             let next = match (removed.get(i), added.get(j)) {
@@ -298,16 +365,28 @@ impl Records {
                 None => (removed.len(), added.len()),
             };
             out.extend(chunks[from..k].iter().cloned());
+            out_ids.extend_from_slice(&ids[from..k]);
+            let before = out.len();
             cut(
                 &mut out,
                 edit(&chunks[k], &removed[i..i_end], &added[j..j_end])?,
                 2 * CHUNK,
             );
+            // The first part keeps the chunk's id; a split's other parts get new ones.
+            for part in before..out.len() {
+                out_ids.push(if part == before {
+                    ids[k]
+                } else {
+                    next_id += 1;
+                    next_id - 1
+                });
+            }
             (from, i, j) = (k + 1, i_end, j_end);
         }
         out.extend(chunks[from..].iter().cloned());
+        out_ids.extend_from_slice(&ids[from..]);
         Ok(Records {
-            inner: Arc::new(Chunks::new(out)),
+            inner: Arc::new(Chunks::with_ids(out, out_ids, next_id as usize)),
         })
     }
 }
@@ -486,6 +565,30 @@ mod tests {
             .unwrap();
         assert_eq!(emptied.chunk_count(), 9);
         assert_eq!(emptied, v[CHUNK..].to_vec());
+        // Ids: an edited chunk keeps its id, a split one's first part too and its other parts
+        // get new ones; the others keep theirs although their places moved.
+        assert_eq!(e.rewritten_since(&r), [3]);
+        // Names after h0003073 (in chunk 3), before h0003074.
+        let into_3: Vec<Record> = (0..CHUNK + 8)
+            .map(|j| Record {
+                owner: Name::parse(&format!("x{j:04}.h0003073.example.")).unwrap(),
+                ..rec(0)
+            })
+            .collect();
+        let split = r.edited::<()>(&[], &into_3, union).unwrap();
+        // 1,032 records: cut into 512, 512 and 8.
+        assert_eq!(split.chunk_count(), 12);
+        assert_eq!(split.rewritten_since(&r), [3, 10, 11]);
+        assert_eq!(
+            split.chunk_of(10).map(|c| c[0].clone()),
+            split.get(split.chunk_start(10)).cloned()
+        );
+        for id in [0, 4, 9] {
+            assert!(std::ptr::eq(split.chunk(id), r.chunk(id)), "chunk {id}");
+        }
+        assert_eq!(emptied.rewritten_since(&r), [0]);
+        assert_eq!(emptied.chunk_of(0), None);
+        assert_eq!(emptied.place_of(0), (1, 0));
         // Changes before every record go to the first chunk.
         let before = Record {
             owner: Name::parse("a.example.").unwrap(),
