@@ -735,6 +735,21 @@ fn assert_kept_only_what_the_newest_need(s: &Scratch, keep: usize, h: &Value) {
     .map(|(g, p)| (g.parse().unwrap(), p.parse().unwrap()))
     .collect();
     let parent: std::collections::BTreeMap<u64, u64> = rows.iter().copied().collect();
+    // `history --json` says how each plan is stored, as the table does.
+    for p in h["plans"].as_array().unwrap() {
+        let g = p["generation"].as_u64().unwrap();
+        let stored_parent = p["delta_parent"].as_u64().unwrap_or(0);
+        assert_eq!(parent.get(&g), Some(&stored_parent), "g{g}: {p}");
+        let kind = if stored_parent == 0 {
+            "checkpoint"
+        } else {
+            "delta"
+        };
+        assert_eq!(p["stored_as"], kind, "g{g}: {p}");
+        assert!(p["stored_bytes"].as_u64().unwrap() > 0, "g{g}: {p}");
+    }
+    let plans = h["plans"].as_array().unwrap();
+    assert!(plans.iter().any(|p| p["stored_as"] == "delta"), "{h}");
     let mut needed: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
     for &(g, _) in rows.iter().take(keep) {
         let mut at = g;

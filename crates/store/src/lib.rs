@@ -146,7 +146,11 @@ pub struct PlanRow {
     #[serde(serialize_with = "serialize_hash")]
     pub hash: ContentHash,
     pub record_count: u64,
+    /// The octets stored for it: its whole body for a checkpoint, the change from
+    /// `delta_parent` for a delta.
     pub body_bytes: u64,
+    /// The plan it is stored as a change from (its base); `None` for a checkpoint.
+    pub delta_parent: Option<Generation>,
     /// Unix seconds.
     pub created_at: u64,
     pub status: PlanStatus,
@@ -684,7 +688,7 @@ impl SqliteStore {
     /// The zone's stored plans without their bodies, oldest first.
     pub async fn plans(&self, origin: &Name) -> Result<Vec<PlanRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.origin, p.generation, p.base, p.hash, p.record_count,
+            "SELECT p.origin, p.generation, p.base, p.hash, p.record_count, p.parent,
                     length(b.body) AS body_bytes, p.created_at, p.status, p.verdict, p.serial
              FROM plans p JOIN plan_bodies b ON b.origin = p.origin AND b.generation = p.generation
              WHERE p.origin = ?1 ORDER BY p.generation",

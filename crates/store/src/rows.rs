@@ -146,6 +146,7 @@ pub(crate) fn plan_row(row: &impl Columns) -> Result<PlanRow, StoreError> {
         hash: hash_from_sql(&row.text("hash")?)?,
         record_count: from_sql(row.int("record_count")?, "record count")?,
         body_bytes: from_sql(row.int("body_bytes")?, "body length")?,
+        delta_parent: optional_generation_from_sql(row.optional_int("parent")?)?,
         created_at: from_sql(row.int("created_at")?, "time")?,
         status: status(row)?,
         verdict: verdict_from_sql(&row.text("verdict")?)?,

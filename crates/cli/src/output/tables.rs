@@ -95,6 +95,8 @@ pub fn history(emit: &Emit, origin: &Name, plans: &[PlanRow], audit: &[AuditRow]
                     "generation": p.generation.0, "base": gen_json(p.base), "hash": p.hash.to_string(),
                     "record_count": p.record_count, "created_at": p.created_at, "status": p.status.as_str(),
                     "verdict": p.verdict.as_str(), "serial": p.serial,
+                    "stored_as": if p.delta_parent.is_some() { "delta" } else { "checkpoint" },
+                    "stored_bytes": p.body_bytes, "delta_parent": gen_json(p.delta_parent),
                 })
             })
             .collect();

@@ -62,7 +62,7 @@ impl PgStore {
     /// The zone's stored plans without their bodies, oldest first.
     pub async fn plans(&self, origin: &Name) -> Result<Vec<PlanRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.origin, p.generation, p.base, p.hash, p.record_count,
+            "SELECT p.origin, p.generation, p.base, p.hash, p.record_count, p.parent,
                     CAST(octet_length(b.body) AS BIGINT) AS body_bytes, p.created_at, p.status,
                     p.verdict, p.serial
              FROM plans p JOIN plan_bodies b ON b.origin = p.origin AND b.generation = p.generation
