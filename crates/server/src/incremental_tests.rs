@@ -178,52 +178,34 @@ fn names_of(zones: &[&Zone], rng: &mut Rng) -> Vec<Name> {
     names
 }
 
+/// The Ferret cases' queries of `z` (a dataset entry).
+fn cases_of(z: &serde_json::Value) -> Vec<(Name, u16)> {
+    z["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| {
+            let name = Name::parse(c["query"]["name"].as_str()?).ok()?;
+            let t: hickory_proto::rr::RecordType = c["query"]["type"].as_str()?.parse().ok()?;
+            Some((name, u16::from(t)))
+        })
+        .collect()
+}
+
+/// [`long_run`] of [`STEPS`] changes on every Ferret zone, with its cases' queries.
 #[tokio::test]
 async fn incremental_preparation_answers_as_a_full_one() {
     let mut rng = Rng(0x0F1E_2D3C_4B5A_6978);
     let mut counts = Counts::default();
     for z in ferret::load(ferret::VALID) {
-        let id = z["id"].as_u64().unwrap();
         let parsed = parse(z["zone"].as_str().unwrap(), None, "ferret").unwrap();
-        let mut zone = validate(parsed, &Limits::default()).unwrap();
-        let origin = zone.origin().clone();
-        let cases: Vec<(Name, u16)> = z["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|c| {
-                let name = Name::parse(c["query"]["name"].as_str()?).ok()?;
-                let t: hickory_proto::rr::RecordType = c["query"]["type"].as_str()?.parse().ok()?;
-                Some((name, u16::from(t)))
-            })
-            .collect();
-        let inc = Arc::new(Catalog::new("incremental"));
-        inc.install(Generation(1), zone.clone()).await.unwrap();
-        let inc_handler = Handler::new(inc.clone());
-        for step in 0..STEPS {
-            let Some(next) = changed(&mut rng, &zone) else {
-                continue;
-            };
-            let generation = Generation(2 + step as u64);
-            inc.install(generation, next.clone()).await.unwrap();
-            let full = Arc::new(Catalog::new("full"));
-            full.install(generation, next.clone()).await.unwrap();
-            let full_handler = Handler::new(full);
-            counts.steps += 1;
-            let served = inc.get(&origin).unwrap();
-            counts.incremental += usize::from(served.fast().overlay_names().is_some());
-            let mut queries: Vec<(Name, u16)> = cases.clone();
-            for name in names_of(&[&zone, &next], &mut rng) {
-                queries.push((name, TYPES[rng.below(TYPES.len())]));
-            }
-            for (name, qtype) in queries {
-                let f = random_form(&mut rng);
-                let what = format!("zone {id} step {step} {name} {qtype} {f:?}");
-                let query = query_bytes(&name, qtype, f);
-                same(&inc_handler, &full_handler, &query, &mut counts, &what).await;
-            }
-            zone = next;
-        }
+        let zone = validate(parsed, &Limits::default()).unwrap();
+        let run = Run {
+            steps: STEPS,
+            every: 0,
+            cases: &cases_of(&z),
+        };
+        long_run(zone, &run, &mut rng, &mut counts).await;
     }
     eprintln!("{counts:?}");
     assert!(counts.steps >= 3000, "{counts:?}");
@@ -232,23 +214,29 @@ async fn incremental_preparation_answers_as_a_full_one() {
     assert!(counts.prepared * 2 >= counts.queries, "{counts:?}");
 }
 
-/// `steps` random changes to `zone` installed one after the other: every generation after the
-/// first is prepared as overlay layers over the first one's answers, never more than
-/// [`LAYERS_MAX`] of them, and after every `every`th step each name of both generations (and a
-/// name below each) answers exactly as a full preparation does; after the others, some of
-/// them ([`names_of`]). The most layers seen.
-async fn long_run(
-    mut zone: Zone,
-    (steps, every): (usize, usize),
-    rng: &mut Rng,
-    counts: &mut Counts,
-) -> usize {
+/// How [`long_run`] changes a zone and what it asks after each change.
+struct Run<'a> {
+    /// Changes installed one after the other.
+    steps: usize,
+    /// Ask every name after each `every`th step (never when 0), some of them after the others.
+    every: usize,
+    /// Asked after every step as well.
+    cases: &'a [(Name, u16)],
+}
+
+/// `run.steps` random changes to `zone` installed one after the other: a generation after the
+/// first is prepared as overlay layers over the first one's answers (counted in
+/// `counts.incremental`), never more than [`LAYERS_MAX`] of them, and after every
+/// `run.every`th step each name of both generations (and a name below each) answers exactly
+/// as a full preparation does; after the others, some of them ([`names_of`]); after each,
+/// `run.cases` too. The most layers seen.
+async fn long_run(mut zone: Zone, run: &Run<'_>, rng: &mut Rng, counts: &mut Counts) -> usize {
     let mut deepest = 0;
     let origin = zone.origin().clone();
     let inc = Arc::new(Catalog::new("incremental"));
     inc.install(Generation(1), zone.clone()).await.unwrap();
     let inc_handler = Handler::new(inc.clone());
-    for step in 0..steps {
+    for step in 0..run.steps {
         let Some(next) = changed(rng, &zone) else {
             continue;
         };
@@ -260,22 +248,21 @@ async fn long_run(
         counts.steps += 1;
         let served = inc.get(&origin).unwrap();
         let fast = served.fast();
-        assert!(
-            fast.overlay_names().is_some(),
-            "{origin} step {step}: {fast:?}"
-        );
+        counts.incremental += usize::from(fast.overlay_names().is_some());
         assert!(
             fast.layers() <= LAYERS_MAX,
             "{origin} step {step}: {fast:?}"
         );
         deepest = deepest.max(fast.layers());
-        let names = if step % every == 0 {
+        let names = if run.every != 0 && step % run.every == 0 {
             all_names(&[&zone, &next])
         } else {
             names_of(&[&zone, &next], rng)
         };
-        for name in names {
-            let qtype = TYPES[rng.below(TYPES.len())];
+        let asked = names
+            .into_iter()
+            .map(|n| (n, TYPES[rng.below(TYPES.len())]));
+        for (name, qtype) in run.cases.iter().cloned().chain(asked.collect::<Vec<_>>()) {
             let f = random_form(rng);
             let what = format!("{origin} step {step} {name} {qtype} {f:?}");
             let query = query_bytes(&name, qtype, f);
@@ -318,10 +305,16 @@ async fn long_runs_on_ferret_zones_stay_layered_and_answer_as_a_full_one() {
     zones.sort_by_key(|z| std::cmp::Reverse(z.records().len()));
     let mut deepest = 0;
     for zone in zones.into_iter().take(4) {
-        deepest = deepest.max(long_run(zone, (60, 1), &mut rng, &mut counts).await);
+        let run = Run {
+            steps: 60,
+            every: 1,
+            cases: &[],
+        };
+        deepest = deepest.max(long_run(zone, &run, &mut rng, &mut counts).await);
     }
     eprintln!("{counts:?}, deepest {deepest} layers");
     assert!(counts.steps >= 200, "{counts:?}");
+    assert_eq!(counts.incremental, counts.steps, "{counts:?}");
     assert!(deepest >= 2, "the layers never stacked: {deepest}");
     // Many of the names below an owner do not exist, which the general path answers.
     assert!(counts.prepared * 3 >= counts.queries, "{counts:?}");
@@ -341,8 +334,14 @@ async fn long_runs_on_a_larger_zone_stack_layers_to_the_bound() {
     let zone = validate(parse(&text, None, "big").unwrap(), &Limits::default()).unwrap();
     let mut rng = Rng(0x5EED_1A7E_0000_0150);
     let mut counts = Counts::default();
-    let deepest = long_run(zone, (240, 10), &mut rng, &mut counts).await;
+    let run = Run {
+        steps: 240,
+        every: 10,
+        cases: &[],
+    };
+    let deepest = long_run(zone, &run, &mut rng, &mut counts).await;
     eprintln!("{counts:?}, deepest {deepest} layers");
     assert!(counts.steps >= 200, "{counts:?}");
+    assert_eq!(counts.incremental, counts.steps, "{counts:?}");
     assert_eq!(deepest, LAYERS_MAX, "the layers never reached the bound");
 }

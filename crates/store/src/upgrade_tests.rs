@@ -7,6 +7,10 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{PgPool, SqlitePool};
 
+/// Each plan's stored chain size, by generation (the same text on both engines).
+const CHAIN_SIZES: &str = "SELECT chain_generations, chain_checkpoint_bytes, chain_delta_bytes
+     FROM plans ORDER BY generation";
+
 /// The migrations of `all` up to and including `version`.
 fn up_to(all: &Migrator, version: i64) -> Migrator {
     Migrator {
@@ -144,13 +148,7 @@ async fn version_6_moves_the_bodies_and_keeps_every_plan_and_rule() {
     assert!(!columns.iter().any(|c| c == "body"), "{columns:?}");
     // Each plan's chain size, worked out from the chains: g1 a 2-octet checkpoint, g2 and g3
     // one-octet deltas on it.
-    let sizes: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT chain_generations, chain_checkpoint_bytes, chain_delta_bytes FROM plans
-         ORDER BY generation",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let sizes: Vec<(i64, i64, i64)> = sqlx::query_as(CHAIN_SIZES).fetch_all(&pool).await.unwrap();
     assert_eq!(sizes, [(1, 2, 0), (2, 2, 1), (2, 2, 1)]);
     assert_refusals(&pool).await;
     // A compaction of the unpinned delta g3: its body, then its parent; then it can go, and
@@ -235,13 +233,7 @@ async fn version_6_on_postgres_moves_the_bodies_and_keeps_every_plan() {
     .await
     .unwrap();
     assert_eq!(body_column, 0);
-    let sizes: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT chain_generations, chain_checkpoint_bytes, chain_delta_bytes FROM plans
-         ORDER BY generation",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let sizes: Vec<(i64, i64, i64)> = sqlx::query_as(CHAIN_SIZES).fetch_all(&pool).await.unwrap();
     assert_eq!(sizes, [(1, 2, 0), (2, 2, 1)]);
     let err = sqlx::query(&format!(
         "INSERT INTO plans (origin, generation, hash, record_count, created_at)
