@@ -109,3 +109,43 @@ fn a_replaced_database_is_reopened_and_followed() {
         .expect("the replaced database's newest generation is served");
     println!("the replaced database was followed within {took:?}");
 }
+
+/// How many times the follower thread of the server `pid` has run so far (each run is a
+/// wake-up: the third field of `/proc/PID/task/TID/schedstat`).
+#[cfg(target_os = "linux")]
+fn follower_runs(pid: u32) -> u64 {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let dir = task.unwrap().path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap();
+        if comm.trim() == "zonegate-follow" {
+            let stat = std::fs::read_to_string(dir.join("schedstat")).unwrap();
+            return stat.split_whitespace().nth(2).unwrap().parse().unwrap();
+        }
+    }
+    panic!("server {pid} has no zonegate-follow thread");
+}
+
+/// An idle server's follower waits to hear of a write to the database instead of looking every
+/// `--poll-ms`: at `--poll-ms 1` it used to run over a thousand times a second, each run taking
+/// the CPU from a query on a server pinned to one (issue 16). A publication from another
+/// process is still served.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_server_follows_the_store_without_polling_it() {
+    let s = Scratch::new("idle-follower");
+    apply(&s, "192.0.2.10");
+    let server = s.serve_with(&["--poll-ms", "1"]);
+    assert!(wait_for(&server, "192.0.2.10", Duration::from_secs(10)).is_some());
+    let before = follower_runs(server.child.id());
+    std::thread::sleep(Duration::from_secs(3));
+    let runs = follower_runs(server.child.id()) - before;
+    // One look a second, a full pass every 5 s and the target's renewal: a few dozen runs.
+    assert!(
+        runs < 300,
+        "the follower ran {runs} times in 3 s while nothing changed"
+    );
+    apply(&s, "192.0.2.11");
+    let took = wait_for(&server, "192.0.2.11", Duration::from_secs(10))
+        .expect("a publication by another process is served");
+    println!("idle follower: {runs} runs in 3 s; the next publication served within {took:?}");
+}

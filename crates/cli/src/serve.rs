@@ -2,9 +2,10 @@
 //!
 //! The server is a target of the protocol: it converges each zone to the published generation
 //! with [`gate::converge`], the same step the loom suite checks. New publications, also
-//! those made by other processes, are noticed by polling SQLite's `data_version`, which is
-//! cheap, every `poll_ms` (default 10 ms); a full pass also runs every few seconds as a safety
-//! net. On PostgreSQL they arrive by `LISTEN`/`NOTIFY` instead (`serve/postgres.rs`), with a
+//! those made by other processes, are noticed by asking SQLite's `data_version`, which is
+//! cheap, when the database's files are written (inotify on Linux, `serve/changes.rs`; at most
+//! every `poll_ms`, default 10 ms) and every second anyway, or every `poll_ms` where inotify
+//! cannot be had; a full pass also runs every few seconds as a safety net. On PostgreSQL they arrive by `LISTEN`/`NOTIFY` instead (`serve/postgres.rs`), with a
 //! slow fallback poll. All of this (reading bodies, decoding and re-validating them, installing) runs on a
 //! thread of its own with its own runtime, so it never holds up a thread or task that answers
 //! queries.
@@ -37,6 +38,7 @@ use zonegate_store::{AnyStore, StoreLocation};
 use crate::snapshot::Snapshots;
 
 mod catalog_zone;
+mod changes;
 mod compact;
 mod postgres;
 mod replaced;
@@ -46,6 +48,10 @@ mod update;
 /// How often `data_version` is asked even when the store's files look unchanged (see
 /// `SqliteStore::change_stamp`): the bound on noticing a change the file stamp missed.
 const DATA_VERSION_EVERY: Duration = Duration::from_millis(100);
+
+/// How often the follower looks at the store when it hears of changes to the database's files
+/// (`changes`): the bound on noticing a change it was not told of.
+const WATCHED_LOOK_EVERY: Duration = Duration::from_secs(1);
 
 /// How often a full pass runs even when `data_version` did not move.
 const FULL_PASS_EVERY: Duration = Duration::from_secs(5);
@@ -198,7 +204,8 @@ async fn follow(
 }
 
 /// Follows a SQLite file: one pass over every zone at once (then `ready` is sent), and another
-/// whenever SQLite's `data_version` moves (checked every `poll_ms`) or every
+/// whenever SQLite's `data_version` moves (asked when the files change, at most every
+/// `poll_ms`, and every [`WATCHED_LOOK_EVERY`]; every `poll_ms` without inotify) or every
 /// [`FULL_PASS_EVERY`], until `stop` turns true. Keeps serving what it holds while the store
 /// is unreachable (I7), and reopens it every [`REOPEN_EVERY`] if it could not be opened.
 async fn follow_file(
@@ -226,17 +233,27 @@ async fn follow_file(
     let mut last_open = Instant::now();
     let mut last_asked = Instant::now();
     let mut last_stamp = store.as_ref().and_then(|s| sqlite(s).change_stamp());
-    let mut tick = tokio::time::interval(Duration::from_millis(poll_ms.max(1)));
+    let poll = Duration::from_millis(poll_ms.max(1));
+    let mut changes = changes::FileChanges::watch(&db);
+    let mut tick = tokio::time::interval(changes.as_ref().map_or(poll, |_| WATCHED_LOOK_EVERY));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_look = Instant::now();
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
+        let heard = tokio::select! {
+            _ = tick.tick() => false,
+            _ = changes::heard(changes.as_mut()) => true,
             _ = stop.changed() => return,
+        };
+        // Looks come at most every `poll` however often the files are written.
+        if heard && !pause_until(last_look + poll, &mut stop).await {
+            return;
         }
+        last_look = Instant::now();
         if opened.replaced() {
-            // Another file at the path: follow it from scratch (`replaced`).
+            // Another file at the path: follow it from scratch (`replaced`), and its directory.
             store = open(&db).await;
             opened = replaced::Opened::new(&db);
+            changes = changes::FileChanges::watch(&db);
             (last_version, last_stamp) = (None, None);
         }
         let Some(current) = &store else {
@@ -250,7 +267,8 @@ async fn follow_file(
         // Asking SQLite costs a round trip through its worker thread; a stat of its files
         // costs two system calls. Ask SQLite when the files moved, or now and then anyway.
         let stamp = sqlite(current).change_stamp();
-        if stamp.is_some() && stamp == last_stamp && last_asked.elapsed() < DATA_VERSION_EVERY {
+        let unmoved = !heard && stamp.is_some() && stamp == last_stamp;
+        if unmoved && last_asked.elapsed() < DATA_VERSION_EVERY {
             continue;
         }
         last_stamp = stamp;
@@ -266,7 +284,10 @@ async fn follow_file(
         if version.is_some() && (version != last_version || last_full.elapsed() >= FULL_PASS_EVERY)
         {
             let pass = sync_all(current, &catalog, &cfg, &snapshots).await;
-            // A deferred zone is looked at again at the next tick.
+            // A deferred zone is looked at again `poll` from now, whatever is heard meanwhile.
+            if pass == Pass::Deferred {
+                tick.reset_after(poll);
+            }
             last_version = version.filter(|_| pass == Pass::Done);
             last_stamp = last_stamp.filter(|_| pass == Pass::Done);
             last_full = Instant::now();
@@ -275,6 +296,14 @@ async fn follow_file(
             renew(current, &catalog).await;
             last_renew = Instant::now();
         }
+    }
+}
+
+/// Waits until `until`; false if `stop` turned true meanwhile.
+async fn pause_until(until: Instant, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep_until(until.into()) => true,
+        _ = stop.changed() => false,
     }
 }
 
@@ -473,7 +502,7 @@ async fn sync_all(
 }
 
 /// Whether a pass looked at every zone, or left one to the DNS UPDATE worker, which was
-/// publishing it (`update::updating`): the follower then passes again at its next tick.
+/// publishing it (`update::updating`): the follower then passes again `--poll-ms` later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
     Done,

@@ -16,10 +16,12 @@ pub struct ServeArgs {
     /// Address to listen on for UDP and TCP; repeat for several.
     #[arg(long = "listen", default_value = "127.0.0.1:5300")]
     listen: Vec<SocketAddr>,
-    /// How often to look for new publications, in milliseconds (at least 1). Each look
-    /// stats the database and its write-ahead log; SQLite's `PRAGMA data_version` is asked
-    /// when they moved and at least every 100 ms, and the store is only read when that
-    /// moved.
+    /// The least time between two looks for new publications, in milliseconds (at least 1).
+    /// On Linux the server looks when the database's files are written (inotify on their
+    /// directory) and every second anyway; elsewhere, or without inotify, every this many
+    /// milliseconds. Each look stats the database and its write-ahead log; SQLite's `PRAGMA
+    /// data_version` is asked when they moved and at least every 100 ms, and the store is
+    /// only read when that moved.
     #[arg(long, default_value_t = 10)]
     poll_ms: u64,
     /// Name this server records as its target in the store; defaults to
