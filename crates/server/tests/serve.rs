@@ -93,6 +93,28 @@ async fn answers_over_udp_and_tcp() {
     server.stop().await.unwrap();
 }
 
+/// The UDP loop reads sources as its socket's family: an IPv6 socket answers its clients, and
+/// so does an IPv4 one next to it.
+#[tokio::test]
+async fn answers_over_udp_on_ipv6_and_ipv4() {
+    let catalog = Arc::new(Catalog::new("test"));
+    catalog.install(Generation(1), example(1)).await.unwrap();
+    let v6 = Running::start_on(catalog.clone(), "[::1]:0".parse().unwrap()).await;
+    let v4 = Running::start_on(catalog, "127.0.0.1:0".parse().unwrap()).await;
+    for server in [&v6, &v4] {
+        let q = query(9, "www.example.", RecordType::A);
+        let r = udp(server.addr, &q).await;
+        assert_header(&q, &r, true, ResponseCode::NoError);
+        assert_eq!(ipv4s(&r).len(), 2, "{}", server.addr);
+        let q = query(10, "alias.example.", RecordType::AAAA);
+        let r = udp(server.addr, &q).await;
+        assert_header(&q, &r, true, ResponseCode::NoError);
+        assert_eq!(r.answers.len(), 1, "{}: {r:?}", server.addr);
+    }
+    v6.stop().await.unwrap();
+    v4.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn negative_answers_carry_the_soa() {
     let (_catalog, server) = started(vec![example(5)]).await;

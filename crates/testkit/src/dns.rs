@@ -48,7 +48,12 @@ pub async fn udp_raw(addr: SocketAddr, bytes: &[u8]) -> Message {
 
 /// Sends `bytes` as one UDP datagram and returns the answer's octets.
 pub async fn udp_bytes(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = if addr.is_ipv6() {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    };
+    let sock = UdpSocket::bind(local).await.unwrap();
     sock.send_to(bytes, addr).await.unwrap();
     let mut buf = vec![0u8; 65535];
     let (len, _) = tokio::time::timeout(TIMEOUT, sock.recv_from(&mut buf))

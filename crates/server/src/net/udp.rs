@@ -146,6 +146,10 @@ fn receive_failed(e: std::io::Error) -> Result<(), std::io::Error> {
 /// A batch of up to [`BATCH`] datagrams is received with one `recvmmsg` (blocking for the
 /// first only, `MSG_WAITFORONE`), the general path answers its queries as it meets them, and
 /// the prepared answers of the batch go out with one `sendmmsg`.
+///
+/// Each datagram's source is read as the socket's own family (`SockaddrIn`, 16 octets, or
+/// `SockaddrIn6`, 28), not as a 128-octet `SockaddrStorage`, which the receive copied once per
+/// datagram: about 24 instructions a query.
 #[cfg(target_os = "linux")]
 pub(crate) fn run(
     socket: Arc<UdpSocket>,
@@ -153,7 +157,42 @@ pub(crate) fn run(
     rt: tokio::runtime::Handle,
     stop: Arc<AtomicBool>,
 ) -> Result<(), std::io::Error> {
-    use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
+    use nix::sys::socket::{SockaddrIn, SockaddrIn6};
+    match socket.local_addr()? {
+        SocketAddr::V4(_) => receive::<SockaddrIn>(socket, handler, rt, stop),
+        SocketAddr::V6(_) => receive::<SockaddrIn6>(socket, handler, rt, stop),
+    }
+}
+
+/// A datagram source address as `recvmmsg` fills it in, of one address family.
+#[cfg(target_os = "linux")]
+trait Source: nix::sys::socket::SockaddrLike + Copy {
+    fn socket_addr(&self) -> SocketAddr;
+}
+
+#[cfg(target_os = "linux")]
+impl Source for nix::sys::socket::SockaddrIn {
+    fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::V4((*self).into())
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Source for nix::sys::socket::SockaddrIn6 {
+    fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::V6((*self).into())
+    }
+}
+
+/// [`run`] for a socket whose sources are `S`.
+#[cfg(target_os = "linux")]
+fn receive<S: Source>(
+    socket: Arc<UdpSocket>,
+    handler: Handler,
+    rt: tokio::runtime::Handle,
+    stop: Arc<AtomicBool>,
+) -> Result<(), std::io::Error> {
+    use nix::sys::socket::{MsgFlags, MultiHeaders, recvmmsg};
     use std::io::IoSliceMut;
     use std::os::fd::AsRawFd;
 
@@ -170,7 +209,7 @@ pub(crate) fn run(
     let mut received: [(usize, Option<SocketAddr>); BATCH] = [(0, None); BATCH];
     // Per prepared answer in `outs`: its destination.
     let mut to: [Option<SocketAddr>; BATCH] = [None; BATCH];
-    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut headers = MultiHeaders::<S>::preallocate(BATCH, None);
     while !stop.load(Ordering::Relaxed) {
         let count = {
             let mut chunks = bufs.chunks_exact_mut(RECEIVE_MAX);
@@ -189,7 +228,7 @@ pub(crate) fn run(
                 Ok(messages) => {
                     let mut count = 0;
                     for (slot, m) in received.iter_mut().zip(messages) {
-                        *slot = (m.bytes, m.address.as_ref().and_then(socket_addr));
+                        *slot = (m.bytes, m.address.as_ref().map(S::socket_addr));
                         count += 1;
                     }
                     count
@@ -276,15 +315,6 @@ fn send_batch(socket: &UdpSocket, outs: &[Vec<u8>], to: &[Option<SocketAddr>]) {
             }
         }
     }
-}
-
-/// The address of a datagram's source, if it is an IP one.
-#[cfg(target_os = "linux")]
-fn socket_addr(a: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = a.as_sockaddr_in() {
-        return Some(SocketAddr::V4((*v4).into()));
-    }
-    a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
 }
 
 /// Receives and answers on `socket` until `stop` is set, one datagram per system call.

@@ -20,9 +20,12 @@ pub struct Running {
 
 impl Running {
     pub async fn start(catalog: Arc<Catalog>) -> Running {
-        let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()])
-            .await
-            .unwrap();
+        Running::start_on(catalog, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// [`Running::start`] on `addr` (port 0 for an ephemeral one).
+    pub async fn start_on(catalog: Arc<Catalog>, addr: SocketAddr) -> Running {
+        let listeners = Listeners::bind(&[addr]).await.unwrap();
         let addr = listeners.local_addrs()[0];
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(serve_on(listeners, catalog, async move {
